@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""The project's one entry point: set up a virtual environment and run a job.
+
+    python3 scripts/run.py main     # install deconfound, run the article's analysis end to end
+    python3 scripts/run.py test     # install with test dependencies, lint, run the whole test suite
+    python3 scripts/run.py bench    # install with benchmark dependencies, run the benchmarks
+
+Needs only python3 (3.10+). The environment lives in .venv next to this repository and is reused;
+it is reinstalled when pyproject.toml changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / ("python.exe" if os.name == "nt" else "python")
+
+
+def run(*cmd: str | os.PathLike, env: dict[str, str] | None = None) -> None:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    result = subprocess.run([str(c) for c in cmd], cwd=ROOT, env=env)
+    if result.returncode != 0:
+        sys.exit(result.returncode)
+
+
+def ensure_env(extra: str) -> None:
+    """Create .venv if needed and install the package with ``extra`` unless already done."""
+    if not PY.exists():
+        venv.EnvBuilder(with_pip=True, clear=False).create(VENV)
+        run(PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extra.encode()).hexdigest()
+    stamp = VENV / f".installed-{extra or 'base'}"
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    target = f".[{extra}]" if extra else "."
+    run(PY, "-m", "pip", "install", "--quiet", "-e", target)
+    stamp.write_text(digest)
+
+
+def main_job() -> None:
+    ensure_env("")
+    out = ROOT / "output"
+    out.mkdir(exist_ok=True)
+    run(BIN / "deconfound", "demo", "--output", out / "article")
+
+
+def test_job(args: list[str]) -> None:
+    ensure_env("test")
+    run(PY, "-m", "ruff", "check", "src", "tests", "bench", "scripts")
+    workers = ["-n", "2"] if not any(a.startswith("-n") for a in args) else []
+    run(PY, "-m", "pytest", *workers, *args)
+
+
+def bench_job(args: list[str]) -> None:
+    ensure_env("bench")
+    scripts = args or sorted(str(p) for p in (ROOT / "bench").glob("bench_*.py"))
+    for script in scripts:
+        run(PY, script)
+
+
+def main() -> None:
+    if len(sys.argv) < 2 or sys.argv[1] not in ("main", "test", "bench"):
+        print(__doc__)
+        sys.exit(2)
+    job, rest = sys.argv[1], sys.argv[2:]
+    if job == "main":
+        main_job()
+    elif job == "test":
+        test_job(rest)
+    else:
+        bench_job(rest)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""Fit a (weighted) least-squares regression with every covariance type, from the chunked passes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..data import Design
+from ..errors import DataError, SpecificationError
+from . import linalg
+from .distributions import f_sf
+from .ols import (
+    CHUNK_ROWS,
+    CrossProducts,
+    accumulate,
+    check_rank,
+    cluster_cov,
+    intersect_codes,
+    residual_pass,
+    sandwich,
+)
+
+
+@dataclass(frozen=True)
+class OLSFit:
+    """Everything a regression result needs, in plain arrays and floats."""
+
+    names: list[str]
+    coef: np.ndarray
+    cov: np.ndarray
+    df_inference: float | None
+    cov_type: str
+    n: int
+    k: int
+    df_resid: float
+    ssr: float
+    tss: float
+    r_squared: float
+    adj_r_squared: float
+    f_statistic: float
+    f_pvalue: float
+    cond_no: float
+    llf: float
+    aic: float
+    bic: float
+    has_const: bool
+    n_clusters: tuple[int, ...]
+    xtx: np.ndarray
+    xtx_inv: np.ndarray
+
+    def stats(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "cov_type": self.cov_type,
+            "r_squared": self.r_squared,
+            "adj_r_squared": self.adj_r_squared,
+            "f_statistic": self.f_statistic,
+            "f_pvalue": self.f_pvalue,
+            "cond_no": self.cond_no,
+            "log_likelihood": self.llf,
+            "aic": self.aic,
+            "bic": self.bic,
+            "df_resid": self.df_resid,
+            "df_model": float(self.k - int(self.has_const)),
+            "n": self.n,
+        }
+        if self.n_clusters:
+            out["n_clusters"] = list(self.n_clusters)
+        return out
+
+
+def _covariance(
+    design: Design,
+    y: np.ndarray,
+    w: np.ndarray | None,
+    cp: CrossProducts,
+    beta: np.ndarray,
+    bread: np.ndarray,
+    cov_type: str,
+    clusters: Sequence[np.ndarray],
+    chunk_rows: int,
+) -> tuple[np.ndarray, float, float | None, tuple[int, ...]]:
+    n, k = cp.n, len(beta)
+    df_resid = n - k
+    if cov_type == "cluster":
+        if not 1 <= len(clusters) <= 2:
+            raise SpecificationError("cov_type='cluster' needs one or two cluster columns (cluster=...).")
+        codes = list(clusters)
+        if len(codes) == 2:
+            codes.append(intersect_codes(codes[0], codes[1]))
+        res = residual_pass(design, y, w, beta, bread, cov_type, codes, chunk_rows)
+        sizes = tuple(int(c.max()) + 1 for c in clusters)
+        if min(sizes) < 2:
+            raise DataError("Cluster-robust standard errors need at least two clusters; the data has one.")
+        covs = [cluster_cov(bread, s, n, k) for s in res.cluster_scores]
+        cov = covs[0] if len(covs) == 1 else covs[0] + covs[1] - covs[2]
+        return cov, res.ssr, float(min(sizes) - 1), sizes
+    if clusters:
+        raise SpecificationError(f"cluster columns were given but cov_type={cov_type!r}; use cov_type='cluster'.")
+    res = residual_pass(design, y, w, beta, bread, cov_type, (), chunk_rows)
+    if cov_type == "nonrobust":
+        return bread * (res.ssr / df_resid), res.ssr, float(df_resid), ()
+    assert res.meat is not None
+    cov = sandwich(bread, res.meat)
+    if cov_type == "HC1":
+        cov = cov * (n / df_resid)
+    return cov, res.ssr, float(df_resid), ()
+
+
+def fit_ols(
+    design: Design,
+    y: np.ndarray,
+    w: np.ndarray | None = None,
+    *,
+    cov_type: str = "nonrobust",
+    clusters: Sequence[np.ndarray] = (),
+    chunk_rows: int = CHUNK_ROWS,
+    cross_products: CrossProducts | None = None,
+    protect: Sequence[str] = (),
+) -> OLSFit:
+    """Least squares of ``y`` on ``design`` with sufficient statistics and a rank check."""
+    n, k = design.n, design.k
+    if n <= k:
+        raise DataError(
+            f"{n} usable rows but {k} coefficients to estimate ({', '.join(design.names[:8])}"
+            f"{', ...' if k > 8 else ''}); a regression needs more rows than coefficients."
+        )
+    cp = cross_products if cross_products is not None else accumulate(design, y, w, chunk_rows)
+    check_rank(cp, protect)
+    beta, bread = linalg.solve_spd(cp.xtx, cp.xty)
+    cov, ssr, df_inf, sizes = _covariance(design, y, w, cp, beta, bread, cov_type, clusters, chunk_rows)
+    const_idx = design.constant_columns()
+    has_const = bool(const_idx)
+    tss = cp.yty - cp.sum_y**2 / cp.sum_w if has_const else cp.yty
+    df_resid = float(n - k)
+    df_model = k - int(has_const)
+    r2 = 1.0 - ssr / tss if tss > 0 else float("nan")
+    adj = 1.0 - (n - int(has_const)) / df_resid * (1.0 - r2) if tss > 0 else float("nan")
+    f_stat, f_p = _f_test(beta, cov, const_idx, cov_type, ssr, tss, df_resid, df_model, df_inf)
+    llf = -n / 2.0 * (np.log(2 * np.pi) + np.log(ssr / n) + 1.0)
+    if w is not None:
+        llf = llf + 0.5 * float(np.sum(np.log(w))) if np.all(w > 0) else float("nan")
+    return OLSFit(
+        names=list(design.names),
+        coef=beta,
+        cov=cov,
+        df_inference=df_inf,
+        cov_type=cov_type,
+        n=n,
+        k=k,
+        df_resid=df_resid,
+        ssr=ssr,
+        tss=float(tss),
+        r_squared=float(r2),
+        adj_r_squared=float(adj),
+        f_statistic=f_stat,
+        f_pvalue=f_p,
+        cond_no=linalg.condition_number(cp.xtx),
+        llf=float(llf),
+        aic=float(-2 * llf + 2 * k),
+        bic=float(-2 * llf + np.log(n) * k),
+        has_const=has_const,
+        n_clusters=sizes,
+        xtx=cp.xtx,
+        xtx_inv=bread,
+    )
+
+
+def _f_test(
+    beta: np.ndarray,
+    cov: np.ndarray,
+    const_idx: list[int],
+    cov_type: str,
+    ssr: float,
+    tss: float,
+    df_resid: float,
+    df_model: int,
+    df_inf: float | None,
+) -> tuple[float, float]:
+    """Overall F test that every non-constant coefficient is zero."""
+    if df_model <= 0:
+        return float("nan"), float("nan")
+    if cov_type == "nonrobust":
+        f = ((tss - ssr) / df_model) / (ssr / df_resid)
+        return float(f), f_sf(f, df_model, df_resid)
+    keep = [j for j in range(len(beta)) if j not in const_idx]
+    b = beta[keep]
+    v = cov[np.ix_(keep, keep)]
+    try:
+        f = float(b @ np.linalg.solve(v, b)) / len(keep)
+    except np.linalg.LinAlgError:
+        return float("nan"), float("nan")
+    df_den = df_inf if df_inf is not None else df_resid
+    return f, f_sf(f, len(keep), df_den)

@@ -1,0 +1,190 @@
+"""The ``deconfound`` command.
+
+    deconfound estimate FILE --outcome Y --treatment T [--covariates a,b] [--formula F]
+                             [--method naive|ols|lin] [--cov-type HC1] [--cluster C] [--json]
+    deconfound demo [--json] [--output DIR]
+
+Heavy modules are imported only inside the command that needs them, so ``deconfound --help`` is fast.
+With ``--json`` the command prints one JSON object whose keys are documented in docs/cli-json.md and
+are a stable contract. Errors print ``error: ...`` on stderr and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+EXIT_ERROR = 2
+
+# method name -> runner(args) -> Estimate. Method families add their runners here.
+METHODS: dict[str, Callable[[argparse.Namespace], Any]] = {}
+
+
+def _method(name: str) -> Callable[[Callable[[argparse.Namespace], Any]], Callable[[argparse.Namespace], Any]]:
+    def register(fn: Callable[[argparse.Namespace], Any]) -> Callable[[argparse.Namespace], Any]:
+        METHODS[name] = fn
+        return fn
+
+    return register
+
+
+def _common(args: argparse.Namespace) -> dict[str, Any]:
+    return {"level": args.level, "missing": args.missing}
+
+
+@_method("naive")
+def _run_naive(args: argparse.Namespace) -> Any:
+    from .estimators.means import difference_in_means
+
+    return difference_in_means(
+        args.data,
+        outcome=_need(args, "outcome"),
+        treatment=_need(args, "treatment"),
+        covariates=args.covariates,
+        weights=args.weights,
+        randomized=args.randomized,
+        treated_level=args.treated_level,
+        **_common(args),
+    )
+
+
+@_method("ols")
+def _run_ols(args: argparse.Namespace) -> Any:
+    from .estimators.regression import ols
+
+    return ols(
+        args.data,
+        args.formula,
+        outcome=args.outcome,
+        treatment=args.treatment,
+        covariates=args.covariates,
+        weights=args.weights,
+        cov_type=args.cov_type,
+        cluster=args.cluster,
+        treated_level=args.treated_level,
+        **_common(args),
+    )
+
+
+@_method("lin")
+def _run_lin(args: argparse.Namespace) -> Any:
+    from .estimators.regression import lin
+
+    return lin(
+        args.data,
+        outcome=_need(args, "outcome"),
+        treatment=_need(args, "treatment"),
+        covariates=args.covariates,
+        weights=args.weights,
+        cov_type=args.cov_type or ("HC2" if not args.cluster else None),
+        cluster=args.cluster,
+        treated_level=args.treated_level,
+        **_common(args),
+    )
+
+
+def _need(args: argparse.Namespace, name: str) -> str:
+    value = getattr(args, name)
+    if value is None:
+        from .errors import SpecificationError
+
+        raise SpecificationError(f"--{name.replace('_', '-')} is required for --method {args.method}.")
+    return value
+
+
+def _estimate_parser(sub: Any) -> None:
+    p = sub.add_parser("estimate", help="estimate a causal effect from a CSV or Parquet file")
+    p.add_argument("data", help="path to a CSV or Parquet file")
+    p.add_argument("--outcome", "-y", help="outcome column")
+    p.add_argument("--treatment", "-t", help="treatment column")
+    p.add_argument("--covariates", "-x", help="comma-separated covariate columns")
+    p.add_argument("--formula", help="a formula such as \"Severity ~ Drug + Q('I.H')\" (method ols)")
+    p.add_argument("--method", "-m", default="ols", help="estimation method (default ols): " + ", ".join(METHODS))
+    p.add_argument("--cov-type", help="nonrobust, HC0, HC1, HC2, HC3 or cluster")
+    p.add_argument("--cluster", help="cluster column(s), comma-separated (two for two-way clustering)")
+    p.add_argument("--weights", help="sample weights column")
+    p.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
+    p.add_argument("--missing", default="raise", help="raise (default) or drop rows with missing values")
+    p.add_argument("--randomized", action="store_true", help="declare the data a randomized trial")
+    p.add_argument("--treated-level", help="the level of a two-level treatment that means 'treated'")
+    p.add_argument("--json", action="store_true", help="print one JSON object (stable keys)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+
+
+def _demo_parser(sub: Any) -> None:
+    p = sub.add_parser("demo", help="run the article's analysis step by step beside its published numbers")
+    p.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    p.add_argument("--output", help="directory to write the walk-through (text and JSON) into")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="deconfound", description="Causal effects from data: what if we had treated everyone, or no one?"
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command")
+    _estimate_parser(sub)
+    _demo_parser(sub)
+    return parser
+
+
+def _cmd_estimate(args: argparse.Namespace) -> int:
+    from ._options import check_option
+
+    method = check_option("--method", args.method, tuple(METHODS))
+    args.method = method
+    if args.treated_level is not None:
+        args.treated_level = _coerce_level(args.treated_level)
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        result = METHODS[method](args)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, allow_nan=False))
+    else:
+        print(result.summary().as_text())
+    return 0
+
+
+def _coerce_level(value: str) -> Any:
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            continue
+    return value
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from ._demo import run_demo
+
+    return run_demo(as_json=args.json, output=args.output, quiet=args.quiet)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from . import __version__
+
+        print(f"deconfound {__version__}")
+        return 0
+    if args.command is None:
+        parser.print_help()
+        return EXIT_ERROR
+    from .errors import DeconfoundError
+
+    try:
+        handler = {"estimate": _cmd_estimate, "demo": _cmd_demo}[args.command]
+        return handler(args)
+    except DeconfoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,500 @@
+"""The data layer: from what the user hands us to validated arrays with named roles.
+
+``load_table`` reads a pandas or polars frame, or a CSV / Parquet path (only the columns needed).
+``prepare`` checks the roles (outcome, treatment, covariates, weights, cluster, ...), applies the
+missing-value policy, encodes categorical covariates and returns a :class:`Prepared` bundle whose
+covariates form a :class:`Design` that the numeric core reads in chunks.
+
+The user's frame is never modified: every array we change is a copy.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ._options import as_name_list, check_option
+from .errors import DataError, SpecificationError
+
+if TYPE_CHECKING:  # pragma: no cover
+    pass
+
+MISSING_POLICIES = ("raise", "drop")
+_TREATED_WORDS = ("treated", "treatment", "treat", "yes", "true", "y", "t", "on", "exposed", "1")
+
+
+# --------------------------------------------------------------------------------------------------
+# reading tables
+# --------------------------------------------------------------------------------------------------
+
+
+def _file_columns(path: str) -> list[str]:
+    if path.lower().endswith((".parquet", ".pq")):
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    return list(pd.read_csv(path, nrows=0).columns)
+
+
+def load_table(data: Any, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Return a pandas DataFrame for ``data`` (pandas, polars, or a CSV/Parquet path).
+
+    When ``columns`` is given and ``data`` is a file or a polars frame, only those columns are read
+    (names that do not exist are left for :func:`check_columns` to report with a suggestion).
+    A pandas frame is returned as it is, never copied or modified.
+    """
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, (str, os.PathLike)):
+        path = os.fspath(data)
+        if not os.path.exists(path):
+            raise DataError(f"No such data file: {path!r}. Check the path (relative to {os.getcwd()!r}).")
+        try:
+            available = _file_columns(path)
+            wanted = None if columns is None else [c for c in dict.fromkeys(columns) if c in available]
+            if path.lower().endswith((".parquet", ".pq")):
+                return pd.read_parquet(path, columns=wanted)
+            return pd.read_csv(path, usecols=wanted)
+        except (OSError, ValueError, pd.errors.ParserError, ImportError) as exc:
+            raise DataError(f"Could not read {path!r} as a CSV or Parquet file: {exc}") from exc
+    module = type(data).__module__
+    if module.startswith("polars"):
+        if columns is not None:
+            keep = [c for c in dict.fromkeys(columns) if c in data.columns]
+            data = data.select(keep)
+        try:
+            return data.to_pandas()
+        except Exception as exc:  # polars raises its own types
+            raise DataError(f"Could not convert the polars frame to pandas: {exc}") from exc
+    if isinstance(data, dict):
+        try:
+            return pd.DataFrame(data)
+        except ValueError as exc:
+            raise DataError(f"Could not build a table from the dict given as data: {exc}") from exc
+    raise DataError(
+        f"data must be a pandas or polars DataFrame or a path to a CSV/Parquet file, got {type(data).__name__}."
+    )
+
+
+def available_columns(data: Any) -> list[str] | None:
+    """Column names of a file or polars frame without reading the rows (None for other inputs)."""
+    if isinstance(data, (str, os.PathLike)) and os.path.exists(os.fspath(data)):
+        try:
+            return [str(c) for c in _file_columns(os.fspath(data))]
+        except (OSError, ValueError, pd.errors.ParserError, ImportError) as exc:
+            raise DataError(f"Could not read {os.fspath(data)!r} as a CSV or Parquet file: {exc}") from exc
+    if type(data).__module__.startswith("polars"):
+        return [str(c) for c in data.columns]
+    return None
+
+
+def check_columns(frame: pd.DataFrame | Sequence[str], names: Iterable[str], role: str = "column") -> None:
+    """Raise a DataError naming any missing column, with the closest existing name as a hint."""
+    if isinstance(frame, pd.DataFrame):
+        if frame.columns.has_duplicates:
+            dup = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
+            raise DataError(f"The data has duplicated column names: {dup}. Rename them so that each is unique.")
+        present = set(frame.columns)
+        cols = [str(c) for c in frame.columns]
+    else:
+        cols = [str(c) for c in frame]
+        present = set(cols)
+    for name in names:
+        if name not in present:
+            close = difflib.get_close_matches(name, cols, n=1, cutoff=0.6)
+            lowered = [c for c in cols if c.lower() == name.lower()]
+            hint = lowered[0] if lowered else (close[0] if close else None)
+            suggestion = f" Did you mean {hint!r}?" if hint else ""
+            shown = ", ".join(repr(c) for c in cols[:12]) + (", ..." if len(cols) > 12 else "")
+            raise DataError(f"{role} {name!r} is not a column of the data.{suggestion} Columns: {shown}.")
+
+
+# --------------------------------------------------------------------------------------------------
+# the design matrix, built lazily in chunks
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One column of a design: a float array, a constant, or a dummy of a categorical code array."""
+
+    name: str
+    values: np.ndarray | None = None  # numeric column or categorical codes
+    level: int | None = None  # for a dummy: values == level
+
+    def fill(self, out: np.ndarray, start: int, stop: int) -> None:
+        if self.values is None:
+            out[:] = 1.0
+        elif self.level is None:
+            out[:] = self.values[start:stop]
+        else:
+            np.equal(self.values[start:stop], self.level, out=out, casting="unsafe")
+
+
+class Design:
+    """A design matrix that the numeric core reads in row blocks without materialising it whole."""
+
+    def __init__(self, parts: Sequence[_Part], n: int) -> None:
+        self.parts = list(parts)
+        self.n = int(n)
+
+    @property
+    def names(self) -> list[str]:
+        return [p.name for p in self.parts]
+
+    @property
+    def k(self) -> int:
+        return len(self.parts)
+
+    @classmethod
+    def from_matrix(cls, matrix: np.ndarray, names: Sequence[str]) -> Design:
+        matrix = np.asarray(matrix, dtype=np.float64)
+        return cls([_Part(str(n), matrix[:, j]) for j, n in enumerate(names)], matrix.shape[0])
+
+    def block(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Rows ``start:stop`` as a float64 array of shape (rows, k) (column-major, reused when ``out`` fits)."""
+        rows = stop - start
+        if out is None or out.shape[0] < rows:
+            out = np.empty((rows, self.k), dtype=np.float64, order="F")
+        blk = out[:rows]
+        for j, part in enumerate(self.parts):
+            part.fill(blk[:, j], start, stop)
+        return blk
+
+    def constant_columns(self) -> list[int]:
+        """Indices of columns that take one value in every row (an intercept, or a constant covariate)."""
+        out = []
+        for j, part in enumerate(self.parts):
+            if part.values is None:
+                out.append(j)
+            elif part.level is None and self.n and part.values.min() == part.values.max() != 0:
+                out.append(j)
+        return out
+
+    def column(self, name: str) -> np.ndarray:
+        j = self.names.index(name)
+        out = np.empty(self.n)
+        self.parts[j].fill(out, 0, self.n)
+        return out
+
+    def to_array(self) -> np.ndarray:
+        return self.block(0, self.n)
+
+    def select(self, names: Sequence[str]) -> Design:
+        by_name = {p.name: p for p in self.parts}
+        return Design([by_name[n] for n in names], self.n)
+
+    def with_parts(self, parts: Sequence[_Part], front: bool = False) -> Design:
+        return Design(list(parts) + self.parts if front else self.parts + list(parts), self.n)
+
+
+def constant_part(name: str = "const") -> _Part:
+    return _Part(name)
+
+
+def array_part(name: str, values: np.ndarray) -> _Part:
+    return _Part(name, np.asarray(values, dtype=np.float64))
+
+
+# --------------------------------------------------------------------------------------------------
+# preparing the roles
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Validated arrays for one estimate. Row order follows the data after dropping rows."""
+
+    outcome_name: str
+    outcome: np.ndarray
+    treatment_name: str | None
+    treatment: np.ndarray | None
+    treatment_kind: str | None  # "binary" or "continuous"
+    treatment_mapping: dict[str, Any] | None  # {"treated": level, "control": level} for recoded treatments
+    covariates: Design  # encoded covariates (no constant)
+    covariate_columns: tuple[str, ...]  # the user's covariate names before encoding
+    weights: np.ndarray | None
+    clusters: tuple[np.ndarray, ...]  # integer codes, one array per cluster column
+    cluster_names: tuple[str, ...]
+    extra: dict[str, np.ndarray]  # other roles (unit, time, instrument...) as raw arrays
+    n_input: int
+    n_dropped: int
+    dropped_by: dict[str, int]  # column -> rows with a missing value there
+    notes: tuple[str, ...] = field(default=())
+    frame: pd.DataFrame | None = None  # the used columns after dropping rows (for formulas, plots)
+
+    @property
+    def n(self) -> int:
+        return int(self.outcome.shape[0])
+
+    @property
+    def n_treated(self) -> int | None:
+        if self.treatment_kind != "binary" or self.treatment is None:
+            return None
+        return int(np.count_nonzero(self.treatment == 1.0))
+
+    @property
+    def n_control(self) -> int | None:
+        t = self.n_treated
+        return None if t is None else self.n - t
+
+
+def _is_numeric(series: pd.Series) -> bool:
+    return bool(pd.api.types.is_numeric_dtype(series.dtype)) and not pd.api.types.is_bool_dtype(series.dtype)
+
+
+def _numeric(series: pd.Series, role: str) -> np.ndarray:
+    """A float64 view (or copy) of a numeric or boolean column; strings are refused by name."""
+    name = series.name
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return series.to_numpy(dtype=np.float64, na_value=np.nan)
+    if not _is_numeric(series):
+        sample = series.dropna().astype(str).unique()[:3].tolist()
+        raise DataError(
+            f"{role} {name!r} must be numeric, but it holds values such as {sample}. "
+            "Convert it (e.g. with pd.to_numeric) or, for a covariate, make it categorical."
+        )
+    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    n_inf = int(np.isinf(values).sum())
+    if n_inf:
+        raise DataError(
+            f"{role} {name!r} has {n_inf} infinite value(s). Replace them (e.g. with NaN and missing='drop') "
+            "or remove those rows."
+        )
+    return values
+
+
+def _missing_mask(frame: pd.DataFrame, columns: Sequence[str]) -> tuple[np.ndarray, dict[str, int]]:
+    mask = np.zeros(len(frame), dtype=bool)
+    counts: dict[str, int] = {}
+    for col in columns:
+        miss = frame[col].isna().to_numpy()
+        n_miss = int(miss.sum())
+        if n_miss:
+            counts[col] = n_miss
+            mask |= miss
+    return mask, counts
+
+
+def _encode_treatment(
+    series: pd.Series, kind: str, treated_level: Any
+) -> tuple[np.ndarray, str, dict[str, Any] | None, str | None]:
+    """Return (values, kind, mapping, note). ``kind`` is "binary", "continuous" or "auto"."""
+    name = series.name
+    levels = pd.unique(series.dropna())
+    if len(levels) < 2:
+        shown = levels[0] if len(levels) else "nothing (all missing)"
+        raise DataError(
+            f"treatment {name!r} is constant (every used row has {shown!r}); "
+            "an effect needs both treated and untreated rows."
+        )
+    if treated_level is not None:
+        if treated_level not in set(levels.tolist()):
+            raise SpecificationError(
+                f"treated_level={treated_level!r} does not occur in treatment {name!r}; "
+                f"levels: {sorted(map(str, levels))}."
+            )
+        if len(levels) != 2:
+            raise DataError(f"treatment {name!r} has {len(levels)} levels; treated_level needs exactly two.")
+        control = next(lv for lv in levels if lv != treated_level)
+        values = np.where(series.isna(), np.nan, (series == treated_level).to_numpy(dtype=np.float64))
+        mapping = {"treated": _plain(treated_level), "control": _plain(control)}
+        return values, "binary", mapping, f"treatment {name!r}: {treated_level!r} coded 1, {control!r} coded 0"
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return series.to_numpy(dtype=np.float64, na_value=np.nan), "binary", None, None
+    if _is_numeric(series):
+        values = _numeric(series, "treatment")
+        uniq = set(np.unique(values[~np.isnan(values)]).tolist())
+        if uniq == {0.0, 1.0}:
+            return values, "binary", None, None
+        if len(uniq) == 2 and kind != "continuous":
+            lo, hi = sorted(uniq)
+            if kind == "binary":
+                mapped = np.where(np.isnan(values), np.nan, (values == hi).astype(np.float64))
+                return (
+                    mapped,
+                    "binary",
+                    {"treated": _plain(hi), "control": _plain(lo)},
+                    f"treatment {name!r}: {hi:g} coded 1 (treated), {lo:g} coded 0 (control)",
+                )
+        if kind == "binary":
+            raise DataError(
+                f"treatment {name!r} must be binary (0/1, bool, or two levels) but has {len(uniq)} distinct values. "
+                "Use method='ols' for a continuous treatment (a dose), or recode it."
+            )
+        return values, "continuous", None, f"treatment {name!r} is continuous: the effect is per one-unit increase"
+    if len(levels) != 2:
+        raise DataError(
+            f"treatment {name!r} must have two levels but has {len(levels)}: {sorted(map(str, levels))[:6]}. "
+            "Recode it to 0/1 or choose one level with treated_level=."
+        )
+    ordered = sorted(levels.tolist(), key=str)
+    hits = [lv for lv in ordered if str(lv).strip().lower() in _TREATED_WORDS]
+    treated = hits[0] if len(hits) == 1 else ordered[1]
+    control = next(lv for lv in ordered if lv != treated)
+    values = np.where(series.isna(), np.nan, (series == treated).to_numpy(dtype=np.float64))
+    return (
+        values,
+        "binary",
+        {"treated": _plain(treated), "control": _plain(control)},
+        f"treatment {name!r}: {treated!r} coded 1 (treated), {control!r} coded 0 (control); "
+        "pass treated_level= to choose otherwise",
+    )
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _encode_covariates(frame: pd.DataFrame, names: Sequence[str]) -> tuple[list[_Part], list[str]]:
+    parts: list[_Part] = []
+    notes: list[str] = []
+    for col in names:
+        series = frame[col]
+        if _is_numeric(series) or pd.api.types.is_bool_dtype(series.dtype):
+            values = _numeric(series, "covariate")
+            parts.append(_Part(col, values))
+            continue
+        cat = pd.Categorical(series)
+        if len(cat.categories) < 2:
+            raise DataError(f"covariate {col!r} has a single level ({cat.categories[0]!r}); drop it from covariates.")
+        codes = cat.codes.astype(np.int32)
+        for level_index in range(1, len(cat.categories)):
+            parts.append(_Part(f"{col}[{cat.categories[level_index]}]", codes, level_index))
+        notes.append(
+            f"covariate {col!r} is categorical: one-hot encoded with {len(cat.categories) - 1} column(s), "
+            f"level {cat.categories[0]!r} is the reference"
+        )
+    return parts, notes
+
+
+def _cluster_codes(series: pd.Series) -> np.ndarray:
+    codes, _ = pd.factorize(series, sort=False)
+    return codes.astype(np.int64)
+
+
+def prepare(
+    data: Any,
+    *,
+    outcome: str,
+    treatment: str | None = None,
+    covariates: str | Iterable[str] | None = None,
+    weights: str | None = None,
+    cluster: str | Iterable[str] | None = None,
+    extra: dict[str, str | None] | None = None,
+    missing: str = "raise",
+    treatment_kind: str = "binary",
+    treated_level: Any = None,
+    keep_frame: bool = False,
+    min_rows: int = 2,
+) -> Prepared:
+    """Validate ``data`` for one estimate and return arrays with named roles.
+
+    ``treatment_kind`` is "binary" (two levels, mapped to 0/1), "continuous" (a dose) or "auto"
+    (binary when it has two levels, a dose otherwise). Only the columns named here are checked
+    for missing values; with ``missing="drop"`` rows missing any of them are dropped and counted.
+    """
+    missing = check_option("missing", missing, MISSING_POLICIES)
+    treatment_kind = check_option("treatment_kind", treatment_kind, ("binary", "continuous", "auto"))
+    if not isinstance(outcome, str) or not outcome:
+        raise SpecificationError(f"outcome must be a column name, got {outcome!r}.")
+    cov_names = as_name_list(covariates, "covariates")
+    cluster_names = as_name_list(cluster, "cluster")
+    extra = {k: v for k, v in (extra or {}).items() if v is not None}
+    roles: list[tuple[str, str]] = [("outcome", outcome)]
+    if treatment is not None:
+        roles.append(("treatment", treatment))
+    roles += [("covariate", c) for c in cov_names]
+    if weights is not None:
+        roles.append(("weights", weights))
+    roles += [("cluster", c) for c in cluster_names]
+    roles += [(role, col) for role, col in extra.items()]
+    used = list(dict.fromkeys(col for _, col in roles))
+
+    listed = available_columns(data)
+    if listed is not None:
+        for role, col in roles:
+            check_columns(listed, [col], role)
+    frame = load_table(data, used)
+    for role, col in roles:
+        check_columns(frame, [col], role)
+    _check_role_overlap(outcome, treatment, cov_names)
+    n_input = len(frame)
+    if n_input == 0:
+        raise DataError("The data has no rows.")
+
+    mask, counts = _missing_mask(frame, used)
+    for col, count in counts.items():
+        if count == n_input:
+            raise DataError(f"column {col!r} is entirely missing ({count} rows); it cannot be used.")
+    if counts and missing == "raise":
+        listed = ", ".join(f"{col!r} ({cnt} rows)" for col, cnt in counts.items())
+        raise DataError(
+            f"Missing values in {listed}. Pass missing='drop' to drop those {int(mask.sum())} rows "
+            "(the result reports how many), or fill them first."
+        )
+    sub = frame[used]
+    if mask.any():
+        sub = sub.loc[~mask]
+    n = len(sub)
+    if n < min_rows:
+        raise DataError(f"Only {n} usable row(s) after removing missing values; at least {min_rows} are needed.")
+
+    notes: list[str] = []
+    if mask.any():
+        notes.append(f"{int(mask.sum())} of {n_input} rows dropped for missing values")
+    y = _numeric(sub[outcome], "outcome")
+    t = None
+    kind = None
+    mapping = None
+    if treatment is not None:
+        t, kind, mapping, note = _encode_treatment(sub[treatment], treatment_kind, treated_level)
+        if note:
+            notes.append(note)
+    parts, cov_notes = _encode_covariates(sub, cov_names)
+    notes += cov_notes
+    w = None
+    if weights is not None:
+        w = _numeric(sub[weights], "weights")
+        if (w < 0).any():
+            raise DataError(f"weights {weights!r} has {int((w < 0).sum())} negative value(s); weights must be >= 0.")
+        if not (w > 0).any():
+            raise DataError(f"weights {weights!r} is zero in every row.")
+    clusters = tuple(_cluster_codes(sub[c]) for c in cluster_names)
+    extras = {role: sub[col].to_numpy() for role, col in extra.items()}
+    return Prepared(
+        outcome_name=outcome,
+        outcome=y,
+        treatment_name=treatment,
+        treatment=t,
+        treatment_kind=kind,
+        treatment_mapping=mapping,
+        covariates=Design(parts, n),
+        covariate_columns=tuple(cov_names),
+        weights=w,
+        clusters=clusters,
+        cluster_names=tuple(cluster_names),
+        extra=extras,
+        n_input=n_input,
+        n_dropped=int(mask.sum()),
+        dropped_by=counts,
+        notes=tuple(notes),
+        frame=sub if keep_frame else None,
+    )
+
+
+def _check_role_overlap(outcome: str, treatment: str | None, covariates: Sequence[str]) -> None:
+    if treatment is not None and treatment == outcome:
+        raise SpecificationError(f"outcome and treatment are the same column {outcome!r}.")
+    for role, col in (("outcome", outcome), ("treatment", treatment)):
+        if col is not None and col in covariates:
+            raise SpecificationError(f"{role} {col!r} is also listed among the covariates; remove it from covariates.")
+    dup = [c for c in dict.fromkeys(covariates) if list(covariates).count(c) > 1]
+    if dup:
+        raise SpecificationError(f"covariates lists {dup} more than once.")

@@ -1,0 +1,13 @@
+"""Datasets: the article's generators (exact reproductions) and simulators with a known true effect."""
+
+from .article import heart_attack, heart_attack_panel, ice_cream
+from .simulate import simulate_heterogeneous, simulate_observational, simulate_rct
+
+__all__ = [
+    "heart_attack",
+    "heart_attack_panel",
+    "ice_cream",
+    "simulate_heterogeneous",
+    "simulate_observational",
+    "simulate_rct",
+]

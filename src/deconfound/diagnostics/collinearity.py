@@ -1,0 +1,108 @@
+"""Collinearity: condition number, variance inflation factors and plain-words warnings.
+
+Everything is computed from the cross-product matrix X'WX, so it costs nothing beyond the fit.
+Exact dependence is refused earlier by the rank check (``_core.ols.check_rank``); this module
+handles the near misses that inflate standard errors and split credit between columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .._core import linalg
+
+VIF_WARN = 10.0
+COPY_CORRELATION = 0.9
+
+
+def _centered_correlation(xtx: np.ndarray, const_idx: Sequence[int]) -> tuple[np.ndarray, list[int]]:
+    """Correlation matrix of the non-constant columns (centered if the design has an intercept)."""
+    k = xtx.shape[0]
+    keep = [j for j in range(k) if j not in const_idx]
+    s = xtx[np.ix_(keep, keep)]
+    if const_idx:
+        c = const_idx[0]
+        sw = xtx[c, c]
+        m = xtx[c, keep] / np.sqrt(sw)
+        s = s - np.outer(m, m)
+    d = np.sqrt(np.clip(np.diag(s), 1e-300, None))
+    return s / np.outer(d, d), keep
+
+
+def collinearity_diagnostics(
+    xtx: np.ndarray, names: Sequence[str], const_idx: Sequence[int], treatment: str | None = None
+) -> tuple[dict[str, object], list[str]]:
+    """Return ({"condition_number", "vif"}, warnings) for a full-rank cross-product matrix."""
+    diagnostics: dict[str, object] = {"condition_number": linalg.condition_number(xtx)}
+    warnings: list[str] = []
+    corr, keep = _centered_correlation(xtx, const_idx)
+    if len(keep) == 0:
+        return diagnostics, warnings
+    kept_names = [names[j] for j in keep]
+    if len(keep) == 1:
+        vif = np.ones(1)
+    else:
+        try:
+            vif = np.diag(np.linalg.inv(corr))
+        except np.linalg.LinAlgError:
+            vif = np.full(len(keep), np.inf)
+    diagnostics["vif"] = pd.DataFrame({"vif": vif}, index=pd.Index(kept_names, name="term"))
+    reported: set[str] = set()
+    if treatment is not None and treatment in kept_names:
+        t = kept_names.index(treatment)
+        for j, name in enumerate(kept_names):
+            if j != t and abs(corr[t, j]) >= COPY_CORRELATION:
+                warnings.append(
+                    f"Covariate {name!r} is almost a copy of the treatment {treatment!r} (correlation "
+                    f"{corr[t, j]:.3f}), so the model cannot tell whose effect is whose: the treatment "
+                    "coefficient is unstable and its standard error inflated. Ask whether that covariate is "
+                    "caused by the treatment (then leave it out) or measures the same thing."
+                )
+                reported.update({name, treatment})
+        if vif[t] >= VIF_WARN and treatment not in reported:
+            r2 = 1.0 - 1.0 / vif[t]
+            partners = _main_partners(corr, t, kept_names)
+            warnings.append(
+                f"The treatment {treatment!r} is almost a linear combination of the covariates (R-squared "
+                f"{r2:.3f} on them, VIF {vif[t]:.1f}; mostly {partners}), so the model cannot separate their "
+                "effects and the estimate rests on little independent variation."
+            )
+            reported.add(treatment)
+    t_idx = kept_names.index(treatment) if treatment is not None and treatment in kept_names else None
+    for j, name in enumerate(kept_names):
+        if vif[j] < VIF_WARN or name in reported:
+            continue
+        if t_idx is not None and _vif_without(corr, j, t_idx) < vif[j] / 2:
+            warnings.append(
+                f"Covariate {name!r} moves almost in step with the treatment {treatment!r} (VIF {vif[j]:.1f}, "
+                f"mostly with {_main_partners(corr, j, kept_names)}): the model splits the credit between them, "
+                "so the treatment estimate is unstable and may be biased towards zero. If "
+                f"{name!r} changes because of the treatment, it is a bad control: leave it out."
+            )
+            continue
+        partners = _main_partners(corr, j, kept_names)
+        warnings.append(
+            f"Covariate {name!r} is nearly collinear with {partners} (VIF {vif[j]:.1f}): their separate "
+            "coefficients are unstable; this matters only if you interpret them."
+        )
+    return diagnostics, warnings
+
+
+def _vif_without(corr: np.ndarray, j: int, drop: int) -> float:
+    """VIF of column j in a regression on every other column except ``drop``."""
+    keep = [i for i in range(corr.shape[0]) if i != drop]
+    sub = corr[np.ix_(keep, keep)]
+    if len(keep) == 1:
+        return 1.0
+    try:
+        return float(np.linalg.inv(sub)[keep.index(j), keep.index(j)])
+    except np.linalg.LinAlgError:
+        return float("inf")
+
+
+def _main_partners(corr: np.ndarray, j: int, names: Sequence[str], top: int = 2) -> str:
+    order = [i for i in np.argsort(-np.abs(corr[j])) if i != j][:top]
+    return " and ".join(repr(names[i]) for i in order)

@@ -1,0 +1,109 @@
+"""Difference in means: the naive comparison, causal only under random assignment."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from .._options import check_level
+from ..data import prepare
+from ..diagnostics.balance import balance_table, joint_balance_test
+from ..results import Estimate
+from ._base import make_estimate
+
+IMBALANCE_SMD = 0.1
+IMBALANCE_P = 0.01
+
+
+def _group_moments(y: np.ndarray, w: np.ndarray) -> tuple[float, float, int]:
+    """Weighted mean, its HC2-type (Neyman) variance, and the group size."""
+    sw = w.sum()
+    mean = float(w @ y / sw)
+    e = y - mean
+    h = w / sw
+    n = len(y)
+    if n < 2:
+        return mean, float("nan"), n
+    var = float(np.sum(w * w * e * e / (1.0 - h)) / sw**2)
+    return mean, var, n
+
+
+def difference_in_means(
+    data: Any,
+    *,
+    outcome: str,
+    treatment: str,
+    covariates: str | Iterable[str] | None = None,
+    weights: str | None = None,
+    randomized: bool = False,
+    level: float = 0.95,
+    missing: str = "raise",
+    treated_level: Any = None,
+) -> Estimate:
+    """Mean outcome of the treated minus mean outcome of the controls (Welch / Neyman standard error).
+
+    Causal only when treatment was randomly assigned: without ``randomized=True`` the result warns.
+    Given ``covariates``, the result also carries a balance table (standardized mean differences and
+    variance ratios) and, for a randomized trial, a joint test that the covariates do not predict the arm.
+    Weighted means use ``weights``; the unweighted standard error equals Welch's.
+    """
+    level = check_level(level)
+    prep = prepare(
+        data,
+        outcome=outcome,
+        treatment=treatment,
+        covariates=covariates,
+        weights=weights,
+        missing=missing,
+        treated_level=treated_level,
+    )
+    y, t = prep.outcome, prep.treatment
+    assert t is not None
+    w = prep.weights if prep.weights is not None else np.ones_like(y)
+    treated = t == 1.0
+    m1, v1, n1 = _group_moments(y[treated], w[treated])
+    m0, v0, n0 = _group_moments(y[~treated], w[~treated])
+    from ..errors import DataError
+
+    if n1 < 2 or n0 < 2:
+        raise DataError(
+            f"A difference in means needs at least two treated and two control rows; got {n1} treated and "
+            f"{n0} control in {treatment!r}."
+        )
+    se = float(np.sqrt(v1 + v0))
+    df = (v1 + v0) ** 2 / (v1**2 / (n1 - 1) + v0**2 / (n0 - 1)) if se > 0 else None
+    warnings: list[str] = []
+    diagnostics: dict[str, Any] = {"mean_treated": m1, "mean_control": m0, "welch_df": df}
+    if not randomized:
+        warnings.append(
+            "A difference in means is a causal effect only if treatment was randomly assigned; this data was "
+            "not declared randomized (randomized=True), so confounders can bias it. Adjust for them (ols, lin, "
+            "matching) unless assignment really was random."
+        )
+    if prep.covariates.k:
+        table = balance_table(prep.covariates, t, prep.weights)
+        diagnostics["balance"] = table
+        if randomized:
+            test = joint_balance_test(prep.covariates, t)
+            diagnostics["balance_test"] = test
+            worst = table["smd"].abs().idxmax()
+            if test["p_value"] < IMBALANCE_P or abs(table.loc[worst, "smd"]) > 2 * IMBALANCE_SMD:
+                warnings.append(
+                    f"The arms of this randomized trial are imbalanced (joint test p = {test['p_value']:.3g}; "
+                    f"largest standardized difference {table.loc[worst, 'smd']:.2f} in {worst!r}). Check the "
+                    "randomization, or adjust for the covariates (method 'lin') to recover precision."
+                )
+    return make_estimate(
+        prep,
+        method="naive",
+        label="Difference in means",
+        estimand="ATE",
+        estimate=m1 - m0,
+        std_error=se,
+        df=df,
+        level=level,
+        warnings=warnings,
+        diagnostics=diagnostics,
+    )

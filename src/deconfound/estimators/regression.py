@@ -1,0 +1,334 @@
+"""Regression adjustment: OLS with the treatment as a regressor (by columns or a formula), and Lin's
+fully interacted estimator of the ATE under effect heterogeneity."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from .._core.fit import OLSFit, fit_ols
+from .._core.ols import COV_TYPES
+from .._options import as_name_list, check_level, check_option
+from ..data import Design, Prepared, array_part, check_columns, constant_part, load_table, prepare
+from ..diagnostics.collinearity import collinearity_diagnostics
+from ..errors import DataError, SpecificationError
+from ..results import Estimate
+from ._base import coef_table, make_estimate
+
+
+def _cov_type(cov_type: str | None, cluster: Any) -> str:
+    if cov_type is None:
+        return "cluster" if cluster else "nonrobust"
+    chosen = check_option("cov_type", cov_type, (*COV_TYPES, "CR1"))
+    chosen = "cluster" if chosen == "CR1" else chosen
+    if chosen == "cluster" and not cluster:
+        raise SpecificationError("cov_type='cluster' needs cluster= (one or two column names).")
+    if cluster and chosen != "cluster":
+        raise SpecificationError(
+            f"cluster= was given but cov_type={cov_type!r}; use cov_type='cluster' (or leave it unset)."
+        )
+    return chosen
+
+
+def _effect_from_fit(
+    prep: Prepared,
+    fit: OLSFit,
+    term: str,
+    *,
+    method: str,
+    label: str,
+    level: float,
+    extra_warnings: list[str] | None = None,
+    notes: list[str] | None = None,
+) -> Estimate:
+    j = fit.names.index(term)
+    const_idx = [i for i, n in enumerate(fit.names) if n in ("const", "Intercept")]
+    diagnostics, warnings = collinearity_diagnostics(fit.xtx, fit.names, const_idx, treatment=term)
+    if prep.treatment_kind == "continuous":
+        estimand = "ATE (per unit)"
+        notes = (notes or []) + [
+            f"treatment {prep.treatment_name!r} is continuous: the estimate is the effect of one more unit, "
+            "assuming a linear dose-response"
+        ]
+    else:
+        estimand = "ATE"
+    return make_estimate(
+        prep,
+        method=method,
+        label=label,
+        estimand=estimand,
+        estimate=float(fit.coef[j]),
+        std_error=float(np.sqrt(fit.cov[j, j])),
+        df=fit.df_inference,
+        level=level,
+        warnings=(extra_warnings or []) + warnings,
+        notes=notes or [],
+        diagnostics=diagnostics,
+        coefficients=coef_table(fit),
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# formulas
+# --------------------------------------------------------------------------------------------------
+
+_Q = re.compile(r"""^Q\((['"])(.*)\1\)$""")
+
+
+def _clean_term(name: str) -> str:
+    """``Q('I.H')`` -> ``I.H``; ``` `I.H` ``` -> ``I.H`` (only when it is the whole name)."""
+    m = _Q.match(name)
+    if m:
+        return m.group(2)
+    if len(name) > 2 and name.startswith("`") and name.endswith("`"):
+        return name[1:-1]
+    return name
+
+
+def _formula_columns(formula: str, columns: Iterable[Any]) -> tuple[list[str], list[str]]:
+    """(left-hand-side columns, right-hand-side columns) of the data that ``formula`` uses."""
+    from formulaic import Formula
+
+    if "~" not in formula:
+        raise SpecificationError(f"formula {formula!r} has no '~'; write it as 'outcome ~ treatment + covariates'.")
+    lhs_text, rhs_text = formula.split("~", 1)
+    try:
+        parsed = Formula(formula)
+    except Exception as exc:  # formulaic raises several parser exception types
+        raise SpecificationError(f"Could not parse formula {formula!r}: {exc}") from exc
+    names = [str(c) for c in columns]
+    required = {str(v) for v in parsed.required_variables}
+
+    def used(text: str) -> list[str]:
+        out = []
+        for col in names:
+            quoted = (f"`{col}`", f"Q('{col}')", f'Q("{col}")')
+            bare = col in required and re.search(rf"(?<![\w.]){re.escape(col)}(?![\w.])", text)
+            if bare or any(q in text for q in quoted):
+                out.append(col)
+        return out
+
+    return used(lhs_text), used(rhs_text)
+
+
+def _treatment_term(names: list[str], treatment: str) -> str:
+    cleaned = {n: _clean_term(n) for n in names}
+    exact = [n for n, c in cleaned.items() if c == treatment]
+    if exact:
+        return exact[0]
+    levels = [n for n, c in cleaned.items() if c.startswith(treatment + "[") or c.startswith(f"C({treatment})[")]
+    if len(levels) == 1:
+        return levels[0]
+    if len(levels) > 1:
+        raise SpecificationError(
+            f"treatment {treatment!r} enters the formula as {len(levels)} columns ({levels}); an effect needs "
+            "a binary or continuous treatment."
+        )
+    raise SpecificationError(f"treatment {treatment!r} is not a term of the formula; terms are {names}.")
+
+
+def _formula_design(formula: str, frame: Any, treatment: str | None) -> tuple[np.ndarray, Design, str, str, list[str]]:
+    """Build (y, design, outcome name, treatment term, notes) with formulaic on clean rows."""
+    from formulaic import model_matrix
+
+    try:
+        mm = model_matrix(formula, frame, na_action="ignore")
+    except Exception as exc:  # formulaic's errors name the failing term
+        raise SpecificationError(f"Could not build the model matrix for {formula!r}: {exc}") from exc
+    lhs = mm.lhs
+    if lhs.shape[1] != 1:
+        raise SpecificationError(f"formula {formula!r} must have exactly one outcome on the left of '~'.")
+    rhs = mm.rhs
+    names = [_clean_term(str(c)) for c in rhs.columns]
+    x = np.asarray(rhs, dtype=np.float64)
+    y = np.asarray(lhs, dtype=np.float64)[:, 0]
+    bad = ~np.isfinite(x).all(axis=0)
+    if bad.any() or not np.isfinite(y).all():
+        which = [names[j] for j in np.flatnonzero(bad)] or [str(lhs.columns[0])]
+        raise DataError(
+            f"The formula produced missing or infinite values in {which} (e.g. log of a non-positive number); "
+            "fix the transformation or filter those rows first."
+        )
+    design = Design.from_matrix(x, names)
+    notes = []
+    if treatment is None:
+        first = [n for n in names if n not in ("Intercept",)]
+        if not first:
+            raise SpecificationError(f"formula {formula!r} has no term that could be the treatment.")
+        term = first[0]
+        notes.append(f"treatment not given: the first term of the formula, {term!r}, is taken as the treatment")
+    else:
+        term = _clean_term(_treatment_term([str(c) for c in rhs.columns], treatment))
+    return y, design, _clean_term(str(lhs.columns[0])), term, notes
+
+
+# --------------------------------------------------------------------------------------------------
+# public estimators
+# --------------------------------------------------------------------------------------------------
+
+
+def ols(
+    data: Any,
+    formula: str | None = None,
+    *,
+    outcome: str | None = None,
+    treatment: str | None = None,
+    covariates: str | Iterable[str] | None = None,
+    weights: str | None = None,
+    cov_type: str | None = None,
+    cluster: str | Iterable[str] | None = None,
+    level: float = 0.95,
+    missing: str = "raise",
+    treated_level: Any = None,
+) -> Estimate:
+    """Regression adjustment: the treatment's coefficient in an OLS (WLS with ``weights``) regression.
+
+    Call it with columns (``outcome``, ``treatment``, ``covariates``) or with a formula such as
+    ``"Severity ~ Drug + Q('I.H')"`` (formulaic syntax: backticks or ``Q()`` for names with dots,
+    ``C()`` for categoricals, ``*`` and ``:`` for interactions). ``cov_type`` is one of nonrobust
+    (default), HC0, HC1, HC2, HC3 or cluster (CR1; one or two ``cluster`` columns). A treatment with
+    more than two values is treated as a dose: the estimate is the effect of one more unit.
+    The full coefficient table is on ``result.coefficients``.
+    """
+    level = check_level(level)
+    cov = _cov_type(cov_type, cluster)
+    if formula is not None:
+        return _ols_formula(data, formula, treatment, weights, cov, cluster, level, missing, treated_level)
+    if outcome is None or treatment is None:
+        raise SpecificationError("ols() needs outcome= and treatment= (and optionally covariates=), or a formula.")
+    prep = prepare(
+        data,
+        outcome=outcome,
+        treatment=treatment,
+        covariates=covariates,
+        weights=weights,
+        cluster=cluster,
+        missing=missing,
+        treatment_kind="auto",
+        treated_level=treated_level,
+    )
+    assert prep.treatment is not None
+    design = prep.covariates.with_parts([constant_part(), array_part(treatment, prep.treatment)], front=True)
+    fit = fit_ols(design, prep.outcome, prep.weights, cov_type=cov, clusters=prep.clusters, protect=[treatment])
+    return _effect_from_fit(prep, fit, treatment, method="ols", label="Regression adjustment (OLS)", level=level)
+
+
+def _ols_formula(
+    data: Any,
+    formula: str,
+    treatment: str | None,
+    weights: str | None,
+    cov: str,
+    cluster: Any,
+    level: float,
+    missing: str,
+    treated_level: Any,
+) -> Estimate:
+    if not isinstance(formula, str):
+        raise SpecificationError(f"formula must be a string, got {type(formula).__name__}.")
+    frame = load_table(data)
+    lhs_cols, rhs_cols = _formula_columns(formula, frame.columns)
+    if len(lhs_cols) != 1:
+        raise SpecificationError(
+            f"The left of '~' in {formula!r} must name one column of the data; found {lhs_cols or 'none'}."
+        )
+    treat_col = treatment
+    if treat_col is None:
+        from formulaic import Formula
+
+        first = str(Formula(formula).rhs).split("+")[0].strip()
+        first = first if first != "1" else str(Formula(formula).rhs).split("+")[1].strip()
+        treat_col = _clean_term(first)
+    treat_parts = [p.strip() for p in treat_col.split(":")] if treat_col not in frame.columns else [treat_col]
+    missing_parts = [p for p in treat_parts if p not in frame.columns]
+    if missing_parts:
+        check_columns(frame, missing_parts, "treatment")
+    is_column = len(treat_parts) == 1
+    others = [c for c in rhs_cols if c not in (lhs_cols[0], *([treat_col] if is_column else []))]
+    prep = prepare(
+        frame,
+        outcome=lhs_cols[0],
+        treatment=treat_col if is_column else None,
+        weights=weights,
+        cluster=cluster,
+        extra={f"term:{c}": c for c in others},
+        missing=missing,
+        treatment_kind="auto",
+        treated_level=treated_level,
+        keep_frame=True,
+    )
+    y, design, outcome_name, term, notes = _formula_design(formula, prep.frame, treatment)
+    col = design.column(term)
+    binary = set(np.unique(col).tolist()) == {0.0, 1.0}
+    if prep.treatment_kind == "binary" and binary:
+        prep = dataclasses.replace(prep, treatment=col)
+    elif prep.treatment is None:
+        kind = "binary" if binary else "continuous"
+        prep = dataclasses.replace(prep, treatment=col, treatment_kind=kind, treatment_name=term)
+    prep = dataclasses.replace(prep, outcome=y, outcome_name=outcome_name)
+    fit = fit_ols(design, y, prep.weights, cov_type=cov, clusters=prep.clusters, protect=[term])
+    return _effect_from_fit(
+        prep, fit, term, method="ols", label="Regression adjustment (OLS)", level=level, notes=notes
+    )
+
+
+def lin(
+    data: Any,
+    *,
+    outcome: str,
+    treatment: str,
+    covariates: str | Iterable[str] | None = None,
+    weights: str | None = None,
+    cov_type: str | None = "HC2",
+    cluster: str | Iterable[str] | None = None,
+    level: float = 0.95,
+    missing: str = "raise",
+    treated_level: Any = None,
+) -> Estimate:
+    """Lin's (2013) interacted regression: outcome on treatment, centered covariates and their products.
+
+    The treatment coefficient estimates the ATE even when the effect varies with the covariates.
+    Covariates are centered at their (weighted) sample means. Standard errors default to HC2.
+    """
+    level = check_level(level)
+    if cluster and cov_type == "HC2":
+        cov_type = None
+    cov = _cov_type(cov_type, cluster)
+    names = as_name_list(covariates, "covariates")
+    prep = prepare(
+        data,
+        outcome=outcome,
+        treatment=treatment,
+        covariates=names,
+        weights=weights,
+        cluster=cluster,
+        missing=missing,
+        treatment_kind="binary",
+        treated_level=treated_level,
+    )
+    t = prep.treatment
+    assert t is not None
+    w = prep.weights
+    parts = [constant_part(), array_part(treatment, t)]
+    centered = []
+    for name in prep.covariates.names:
+        x = prep.covariates.column(name)
+        mean = float(np.average(x, weights=w))
+        xc = x - mean
+        centered.append(array_part(f"{name} (centered)", xc))
+        parts.append(array_part(f"{treatment}:{name} (centered)", t * xc))
+    design = Design(parts[:2] + centered + parts[2:], prep.n)
+    fit = fit_ols(design, prep.outcome, w, cov_type=cov, clusters=prep.clusters, protect=[treatment])
+    return _effect_from_fit(
+        prep,
+        fit,
+        treatment,
+        method="lin",
+        label="Lin interacted regression",
+        level=level,
+        notes=["covariates centered at their sample means; the treatment coefficient is the ATE"],
+    )

@@ -1,0 +1,404 @@
+"""One result type for every effect estimate, a coefficient table, a comparison, and a Summary.
+
+Results are immutable. They know how to render themselves (text, HTML, dict, DataFrame) but never
+print. Plots, the report and the command line read them; nothing here computes an estimate except
+re-deriving intervals and p-values at another confidence level.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._core.distributions import critical_value, two_sided_p
+from ._options import check_level
+
+__all__ = ["CoefTable", "Comparison", "Estimate", "Summary", "compare"]
+
+#: keys of ``Estimate.to_dict()`` (and of the command line's ``--json``), in order. A public contract.
+JSON_KEYS = (
+    "method",
+    "estimand",
+    "estimate",
+    "std_error",
+    "ci_low",
+    "ci_high",
+    "level",
+    "p_value",
+    "n",
+    "n_treated",
+    "n_control",
+    "n_dropped",
+    "outcome",
+    "treatment",
+    "warnings",
+    "notes",
+    "diagnostics",
+)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [_jsonable(v) for v in value.tolist()]
+    if isinstance(value, pd.DataFrame):
+        frame = value.reset_index() if value.index.name is not None else value
+        return [_jsonable(r) for r in frame.to_dict(orient="records")]
+    if isinstance(value, (np.floating, float)):
+        f = float(value)
+        return None if math.isnan(f) or math.isinf(f) else f
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if hasattr(value, "to_dict") and callable(value.to_dict):
+        return _jsonable(value.to_dict())
+    return value
+
+
+def _fmt(x: Any, digits: int = 4) -> str:
+    if x is None:
+        return ""
+    if isinstance(x, (int, np.integer)):
+        return str(int(x))
+    try:
+        f = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    if math.isnan(f):
+        return "nan"
+    if f != 0 and (abs(f) >= 1e6 or abs(f) < 1e-4):
+        return f"{f:.{digits - 1}e}"
+    return f"{f:.{digits}f}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Summary: a renderable bundle of header rows and tables
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A printable summary. ``str()`` gives text, ``_repr_html_`` HTML, ``to_dict`` data; never prints."""
+
+    title: str
+    header: tuple[tuple[str, str], ...]
+    tables: tuple[tuple[str, pd.DataFrame], ...] = ()
+    messages: tuple[str, ...] = ()
+
+    def as_text(self) -> str:
+        width = 78
+        lines = [self.title.center(width), "=" * width]
+        half = (len(self.header) + 1) // 2
+        left, right = self.header[:half], self.header[half:]
+        for i in range(half):
+            a = f"{left[i][0] + ':':<18}{left[i][1]:>20}"
+            b = f"{right[i][0] + ':':<18}{right[i][1]:>20}" if i < len(right) else ""
+            lines.append(f"{a}  {b}".rstrip())
+        for name, table in self.tables:
+            lines.append("-" * width)
+            if name:
+                lines.append(name)
+            shown = table.copy()
+            for col in shown.columns:
+                if pd.api.types.is_float_dtype(shown[col].dtype):
+                    shown[col] = shown[col].map(_fmt)
+            lines.append(shown.to_string())
+        if self.messages:
+            lines.append("-" * width)
+            lines += [f"[{i}] {m}" for i, m in enumerate(self.messages, 1)]
+        lines.append("=" * width)
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.as_text()
+
+    def __repr__(self) -> str:
+        return self.as_text()
+
+    def as_html(self) -> str:
+        esc = html.escape
+        rows = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in self.header)
+        parts = [f"<div class='deconfound-summary'><h4>{esc(self.title)}</h4><table>{rows}</table>"]
+        for name, table in self.tables:
+            if name:
+                parts.append(f"<p><b>{esc(name)}</b></p>")
+            parts.append(table.to_html(float_format=_fmt, escape=True, border=0))
+        if self.messages:
+            items = "".join(f"<li>{esc(m)}</li>" for m in self.messages)
+            parts.append(f"<ul class='deconfound-messages'>{items}</ul>")
+        parts.append("</div>")
+        return "".join(parts)
+
+    def _repr_html_(self) -> str:
+        return self.as_html()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "header": dict(self.header),
+            "tables": {name or f"table{i}": _jsonable(t.reset_index()) for i, (name, t) in enumerate(self.tables)},
+            "messages": list(self.messages),
+        }
+
+
+# --------------------------------------------------------------------------------------------------
+# coefficient tables
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CoefTable:
+    """Coefficients of a fitted regression with their standard errors and covariance."""
+
+    names: tuple[str, ...]
+    coef: np.ndarray
+    cov: np.ndarray
+    df: float | None  # degrees of freedom of the t reference distribution; None for normal
+    stats: Mapping[str, Any] = field(default_factory=dict)  # r2, f, cond_no, cov_type, ...
+
+    @property
+    def std_err(self) -> np.ndarray:
+        return np.sqrt(np.maximum(np.diag(self.cov), 0.0))
+
+    @property
+    def tvalues(self) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self.coef / self.std_err
+
+    @property
+    def pvalues(self) -> np.ndarray:
+        return np.asarray(two_sided_p(self.tvalues, self.df))
+
+    def conf_int(self, level: float = 0.95) -> np.ndarray:
+        crit = critical_value(check_level(level), self.df)
+        se = self.std_err
+        return np.column_stack([self.coef - crit * se, self.coef + crit * se])
+
+    def index(self, name: str) -> int:
+        return self.names.index(name)
+
+    def to_frame(self, level: float = 0.95) -> pd.DataFrame:
+        ci = self.conf_int(level)
+        lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
+        stat = "t" if self.df is not None else "z"
+        return pd.DataFrame(
+            {
+                "coef": self.coef,
+                "std err": self.std_err,
+                stat: self.tvalues,
+                f"P>|{stat}|": self.pvalues,
+                f"[{lo:.3g}": ci[:, 0],
+                f"{hi:.3g}]": ci[:, 1],
+            },
+            index=pd.Index(self.names, name="term"),
+        )
+
+
+# --------------------------------------------------------------------------------------------------
+# the effect estimate
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """An estimated causal effect with its uncertainty, sample sizes, warnings and diagnostics."""
+
+    method: str
+    estimand: str
+    estimate: float
+    std_error: float
+    n: int
+    level: float = 0.95
+    df: float | None = None
+    n_treated: int | None = None
+    n_control: int | None = None
+    outcome: str | None = None
+    treatment: str | None = None
+    warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    diagnostics: Mapping[str, Any] = field(default_factory=dict)
+    n_dropped: int = 0
+    dropped_by: Mapping[str, int] = field(default_factory=dict)
+    treatment_mapping: Mapping[str, Any] | None = None
+    coefficients: CoefTable | None = None
+    label: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "diagnostics", MappingProxyType(dict(self.diagnostics)))
+        object.__setattr__(self, "dropped_by", MappingProxyType(dict(self.dropped_by)))
+        if self.treatment_mapping is not None:
+            object.__setattr__(self, "treatment_mapping", MappingProxyType(dict(self.treatment_mapping)))
+        object.__setattr__(self, "warnings", tuple(self.warnings))
+        object.__setattr__(self, "notes", tuple(self.notes))
+        object.__setattr__(self, "level", check_level(self.level))
+
+    # inference ------------------------------------------------------------------------------------
+    @property
+    def statistic(self) -> float:
+        return self.estimate / self.std_error if self.std_error > 0 else float("nan")
+
+    @property
+    def p_value(self) -> float:
+        return float(two_sided_p(self.statistic, self.df))
+
+    def ci(self, level: float | None = None) -> tuple[float, float]:
+        """Confidence interval at ``level`` (default: the level the estimate was made with)."""
+        crit = critical_value(self.level if level is None else check_level(level), self.df)
+        return (self.estimate - crit * self.std_error, self.estimate + crit * self.std_error)
+
+    @property
+    def ci_low(self) -> float:
+        return self.ci()[0]
+
+    @property
+    def ci_high(self) -> float:
+        return self.ci()[1]
+
+    @property
+    def name(self) -> str:
+        return self.label or self.method
+
+    # rendering ------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain Python types only (JSON-ready); keys are :data:`JSON_KEYS` plus ``coefficients``."""
+        out: dict[str, Any] = {key: getattr(self, key) for key in JSON_KEYS}
+        out["dropped_by"] = dict(self.dropped_by)
+        if self.treatment_mapping is not None:
+            out["treatment_mapping"] = dict(self.treatment_mapping)
+        if self.coefficients is not None:
+            frame = self.coefficients.to_frame(self.level)
+            out["coefficients"] = [
+                {"term": term, "estimate": row.iloc[0], "std_error": row.iloc[1], "p_value": row.iloc[3]}
+                for term, row in frame.iterrows()
+            ]
+            out["model"] = dict(self.coefficients.stats)
+        return _jsonable(out)
+
+    def to_frame(self) -> pd.DataFrame:
+        """A one-row DataFrame indexed by the method."""
+        row = {
+            "estimand": self.estimand,
+            "estimate": self.estimate,
+            "std_error": self.std_error,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "p_value": self.p_value,
+            "n": self.n,
+            "n_treated": self.n_treated,
+            "n_control": self.n_control,
+            "warnings": len(self.warnings),
+        }
+        return pd.DataFrame([row], index=pd.Index([self.name], name="method"))
+
+    def summary(self) -> Summary:
+        header = [
+            ("Method", self.method),
+            ("Estimand", self.estimand),
+            ("Outcome", str(self.outcome)),
+            ("Treatment", str(self.treatment)),
+            ("Estimate", _fmt(self.estimate)),
+            ("Std. error", _fmt(self.std_error)),
+            (f"{self.level:.0%} CI", f"[{_fmt(self.ci_low)}, {_fmt(self.ci_high)}]"),
+            ("P-value", _fmt(self.p_value)),
+            ("Observations", str(self.n)),
+        ]
+        if self.n_treated is not None:
+            header.append(("Treated / control", f"{self.n_treated} / {self.n_control}"))
+        if self.n_dropped:
+            header.append(("Rows dropped", str(self.n_dropped)))
+        tables: list[tuple[str, pd.DataFrame]] = []
+        if self.coefficients is not None:
+            for key in ("cov_type", "r_squared", "adj_r_squared", "f_statistic", "f_pvalue", "cond_no"):
+                if key in self.coefficients.stats:
+                    header.append((key.replace("_", " ").capitalize(), _fmt(self.coefficients.stats[key])))
+            tables.append(("Coefficients", self.coefficients.to_frame(self.level)))
+        for key, value in self.diagnostics.items():
+            if isinstance(value, pd.DataFrame):
+                tables.append((key.replace("_", " ").capitalize(), value))
+        messages = tuple(f"Warning: {w}" for w in self.warnings) + tuple(f"Note: {n}" for n in self.notes)
+        return Summary(f"deconfound: {self.name}", tuple(header), tuple(tables), messages)
+
+    def __str__(self) -> str:
+        return self.summary().as_text()
+
+    def __repr__(self) -> str:
+        lo, hi = self.ci()
+        return (
+            f"Estimate(method={self.method!r}, estimand={self.estimand!r}, estimate={self.estimate:.6g}, "
+            f"std_error={self.std_error:.4g}, ci=({lo:.4g}, {hi:.4g}), n={self.n}, warnings={len(self.warnings)})"
+        )
+
+    def _repr_html_(self) -> str:
+        return self.summary().as_html()
+
+
+# --------------------------------------------------------------------------------------------------
+# several estimates side by side
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Several estimates of (usually) the same effect, side by side."""
+
+    estimates: tuple[Estimate, ...]
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.concat([e.to_frame() for e in self.estimates])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"estimates": [e.to_dict() for e in self.estimates]}
+
+    def summary(self) -> Summary:
+        messages = []
+        for e in self.estimates:
+            messages += [f"{e.name}: {w}" for w in e.warnings]
+        header = (("Estimates", str(len(self.estimates))),)
+        return Summary("deconfound: comparison of estimates", header, (("", self.to_frame()),), tuple(messages))
+
+    def __iter__(self):
+        return iter(self.estimates)
+
+    def __len__(self) -> int:
+        return len(self.estimates)
+
+    def __getitem__(self, key: int | str) -> Estimate:
+        if isinstance(key, str):
+            for e in self.estimates:
+                if e.name == key:
+                    return e
+            raise KeyError(f"No estimate named {key!r}; have {[e.name for e in self.estimates]}.")
+        return self.estimates[key]
+
+    def __str__(self) -> str:
+        return self.summary().as_text()
+
+    def _repr_html_(self) -> str:
+        return self.summary().as_html()
+
+
+def compare(*estimates: Estimate | Sequence[Estimate]) -> Comparison:
+    """Combine estimates (given one by one or as a list) into a :class:`Comparison`."""
+    flat: list[Estimate] = []
+    for item in estimates:
+        if isinstance(item, Estimate):
+            flat.append(item)
+        else:
+            flat.extend(item)
+    from .errors import SpecificationError
+
+    for item in flat:
+        if not isinstance(item, Estimate):
+            raise SpecificationError(f"compare() takes Estimate objects, got {type(item).__name__}.")
+    return Comparison(tuple(flat))
