@@ -22,6 +22,8 @@ EXIT_ERROR = 2
 
 # method name -> runner(args) -> Estimate. Method families add their runners here.
 METHODS: dict[str, Callable[[argparse.Namespace], Any]] = {}
+# plot kind -> runner(args) -> matplotlib Figure. Plot families add theirs here.
+PLOTS: dict[str, Callable[[argparse.Namespace], Any]] = {}
 
 
 def _method(name: str) -> Callable[[Callable[[argparse.Namespace], Any]], Callable[[argparse.Namespace], Any]]:
@@ -96,9 +98,8 @@ def _need(args: argparse.Namespace, name: str) -> str:
     return value
 
 
-def _estimate_parser(sub: Any) -> None:
-    p = sub.add_parser("estimate", help="estimate a causal effect from a CSV or Parquet file")
-    p.add_argument("data", help="path to a CSV or Parquet file")
+def _add_design_options(p: argparse.ArgumentParser) -> None:
+    """Options that describe the question; shared by estimate and plot. Families add theirs here."""
     p.add_argument("--outcome", "-y", help="outcome column")
     p.add_argument("--treatment", "-t", help="treatment column")
     p.add_argument("--covariates", "-x", help="comma-separated covariate columns")
@@ -111,8 +112,22 @@ def _estimate_parser(sub: Any) -> None:
     p.add_argument("--missing", default="raise", help="raise (default) or drop rows with missing values")
     p.add_argument("--randomized", action="store_true", help="declare the data a randomized trial")
     p.add_argument("--treated-level", help="the level of a two-level treatment that means 'treated'")
-    p.add_argument("--json", action="store_true", help="print one JSON object (stable keys)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+
+
+def _estimate_parser(sub: Any) -> None:
+    p = sub.add_parser("estimate", help="estimate a causal effect from a CSV or Parquet file")
+    p.add_argument("data", help="path to a CSV or Parquet file")
+    _add_design_options(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object (stable keys)")
+
+
+def _plot_parser(sub: Any) -> None:
+    p = sub.add_parser("plot", help="draw a figure (PNG, SVG or PDF by the extension of -o)")
+    p.add_argument("kind", help="what to draw: " + (", ".join(PLOTS) or "(none yet)"))
+    p.add_argument("data", nargs="?", help="path to a CSV or Parquet file (not needed for every kind)")
+    _add_design_options(p)
+    p.add_argument("--output", "-o", required=True, help="file to write, e.g. out.png")
 
 
 def _demo_parser(sub: Any) -> None:
@@ -129,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command")
     _estimate_parser(sub)
+    _plot_parser(sub)
     _demo_parser(sub)
     return parser
 
@@ -159,6 +175,24 @@ def _coerce_level(value: str) -> Any:
     return value
 
 
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from ._options import check_option
+
+    kind = check_option("plot kind", args.kind, tuple(PLOTS) or ("(none available)",))
+    if args.treated_level is not None:
+        args.treated_level = _coerce_level(args.treated_level)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        fig = PLOTS[kind](args)
+    fig.savefig(args.output, bbox_inches="tight", dpi=150)
+    if not args.quiet:
+        print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from ._demo import run_demo
 
@@ -179,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .errors import DeconfoundError
 
     try:
-        handler = {"estimate": _cmd_estimate, "demo": _cmd_demo}[args.command]
+        handler = {"estimate": _cmd_estimate, "plot": _cmd_plot, "demo": _cmd_demo}[args.command]
         return handler(args)
     except DeconfoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
