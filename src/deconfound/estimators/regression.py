@@ -46,8 +46,10 @@ def _effect_from_fit(
     notes: list[str] | None = None,
 ) -> Estimate:
     j = fit.names.index(term)
-    const_idx = [i for i, n in enumerate(fit.names) if n in ("const", "Intercept")]
-    diagnostics, warnings = collinearity_diagnostics(fit.xtx, fit.names, const_idx, treatment=term)
+    const_idx = [] if fit.const_index is None else [fit.const_index]
+    diagnostics, warnings = collinearity_diagnostics(
+        fit.xtx, fit.names, const_idx, treatment=term, centered=fit.centered_xtx
+    )
     if prep.treatment_kind == "continuous":
         estimand = "ATE (per unit)"
         notes = (notes or []) + [
