@@ -166,7 +166,8 @@ def fit_ols(
         f_stat, f_p = float("nan"), float("nan")  # as statsmodels: no robust F with an implicit constant
     else:
         f_stat, f_p = _f_test(beta_z, cov_z, const_idx, cov_type, ssr, tss, df_resid, df_model, df_inf)
-    llf = -n / 2.0 * (np.log(2 * np.pi) + np.log(ssr / n) + 1.0)
+    with np.errstate(divide="ignore"):  # a perfect fit has ssr = 0 and an infinite likelihood
+        llf = -n / 2.0 * (np.log(2 * np.pi) + np.log(ssr / n) + 1.0)
     if w is not None:
         llf = llf + 0.5 * float(np.sum(np.log(w))) if np.all(w > 0) else float("nan")
     xtx = cp.xtx
@@ -217,6 +218,8 @@ def _f_test(
     if df_model <= 0:
         return float("nan"), float("nan")
     if cov_type == "nonrobust":
+        if ssr <= 0:  # a perfect fit
+            return (float("inf"), 0.0) if tss > 0 else (float("nan"), float("nan"))
         f = ((tss - ssr) / df_model) / (ssr / df_resid)
         return float(f), f_sf(f, df_model, df_resid)
     keep = [j for j in range(len(beta)) if j not in const_idx]
