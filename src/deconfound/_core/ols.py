@@ -362,6 +362,29 @@ def residual_pass(
     return Residuals(ssr=ssr, meat=meat, cluster_scores=scores, min_one_minus_h=min_omh)
 
 
+def gradient_pass(
+    design: Design,
+    y: np.ndarray,
+    w: np.ndarray | None,
+    beta: np.ndarray,
+    coords: Coordinates | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> np.ndarray:
+    """Z'W(y - Z beta) in the coordinates of ``coords``: zero at the exact solution (used to refine it)."""
+    grad = np.zeros(design.k)
+    buf = None
+    for start, stop in _chunks(design.n, chunk_rows):
+        blk = design.block(start, stop, buf)
+        buf = blk
+        if coords is not None:
+            coords.to_z(blk)
+        e = y[start:stop] - blk @ beta
+        if w is not None:
+            e *= w[start:stop]
+        grad += e @ blk
+    return grad
+
+
 def sandwich(bread: np.ndarray, meat: np.ndarray) -> np.ndarray:
     v = bread @ meat @ bread
     return 0.5 * (v + v.T)

@@ -52,7 +52,8 @@ def collinearity_diagnostics(
 
     The VIF of a column is 1 / (1 - R^2) of its regression on the other columns (with the constant),
     as statsmodels' ``variance_inflation_factor``. Columns that interact the treatment (``T:x``) are
-    left out of the treatment's own warnings: they are related to it by construction.
+    left out of the treatment's own warnings: they are related to it by construction. Without an
+    explicit constant column (``const_idx`` empty) the VIFs are uncentered and no warning is issued.
     """
     diagnostics: dict[str, object] = {"condition_number": linalg.condition_number(xtx)}
     corr, keep = _centered_correlation(xtx, const_idx, centered)
@@ -61,6 +62,8 @@ def collinearity_diagnostics(
     kept_names = [names[j] for j in keep]
     vif = _vifs(corr)
     diagnostics["vif"] = pd.DataFrame({"vif": vif}, index=pd.Index(kept_names, name="term"))
+    if not const_idx:
+        return diagnostics, []  # uncentered VIFs (no intercept) mislead: report them, do not warn
     # judge the warnings without the treatment's interactions, which are related to it by construction
     base = [j for j, name in enumerate(kept_names) if not _interacts(name, treatment)]
     if len(base) < len(kept_names):
@@ -118,11 +121,13 @@ def _warnings(corr: np.ndarray, vif: np.ndarray, kept_names: list[str], treatmen
                 f"{name!r} changes because of the treatment, it is a bad control: leave it out."
             )
             continue
-        partners = _main_partners(corr, j, kept_names)
+        group = [i for i in _partner_indices(corr, j) if i != t_idx]
+        partners = " and ".join(repr(kept_names[i]) for i in group) or "the other covariates"
         warnings.append(
             f"Covariate {name!r} is nearly collinear with {partners} (VIF {vif[j]:.1f}): their separate "
             "coefficients are unstable; this matters only if you interpret them."
         )
+        reported.update(kept_names[i] for i in group)  # one warning per group of collinear covariates
     return warnings
 
 
@@ -138,6 +143,11 @@ def _vif_without(corr: np.ndarray, j: int, drop: int) -> float:
         return float("inf")
 
 
-def _main_partners(corr: np.ndarray, j: int, names: Sequence[str], top: int = 2) -> str:
-    order = [i for i in np.argsort(-np.abs(corr[j])) if i != j][:top]
-    return " and ".join(repr(names[i]) for i in order)
+def _partner_indices(corr: np.ndarray, j: int, top: int = 2) -> list[int]:
+    """The columns most correlated with column j: the strongest one, and a second if it is also strong."""
+    order = [int(i) for i in np.argsort(-np.abs(corr[j])) if i != j][:top]
+    return order[:1] + [i for i in order[1:] if abs(corr[j, i]) >= 0.5]
+
+
+def _main_partners(corr: np.ndarray, j: int, names: Sequence[str]) -> str:
+    return " and ".join(repr(names[i]) for i in _partner_indices(corr, j))
