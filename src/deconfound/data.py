@@ -249,9 +249,31 @@ def _is_numeric(series: pd.Series) -> bool:
     return bool(pd.api.types.is_numeric_dtype(series.dtype)) and not pd.api.types.is_bool_dtype(series.dtype)
 
 
+def _numbers_as_objects(series: pd.Series) -> pd.Series | None:
+    """An object column that holds only real numbers (e.g. built from a list of Python floats), as floats."""
+    if series.dtype != object:
+        return None
+    values = series.dropna()
+    if len(values) and all(isinstance(v, (int, float, np.integer, np.floating)) for v in values):
+        if not any(isinstance(v, (bool, np.bool_)) for v in values):
+            return pd.to_numeric(series).astype(np.float64)
+    return None
+
+
+def _check_not_temporal(series: pd.Series, role: str) -> None:
+    dtype = series.dtype
+    if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
+        raise DataError(
+            f"{role} {series.name!r} holds dates or durations ({dtype}); convert it to a number (e.g. days since "
+            "a start date) or to a category (e.g. the year as a string) first."
+        )
+
+
 def _numeric(series: pd.Series, role: str) -> np.ndarray:
     """A float64 view (or copy) of a numeric or boolean column; strings are refused by name."""
     name = series.name
+    _check_not_temporal(series, role)
+    series = _numbers_as_objects(series) if _numbers_as_objects(series) is not None else series
     if pd.api.types.is_bool_dtype(series.dtype):
         return series.to_numpy(dtype=np.float64, na_value=np.nan)
     if not _is_numeric(series):
@@ -289,7 +311,7 @@ def _encode_treatment(
     name = series.name
     levels = pd.unique(series.dropna())
     if len(levels) < 2:
-        shown = levels[0] if len(levels) else "nothing (all missing)"
+        shown = _plain(levels[0]) if len(levels) else "nothing (all missing)"
         raise DataError(
             f"treatment {name!r} is constant (every used row has {shown!r}); "
             "an effect needs both treated and untreated rows."
@@ -357,10 +379,13 @@ def _encode_covariates(frame: pd.DataFrame, names: Sequence[str]) -> tuple[list[
     notes: list[str] = []
     for col in names:
         series = frame[col]
-        if _is_numeric(series) or pd.api.types.is_bool_dtype(series.dtype):
+        if _is_numeric(series) or pd.api.types.is_bool_dtype(series.dtype) or _numbers_as_objects(series) is not None:
             values = _numeric(series, "covariate")
             parts.append(_Part(col, values))
             continue
+        _check_not_temporal(series, "covariate")
+        if not isinstance(series.dtype, pd.CategoricalDtype):
+            _check_numbers_as_text(series)
         cat = pd.Categorical(series)
         if len(cat.categories) < 2:
             raise DataError(f"covariate {col!r} has a single level ({cat.categories[0]!r}); drop it from covariates.")
@@ -372,6 +397,22 @@ def _encode_covariates(frame: pd.DataFrame, names: Sequence[str]) -> tuple[list[
             f"level {cat.categories[0]!r} is the reference"
         )
     return parts, notes
+
+
+def _check_numbers_as_text(series: pd.Series) -> None:
+    """Refuse a text column that is mostly numbers with a few non-numbers (a typical broken CSV column)."""
+    values = series.dropna()
+    if not len(values):
+        return
+    parsed = pd.to_numeric(values.astype(str), errors="coerce")
+    bad = values[parsed.isna().to_numpy()]
+    if 0 < len(bad) <= len(values) / 2:
+        sample = bad.astype(str).unique()[:3].tolist()
+        raise DataError(
+            f"covariate {series.name!r} is mostly numbers but holds {len(bad)} value(s) that are not, such as "
+            f"{sample}. Convert it with pd.to_numeric(..., errors='coerce') and handle the missing values, or "
+            "make it explicitly categorical (astype('category')) if the numbers are labels."
+        )
 
 
 def _cluster_codes(series: pd.Series) -> np.ndarray:
@@ -450,6 +491,11 @@ def prepare(
     if mask.any():
         notes.append(f"{int(mask.sum())} of {n_input} rows dropped for missing values")
     y = _numeric(sub[outcome], "outcome")
+    if y.min() == y.max():
+        raise DataError(
+            f"outcome {outcome!r} takes the single value {y[0]:g} in every used row; there is no variation "
+            "for a treatment to explain. Check the column (or the rows kept)."
+        )
     t = None
     kind = None
     mapping = None

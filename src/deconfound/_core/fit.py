@@ -13,10 +13,12 @@ from . import linalg
 from .distributions import f_sf
 from .ols import (
     CHUNK_ROWS,
+    Coordinates,
     CrossProducts,
     accumulate,
     check_rank,
     cluster_cov,
+    gradient_pass,
     intersect_codes,
     residual_pass,
     sandwich,
@@ -49,6 +51,8 @@ class OLSFit:
     n_clusters: tuple[int, ...]
     xtx: np.ndarray
     xtx_inv: np.ndarray
+    const_index: int | None = None  # the design's constant column, if any
+    centered_xtx: np.ndarray | None = None  # sum w (x - mean)(x - mean)' (for collinearity diagnostics)
 
     def stats(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -77,28 +81,30 @@ def _covariance(
     cp: CrossProducts,
     beta: np.ndarray,
     bread: np.ndarray,
+    coords: Coordinates,
     cov_type: str,
     clusters: Sequence[np.ndarray],
     chunk_rows: int,
 ) -> tuple[np.ndarray, float, float | None, tuple[int, ...]]:
+    """Covariance of the coefficients in the coordinates of ``coords`` (see ``ols.Coordinates``)."""
     n, k = cp.n, len(beta)
     df_resid = n - k
     if cov_type == "cluster":
         if not 1 <= len(clusters) <= 2:
             raise SpecificationError("cov_type='cluster' needs one or two cluster columns (cluster=...).")
-        codes = list(clusters)
-        if len(codes) == 2:
-            codes.append(intersect_codes(codes[0], codes[1]))
-        res = residual_pass(design, y, w, beta, bread, cov_type, codes, chunk_rows)
         sizes = tuple(int(c.max()) + 1 for c in clusters)
         if min(sizes) < 2:
             raise DataError("Cluster-robust standard errors need at least two clusters; the data has one.")
+        codes = list(clusters)
+        if len(codes) == 2:
+            codes.append(intersect_codes(codes[0], codes[1]))
+        res = residual_pass(design, y, w, beta, bread, cov_type, codes, chunk_rows, coords)
         covs = [cluster_cov(bread, s, n, k) for s in res.cluster_scores]
         cov = covs[0] if len(covs) == 1 else covs[0] + covs[1] - covs[2]
         return cov, res.ssr, float(min(sizes) - 1), sizes
     if clusters:
         raise SpecificationError(f"cluster columns were given but cov_type={cov_type!r}; use cov_type='cluster'.")
-    res = residual_pass(design, y, w, beta, bread, cov_type, (), chunk_rows)
+    res = residual_pass(design, y, w, beta, bread, cov_type, (), chunk_rows, coords)
     if cov_type == "nonrobust":
         return bread * (res.ssr / df_resid), res.ssr, float(df_resid), ()
     assert res.meat is not None
@@ -106,6 +112,17 @@ def _covariance(
     if cov_type == "HC1":
         cov = cov * (n / df_resid)
     return cov, res.ssr, float(df_resid), ()
+
+
+def _implicit_constant(cp: CrossProducts) -> bool:
+    """Whether the constant lies in the span of the columns (e.g. a full set of dummies, no intercept)."""
+    xtx = cp.xtx
+    ones = cp.sum_w * cp.mean  # X'W1
+    try:
+        b, _ = linalg.solve_spd(xtx, ones)
+    except np.linalg.LinAlgError:
+        return False
+    return bool(cp.sum_w - float(ones @ b) <= 1e-8 * cp.sum_w)
 
 
 def fit_ols(
@@ -119,7 +136,11 @@ def fit_ols(
     cross_products: CrossProducts | None = None,
     protect: Sequence[str] = (),
 ) -> OLSFit:
-    """Least squares of ``y`` on ``design`` with sufficient statistics and a rank check."""
+    """Least squares of ``y`` on ``design`` with sufficient statistics and a rank check.
+
+    The problem is solved in centered coordinates when the design has a constant column (see
+    ``ols.Coordinates``); coefficients and covariances are reported for the design as given.
+    """
     n, k = design.n, design.k
     if n <= k:
         raise DataError(
@@ -127,20 +148,33 @@ def fit_ols(
             f"{', ...' if k > 8 else ''}); a regression needs more rows than coefficients."
         )
     cp = cross_products if cross_products is not None else accumulate(design, y, w, chunk_rows)
-    check_rank(cp, protect)
-    beta, bread = linalg.solve_spd(cp.xtx, cp.xty)
-    cov, ssr, df_inf, sizes = _covariance(design, y, w, cp, beta, bread, cov_type, clusters, chunk_rows)
-    const_idx = design.constant_columns()
-    has_const = bool(const_idx)
-    tss = cp.yty - cp.sum_y**2 / cp.sum_w if has_const else cp.yty
+    coords = Coordinates.from_products(cp)
+    check_rank(cp, protect, coords)
+    ztz, zty = coords.system(cp)
+    beta_z, bread_z = linalg.solve_spd(ztz, zty)
+    if linalg.condition_number(linalg.equilibrate(ztz)) ** 2 > REFINE_ABOVE:
+        beta_z = _refine(design, y, w, beta_z, bread_z, coords, chunk_rows)
+    cov_z, ssr, df_inf, sizes = _covariance(design, y, w, cp, beta_z, bread_z, coords, cov_type, clusters, chunk_rows)
+    lmat = coords.transform
+    beta = lmat @ beta_z
+    cov = _sym(lmat @ cov_z @ lmat.T)
+    bread = _sym(lmat @ bread_z @ lmat.T)
+    has_const = coords.const is not None or _implicit_constant(cp)
+    const_idx = [coords.const] if coords.const is not None else []
+    tss = cp.cyy if has_const else cp.yty
     df_resid = float(n - k)
     df_model = k - int(has_const)
     r2 = 1.0 - ssr / tss if tss > 0 else float("nan")
     adj = 1.0 - (n - int(has_const)) / df_resid * (1.0 - r2) if tss > 0 else float("nan")
-    f_stat, f_p = _f_test(beta, cov, const_idx, cov_type, ssr, tss, df_resid, df_model, df_inf)
-    llf = -n / 2.0 * (np.log(2 * np.pi) + np.log(ssr / n) + 1.0)
+    if has_const and coords.const is None and cov_type != "nonrobust":
+        f_stat, f_p = float("nan"), float("nan")  # as statsmodels: no robust F with an implicit constant
+    else:
+        f_stat, f_p = _f_test(beta_z, cov_z, const_idx, cov_type, ssr, tss, df_resid, df_model, df_inf)
+    with np.errstate(divide="ignore"):  # a perfect fit has ssr = 0 and an infinite likelihood
+        llf = -n / 2.0 * (np.log(2 * np.pi) + np.log(ssr / n) + 1.0)
     if w is not None:
         llf = llf + 0.5 * float(np.sum(np.log(w))) if np.all(w > 0) else float("nan")
+    xtx = cp.xtx
     return OLSFit(
         names=list(design.names),
         coef=beta,
@@ -156,15 +190,45 @@ def fit_ols(
         adj_r_squared=float(adj),
         f_statistic=f_stat,
         f_pvalue=f_p,
-        cond_no=linalg.condition_number(cp.xtx),
+        cond_no=linalg.condition_number(xtx),
         llf=float(llf),
         aic=float(-2 * llf + 2 * k),
         bic=float(-2 * llf + np.log(n) * k),
         has_const=has_const,
         n_clusters=sizes,
-        xtx=cp.xtx,
+        xtx=xtx,
         xtx_inv=bread,
+        const_index=coords.const,
+        centered_xtx=cp.cxx,
     )
+
+
+#: refine the solution when the (equilibrated) normal equations' condition number exceeds this
+REFINE_ABOVE = 1e6
+REFINE_STEPS = 2
+
+
+def _refine(
+    design: Design,
+    y: np.ndarray,
+    w: np.ndarray | None,
+    beta_z: np.ndarray,
+    bread_z: np.ndarray,
+    coords: Coordinates,
+    chunk_rows: int,
+) -> np.ndarray:
+    """Iterative refinement for ill-conditioned designs: b += (Z'WZ)^-1 Z'W(y - Zb), one pass per step.
+
+    Solving the normal equations loses digits in proportion to the squared condition number; each
+    step recomputes the gradient from the data and wins most of them back (at one extra pass).
+    """
+    for _ in range(REFINE_STEPS):
+        beta_z = beta_z + bread_z @ gradient_pass(design, y, w, beta_z, coords, chunk_rows)
+    return beta_z
+
+
+def _sym(a: np.ndarray) -> np.ndarray:
+    return 0.5 * (a + a.T)
 
 
 def _f_test(
@@ -182,14 +246,22 @@ def _f_test(
     if df_model <= 0:
         return float("nan"), float("nan")
     if cov_type == "nonrobust":
+        if ssr <= 0:  # a perfect fit
+            return (float("inf"), 0.0) if tss > 0 else (float("nan"), float("nan"))
         f = ((tss - ssr) / df_model) / (ssr / df_resid)
         return float(f), f_sf(f, df_model, df_resid)
     keep = [j for j in range(len(beta)) if j not in const_idx]
     b = beta[keep]
     v = cov[np.ix_(keep, keep)]
-    try:
-        f = float(b @ np.linalg.solve(v, b)) / len(keep)
-    except np.linalg.LinAlgError:
+    d = np.sqrt(np.diag(v))
+    if not np.all(d > 0):
         return float("nan"), float("nan")
+    vals, vecs = np.linalg.eigh(v / np.outer(d, d))
+    if np.abs(vals).min() <= 1e-12 * np.abs(vals).max():
+        # e.g. fewer clusters than restrictions: the robust covariance cannot support a joint test
+        # (a two-way cluster covariance may also be indefinite; statsmodels inverts it all the same)
+        return float("nan"), float("nan")
+    z = vecs.T @ (b / d)
+    f = float(z @ (z / vals)) / len(keep)
     df_den = df_inf if df_inf is not None else df_resid
     return f, f_sf(f, len(keep), df_den)

@@ -29,6 +29,11 @@ def _scaled(xtx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return xtx * scale[:, None] * scale[None, :], scale
 
 
+def equilibrate(xtx: np.ndarray) -> np.ndarray:
+    """``xtx`` scaled to unit diagonal (the correlation-like matrix whose conditioning matters)."""
+    return _scaled(xtx)[0]
+
+
 def find_dependent(xtx: np.ndarray, tol: float = RANK_TOL) -> list[Dependency]:
     """Columns of a cross-product matrix that are (numerically) combinations of earlier ones."""
     k = xtx.shape[0]

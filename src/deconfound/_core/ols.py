@@ -2,12 +2,20 @@
 
 Two passes over the rows, each in bounded-memory chunks:
 
-1. ``accumulate``: X'WX, X'Wy, y'Wy, sum of weights (and the weighted mean of y).
+1. ``accumulate``: the (weighted) means of every column and of y, and the *centered* cross-products
+   sum w (x - mean)(x - mean)', sum w (x - mean)(y - mean_y), sum w (y - mean_y)^2. Chunks are merged
+   with the pairwise update of Chan, Golub and LeVeque, so the result does not depend on the chunking
+   and does not suffer the cancellation of raw sums (X'X of a column with a large mean squares the
+   condition number; centering removes that, as a QR of X would).
 2. ``solve`` (no data needed), then ``residual_pass``: residual sums of squares and the "meat" of the
    sandwich covariances (HC0-HC3, one- and two-way cluster), which need the coefficients.
 
+When the design has a constant column the problem is solved in *centered coordinates* Z = X - 1 s'
+(every non-constant column centered, the constant replaced by ones), where Z'WZ is block diagonal,
+and mapped back to the user's coordinates by the linear map :class:`Coordinates`.
+
 Accumulation is separate from solving so that other engines (out of core, a cluster) can produce the
-same :class:`CrossProducts` and reuse everything after it.
+same :class:`CrossProducts` (per partition, then ``+``) and reuse everything after it.
 """
 
 from __future__ import annotations
@@ -16,37 +24,105 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.linalg import blas
 
 from ..data import Design
 from ..errors import CollinearityError, DataError
 from . import linalg
 
-CHUNK_ROWS = 1 << 16
+CHUNK_ROWS = 1 << 15
 COV_TYPES = ("nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster")
+#: a column whose weighted variance is below this fraction of its mean square is constant
+CONST_TOL = 1e-20
 
 
 @dataclass
 class CrossProducts:
-    """Sufficient statistics of a weighted least-squares problem. Sums can be added across chunks."""
+    """Sufficient statistics of a weighted least-squares problem, mergeable across chunks with ``+``.
 
-    xtx: np.ndarray
-    xty: np.ndarray
-    yty: float
-    sum_y: float
-    sum_w: float
-    n: int
+    ``mean``/``mean_y`` are weighted means; ``cxx``, ``cxy``, ``cyy`` are centered (co)moments. The raw
+    sums X'WX, X'Wy, y'Wy are available as properties.
+    """
+
     names: list[str]
+    n: int
+    sum_w: float
+    mean: np.ndarray
+    mean_y: float
+    cxx: np.ndarray
+    cxy: np.ndarray
+    cyy: float
+
+    @classmethod
+    def empty(cls, names: Sequence[str]) -> CrossProducts:
+        k = len(names)
+        return cls(list(names), 0, 0.0, np.zeros(k), 0.0, np.zeros((k, k)), np.zeros(k), 0.0)
+
+    @classmethod
+    def from_sums(
+        cls,
+        names: Sequence[str],
+        n: int,
+        sum_w: float,
+        sum_x: np.ndarray,
+        sum_y: float,
+        xtx: np.ndarray,
+        xty: np.ndarray,
+        yty: float,
+    ) -> CrossProducts:
+        """Build from raw weighted sums (for engines that can only add up products, e.g. in SQL).
+
+        Centering raw sums loses the precision that :func:`accumulate` keeps when columns have large means.
+        """
+        mean = np.asarray(sum_x, dtype=np.float64) / sum_w
+        my = float(sum_y) / sum_w
+        cxx = np.asarray(xtx, dtype=np.float64) - sum_w * np.outer(mean, mean)
+        cxy = np.asarray(xty, dtype=np.float64) - sum_w * mean * my
+        return cls(list(names), int(n), float(sum_w), mean, my, 0.5 * (cxx + cxx.T), cxy, float(yty) - sum_w * my**2)
+
+    @property
+    def xtx(self) -> np.ndarray:
+        return self.cxx + self.sum_w * np.outer(self.mean, self.mean)
+
+    @property
+    def xty(self) -> np.ndarray:
+        return self.cxy + self.sum_w * self.mean * self.mean_y
+
+    @property
+    def yty(self) -> float:
+        return self.cyy + self.sum_w * self.mean_y**2
+
+    @property
+    def sum_y(self) -> float:
+        return self.sum_w * self.mean_y
 
     def __add__(self, other: CrossProducts) -> CrossProducts:
+        if other.sum_w == 0:
+            return CrossProducts(self.names, self.n + other.n, *self._stats())
+        if self.sum_w == 0:
+            return CrossProducts(self.names, self.n + other.n, *other._stats())
+        w = self.sum_w + other.sum_w
+        f = self.sum_w * other.sum_w / w
+        dx = other.mean - self.mean
+        dy = other.mean_y - self.mean_y
         return CrossProducts(
-            self.xtx + other.xtx,
-            self.xty + other.xty,
-            self.yty + other.yty,
-            self.sum_y + other.sum_y,
-            self.sum_w + other.sum_w,
-            self.n + other.n,
             self.names,
+            self.n + other.n,
+            w,
+            self.mean + dx * (other.sum_w / w),
+            self.mean_y + dy * (other.sum_w / w),
+            self.cxx + other.cxx + f * np.outer(dx, dx),
+            self.cxy + other.cxy + f * dx * dy,
+            self.cyy + other.cyy + f * dy * dy,
         )
+
+    def _stats(self) -> tuple:
+        return self.sum_w, self.mean, self.mean_y, self.cxx, self.cxy, self.cyy
+
+    def constant_columns(self) -> list[int]:
+        """Columns that take one non-zero value in every row with positive weight."""
+        raw = np.diag(self.cxx) + self.sum_w * self.mean**2
+        return [j for j in range(len(self.names)) if raw[j] > 0 and self.cxx[j, j] <= CONST_TOL * raw[j]]
 
 
 def _chunks(n: int, size: int):
@@ -54,64 +130,159 @@ def _chunks(n: int, size: int):
         yield start, min(start + size, n)
 
 
+def _gram(a: np.ndarray) -> np.ndarray:
+    """a'a for a column-major block (BLAS syrk: half the work of a general product)."""
+    if a.shape[0] == 0:
+        return np.zeros((a.shape[1], a.shape[1]))
+    upper = blas.dsyrk(1.0, a, trans=1)
+    return np.triu(upper) + np.triu(upper, 1).T
+
+
+def block_products(blk: np.ndarray, y: np.ndarray, w: np.ndarray | None, names: Sequence[str]) -> CrossProducts:
+    """The CrossProducts of one block of rows. ``blk`` is overwritten (it is a scratch buffer)."""
+    rows = blk.shape[0]
+    sum_w = float(rows if w is None else w.sum())
+    if sum_w == 0:
+        return CrossProducts(list(names), rows, *CrossProducts.empty(names)._stats())
+    mean = (blk.sum(axis=0) if w is None else w @ blk) / sum_w
+    my = float((y.sum() if w is None else w @ y) / sum_w)
+    blk -= mean
+    yc = y - my
+    if w is not None:
+        root = np.sqrt(w)
+        blk *= root[:, None]
+        yc *= root
+    return CrossProducts(list(names), rows, sum_w, mean, my, _gram(blk), yc @ blk, float(yc @ yc))
+
+
 def accumulate(
     design: Design, y: np.ndarray, w: np.ndarray | None = None, chunk_rows: int = CHUNK_ROWS
 ) -> CrossProducts:
-    """One pass over the rows accumulating X'WX, X'Wy and y'Wy."""
-    k = design.k
-    xtx = np.zeros((k, k))
-    xty = np.zeros(k)
-    yty = 0.0
-    sum_y = 0.0
+    """One pass over the rows accumulating weighted means and centered cross-products."""
+    total = CrossProducts.empty(design.names)
     buf = None
     for start, stop in _chunks(design.n, chunk_rows):
         blk = design.block(start, stop, buf)
         buf = blk
-        yc = y[start:stop]
-        if w is None:
-            xtx += blk.T @ blk
-            xty += blk.T @ yc
-            yty += float(yc @ yc)
-            sum_y += float(yc.sum())
-        else:
-            wc = w[start:stop]
-            wx = blk * wc[:, None]
-            xtx += wx.T @ blk
-            xty += wx.T @ yc
-            wy = wc * yc
-            yty += float(wy @ yc)
-            sum_y += float(wy.sum())
-    sum_w = float(design.n if w is None else w.sum())
-    return CrossProducts(0.5 * (xtx + xtx.T), xty, yty, sum_y, sum_w, design.n, design.names)
+        wc = None if w is None else w[start:stop]
+        total = total + block_products(blk, y[start:stop], wc, design.names)
+    return total
 
 
-def check_rank(cp: CrossProducts, protect: Sequence[str] = ()) -> None:
+# --------------------------------------------------------------------------------------------------
+# coordinates: solve centered, report raw
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Coordinates:
+    """The map between the user's design X and the centered design Z = X - 1 s' used for solving.
+
+    With a constant column ``const`` (value v), s holds the means of the other columns and v - 1 for
+    the constant, so Z's constant column is 1 and the others are centered. Then X b = Z M b with
+    M = I + e_c s', and b = L b_z with L = M^-1 = I - e_c s' / v. Without a constant, Z = X and L = I.
+    """
+
+    shift: np.ndarray
+    const: int | None
+    value: float = 1.0
+
+    @classmethod
+    def from_products(cls, cp: CrossProducts) -> Coordinates:
+        consts = cp.constant_columns()
+        if not consts:
+            return cls(np.zeros(len(cp.names)), None)
+        c = consts[0]
+        shift = cp.mean.copy()
+        value = float(cp.mean[c])
+        shift[c] = value - 1.0
+        return cls(shift, c, value)
+
+    @property
+    def transform(self) -> np.ndarray:
+        """L, with b = L b_z and Cov(b) = L Cov(b_z) L'."""
+        k = len(self.shift)
+        lmat = np.eye(k)
+        if self.const is not None:
+            lmat[self.const, :] -= self.shift / self.value
+        return lmat
+
+    def system(self, cp: CrossProducts) -> tuple[np.ndarray, np.ndarray]:
+        """Z'WZ and Z'Wy."""
+        if self.const is None:
+            return cp.xtx, cp.xty
+        c = self.const
+        ztz = cp.cxx.copy()
+        ztz[c, :] = 0.0
+        ztz[:, c] = 0.0
+        ztz[c, c] = cp.sum_w
+        zty = cp.cxy.copy()
+        zty[c] = cp.sum_y
+        return ztz, zty
+
+    def to_z(self, blk: np.ndarray) -> np.ndarray:
+        """Shift a block of X rows into Z coordinates, in place."""
+        if self.const is not None:
+            blk -= self.shift
+        return blk
+
+
+def check_rank(cp: CrossProducts, protect: Sequence[str] = (), coords: Coordinates | None = None) -> None:
     """Raise a CollinearityError naming the dependent columns, if any.
 
-    Columns are checked in their order, except that ``protect`` (the treatment) is checked right after
-    any constant, so that a covariate collinear with the treatment is the one named as dependent.
+    Columns are checked in their order, except that the constant comes first, then ``protect`` (the
+    treatment) and the columns that interact it, so that a covariate collinear with the treatment is the
+    one named as dependent. Dependence is judged on the centered cross-products (1 - R^2 below
+    ``linalg.RANK_TOL``), so a covariate with a large mean is not mistaken for a copy of the constant.
     """
-    order = list(range(len(cp.names)))
-    first = [i for i in order if cp.names[i] in ("const", "Intercept")]
-    front = first + [i for i in order if cp.names[i] in protect and i not in first]
-    order = front + [i for i in order if i not in front]
-    sub = cp.xtx[np.ix_(order, order)]
-    deps = [
-        linalg.Dependency(order[d.column], tuple((order[i], c) for i, c in d.combination))
-        for d in linalg.find_dependent(sub)
-    ]
-    if not deps:
-        return
+    coords = coords if coords is not None else Coordinates.from_products(cp)
+    names = cp.names
+    deps: list[linalg.Dependency] = []
+    consts = cp.constant_columns() if coords.const is not None else []
+    for j in consts[1:]:
+        deps.append(linalg.Dependency(j, ((coords.const, float(cp.mean[j] / coords.value)),)))  # type: ignore[arg-type]
+    ztz, _ = coords.system(cp)
+    skip = set(consts[1:])
+    order = _check_order(names, protect, coords.const)
+    order = [i for i in order if i not in skip]
+    for d in linalg.find_dependent(ztz[np.ix_(order, order)]):
+        j = order[d.column]
+        comb = [(order[i], a) for i, a in d.combination if order[i] != coords.const]
+        if coords.const is not None and comb:
+            # centered: x_j - m_j = sum a_i (x_i - m_i), so the constant carries m_j - sum a_i m_i
+            level = cp.mean[j] - sum(a * cp.mean[i] for i, a in comb)
+            scale = abs(cp.mean[j]) + sum(abs(a * cp.mean[i]) for i, a in comb)
+            if abs(level) > 1e-9 * scale:
+                comb.insert(0, (coords.const, float(level / coords.value)))
+        deps.append(linalg.Dependency(j, tuple(comb)))
+    if deps:
+        raise _collinearity_error(cp, deps)
+
+
+def _check_order(names: Sequence[str], protect: Sequence[str], const: int | None) -> list[int]:
+    order = list(range(len(names)))
+    first = [const] if const is not None else [i for i in order if names[i] in ("const", "Intercept")]
+    treat = [i for i in order if names[i] in protect and i not in first]
+    inter = [i for i in order if i not in first + treat and set(names[i].split(":")) & set(protect)]
+    front = first + treat + inter
+    return front + [i for i in order if i not in front]
+
+
+def _collinearity_error(cp: CrossProducts, deps: list[linalg.Dependency]) -> CollinearityError:
     lines = []
-    for dep in deps:
+    raw = np.diag(cp.cxx) + cp.sum_w * cp.mean**2
+    for dep in sorted(deps, key=lambda d: d.column):
         name = cp.names[dep.column]
-        if not dep.combination:
+        if not dep.combination and raw[dep.column] <= 0:
             lines.append(f"{name!r} is zero in every row")
+            continue
+        if not dep.combination:
+            lines.append(f"{name!r} is numerically zero")
             continue
         terms = " + ".join(f"{coef:.4g}*{cp.names[i]}" for i, coef in dep.combination)
         lines.append(f"{name!r} = {terms}")
-    names = [cp.names[d.column] for d in deps]
-    raise CollinearityError(
+    names = [cp.names[d.column] for d in sorted(deps, key=lambda d: d.column)]
+    return CollinearityError(
         "The design matrix is rank deficient, so these effects cannot be told apart: "
         + "; ".join(lines)
         + ". Remove or recombine the dependent column(s) "
@@ -121,9 +292,14 @@ def check_rank(cp: CrossProducts, protect: Sequence[str] = ()) -> None:
     )
 
 
+# --------------------------------------------------------------------------------------------------
+# the second pass
+# --------------------------------------------------------------------------------------------------
+
+
 @dataclass
 class Residuals:
-    """What the second pass over the rows collects."""
+    """What the second pass over the rows collects (in the coordinates of the coefficients given)."""
 
     ssr: float  # sum w e^2
     meat: np.ndarray | None = None  # HC meat, sum of w^2 e^2 / (1-h)^p x x'
@@ -140,8 +316,12 @@ def residual_pass(
     cov_type: str,
     clusters: Sequence[np.ndarray] = (),
     chunk_rows: int = CHUNK_ROWS,
+    coords: Coordinates | None = None,
 ) -> Residuals:
-    """Second pass: residual sum of squares and the meat of the requested sandwich covariance."""
+    """Second pass: residual sum of squares and the meat of the requested sandwich covariance.
+
+    ``beta`` and ``xtx_inv`` are in the coordinates of ``coords`` (the user's when it is None).
+    """
     k = design.k
     need_meat = cov_type in ("HC0", "HC1", "HC2", "HC3")
     power = {"HC2": 1.0, "HC3": 2.0}.get(cov_type, 0.0)
@@ -154,36 +334,55 @@ def residual_pass(
     for start, stop in _chunks(design.n, chunk_rows):
         blk = design.block(start, stop, buf)
         buf = blk
+        if coords is not None:
+            coords.to_z(blk)
         e = y[start:stop] - blk @ beta
-        if w is None:
-            we = e
-            ssr += float(e @ e)
-        else:
-            wc = w[start:stop]
-            we = wc * e
-            ssr += float(we @ e)
+        wc = None if w is None else w[start:stop]
+        we = e if wc is None else wc * e
+        ssr += float(we @ e)
         if need_meat:
-            u2 = we * we
+            u = np.abs(we)
             if power:
                 h = np.einsum("ij,ij->i", blk @ xtx_inv, blk)
-                if w is not None:
+                if wc is not None:
                     h *= wc
                 omh = 1.0 - h
                 min_omh = min(min_omh, float(omh.min()))
-                u2 = u2 / np.power(np.maximum(omh, 1e-300), power)
-            meat += (blk * u2[:, None]).T @ blk  # type: ignore[operator]
-        if clusters:
-            sc = blk * we[:, None]
-            for g, codes in enumerate(clusters):
-                c = codes[start:stop]
-                for j in range(k):
-                    scores[g][:, j] += np.bincount(c, weights=sc[:, j], minlength=n_groups[g])
+                u /= np.power(np.maximum(omh, 1e-300), power / 2.0)
+            meat += _gram(blk * u[:, None])  # type: ignore[operator]
+        for g, codes in enumerate(clusters):
+            c = codes[start:stop]
+            for j in range(k):
+                scores[g][:, j] += np.bincount(c, weights=blk[:, j] * we, minlength=n_groups[g])
     if need_meat and min_omh <= 1e-10:
         raise DataError(
             f"{cov_type} standard errors are undefined: some observation has leverage 1 (it alone determines "
             "a coefficient). Use HC0 or HC1, or remove that observation's own dummy column."
         )
     return Residuals(ssr=ssr, meat=meat, cluster_scores=scores, min_one_minus_h=min_omh)
+
+
+def gradient_pass(
+    design: Design,
+    y: np.ndarray,
+    w: np.ndarray | None,
+    beta: np.ndarray,
+    coords: Coordinates | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> np.ndarray:
+    """Z'W(y - Z beta) in the coordinates of ``coords``: zero at the exact solution (used to refine it)."""
+    grad = np.zeros(design.k)
+    buf = None
+    for start, stop in _chunks(design.n, chunk_rows):
+        blk = design.block(start, stop, buf)
+        buf = blk
+        if coords is not None:
+            coords.to_z(blk)
+        e = y[start:stop] - blk @ beta
+        if w is not None:
+            e *= w[start:stop]
+        grad += e @ blk
+    return grad
 
 
 def sandwich(bread: np.ndarray, meat: np.ndarray) -> np.ndarray:

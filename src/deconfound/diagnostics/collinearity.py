@@ -18,12 +18,20 @@ VIF_WARN = 10.0
 COPY_CORRELATION = 0.9
 
 
-def _centered_correlation(xtx: np.ndarray, const_idx: Sequence[int]) -> tuple[np.ndarray, list[int]]:
-    """Correlation matrix of the non-constant columns (centered if the design has an intercept)."""
+def _centered_correlation(
+    xtx: np.ndarray, const_idx: Sequence[int], centered: np.ndarray | None = None
+) -> tuple[np.ndarray, list[int]]:
+    """Correlation matrix of the non-constant columns (centered if the design has an intercept).
+
+    ``centered`` (sum w (x - mean)(x - mean)', e.g. ``OLSFit.centered_xtx``) avoids recomputing the
+    centered moments from X'X, which loses precision for columns with large means.
+    """
     k = xtx.shape[0]
     keep = [j for j in range(k) if j not in const_idx]
     s = xtx[np.ix_(keep, keep)]
-    if const_idx:
+    if const_idx and centered is not None:
+        s = centered[np.ix_(keep, keep)]
+    elif const_idx:
         c = const_idx[0]
         sw = xtx[c, c]
         m = xtx[c, keep] / np.sqrt(sw)
@@ -33,23 +41,53 @@ def _centered_correlation(xtx: np.ndarray, const_idx: Sequence[int]) -> tuple[np
 
 
 def collinearity_diagnostics(
-    xtx: np.ndarray, names: Sequence[str], const_idx: Sequence[int], treatment: str | None = None
+    xtx: np.ndarray,
+    names: Sequence[str],
+    const_idx: Sequence[int],
+    treatment: str | None = None,
+    *,
+    centered: np.ndarray | None = None,
 ) -> tuple[dict[str, object], list[str]]:
-    """Return ({"condition_number", "vif"}, warnings) for a full-rank cross-product matrix."""
+    """Return ({"condition_number", "vif"}, warnings) for a full-rank cross-product matrix.
+
+    The VIF of a column is 1 / (1 - R^2) of its regression on the other columns (with the constant),
+    as statsmodels' ``variance_inflation_factor``. Columns that interact the treatment (``T:x``) are
+    left out of the treatment's own warnings: they are related to it by construction. Without an
+    explicit constant column (``const_idx`` empty) the VIFs are uncentered and no warning is issued.
+    """
     diagnostics: dict[str, object] = {"condition_number": linalg.condition_number(xtx)}
-    warnings: list[str] = []
-    corr, keep = _centered_correlation(xtx, const_idx)
+    corr, keep = _centered_correlation(xtx, const_idx, centered)
     if len(keep) == 0:
-        return diagnostics, warnings
+        return diagnostics, []
     kept_names = [names[j] for j in keep]
-    if len(keep) == 1:
-        vif = np.ones(1)
-    else:
-        try:
-            vif = np.diag(np.linalg.inv(corr))
-        except np.linalg.LinAlgError:
-            vif = np.full(len(keep), np.inf)
+    vif = _vifs(corr)
     diagnostics["vif"] = pd.DataFrame({"vif": vif}, index=pd.Index(kept_names, name="term"))
+    if not const_idx:
+        return diagnostics, []  # uncentered VIFs (no intercept) mislead: report them, do not warn
+    # judge the warnings without the treatment's interactions, which are related to it by construction
+    base = [j for j, name in enumerate(kept_names) if not _interacts(name, treatment)]
+    if len(base) < len(kept_names):
+        corr = corr[np.ix_(base, base)]
+        kept_names = [kept_names[j] for j in base]
+        vif = _vifs(corr)
+    return diagnostics, _warnings(corr, vif, kept_names, treatment)
+
+
+def _interacts(name: str, treatment: str | None) -> bool:
+    return treatment is not None and name != treatment and treatment in name.split(":")
+
+
+def _vifs(corr: np.ndarray) -> np.ndarray:
+    if corr.shape[0] == 1:
+        return np.ones(1)
+    try:
+        return np.diag(np.linalg.inv(corr))
+    except np.linalg.LinAlgError:
+        return np.full(corr.shape[0], np.inf)
+
+
+def _warnings(corr: np.ndarray, vif: np.ndarray, kept_names: list[str], treatment: str | None) -> list[str]:
+    warnings: list[str] = []
     reported: set[str] = set()
     if treatment is not None and treatment in kept_names:
         t = kept_names.index(treatment)
@@ -83,12 +121,14 @@ def collinearity_diagnostics(
                 f"{name!r} changes because of the treatment, it is a bad control: leave it out."
             )
             continue
-        partners = _main_partners(corr, j, kept_names)
+        group = [i for i in _partner_indices(corr, j) if i != t_idx]
+        partners = " and ".join(repr(kept_names[i]) for i in group) or "the other covariates"
         warnings.append(
             f"Covariate {name!r} is nearly collinear with {partners} (VIF {vif[j]:.1f}): their separate "
             "coefficients are unstable; this matters only if you interpret them."
         )
-    return diagnostics, warnings
+        reported.update(kept_names[i] for i in group)  # one warning per group of collinear covariates
+    return warnings
 
 
 def _vif_without(corr: np.ndarray, j: int, drop: int) -> float:
@@ -103,6 +143,11 @@ def _vif_without(corr: np.ndarray, j: int, drop: int) -> float:
         return float("inf")
 
 
-def _main_partners(corr: np.ndarray, j: int, names: Sequence[str], top: int = 2) -> str:
-    order = [i for i in np.argsort(-np.abs(corr[j])) if i != j][:top]
-    return " and ".join(repr(names[i]) for i in order)
+def _partner_indices(corr: np.ndarray, j: int, top: int = 2) -> list[int]:
+    """The columns most correlated with column j: the strongest one, and a second if it is also strong."""
+    order = [int(i) for i in np.argsort(-np.abs(corr[j])) if i != j][:top]
+    return order[:1] + [i for i in order[1:] if abs(corr[j, i]) >= 0.5]
+
+
+def _main_partners(corr: np.ndarray, j: int, names: Sequence[str]) -> str:
+    return " and ".join(repr(names[i]) for i in _partner_indices(corr, j))

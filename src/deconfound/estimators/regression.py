@@ -46,8 +46,10 @@ def _effect_from_fit(
     notes: list[str] | None = None,
 ) -> Estimate:
     j = fit.names.index(term)
-    const_idx = [i for i, n in enumerate(fit.names) if n in ("const", "Intercept")]
-    diagnostics, warnings = collinearity_diagnostics(fit.xtx, fit.names, const_idx, treatment=term)
+    const_idx = [] if fit.const_index is None else [fit.const_index]
+    diagnostics, warnings = collinearity_diagnostics(
+        fit.xtx, fit.names, const_idx, treatment=term, centered=fit.centered_xtx
+    )
     if prep.treatment_kind == "continuous":
         estimand = "ATE (per unit)"
         notes = (notes or []) + [
@@ -99,9 +101,13 @@ def _formula_columns(formula: str, columns: Iterable[Any]) -> tuple[list[str], l
     try:
         parsed = Formula(formula)
     except Exception as exc:  # formulaic raises several parser exception types
-        raise SpecificationError(f"Could not parse formula {formula!r}: {exc}") from exc
+        raise SpecificationError(f"Could not parse formula {formula!r}: {_plain_message(exc)}") from exc
     names = [str(c) for c in columns]
     required = {str(v) for v in parsed.required_variables}
+    quoted = [q for _, q in re.findall(r"""Q\((['"])(.*?)\1\)""", formula)] + re.findall(r"`([^`]+)`", formula)
+    absent = [v for v in [*sorted(required), *quoted] if v not in names]
+    if absent:
+        check_columns(names, absent[:1], "formula variable")
 
     def used(text: str) -> list[str]:
         out = []
@@ -113,6 +119,11 @@ def _formula_columns(formula: str, columns: Iterable[Any]) -> tuple[list[str], l
         return out
 
     return used(lhs_text), used(rhs_text)
+
+
+def _plain_message(exc: Exception) -> str:
+    """formulaic's message without terminal colour codes."""
+    return re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
 
 
 def _treatment_term(names: list[str], treatment: str) -> str:
@@ -136,9 +147,10 @@ def _formula_design(formula: str, frame: Any, treatment: str | None) -> tuple[np
     from formulaic import model_matrix
 
     try:
-        mm = model_matrix(formula, frame, na_action="ignore")
+        with np.errstate(all="ignore"):  # e.g. log of a negative number: reported below as our DataError
+            mm = model_matrix(formula, frame, na_action="ignore")
     except Exception as exc:  # formulaic's errors name the failing term
-        raise SpecificationError(f"Could not build the model matrix for {formula!r}: {exc}") from exc
+        raise SpecificationError(f"Could not build the model matrix for {formula!r}: {_plain_message(exc)}") from exc
     lhs = mm.lhs
     if lhs.shape[1] != 1:
         raise SpecificationError(f"formula {formula!r} must have exactly one outcome on the left of '~'.")
