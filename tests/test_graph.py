@@ -4,6 +4,8 @@ import warnings
 
 import networkx as nx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import deconfound as dc
 from deconfound.graph import CausalGraph, as_graph
@@ -180,3 +182,22 @@ def test_unknown_node_suggests_closest():
         dc.SpecificationError, match=r"treatment 'drug' is not a node of the graph\. Did you mean 'Drug'"
     ):
         g.identify("drug", "Severity")
+
+
+_NAMES = st.text(alphabet=st.sampled_from(list("abcXYZ019._ -;,#<>=\"'")), min_size=1, max_size=6).filter(
+    lambda s: s.strip() == s and s.strip()
+)
+
+
+@given(
+    names=st.lists(_NAMES, min_size=2, max_size=6, unique=True),
+    data=st.data(),
+)
+@settings(max_examples=60, deadline=None)
+def test_text_and_dot_round_trip_property(names, data):
+    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]
+    edges = data.draw(st.lists(st.sampled_from(pairs), unique=True, max_size=8)) if pairs else []
+    bidirected = data.draw(st.lists(st.sampled_from(pairs), unique=True, max_size=2)) if pairs else []
+    g = CausalGraph(edges, bidirected=bidirected, nodes=names)
+    assert CausalGraph.parse(g.to_text()) == g
+    assert CausalGraph.parse(g.to_dot()) == g

@@ -16,7 +16,7 @@ import networkx as nx
 if TYPE_CHECKING:  # pragma: no cover
     from .graph import CausalGraph
 
-MAX_PATHS = 2000
+MAX_PATHS = 1000
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def make_path(g: CausalGraph, nodes: Iterable[str]) -> Path:
     colliders = tuple(
         seq[i] for i in range(1, len(seq) - 1) if dag.has_edge(seq[i - 1], seq[i]) and dag.has_edge(seq[i + 1], seq[i])
     )
-    descendants = tuple(frozenset(nx.descendants(dag, c)) for c in colliders)
+    descendants = tuple(g.descendants_of(c) for c in colliders)
     return Path(seq, arrows, _text(g, seq, arrows), colliders, descendants)
 
 
@@ -82,16 +82,36 @@ def _sorted(paths: Iterable[Path]) -> tuple[Path, ...]:
     return tuple(sorted(paths, key=lambda p: (len(p.nodes), p.text)))
 
 
+def _neighbours(dag: nx.DiGraph) -> dict[str, list[str]]:
+    return {n: sorted(set(dag.predecessors(n)) | set(dag.successors(n))) for n in dag.nodes}
+
+
+def _simple_paths(adjacent: dict[str, list[str]], start: list[str], target: str) -> Iterator[list[str]]:
+    """Every simple path that begins with the nodes ``start`` and ends at ``target`` (depth first)."""
+    path = list(start)
+    on_path = set(path)
+    stack = [iter(adjacent[path[-1]])]
+    if path[-1] == target:
+        yield list(path)
+        return
+    while stack:
+        nxt = next(stack[-1], None)
+        if nxt is None:
+            stack.pop()
+            on_path.discard(path.pop())
+        elif nxt == target:
+            yield [*path, nxt]
+        elif nxt not in on_path:
+            path.append(nxt)
+            on_path.add(nxt)
+            stack.append(iter(adjacent[nxt]))
+
+
 def _backdoor_node_lists(g: CausalGraph, t: str, y: str) -> Iterator[list[str]]:
     dag = g.dag
-    skeleton = nx.Graph(dag)
-    without_t = nx.restricted_view(skeleton, [t], [])
+    adjacent = _neighbours(dag)
     for parent in sorted(dag.predecessors(t)):
-        if parent == y:
-            yield [t, y]
-            continue
-        for rest in nx.all_simple_paths(without_t, parent, y):
-            yield [t, *rest]
+        yield from _simple_paths(adjacent, [t, parent], y)
 
 
 def backdoor_path_list(g: CausalGraph, t: str, y: str, limit: int = MAX_PATHS) -> tuple[tuple[Path, ...], bool]:
@@ -103,9 +123,8 @@ def backdoor_path_list(g: CausalGraph, t: str, y: str, limit: int = MAX_PATHS) -
 def noncausal_paths(g: CausalGraph, t: str, y: str, limit: int = MAX_PATHS) -> tuple[Path, ...]:
     """Every path between t and y that is not a directed path from t to y (backdoor paths, and paths
     such as ``t -> C <- y`` that a bad control can open)."""
-    skeleton = nx.Graph(g.dag)
     out = []
-    for nodes in islice(nx.all_simple_paths(skeleton, t, y), limit):
+    for nodes in islice(_simple_paths(_neighbours(g.dag), [t], y), limit):
         path = make_path(g, nodes)
         if any(a == "<-" for a in path.arrows):
             out.append(path)

@@ -117,6 +117,7 @@ class CausalGraph:
                 "itself, even through others); remove or reverse one of these arrows."
             )
         self._dag = nx.freeze(dag)
+        self._desc: dict[str, frozenset[str]] = {}  # descendants by node, filled on demand (the graph is immutable)
 
     # construction ---------------------------------------------------------------------------------
     @classmethod
@@ -231,7 +232,13 @@ class CausalGraph:
         return frozenset(nx.ancestors(self._dag, self.check_node(node, "node")))
 
     def descendants(self, node: str) -> frozenset[str]:
-        return frozenset(nx.descendants(self._dag, self.check_node(node, "node")))
+        return self.descendants_of(self.check_node(node, "node"))
+
+    def descendants_of(self, node: str) -> frozenset[str]:
+        """Descendants of any node, hidden ``U(a,b)`` ones included (cached; no name check)."""
+        if node not in self._desc:
+            self._desc[node] = frozenset(nx.descendants(self._dag, node))
+        return self._desc[node]
 
     def d_separated(self, x: str | Iterable[str], y: str | Iterable[str], given: Iterable[str] = ()) -> bool:
         """True when ``given`` d-separates ``x`` from ``y`` (networkx's ``is_d_separator``)."""
