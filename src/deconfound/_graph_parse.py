@@ -207,7 +207,7 @@ def _html_end(text: str, start: int) -> int:
 
 
 def _dot_tokens(text: str) -> list[tuple[str, str, int]]:
-    tokens = []
+    tokens: list[tuple[str, str, int]] = []
     pos = 0
     while True:
         m = _DOT.match(text, pos)

@@ -148,7 +148,7 @@ def _plot_dag(args: argparse.Namespace) -> Any:
 
     graph = as_graph(_graph_arg(args, "plot dag"))
     observed = _observed(args)
-    covariates = as_name_list(args.covariates, "--covariates") if args.covariates else None
+    covariates: Sequence[str] | None = as_name_list(args.covariates, "--covariates") if args.covariates else None
     if covariates is None and args.treatment and args.outcome:
         covariates = graph.identify(args.treatment, args.outcome, observed=observed).adjustment_set
     return dag_plot(graph, treatment=args.treatment, outcome=args.outcome, observed=observed, covariates=covariates)

@@ -151,7 +151,8 @@ class CausalGraph:
             raise SpecificationError(f"a causal graph must be a directed networkx graph (DiGraph), got {kind}.")
         for node in graph.nodes:
             _check_name(node, "the networkx graph")
-        edges, pairs = [], []
+        edges: list[tuple[str, str]] = []
+        pairs: list[tuple[str, str]] = []
         for a, b, attrs in graph.edges(data=True):
             (pairs if attrs.get("bidirected") else edges).append((a, b))
         latent = [n for n, attrs in graph.nodes(data=True) if attrs.get("latent")]

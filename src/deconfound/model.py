@@ -198,6 +198,12 @@ class CausalModel:
     check it and cache what they find (attributes ending in ``_``).
     """
 
+    frame_: Any
+    graph_: CausalGraph | None
+    binary_treatment_: bool
+    identification_: Identification | None
+    plan_: AdjustmentPlan | None
+
     def __init__(
         self,
         data: Any,
@@ -263,8 +269,9 @@ class CausalModel:
         return g
 
     def _plan(self) -> AdjustmentPlan:
-        if getattr(self, "plan_", None) is not None:
-            return self.plan_
+        cached = getattr(self, "plan_", None)
+        if cached is not None:
+            return cached
         self._setup()
         columns = [str(c) for c in self.frame_.columns]
         given = None if self.covariates is None else as_name_list(self.covariates, "covariates")

@@ -77,8 +77,8 @@ def layered_layout(
             for node in by_column[col]:
                 if node in pinned:
                     continue
-                near = [row.get(m, placed.get(m)) for m in nx.all_neighbors(dag, node)]
-                near = [r for r in near if r is not None]
+                seen = [row.get(m, placed.get(m)) for m in nx.all_neighbors(dag, node)]
+                near = [r for r in seen if r is not None]
                 wanted = sum(near) / len(near) if near else 0.0
                 row[node] = _free_row(wanted, taken)
                 taken.add(row[node])
