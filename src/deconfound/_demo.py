@@ -72,6 +72,20 @@ def _naive() -> list[Row]:
     ]
 
 
+FIGURE_1 = "I.H -> Drug; I.H -> Severity; Drug -> Severity"
+
+
+@step
+def _dag() -> list[Row]:
+    from .identification import identify
+
+    ident = identify(FIGURE_1, treatment="Drug", outcome="Severity")
+    return [
+        Row("5 DAG", "backdoor path in Figure 1", ident.backdoor_paths[0].text, None),
+        Row("5 DAG", "confounder to adjust for", ", ".join(ident.adjustment_set or ()), "I.H"),
+    ]
+
+
 @step
 def _regression() -> list[Row]:
     from .datasets import heart_attack
@@ -125,6 +139,25 @@ def _format(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def _write_figures(out: Path) -> None:
+    """Figure 1 (the DAG) and a forest plot of every estimator the model runs on the article's data."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .datasets import heart_attack
+    from .model import CausalModel
+
+    model = CausalModel(heart_attack(), "Drug", "Severity", graph=FIGURE_1)
+    fig = model.draw(title="Figure 1: Initial Health (I.H) confounds Drug and Severity")
+    fig.savefig(out / "figure1_dag.png", bbox_inches="tight", dpi=120)
+    comparison = _quiet(model.compare)
+    fig = comparison.plot(truth=-10.0, title="The article's estimates (true effect -10)")
+    fig.savefig(out / "estimates_forest.png", bbox_inches="tight", dpi=120)
+    plt.close("all")
+
+
 def run_demo(as_json: bool = False, output: str | None = None, quiet: bool = False) -> int:
     rows = collect()
     payload = [{**asdict(r), "matches": r.matches} for r in rows]
@@ -134,5 +167,6 @@ def run_demo(as_json: bool = False, output: str | None = None, quiet: bool = Fal
         out.mkdir(parents=True, exist_ok=True)
         (out / "walkthrough.txt").write_text(text + "\n")
         (out / "walkthrough.json").write_text(json.dumps(payload, indent=2))
+        _write_figures(out)
     print(json.dumps(payload, indent=2) if as_json else text)
     return 1 if any(r.matches is False for r in rows) else 0

@@ -2,6 +2,10 @@
 
     deconfound estimate FILE --outcome Y --treatment T [--covariates a,b] [--formula F]
                              [--method naive|ols|lin] [--cov-type HC1] [--cluster C] [--json]
+                             [--graph "Z -> T; Z -> Y; T -> Y"]   (adjust for the identified set)
+    deconfound identify [FILE] --graph G --treatment T --outcome Y [--observed a,b] [--adjust a,b] [--json]
+    deconfound plot dag --graph G [--treatment T --outcome Y] -o dag.png
+    deconfound plot forest FILE --treatment T --outcome Y [--graph G | --covariates a,b] -o forest.png
     deconfound demo [--json] [--output DIR]
 
 Heavy modules are imported only inside the command that needs them, so ``deconfound --help`` is fast.
@@ -89,6 +93,87 @@ def _run_lin(args: argparse.Namespace) -> Any:
     )
 
 
+def _plot(name: str) -> Callable[[Callable[[argparse.Namespace], Any]], Callable[[argparse.Namespace], Any]]:
+    def register(fn: Callable[[argparse.Namespace], Any]) -> Callable[[argparse.Namespace], Any]:
+        PLOTS[name] = fn
+        return fn
+
+    return register
+
+
+def _graph_arg(args: argparse.Namespace, what: str) -> Any:
+    """The --graph value: the graph text itself, or a path to a file holding it (compact form or DOT)."""
+    import os
+
+    value = getattr(args, "graph", None)
+    if value is None:
+        from .errors import SpecificationError
+
+        raise SpecificationError(f'{what} needs --graph, e.g. --graph "Z -> T; Z -> Y; T -> Y" (or a .dot file).')
+    if os.path.isfile(value):
+        with open(value, encoding="utf-8") as handle:
+            return handle.read()
+    return value
+
+
+def _observed(args: argparse.Namespace) -> list[str] | None:
+    """Observed variables: --observed if given, else the data file's columns, else None (every node)."""
+    from ._options import as_name_list
+
+    if getattr(args, "observed", None):
+        return as_name_list(args.observed, "--observed")
+    if getattr(args, "data", None):
+        from .data import available_columns, load_table
+
+        listed = available_columns(args.data)
+        return listed if listed is not None else [str(c) for c in load_table(args.data).columns]
+    return None
+
+
+def _require(args: argparse.Namespace, name: str, what: str) -> str:
+    value = getattr(args, name)
+    if value is None:
+        from .errors import SpecificationError
+
+        wanted = "a data file (CSV or Parquet)" if name == "data" else f"--{name.replace('_', '-')}"
+        raise SpecificationError(f"{what} needs {wanted}.")
+    return value
+
+
+@_plot("dag")
+def _plot_dag(args: argparse.Namespace) -> Any:
+    from ._options import as_name_list
+    from .graph import as_graph
+    from .plots.dag import dag_plot
+
+    graph = as_graph(_graph_arg(args, "plot dag"))
+    observed = _observed(args)
+    covariates: Sequence[str] | None = as_name_list(args.covariates, "--covariates") if args.covariates else None
+    if covariates is None and args.treatment and args.outcome:
+        covariates = graph.identify(args.treatment, args.outcome, observed=observed).adjustment_set
+    return dag_plot(graph, treatment=args.treatment, outcome=args.outcome, observed=observed, covariates=covariates)
+
+
+@_plot("forest")
+def _plot_forest(args: argparse.Namespace) -> Any:
+    from .model import CausalModel
+
+    model = CausalModel(
+        _require(args, "data", "plot forest"),
+        _require(args, "treatment", "plot forest"),
+        _require(args, "outcome", "plot forest"),
+        graph=None if args.graph is None else _graph_arg(args, "plot forest"),
+        covariates=args.covariates,
+        design="rct" if args.randomized else "cross-section",
+        weights=args.weights,
+        cluster=args.cluster,
+        level=args.level,
+        missing=args.missing,
+        treated_level=args.treated_level,
+    )
+    return model.compare().plot()
+
+
 def _need(args: argparse.Namespace, name: str) -> str:
     value = getattr(args, name)
     if value is None:
@@ -112,6 +197,13 @@ def _add_design_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--missing", default="raise", help="raise (default) or drop rows with missing values")
     p.add_argument("--randomized", action="store_true", help="declare the data a randomized trial")
     p.add_argument("--treated-level", help="the level of a two-level treatment that means 'treated'")
+    p.add_argument(
+        "--graph",
+        "-g",
+        help='causal graph, e.g. "Z -> T; Z -> Y; T -> Y" (or DOT, or a file holding either): the covariates '
+        "become the adjustment set it identifies; --covariates given too are checked against it instead",
+    )
+    p.add_argument("--observed", help="comma-separated observed graph nodes (default: the data's columns)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
 
 
@@ -130,6 +222,17 @@ def _plot_parser(sub: Any) -> None:
     p.add_argument("--output", "-o", required=True, help="file to write, e.g. out.png")
 
 
+def _identify_parser(sub: Any) -> None:
+    p = sub.add_parser("identify", help="what to adjust for: backdoor paths and adjustment sets from a causal graph")
+    p.add_argument("data", nargs="?", help="CSV or Parquet file whose columns are the observed variables (optional)")
+    p.add_argument("--graph", "-g", required=True, help='the graph: "a -> b; b -> c; a <-> c", DOT, or a file')
+    p.add_argument("--treatment", "-t", required=True, help="treatment node")
+    p.add_argument("--outcome", "-y", required=True, help="outcome node")
+    p.add_argument("--observed", help="comma-separated observed nodes (default: the data's columns, else all)")
+    p.add_argument("--adjust", help="comma-separated adjustment set to check (bad controls, open paths)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (keys in docs/cli-json.md)")
+
+
 def _demo_parser(sub: Any) -> None:
     p = sub.add_parser("demo", help="run the article's analysis step by step beside its published numbers")
     p.add_argument("--json", action="store_true", help="print the comparison as JSON")
@@ -144,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command")
     _estimate_parser(sub)
+    _identify_parser(sub)
     _plot_parser(sub)
     _demo_parser(sub)
     return parser
@@ -158,11 +262,66 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
         args.treated_level = _coerce_level(args.treated_level)
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
+        plan = _graph_plan(args) if args.graph is not None else None
         result = METHODS[method](args)
+        if plan is not None:
+            from .model import ESTIMATORS
+
+            spec = ESTIMATORS.get(method)
+            result = plan.attach(result, adjusted=spec is None or spec.adjustment == "covariates")
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, allow_nan=False))
     else:
         print(result.summary().as_text())
+    return 0
+
+
+def _graph_plan(args: argparse.Namespace) -> Any:
+    """Choose (or check) the covariates with the graph; the runner then adjusts for ``args.covariates``."""
+    from .errors import SpecificationError
+    from .model import plan_adjustment
+
+    if args.formula:
+        raise SpecificationError(
+            "--graph chooses the covariates, so it cannot be combined with --formula; use "
+            "--covariates to check your own set against the graph."
+        )
+    plan = plan_adjustment(
+        _graph_arg(args, "estimate"),
+        treatment=_need(args, "treatment"),
+        outcome=_need(args, "outcome"),
+        covariates=args.covariates,
+        observed=_observed(args),
+    )
+    args.covariates = list(plan.covariates)
+    return plan
+
+
+def _cmd_identify(args: argparse.Namespace) -> int:
+    from .identification import check_adjustment, identify
+
+    graph = _graph_arg(args, "identify")
+    observed = _observed(args)
+    ident = identify(graph, treatment=args.treatment, outcome=args.outcome, observed=observed)
+    payload = ident.to_dict()
+    check = None
+    if args.adjust is not None:
+        from ._options import as_name_list
+
+        adjust = as_name_list(args.adjust, "--adjust")
+        check = check_adjustment(
+            graph, treatment=args.treatment, outcome=args.outcome, covariates=adjust, observed=observed
+        )
+        payload.update(check.to_dict())
+    if args.json:
+        print(json.dumps(payload, indent=2, allow_nan=False))
+        return 0
+    print(ident.summary().as_text())
+    if check is not None:
+        verdict = "satisfies the backdoor criterion" if check.valid else "does NOT satisfy the backdoor criterion"
+        print(f"Adjustment set {{{', '.join(check.covariates)}}} {verdict}.")
+        for message in check.messages:
+            print(f"  - {message}")
     return 0
 
 
@@ -213,7 +372,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .errors import DeconfoundError
 
     try:
-        handler = {"estimate": _cmd_estimate, "plot": _cmd_plot, "demo": _cmd_demo}[args.command]
+        handlers = {"estimate": _cmd_estimate, "identify": _cmd_identify, "plot": _cmd_plot, "demo": _cmd_demo}
+        handler = handlers[args.command]
         return handler(args)
     except DeconfoundError as exc:
         print(f"error: {exc}", file=sys.stderr)

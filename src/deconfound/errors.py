@@ -12,6 +12,7 @@ Every error a user can trigger is one of these; every diagnostic is a warning fr
 
     DeconfoundWarning(UserWarning)
     ├── DiagnosticWarning                a diagnostic found a problem (collinearity, imbalance, overlap)
+    │   └── BadControlWarning            the adjustment set holds a bad control or leaves a backdoor path open
     ├── DataWarning                      something about the data the user should know (rows dropped, encoding)
     └── ConvergenceWarning               a solver stopped early but produced an answer
 """
@@ -24,6 +25,7 @@ import warnings
 from collections.abc import Iterable
 
 __all__ = [
+    "BadControlWarning",
     "CollinearityError",
     "ConvergenceError",
     "ConvergenceWarning",
@@ -79,6 +81,11 @@ class DeconfoundWarning(UserWarning):
 
 class DiagnosticWarning(DeconfoundWarning):
     """A diagnostic found a problem with the estimate (collinearity, imbalance, poor overlap...)."""
+
+
+class BadControlWarning(DiagnosticWarning):
+    """The causal graph says an adjustment set is wrong: it holds a mediator, a collider, a consequence of
+    the treatment or a pure cause of it, or it leaves a backdoor path open. The message names the variable."""
 
 
 class DataWarning(DeconfoundWarning):

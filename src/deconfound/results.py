@@ -374,12 +374,20 @@ class Comparison:
         return len(self.estimates)
 
     def __getitem__(self, key: int | str) -> Estimate:
+        """By position, by name (label), or by method id (``comparison["ols"]``)."""
         if isinstance(key, str):
-            for e in self.estimates:
-                if e.name == key:
-                    return e
+            for attr in ("name", "method"):
+                for e in self.estimates:
+                    if getattr(e, attr) == key:
+                        return e
             raise KeyError(f"No estimate named {key!r}; have {[e.name for e in self.estimates]}.")
         return self.estimates[key]
+
+    def plot(self, *, level: float | None = None, truth: float | None = None, ax: Any = None, title: str | None = None):
+        """A forest plot of the estimates and their intervals (:func:`deconfound.plots.forest.forest_plot`)."""
+        from .plots.forest import forest_plot
+
+        return forest_plot(self, level=level, truth=truth, ax=ax, title=title)
 
     def __str__(self) -> str:
         return self.summary().as_text()

@@ -1,0 +1,581 @@
+"""What a causal graph says about estimating the effect of a treatment on an outcome.
+
+* :func:`backdoor_paths` lists every path from the treatment to the outcome that starts with an arrow
+  into the treatment.
+* :func:`identify` finds every minimal set satisfying the backdoor criterion (no descendant of the
+  treatment; blocks every backdoor path), the smallest one made of observed variables, and, when no
+  observed set works, explains which path cannot be closed and whether an instrument or the front-door
+  criterion would identify the effect instead.
+* :func:`check_adjustment` checks a set the user chose: is it valid, which path stays open, and which
+  variables are bad controls (mediator, collider, descendant of the treatment or of the outcome) or
+  only cost precision (a pure cause of the treatment).
+
+d-separation and minimal separators come from networkx (``is_d_separator``,
+``find_minimal_d_separator``); all minimal sets are enumerated by branching on the members of each
+separator found (every other minimal set misses at least one of them). Paths are enumerated only to
+explain; the criterion itself is always decided by d-separation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from itertools import combinations, islice
+from typing import Any
+
+import networkx as nx
+import pandas as pd
+
+from ._identify_paths import MAX_PATHS, Path, backdoor_path_list, causal_example, noncausal_paths
+from .errors import IdentificationError, SpecificationError
+from .graph import CausalGraph, as_graph
+from .results import Summary
+
+__all__ = [
+    "AdjustmentCheck",
+    "BadControl",
+    "Identification",
+    "Instrument",
+    "Path",
+    "backdoor_paths",
+    "check_adjustment",
+    "identify",
+]
+
+MAX_SETS = 500
+MAX_FRONT_DOOR_SIZE = 3
+
+
+def backdoor_paths(graph: Any, treatment: str, outcome: str) -> tuple[Path, ...]:
+    """Every path between ``treatment`` and ``outcome`` that starts with an arrow into the treatment."""
+    g = as_graph(graph)
+    t, y = _roles(g, treatment, outcome)
+    return backdoor_path_list(g, t, y)[0]
+
+
+def _roles(g: CausalGraph, treatment: str, outcome: str) -> tuple[str, str]:
+    t = g.check_node(treatment, "treatment")
+    y = g.check_node(outcome, "outcome")
+    if t == y:
+        raise SpecificationError(f"treatment and outcome are the same node {t!r}.")
+    return t, y
+
+
+def _without_out_edges(dag: nx.DiGraph, nodes: Iterable[str]) -> nx.DiGraph:
+    out = nx.DiGraph(dag)
+    out.remove_edges_from([e for n in nodes for e in dag.out_edges(n)])
+    return out
+
+
+def _names(nodes: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(nodes))
+
+
+def _show(nodes: Iterable[str]) -> str:
+    return "{" + ", ".join(_names(nodes)) + "}"
+
+
+# --------------------------------------------------------------------------------------------------
+# minimal separators
+# --------------------------------------------------------------------------------------------------
+
+
+def _minimal_separators(
+    g: nx.DiGraph, x: str, y: str, allowed: frozenset[str], limit: int = MAX_SETS
+) -> tuple[list[frozenset[str]], bool]:
+    """Every minimal d-separator of x and y made of ``allowed`` nodes (and whether the list was cut short)."""
+    allowed = allowed & (nx.ancestors(g, x) | nx.ancestors(g, y))  # minimal separators are ancestors
+    found: dict[frozenset[str], None] = {}
+    visited: set[frozenset[str]] = set()
+    stack = [allowed]
+    while stack:
+        restricted = stack.pop()
+        if restricted in visited:
+            continue
+        visited.add(restricted)
+        if len(visited) > 50 * limit or len(found) >= limit:
+            return list(found), True
+        sep = nx.find_minimal_d_separator(g, x, y, restricted=set(restricted))
+        if sep is None:
+            continue
+        sep = frozenset(sep)
+        found.setdefault(sep, None)
+        stack.extend(restricted - {v} for v in sep)
+    return list(found), False
+
+
+def _smallest_separator(g: nx.DiGraph, x: str, y: str, allowed: frozenset[str]) -> frozenset[str] | None:
+    """A minimum-size d-separator within ``allowed``: a minimum vertex cut in the moral ancestral graph."""
+    keep = nx.ancestors(g, x) | nx.ancestors(g, y) | {x, y}
+    moral = nx.moral_graph(g.subgraph(keep))
+    flow = nx.DiGraph()
+    for v in moral.nodes:
+        if v in allowed and v not in (x, y):
+            flow.add_edge((v, 0), (v, 1), capacity=1)
+        else:
+            flow.add_edge((v, 0), (v, 1))  # no capacity attribute: cannot be cut
+    for a, b in moral.edges:
+        flow.add_edge((a, 1), (b, 0))
+        flow.add_edge((b, 1), (a, 0))
+    try:
+        _, (reach, _) = nx.minimum_cut(flow, (x, 1), (y, 0))
+    except nx.NetworkXUnbounded:
+        return None
+    return frozenset(v for v in moral.nodes if (v, 0) in reach and (v, 1) not in reach)
+
+
+# --------------------------------------------------------------------------------------------------
+# identification
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """``variable`` is an instrument for the treatment, conditionally on ``given`` (often empty)."""
+
+    variable: str
+    given: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return self.variable + (f" (given {', '.join(self.given)})" if self.given else "")
+
+
+@dataclass(frozen=True)
+class Identification:
+    """What the graph says about the effect of ``treatment`` on ``outcome``.
+
+    ``identifiable`` is True when some set of observed variables satisfies the backdoor criterion;
+    ``adjustment_set`` is then the smallest such set. ``explanation`` says why in plain words.
+    """
+
+    treatment: str
+    outcome: str
+    identifiable: bool
+    adjustment_set: tuple[str, ...] | None
+    minimal_adjustment_sets: tuple[tuple[str, ...], ...]
+    unobserved_adjustment_sets: tuple[tuple[str, ...], ...]
+    backdoor_paths: tuple[Path, ...]
+    open_paths: tuple[Path, ...]
+    unobserved: tuple[str, ...]
+    instruments: tuple[Instrument, ...] = ()
+    front_door: tuple[tuple[str, ...], ...] = ()
+    causal_path: bool = True
+    truncated: bool = False
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def explanation(self) -> str:
+        t, y = self.treatment, self.outcome
+        lines = []
+        if not self.causal_path:
+            lines.append(
+                f"The graph has no directed path from {t} to {y}: it assumes {t} has no effect on {y} (the true "
+                "effect is 0)."
+            )
+        n = len(self.backdoor_paths)
+        if self.identifiable and self.adjustment_set == ():
+            if n:
+                blocked = "it is" if n == 1 else "each is"
+                lines.append(
+                    f"{n} backdoor path(s), but {blocked} already blocked by a collider: no adjustment is needed."
+                )
+            else:
+                lines.append(f"No backdoor path between {t} and {y}: the effect is identified without adjustment.")
+        elif self.identifiable:
+            lines.append(
+                f"Adjusting for {_show(self.adjustment_set or ())} identifies the effect of {t} on {y}: it blocks "
+                f"every backdoor path ({n} found) and contains no descendant of {t}."
+            )
+            if len(self.minimal_adjustment_sets) > 1:
+                others = "; ".join(_show(s) for s in self.minimal_adjustment_sets)
+                lines.append(f"Minimal adjustment sets: {others}.")
+        else:
+            lines.append(self._not_identified_text())
+        return " ".join(lines)
+
+    def _not_identified_text(self) -> str:
+        t, y = self.treatment, self.outcome
+        paths = "; ".join(p.text for p in self.open_paths[:3]) or "(a backdoor path)"
+        text = (
+            f"The effect of {t} on {y} is not identifiable by adjustment: no set of observed variables blocks "
+            f"every backdoor path. Adjusting for every observed ancestor of {t} and {y} still leaves open: {paths}."
+        )
+        if self.unobserved_adjustment_sets:
+            needs = " or ".join(_show(s) for s in self.unobserved_adjustment_sets[:3])
+            text += f" Adjusting for {needs} would identify it, but the data lacks {_show(self.unobserved)}."
+        if self.front_door:
+            text += (
+                f" The front-door criterion identifies it through {_show(self.front_door[0])}: these mediators carry "
+                f"all of {t}'s effect, nothing confounds {t} with them, and {t} blocks their backdoor paths to {y}."
+            )
+        if self.instruments:
+            listed = ", ".join(str(i) for i in self.instruments[:3])
+            text += (
+                f" An instrumental-variable analysis would identify it with {listed}: it moves {t} and reaches {y} "
+                "only through it (assuming a constant effect, or monotonicity for a local effect)."
+            )
+        return text
+
+    def require(self) -> tuple[str, ...]:
+        """The adjustment set, or an :class:`IdentificationError` carrying the explanation."""
+        if not self.identifiable or self.adjustment_set is None:
+            raise IdentificationError(self.explanation)
+        return self.adjustment_set
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "treatment": self.treatment,
+            "outcome": self.outcome,
+            "identifiable": self.identifiable,
+            "adjustment_set": None if self.adjustment_set is None else list(self.adjustment_set),
+            "minimal_adjustment_sets": [list(s) for s in self.minimal_adjustment_sets],
+            "unobserved_adjustment_sets": [list(s) for s in self.unobserved_adjustment_sets],
+            "backdoor_paths": [list(p.nodes) for p in self.backdoor_paths],
+            "backdoor_paths_text": [p.text for p in self.backdoor_paths],
+            "open_paths": [list(p.nodes) for p in self.open_paths],
+            "unobserved": list(self.unobserved),
+            "instruments": [{"instrument": i.variable, "given": list(i.given)} for i in self.instruments],
+            "front_door": [list(s) for s in self.front_door],
+            "causal_path": self.causal_path,
+            "truncated": self.truncated,
+            "explanation": self.explanation,
+            "notes": list(self.notes),
+        }
+
+    def summary(self) -> Summary:
+        header = (
+            ("Treatment", self.treatment),
+            ("Outcome", self.outcome),
+            ("Identifiable", "yes" if self.identifiable else "no (by adjustment)"),
+            ("Adjustment set", "-" if self.adjustment_set is None else _show(self.adjustment_set)),
+            ("Backdoor paths", str(len(self.backdoor_paths))),
+            ("Unobserved", ", ".join(self.unobserved) or "-"),
+        )
+        tables = []
+        if self.backdoor_paths:
+            chosen = set(self.adjustment_set or ())
+            rows = [
+                {"path": p.text, "open unadjusted": p.open_given(set()), "blocked by": p.blocker(chosen) or "OPEN"}
+                for p in self.backdoor_paths
+            ]
+            tables.append(("Backdoor paths", pd.DataFrame(rows)))
+        sets = [(_show(s), "yes") for s in self.minimal_adjustment_sets]
+        sets += [(_show(s), "no") for s in self.unobserved_adjustment_sets]
+        if sets:
+            tables.append(("Minimal adjustment sets", pd.DataFrame(sets, columns=["set", "observed"])))
+        messages = (self.explanation, *self.notes)
+        title = f"deconfound: identification of the effect of {self.treatment} on {self.outcome}"
+        return Summary(title, header, tuple(tables), messages)
+
+    def __str__(self) -> str:
+        return self.summary().as_text()
+
+    def _repr_html_(self) -> str:
+        return self.summary().as_html()
+
+
+def _observed_candidates(g: CausalGraph, t: str, y: str, observed: Iterable[str] | None) -> tuple[frozenset, frozenset]:
+    """(candidates for adjustment among all declared nodes, those among them that are observed)."""
+    de_t = nx.descendants(g.dag, t)
+    every = frozenset(n for n in g.nodes if n not in (t, y) and n not in de_t)
+    hidden = g.unobserved(observed)
+    return every, frozenset(every - hidden)
+
+
+def identify(graph: Any, *, treatment: str, outcome: str, observed: Iterable[str] | None = None) -> Identification:
+    """Identify the effect of ``treatment`` on ``outcome`` in ``graph`` by the backdoor criterion.
+
+    ``observed`` (e.g. the data's columns) says which nodes can be adjusted for; by default every node
+    except declared latent ones. The treatment and outcome count as observed.
+    """
+    g = as_graph(graph)
+    t, y = _roles(g, treatment, outcome)
+    observed = None if observed is None else set(observed) | {t, y}
+    dag = g.dag
+    g_bd = _without_out_edges(dag, [t])
+    every, usable = _observed_candidates(g, t, y, observed)
+    sets, truncated = _minimal_separators(g_bd, t, y, every)
+    sets.sort(key=lambda s: (len(s), _names(s)))
+    observed_sets = [_names(s) for s in sets if s <= usable]
+    unobserved_sets = [_names(s) for s in sets if not s <= usable]
+    if observed_sets:
+        chosen: tuple[str, ...] | None = observed_sets[0]
+    else:
+        smallest = _smallest_separator(g_bd, t, y, usable) if truncated else None
+        chosen = None if smallest is None else _names(smallest)
+    paths, cut = backdoor_path_list(g, t, y)
+    open_paths: tuple[Path, ...] = ()
+    if chosen is None:
+        canonical = usable & (nx.ancestors(g_bd, t) | nx.ancestors(g_bd, y))
+        open_paths = tuple(p for p in paths if p.open_given(canonical))
+    notes = []
+    if truncated or cut:
+        notes.append(
+            f"The graph is large: only the first {MAX_SETS} adjustment sets and {MAX_PATHS} backdoor paths are listed."
+        )
+    hidden = g.unobserved(observed)
+    return Identification(
+        treatment=t,
+        outcome=y,
+        identifiable=chosen is not None,
+        adjustment_set=chosen,
+        minimal_adjustment_sets=tuple(observed_sets),
+        unobserved_adjustment_sets=tuple(unobserved_sets),
+        backdoor_paths=paths,
+        open_paths=open_paths,
+        unobserved=_names(n for n in hidden if n in g.nodes),
+        instruments=tuple(_instruments(g, t, y, observed)),
+        front_door=tuple(_front_door_sets(g, t, y, observed)),
+        causal_path=y in nx.descendants(dag, t),
+        truncated=truncated or cut,
+        notes=tuple(notes),
+    )
+
+
+def _instruments(g: CausalGraph, t: str, y: str, observed: set[str] | None) -> list[Instrument]:
+    """Observed variables that move the treatment and reach the outcome only through it (Pearl's
+    graphical instrument, conditionally on a minimal set of observed non-descendants when needed)."""
+    dag = g.dag
+    g_bd = _without_out_edges(dag, [t])
+    hidden = g.unobserved(observed)
+    banned = nx.descendants(dag, t) | nx.descendants(dag, y) | {t, y}
+    pool = frozenset(n for n in g.nodes if n not in banned and n not in hidden)
+    out = []
+    for v in sorted(pool):
+        given: set[str] | None = set()
+        if not nx.is_d_separator(g_bd, {v}, {y}, set()):
+            given = nx.find_minimal_d_separator(g_bd, v, y, restricted=set(pool - {v}))
+        if given is not None and not nx.is_d_separator(dag, {v}, {t}, set(given)):
+            out.append(Instrument(v, _names(given)))
+    return out
+
+
+def _is_front_door(dag: nx.DiGraph, g_bd: nx.DiGraph, t: str, y: str, m: set[str]) -> bool:
+    cut = nx.restricted_view(dag, list(m), [])
+    if y in nx.descendants(cut, t):  # (i) m intercepts every directed path from t to y
+        return False
+    if not nx.is_d_separator(g_bd, {t}, m, set()):  # (ii) no open backdoor path from t to m
+        return False
+    return bool(nx.is_d_separator(_without_out_edges(dag, m), m, {y}, {t}))  # (iii) t blocks m's backdoor paths
+
+
+def _front_door_sets(g: CausalGraph, t: str, y: str, observed: set[str] | None) -> list[tuple[str, ...]]:
+    """Minimal sets of observed mediators satisfying the front-door criterion (up to 3 variables)."""
+    dag = g.dag
+    de_t = nx.descendants(dag, t)
+    if y not in de_t:
+        return []
+    hidden = g.unobserved(observed)
+    mediators = sorted(n for n in de_t & nx.ancestors(dag, y) if n not in hidden and n in g.nodes)
+    g_bd = _without_out_edges(dag, [t])
+    found: list[tuple[str, ...]] = []
+    for size in range(1, min(len(mediators), MAX_FRONT_DOOR_SIZE) + 1):
+        for combo in islice(combinations(mediators, size), 2000):
+            if any(set(f) <= set(combo) for f in found):
+                continue
+            if _is_front_door(dag, g_bd, t, y, set(combo)):
+                found.append(combo)
+    return found
+
+
+# --------------------------------------------------------------------------------------------------
+# checking a chosen adjustment set
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BadControl:
+    """A variable in an adjustment set that biases the estimate (``biasing``) or only costs precision."""
+
+    variable: str
+    role: str
+    message: str
+    biasing: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"variable": self.variable, "role": self.role, "message": self.message, "biasing": self.biasing}
+
+
+@dataclass(frozen=True)
+class AdjustmentCheck:
+    """The verdict on one adjustment set: ``valid`` (backdoor criterion), the paths it leaves open,
+    its bad controls, and ``messages`` (warnings in plain words)."""
+
+    treatment: str
+    outcome: str
+    covariates: tuple[str, ...]
+    valid: bool
+    open_paths: tuple[Path, ...]
+    bad_controls: tuple[BadControl, ...]
+    messages: tuple[str, ...]
+    suggestion: tuple[str, ...] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "adjust": list(self.covariates),
+            "adjustment_valid": self.valid,
+            "bad_controls": [b.to_dict() for b in self.bad_controls],
+            "adjust_open_paths": [list(p.nodes) for p in self.open_paths],
+            "adjust_messages": list(self.messages),
+        }
+
+
+def _covariate_list(covariates: Iterable[str], t: str, y: str) -> list[str]:
+    if isinstance(covariates, str):
+        covariates = [c.strip() for c in covariates.split(",") if c.strip()]
+    out = []
+    for c in covariates:
+        if not isinstance(c, str):
+            raise SpecificationError(f"covariates must be names (strings), got {c!r}.")
+        if c in (t, y):
+            role = "treatment" if c == t else "outcome"
+            raise SpecificationError(f"the {role} {c!r} cannot be in the adjustment set; remove it from covariates.")
+        if c not in out:
+            out.append(c)
+    return out
+
+
+def _collider_roles(g: CausalGraph, paths: Iterable[Path], z: list[str]) -> list[BadControl]:
+    dag = g.dag
+    out: dict[tuple[str, str], BadControl] = {}
+    for path in paths:
+        effect = f"the estimate of the effect of {path.nodes[0]} on {path.nodes[-1]}"
+        for c in path.colliders:
+            for v in z:
+                if v == c:
+                    role = "collider"
+                    msg = f"{v!r} is a collider on the path {path.text}: adjusting for it opens that path and biases "
+                elif v in nx.descendants(dag, c):
+                    role = "descendant of a collider"
+                    msg = f"{v!r} is a descendant of {c!r}, a collider on the path {path.text}: adjusting for it opens "
+                    msg += "that path and biases "
+                else:
+                    continue
+                out.setdefault((v, role), BadControl(v, role, msg + effect + ". Leave it out."))
+    return list(out.values())
+
+
+def _descendant_roles(g: CausalGraph, t: str, y: str, z: list[str], taken: set[str]) -> list[BadControl]:
+    dag = g.dag
+    de_t, an_y, de_y = nx.descendants(dag, t), nx.ancestors(dag, y), nx.descendants(dag, y)
+    out = []
+    for v in z:
+        if v not in de_t:
+            continue
+        if v in an_y:
+            route = causal_example(dag, t, v, y)
+            out.append(
+                BadControl(
+                    v,
+                    "mediator",
+                    f"{v!r} is a mediator (on the causal path {route}): adjusting for it removes the part of {t}'s "
+                    f"effect that flows through it, so the estimate is not the total effect of {t} on {y}.",
+                )
+            )
+        elif v in taken:
+            continue
+        elif v in de_y:
+            out.append(
+                BadControl(
+                    v,
+                    "descendant of outcome",
+                    f"{v!r} is affected by the outcome {y!r}: adjusting for a consequence of the outcome biases the "
+                    f"estimate of the effect of {t}. Leave it out.",
+                )
+            )
+        else:
+            out.append(
+                BadControl(
+                    v,
+                    "descendant of treatment",
+                    f"{v!r} is affected by the treatment {t!r}: the backdoor criterion excludes consequences of the "
+                    "treatment, which can bias the estimate. Leave it out.",
+                )
+            )
+    return out
+
+
+def _pure_causes(g: CausalGraph, t: str, y: str, z: list[str]) -> list[BadControl]:
+    dag = g.dag
+    g_bd = _without_out_edges(dag, [t])
+    an_t = nx.ancestors(dag, t)
+    out = []
+    for v in z:
+        if v not in an_t:
+            continue
+        rest = set(z) - {v}
+        if nx.is_d_separator(g_bd, {v}, {y}, rest) and not nx.is_d_separator(dag, {v}, {t}, rest):
+            out.append(
+                BadControl(
+                    v,
+                    "pure cause of treatment",
+                    f"{v!r} affects {y!r} only through {t!r} (a pure cause of the treatment, i.e. an instrument): "
+                    "adjusting for it removes no bias but inflates the variance of the estimate (and amplifies any "
+                    "bias from unobserved confounding). Leave it out.",
+                    biasing=False,
+                )
+            )
+    return out
+
+
+def check_adjustment(
+    graph: Any,
+    *,
+    treatment: str,
+    outcome: str,
+    covariates: Iterable[str],
+    observed: Iterable[str] | None = None,
+) -> AdjustmentCheck:
+    """Check ``covariates`` against the backdoor criterion and name every bad control with its role."""
+    g = as_graph(graph)
+    t, y = _roles(g, treatment, outcome)
+    chosen = _covariate_list(covariates, t, y)
+    observed = None if observed is None else set(observed) | {t, y}
+    hidden = g.unobserved(observed)
+    bad: list[BadControl] = []
+    in_graph = []
+    for v in chosen:
+        if v not in g.nodes:
+            bad.append(
+                BadControl(
+                    v,
+                    "not in graph",
+                    f"{v!r} is not a node of the graph, so its role cannot be checked; add it to the graph.",
+                    biasing=False,
+                )
+            )
+        else:
+            in_graph.append(v)
+            if v in hidden:
+                bad.append(BadControl(v, "unobserved", f"{v!r} is unobserved: it cannot be adjusted for."))
+    dag = g.dag
+    g_bd = _without_out_edges(dag, [t])
+    de_t = nx.descendants(dag, t)
+    valid = not (set(in_graph) & de_t) and bool(nx.is_d_separator(g_bd, {t}, {y}, set(in_graph)))
+    open_paths = tuple(p for p in noncausal_paths(g, t, y) if p.open_given(set(in_graph)))
+    colliders = _collider_roles(g, open_paths, in_graph)
+    bad += _descendant_roles(g, t, y, in_graph, {b.variable for b in colliders}) + colliders
+    bad += _pure_causes(g, t, y, in_graph)
+    ident = identify(g, treatment=t, outcome=y, observed=observed)
+    messages = [b.message for b in bad]
+    confounded = [p for p in open_paths if not (set(p.colliders) & set(in_graph)) and not _opened(g, p, in_graph)]
+    if confounded:
+        fix = (
+            f"a valid set is {_show(ident.adjustment_set)}"
+            if ident.adjustment_set is not None
+            else "no set of observed variables closes it"
+        )
+        shown = "; ".join(p.text for p in confounded[:3])
+        messages.append(
+            f"The adjustment set {_show(in_graph)} leaves the backdoor path {shown} open, so the estimate is "
+            f"confounded; {fix}."
+        )
+    order = {v: i for i, v in enumerate(chosen)}
+    bad.sort(key=lambda b: order[b.variable])
+    return AdjustmentCheck(t, y, tuple(chosen), valid, open_paths, tuple(bad), tuple(messages), ident.adjustment_set)
+
+
+def _opened(g: CausalGraph, path: Path, z: list[str]) -> bool:
+    """True when some collider of ``path`` is open only because a member of ``z`` descends from it."""
+    dag = g.dag
+    return any(set(z) & nx.descendants(dag, c) for c in path.colliders)

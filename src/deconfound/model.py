@@ -1,0 +1,428 @@
+"""CausalModel: one object that holds the causal question and runs the workflow.
+
+    model = CausalModel(df, "Drug", "Severity", graph="I.H -> Drug; I.H -> Severity; Drug -> Severity")
+    model.identify()          # backdoor paths and the adjustment set {I.H}
+    model.estimate("ols")     # any registered estimator, adjusted for that set
+    model.compare().plot()    # every estimator that applies, side by side, and a forest plot
+
+Estimators are listed in :data:`ESTIMATORS`, a registry of :class:`MethodSpec` entries keyed by method
+id. An entry names the function as a ``"module:function"`` string (imported only when used), the designs
+it applies to, whether it needs a two-level treatment or other roles (``unit``, ``time``), and how it
+receives the adjustment set. Adding a method family to the model is one entry::
+
+    ESTIMATORS["psm"] = MethodSpec("deconfound.estimators.matching:match", "Propensity score matching",
+                                   binary_treatment=True)
+
+The model passes each function the roles it accepts (``outcome``, ``treatment``, ``covariates``,
+``weights``, ``cluster``, ``unit``, ``time``, ``level``, ``missing``, ``treated_level``; ``randomized``
+for an RCT), read from the function's signature. The estimators stay usable on their own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib
+import inspect
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._options import as_name_list, check_level, check_option
+from .data import check_columns, load_table
+from .errors import BadControlWarning, DataWarning, IdentificationError, SpecificationError, warn
+from .graph import CausalGraph, as_graph
+from .identification import AdjustmentCheck, Identification, check_adjustment, identify
+from .results import Comparison, Estimate, compare
+
+__all__ = ["DESIGNS", "ESTIMATORS", "AdjustmentPlan", "CausalModel", "MethodSpec", "plan_adjustment"]
+
+DESIGNS = ("cross-section", "rct", "panel")
+ADJUSTMENT_MODES = ("covariates", "balance", "none")
+_MODEL_ROLES = ("outcome", "treatment", "covariates", "weights", "cluster", "unit", "time", "level", "missing")
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """How the model runs one estimator.
+
+    ``target`` is ``"module:function"``; ``adjustment`` says how the adjustment set is passed:
+    ``"covariates"`` (as ``covariates=``, the method adjusts for it), ``"balance"`` (as ``covariates=``
+    for a balance table only; no bad-control warnings), or ``"none"``. ``options`` are default keyword
+    arguments for the function (a user's options override them).
+    """
+
+    target: str
+    label: str
+    designs: tuple[str, ...] = ("cross-section", "rct")
+    adjustment: str = "covariates"
+    binary_treatment: bool = False
+    needs: tuple[str, ...] = ()
+    in_compare: bool = True
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_option("adjustment", self.adjustment, ADJUSTMENT_MODES)
+        if ":" not in self.target:
+            raise SpecificationError(f"target must read 'module:function', got {self.target!r}.")
+
+    def load(self) -> Callable[..., Estimate]:
+        module, name = self.target.split(":", 1)
+        return getattr(importlib.import_module(module), name)
+
+    def why_not(self, model: CausalModel) -> str | None:
+        """Why this method does not apply to ``model`` (None when it does)."""
+        if model.design not in self.designs:
+            return f"it is for {', '.join(self.designs)} designs, and this model's design is {model.design!r}"
+        for role in self.needs:
+            if getattr(model, role) is None:
+                return f"it needs {role}= on the model"
+        if self.binary_treatment and not model.binary_treatment_:
+            return f"it needs a two-level treatment, and {model.treatment!r} has more than two values"
+        params = inspect.signature(self.load()).parameters
+        for role in ("weights", "cluster"):  # ignoring these would silently change the answer
+            if getattr(model, role) is not None and role not in params:
+                return f"it does not take {role}="
+        return None
+
+
+#: method id -> how the model runs it. Other method families add one entry each.
+ESTIMATORS: dict[str, MethodSpec] = {
+    "naive": MethodSpec(
+        "deconfound.estimators.means:difference_in_means",
+        "Difference in means",
+        adjustment="balance",
+        binary_treatment=True,
+    ),
+    "ols": MethodSpec("deconfound.estimators.regression:ols", "Regression adjustment (OLS)"),
+    "lin": MethodSpec("deconfound.estimators.regression:lin", "Lin interacted regression", binary_treatment=True),
+}
+
+
+# --------------------------------------------------------------------------------------------------
+# the adjustment set and its warnings (shared with the command line)
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AdjustmentPlan:
+    """The covariates to adjust for, the graph's verdict on them (``check``) and notes for the result."""
+
+    covariates: tuple[str, ...]
+    identification: Identification | None = None
+    check: AdjustmentCheck | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return () if self.check is None else self.check.messages
+
+    def attach(self, result: Estimate, *, adjusted: bool = True) -> Estimate:
+        """``result`` with the plan's notes and (when the method adjusted for the set) its warnings,
+        which are also issued as :class:`BadControlWarning`."""
+        messages = self.warnings if adjusted else ()
+        for message in messages:
+            warn(message, BadControlWarning)
+        return dataclasses.replace(
+            result,
+            warnings=tuple(result.warnings) + tuple(messages),
+            notes=tuple(result.notes) + self.notes,
+        )
+
+
+def _typo_warnings(graph: CausalGraph, columns: Iterable[str]) -> None:
+    cols = [str(c) for c in columns]
+    for node in graph.nodes:
+        if node in cols or node in graph.latent:
+            continue
+        close = difflib.get_close_matches(node, cols, n=1, cutoff=0.75)
+        if close:
+            warn(
+                f"graph node {node!r} is not a column of the data, so it is treated as unobserved; "
+                f"did you mean the column {close[0]!r}? Rename the node to use it.",
+                DataWarning,
+            )
+
+
+def plan_adjustment(
+    graph: Any,
+    *,
+    treatment: str,
+    outcome: str,
+    covariates: Iterable[str] | None = None,
+    observed: Iterable[str] | None = None,
+) -> AdjustmentPlan:
+    """The set to adjust for: ``covariates`` if given (checked against the graph), else the smallest
+    observed set that satisfies the backdoor criterion. Raises IdentificationError (with the explanation)
+    when there is none and no covariates were given."""
+    g = as_graph(graph)
+    ident = identify(g, treatment=treatment, outcome=outcome, observed=observed)
+    chosen = as_name_list(covariates, "covariates") if covariates is not None else None
+    if chosen is None:
+        chosen = list(ident.require())
+        note = f"adjustment set {_braces(chosen)} identified from the graph (backdoor criterion)"
+    else:
+        note = f"adjustment set {_braces(chosen)} given by the user, checked against the graph"
+    check = check_adjustment(g, treatment=treatment, outcome=outcome, covariates=chosen, observed=observed)
+    return AdjustmentPlan(tuple(chosen), ident, check, (note,))
+
+
+def _braces(names: Iterable[str]) -> str:
+    return "{" + ", ".join(names) + "}"
+
+
+def _implied_graph(treatment: str, outcome: str, covariates: Iterable[str], design: str) -> CausalGraph:
+    """The graph a covariate list stands for: confounders (or, in an RCT, causes of the outcome only)."""
+    cov = list(covariates)
+    edges = [(treatment, outcome), *[(c, outcome) for c in cov]]
+    if design != "rct":
+        edges += [(c, treatment) for c in cov]
+    return CausalGraph(edges, nodes=[treatment, outcome, *cov])
+
+
+# --------------------------------------------------------------------------------------------------
+# the model
+# --------------------------------------------------------------------------------------------------
+
+
+class CausalModel:
+    """The causal question: data, treatment, outcome, and what is assumed about how they relate.
+
+    Give a ``graph`` (text, DOT, edge list or networkx DiGraph; nodes that are not columns are
+    unobserved) to let the model find the adjustment set and check yours, or a plain ``covariates``
+    list, assumed to be confounders. With both, ``covariates`` is the set used and the graph checks it.
+    ``design`` is ``"cross-section"`` (observational), ``"rct"`` (randomized: the graph's arrows into
+    the treatment are cut and covariates only add precision) or ``"panel"`` (needs ``unit`` and ``time``).
+
+    The constructor only stores the question; :meth:`identify`, :meth:`estimate` and :meth:`compare`
+    check it and cache what they find (attributes ending in ``_``).
+    """
+
+    frame_: Any
+    graph_: CausalGraph | None
+    binary_treatment_: bool
+    identification_: Identification | None
+    plan_: AdjustmentPlan | None
+
+    def __init__(
+        self,
+        data: Any,
+        treatment: str,
+        outcome: str,
+        *,
+        graph: Any = None,
+        covariates: str | Iterable[str] | None = None,
+        design: str = "cross-section",
+        unit: str | None = None,
+        time: str | None = None,
+        weights: str | None = None,
+        cluster: str | Iterable[str] | None = None,
+        level: float = 0.95,
+        missing: str = "raise",
+        treated_level: Any = None,
+    ) -> None:
+        self.data = data
+        self.treatment = treatment
+        self.outcome = outcome
+        self.graph = graph
+        self.covariates = covariates
+        self.design = design
+        self.unit = unit
+        self.time = time
+        self.weights = weights
+        self.cluster = cluster
+        self.level = level
+        self.missing = missing
+        self.treated_level = treated_level
+
+    # setup ----------------------------------------------------------------------------------------
+    def _setup(self) -> None:
+        if getattr(self, "frame_", None) is not None:
+            return
+        self.design = check_option("design", self.design, DESIGNS)
+        check_level(self.level)
+        for role in ("treatment", "outcome"):
+            if not isinstance(getattr(self, role), str):
+                raise SpecificationError(f"{role} must be a column name, got {getattr(self, role)!r}.")
+        if self.design == "panel" and (self.unit is None or self.time is None):
+            raise SpecificationError("design='panel' needs unit= and time= (the columns naming units and periods).")
+        frame = load_table(self.data)
+        roles = [("treatment", self.treatment), ("outcome", self.outcome)]
+        roles += [(r, getattr(self, r)) for r in ("unit", "time", "weights") if getattr(self, r) is not None]
+        roles += [("cluster", c) for c in as_name_list(self.cluster, "cluster")]
+        for role, column in roles:
+            check_columns(frame, [column], role)
+        levels = frame[self.treatment].dropna().nunique()
+        self.binary_treatment_ = self.treated_level is not None or levels == 2
+        self.graph_ = None if self.graph is None else self._graph(frame)
+        self.frame_ = frame
+
+    def _graph(self, frame: Any) -> CausalGraph:
+        g = as_graph(self.graph)
+        g.check_node(self.treatment, "treatment")
+        g.check_node(self.outcome, "outcome")
+        _typo_warnings(g, frame.columns)
+        if self.design == "rct" and g.parents(self.treatment):
+            cut = [e for e in g.edges if e[1] != self.treatment]
+            pairs = [p for p in g.bidirected if self.treatment not in p]
+            g = CausalGraph(cut, bidirected=pairs, nodes=g.nodes, latent=g.latent)
+        return g
+
+    def _plan(self) -> AdjustmentPlan:
+        cached = getattr(self, "plan_", None)
+        if cached is not None:
+            return cached
+        self._setup()
+        columns = [str(c) for c in self.frame_.columns]
+        given = None if self.covariates is None else as_name_list(self.covariates, "covariates")
+        if self.graph_ is not None:
+            if self.design == "rct" and given is None:
+                given = []
+            plan = plan_adjustment(
+                self.graph_, treatment=self.treatment, outcome=self.outcome, covariates=given, observed=columns
+            )
+            if self.design == "rct":
+                rct = "design='rct': randomization cuts every arrow into the treatment"
+                plan = dataclasses.replace(plan, notes=(*plan.notes, rct))
+        else:
+            plan = self._plan_without_graph(given or [])
+        self.plan_ = plan
+        return plan
+
+    def _plan_without_graph(self, given: list[str]) -> AdjustmentPlan:
+        check_columns(self.frame_, given, "covariate")
+        if self.design == "rct":
+            note = "design='rct': treatment randomized; covariates adjust for precision only"
+        else:
+            note = "no graph given: every covariate is assumed to be a confounder (a cause of treatment and outcome)"
+        g = _implied_graph(self.treatment, self.outcome, given, self.design)
+        ident = identify(g, treatment=self.treatment, outcome=self.outcome)
+        return AdjustmentPlan(tuple(given), ident, None, (note,))
+
+    @property
+    def binary_treatment(self) -> bool:
+        self._setup()
+        return bool(self.binary_treatment_)
+
+    # the workflow ---------------------------------------------------------------------------------
+    def identify(self) -> Identification:
+        """What the graph says: backdoor paths, minimal adjustment sets, the smallest observed one (or why
+        there is none: see ``explanation``). Without a graph, the covariates are taken as the confounders."""
+        if getattr(self, "identification_", None) is None:
+            self._setup()
+            if self.graph_ is None:
+                given = as_name_list(self.covariates, "covariates")
+                self.identification_ = self._plan_without_graph(given).identification
+            else:
+                columns = [str(c) for c in self.frame_.columns]
+                self.identification_ = identify(
+                    self.graph_, treatment=self.treatment, outcome=self.outcome, observed=columns
+                )
+        assert self.identification_ is not None
+        return self.identification_
+
+    @property
+    def adjustment_set(self) -> tuple[str, ...]:
+        """The covariates the estimators receive (identified from the graph, or as given)."""
+        return self._plan().covariates
+
+    def applicable_methods(self) -> list[str]:
+        """Ids of the registered estimators that apply to this model, in registry order."""
+        self._setup()
+        return [m for m, spec in ESTIMATORS.items() if spec.in_compare and spec.why_not(self) is None]
+
+    def estimate(
+        self, method: str = "ols", *, covariates: str | Iterable[str] | None = None, **options: Any
+    ) -> Estimate:
+        """Run the registered estimator ``method`` with the model's roles and adjustment set.
+
+        ``covariates`` replaces the adjustment set for this call (checked against the graph: bad controls
+        and open backdoor paths become :class:`BadControlWarning`s on the result). Other ``options`` go to
+        the estimator (e.g. ``cov_type="HC1"``) and must be parameters of its function.
+        """
+        method = check_option("method", method, tuple(ESTIMATORS))
+        spec = ESTIMATORS[method]
+        self._setup()
+        reason = spec.why_not(self)
+        if reason:
+            raise SpecificationError(f"method {method!r} does not apply to this model: {reason}.")
+        plan = self._plan() if covariates is None else self._override(covariates)
+        function = spec.load()
+        kwargs = self._arguments(method, spec, function, plan.covariates, options)
+        result = function(self.frame_, **kwargs)
+        return plan.attach(result, adjusted=spec.adjustment == "covariates")
+
+    def _override(self, covariates: str | Iterable[str]) -> AdjustmentPlan:
+        names = as_name_list(covariates, "covariates")
+        if self.graph_ is None:
+            return dataclasses.replace(self._plan_without_graph(names), notes=())
+        columns = [str(c) for c in self.frame_.columns]
+        return plan_adjustment(
+            self.graph_, treatment=self.treatment, outcome=self.outcome, covariates=names, observed=columns
+        )
+
+    def _arguments(
+        self, method: str, spec: MethodSpec, function: Callable[..., Any], covariates: tuple[str, ...], options: dict
+    ) -> dict[str, Any]:
+        params = inspect.signature(function).parameters
+        kwargs: dict[str, Any] = {"outcome": self.outcome, "treatment": self.treatment}
+        if spec.adjustment != "none" and "covariates" in params:
+            kwargs["covariates"] = list(covariates)
+        for role in ("weights", "cluster", "unit", "time", "treated_level"):
+            if getattr(self, role) is not None and role in params:
+                kwargs[role] = getattr(self, role)
+        for role in ("level", "missing"):
+            if role in params:
+                kwargs[role] = getattr(self, role)
+        if "randomized" in params:
+            kwargs["randomized"] = self.design == "rct"
+        kwargs.update(spec.options)
+        for name, value in options.items():
+            if name in _MODEL_ROLES or name in ("data", "randomized", "treated_level"):
+                raise SpecificationError(
+                    f"{name}= is part of the model's question; set it on CausalModel(...) instead of estimate()."
+                )
+            if name not in params:
+                allowed = [p for p in params if p not in (*_MODEL_ROLES, "data", "formula", "randomized")]
+                raise SpecificationError(f"method {method!r} has no option {name!r}; its options are {allowed}.")
+            kwargs[name] = value
+        return kwargs
+
+    def compare(self, methods: Iterable[str] | None = None) -> Comparison:
+        """Run every registered estimator that applies (or those named) and return them side by side.
+        ``.plot()`` on the result draws the forest plot."""
+        chosen = self.applicable_methods() if methods is None else [m for m in as_name_list(methods, "methods")]
+        if not chosen:
+            raise SpecificationError(
+                f"no registered estimator applies to design {self.design!r}; registered: {sorted(ESTIMATORS)}."
+            )
+        return compare([self.estimate(m) for m in chosen])
+
+    def draw(self, *, ax: Any = None, title: str | None = None) -> Any:
+        """The model's graph (or the one its covariates imply), treatment and outcome highlighted."""
+        from .plots.dag import dag_plot
+
+        try:
+            plan: AdjustmentPlan | None = self._plan()
+        except IdentificationError:
+            plan = None  # nothing to adjust for: draw the graph without a chosen set
+        graph = self.graph_
+        if graph is None:
+            assert plan is not None and plan.identification is not None
+            graph = _implied_graph(self.treatment, self.outcome, plan.covariates, self.design)
+        return dag_plot(
+            graph,
+            treatment=self.treatment,
+            outcome=self.outcome,
+            observed=[str(c) for c in self.frame_.columns],
+            covariates=None if plan is None else plan.covariates,
+            ax=ax,
+            title=title,
+        )
+
+    def __repr__(self) -> str:
+        graph = "" if self.graph is None else f", graph={str(as_graph(self.graph))!r}"
+        cov = "" if self.covariates is None else f", covariates={self.covariates!r}"
+        return (
+            f"CausalModel(treatment={self.treatment!r}, outcome={self.outcome!r}{graph}{cov}, design={self.design!r})"
+        )
