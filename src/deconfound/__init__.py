@@ -1,6 +1,10 @@
 """deconfound: what would have happened had we treated everyone, no one, or only some?
 
 The public surface is listed in ``__all__``; everything else is private and may change.
+
+Only the exception tree is imported eagerly. Everything else (and with it numpy, pandas and scipy) is
+imported on first use through ``__getattr__``, so that ``import deconfound`` and the command line start
+fast. To add a public name, add it to ``_LAZY`` (name -> module) and to ``__all__``.
 """
 
 from __future__ import annotations
@@ -8,7 +12,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from . import datasets
 from .errors import (
     BadControlWarning,
     CollinearityError,
@@ -23,24 +26,34 @@ from .errors import (
     NotFittedError,
     SpecificationError,
 )
-from .estimators.means import difference_in_means
-from .estimators.regression import lin, ols
-from .results import CoefTable, Comparison, Estimate, Summary, compare
 
-if TYPE_CHECKING:  # pragma: no cover
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from . import datasets
+    from .estimators.means import difference_in_means
+    from .estimators.regression import lin, ols
     from .graph import CausalGraph
     from .identification import check_adjustment, identify
     from .model import CausalModel
-
-# imported on first use, so that `import deconfound` does not load networkx
-_LAZY = {
-    "CausalGraph": "graph",
-    "CausalModel": "model",
-    "check_adjustment": "identification",
-    "identify": "identification",
-}
+    from .results import CoefTable, Comparison, Estimate, Summary, compare
 
 __version__ = "0.1.0"
+
+#: public name -> the module that defines it (a module itself when the name is its last component)
+_LAZY = {
+    "CausalGraph": ".graph",
+    "CausalModel": ".model",
+    "check_adjustment": ".identification",
+    "identify": ".identification",
+    "CoefTable": ".results",
+    "Comparison": ".results",
+    "Estimate": ".results",
+    "Summary": ".results",
+    "compare": ".results",
+    "datasets": ".datasets",
+    "difference_in_means": ".estimators.means",
+    "lin": ".estimators.regression",
+    "ols": ".estimators.regression",
+}
 
 __all__ = [
     "BadControlWarning",
@@ -73,11 +86,13 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'deconfound' has no attribute {name!r}")
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'deconfound' has no attribute {name!r}")
+    module = importlib.import_module(module_name, __name__)
+    value = module if module_name.rsplit(".", 1)[-1] == name else getattr(module, name)
+    globals()[name] = value
+    return value
 
 
 def __dir__() -> list[str]:

@@ -26,6 +26,8 @@ if TYPE_CHECKING:  # pragma: no cover
     pass
 
 MISSING_POLICIES = ("raise", "drop")
+#: larger magnitudes overflow the sums of squares and cross-products
+MAX_ABS_VALUE = 1e100
 _TREATED_WORDS = ("treated", "treatment", "treat", "yes", "true", "y", "t", "on", "exposed", "1")
 
 
@@ -283,11 +285,18 @@ def _numeric(series: pd.Series, role: str) -> np.ndarray:
             "Convert it (e.g. with pd.to_numeric) or, for a covariate, make it categorical."
         )
     values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    n_inf = int(np.isinf(values).sum())
-    if n_inf:
+    with np.errstate(invalid="ignore"):
+        largest = float(np.nanmax(np.abs(values))) if len(values) and not np.isnan(values).all() else 0.0
+    if np.isinf(largest):
+        n_inf = int(np.isinf(values).sum())
         raise DataError(
             f"{role} {name!r} has {n_inf} infinite value(s). Replace them (e.g. with NaN and missing='drop') "
             "or remove those rows."
+        )
+    if largest > MAX_ABS_VALUE:
+        raise DataError(
+            f"{role} {name!r} has values as large as {largest:.3g}, too large to square in double precision; "
+            "rescale the column (e.g. divide it by a power of ten)."
         )
     return values
 

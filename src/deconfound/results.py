@@ -169,7 +169,9 @@ class CoefTable:
 
     @property
     def std_err(self) -> np.ndarray:
-        return np.sqrt(np.maximum(np.diag(self.cov), 0.0))
+        """Square roots of the variances; NaN where a two-way cluster variance came out negative."""
+        d = np.diag(self.cov)
+        return np.where(d >= 0, np.sqrt(np.abs(d)), np.nan)
 
     @property
     def tvalues(self) -> np.ndarray:

@@ -158,6 +158,9 @@ def fit_ols(
     lmat = coords.transform
     beta = lmat @ beta_z
     cov = _sym(lmat @ cov_z @ lmat.T)
+    if len(clusters) < 2:  # positive semi-definite in exact arithmetic: a negative variance is rounding
+        idx = np.diag_indices_from(cov)
+        cov[idx] = np.maximum(cov[idx], 0.0)
     bread = _sym(lmat @ bread_z @ lmat.T)
     has_const = coords.const is not None or _implicit_constant(cp)
     const_idx = [coords.const] if coords.const is not None else []
@@ -253,9 +256,9 @@ def _f_test(
     keep = [j for j in range(len(beta)) if j not in const_idx]
     b = beta[keep]
     v = cov[np.ix_(keep, keep)]
-    d = np.sqrt(np.diag(v))
-    if not np.all(d > 0):
+    if not np.all(np.diag(v) > 0):
         return float("nan"), float("nan")
+    d = np.sqrt(np.diag(v))
     vals, vecs = np.linalg.eigh(v / np.outer(d, d))
     if np.abs(vals).min() <= 1e-12 * np.abs(vals).max():
         # e.g. fewer clusters than restrictions: the robust covariance cannot support a joint test

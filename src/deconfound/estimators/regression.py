@@ -13,7 +13,7 @@ import numpy as np
 from .._core.fit import OLSFit, fit_ols
 from .._core.ols import COV_TYPES
 from .._options import as_name_list, check_level, check_option
-from ..data import Design, Prepared, array_part, check_columns, constant_part, load_table, prepare
+from ..data import MAX_ABS_VALUE, Design, Prepared, array_part, check_columns, constant_part, load_table, prepare
 from ..diagnostics.collinearity import collinearity_diagnostics
 from ..errors import DataError, SpecificationError
 from ..results import Estimate
@@ -46,6 +46,12 @@ def _effect_from_fit(
     notes: list[str] | None = None,
 ) -> Estimate:
     j = fit.names.index(term)
+    if not fit.cov[j, j] >= 0:
+        raise DataError(
+            f"The two-way cluster-robust variance of {term!r} is negative ({fit.cov[j, j]:.3g}): the formula "
+            "V1 + V2 - V12 is not guaranteed positive with few clusters. Cluster on one dimension only (the "
+            "coarser one) instead."
+        )
     const_idx = [] if fit.const_index is None else [fit.const_index]
     diagnostics, warnings = collinearity_diagnostics(
         fit.xtx, fit.names, const_idx, treatment=term, centered=fit.centered_xtx
@@ -164,6 +170,13 @@ def _formula_design(formula: str, frame: Any, treatment: str | None) -> tuple[np
         raise DataError(
             f"The formula produced missing or infinite values in {which} (e.g. log of a non-positive number); "
             "fix the transformation or filter those rows first."
+        )
+    huge = (np.abs(x) > MAX_ABS_VALUE).any(axis=0)
+    if huge.any() or (np.abs(y) > MAX_ABS_VALUE).any():
+        which = [names[j] for j in np.flatnonzero(huge)] or [str(lhs.columns[0])]
+        raise DataError(
+            f"The formula produced values larger than {MAX_ABS_VALUE:g} in {which}, too large to square in double "
+            "precision; rescale the column(s)."
         )
     design = Design.from_matrix(x, names)
     notes = []
