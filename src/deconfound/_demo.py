@@ -139,6 +139,32 @@ def _format(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def article_analyses() -> list[Any]:
+    """The article's questions as report analyses: the cross-section with its DAG (true effect -10)."""
+    from .datasets import heart_attack
+    from .model import CausalModel
+    from .report import Analysis
+
+    cross = CausalModel(heart_attack(), "Drug", "Severity", graph=FIGURE_1)
+    return [Analysis(cross, title="Heart attacks", truth=-10.0)]
+
+
+def _write_report(out: Path, quiet: bool) -> Path:
+    from ._progress import progress_for
+    from .report import write_report
+
+    with progress_for(quiet) as progress, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return write_report(
+            article_analyses(),
+            out / "report.html",
+            title="Causal ML for the Aspiring Data Scientist: the whole analysis",
+            seed=42,
+            command="deconfound demo --output " + str(out),
+            progress=progress,
+        )
+
+
 def _write_figures(out: Path) -> None:
     """Figure 1 (the DAG) and a forest plot of every estimator the model runs on the article's data."""
     import matplotlib
@@ -168,5 +194,8 @@ def run_demo(as_json: bool = False, output: str | None = None, quiet: bool = Fal
         (out / "walkthrough.txt").write_text(text + "\n")
         (out / "walkthrough.json").write_text(json.dumps(payload, indent=2))
         _write_figures(out)
+        report = _write_report(out, quiet)
     print(json.dumps(payload, indent=2) if as_json else text)
+    if output and not as_json:
+        print(f"\nReport of the whole analysis: {report}")
     return 1 if any(r.matches is False for r in rows) else 0

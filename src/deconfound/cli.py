@@ -250,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     _identify_parser(sub)
     _plot_parser(sub)
     _demo_parser(sub)
+    from . import _cli_report
+
+    _cli_report.add_parsers(sub)
     return parser
 
 
@@ -372,6 +375,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .errors import DeconfoundError
 
     try:
+        if args.command in ("report", "run"):
+            from . import _cli_report
+
+            runner = _cli_report.cmd_report if args.command == "report" else _cli_report.cmd_run
+            return runner(args, None if argv is None else list(argv))
         handlers = {"estimate": _cmd_estimate, "identify": _cmd_identify, "plot": _cmd_plot, "demo": _cmd_demo}
         handler = handlers[args.command]
         return handler(args)

@@ -30,7 +30,7 @@ from typing import Any
 
 from ._options import as_name_list, check_level, check_option
 from .data import check_columns, load_table
-from .errors import BadControlWarning, DataWarning, IdentificationError, SpecificationError, warn
+from .errors import BadControlWarning, DataWarning, DeconfoundError, IdentificationError, SpecificationError, warn
 from .graph import CausalGraph, as_graph
 from .identification import AdjustmentCheck, Identification, check_adjustment, identify
 from .results import Comparison, Estimate, compare
@@ -398,6 +398,25 @@ class CausalModel:
             )
         return compare([self.estimate(m) for m in chosen])
 
+    def report(
+        self,
+        path: str | None = None,
+        *,
+        methods: Iterable[str] | None = None,
+        title: str | None = None,
+        seed: Any = None,
+        truth: float | None = None,
+    ) -> str:
+        """The HTML report of this model (every applicable estimate, diagnostics, robustness checks).
+
+        Writes it to ``path`` and returns the path, or returns the HTML itself when ``path`` is None."""
+        from .report import render_report, write_report
+
+        chosen = None if methods is None else as_name_list(methods, "methods")
+        if path is None:
+            return render_report(self, methods=chosen, title=title, seed=seed, truth=truth)
+        return str(write_report(self, path, methods=chosen, title=title, seed=seed, truth=truth))
+
     def draw(self, *, ax: Any = None, title: str | None = None) -> Any:
         """The model's graph (or the one its covariates imply), treatment and outcome highlighted."""
         from .plots.dag import dag_plot
@@ -419,6 +438,27 @@ class CausalModel:
             ax=ax,
             title=title,
         )
+
+    def _repr_html_(self) -> str:
+        """A compact card for Jupyter: the question, the design and (when it can be found) the adjustment set."""
+        import html
+
+        rows = [
+            ("Treatment", self.treatment),
+            ("Outcome", self.outcome),
+            ("Design", self.design),
+            (
+                "Graph",
+                "none (covariates assumed to be confounders)" if self.graph is None else str(as_graph(self.graph)),
+            ),
+        ]
+        try:
+            rows.append(("Adjustment set", "{" + ", ".join(self.adjustment_set) + "}"))
+            rows.append(("Applicable methods", ", ".join(self.applicable_methods())))
+        except DeconfoundError as exc:  # a model that cannot be set up still renders, saying why
+            rows.append(("Problem", str(exc)))
+        body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
+        return f"<div class='deconfound-model'><b>CausalModel</b><table>{body}</table></div>"
 
     def __repr__(self) -> str:
         graph = "" if self.graph is None else f", graph={str(as_graph(self.graph))!r}"

@@ -1,0 +1,223 @@
+"""The ``report`` and ``run`` commands: from a data file (or an analysis file) to one HTML page.
+
+    deconfound report FILE --outcome Y --treatment T [--covariates a,b | --graph "..."]
+                      [--design cross-section|rct|panel] [--unit U --time T] [--methods a,b]
+                      [--seed N] [--title "..."] -o report.html [--quiet]
+    deconfound run analysis.toml [--output report.html] [--quiet]
+
+An analysis file (TOML) holds everything needed to rerun the analysis exactly::
+
+    title = "Does the drug lower heart-attack severity?"
+    seed = 42                      # reaches every random step (placebos, learners, bootstrap)
+    output = "report.html"         # relative to this file
+
+    [data]
+    path = "heart.csv"             # CSV or Parquet, relative to this file
+    missing = "raise"              # or "drop"
+
+    [question]
+    outcome = "Severity"
+    treatment = "Drug"
+    graph = "I.H -> Drug; I.H -> Severity; Drug -> Severity"   # or: covariates = ["I.H"]
+    design = "cross-section"       # or "rct", "panel" (then unit = "...", time = "...")
+
+    [methods]
+    include = ["naive", "ols", "lin"]   # default: every method that applies
+    [methods.options.ols]
+    cov_type = "HC1"
+
+The report's footer carries the file's text, so the page says how to rebuild itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from ._options import as_name_list
+
+QUESTION_KEYS = (
+    "outcome",
+    "treatment",
+    "graph",
+    "covariates",
+    "design",
+    "unit",
+    "time",
+    "weights",
+    "cluster",
+    "level",
+    "treated_level",
+)
+TOP_KEYS = ("title", "seed", "output", "data", "question", "methods")
+
+
+def add_parsers(sub: Any) -> None:
+    p = sub.add_parser("report", help="write one self-contained HTML report of every applicable estimate")
+    p.add_argument("data", help="path to a CSV or Parquet file")
+    p.add_argument("--outcome", "-y", required=True, help="outcome column")
+    p.add_argument("--treatment", "-t", required=True, help="treatment column")
+    p.add_argument("--covariates", "-x", help="comma-separated covariates (assumed confounders)")
+    p.add_argument("--graph", "-g", help='causal graph: "a -> b; b -> c", DOT, or a file holding either')
+    p.add_argument("--design", default="cross-section", help="cross-section (default), rct or panel")
+    p.add_argument("--unit", help="unit column (panel designs)")
+    p.add_argument("--time", help="time column (panel designs)")
+    p.add_argument("--weights", help="sample weights column")
+    p.add_argument("--cluster", help="cluster column(s), comma-separated")
+    p.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
+    p.add_argument("--missing", default="raise", help="raise (default) or drop rows with missing values")
+    p.add_argument("--treated-level", help="the level of a two-level treatment that means 'treated'")
+    p.add_argument("--methods", help="comma-separated method ids (default: every method that applies)")
+    p.add_argument("--seed", type=int, help="seed for every random step (placebos, learners, bootstrap)")
+    p.add_argument("--title", help="title of the page")
+    p.add_argument("--output", "-o", required=True, help="HTML file to write")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+
+    r = sub.add_parser("run", help="run an analysis file (TOML) and write its report")
+    r.add_argument("spec", help="path to the analysis file, e.g. analysis.toml")
+    r.add_argument("--output", "-o", help="HTML file to write (default: the file's `output`)")
+    r.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+
+
+def _command_line(argv: list[str] | None) -> str:
+    words = sys.argv[1:] if argv is None else argv
+    return "deconfound " + " ".join(shlex.quote(w) for w in words)
+
+
+def cmd_report(args: argparse.Namespace, argv: list[str] | None = None) -> int:
+    from ._progress import progress_for
+    from .model import CausalModel
+    from .report import write_report
+
+    treated_level = args.treated_level
+    if treated_level is not None:
+        from .cli import _coerce_level
+
+        treated_level = _coerce_level(treated_level)
+    graph = _read_graph(args.graph) if args.graph else None
+    model = CausalModel(
+        args.data,
+        args.treatment,
+        args.outcome,
+        graph=graph,
+        covariates=args.covariates,
+        design=args.design,
+        unit=args.unit,
+        time=args.time,
+        weights=args.weights,
+        cluster=args.cluster,
+        level=args.level,
+        missing=args.missing,
+        treated_level=treated_level,
+    )
+    methods = as_name_list(args.methods, "--methods") or None
+    with progress_for(args.quiet) as progress:
+        path = write_report(
+            model,
+            args.output,
+            title=args.title,
+            methods=methods,
+            seed=args.seed,
+            command=_command_line(argv),
+            data=args.data,
+            progress=progress,
+        )
+    if not args.quiet:
+        print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def _read_graph(value: str) -> str:
+    path = Path(value)
+    if "->" not in value and "<-" not in value and path.is_file():
+        return path.read_text(encoding="utf-8")
+    return value
+
+
+def load_spec(path: str | Path) -> dict[str, Any]:
+    """Read and check an analysis file; paths in it are resolved relative to the file."""
+    from .errors import SpecificationError
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+
+    spec_path = Path(path)
+    if not spec_path.is_file():
+        raise SpecificationError(f"No such analysis file: {str(spec_path)!r}.")
+    text = spec_path.read_text(encoding="utf-8")
+    try:
+        spec = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecificationError(f"{str(spec_path)!r} is not valid TOML: {exc}") from exc
+    unknown = sorted(set(spec) - set(TOP_KEYS))
+    if unknown:
+        raise SpecificationError(f"Unknown key(s) {unknown} in {str(spec_path)!r}; allowed: {list(TOP_KEYS)}.")
+    for table in ("data", "question"):
+        if not isinstance(spec.get(table), dict):
+            raise SpecificationError(f"{str(spec_path)!r} needs a [{table}] table.")
+    if "path" not in spec["data"]:
+        raise SpecificationError(f"[data] in {str(spec_path)!r} needs path = '...' (a CSV or Parquet file).")
+    bad = sorted(set(spec["question"]) - set(QUESTION_KEYS))
+    if bad:
+        raise SpecificationError(f"Unknown key(s) {bad} in [question]; allowed: {list(QUESTION_KEYS)}.")
+    for key in ("outcome", "treatment"):
+        if key not in spec["question"]:
+            raise SpecificationError(f"[question] in {str(spec_path)!r} needs {key} = '...'.")
+    base = spec_path.resolve().parent
+    spec["data"]["path"] = str((base / spec["data"]["path"]).resolve())
+    spec["_text"] = text
+    spec["_base"] = str(base)
+    return spec
+
+
+def cmd_run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
+    from ._progress import progress_for
+    from .errors import SpecificationError
+    from .model import CausalModel
+    from .report import write_report
+
+    spec = load_spec(args.spec)
+    question = dict(spec["question"])
+    data = spec["data"]
+    model = CausalModel(
+        data["path"],
+        question.pop("treatment"),
+        question.pop("outcome"),
+        missing=data.get("missing", "raise"),
+        **question,
+    )
+    methods_table = spec.get("methods", {})
+    unknown = sorted(set(methods_table) - {"include", "options"})
+    if unknown:
+        raise SpecificationError(f"Unknown key(s) {unknown} in [methods]; allowed: ['include', 'options'].")
+    output = args.output or spec.get("output")
+    if not output:
+        raise SpecificationError("No output file: give output = 'report.html' in the analysis file or --output.")
+    if args.output is None:
+        output = str(Path(spec["_base"]) / output)
+    from .report import Analysis
+
+    analysis = Analysis(
+        model,
+        methods=methods_table.get("include"),
+        options={k: dict(v) for k, v in methods_table.get("options", {}).items()},
+    )
+    with progress_for(args.quiet) as progress:
+        path = write_report(
+            analysis,
+            output,
+            title=spec.get("title"),
+            seed=spec.get("seed"),
+            command=_command_line(argv),
+            spec=spec["_text"],
+            data=data["path"],
+            progress=progress,
+        )
+    if not args.quiet:
+        print(f"wrote {path}", file=sys.stderr)
+    return 0

@@ -1,0 +1,63 @@
+"""The analysis report: one self-contained HTML page from a causal model.
+
+    from deconfound import CausalModel
+    model = CausalModel(df, "Drug", "Severity", graph="I.H -> Drug; I.H -> Severity; Drug -> Severity")
+    model.report("report.html")
+
+:func:`write_report` takes one model (or several :class:`Analysis` items, e.g. a cross-section and a
+panel question on the same page) and writes the page; :func:`render_report` returns the HTML string.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .._progress import SILENT, Progress
+from .build import DIAGNOSTIC_RENDERERS, Analysis, build_report
+from .content import ReportContent, render_html
+
+__all__ = ["DIAGNOSTIC_RENDERERS", "Analysis", "ReportContent", "build_report", "render_report", "write_report"]
+
+
+def _analyses(target: Any, methods: Sequence[str] | None, truth: float | None) -> list[Analysis]:
+    if isinstance(target, Analysis):
+        return [target]
+    if isinstance(target, Iterable) and not hasattr(target, "estimate"):
+        return [t if isinstance(t, Analysis) else Analysis(t, methods=methods) for t in target]
+    return [Analysis(target, methods=methods, truth=truth)]
+
+
+def render_report(
+    target: Any,
+    *,
+    title: str | None = None,
+    methods: Sequence[str] | None = None,
+    truth: float | None = None,
+    seed: Any = None,
+    command: str | None = None,
+    spec: str | None = None,
+    data: Any = None,
+    progress: Progress = SILENT,
+) -> str:
+    """The report for ``target`` (a CausalModel, an Analysis, or a list of them) as an HTML string."""
+    content = build_report(
+        _analyses(target, methods, truth),
+        title=title,
+        seed=seed,
+        command=command,
+        spec=spec,
+        data=data,
+        progress=progress,
+    )
+    return render_html(content)
+
+
+def write_report(target: Any, path: str | os.PathLike[str], **options: Any) -> Path:
+    """Write the report for ``target`` to ``path`` (creating its folder) and return the path."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_report(target, **options), encoding="utf-8")
+    return out

@@ -1,0 +1,93 @@
+"""Open the report in a real headless browser (Debian's chromium driven by Playwright).
+
+The test setup (scripts/run.py test) installs chromium when it can; only where no browser can be
+installed are these tests skipped, with the reason. Screenshots are saved under test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from pathlib import Path
+
+import pytest
+
+import deconfound as dc
+from deconfound.model import CausalModel
+from deconfound.report import write_report
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.skipif(
+    BROWSER is None, reason="no chromium on this machine and it could not be installed (see scripts/run.py)"
+)
+
+
+@pytest.fixture(scope="module")
+def page():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=BROWSER, args=FLAGS)
+        context = browser.new_context(viewport={"width": 1100, "height": 900}, java_script_enabled=True)
+        yield context.new_page()
+        browser.close()
+
+
+def _open(page, path: Path) -> list[str]:
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("dialog", lambda dialog: (errors.append("dialog: " + dialog.message), dialog.dismiss()))
+    page.goto(path.as_uri())
+    page.wait_for_load_state("load")
+    return errors
+
+
+def _write(model, path: Path, **options) -> Path:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return write_report(model, path, **options)
+
+
+def test_article_report_in_browser(page, tmp_path):
+    model = CausalModel(
+        dc.datasets.heart_attack(), "Drug", "Severity", graph="I.H -> Drug; I.H -> Severity; Drug -> Severity"
+    )
+    path = _write(model, tmp_path / "article.html", seed=1, truth=-10.0)
+    errors = _open(page, path)
+    assert errors == []
+    text = page.inner_text("body")
+    assert "3.4709" in text and "-9.8877" in text
+    assert "randomly assigned" in page.inner_text("#warnings")
+    images = page.eval_on_selector_all("img", "els => els.map(e => [e.complete, e.naturalWidth])")
+    assert len(images) >= 2 and all(done and width > 100 for done, width in images)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "report-article.png"), full_page=True)
+
+
+def test_hostile_column_name_shows_as_text(page, tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    evil = "<script>alert(1)</script>"
+    x = rng.normal(size=200)
+    t = rng.binomial(1, 0.5, 200)
+    frame = pd.DataFrame({evil: x, "treat": t, "y": x + t + rng.normal(size=200)})
+    path = _write(CausalModel(frame, "treat", "y", covariates=[evil]), tmp_path / "evil.html", methods=["ols"])
+    errors = _open(page, path)
+    assert errors == []  # no alert dialog, no script error
+    assert evil in page.inner_text("body")
+    assert page.eval_on_selector_all("script", "els => els.length") == 0
