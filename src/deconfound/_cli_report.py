@@ -37,8 +37,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._options import as_name_list
-
 QUESTION_KEYS = (
     "outcome",
     "treatment",
@@ -88,6 +86,7 @@ def _command_line(argv: list[str] | None) -> str:
 
 
 def cmd_report(args: argparse.Namespace, argv: list[str] | None = None) -> int:
+    from ._options import as_name_list
     from ._progress import progress_for
     from .model import CausalModel
     from .report import write_report
