@@ -1,6 +1,6 @@
 """Regression adjustment against statsmodels (and pyfixest / numpy for weighted clustering), live.
 
-Conventions (documented in docs/reference.md):
+Conventions (documented in docs/inference.md):
 - Robust and cluster inference use Student t with df_resid (cluster: G - 1 where G is the smaller
   number of clusters), which is statsmodels' ``use_t=True``; statsmodels defaults to the normal there.
 - The overall F for robust covariances is statsmodels' Wald form: b' V^-1 b / q with F(q, df) p-value.
