@@ -70,6 +70,7 @@ def test_duplicated_column_names(df):
     dup = df[["y", "t", "x", "x"]]
     with pytest.raises(dc.DataError, match=r"duplicated column names: \['x'\]\. Rename them"):
         ols(dup, covariates=["x"])
+    assert ols(dup).n == len(df)  # a duplicated column that is not used does not matter
 
 
 def test_empty_frame(df):

@@ -469,11 +469,13 @@ def prepare(
 
     listed = available_columns(data)
     if listed is not None:
-        for role, col in roles:
-            check_columns(listed, [col], role)
+        _check_roles(listed, roles)
     frame = load_table(data, used)
-    for role, col in roles:
-        check_columns(frame, [col], role)
+    _check_roles(list(frame.columns), roles)
+    if frame.columns.has_duplicates:  # only the columns we use must be unique
+        dup = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]} & set(used))
+        if dup:
+            raise DataError(f"The data has duplicated column names: {dup}. Rename them so that each is unique.")
     _check_role_overlap(outcome, treatment, cov_names)
     n_input = len(frame)
     if n_input == 0:
@@ -542,6 +544,13 @@ def prepare(
         notes=tuple(notes),
         frame=sub if keep_frame else None,
     )
+
+
+def _check_roles(columns: Sequence[Any], roles: Sequence[tuple[str, str]]) -> None:
+    present = set(columns)
+    for role, col in roles:
+        if col not in present:
+            check_columns(columns, [col], role)
 
 
 def _check_role_overlap(outcome: str, treatment: str | None, covariates: Sequence[str]) -> None:
