@@ -285,8 +285,8 @@ def _numeric(series: pd.Series, role: str) -> np.ndarray:
             "Convert it (e.g. with pd.to_numeric) or, for a covariate, make it categorical."
         )
     values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    with np.errstate(invalid="ignore"):
-        largest = float(np.nanmax(np.abs(values))) if len(values) and not np.isnan(values).all() else 0.0
+    # fmax/fmin skip NaN and allocate nothing (an all-NaN column gives NaN, which compares False below)
+    largest = max(abs(float(np.fmax.reduce(values))), abs(float(np.fmin.reduce(values)))) if len(values) else 0.0
     if np.isinf(largest):
         n_inf = int(np.isinf(values).sum())
         raise DataError(
@@ -341,7 +341,7 @@ def _encode_treatment(
         return series.to_numpy(dtype=np.float64, na_value=np.nan), "binary", None, None
     if _is_numeric(series):
         values = _numeric(series, "treatment")
-        uniq = set(np.unique(values[~np.isnan(values)]).tolist())
+        uniq = {float(v) for v in levels}
         if uniq == {0.0, 1.0}:
             return values, "binary", None, None
         if len(uniq) == 2 and kind != "continuous":
