@@ -464,7 +464,7 @@ def prepare(
     if weights is not None:
         roles.append(("weights", weights))
     roles += [("cluster", c) for c in cluster_names]
-    roles += [(role, col) for role, col in extra.items()]
+    roles += [(role, col) for role, col in extra.items() if col is not None]
     used = list(dict.fromkeys(col for _, col in roles))
 
     listed = available_columns(data)
@@ -486,9 +486,9 @@ def prepare(
         if count == n_input:
             raise DataError(f"column {col!r} is entirely missing ({count} rows); it cannot be used.")
     if counts and missing == "raise":
-        listed = ", ".join(f"{col!r} ({cnt} rows)" for col, cnt in counts.items())
+        shown = ", ".join(f"{col!r} ({cnt} rows)" for col, cnt in counts.items())
         raise DataError(
-            f"Missing values in {listed}. Pass missing='drop' to drop those {int(mask.sum())} rows "
+            f"Missing values in {shown}. Pass missing='drop' to drop those {int(mask.sum())} rows "
             "(the result reports how many), or fill them first."
         )
     sub = frame[used]
