@@ -491,9 +491,9 @@ def prepare(
             f"Missing values in {shown}. Pass missing='drop' to drop those {int(mask.sum())} rows "
             "(the result reports how many), or fill them first."
         )
-    sub = frame[used]
-    if mask.any():
-        sub = sub.loc[~mask]
+    # without dropped rows the columns are read straight from the user's frame (float64 columns as views:
+    # selecting frame[used] would copy a frame built from one 2-D array)
+    sub = frame.loc[~mask, used] if mask.any() else frame
     n = len(sub)
     if n < min_rows:
         raise DataError(f"Only {n} usable row(s) after removing missing values; at least {min_rows} are needed.")
@@ -542,7 +542,7 @@ def prepare(
         n_dropped=int(mask.sum()),
         dropped_by=counts,
         notes=tuple(notes),
-        frame=sub if keep_frame else None,
+        frame=sub[used] if keep_frame else None,
     )
 
 
