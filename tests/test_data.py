@@ -70,6 +70,7 @@ def test_duplicated_column_names(df):
     dup = df[["y", "t", "x", "x"]]
     with pytest.raises(dc.DataError, match=r"duplicated column names: \['x'\]\. Rename them"):
         ols(dup, covariates=["x"])
+    assert ols(dup).n == len(df)  # a duplicated column that is not used does not matter
 
 
 def test_empty_frame(df):
@@ -323,3 +324,26 @@ def test_user_frame_is_never_modified(df):
             call()
         pd.testing.assert_frame_equal(df, before)
     assert df.attrs == before.attrs
+
+
+def test_float_columns_are_read_in_place_and_left_untouched():
+    """float64 columns are zero-copy views of the user's frame (also for a frame built from one 2-D array),
+    and nothing in the pipeline writes through them."""
+    from deconfound.data import prepare
+
+    rng = np.random.default_rng(33)
+    values = rng.normal(size=(200, 4))
+    values[:, 1] = rng.binomial(1, 0.5, 200)
+    values[:, 3] = np.abs(values[:, 3]) + 0.1
+    frame = pd.DataFrame(values, columns=["y", "t", "x", "w"])
+    before = frame.copy(deep=True)
+    prep = prepare(frame, outcome="y", treatment="t", covariates=["x"], weights="w")
+    assert np.shares_memory(prep.outcome, frame["y"].to_numpy())
+    assert np.shares_memory(prep.covariates.parts[0].values, frame["x"].to_numpy())
+    assert np.shares_memory(prep.weights, frame["w"].to_numpy())
+    for cov_type in ("nonrobust", "HC0", "HC1", "HC2", "HC3"):
+        dc.ols(frame, outcome="y", treatment="t", covariates=["x"], weights="w", cov_type=cov_type)
+    dc.ols(frame.assign(g=np.arange(200) % 7), outcome="y", treatment="t", covariates=["x"], cluster="g")
+    dc.lin(frame, outcome="y", treatment="t", covariates=["x"], weights="w")
+    dc.difference_in_means(frame, outcome="y", treatment="t", covariates=["x"], weights="w", randomized=True)
+    pd.testing.assert_frame_equal(frame, before)

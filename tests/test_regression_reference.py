@@ -1,6 +1,6 @@
 """Regression adjustment against statsmodels (and pyfixest / numpy for weighted clustering), live.
 
-Conventions (documented in docs/reference.md):
+Conventions (documented in docs/inference.md):
 - Robust and cluster inference use Student t with df_resid (cluster: G - 1 where G is the smaller
   number of clusters), which is statsmodels' ``use_t=True``; statsmodels defaults to the normal there.
 - The overall F for robust covariances is statsmodels' Wald form: b' V^-1 b / q with F(q, df) p-value.
@@ -8,6 +8,7 @@ Conventions (documented in docs/reference.md):
 
 from __future__ import annotations
 
+import inspect
 import warnings
 
 import numpy as np
@@ -125,7 +126,11 @@ def test_weighted_cluster_matches_numpy_and_pyfixest(dataset):
     assert_close(one.coefficients.cov, v1, what="one-way weighted CR1 vs numpy")
     assert_close(two.coefficients.cov, v2, what="two-way weighted CR1 vs numpy")
     formula = "y ~ t + " + " + ".join(covs)
-    ssc = pf.ssc(k_adj=True, k_fixef="none", G_adj=True, G_df="conventional")  # each term its own G/(G-1)
+    # (n-1)/(n-k), and G/(G-1) with each two-way term's own G; pyfixest renamed these options after 0.30
+    if "G_df" in inspect.signature(pf.ssc).parameters:
+        ssc = pf.ssc(k_adj=True, k_fixef="none", G_adj=True, G_df="conventional")
+    else:  # pragma: no cover - older pyfixest
+        ssc = pf.ssc(adj=True, fixef_k="none", cluster_adj=True, cluster_df="conventional")
     for ours, cl in ((one, "g1"), (two, "g1+g2")):
         with warnings.catch_warnings():  # pyfixest 0.60 uses a pandas keyword that pandas 3.1 deprecates
             warnings.filterwarnings("ignore", message="The inplace keyword")

@@ -285,8 +285,8 @@ def _numeric(series: pd.Series, role: str) -> np.ndarray:
             "Convert it (e.g. with pd.to_numeric) or, for a covariate, make it categorical."
         )
     values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    with np.errstate(invalid="ignore"):
-        largest = float(np.nanmax(np.abs(values))) if len(values) and not np.isnan(values).all() else 0.0
+    # fmax/fmin skip NaN and allocate nothing (an all-NaN column gives NaN, which compares False below)
+    largest = max(abs(float(np.fmax.reduce(values))), abs(float(np.fmin.reduce(values)))) if len(values) else 0.0
     if np.isinf(largest):
         n_inf = int(np.isinf(values).sum())
         raise DataError(
@@ -341,7 +341,7 @@ def _encode_treatment(
         return series.to_numpy(dtype=np.float64, na_value=np.nan), "binary", None, None
     if _is_numeric(series):
         values = _numeric(series, "treatment")
-        uniq = set(np.unique(values[~np.isnan(values)]).tolist())
+        uniq = {float(v) for v in levels}
         if uniq == {0.0, 1.0}:
             return values, "binary", None, None
         if len(uniq) == 2 and kind != "continuous":
@@ -464,16 +464,18 @@ def prepare(
     if weights is not None:
         roles.append(("weights", weights))
     roles += [("cluster", c) for c in cluster_names]
-    roles += [(role, col) for role, col in extra.items()]
+    roles += [(role, col) for role, col in extra.items() if col is not None]
     used = list(dict.fromkeys(col for _, col in roles))
 
     listed = available_columns(data)
     if listed is not None:
-        for role, col in roles:
-            check_columns(listed, [col], role)
+        _check_roles(listed, roles)
     frame = load_table(data, used)
-    for role, col in roles:
-        check_columns(frame, [col], role)
+    _check_roles(list(frame.columns), roles)
+    if frame.columns.has_duplicates:  # only the columns we use must be unique
+        dup = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]} & set(used))
+        if dup:
+            raise DataError(f"The data has duplicated column names: {dup}. Rename them so that each is unique.")
     _check_role_overlap(outcome, treatment, cov_names)
     n_input = len(frame)
     if n_input == 0:
@@ -484,14 +486,14 @@ def prepare(
         if count == n_input:
             raise DataError(f"column {col!r} is entirely missing ({count} rows); it cannot be used.")
     if counts and missing == "raise":
-        listed = ", ".join(f"{col!r} ({cnt} rows)" for col, cnt in counts.items())
+        shown = ", ".join(f"{col!r} ({cnt} rows)" for col, cnt in counts.items())
         raise DataError(
-            f"Missing values in {listed}. Pass missing='drop' to drop those {int(mask.sum())} rows "
+            f"Missing values in {shown}. Pass missing='drop' to drop those {int(mask.sum())} rows "
             "(the result reports how many), or fill them first."
         )
-    sub = frame[used]
-    if mask.any():
-        sub = sub.loc[~mask]
+    # without dropped rows the columns are read straight from the user's frame (float64 columns as views:
+    # selecting frame[used] would copy a frame built from one 2-D array)
+    sub = frame.loc[~mask, used] if mask.any() else frame
     n = len(sub)
     if n < min_rows:
         raise DataError(f"Only {n} usable row(s) after removing missing values; at least {min_rows} are needed.")
@@ -540,8 +542,15 @@ def prepare(
         n_dropped=int(mask.sum()),
         dropped_by=counts,
         notes=tuple(notes),
-        frame=sub if keep_frame else None,
+        frame=sub[used] if keep_frame else None,
     )
+
+
+def _check_roles(columns: Sequence[Any], roles: Sequence[tuple[str, str]]) -> None:
+    present = set(columns)
+    for role, col in roles:
+        if col not in present:
+            check_columns(columns, [col], role)
 
 
 def _check_role_overlap(outcome: str, treatment: str | None, covariates: Sequence[str]) -> None:

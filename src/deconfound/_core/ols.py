@@ -139,34 +139,47 @@ def _gram(a: np.ndarray) -> np.ndarray:
 
 
 def block_products(blk: np.ndarray, y: np.ndarray, w: np.ndarray | None, names: Sequence[str]) -> CrossProducts:
-    """The CrossProducts of one block of rows. ``blk`` is overwritten (it is a scratch buffer)."""
-    rows = blk.shape[0]
+    """The CrossProducts of one block of rows (``blk`` holds the design columns, ``y`` the outcome)."""
+    ext = np.empty((blk.shape[0], blk.shape[1] + 1), order="F")
+    ext[:, :-1] = blk
+    ext[:, -1] = y
+    return _products(ext, w, names)
+
+
+def _products(ext: np.ndarray, w: np.ndarray | None, names: Sequence[str]) -> CrossProducts:
+    """CrossProducts from a scratch block [X | y] (overwritten): one centering and one syrk give everything."""
+    rows = ext.shape[0]
     sum_w = float(rows if w is None else w.sum())
     if sum_w == 0:
         return CrossProducts(list(names), rows, *CrossProducts.empty(names)._stats())
-    mean = (blk.sum(axis=0) if w is None else w @ blk) / sum_w
-    my = float((y.sum() if w is None else w @ y) / sum_w)
-    blk -= mean
-    yc = y - my
+    mean = (ext.sum(axis=0) if w is None else w @ ext) / sum_w
+    ext -= mean
     if w is not None:
-        root = np.sqrt(w)
-        blk *= root[:, None]
-        yc *= root
-    return CrossProducts(list(names), rows, sum_w, mean, my, _gram(blk), yc @ blk, float(yc @ yc))
+        ext *= np.sqrt(w)[:, None]
+    g = _gram(ext)
+    cyy = float(g[-1, -1])
+    return CrossProducts(list(names), rows, sum_w, mean[:-1], float(mean[-1]), g[:-1, :-1], g[:-1, -1], cyy)
 
 
 def accumulate(
     design: Design, y: np.ndarray, w: np.ndarray | None = None, chunk_rows: int = CHUNK_ROWS
 ) -> CrossProducts:
     """One pass over the rows accumulating weighted means and centered cross-products."""
+    k = design.k
     total = CrossProducts.empty(design.names)
-    buf = None
+    buf = np.empty((min(chunk_rows, max(design.n, 1)), k + 1), order="F")
     for start, stop in _chunks(design.n, chunk_rows):
-        blk = design.block(start, stop, buf)
-        buf = blk
+        ext = buf[: stop - start]
+        design.block(start, stop, buf[:, :k])
+        ext[:, k] = y[start:stop]
         wc = None if w is None else w[start:stop]
-        total = total + block_products(blk, y[start:stop], wc, design.names)
+        total = total + _products(ext, wc, design.names)
     return total
+
+
+def _fitted(blk: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """blk @ beta without BLAS: a threaded gemv on a tall, thin block is slow when cores are shared."""
+    return np.einsum("ij,j->i", blk, beta)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -336,7 +349,7 @@ def residual_pass(
         buf = blk
         if coords is not None:
             coords.to_z(blk)
-        e = y[start:stop] - blk @ beta
+        e = y[start:stop] - _fitted(blk, beta)
         wc = None if w is None else w[start:stop]
         we = e if wc is None else wc * e
         ssr += float(we @ e)
@@ -349,7 +362,8 @@ def residual_pass(
                 omh = 1.0 - h
                 min_omh = min(min_omh, float(omh.min()))
                 u /= np.power(np.maximum(omh, 1e-300), power / 2.0)
-            meat += _gram(blk * u[:, None])  # type: ignore[operator]
+            scaled = blk * u[:, None] if clusters else np.multiply(blk, u[:, None], out=blk)
+            meat += _gram(scaled)  # type: ignore[operator]
         for g, codes in enumerate(clusters):
             c = codes[start:stop]
             for j in range(k):
@@ -378,7 +392,7 @@ def gradient_pass(
         buf = blk
         if coords is not None:
             coords.to_z(blk)
-        e = y[start:stop] - blk @ beta
+        e = y[start:stop] - _fitted(blk, beta)
         if w is not None:
             e *= w[start:stop]
         grad += e @ blk
