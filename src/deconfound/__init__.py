@@ -19,6 +19,7 @@ from .errors import (
     NotFittedError,
     SpecificationError,
 )
+from .estimators.did import did
 from .estimators.means import difference_in_means
 from .estimators.regression import lin, ols
 from .results import CoefTable, Comparison, Estimate, Summary, compare
@@ -44,6 +45,7 @@ __all__ = [
     "__version__",
     "compare",
     "datasets",
+    "did",
     "difference_in_means",
     "lin",
     "ols",
