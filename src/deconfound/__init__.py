@@ -6,6 +6,7 @@ The public surface is listed in ``__all__``; everything else is private and may 
 from __future__ import annotations
 
 from . import datasets
+from ._core.fefit import ssc
 from .errors import (
     CollinearityError,
     ConvergenceError,
@@ -22,6 +23,7 @@ from .errors import (
 from .estimators.did import did
 from .estimators.means import difference_in_means
 from .estimators.regression import lin, ols
+from .estimators.twfe import twfe
 from .results import CoefTable, Comparison, Estimate, Summary, compare
 
 __version__ = "0.1.0"
@@ -49,4 +51,6 @@ __all__ = [
     "difference_in_means",
     "lin",
     "ols",
+    "ssc",
+    "twfe",
 ]

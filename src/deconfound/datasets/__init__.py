@@ -1,6 +1,7 @@
 """Datasets: the article's generators (exact reproductions) and simulators with a known true effect."""
 
 from .article import heart_attack, heart_attack_panel, ice_cream
+from .panel import simulate_panel
 from .simulate import simulate_heterogeneous, simulate_observational, simulate_rct
 
 __all__ = [
@@ -9,5 +10,6 @@ __all__ = [
     "ice_cream",
     "simulate_heterogeneous",
     "simulate_observational",
+    "simulate_panel",
     "simulate_rct",
 ]

@@ -44,12 +44,14 @@ def make_estimate(
     convergence_warnings: Sequence[str] = (),
     n_treated: int | None = None,
     n_control: int | None = None,
+    n: int | None = None,
 ) -> Estimate:
     """Build the result and issue its warnings (diagnostic ones, plus a data warning for dropped rows).
 
     ``data_warnings`` (rows removed for other reasons: singletons, unbalanced units) are issued as
     DataWarning and ``convergence_warnings`` as ConvergenceWarning; all are kept on the result.
-    ``n_treated`` / ``n_control`` override the counts of the prepared treatment column.
+    ``n``, ``n_treated`` / ``n_control`` override the counts of the prepared rows (e.g. after singletons
+    were removed).
     """
     all_warnings = list(warnings)
     data_warnings = list(data_warnings)
@@ -69,7 +71,7 @@ def make_estimate(
         std_error=float(std_error),
         df=df,
         level=level,
-        n=prepared.n,
+        n=prepared.n if n is None else n,
         n_treated=prepared.n_treated if n_treated is None else n_treated,
         n_control=prepared.n_control if n_control is None else n_control,
         outcome=prepared.outcome_name,
