@@ -21,6 +21,7 @@ from .errors import (
     SpecificationError,
 )
 from .estimators.did import did
+from .estimators.event_study import event_study
 from .estimators.means import difference_in_means
 from .estimators.regression import lin, ols
 from .estimators.twfe import twfe
@@ -49,6 +50,7 @@ __all__ = [
     "datasets",
     "did",
     "difference_in_means",
+    "event_study",
     "lin",
     "ols",
     "ssc",

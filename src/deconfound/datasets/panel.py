@@ -10,8 +10,9 @@ differ; both break the plain two-way fixed-effects estimator, not Callaway-Sant'
 ``confounding`` > 0, a unit-level covariate ``x`` raises the chance of being treated *and* the
 outcome's trend, so parallel trends hold only conditional on ``x``.
 
-``attrs`` hold the truth: ``att_gt`` (a DataFrame of group, time, effect), ``att`` (average over
-treated unit-periods), ``event`` (effect by event time averaged with cohort sizes).
+``attrs`` hold the truth as plain Python data (so frames still concatenate): ``att_gt`` (records of
+group, time, event_time, effect), ``att`` (average over treated unit-periods) and ``event``
+(event time -> effect averaged with cohort sizes).
 """
 
 from __future__ import annotations
@@ -76,11 +77,12 @@ def simulate_panel(
     att_gt["event_time"] = att_gt["time"] - att_gt["group"]
     weighted = att_gt.assign(wt=att_gt["effect"] * att_gt["units"])
     by_event = weighted.groupby("event_time")[["wt", "units"]].sum()
+    event = by_event["wt"] / by_event["units"].where(by_event["units"] > 0)
     frame.attrs.update(
         {
-            "att_gt": att_gt[["group", "time", "event_time", "effect"]],
+            "att_gt": att_gt[["group", "time", "event_time", "effect"]].to_dict(orient="records"),
             "att": float(tau[on].mean()) if on.any() else float("nan"),
-            "event": (by_event["wt"] / by_event["units"]).rename("effect"),
+            "event": {int(k): float(v) for k, v in event.items()},
         }
     )
     return frame

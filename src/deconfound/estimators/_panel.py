@@ -130,5 +130,38 @@ def cohort_table(g: np.ndarray, panel: Panel) -> pd.DataFrame:
 
 
 def event_time(panel: Panel, g: np.ndarray) -> np.ndarray:
-    """Period minus first-treated period for every row (inf for never-treated units)."""
-    return panel.time - g[panel.unit]
+    """Period minus first-treated period for every row (NaN for never-treated units)."""
+    gu = g[panel.unit]
+    return np.where(np.isfinite(gu), panel.time - np.where(np.isfinite(gu), gu, 0.0), np.nan)
+
+
+def read_timing_frame(data: object, first_treated: str | None, columns: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """Load the table; a missing first-treated period means never treated (a note says how many rows)."""
+    from ..data import load_table
+
+    frame = load_table(data, columns)
+    notes: list[str] = []
+    if first_treated is not None and first_treated in frame.columns:
+        missing = frame[first_treated].isna()
+        if missing.any():
+            frame = frame.assign(**{first_treated: frame[first_treated].where(~missing, 0)})
+            notes.append(f"{int(missing.sum())} row(s) with a missing {first_treated!r} read as never treated")
+    return frame, notes
+
+
+def unit_timing(panel: Panel, values: np.ndarray, *, from_treatment: bool, name: str) -> np.ndarray:
+    """First treated period per unit from a 0/1 treatment (must stay on) or a first-treated column."""
+    if not from_treatment:
+        return first_treated_from_column(panel, values, name)
+    d = pd.Series(values)
+    if pd.api.types.is_bool_dtype(d.dtype):
+        d = d.astype(float)
+    if not pd.api.types.is_numeric_dtype(d.dtype):
+        raise DataError(f"treatment {name!r} must be 0/1 (1 = treated in that period); got text values.")
+    g, problems = first_treated_from_treatment(panel, d.to_numpy(dtype=np.float64), name)
+    if problems:
+        raise DataError(
+            f"{problems[0]}. Pass first_treated= (the period each unit's treatment starts) if that is what you mean, "
+            "or use twfe for a treatment that switches on and off."
+        )
+    return g

@@ -11,119 +11,21 @@ warns and carries the Goodman-Bacon decomposition.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .._core.demean import DEMEAN_MAX_ITER, DEMEAN_TOL, compact, drop_singletons, factorize
-from .._core.fefit import AbsorbedFit, SmallSample, check_fe_cov_type, fit_absorbed
-from .._options import as_name_list, check_level, check_positive_int
+from .._core.demean import DEMEAN_MAX_ITER, DEMEAN_TOL
+from .._core.fefit import SmallSample
+from .._options import as_name_list, check_level
 from ..data import Design, Prepared, array_part, prepare
 from ..diagnostics.bacon import bacon_table, summarize
-from ..errors import DataError, SpecificationError
-from ..results import CoefTable, Estimate
+from ..errors import DataError
+from ..results import Estimate
 from ._base import make_estimate
+from ._fe import Rows, check_tolerance, coef_table_absorbed, fit_fixed_effects, removal_messages, resolve_cluster
 from ._panel import Panel, first_treated_from_treatment, panel_index
-
-
-@dataclass(frozen=True)
-class AbsorbedModel:
-    """A fitted fixed-effects regression and what was removed before fitting."""
-
-    absorbed: AbsorbedFit
-    keep: np.ndarray | None  # rows kept after dropping singletons (None: all)
-    n_singletons: int
-    fe_codes: tuple[np.ndarray, ...]
-    weights: np.ndarray | None
-
-
-def resolve_cluster(
-    cluster: str | Iterable[str] | None, cov_type: str | None, default: str | None
-) -> tuple[list[str], str]:
-    """Cluster columns and covariance type, clustering by ``default`` (the unit) when nothing is said."""
-    names = as_name_list(cluster, "cluster")
-    if not names and cov_type is None and default is not None:
-        names = [default]
-    if len(names) > 2:
-        raise SpecificationError(f"cluster= takes one or two columns (two-way clustering), got {names}.")
-    return names, check_fe_cov_type(cov_type, bool(names))
-
-
-def check_tolerance(tol: float, max_iter: int) -> tuple[float, int]:
-    if not isinstance(tol, (int, float)) or not 0 < tol < 1:
-        raise SpecificationError(f"tol must be a number between 0 and 1 (e.g. 1e-10), got {tol!r}.")
-    return float(tol), check_positive_int(max_iter, "max_iter")
-
-
-def fit_fixed_effects(
-    prep: Prepared,
-    x: np.ndarray,
-    names: Sequence[str],
-    fe_columns: Sequence[tuple[str, np.ndarray]],
-    *,
-    cov_type: str,
-    small_sample: SmallSample | None,
-    tol: float,
-    max_iter: int,
-    protect: Sequence[str],
-) -> AbsorbedModel:
-    """Drop singletons, absorb the fixed effects and fit; shared by twfe and the event study."""
-    codes = [factorize(values)[0] for _, values in fe_columns]
-    keep = drop_singletons(codes)
-    n_single = int((~keep).sum())
-    y, w, clusters = prep.outcome, prep.weights, list(prep.clusters)
-    if n_single:
-        if n_single == len(keep):
-            raise DataError(
-                "Every observation is alone in its group of some fixed effect (singletons): nothing is left to "
-                "estimate from. Check the unit and time columns."
-            )
-        codes = [compact(c[keep])[0] for c in codes]
-        clusters = [compact(c[keep])[0] for c in clusters]
-        x, y = x[keep], y[keep]
-        w = None if w is None else w[keep]
-    fit = fit_absorbed(
-        x,
-        names,
-        y,
-        w,
-        codes,
-        [name for name, _ in fe_columns],
-        cov_type=cov_type,
-        clusters=clusters,
-        cluster_names=prep.cluster_names,
-        small_sample=small_sample,
-        tol=tol,
-        max_iter=max_iter,
-        protect=protect,
-    )
-    return AbsorbedModel(fit, keep if n_single else None, n_single, tuple(codes), w)
-
-
-def removal_messages(model: AbsorbedModel, fe_names: Sequence[str]) -> tuple[list[str], list[str]]:
-    """(data warnings, convergence warnings) about singletons and the demeaning."""
-    data, conv = [], []
-    if model.n_singletons:
-        data.append(
-            f"{model.n_singletons} observation(s) dropped because they are alone in their group of a fixed effect "
-            f"({', '.join(fe_names)}): their effect would fit them exactly, so they carry no information "
-            "(fixest drops them the same way)."
-        )
-    if not model.absorbed.converged:
-        conv.append(
-            f"Absorbing the fixed effects stopped after {max(model.absorbed.iterations)} sweeps without meeting "
-            "the tolerance; estimates may be inexact. Raise max_iter or loosen tol."
-        )
-    return data, conv
-
-
-def coef_table_absorbed(model: AbsorbedModel, keys: dict[str, tuple] | None = None) -> CoefTable:
-    fit = model.absorbed.fit
-    stats = model.absorbed.stats()
-    stats["n_singletons"] = model.n_singletons
-    return CoefTable(tuple(fit.names), fit.coef, fit.cov, fit.df_inference, stats, keys or {})
 
 
 def _staggered_check(
@@ -209,10 +111,7 @@ def twfe(
     fe_columns = [(unit, prep.extra["unit"]), (time, prep.extra["time"])]
     fe_columns += [(f, prep.extra[f"fe:{f}"]) for f in extra_fe]
     model = fit_fixed_effects(
-        prep,
-        design.to_array(),
-        design.names,
-        fe_columns,
+        Rows.build(prep, design.to_array(), design.names, fe_columns),
         cov_type=cov,
         small_sample=ssc,
         tol=tol,
