@@ -24,6 +24,7 @@ from .estimators.did import did
 from .estimators.event_study import event_study
 from .estimators.means import difference_in_means
 from .estimators.regression import lin, ols
+from .estimators.staggered import staggered
 from .estimators.twfe import twfe
 from .results import CoefTable, Comparison, Estimate, Summary, compare
 
@@ -54,5 +55,6 @@ __all__ = [
     "lin",
     "ols",
     "ssc",
+    "staggered",
     "twfe",
 ]
