@@ -23,6 +23,7 @@ from .errors import (
 from .estimators.did import did
 from .estimators.event_study import event_study
 from .estimators.means import difference_in_means
+from .estimators.panel import panel_regression
 from .estimators.regression import lin, ols
 from .estimators.staggered import staggered
 from .estimators.twfe import twfe
@@ -54,6 +55,7 @@ __all__ = [
     "event_study",
     "lin",
     "ols",
+    "panel_regression",
     "ssc",
     "staggered",
     "twfe",

@@ -175,7 +175,8 @@ def fit_absorbed(
     demeaner = Demeaner(fe_codes, w, tol=tol, max_iter=max_iter)
     yd, y_its, y_ok = demeaner.demean(y)
     xd, info = demeaner.demean_columns(x)
-    _check_absorbed(x, xd, names, w, fe_names)
+    if fe_codes:
+        _check_absorbed(x, xd, names, w, fe_names)
     sizes = tuple(demeaner.sizes)
     k_fe = fixed_effect_count(sizes)
     same = [name in cluster_names for name in fe_names]
