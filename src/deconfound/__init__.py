@@ -27,6 +27,7 @@ from .estimators.panel import panel_regression
 from .estimators.regression import lin, ols
 from .estimators.staggered import staggered
 from .estimators.twfe import twfe
+from .plots.event_study import plot_event_study
 from .results import CoefTable, Comparison, Estimate, Summary, compare
 
 __version__ = "0.1.0"
@@ -56,6 +57,7 @@ __all__ = [
     "lin",
     "ols",
     "panel_regression",
+    "plot_event_study",
     "ssc",
     "staggered",
     "twfe",
