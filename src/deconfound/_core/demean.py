@@ -94,19 +94,28 @@ class Demeaner:
         self.tol = float(tol)
         self.max_iter = int(max_iter)
         self._inv = []
+        self._runs: list[tuple[np.ndarray, np.ndarray] | None] = []
         for c, g in zip(self.codes, self.sizes):
             wsum = np.bincount(c, weights=self.weights, minlength=g).astype(np.float64)
             with np.errstate(divide="ignore"):
                 self._inv.append(np.where(wsum > 0, 1.0 / np.where(wsum > 0, wsum, 1.0), 0.0))
+            self._runs.append(_runs(c, g))
 
     # one projection and one sweep -----------------------------------------------------------------
     def _project(self, x: np.ndarray, j: int) -> float:
         """Subtract the group means of factor ``j`` from ``x`` in place; return the largest mean."""
         c = self.codes[j]
         wx = x if self.weights is None else self.weights * x
-        means = np.bincount(c, weights=wx, minlength=self.sizes[j])
-        means *= self._inv[j]
-        x -= means[c]
+        runs = self._runs[j]
+        if runs is not None:  # rows sorted by this factor (a panel sorted by unit): contiguous sums
+            starts, counts = runs
+            means = np.add.reduceat(wx, starts)
+            means *= self._inv[j]
+            x -= np.repeat(means, counts)
+        else:
+            means = np.bincount(c, weights=wx, minlength=self.sizes[j])
+            means *= self._inv[j]
+            x -= means[c]
         return float(np.abs(means).max()) if means.size else 0.0
 
     def _sweep(self, x: np.ndarray) -> float:
@@ -149,6 +158,21 @@ class Demeaner:
             iterations.append(its)
             converged &= ok
         return out, DemeanInfo(tuple(iterations), converged)
+
+
+def _runs(codes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(start, length) of each group when the rows are sorted by ``codes`` with groups 0, 1, 2, ... in
+    order (each group one contiguous run); None otherwise."""
+    n = len(codes)
+    if n == 0 or size < 2 or codes[0] != 0 or codes[-1] != size - 1:
+        return None
+    if not bool((codes[1:] >= codes[:-1]).all()):
+        return None
+    starts = np.flatnonzero(np.diff(codes)) + 1
+    if len(starts) != size - 1:
+        return None
+    starts = np.concatenate(([0], starts))
+    return starts, np.diff(np.append(starts, n))
 
 
 def _irons_tuck(x: np.ndarray, px: np.ndarray, ppx: np.ndarray) -> np.ndarray:

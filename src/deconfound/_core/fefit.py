@@ -35,6 +35,8 @@ from .ols import accumulate, check_rank, intersect_codes, residual_pass, sandwic
 FE_COV_TYPES = ("nonrobust", "HC1", "cluster")
 _COV_ALIASES = {"iid": "nonrobust", "hetero": "HC1", "CR1": "cluster", "CRV1": "cluster"}
 ABSORBED_TOL = 1e-9
+#: rows per block when summing over the demeaned columns (large blocks: the columns are few and dense)
+FE_CHUNK_ROWS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -117,15 +119,19 @@ class AbsorbedFit:
         return out
 
 
-def _check_absorbed(
-    x: np.ndarray, xd: np.ndarray, names: Sequence[str], w: np.ndarray | None, fe: Sequence[str]
-) -> None:
+def _total_ss(x: np.ndarray, w: np.ndarray | None) -> np.ndarray:
+    """Weighted sum of squares of each column around its mean (before absorbing)."""
+    out = np.empty(x.shape[1])
+    for j in range(x.shape[1]):
+        c = x[:, j] - np.average(x[:, j], weights=w)
+        out[j] = float(c @ c) if w is None else float((c * w) @ c)
+    return out
+
+
+def _check_absorbed(total: np.ndarray, left: np.ndarray, names: Sequence[str], fe: Sequence[str]) -> None:
+    """Refuse a column whose variation the fixed effects remove entirely (``left`` = its demeaned SS)."""
     for j, name in enumerate(names):
-        col = x[:, j]
-        mean = np.average(col, weights=w)
-        total = float(np.dot(col - mean, (col - mean) * (1.0 if w is None else w)))
-        left = float(np.dot(xd[:, j], xd[:, j] * (1.0 if w is None else w)))
-        if total == 0.0 or left <= ABSORBED_TOL * total:
+        if total[j] == 0.0 or left[j] <= ABSORBED_TOL * total[j]:
             raise CollinearityError(
                 f"{name!r} does not vary within the fixed effects ({', '.join(fe)}): they absorb it entirely, "
                 f"so its coefficient is not identified. Remove {name!r} (a unit-level trait is already part "
@@ -174,9 +180,9 @@ def fit_absorbed(
     n, k = x.shape
     demeaner = Demeaner(fe_codes, w, tol=tol, max_iter=max_iter)
     yd, y_its, y_ok = demeaner.demean(y)
+    total = _total_ss(x, w) if fe_codes else None
     xd, info = demeaner.demean_columns(x)
-    if fe_codes:
-        _check_absorbed(x, xd, names, w, fe_names)
+    del x  # the caller may drop its copy; only the demeaned columns are needed from here
     sizes = tuple(demeaner.sizes)
     k_fe = fixed_effect_count(sizes)
     same = [name in cluster_names for name in fe_names]
@@ -187,7 +193,9 @@ def fit_absorbed(
             "degrees of freedom are left. Use fewer fixed effects or more data."
         )
     design = Design.from_matrix(xd, names)
-    cp = accumulate(design, yd, w)
+    cp = accumulate(design, yd, w, FE_CHUNK_ROWS)
+    if total is not None:
+        _check_absorbed(total, np.diag(cp.xtx), names, fe_names)
     check_rank(cp, protect)
     beta, bread = linalg.solve_spd(cp.xtx, cp.xty)
     cov, ssr, df_inf, n_clusters = _covariance(design, yd, w, beta, bread, cov_type, clusters, n, df_k, small)
@@ -243,11 +251,11 @@ def _covariance(
     small: SmallSample,
 ) -> tuple[np.ndarray, float, float, tuple[int, ...]]:
     if cov_type == "nonrobust":
-        res = residual_pass(design, y, w, beta, bread, "nonrobust")
+        res = residual_pass(design, y, w, beta, bread, "nonrobust", (), FE_CHUNK_ROWS)
         denom = (n - df_k) if small.adj else (n - 1)
         return bread * (res.ssr / denom), res.ssr, float(n - df_k), ()
     if cov_type == "HC1":
-        res = residual_pass(design, y, w, beta, bread, "HC0")
+        res = residual_pass(design, y, w, beta, bread, "HC0", (), FE_CHUNK_ROWS)
         assert res.meat is not None
         factor = n / (n - df_k) if small.adj else 1.0
         return sandwich(bread, res.meat) * factor, res.ssr, float(n - df_k), ()
@@ -256,7 +264,7 @@ def _covariance(
     codes = list(clusters)
     if len(codes) == 2:
         codes.append(intersect_codes(codes[0], codes[1]))
-    res = residual_pass(design, y, w, beta, bread, "cluster", codes)
+    res = residual_pass(design, y, w, beta, bread, "cluster", codes, FE_CHUNK_ROWS)
     sizes = tuple(int(c.max()) + 1 for c in clusters)
     if min(sizes) < 2:
         raise DataError("Cluster-robust standard errors need at least two clusters; the data has one.")

@@ -80,6 +80,14 @@ class Rows:
         )
 
 
+def _codes(values: np.ndarray) -> np.ndarray:
+    """Integer codes of a factor; arrays that already are small non-negative integers are only renumbered."""
+    values = np.asarray(values)
+    if values.dtype.kind in "iu" and len(values) and values.min() >= 0 and values.max() < 2 * len(values):
+        return compact(values.astype(np.intp, copy=False))[0]
+    return factorize(values)[0]
+
+
 def fit_fixed_effects(
     rows: Rows,
     *,
@@ -90,7 +98,7 @@ def fit_fixed_effects(
     protect: Sequence[str],
 ) -> AbsorbedModel:
     """Drop singletons, absorb the fixed effects and fit; shared by twfe, the event study and panel models."""
-    codes = [factorize(values)[0] for _, values in rows.factors]
+    codes = [_codes(values) for _, values in rows.factors]
     keep = drop_singletons(codes)
     n_single = int((~keep).sum())
     clusters = list(rows.clusters)

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .._core.demean import factorize
 from ..errors import DataError
 
 NEVER = np.inf  # first-treated period of a unit that is never treated
@@ -57,10 +56,17 @@ def numeric_time(values: np.ndarray, name: str) -> np.ndarray:
 
 def panel_index(unit: np.ndarray, time: np.ndarray, unit_name: str, time_name: str, *, unique: bool = True) -> Panel:
     """Codes for ``unit`` and ``time``; with ``unique`` a (unit, period) pair may appear only once."""
-    t = numeric_time(time, time_name)
-    ucodes, n_units = factorize(unit)
-    periods, pcodes = np.unique(t, return_inverse=True)
-    labels = pd.unique(pd.Series(unit))
+    numeric_time(time[:1], time_name)  # refuse text and dates early
+    ucodes, labels = pd.factorize(np.asarray(unit), sort=False)
+    ucodes = ucodes.astype(np.intp, copy=False)
+    n_units = len(labels)
+    raw_codes, raw_periods = pd.factorize(np.asarray(time), sort=False)  # hash, then sort the distinct periods
+    raw_periods = numeric_time(np.asarray(raw_periods), time_name)
+    order = np.argsort(raw_periods, kind="stable")
+    rank = np.empty(len(order), dtype=np.intp)
+    rank[order] = np.arange(len(order))
+    periods, pcodes = raw_periods[order], rank[raw_codes]
+    t = periods[pcodes]
     if unique:
         key = ucodes.astype(np.int64) * len(periods) + pcodes
         counts = np.bincount(key, minlength=n_units * len(periods))
@@ -80,8 +86,7 @@ def first_treated_from_treatment(panel: Panel, d: np.ndarray, name: str) -> tupl
     switches off again. Returns (first_treated per unit, problems) where problems lists why the
     timing is not an absorbing binary treatment (empty when it is)."""
     problems: list[str] = []
-    uniq = np.unique(d)
-    if not set(uniq.tolist()) <= {0.0, 1.0}:
+    if not bool(((d == 0.0) | (d == 1.0)).all()):
         return np.full(panel.n_units, NEVER), [f"treatment {name!r} is not binary"]
     g = np.full(panel.n_units, NEVER)
     treated = d == 1.0

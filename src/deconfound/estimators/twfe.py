@@ -108,7 +108,11 @@ def twfe(
     )
     assert prep.treatment is not None
     design = Design([array_part(treatment, prep.treatment)], prep.n).with_parts(prep.covariates.parts)
-    fe_columns = [(unit, prep.extra["unit"]), (time, prep.extra["time"])]
+    panel = _maybe_panel(prep, unit, time)
+    if panel is not None:  # reuse the panel's codes instead of hashing the columns again
+        fe_columns = [(unit, panel.unit), (time, panel.period)]
+    else:
+        fe_columns = [(unit, prep.extra["unit"]), (time, prep.extra["time"])]
     fe_columns += [(f, prep.extra[f"fe:{f}"]) for f in extra_fe]
     model = fit_fixed_effects(
         Rows.build(prep, design.to_array(), design.names, fe_columns),
@@ -119,7 +123,6 @@ def twfe(
         protect=[treatment],
     )
     data_w, conv_w = removal_messages(model, [name for name, _ in fe_columns])
-    panel = _maybe_panel(prep, unit, time)
     plain = prep.covariates.k == 0 and prep.weights is None and not extra_fe and model.n_singletons == 0
     warn_s, notes, diagnostics = _staggered_check(prep, panel, prep.treatment, treatment, plain)
     fit = model.absorbed.fit
