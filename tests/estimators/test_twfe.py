@@ -3,6 +3,7 @@
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import deconfound as dc
@@ -106,3 +107,23 @@ def test_non_convergence_is_a_convergence_warning():
         _quiet_twfe(
             df, outcome="y", treatment="treated", unit="unit", time="time", fixed_effects="firm", max_iter=2, tol=1e-15
         )
+
+
+def test_invariances_row_order_fixed_shifts_and_duplicated_rows():
+    rng = np.random.default_rng(3)
+    df = dc.datasets.simulate_panel(n_units=150, cohorts=(5,), random_state=6)
+    df["x"] = rng.normal(size=len(df))
+    base = _quiet_twfe(df, outcome="y", treatment="treated", unit="unit", time="time", covariates="x")
+    shuffled = _quiet_twfe(
+        df.sample(frac=1.0, random_state=2), outcome="y", treatment="treated", unit="unit", time="time", covariates="x"
+    )
+    np.testing.assert_allclose(shuffled.coefficients.coef, base.coefficients.coef, rtol=1e-10)
+    np.testing.assert_allclose(shuffled.coefficients.std_err, base.coefficients.std_err, rtol=1e-10)
+    shifted = df.assign(y=df["y"] + 5.0 * df["unit"] - 3.0 * df["time"] ** 2)  # absorbed by the fixed effects
+    moved = _quiet_twfe(shifted, outcome="y", treatment="treated", unit="unit", time="time", covariates="x")
+    np.testing.assert_allclose(moved.coefficients.coef, base.coefficients.coef, rtol=1e-8)
+    doubled = pd.concat([df, df[df["unit"] < 40]])  # analytic weight 2 == the row twice, for the coefficients
+    weighted = df.assign(w=np.where(df["unit"] < 40, 2.0, 1.0))
+    a = _quiet_twfe(doubled, outcome="y", treatment="treated", unit="unit", time="time", covariates="x")
+    b = _quiet_twfe(weighted, outcome="y", treatment="treated", unit="unit", time="time", covariates="x", weights="w")
+    np.testing.assert_allclose(a.coefficients.coef, b.coefficients.coef, rtol=1e-9)

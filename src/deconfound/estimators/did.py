@@ -268,7 +268,8 @@ def did(
     ``treated`` marks the treated group (0/1, constant within a unit), ``post`` the period after
     treatment. On unit-level data the estimate is the coefficient of ``treated:post`` in the
     regression on treated, post, their product and ``covariates``; standard errors are clustered by
-    ``unit`` when given (else by ``cluster``, else HC1). On a table with one row per group and period
+    ``cluster`` when given, else by ``unit`` when given, else HC1 (``cov_type`` overrides). On a
+    table with one row per group and period
     (four group means) it is the difference of the means, without a standard error. The four means,
     both changes and the difference are in ``diagnostics["group_means"]``.
     """
