@@ -122,3 +122,8 @@ def test_cov_type_options(panel):
     r = dc.did(panel, outcome="y", treated="D", post="P", cov_type="nonrobust")
     X = sm.add_constant(np.column_stack([panel.D, panel.P, panel.D * panel.P]))
     assert r.std_error == pytest.approx(sm.OLS(panel.y, X).fit().bse.iloc[3], rel=1e-9)
+
+
+def test_all_units_treated_leaves_no_control_group(panel):
+    with pytest.raises(dc.DataError, match="treatment 'D' is constant"):
+        dc.did(panel.assign(D=1), outcome="y", treated="D", post="P", unit="id")

@@ -120,3 +120,16 @@ def test_weights_and_cluster_match_csdid(panel):
         agg = ref.aggte(typec="dynamic", bstrap=False)
     e = _ours(panel, "not-yet", "varying", ["x"], weights="w", cluster="state", aggregate="event")
     assert e.std_error == pytest.approx(agg.atte["overall_se"], rel=REL)
+
+
+@pytest.mark.parametrize("base", ["varying", "universal"])
+def test_anticipation_matches_csdid(panel, base):
+    ref = _csdid(panel, "nevertreated", base, "y~1", anticipation=1)
+    r = _ours(panel, "never", base, None, anticipation=1)
+    theirs = pd.DataFrame(
+        {"group": ref.results["group"], "time": ref.results["year"], "att": ref.results["att"], "se": ref.results["se"]}
+    )
+    merged = theirs.merge(r.diagnostics["group_time"], on=["group", "time"], validate="one_to_one")
+    assert len(merged) == len(theirs) == len(r.diagnostics["group_time"])
+    np.testing.assert_allclose(merged["estimate"], merged["att"], rtol=REL, atol=1e-12)
+    np.testing.assert_allclose(merged["std_error"], merged["se"].fillna(0.0), rtol=REL, atol=1e-12)
