@@ -29,17 +29,34 @@ from .errors import (
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from . import datasets
+    from ._core.fefit import ssc
+    from .estimators.did import did
+    from .estimators.event_study import event_study
     from .estimators.means import difference_in_means
+    from .estimators.panel import panel_regression
     from .estimators.regression import lin, ols
+    from .estimators.staggered import staggered
+    from .estimators.twfe import twfe
     from .graph import CausalGraph
     from .identification import check_adjustment, identify
     from .model import CausalModel
+    from .plots.event_study import plot_event_study
     from .results import CoefTable, Comparison, Estimate, Summary, compare
 
 __version__ = "0.1.0"
 
-#: public name -> the module that defines it (a module itself when the name is its last component)
+#: public name -> the module that defines it (see _MODULES for names that are modules)
+#: public names that are modules themselves (the rest are attributes of their module)
+_MODULES = frozenset({"datasets"})
+
 _LAZY = {
+    "did": ".estimators.did",
+    "event_study": ".estimators.event_study",
+    "panel_regression": ".estimators.panel",
+    "plot_event_study": ".plots.event_study",
+    "ssc": "._core.fefit",
+    "staggered": ".estimators.staggered",
+    "twfe": ".estimators.twfe",
     "CausalGraph": ".graph",
     "CausalModel": ".model",
     "check_adjustment": ".identification",
@@ -78,10 +95,17 @@ __all__ = [
     "check_adjustment",
     "compare",
     "datasets",
+    "did",
     "difference_in_means",
+    "event_study",
     "identify",
     "lin",
     "ols",
+    "panel_regression",
+    "plot_event_study",
+    "ssc",
+    "staggered",
+    "twfe",
 ]
 
 
@@ -90,7 +114,7 @@ def __getattr__(name: str) -> Any:
     if module_name is None:
         raise AttributeError(f"module 'deconfound' has no attribute {name!r}")
     module = importlib.import_module(module_name, __name__)
-    value = module if module_name.rsplit(".", 1)[-1] == name else getattr(module, name)
+    value = module if name in _MODULES else getattr(module, name)
     globals()[name] = value
     return value
 

@@ -106,6 +106,19 @@ def _regression() -> list[Row]:
 
 
 @step
+def _did_ice_cream() -> list[Row]:
+    from .datasets import ice_cream
+    from .estimators.did import did
+
+    r = _quiet(did, ice_cream(), outcome="sales", treated="treated", post="post")
+    return [
+        Row("8 DiD", "ice cream: store A change (heat wave)", r.diagnostics["treated_change"], 300.0, 0),
+        Row("8 DiD", "ice cream: store B change (control)", r.diagnostics["control_change"], 100.0, 0),
+        Row("8 DiD", "ice cream: difference-in-differences", r.estimate, 200.0, 0),
+    ]
+
+
+@step
 def _did_trap() -> list[Row]:
     from .datasets import heart_attack_panel
     from .errors import CollinearityError
@@ -116,6 +129,26 @@ def _did_trap() -> list[Row]:
     except CollinearityError as exc:
         return [Row("8 DiD trap", "Quality_of_Care vs Drug:Post", f"refused: {', '.join(exc.dependent)}", None)]
     return [Row("8 DiD trap", "Quality_of_Care vs Drug:Post", "not detected", "refused")]
+
+
+@step
+def _did_trap_caught() -> list[Row]:
+    import re
+
+    from .datasets import heart_attack_panel
+    from .estimators.did import did
+
+    rows = []
+    for label, noise in (("exact", 0.0), ("noisy", 0.05)):
+        data = heart_attack_panel(quality_noise=noise)
+        r = _quiet(
+            did, data, outcome="Severity", treated="Drug", post="Post", covariates=["Quality_of_Care"], unit="patient"
+        )
+        named = sorted({m for w in r.warnings for m in re.findall(r"covariate '([^']+)'", w)})
+        cond = r.diagnostics["condition_number"]
+        rows.append(Row("8 DiD trap", f"did() {label}: warned about", ", ".join(named) or "nothing", None))
+        rows.append(Row("8 DiD trap", f"did() {label}: condition number", f"{cond:.3g}", None))
+    return rows
 
 
 def collect() -> list[Row]:

@@ -6,6 +6,9 @@
     deconfound identify [FILE] --graph G --treatment T --outcome Y [--observed a,b] [--adjust a,b] [--json]
     deconfound plot dag --graph G [--treatment T --outcome Y] -o dag.png
     deconfound plot forest FILE --treatment T --outcome Y [--graph G | --covariates a,b] -o forest.png
+    deconfound estimate FILE --method did|twfe|event-study|staggered|panel --outcome Y --unit U --time T
+                             (--treated D --post P | --treatment D | --first-treated G) [--window -5,5] ...
+    deconfound plot event-study FILE --outcome Y --unit U --time T --first-treated G -o out.png
     deconfound demo [--json] [--output DIR]
 
 Heavy modules are imported only inside the command that needs them, so ``deconfound --help`` is fast.
@@ -172,6 +175,130 @@ def _plot_forest(args: argparse.Namespace) -> Any:
         treated_level=args.treated_level,
     )
     return model.compare().plot()
+@_method("did")
+def _run_did(args: argparse.Namespace) -> Any:
+    from .estimators.did import did
+
+    return did(
+        args.data,
+        outcome=_need(args, "outcome"),
+        treated=_need(args, "treated"),
+        post=_need(args, "post"),
+        covariates=args.covariates,
+        unit=args.unit,
+        weights=args.weights,
+        cluster=args.cluster,
+        cov_type=args.cov_type,
+        **_common(args),
+    )
+
+
+@_method("twfe")
+def _run_twfe(args: argparse.Namespace) -> Any:
+    from .estimators.twfe import twfe
+
+    return twfe(
+        args.data,
+        outcome=_need(args, "outcome"),
+        treatment=_need(args, "treatment"),
+        unit=_need(args, "unit"),
+        time=_need(args, "time"),
+        covariates=args.covariates,
+        fixed_effects=args.fixed_effects,
+        weights=args.weights,
+        cluster=args.cluster,
+        cov_type=args.cov_type,
+        **_common(args),
+    )
+
+
+def _timing(args: argparse.Namespace) -> dict[str, Any]:
+    if args.first_treated is None and args.treatment is None:
+        from .errors import SpecificationError
+
+        raise SpecificationError(f"--method {args.method} needs --first-treated G or --treatment D.")
+    return {"first_treated": args.first_treated, "treatment": args.treatment}
+
+
+@_method("event-study")
+def _run_event_study(args: argparse.Namespace) -> Any:
+    from .estimators.event_study import event_study
+
+    return event_study(
+        args.data,
+        outcome=_need(args, "outcome"),
+        unit=_need(args, "unit"),
+        time=_need(args, "time"),
+        **_timing(args),
+        window=args.window or (-5, 5),
+        ref_period=args.ref_period,
+        bin_endpoints=not args.no_bin_endpoints,
+        estimator=args.estimator or "twfe",
+        control_group=args.control_group or "never",
+        covariates=args.covariates,
+        fixed_effects=args.fixed_effects,
+        weights=args.weights,
+        cluster=args.cluster,
+        cov_type=args.cov_type,
+        **_common(args),
+    )
+
+
+@_method("staggered")
+def _run_staggered(args: argparse.Namespace) -> Any:
+    from .estimators.staggered import staggered
+
+    return staggered(
+        args.data,
+        outcome=_need(args, "outcome"),
+        unit=_need(args, "unit"),
+        time=_need(args, "time"),
+        **_timing(args),
+        covariates=args.covariates,
+        weights=args.weights,
+        control_group=args.control_group or "never",
+        aggregate=args.aggregate or "simple",
+        base_period=args.base_period,
+        anticipation=args.anticipation,
+        window=args.window,
+        cluster=args.cluster,
+        n_boot=args.n_boot,
+        random_state=args.random_state,
+        **_common(args),
+    )
+
+
+@_method("panel")
+def _run_panel(args: argparse.Namespace) -> Any:
+    from .estimators.panel import panel_regression
+
+    return panel_regression(
+        args.data,
+        outcome=_need(args, "outcome"),
+        treatment=_need(args, "treatment"),
+        unit=_need(args, "unit"),
+        time=_need(args, "time"),
+        covariates=args.covariates,
+        model=args.panel_model,
+        time_effects=args.time_effects,
+        weights=args.weights,
+        cluster=args.cluster,
+        cov_type=args.cov_type,
+        **_common(args),
+    )
+
+
+def _plot_event_study(args: argparse.Namespace) -> Any:
+    from .plots.event_study import plot_event_study
+
+    if args.method not in ("event-study", "staggered"):
+        args.method = "event-study"
+    if args.method == "staggered" and args.aggregate is None:
+        args.aggregate = "event"
+    return plot_event_study(METHODS[args.method](args))
+
+
+PLOTS["event-study"] = _plot_event_study
 
 
 def _need(args: argparse.Namespace, name: str) -> str:
@@ -204,6 +331,27 @@ def _add_design_options(p: argparse.ArgumentParser) -> None:
         "become the adjustment set it identifies; --covariates given too are checked against it instead",
     )
     p.add_argument("--observed", help="comma-separated observed graph nodes (default: the data's columns)")
+    panel = p.add_argument_group(
+        "panels and difference-in-differences (methods did, twfe, event-study, staggered, panel)"
+    )
+    panel.add_argument("--unit", help="unit (panel id) column")
+    panel.add_argument("--time", help="time period column (numeric)")
+    panel.add_argument("--treated", help="did: the treated-group column (0/1)")
+    panel.add_argument("--post", help="did: the after-treatment period column (0/1)")
+    panel.add_argument("--first-treated", help="the first treated period of each unit (0 or empty = never)")
+    panel.add_argument("--fixed-effects", help="further fixed effects to absorb, comma-separated")
+    panel.add_argument("--ref-period", type=float, default=-1.0, help="event-study reference period (default -1)")
+    panel.add_argument("--window", help="event times first,last, e.g. -5,5")
+    panel.add_argument("--no-bin-endpoints", action="store_true", help="drop, not pool, event times beyond the window")
+    panel.add_argument("--estimator", help="event-study estimator: twfe (default) or sun-abraham")
+    panel.add_argument("--control-group", help="staggered: never (default) or not-yet; sun-abraham: never or last")
+    panel.add_argument("--aggregate", help="staggered: simple (default), event, group or calendar")
+    panel.add_argument("--base-period", default="varying", help="staggered: varying (default) or universal")
+    panel.add_argument("--anticipation", type=int, default=0, help="staggered: periods of anticipation (default 0)")
+    panel.add_argument("--n-boot", type=int, help="staggered: multiplier-bootstrap draws (default: analytic SEs)")
+    panel.add_argument("--random-state", type=int, help="seed for the bootstrap")
+    panel.add_argument("--panel-model", default="within", help="panel: within, first-difference or random-effects")
+    panel.add_argument("--time-effects", action="store_true", help="panel within: add period fixed effects")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
 
 
@@ -361,9 +509,22 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(as_json=args.json, output=args.output, quiet=args.quiet)
 
 
+def _glue_negative_values(argv: Sequence[str]) -> list[str]:
+    """``--window -5,5`` -> ``--window=-5,5`` (argparse would read -5,5 as an option)."""
+    out: list[str] = []
+    it = iter(argv)
+    for arg in it:
+        if arg == "--window":
+            value = next(it, None)
+            out.append(arg if value is None else f"--window={value}")
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_glue_negative_values(sys.argv[1:] if argv is None else argv))
     if args.version:
         from . import __version__
 

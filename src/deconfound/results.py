@@ -166,6 +166,9 @@ class CoefTable:
     cov: np.ndarray
     df: float | None  # degrees of freedom of the t reference distribution; None for normal
     stats: Mapping[str, Any] = field(default_factory=dict)  # r2, f, cond_no, cov_type, ...
+    #: extra keys identifying each term, e.g. {"event_time": (-2, -1, 0, ...)} for an event study or
+    #: {"group": ..., "time": ...} for group-time effects (None where a term has no such key)
+    keys: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
 
     @property
     def std_err(self) -> np.ndarray:
@@ -196,6 +199,7 @@ class CoefTable:
         stat = "t" if self.df is not None else "z"
         return pd.DataFrame(
             {
+                **{key: list(values) for key, values in self.keys.items()},
                 "coef": self.coef,
                 "std err": self.std_err,
                 stat: self.tvalues,
@@ -279,10 +283,17 @@ class Estimate:
         if self.treatment_mapping is not None:
             out["treatment_mapping"] = dict(self.treatment_mapping)
         if self.coefficients is not None:
-            frame = self.coefficients.to_frame(self.level)
+            table = self.coefficients
+            keys = {k: list(v) for k, v in table.keys.items()}
             out["coefficients"] = [
-                {"term": term, "estimate": row.iloc[0], "std_error": row.iloc[1], "p_value": row.iloc[3]}
-                for term, row in frame.iterrows()
+                {
+                    "term": term,
+                    **{k: v[i] for k, v in keys.items()},
+                    "estimate": table.coef[i],
+                    "std_error": table.std_err[i],
+                    "p_value": table.pvalues[i],
+                }
+                for i, term in enumerate(table.names)
             ]
             out["model"] = dict(self.coefficients.stats)
         return _jsonable(out)

@@ -2,6 +2,7 @@
 
 from .article import heart_attack, heart_attack_panel, ice_cream
 from .graphs import simulate_collider, simulate_m_bias
+from .panel import simulate_panel
 from .simulate import simulate_heterogeneous, simulate_observational, simulate_rct
 
 __all__ = [
@@ -12,5 +13,6 @@ __all__ = [
     "simulate_heterogeneous",
     "simulate_m_bias",
     "simulate_observational",
+    "simulate_panel",
     "simulate_rct",
 ]

@@ -7,7 +7,7 @@ from typing import Any
 
 from .._core.fit import OLSFit
 from ..data import Prepared
-from ..errors import DataWarning, DiagnosticWarning, warn
+from ..errors import ConvergenceWarning, DataWarning, DiagnosticWarning, warn
 from ..results import CoefTable, Estimate
 
 
@@ -40,16 +40,28 @@ def make_estimate(
     notes: Sequence[str] = (),
     diagnostics: Mapping[str, Any] | None = None,
     coefficients: CoefTable | None = None,
+    data_warnings: Sequence[str] = (),
+    convergence_warnings: Sequence[str] = (),
+    n_treated: int | None = None,
+    n_control: int | None = None,
+    n: int | None = None,
 ) -> Estimate:
-    """Build the result and issue its warnings (diagnostic ones, plus a data warning for dropped rows)."""
+    """Build the result and issue its warnings (diagnostic ones, plus a data warning for dropped rows).
+
+    ``data_warnings`` (rows removed for other reasons: singletons, unbalanced units) are issued as
+    DataWarning and ``convergence_warnings`` as ConvergenceWarning; all are kept on the result.
+    ``n``, ``n_treated`` / ``n_control`` override the counts of the prepared rows (e.g. after singletons
+    were removed).
+    """
     all_warnings = list(warnings)
-    data_warnings = []
+    data_warnings = list(data_warnings)
     if prepared.n_dropped:
         detail = ", ".join(f"{c!r}: {k}" for c, k in prepared.dropped_by.items())
-        data_warnings.append(
-            f"{prepared.n_dropped} of {prepared.n_input} rows were dropped for missing values ({detail})."
+        data_warnings.insert(
+            0, f"{prepared.n_dropped} of {prepared.n_input} rows were dropped for missing values ({detail})."
         )
     emit(data_warnings, DataWarning)
+    emit(convergence_warnings, ConvergenceWarning)
     emit(all_warnings, DiagnosticWarning)
     return Estimate(
         method=method,
@@ -59,12 +71,12 @@ def make_estimate(
         std_error=float(std_error),
         df=df,
         level=level,
-        n=prepared.n,
-        n_treated=prepared.n_treated,
-        n_control=prepared.n_control,
+        n=prepared.n if n is None else n,
+        n_treated=prepared.n_treated if n_treated is None else n_treated,
+        n_control=prepared.n_control if n_control is None else n_control,
         outcome=prepared.outcome_name,
         treatment=prepared.treatment_name,
-        warnings=tuple(data_warnings + all_warnings),
+        warnings=tuple(data_warnings + list(convergence_warnings) + all_warnings),
         notes=tuple(prepared.notes) + tuple(notes),
         diagnostics=diagnostics or {},
         n_dropped=prepared.n_dropped,

@@ -1,0 +1,206 @@
+"""Absorbing fixed effects: singleton removal and the within transformation.
+
+A regression with fixed effects (unit, time, firm x year, ...) is the regression of the variables
+with the fixed effects projected out (Frisch-Waugh-Lovell). The projection is computed without
+dummy columns:
+
+* one factor: subtract the (weighted) group means, which is exact;
+* several factors: the method of alternating projections (subtract the group means of each factor
+  in turn until nothing changes), accelerated with the Irons-Tuck extrapolation as in fixest.
+  A balanced panel with unit and time effects converges after one sweep (the second confirms it).
+
+Group sums use ``np.bincount`` over integer codes, so each sweep is a few passes over memory.
+Convergence is measured by the largest group mean subtracted in a sweep (a bound on the change of
+every value), relative to the scale of the column.
+
+``drop_singletons`` removes observations that are alone in a group of some factor, repeatedly
+(removing one can create another), as fixest does: their fixed effect fits them perfectly, so they
+carry no information about the slopes but would bias the degrees of freedom.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+DEMEAN_TOL = 1e-10
+DEMEAN_MAX_ITER = 10_000
+
+
+def factorize(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """Integer codes 0..G-1 (in order of first appearance) and G, for any hashable values."""
+    codes, uniques = pd.factorize(np.asarray(values), sort=False)
+    return codes.astype(np.intp, copy=False), len(uniques)
+
+
+def drop_singletons(codes: Sequence[np.ndarray]) -> np.ndarray:
+    """Boolean mask of the observations kept after removing singletons of every factor, repeatedly."""
+    n = len(codes[0]) if codes else 0
+    keep = np.ones(n, dtype=bool)
+    if len(codes) == 0:
+        return keep
+    while True:
+        changed = False
+        for c in codes:
+            counts = np.bincount(c, weights=keep, minlength=int(c.max()) + 1 if n else 0)
+            single = keep & (counts[c] == 1.0)
+            if single.any():
+                keep &= ~single
+                changed = True
+        if not changed or len(codes) == 1:
+            return keep
+
+
+def compact(codes: np.ndarray) -> tuple[np.ndarray, int]:
+    """Re-number codes so that the levels present are 0..G-1 (after rows were removed)."""
+    if len(codes) == 0:
+        return codes.astype(np.intp), 0
+    present = np.bincount(codes) > 0
+    if present.all():
+        return codes.astype(np.intp, copy=False), int(present.size)
+    remap = np.cumsum(present) - 1
+    return remap[codes].astype(np.intp), int(present.sum())
+
+
+@dataclass(frozen=True)
+class DemeanInfo:
+    """How the within transformation went, per column."""
+
+    iterations: tuple[int, ...]
+    converged: bool
+
+
+class Demeaner:
+    """Projects the fixed effects of ``codes`` out of columns, with optional analytic weights.
+
+    ``codes`` are integer arrays (0..G-1) of equal length, one per factor. ``tol`` is the relative
+    tolerance of the alternating projections; ``max_iter`` caps the sweeps per column.
+    """
+
+    def __init__(
+        self,
+        codes: Sequence[np.ndarray],
+        weights: np.ndarray | None = None,
+        *,
+        tol: float = DEMEAN_TOL,
+        max_iter: int = DEMEAN_MAX_ITER,
+    ) -> None:
+        self.codes = [np.asarray(c, dtype=np.intp) for c in codes]
+        self.sizes = [int(c.max()) + 1 if len(c) else 0 for c in self.codes]
+        self.weights = None if weights is None else np.asarray(weights, dtype=np.float64)
+        self.tol = float(tol)
+        self.max_iter = int(max_iter)
+        self._inv = []
+        self._runs: list[tuple[np.ndarray, np.ndarray] | None] = []
+        for c, g in zip(self.codes, self.sizes):
+            wsum = np.bincount(c, weights=self.weights, minlength=g).astype(np.float64)
+            with np.errstate(divide="ignore"):
+                self._inv.append(np.where(wsum > 0, 1.0 / np.where(wsum > 0, wsum, 1.0), 0.0))
+            self._runs.append(_runs(c, g))
+
+    # one projection and one sweep -----------------------------------------------------------------
+    def _project(self, x: np.ndarray, j: int) -> float:
+        """Subtract the group means of factor ``j`` from ``x`` in place; return the largest mean."""
+        c = self.codes[j]
+        wx = x if self.weights is None else self.weights * x
+        runs = self._runs[j]
+        if runs is not None:  # rows sorted by this factor (a panel sorted by unit): contiguous sums
+            starts, counts = runs
+            means = np.add.reduceat(wx, starts)
+            means *= self._inv[j]
+            x -= np.repeat(means, counts)
+        else:
+            means = np.bincount(c, weights=wx, minlength=self.sizes[j])
+            means *= self._inv[j]
+            x -= means[c]
+        return float(np.abs(means).max()) if means.size else 0.0
+
+    def _sweep(self, x: np.ndarray) -> float:
+        return sum(self._project(x, j) for j in range(len(self.codes)))
+
+    # public -------------------------------------------------------------------------------------------
+    def demean(self, x: np.ndarray) -> tuple[np.ndarray, int, bool]:
+        """Return (x with the fixed effects projected out, sweeps used, converged)."""
+        x = np.array(x, dtype=np.float64, copy=True)
+        if not self.codes:
+            return x, 0, True
+        if len(self.codes) == 1:
+            self._project(x, 0)
+            return x, 1, True
+        scale = float(np.abs(x).max()) if x.size else 0.0
+        limit = self.tol * max(scale, 1e-300)
+        if self._sweep(x) <= limit:
+            return x, 1, True
+        sweeps = 1
+        while sweeps < self.max_iter:
+            px = x.copy()
+            sweeps += 1
+            if self._sweep(px) <= limit:
+                return px, sweeps, True
+            ppx = px.copy()
+            sweeps += 1
+            if self._sweep(ppx) <= limit:
+                return ppx, sweeps, True
+            x = _irons_tuck(x, px, ppx)
+        return x, sweeps, False
+
+    def demean_columns(self, matrix: np.ndarray) -> tuple[np.ndarray, DemeanInfo]:
+        """Demean every column of a 2-D array (returned as a new Fortran-ordered array)."""
+        matrix = np.asarray(matrix, dtype=np.float64)
+        out = np.empty(matrix.shape, dtype=np.float64, order="F")
+        iterations = []
+        converged = True
+        for j in range(matrix.shape[1]):
+            out[:, j], its, ok = self.demean(matrix[:, j])
+            iterations.append(its)
+            converged &= ok
+        return out, DemeanInfo(tuple(iterations), converged)
+
+
+def _runs(codes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(start, length) of each group when the rows are sorted by ``codes`` with groups 0, 1, 2, ... in
+    order (each group one contiguous run); None otherwise."""
+    n = len(codes)
+    if n == 0 or size < 2 or codes[0] != 0 or codes[-1] != size - 1:
+        return None
+    if not bool((codes[1:] >= codes[:-1]).all()):
+        return None
+    starts = np.flatnonzero(np.diff(codes)) + 1
+    if len(starts) != size - 1:
+        return None
+    starts = np.concatenate(([0], starts))
+    return starts, np.diff(np.append(starts, n))
+
+
+def _irons_tuck(x: np.ndarray, px: np.ndarray, ppx: np.ndarray) -> np.ndarray:
+    """Irons-Tuck extrapolation of the linear fixed-point iteration x -> P(x) from x, P(x), P(P(x))."""
+    d1 = ppx - px
+    d2 = d1 - px
+    d2 += x
+    ssq = float(d2 @ d2)
+    if ssq <= 0.0 or not np.isfinite(ssq):
+        return ppx
+    coef = float(d1 @ d2) / ssq
+    d1 *= coef
+    return np.subtract(ppx, d1, out=d1)
+
+
+def fixed_effect_count(sizes: Sequence[int]) -> int:
+    """Parameters absorbed by the factors, as fixest/pyfixest count them: sum of levels less one
+    reference per factor beyond the first (exact for nested or connected two-way designs)."""
+    if not sizes:
+        return 0
+    return int(sum(sizes)) - (len(sizes) - 1)
+
+
+def is_nested(fe_codes: np.ndarray, cluster_codes: np.ndarray) -> bool:
+    """True when every level of the fixed effect lies within a single cluster."""
+    if len(fe_codes) == 0:
+        return True
+    size = int(fe_codes.max()) + 1
+    first = np.empty(size, dtype=cluster_codes.dtype)
+    first[fe_codes] = cluster_codes
+    return bool(np.array_equal(first[fe_codes], cluster_codes))

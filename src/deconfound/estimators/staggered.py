@@ -1,0 +1,540 @@
+"""Staggered adoption: Callaway and Sant'Anna's (2021) group-time average treatment effects.
+
+Units are grouped into cohorts by the period their treatment starts. For every cohort g and period t
+the effect ATT(g, t) is a clean 2x2 difference-in-differences: the cohort's change from a base
+period (the last period before treatment for post-treatment cells; the previous period, or the same
+last pre-treatment period with ``base_period="universal"``, for pre-treatment cells) minus the
+change of a comparison group that is untreated in both periods: the never-treated units
+(``control_group="never"``) or the units not yet treated by then (``"not-yet"``). Already-treated
+units are never used as controls, which is what biases plain two-way fixed effects.
+
+With covariates, the control change is predicted by an outcome regression of the change on the
+covariates (at the earlier of the two periods) among the controls (parallel trends conditional on
+covariates; the "reg" estimator of Sant'Anna and Zhao 2020).
+
+Every ATT(g, t) comes with its influence function, so standard errors of the cells and of any
+aggregation are analytic (or from the multiplier bootstrap with ``n_boot``); aggregations are in
+``_staggered_agg``. The panel must be balanced: units missing a period are dropped and reported.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._core.influence import if_covariance
+from .._options import as_name_list, check_level, check_option, check_positive_int, check_random_state
+from ..data import Prepared, prepare
+from ..diagnostics.pretrends import pretrend_warning, wald_test
+from ..errors import DataError, SpecificationError
+from ..results import CoefTable, Estimate
+from ._base import make_estimate
+from ._panel import Panel, panel_index, read_timing_frame, unit_timing
+from ._staggered_agg import AGGREGATIONS, aggregate_all, apply_bootstrap
+
+CONTROL_GROUPS = ("never", "not-yet")
+BASE_PERIODS = ("varying", "universal")
+
+
+@dataclass(frozen=True)
+class UnitPanel:
+    """A balanced panel in wide form: one row per unit."""
+
+    y: np.ndarray  # units x periods
+    x: np.ndarray | None  # units x periods x covariates
+    w: np.ndarray  # unit weights, mean 1
+    g: np.ndarray  # first treated period per unit (inf = never)
+    periods: np.ndarray
+    clusters: np.ndarray | None  # cluster code per unit (beyond the unit itself)
+    covariate_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Cells:
+    """Group-time effects and their influence functions (units x cells)."""
+
+    group: np.ndarray
+    time: np.ndarray
+    att: np.ndarray
+    psi: np.ndarray
+    base: np.ndarray  # the base period of each cell
+    fixed_zero: np.ndarray  # universal base: the base cell itself (0 by construction)
+
+    @property
+    def event_time(self) -> np.ndarray:
+        return self.time - self.group
+
+
+# --------------------------------------------------------------------------------------------------
+# the 2x2 building block
+# --------------------------------------------------------------------------------------------------
+
+
+def _or_did(dy: np.ndarray, d: np.ndarray, z: np.ndarray, w: np.ndarray) -> tuple[float, np.ndarray]:
+    """Outcome-regression DiD on one 2x2 (panel): ATT and its influence function on these units.
+
+    ``z`` holds an intercept and the covariates; the regression of the change ``dy`` on ``z`` among
+    the controls (``d == 0``) predicts the treated units' untreated change. Weights ``w`` have mean 1.
+    """
+    n1 = len(dy)
+    ctrl = d == 0
+    wc = w * ctrl
+    xtx = (z * wc[:, None]).T @ z / n1
+    try:
+        xtx_inv = np.linalg.inv(xtx)
+    except np.linalg.LinAlgError:
+        xtx_inv = None
+    if xtx_inv is None or not np.all(np.isfinite(xtx_inv)) or np.linalg.cond(xtx) > 1e12:
+        raise _Singular()
+    beta = xtx_inv @ ((z * wc[:, None]).T @ dy / n1)
+    pred = z @ beta
+    wt = w * d
+    p_treat = wt.mean()
+    eta_t = float((wt * dy).mean() / p_treat)
+    eta_c = float((wt * pred).mean() / p_treat)
+    resid = dy - pred
+    linear = (z * (wc * resid)[:, None]) @ xtx_inv
+    moment = (z * wt[:, None]).mean(axis=0)
+    inf_t = wt * (dy - eta_t) / p_treat
+    inf_c = (wt * (pred - eta_c) + linear @ moment) / p_treat
+    return eta_t - eta_c, inf_t - inf_c
+
+
+class _Singular(Exception):
+    pass
+
+
+def _base_index(periods: np.ndarray, j: int, g: float, anticipation: float, base: str) -> int | None:
+    """Index of the base period for cell (g, periods[j]); None if the cohort has no pre-treatment period."""
+    pre = np.flatnonzero(periods + anticipation < g)
+    last_pre = int(pre[-1]) if pre.size else None
+    if base == "universal" or periods[j] >= g - anticipation:
+        return last_pre
+    return j - 1
+
+
+def _controls(g_units: np.ndarray, g: float, t: float, b: float, control: str, anticipation: float) -> np.ndarray:
+    never = np.isinf(g_units)
+    if control == "never":
+        return never
+    return never | ((g_units > max(t, b) + anticipation) & (g_units != g))
+
+
+def group_time_effects(panel: UnitPanel, control: str, base: str, anticipation: float) -> tuple[Cells, list[str]]:
+    """Every ATT(g, t) with its influence function; cells without controls are skipped (noted)."""
+    n, n_t = panel.y.shape
+    cohorts = np.unique(panel.g[np.isfinite(panel.g)])
+    out: dict[str, list] = {k: [] for k in ("group", "time", "att", "psi", "base", "zero")}
+    skipped: list[str] = []
+    start = 0 if base == "universal" else 1
+    for g in cohorts:
+        treat = panel.g == g
+        for j in range(start, n_t):
+            b = _base_index(panel.periods, j, g, anticipation, base)
+            if b is None:
+                break
+            t, tb = panel.periods[j], panel.periods[b]
+            if b == j:
+                _append(out, g, t, tb, 0.0, np.zeros(n), True)
+                continue
+            ctrl = _controls(panel.g, g, t, tb, control, anticipation)
+            if not ctrl.any():
+                skipped.append(f"({g:g}, {t:g})")
+                continue
+            att, psi = _cell(panel, treat, ctrl, j, b, g, t)
+            _append(out, g, t, tb, att, psi, False)
+    notes = []
+    if skipped:
+        notes.append(
+            f"no comparison units left for {len(skipped)} group-time cell(s) {', '.join(skipped[:6])}"
+            f"{', ...' if len(skipped) > 6 else ''} (every unit is treated by then): those effects are not estimated"
+        )
+    if not out["att"]:
+        raise DataError("No group-time effect could be estimated: no cohort has untreated comparison units.")
+    cells = Cells(
+        np.array(out["group"], dtype=float),
+        np.array(out["time"], dtype=float),
+        np.array(out["att"], dtype=float),
+        np.column_stack(out["psi"]),
+        np.array(out["base"], dtype=float),
+        np.array(out["zero"], dtype=bool),
+    )
+    return cells, notes
+
+
+def _append(out: dict, g: float, t: float, b: float, att: float, psi: np.ndarray, zero: bool) -> None:
+    for key, value in (("group", g), ("time", t), ("base", b), ("att", att), ("psi", psi), ("zero", zero)):
+        out[key].append(value)
+
+
+def _cell(panel: UnitPanel, treat: np.ndarray, ctrl: np.ndarray, j: int, b: int, g: float, t: float):
+    sub = treat | ctrl
+    n, n1 = len(treat), int(sub.sum())
+    dy = panel.y[sub, j] - panel.y[sub, b]
+    w = panel.w[sub] / panel.w[sub].mean()
+    ones = np.ones((n1, 1))
+    z = ones if panel.x is None else np.column_stack([ones, panel.x[sub, min(j, b), :]])
+    try:
+        att, inf = _or_did(dy, treat[sub].astype(float), z, w)
+    except _Singular:
+        raise DataError(
+            f"The covariates {list(panel.covariate_names)} are collinear (or constant) among the comparison units "
+            f"of cohort {g:g} at period {t:g}, so the outcome regression cannot be fitted. Remove or recode them."
+        ) from None
+    psi = np.zeros(n)
+    psi[sub] = inf * (n / n1)
+    return att, psi
+
+
+# --------------------------------------------------------------------------------------------------
+# from rows to a balanced wide panel
+# --------------------------------------------------------------------------------------------------
+
+
+def _per_unit(panel: Panel, values: np.ndarray, name: str, role: str) -> np.ndarray:
+    """A column that must be constant within unit, as one value per unit."""
+    first = np.empty(panel.n_units, dtype=values.dtype)
+    first[panel.unit] = values
+    if not np.array_equal(first[panel.unit], values):
+        raise DataError(
+            f"{role} {name!r} varies within units; the group-time estimator needs one value per unit "
+            "(use each unit's value from its first period, for example)."
+        )
+    return first
+
+
+def _wide(
+    prep: Prepared, panel: Panel, g: np.ndarray, names: tuple[str | None, str | None], drop: np.ndarray
+) -> tuple[UnitPanel, list[str]]:
+    """Balance the panel (dropping incomplete units and ``drop``), then reshape to units x periods."""
+    warnings: list[str] = []
+    complete = panel.unit_counts() == panel.n_periods
+    incomplete = ~complete & ~drop
+    if incomplete.any():
+        warnings.append(
+            f"{int(incomplete.sum())} unit(s) not observed in every period were dropped "
+            f"({int(incomplete[panel.unit].sum())} rows): the group-time estimator compares each unit with itself "
+            "across periods and needs a balanced panel."
+        )
+    keep = complete & ~drop
+    if not keep.all():
+        rows = keep[panel.unit]
+        if not rows.any():
+            raise DataError("No unit is observed in every period (after dropping always-treated units).")
+        keep_units = np.flatnonzero(keep)
+        remap = np.full(panel.n_units, -1)
+        remap[keep_units] = np.arange(keep_units.size)
+        unit = remap[panel.unit[rows]]
+        period, g = panel.period[rows], g[keep_units]
+    else:
+        rows = np.ones(len(panel.unit), dtype=bool)
+        unit, period = panel.unit, panel.period
+    n_units = int(unit.max()) + 1
+    y = np.empty((n_units, panel.n_periods))
+    y[unit, period] = prep.outcome[rows]
+    x = None
+    if prep.covariates.k:
+        cov = prep.covariates.to_array()[rows]
+        x = np.empty((n_units, panel.n_periods, cov.shape[1]))
+        x[unit, period, :] = cov
+    sub = dataclasses.replace(panel, unit=unit, period=period, unit_labels=np.arange(n_units), time=panel.time[rows])
+    w = np.ones(n_units)
+    if prep.weights is not None:
+        w = _per_unit(sub, prep.weights[rows], str(names[0]), "weights")
+        w = w / w.mean()
+    clusters = None
+    if names[1] is not None:
+        clusters = pd.factorize(_per_unit(sub, prep.clusters[0][rows], names[1], "cluster"))[0]
+    return UnitPanel(y, x, w, g, panel.periods, clusters, tuple(prep.covariates.names)), warnings
+
+
+def _timing_sample(g: np.ndarray, periods: np.ndarray, anticipation: float) -> tuple[np.ndarray, list[str], list[str]]:
+    """Drop cohorts without a pre-treatment period; late cohorts become never treated."""
+    g = g.copy()
+    notes, warnings = [], []
+    late = np.isfinite(g) & (g > periods[-1])
+    if late.any():
+        notes.append(f"{int(late.sum())} unit(s) first treated after the last period count as never treated")
+        g[late] = np.inf
+    early = np.isfinite(g) & (g - anticipation <= periods[0])
+    if early.any():
+        warnings.append(
+            f"{int(early.sum())} unit(s) treated from the first period on (or within the anticipation window) were "
+            "dropped: with no untreated period they cannot be compared with themselves."
+        )
+    return g, notes, warnings
+
+
+# --------------------------------------------------------------------------------------------------
+# public
+# --------------------------------------------------------------------------------------------------
+
+
+def staggered(
+    data: Any,
+    *,
+    outcome: str,
+    unit: str,
+    time: str,
+    first_treated: str | None = None,
+    treatment: str | None = None,
+    covariates: str | Iterable[str] | None = None,
+    weights: str | None = None,
+    control_group: str = "never",
+    aggregate: str = "simple",
+    base_period: str = "varying",
+    anticipation: int = 0,
+    window: Any = None,
+    cluster: str | None = None,
+    n_boot: int | None = None,
+    random_state: Any = None,
+    level: float = 0.95,
+    missing: str = "raise",
+) -> Estimate:
+    """Callaway-Sant'Anna group-time effects ATT(g, t), aggregated (see the module docstring).
+
+    Timing comes from ``first_treated`` (first treated period per unit; 0 or missing = never) or
+    ``treatment`` (0/1 that stays on). ``control_group``: "never" or "not-yet" treated units.
+    ``aggregate``: "simple" (overall ATT), "event", "group" or "calendar"; the headline estimate is
+    that aggregation's overall effect. ``covariates`` enter through an outcome regression. Standard
+    errors are analytic from influence functions (clustered by unit, or by ``cluster`` if it is fixed
+    within units) or, with ``n_boot`` draws, from the multiplier bootstrap with uniform bands.
+    ``result.coefficients`` holds every ATT(g, t) (keys group, time, event_time); the aggregation is
+    ``diagnostics["aggregation"]``, the event-time aggregation ``diagnostics["event_study"]``.
+    """
+    level = check_level(level)
+    control_group = check_option("control_group", control_group, CONTROL_GROUPS)
+    kind = check_option("aggregate", aggregate, AGGREGATIONS)
+    base_period = check_option("base_period", base_period, BASE_PERIODS)
+    anticipation = check_positive_int(anticipation, "anticipation", 0)
+    n_boot = None if n_boot is None else check_positive_int(n_boot, "n_boot", 50)
+    win = _parse_window(window)
+    timing, from_treatment = _timing(treatment, first_treated)
+    cov_names = as_name_list(covariates, "covariates")
+    cluster_names = [c for c in as_name_list(cluster, "cluster") if c != unit]
+    if len(cluster_names) > 1:
+        raise SpecificationError("cluster= takes one column (fixed within units) for the group-time estimator.")
+    used = [c for c in [outcome, unit, time, timing, weights, *cov_names, *cluster_names] if c]
+    frame, notes = read_timing_frame(data, first_treated, used)
+    prep = prepare(
+        frame,
+        outcome=outcome,
+        covariates=cov_names,
+        weights=weights,
+        cluster=cluster_names,
+        missing=missing,
+        extra={"unit": unit, "time": time, "timing": timing},
+    )
+    prep = dataclasses.replace(prep, treatment_name=timing)
+    panel = panel_index(prep.extra["unit"], prep.extra["time"], unit, time)
+    g = unit_timing(panel, prep.extra["timing"], from_treatment=from_treatment, name=timing)
+    g, more_notes, data_w = _timing_sample(g, panel.periods, anticipation)
+    early = np.isfinite(g) & (g - anticipation <= panel.periods[0])
+    wide, balance_w = _wide(prep, panel, g, (weights, cluster_names[0] if cluster_names else None), early)
+    _check_design(wide, control_group)
+    cells, cell_notes = group_time_effects(wide, control_group, base_period, anticipation)
+    kinds = [kind] if kind == "event" else [kind, "event"]
+    aggs = aggregate_all(cells, wide.w, wide.g, kinds, win, wide.clusters, level)
+    cov_cells = if_covariance(cells.psi, wide.clusters)
+    boot_info = None
+    if n_boot is not None:
+        cov_cells, boot_info = _bootstrap(cells, aggs, wide, n_boot, random_state, level, cov_cells)
+    return _result(
+        prep,
+        wide,
+        cells,
+        aggs,
+        kind,
+        cov_cells,
+        boot_info,
+        level,
+        anticipation,
+        notes + more_notes + cell_notes,
+        data_w + balance_w,
+        control_group,
+        base_period,
+    )
+
+
+def _parse_window(window: Any) -> tuple[float, float] | None:
+    if window is None:
+        return None
+    if isinstance(window, str):
+        try:
+            window = tuple(float(p) for p in window.split(","))
+        except ValueError:
+            raise SpecificationError(f"window must be two numbers such as '-5,5', got {window!r}.") from None
+    try:
+        lo, hi = (float(v) for v in window)
+    except (TypeError, ValueError):
+        raise SpecificationError(f"window must be a pair (first, last) of event times, got {window!r}.") from None
+    if lo > hi:
+        raise SpecificationError(f"window={window!r}: the first event time must not exceed the last.")
+    return lo, hi
+
+
+def _timing(treatment: str | None, first_treated: str | None) -> tuple[str, bool]:
+    if (treatment is None) == (first_treated is None):
+        raise SpecificationError(
+            "Give exactly one of first_treated= (the period each unit's treatment starts; 0 or missing for never "
+            "treated) or treatment= (a 0/1 column that switches on and stays on)."
+        )
+    return (treatment, True) if treatment is not None else (first_treated, False)  # type: ignore[return-value]
+
+
+def _check_design(wide: UnitPanel, control: str) -> None:
+    cohorts = np.unique(wide.g[np.isfinite(wide.g)])
+    if cohorts.size == 0:
+        raise DataError("No unit starts treatment within the panel: there is no effect to estimate.")
+    has_never = bool(np.isinf(wide.g).any())
+    if control == "never" and not has_never:
+        raise DataError(
+            "No never-treated units to compare with. Use control_group='not-yet' (units not yet treated serve as "
+            "controls), or add never-treated units."
+        )
+    if cohorts.size == 1 and not has_never:
+        raise DataError(
+            f"Every treated unit starts at {cohorts[0]:g} and none is never treated: there is no comparison group "
+            "(all units are treated at once). Add never-treated units."
+        )
+
+
+def _bootstrap(
+    cells: Cells, aggs: dict, wide: UnitPanel, n_boot: int, random_state: Any, level: float, cov: np.ndarray
+):
+    """Multiplier-bootstrap standard errors for the cells and every aggregation (one set of draws)."""
+    from .._core.influence import multiplier_bootstrap
+
+    blocks, offsets, start = [cells.psi], {}, cells.psi.shape[1]
+    for kind, agg in aggs.items():
+        offsets[kind] = start
+        blocks += [agg.psi, agg.overall_psi[:, None]]
+        start += agg.psi.shape[1] + 1
+    boot = multiplier_bootstrap(np.column_stack(blocks), n_boot, check_random_state(random_state), wide.clusters, level)
+    apply_bootstrap(aggs, boot, offsets, level)
+    k = cells.psi.shape[1]
+    se = np.where(cells.fixed_zero, 0.0, boot.std_error[:k])
+    sd = np.sqrt(np.clip(np.diag(cov), 0, None))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        corr = np.where(np.outer(sd, sd) > 0, cov / np.outer(sd, sd), 0.0)
+    info = {
+        "n_boot": n_boot,
+        "weights": "Rademacher",
+        "uniform_critical_value": boot.uniform_critical_value(np.flatnonzero(~cells.fixed_zero), level),
+    }
+    return corr * np.outer(se, se), info
+
+
+ESTIMANDS = {
+    "simple": "ATT",
+    "event": "ATT (average over event times >= 0)",
+    "group": "ATT (average over cohorts)",
+    "calendar": "ATT (average over periods)",
+}
+
+
+def _cell_frame(cells: Cells, cov: np.ndarray, level: float) -> pd.DataFrame:
+    from .._core.distributions import critical_value, two_sided_p
+
+    se = np.sqrt(np.clip(np.diag(cov), 0, None))
+    crit = critical_value(level, None)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(se > 0, two_sided_p(cells.att / np.where(se > 0, se, 1.0), None), np.nan)
+    return pd.DataFrame(
+        {
+            "group": cells.group,
+            "time": cells.time,
+            "event_time": cells.event_time,
+            "base_period": cells.base,
+            "estimate": cells.att,
+            "std_error": se,
+            "ci_low": cells.att - crit * se,
+            "ci_high": cells.att + crit * se,
+            "p_value": p,
+        }
+    )
+
+
+def _event_frame(agg, level: float) -> pd.DataFrame:
+    from .._core.distributions import two_sided_p
+    from ._staggered_agg import aggregate_frame
+
+    frame = aggregate_frame(agg, level)
+    frame.insert(1, "term", [f"event_time={k:g}" for k in agg.keys])
+    se = frame["std_error"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frame["p_value"] = np.where(se > 0, two_sided_p(frame["estimate"] / np.where(se > 0, se, 1.0), None), np.nan)
+    frame["reference"] = (se == 0) & (frame["estimate"] == 0)
+    return frame
+
+
+def _pretrend(cells: Cells, cov: np.ndarray, anticipation: float) -> dict[str, Any]:
+    pre = np.flatnonzero((cells.time < cells.group - anticipation) & ~cells.fixed_zero & (np.diag(cov) > 0))
+    if pre.size == 0:
+        return {"applicable": False, "reason": "no pre-treatment group-time effects (every cohort starts too early)"}
+    out = wald_test(cells.att, cov, pre, None)
+    out.update({"applicable": True, "cells": [(float(cells.group[i]), float(cells.time[i])) for i in pre]})
+    return out
+
+
+def _result(prep, wide, cells, aggs, kind, cov, boot, level, anticipation, notes, data_w, control, base) -> Estimate:
+    from ._staggered_agg import aggregate_frame
+
+    head = aggs[kind]
+    analytic_cov = if_covariance(cells.psi, wide.clusters)
+    test = _pretrend(cells, analytic_cov, anticipation)
+    warnings = [w for w in [pretrend_warning(test)] if w]
+    names = tuple(f"ATT(g={g:g}, t={t:g})" for g, t in zip(cells.group, cells.time))
+    stats = {
+        "estimator": "Callaway-Sant'Anna (outcome regression)" if wide.x is not None else "Callaway-Sant'Anna",
+        "control_group": control,
+        "base_period": base,
+        "std_errors": "multiplier bootstrap" if boot else "influence function (analytic)",
+    }
+    keys = {"group": tuple(cells.group), "time": tuple(cells.time), "event_time": tuple(cells.event_time)}
+    table = CoefTable(names, cells.att, cov, None, stats, keys)
+    cohorts = pd.Series(np.where(np.isinf(wide.g), "never", wide.g)).value_counts().rename("units")
+    diagnostics: dict[str, Any] = {
+        "group_time": _cell_frame(cells, cov, level),
+        "event_study": _event_frame(aggs["event"], level),
+        "pretrend_test": test,
+        "cohorts": cohorts.rename_axis("first_treated").to_frame(),
+        "n_units": len(wide.g),
+        "aggregate": kind,
+    }
+    if kind != "simple":
+        diagnostics["aggregation"] = aggregate_frame(head, level)
+    if boot:
+        diagnostics["bootstrap"] = boot
+    treated_cells = np.isfinite(wide.g)[:, None] & (wide.periods[None, :] >= wide.g[:, None])
+    n_rows = int(wide.y.size)
+    notes = [
+        *notes,
+        f"comparison group: {'never-treated' if control == 'never' else 'not-yet-treated'} units; base period: {base}",
+        "standard errors: "
+        + ("multiplier bootstrap" if boot else "analytic, from influence functions")
+        + (" clustered by " + repr(prep.cluster_names[0]) if wide.clusters is not None else " (clustered by unit)"),
+    ]
+    return make_estimate(
+        prep,
+        method="staggered",
+        label="Staggered adoption (Callaway-Sant'Anna)",
+        estimand=ESTIMANDS[kind],
+        estimate=head.overall,
+        std_error=head.overall_se,
+        df=None,
+        level=level,
+        warnings=warnings,
+        notes=notes,
+        diagnostics=diagnostics,
+        coefficients=table,
+        data_warnings=data_w,
+        n=n_rows,
+        n_treated=int(treated_cells.sum()),
+        n_control=n_rows - int(treated_cells.sum()),
+    )

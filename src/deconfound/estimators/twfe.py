@@ -1,0 +1,176 @@
+"""Two-way fixed effects: the outcome on the treatment (and covariates) with unit and period effects
+(and any further fixed effects) absorbed by the within transformation, never by dummy columns.
+
+Standard errors are clustered by unit unless told otherwise; small-sample corrections follow fixest
+(see :func:`deconfound.ssc`). Observations alone in a fixed-effect group (singletons) are dropped and
+reported, as fixest does. When a binary treatment starts at different times, the estimate is a
+weighted average of 2x2 comparisons some of which use already-treated units as controls: the result
+warns and carries the Goodman-Bacon decomposition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._core.demean import DEMEAN_MAX_ITER, DEMEAN_TOL
+from .._core.fefit import SmallSample
+from .._options import as_name_list, check_level
+from ..data import Design, Prepared, array_part, prepare
+from ..diagnostics.bacon import bacon_table, summarize
+from ..errors import DataError
+from ..results import Estimate
+from ._base import make_estimate
+from ._fe import Rows, check_tolerance, coef_table_absorbed, fit_fixed_effects, removal_messages, resolve_cluster
+from ._panel import Panel, first_treated_from_treatment, panel_index
+
+
+def _staggered_check(
+    prep: Prepared, panel: Panel | None, d: np.ndarray, treatment: str, plain: bool
+) -> tuple[list[str], list[str], dict[str, Any]]:
+    """Warn when a binary treatment starts at several times; attach the Goodman-Bacon decomposition."""
+    if panel is None or prep.treatment_kind != "binary":
+        return [], [], {}
+    g, problems = first_treated_from_treatment(panel, d, treatment)
+    if problems:
+        return [], [f"{problems[0]}: the staggered-timing check was skipped"], {}
+    starts = np.unique(g[np.isfinite(g)])
+    if len(starts) < 2:
+        return [], [], {}
+    shown = ", ".join(f"{s:g}" for s in starts[:6]) + (", ..." if len(starts) > 6 else "")
+    text = (
+        f"Treatment {treatment!r} starts at {len(starts)} different times ({shown}). Two-way fixed effects then "
+        "averages every 2x2 comparison, including later-treated units compared with already-treated ones"
+    )
+    advice = (
+        ". If effects grow or fade over time those comparisons are biased (they can even flip the sign); "
+        "use staggered() (Callaway-Sant'Anna) or event_study(estimator='sun-abraham') instead."
+    )
+    if not (plain and panel.balanced):
+        why = "an unbalanced panel" if not panel.balanced else "covariates, weights or extra fixed effects"
+        return [text + advice], [f"Goodman-Bacon decomposition not computed: it needs {why} to be absent"], {}
+    index = np.searchsorted(panel.periods, np.where(np.isfinite(g), g, np.inf))
+    table = bacon_table(prep.outcome, panel.unit, panel.period, index, panel.n_periods)
+    table["treated"] = [panel.periods[int(i)] if i < panel.n_periods else np.inf for i in table["treated"]]
+    table["control"] = [
+        "never" if i >= panel.n_periods else panel.periods[int(i)] for i in table["control"].astype(int)
+    ]
+    by_kind = summarize(table)
+    bad = float(by_kind["weight"].filter(like="earlier treated (already").sum())
+    bad += float(by_kind["weight"].filter(like="always").sum())
+    text += f": {bad:.0%} of the weight is on comparisons with already-treated controls (Goodman-Bacon)"
+    return [text + advice], [], {"bacon": table, "bacon_summary": by_kind}
+
+
+def twfe(
+    data: Any,
+    *,
+    outcome: str,
+    treatment: str,
+    unit: str,
+    time: str,
+    covariates: str | Iterable[str] | None = None,
+    fixed_effects: str | Iterable[str] | None = None,
+    weights: str | None = None,
+    cluster: str | Iterable[str] | None = None,
+    cov_type: str | None = None,
+    ssc: SmallSample | None = None,
+    level: float = 0.95,
+    missing: str = "raise",
+    tol: float = DEMEAN_TOL,
+    max_iter: int = DEMEAN_MAX_ITER,
+) -> Estimate:
+    """Two-way fixed effects: ``outcome ~ treatment + covariates | unit + time (+ fixed_effects)``.
+
+    Standard errors are clustered by ``unit`` by default (``cluster`` takes one or two columns;
+    ``cov_type`` "nonrobust" or "HC1" without clusters). ``weights`` are analytic (precision)
+    weights. ``ssc`` sets fixest's small-sample corrections (default ``ssc()``). ``tol``/``max_iter``
+    control the alternating projections. A binary treatment adopted at different times triggers a
+    warning with the Goodman-Bacon decomposition (``diagnostics["bacon"]``).
+    """
+    level = check_level(level)
+    tol, max_iter = check_tolerance(tol, max_iter)
+    extra_fe = as_name_list(fixed_effects, "fixed_effects")
+    cluster_names, cov = resolve_cluster(cluster, cov_type, unit)
+    prep = prepare(
+        data,
+        outcome=outcome,
+        treatment=treatment,
+        covariates=covariates,
+        weights=weights,
+        cluster=cluster_names,
+        extra={"unit": unit, "time": time, **{f"fe:{f}": f for f in extra_fe}},
+        missing=missing,
+        treatment_kind="auto",
+    )
+    assert prep.treatment is not None
+    design = Design([array_part(treatment, prep.treatment)], prep.n).with_parts(prep.covariates.parts)
+    panel = _maybe_panel(prep, unit, time)
+    if panel is not None:  # reuse the panel's codes instead of hashing the columns again
+        fe_columns = [(unit, panel.unit), (time, panel.period)]
+    else:
+        fe_columns = [(unit, prep.extra["unit"]), (time, prep.extra["time"])]
+    fe_columns += [(f, prep.extra[f"fe:{f}"]) for f in extra_fe]
+    model = fit_fixed_effects(
+        Rows.build(prep, design.to_array(), design.names, fe_columns),
+        cov_type=cov,
+        small_sample=ssc,
+        tol=tol,
+        max_iter=max_iter,
+        protect=[treatment],
+    )
+    data_w, conv_w = removal_messages(model, [name for name, _ in fe_columns])
+    plain = prep.covariates.k == 0 and prep.weights is None and not extra_fe and model.n_singletons == 0
+    warn_s, notes, diagnostics = _staggered_check(prep, panel, prep.treatment, treatment, plain)
+    fit = model.absorbed.fit
+    diagnostics.update(
+        {
+            "fixed_effects": dict(zip(model.absorbed.fe_names, model.absorbed.fe_sizes)),
+            "n_singletons": model.n_singletons,
+            "condition_number": fit.cond_no,
+        }
+    )
+    notes.append(_cov_note(cov, prep.cluster_names, unit))
+    continuous = prep.treatment_kind == "continuous"
+    n_used = fit.n
+    d_used = prep.treatment if model.keep is None else prep.treatment[model.keep]
+    return make_estimate(
+        prep,
+        method="twfe",
+        label="Two-way fixed effects",
+        estimand="ATE (per unit)" if continuous else "ATT",
+        estimate=float(fit.coef[0]),
+        std_error=float(np.sqrt(fit.cov[0, 0])),
+        df=fit.df_inference,
+        level=level,
+        warnings=warn_s,
+        notes=notes,
+        diagnostics=diagnostics,
+        coefficients=coef_table_absorbed(model),
+        data_warnings=data_w,
+        convergence_warnings=conv_w,
+        n_treated=None if continuous else int((d_used == 1).sum()),
+        n_control=None if continuous else int(n_used - (d_used == 1).sum()),
+        n=n_used,
+    )
+
+
+def _maybe_panel(prep: Prepared, unit: str, time: str) -> Panel | None:
+    """The panel index when time is numeric and (unit, time) pairs are unique; else None."""
+    t = pd.Series(prep.extra["time"])
+    if not pd.api.types.is_numeric_dtype(t.dtype) or pd.api.types.is_bool_dtype(t.dtype):
+        return None
+    try:
+        return panel_index(prep.extra["unit"], prep.extra["time"], unit, time)
+    except DataError:
+        return None
+
+
+def _cov_note(cov: str, clusters: Sequence[str], unit: str) -> str:
+    if cov == "cluster":
+        default = " (the default)" if list(clusters) == [unit] else ""
+        return f"standard errors clustered by {' and '.join(repr(c) for c in clusters)}{default}"
+    return f"standard errors: {cov}"
