@@ -203,3 +203,34 @@ def test_write_report_creates_folders(tmp_path):
     model = CausalModel(dc.datasets.heart_attack(), "Drug", "Severity", covariates=["I.H"])
     path = _quiet(write_report, model, tmp_path / "a" / "b" / "r.html", methods=["ols"])
     assert path.exists()
+
+
+def test_panel_report_numbers_match_the_estimators():
+    panel = dc.datasets.simulate_panel(random_state=4)
+    model = CausalModel(panel, "treated", "y", design="panel", unit="unit", time="time")
+    html = _quiet(render_report, model, methods=["twfe", "staggered"], seed=1)
+    twfe = _quiet(dc.twfe, panel, outcome="y", treatment="treated", unit="unit", time="time")
+    cs = _quiet(dc.staggered, panel, outcome="y", unit="unit", time="time", treatment="treated")
+    assert f"{twfe.estimate:.4f}" in html and f"{cs.estimate:.4f}" in html
+    assert "Goodman-Bacon" in html
+
+
+def test_a_failing_method_becomes_a_warning_not_a_crash():
+    panel = dc.datasets.heart_attack_panel()
+    panel["D"] = panel["Drug"] * panel["Post"]
+    model = CausalModel(
+        panel, "D", "Severity", design="panel", unit="patient", time="Post", covariates=["Quality_of_Care"]
+    )
+    html = _quiet(render_report, model, methods=["twfe", "first-difference"], seed=1)
+    block = _warnings_block(html)
+    assert "twfe:</span> could not be estimated" in block
+    assert "Quality_of_Care" in block
+
+
+def test_article_report_covers_cross_section_and_panel(tmp_path):
+    from deconfound._demo import run_demo
+
+    assert _quiet(run_demo, output=str(tmp_path), quiet=True) == 0
+    html = (tmp_path / "report.html").read_text()
+    assert "Heart attacks" in html and "DiD without the bad control" in html
+    assert "the article&#39;s trap" in html

@@ -91,3 +91,19 @@ def test_hostile_column_name_shows_as_text(page, tmp_path):
     assert errors == []  # no alert dialog, no script error
     assert evil in page.inner_text("body")
     assert page.eval_on_selector_all("script", "els => els.length") == 0
+
+
+def test_panel_report_in_browser(page, tmp_path):
+    panel = dc.datasets.simulate_panel(random_state=3)
+    model = CausalModel(panel, "treated", "y", design="panel", unit="unit", time="time")
+    path = _write(model, tmp_path / "panel.html", seed=2)
+    errors = _open(page, path)
+    assert errors == []
+    text = page.inner_text("body")
+    assert "Two-way fixed effects" in text and "Callaway-Sant'Anna" in text
+    assert "Parallel pre-trends" in text
+    assert "staggered" in page.inner_text("#warnings").lower()  # the Goodman-Bacon warning is at the top
+    images = page.eval_on_selector_all("img", "els => els.map(e => e.naturalWidth)")
+    assert len(images) >= 4 and min(images) > 100  # DAG, forest and event-study plots
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "report-panel.png"), full_page=True)

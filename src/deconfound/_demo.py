@@ -173,13 +173,26 @@ def _format(rows: list[Row]) -> str:
 
 
 def article_analyses() -> list[Any]:
-    """The article's questions as report analyses: the cross-section with its DAG (true effect -10)."""
-    from .datasets import heart_attack
+    """The article's questions as report analyses (true effect -10 in each): the cross-section with its
+    DAG, then the two-period panel by difference-in-differences, with the article's time-varying
+    control Quality_of_Care (the trap: it is collinear with the treatment, so the report says it cannot
+    be estimated) and without it."""
+    from .datasets import heart_attack, heart_attack_panel
     from .model import CausalModel
     from .report import Analysis
 
     cross = CausalModel(heart_attack(), "Drug", "Severity", graph=FIGURE_1)
-    return [Analysis(cross, title="Heart attacks", truth=-10.0)]
+    panel = heart_attack_panel()
+    panel["Drug_x_Post"] = panel["Drug"] * panel["Post"]
+    roles = {"design": "panel", "unit": "patient", "time": "Post"}
+    methods = ["twfe", "first-difference"]
+    trap = CausalModel(panel, "Drug_x_Post", "Severity", covariates=["Quality_of_Care"], **roles)
+    clean = CausalModel(panel, "Drug_x_Post", "Severity", **roles)
+    return [
+        Analysis(cross, title="Heart attacks", truth=-10.0),
+        Analysis(trap, title="DiD with Quality_of_Care (the article's trap)", methods=methods, truth=-10.0),
+        Analysis(clean, title="DiD without the bad control", truth=-10.0),
+    ]
 
 
 def _write_report(out: Path, quiet: bool) -> Path:

@@ -175,6 +175,8 @@ def _plot_forest(args: argparse.Namespace) -> Any:
         treated_level=args.treated_level,
     )
     return model.compare().plot()
+
+
 @_method("did")
 def _run_did(args: argparse.Namespace) -> Any:
     from .estimators.did import did

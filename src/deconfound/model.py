@@ -96,6 +96,46 @@ ESTIMATORS: dict[str, MethodSpec] = {
     ),
     "ols": MethodSpec("deconfound.estimators.regression:ols", "Regression adjustment (OLS)"),
     "lin": MethodSpec("deconfound.estimators.regression:lin", "Lin interacted regression", binary_treatment=True),
+    # panels: the treatment is the unit-period indicator of being treated (it may switch on at different times)
+    "twfe": MethodSpec(
+        "deconfound.estimators.twfe:twfe", "Two-way fixed effects", designs=("panel",), needs=("unit", "time")
+    ),
+    "event-study": MethodSpec(
+        "deconfound.estimators.event_study:event_study",
+        "Event study (TWFE)",
+        designs=("panel",),
+        needs=("unit", "time"),
+        binary_treatment=True,
+    ),
+    "sun-abraham": MethodSpec(
+        "deconfound.estimators.event_study:event_study",
+        "Event study (Sun-Abraham)",
+        designs=("panel",),
+        needs=("unit", "time"),
+        binary_treatment=True,
+        options={"estimator": "sun-abraham"},
+    ),
+    "staggered": MethodSpec(
+        "deconfound.estimators.staggered:staggered",
+        "Callaway-Sant'Anna",
+        designs=("panel",),
+        needs=("unit", "time"),
+        binary_treatment=True,
+    ),
+    "first-difference": MethodSpec(
+        "deconfound.estimators.panel:panel_regression",
+        "First differences",
+        designs=("panel",),
+        needs=("unit", "time"),
+        options={"model": "first-difference"},
+    ),
+    "random-effects": MethodSpec(
+        "deconfound.estimators.panel:panel_regression",
+        "Random effects",
+        designs=("panel",),
+        needs=("unit", "time"),
+        options={"model": "random-effects"},
+    ),
 }
 
 

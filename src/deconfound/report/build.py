@@ -51,6 +51,43 @@ def _vif(estimate: Estimate, value: Any) -> list[ReportTable | ReportFigure]:
     return [frame_table(f"vif-{estimate.method}", f"Collinearity: {estimate.name}", value, caption)]
 
 
+@renders("event_study")
+def _event_study(estimate: Estimate, value: Any) -> list[ReportTable | ReportFigure]:
+    from ..plots.event_study import plot_event_study
+
+    items: list[ReportTable | ReportFigure] = [
+        figure(f"event-{estimate.method}-{id(estimate)}", f"Event study: {estimate.name}", plot_event_study(estimate))
+    ]
+    test = estimate.diagnostics.get("pretrend_test")
+    if isinstance(test, dict) and test.get("applicable"):
+        verdict = "no evidence against" if test["p_value"] >= 0.05 else "evidence AGAINST"
+        caption = (
+            f"Joint test that every pre-treatment coefficient is zero: {test['distribution']} = "
+            f"{test['statistic']:.3f}, p = {test['p_value']:.3g} ({verdict} parallel pre-trends)."
+        )
+        table = pd.DataFrame(
+            {"statistic": [test["statistic"]], "p_value": [test["p_value"]], "df": [test.get("df_num")]},
+            index=pd.Index([estimate.name], name="pre-trend test"),
+        )
+        items.append(frame_table(f"pretrend-{id(estimate)}", f"Parallel pre-trends: {estimate.name}", table, caption))
+    return items
+
+
+@renders("bacon_summary")
+def _bacon(estimate: Estimate, value: Any) -> list[ReportTable | ReportFigure]:
+    caption = (
+        "Goodman-Bacon decomposition of the two-way fixed-effects estimate: comparisons that use already-treated "
+        "units as controls can bias it when effects change over time."
+    )
+    return [frame_table(f"bacon-{id(estimate)}", f"Staggered timing: {estimate.name}", value, caption)]
+
+
+@renders("group_means")
+def _group_means(estimate: Estimate, value: Any) -> list[ReportTable | ReportFigure]:
+    caption = "Mean outcome by group and period; the difference of the two changes is the DiD estimate."
+    return [frame_table(f"means-{id(estimate)}", f"Four means: {estimate.name}", value, caption)]
+
+
 @dataclass
 class Analysis:
     """One question to report on: a model, a title, and options for its estimators."""
@@ -128,15 +165,13 @@ def _estimates_section(comparison: Comparison, truth: float | None, key: str) ->
 
     section = ReportSection(id=f"{key}-estimates", title="Estimates")
     table = comparison.to_frame()
-    section.tables.append(
-        frame_table(
-            f"{key}-estimates",
-            "Every estimate, side by side",
-            table,
+    caption = ""
+    if comparison.estimates[0].method == "naive" and len(comparison) > 1:
+        caption = (
             "The naive difference comes first: the gap between it and the adjusted estimates is the bias "
-            "that adjustment removes.",
+            "that adjustment removes."
         )
-    )
+    section.tables.append(frame_table(f"{key}-estimates", "Every estimate, side by side", table, caption))
     fig = forest_plot(comparison, truth=truth)
     section.figures.append(figure(f"{key}-forest", "Forest plot", fig, "each estimate with its confidence interval"))
     return section
@@ -256,7 +291,12 @@ def analysis_sections(
         estimates = []
         for method in methods:
             progress.step(f"{label}: {method}")
-            estimates.append(model.estimate(method, **_with_seed(method, analysis.options.get(method, {}), seed)))
+            try:
+                estimates.append(model.estimate(method, **_with_seed(method, analysis.options.get(method, {}), seed)))
+            except DeconfoundError as exc:  # one method failing must not sink the report: say why instead
+                content.add_warning(f"{label} / {method}", f"could not be estimated: {exc}")
+        if not estimates:
+            raise DeconfoundError(f"No method could be estimated for {label!r}; see the messages above.")
         comparison = Comparison(tuple(estimates))
         for e in comparison:
             for w in e.warnings:
