@@ -163,7 +163,10 @@ def test_registry_extension_and_applicability(heart, monkeypatch):
     model = CausalModel(
         panel, "Drug", "Severity", covariates=["Post"], design="panel", unit="patient", time="Post", cluster="patient"
     )
-    assert model.applicable_methods() == ["pooled"]
+    methods = model.applicable_methods()
+    assert methods[-1] == "pooled"  # registry order: the new entry comes last
+    assert {"twfe", "staggered", "first-difference"} <= set(methods)
+    assert not {"naive", "ols", "lin"} & set(methods)  # cross-section methods do not apply to a panel
     result = model.estimate("pooled")
     ref = dc.ols(panel, outcome="Severity", treatment="Drug", covariates=["Post"], cluster="patient")
     assert result.estimate == ref.estimate and result.std_error == ref.std_error
