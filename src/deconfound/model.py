@@ -244,6 +244,10 @@ class CausalModel:
         for role in ("treatment", "outcome"):
             if not isinstance(getattr(self, role), str):
                 raise SpecificationError(f"{role} must be a column name, got {getattr(self, role)!r}.")
+        if self.treatment == self.outcome:
+            raise SpecificationError(
+                f"treatment and outcome are the same column {self.treatment!r}; name the outcome the treatment affects."
+            )
         if self.design == "panel" and (self.unit is None or self.time is None):
             raise SpecificationError("design='panel' needs unit= and time= (the columns naming units and periods).")
         frame = load_table(self.data)
@@ -291,6 +295,11 @@ class CausalModel:
 
     def _plan_without_graph(self, given: list[str]) -> AdjustmentPlan:
         check_columns(self.frame_, given, "covariate")
+        for role in ("treatment", "outcome"):
+            if getattr(self, role) in given:
+                raise SpecificationError(
+                    f"the {role} {getattr(self, role)!r} cannot be one of the covariates; remove it from covariates."
+                )
         if self.design == "rct":
             note = "design='rct': treatment randomized; covariates adjust for precision only"
         else:
