@@ -69,7 +69,12 @@ def test_article_report_in_browser(page, tmp_path):
     errors = _open(page, path)
     assert errors == []
     text = page.inner_text("body")
-    assert "3.4709" in text and "-9.8877" in text
+    heart = dc.datasets.heart_attack()
+    means = heart.groupby("Drug")["Severity"].mean()
+    import statsmodels.formula.api as smf
+
+    regression = smf.ols("Severity ~ Drug + Q('I.H')", data=heart).fit().params["Drug"]
+    assert f"{means[1] - means[0]:.4f}" in text and f"{regression:.4f}" in text
     assert "randomly assigned" in page.inner_text("#warnings")
     images = page.eval_on_selector_all("img", "els => els.map(e => [e.complete, e.naturalWidth])")
     assert len(images) >= 2 and all(done and width > 100 for done, width in images)
@@ -91,3 +96,19 @@ def test_hostile_column_name_shows_as_text(page, tmp_path):
     assert errors == []  # no alert dialog, no script error
     assert evil in page.inner_text("body")
     assert page.eval_on_selector_all("script", "els => els.length") == 0
+
+
+def test_panel_report_in_browser(page, tmp_path):
+    panel = dc.datasets.heart_attack_panel(n=300)
+    model = CausalModel(panel, "Drug", "Severity", design="panel", unit="patient", time="Post")
+    path = _write(model, tmp_path / "panel.html", seed=1)
+    errors = _open(page, path)
+    assert errors == []
+    assert "panel of units observed over time" in page.inner_text("#question")
+    if model.applicable_methods():  # a panel method family is registered: its estimates are shown
+        assert page.eval_on_selector_all("[data-table='a0-estimates']", "els => els.length") == 1
+    else:  # none yet: the page says so instead of failing
+        assert "No estimate" in page.inner_text("#warnings")
+    assert "600" in page.inner_text("[data-table='a0-overview']")  # rows in the data
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "report-panel.png"), full_page=True)

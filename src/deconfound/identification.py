@@ -416,6 +416,33 @@ class AdjustmentCheck:
     messages: tuple[str, ...]
     suggestion: tuple[str, ...] | None = None
 
+    @property
+    def verdict(self) -> str:
+        holds = "satisfies" if self.valid else "does NOT satisfy"
+        return f"Adjustment set {_show(self.covariates)} {holds} the backdoor criterion."
+
+    def summary(self) -> Summary:
+        header = (
+            ("Treatment", self.treatment),
+            ("Outcome", self.outcome),
+            ("Adjustment set", _show(self.covariates)),
+            ("Valid (backdoor)", "yes" if self.valid else "no"),
+            ("Bad controls", str(len(self.bad_controls))),
+            ("Open paths", str(len(self.open_paths))),
+        )
+        tables = []
+        if self.bad_controls:
+            rows = [(b.variable, b.role, "yes" if b.biasing else "no (variance only)") for b in self.bad_controls]
+            tables.append(("Bad controls", pd.DataFrame(rows, columns=["variable", "role", "biasing"])))
+        title = f"deconfound: adjustment set for the effect of {self.treatment} on {self.outcome}"
+        return Summary(title, header, tuple(tables), (self.verdict, *self.messages))
+
+    def __str__(self) -> str:
+        return self.summary().as_text()
+
+    def _repr_html_(self) -> str:
+        return self.summary().as_html()
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "adjust": list(self.covariates),
