@@ -208,6 +208,16 @@ def test_run_analysis_file(tmp_path):
         ("colour = 1\n", "Unknown key"),
         ("[data\n", "not valid TOML"),
         ("[data]\npath='x.csv'\n[question]\noutcome='y'\ntreatment='t'\nbogus=1\n", r"Unknown key\(s\) \['bogus'\]"),
+        ("[data]\npath='x.csv'\nmissing_values='drop'\n[question]\noutcome='y'\ntreatment='t'\n", r"in \[data\]"),
+        (
+            "[data]\npath='x.csv'\n[question]\noutcome='y'\ntreatment='t'\n[methods]\nexclude=['lin']\n",
+            "in \\[methods\\]",
+        ),
+        ("seed='abc'\n[data]\npath='x.csv'\n[question]\noutcome='y'\ntreatment='t'\n", "seed must be a non-negative"),
+        (
+            "[data]\npath='x.csv'\n[question]\noutcome='y'\ntreatment='t'\n[methods]\noptions={ols=1}\n",
+            r"one table per method",
+        ),
     ],
 )
 def test_bad_analysis_files(tmp_path, text, message):
@@ -365,3 +375,18 @@ def test_rct_report_shows_the_randomization_check():
     wald = smf.ols("t ~ x1 + x2", data=frame).fit(cov_type="HC1").wald_test("x1 = 0, x2 = 0", scalar=True)
     assert f"<td>{float(wald.statistic):.4g}</td>" in table
     assert f"<td>{float(wald.pvalue):.3g}</td>" in table
+
+
+def test_cli_report_shows_progress_unless_quiet(tmp_path, capsys):
+    data = tmp_path / "heart.csv"
+    dc.datasets.heart_attack().to_csv(data, index=False)
+    graph = tmp_path / "figure1.dot"
+    graph.write_text('digraph { "I.H" -> Drug; "I.H" -> Severity; Drug -> Severity }')
+    out = tmp_path / "report.html"
+    argv = ["report", str(data), "-y", "Severity", "-t", "Drug", "--graph", str(graph), "--seed", "3", "-o", str(out)]
+    assert _quiet(main, [*argv, "--methods", "naive,ols"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "placebo: re-estimating with randomly permuted treatments" in captured.err
+    assert f"wrote {out}" in captured.err
+    assert "Backdoor paths" in out.read_text()  # the graph was read from the file
