@@ -96,9 +96,8 @@ def _run(analysis: Analysis, seed: Any, progress: Progress, label: str) -> Outco
         options = _with_seed(method, analysis.options.get(method, {}), seed)
         try:
             estimates.append((method, model.estimate(method, **options)))
-        except DeconfoundError as exc:
-            spec = ESTIMATORS.get(method)
-            failures.append((spec.label if spec else method, str(exc)))
+        except DeconfoundError as exc:  # one method failing must not sink the report: say why instead
+            failures.append((method, str(exc)))
             errors.append(exc)
     if not estimates and errors:
         raise errors[0]
@@ -111,7 +110,7 @@ def _add_warnings(
     if outcome.reason:
         content.add_warning(label, f"No estimate: {outcome.reason}")
     for name, message in outcome.failures:
-        content.add_warning(f"{label} / {name}", f"could not be computed: {message}")
+        content.add_warning(f"{label} / {name}", f"could not be estimated: {message}")
     shown = set()
     for e in outcome.comparison:
         for w in e.warnings:

@@ -44,6 +44,43 @@ def _vif(estimate: Estimate, value: Any) -> list[ReportTable | ReportFigure]:
     return [frame_table(f"vif-{estimate.method}", f"Collinearity: {estimate.name}", value, caption)]
 
 
+@renders("event_study")
+def _event_study(estimate: Estimate, value: Any) -> list[ReportTable | ReportFigure]:
+    from ..plots.event_study import plot_event_study
+
+    items: list[ReportTable | ReportFigure] = [
+        figure(f"event-{estimate.method}-{id(estimate)}", f"Event study: {estimate.name}", plot_event_study(estimate))
+    ]
+    test = estimate.diagnostics.get("pretrend_test")
+    if isinstance(test, dict) and test.get("applicable"):
+        verdict = "no evidence against" if test["p_value"] >= 0.05 else "evidence AGAINST"
+        caption = (
+            f"Joint test that every pre-treatment coefficient is zero: {test['distribution']} = "
+            f"{test['statistic']:.3f}, p = {test['p_value']:.3g} ({verdict} parallel pre-trends)."
+        )
+        table = pd.DataFrame(
+            {"statistic": [test["statistic"]], "p_value": [test["p_value"]], "df": [test.get("df_num")]},
+            index=pd.Index([estimate.name], name="pre-trend test"),
+        )
+        items.append(frame_table(f"pretrend-{id(estimate)}", f"Parallel pre-trends: {estimate.name}", table, caption))
+    return items
+
+
+@renders("bacon_summary")
+def _bacon(estimate: Estimate, value: Any) -> list[ReportTable | ReportFigure]:
+    caption = (
+        "Goodman-Bacon decomposition of the two-way fixed-effects estimate: comparisons that use already-treated "
+        "units as controls can bias it when effects change over time."
+    )
+    return [frame_table(f"bacon-{id(estimate)}", f"Staggered timing: {estimate.name}", value, caption)]
+
+
+@renders("group_means")
+def _group_means(estimate: Estimate, value: Any) -> list[ReportTable | ReportFigure]:
+    caption = "Mean outcome by group and period; the difference of the two changes is the DiD estimate."
+    return [frame_table(f"means-{id(estimate)}", f"Four means: {estimate.name}", value, caption)]
+
+
 @renders("balance_test")
 def _balance_test(estimate: Estimate, value: Any) -> list[ReportTable | ReportFigure]:
     rows = [
@@ -58,8 +95,8 @@ def _balance_test(estimate: Estimate, value: Any) -> list[ReportTable | ReportFi
 
 @dataclass
 class Outcome:
-    """What running one analysis produced: the estimates (naive first), the methods that failed with
-    their messages, and, when nothing could be estimated, why."""
+    """What running one analysis produced: the estimates (naive first), the methods that failed (method
+    id, message), and, when nothing could be estimated, why."""
 
     comparison: Comparison
     method_ids: tuple[str, ...] = ()  # the registry id each estimate was run under, in the same order
@@ -179,20 +216,19 @@ def estimates_section(outcome: Outcome, truth: float | None, key: str) -> Report
     if not len(comparison):
         section.paragraphs.append(f"No estimate: {outcome.reason}")
     else:
-        section.tables.append(
-            frame_table(
-                f"{key}-estimates",
-                "Every estimate, side by side",
-                comparison.to_frame(),
+        caption = ""
+        if comparison.estimates[0].method == "naive" and len(comparison) > 1:
+            caption = (
                 "The naive difference comes first: the gap between it and the adjusted estimates is the bias "
-                "that adjustment removes.",
+                "that adjustment removes."
             )
-        )
+        table = frame_table(f"{key}-estimates", "Every estimate, side by side", comparison.to_frame(), caption)
+        section.tables.append(table)
         fig = forest_plot(comparison, truth=truth)
         caption = "each estimate with its confidence interval"
         section.figures.append(figure(f"{key}-forest", "Forest plot", fig, caption))
-    for label, message in outcome.failures:
-        section.paragraphs.append(f"{label} could not be computed: {message}")
+    for method, message in outcome.failures:
+        section.paragraphs.append(f"{method} could not be estimated: {message}")
     return section
 
 
