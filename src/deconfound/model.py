@@ -39,6 +39,7 @@ __all__ = ["DESIGNS", "ESTIMATORS", "AdjustmentPlan", "CausalModel", "MethodSpec
 
 DESIGNS = ("cross-section", "rct", "panel")
 ADJUSTMENT_MODES = ("covariates", "balance", "none")
+_OPTIONS = ("graph", "covariates", "design", "unit", "time", "weights", "cluster", "level", "missing", "treated_level")
 _MODEL_ROLES = ("outcome", "treatment", "covariates", "weights", "cluster", "unit", "time", "level", "missing")
 
 
@@ -447,6 +448,12 @@ class CausalModel:
             ax=ax,
             title=title,
         )
+
+    def _derived(self, data: Any, **changes: Any) -> CausalModel:
+        """The same question on other ``data`` (e.g. with a permuted treatment), roles overridden by ``changes``."""
+        options = {name: getattr(self, name) for name in _OPTIONS}
+        options.update(changes)
+        return CausalModel(data, self.treatment, self.outcome, **options)
 
     def _repr_html_(self) -> str:
         """A compact card for Jupyter: the question, the design and (when it can be found) the adjustment set."""

@@ -257,21 +257,7 @@ def _placebo(model: Any, method: str, seed: Any, progress: Progress) -> dict[str
     from ..robustness import placebo_treatment
 
     def run(frame: pd.DataFrame, treatment: str) -> Estimate:
-        from ..model import CausalModel
-
-        placebo = CausalModel(
-            frame,
-            treatment,
-            model.outcome,
-            covariates=list(model.adjustment_set),
-            design=model.design,
-            weights=model.weights,
-            cluster=model.cluster,
-            level=model.level,
-            missing=model.missing,
-            treated_level=model.treated_level,
-        )
-        return placebo.estimate(method)
+        return model._derived(frame, graph=None, covariates=list(model.adjustment_set)).estimate(method)
 
     progress.step("placebo: re-estimating with randomly permuted treatments")
     return placebo_treatment(
