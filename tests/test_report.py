@@ -390,3 +390,18 @@ def test_cli_report_shows_progress_unless_quiet(tmp_path, capsys):
     assert "placebo: re-estimating with randomly permuted treatments" in captured.err
     assert f"wrote {out}" in captured.err
     assert "Backdoor paths" in out.read_text()  # the graph was read from the file
+
+
+def test_readme_analysis_file_runs(tmp_path):
+    """The analysis.toml shown in the README is valid and produces the report it describes."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    spec = re.search(r"```toml\n(.*?)```", readme, re.S)
+    assert spec, "the README has no analysis.toml example"
+    (tmp_path / "analysis.toml").write_text(spec.group(1))
+    dc.datasets.heart_attack().to_csv(tmp_path / "heart.csv", index=False)
+    assert _quiet(main, ["run", str(tmp_path / "analysis.toml"), "-q"]) == 0
+    html = (tmp_path / "report.html").read_text()
+    assert "Does the drug lower heart-attack severity?" in html and "Seed: 42." in html
+    assert f"{_reference_numbers()[1]:.4f}" in html
