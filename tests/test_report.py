@@ -90,6 +90,8 @@ def test_robustness_section_reports_sensitivity_and_placebo(article_html):
     assert f"<td>{robustness_value(t, df, alpha=0.05):.1%}</td>" in section
     assert f"<td>{t * t / (t * t + df):.1%}</td>" in section
     assert "Placebo test (passed)" in section
+    # no permuted treatment comes near the real effect: p = 1/21, the floor of 20 permutations, and said so
+    assert f"permutation p-value {1 / 21:.3g} (the smallest possible with this many permutations)" in section
 
 
 def test_html_is_escaped():

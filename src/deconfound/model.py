@@ -24,6 +24,7 @@ import dataclasses
 import difflib
 import importlib
 import inspect
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -410,7 +411,7 @@ class CausalModel:
 
     def report(
         self,
-        path: str | None = None,
+        path: str | os.PathLike[str] | None = None,
         *,
         methods: Iterable[str] | None = None,
         title: str | None = None,

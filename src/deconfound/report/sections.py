@@ -281,10 +281,11 @@ def _placebo_text(name: str, result: dict[str, Any]) -> str:
     if ran < 2:
         return f"Placebo test (not run): fewer than two permuted treatments could be estimated.{failed}"
     verdict = "passed" if result["passed"] else "FAILED"
+    floor = " (the smallest possible with this many permutations)" if result["p_value"] <= 1 / (ran + 1) else ""
     return (
         f"Placebo test ({verdict}): with the treatment randomly permuted {ran} times, {name} averages "
         f"{result['placebo_mean']:.4g} (sd {result['placebo_sd']:.4g}) against {result['estimate']:.4g} with the "
-        f"real treatment; permutation p-value {result['p_value']:.3g}.{failed}"
+        f"real treatment; permutation p-value {result['p_value']:.3g}{floor}.{failed}"
     )
 
 
