@@ -107,3 +107,46 @@ def test_identify_errors(capsys):
     assert "cycle: " in capsys.readouterr().err
     assert main(["identify", "--graph", ARTICLE, "-t", "drug", "-y", "Severity"]) == 2
     assert "Did you mean 'Drug'" in capsys.readouterr().err
+
+
+def _documented_keys(section: str) -> list[list[str]]:
+    """The keys of each table in ``section`` of docs/cli-json.md (a cell may list several: `a`, `b`)."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "cli-json.md").read_text(encoding="utf-8")
+    body = text.split(section, 1)[1].split("\n## ", 1)[0]
+    tables = []
+    for block in re.split(r"\n\s*\n", body):
+        rows = [line for line in block.splitlines() if line.startswith("| `")]
+        if rows:
+            tables.append([key for row in rows for key in re.findall(r"`([a-z_]+)`", row.split("|")[1])])
+    return tables
+
+
+def test_identify_json_keys_are_exactly_the_documented_ones(capsys):
+    base, with_adjust = _documented_keys("## `deconfound identify --json`")
+    out = run_json(capsys, ["identify", "--graph", ARTICLE, "-t", "Drug", "-y", "Severity", "--json"])
+    assert sorted(out) == sorted(base)
+    checked = run_json(
+        capsys, ["identify", "--graph", ARTICLE, "-t", "Drug", "-y", "Severity", "--adjust", "I.H", "--json"]
+    )
+    assert sorted(checked) == sorted(base + with_adjust)
+    assert checked["adjustment_valid"] is True and checked["bad_controls"] == []
+    # types as documented
+    assert isinstance(out["backdoor_paths"], list) and all(isinstance(n, str) for n in out["backdoor_paths"][0])
+    assert all(s == sorted(s) for s in out["minimal_adjustment_sets"])
+    assert isinstance(out["explanation"], str) and isinstance(out["truncated"], bool)
+
+
+def test_identify_cli_bad_input_is_ours(capsys):
+    cases = [
+        (["--graph", "", "-t", "a", "-y", "b"], "the graph text is empty"),
+        (["--graph", "a -> b", "-t", "a", "-y", "a"], "treatment and outcome are the same node 'a'"),
+        (["--graph", "a -> b", "-t", "a", "-y", "b", "--adjust", "a"], "the treatment 'a' cannot be in the adjustment"),
+        (["--graph", "digraph { a -> }", "-t", "a", "-y", "b"], "DOT: expected a node name"),
+    ]
+    for argv, message in cases:
+        assert main(["identify", *argv]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and message in err

@@ -76,6 +76,7 @@ def test_cycle_is_refused_and_spelled_out():
         ("a, , b -> c", "',' without a node name"),
         ("a <-> a", "joins a node to itself"),
         ("   ", "graph text is empty"),
+        (" ; # only a comment", "declares no node"),
         ('a -> "b', "unexpected character"),
     ],
 )
@@ -96,6 +97,14 @@ def test_edge_list_dict_and_statements():
         as_graph([("a", 3)])
     with pytest.raises(dc.SpecificationError, match="graph must be text"):
         as_graph(42)
+    with pytest.raises(dc.SpecificationError, match=r"each value lists children; 'T' maps to 3"):
+        as_graph({"Z": ["T"], "T": 3})
+
+
+@pytest.mark.parametrize("empty", [[], nx.DiGraph(), CausalGraph()])
+def test_empty_graph_is_named_as_such(empty):
+    with pytest.raises(dc.SpecificationError, match=r"treatment 'T' is not a node of the graph: the graph is empty"):
+        dc.identify(empty, treatment="T", outcome="Y")
 
 
 def test_networkx_in_and_out():
@@ -129,7 +138,8 @@ DOTS = [
 
 @pytest.mark.parametrize("text", DOTS)
 def test_dot_matches_pydot(text):
-    pydot = pytest.importorskip("pydot")
+    import pydot  # a test dependency: missing, the test fails instead of skipping
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         (parsed,) = pydot.graph_from_dot_data(text)

@@ -204,8 +204,7 @@ def test_open_paths_agree_with_d_separation():
 
 @pytest.fixture(scope="module")
 def pgmpy_causal():
-    pytest.importorskip("pgmpy")
-    with warnings.catch_warnings():
+    with warnings.catch_warnings():  # pgmpy is a test dependency: missing, the tests fail
         warnings.simplefilter("ignore")
         from pgmpy.base import DAG
         from pgmpy.inference import CausalInference
@@ -280,3 +279,21 @@ def test_front_door_sets_valid_per_pgmpy(pgmpy_causal, graph):
         ]
     minimal = {s for s in valid if not any(v < s for v in valid)}
     assert {frozenset(s) for s in ours.front_door} == minimal
+
+
+def test_observed_and_covariates_as_one_name_or_text():
+    """A single name is one name, not its characters; a non-list is refused with our error."""
+    graph = "I.H -> Drug; I.H -> Severity; Drug -> Severity; U -> I.H"
+    one = identify(graph, treatment="Drug", outcome="Severity", observed="I.H")
+    assert one.adjustment_set == ("I.H",) and one.unobserved == ("U",)
+    listed = identify(graph, treatment="Drug", outcome="Severity", observed="I.H, Drug")
+    assert listed.adjustment_set == ("I.H",)
+    assert check_adjustment(graph, treatment="Drug", outcome="Severity", covariates="I.H").valid
+    with pytest.raises(dc.SpecificationError, match=r"covariates must be a column name or a list of names, got 5"):
+        check_adjustment(graph, treatment="Drug", outcome="Severity", covariates=5)
+    with pytest.raises(dc.SpecificationError, match=r"observed must contain column names \(strings\), got 3"):
+        identify(graph, treatment="Drug", outcome="Severity", observed=["I.H", 3])
+    with pytest.raises(dc.SpecificationError, match=r"the treatment 'Drug' cannot be in the adjustment set"):
+        check_adjustment(graph, treatment="Drug", outcome="Severity", covariates=["I.H", "Drug"])
+    with pytest.raises(dc.SpecificationError, match=r"treatment and outcome are the same node 'Drug'"):
+        identify(graph, treatment="Drug", outcome="Drug")

@@ -119,7 +119,8 @@ def test_not_identifiable_raises_with_explanation(heart):
     with pytest.raises(dc.IdentificationError, match=r"not identifiable by adjustment.*Drug <- U -> Severity"):
         model.estimate("ols")
     assert not model.identify().identifiable
-    with pytest.warns(dc.BadControlWarning) as record:
+    expected = r"'I\.H' affects 'Severity' only through 'Drug'|leaves the backdoor path Drug <- U -> Severity open"
+    with pytest.warns(dc.BadControlWarning, match=expected) as record:
         forced = model.estimate("ols", covariates=["I.H"])  # the user insists: it runs, with warnings
     messages = [str(w.message) for w in record]
     assert messages == list(forced.warnings)
@@ -198,6 +199,14 @@ def test_bad_questions_are_refused(heart, article_model):
         dc.SpecificationError, match=r"outcome 'Severity' is not a node of the graph\. Nodes: 'I\.H', 'Drug', 'Sev'"
     ):
         CausalModel(heart, "Drug", "Severity", graph="I.H -> Drug; Drug -> Sev").identify()
+    with pytest.raises(dc.SpecificationError, match=r"treatment and outcome are the same column 'Drug'"):
+        CausalModel(heart, "Drug", "Drug").identify()
+    with pytest.raises(dc.SpecificationError, match=r"the treatment 'Drug' cannot be one of the covariates"):
+        CausalModel(heart, "Drug", "Severity", covariates=["I.H", "Drug"]).estimate("ols")
+    with pytest.raises(dc.SpecificationError, match=r"the graph text is empty"):
+        CausalModel(heart, "Drug", "Severity", graph=" ").identify()
+    with pytest.raises(dc.SpecificationError, match=r"The graph has a cycle: "):
+        CausalModel(heart, "Drug", "Severity", graph="I.H -> Drug -> Severity -> I.H").identify()
     with pytest.warns(dc.DataWarning, match=r"graph node 'IH' is not a column.*did you mean the column 'I\.H'"):
         model = CausalModel(heart, "Drug", "Severity", graph="IH -> Drug; IH -> Severity; Drug -> Severity")
         assert not model.identify().identifiable

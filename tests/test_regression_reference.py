@@ -113,7 +113,8 @@ def _numpy_cluster_cov(x, y, w, groups):
 
 @pytest.mark.parametrize("dataset", sorted(DATASETS))
 def test_weighted_cluster_matches_numpy_and_pyfixest(dataset):
-    pf = pytest.importorskip("pyfixest")
+    import pyfixest as pf  # a test dependency: missing, the test fails instead of skipping
+
     make, covs = DATASETS[dataset]
     df = make()
     x = np.column_stack([np.ones(len(df)), df[["t", *covs]].to_numpy(float)])

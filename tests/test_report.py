@@ -13,6 +13,7 @@ import deconfound as dc
 from deconfound.cli import main
 from deconfound.model import CausalModel
 from deconfound.report import Analysis, build_report, render_report, write_report
+from deconfound.report.content import render_html
 
 FIGURE_1 = "I.H -> Drug; I.H -> Severity; Drug -> Severity"
 
@@ -35,11 +36,22 @@ def _warnings_block(html: str) -> str:
     return match.group(1)
 
 
+def _reference_numbers() -> tuple[float, float]:
+    """The naive difference (pandas) and the regression estimate (statsmodels) on the article's data."""
+    import statsmodels.formula.api as smf
+
+    heart = dc.datasets.heart_attack()
+    means = heart.groupby("Drug")["Severity"].mean()
+    ols = smf.ols("Severity ~ Drug + Q('I.H')", data=heart).fit()
+    return float(means[1] - means[0]), float(ols.params["Drug"])
+
+
 def test_article_report_holds_the_article_numbers(article_html):
     html = article_html
-    # estimates computed by the library, compared with the article's published values
-    assert "3.4709" in html  # naive difference in means (article: 3.47)
-    assert "-9.8877" in html  # regression adjustment (article: -9.8877)
+    naive, regression = _reference_numbers()
+    assert round(naive, 2) == 3.47 and round(regression, 4) == -9.8877  # the article's published numbers
+    assert f"{naive:.4f}" in html
+    assert f"{regression:.4f}" in html
     assert "Drug &lt;- I.H -&gt; Severity" in html  # the backdoor path, escaped
     assert html.count("data:image/png;base64,") >= 2  # DAG and forest plot embedded
     assert "http://" not in html and "https://" not in html  # self-contained
@@ -67,9 +79,19 @@ def test_footer_has_fingerprint_seed_and_version(article_html):
 
 
 def test_robustness_section_reports_sensitivity_and_placebo(article_html):
+    import statsmodels.formula.api as smf
+
+    from deconfound.robustness import robustness_value
+
     section = article_html[article_html.index('id="a0-robustness"') :]
-    assert "robustness value" in section
+    fit = smf.ols("Severity ~ Drug + Q('I.H')", data=dc.datasets.heart_attack()).fit()
+    t, df = fit.tvalues["Drug"], fit.df_resid
+    assert f"<td>{robustness_value(t, df):.1%}</td>" in section
+    assert f"<td>{robustness_value(t, df, alpha=0.05):.1%}</td>" in section
+    assert f"<td>{t * t / (t * t + df):.1%}</td>" in section
     assert "Placebo test (passed)" in section
+    # no permuted treatment comes near the real effect: p = 1/21, the floor of 20 permutations, and said so
+    assert f"permutation p-value {1 / 21:.3g} (the smallest possible with this many permutations)" in section
 
 
 def test_html_is_escaped():
@@ -104,7 +126,7 @@ def test_model_report_writes_file(tmp_path):
     out = _quiet(model.report, tmp_path / "sub" / "r.html", methods=["naive", "ols"], seed=1)
     text = (tmp_path / "sub" / "r.html").read_text()
     assert out.endswith("r.html")
-    assert "-9.8877" in text
+    assert f"{_reference_numbers()[1]:.4f}" in text
     assert "Causal graph and adjustment set" in text  # the implied graph is drawn
 
 
@@ -132,7 +154,7 @@ def test_cli_report_and_quiet(tmp_path, capsys):
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
     html = out.read_text()
-    assert "-9.8877" in html
+    assert f"{_reference_numbers()[1]:.4f}" in html
     assert "deconfound report" in html  # the command is in the footer
 
 
@@ -188,6 +210,16 @@ def test_run_analysis_file(tmp_path):
         ("colour = 1\n", "Unknown key"),
         ("[data\n", "not valid TOML"),
         ("[data]\npath='x.csv'\n[question]\noutcome='y'\ntreatment='t'\nbogus=1\n", r"Unknown key\(s\) \['bogus'\]"),
+        ("[data]\npath='x.csv'\nmissing_values='drop'\n[question]\noutcome='y'\ntreatment='t'\n", r"in \[data\]"),
+        (
+            "[data]\npath='x.csv'\n[question]\noutcome='y'\ntreatment='t'\n[methods]\nexclude=['lin']\n",
+            "in \\[methods\\]",
+        ),
+        ("seed='abc'\n[data]\npath='x.csv'\n[question]\noutcome='y'\ntreatment='t'\n", "seed must be a non-negative"),
+        (
+            "[data]\npath='x.csv'\n[question]\noutcome='y'\ntreatment='t'\n[methods]\noptions={ols=1}\n",
+            r"one table per method",
+        ),
     ],
 )
 def test_bad_analysis_files(tmp_path, text, message):
@@ -234,3 +266,175 @@ def test_article_report_covers_cross_section_and_panel(tmp_path):
     html = (tmp_path / "report.html").read_text()
     assert "Heart attacks" in html and "DiD without the bad control" in html
     assert "the article&#39;s trap" in html
+
+
+def _section(html: str, key: str) -> str:
+    start = html.index(f'<section id="{key}"')
+    return html[start : html.index("</section>", start)]
+
+
+def test_panel_design_without_an_estimator_says_so_instead_of_crashing(monkeypatch):
+    import deconfound.model as model_module
+
+    cross_section_only = {k: v for k, v in model_module.ESTIMATORS.items() if "panel" not in v.designs}
+    monkeypatch.setattr(model_module, "ESTIMATORS", cross_section_only)
+    panel = dc.datasets.heart_attack_panel(n=200)
+    model = CausalModel(panel, "Drug", "Severity", design="panel", unit="patient", time="Post")
+    html = _quiet(render_report, model, seed=1)
+    block = _warnings_block(html)
+    assert "No estimate: no registered estimator applies to this model" in block
+    assert "design is &#39;panel&#39;" in block
+    assert "No estimate: no registered estimator" in _section(html, "a0-estimates")
+    data = _section(html, "a0-data")
+    assert "<td>400</td>" in data and f"<td>{panel['patient'].nunique()}</td>" in data
+
+
+def test_not_identifiable_graph_is_explained_in_the_page():
+    model = CausalModel(
+        dc.datasets.heart_attack(), "Drug", "Severity", graph="U -> Drug; U -> Severity; Drug -> Severity"
+    )
+    html = _quiet(render_report, model, seed=1)
+    assert "not identifiable by adjustment" in _warnings_block(html)
+    assert "Drug &lt;- U -&gt; Severity" in _section(html, "a0-graph")
+    assert "No estimate: The effect of Drug on Severity is not identifiable" in _section(html, "a0-estimates")
+
+
+def test_exactly_collinear_control_fails_its_methods_in_plain_words_at_the_top():
+    rng = np.random.default_rng(3)
+    n = 300
+    t = rng.binomial(1, 0.5, n)
+    frame = pd.DataFrame({"t": t, "copy": 2.0 * t, "x": rng.normal(size=n)})
+    frame["y"] = 2 * t + frame["x"] + rng.normal(size=n)
+    html = _quiet(render_report, CausalModel(frame, "t", "y", covariates=["copy", "x"]), seed=3)
+    block = _warnings_block(html)
+    assert "ols:</span> could not be estimated: The design matrix is rank deficient" in block
+    assert "&#39;copy&#39; = 2*t" in block
+    means = frame.groupby("t")["y"].mean()
+    assert f"{means[1] - means[0]:.4f}" in _section(html, "a0-estimates")  # the naive estimate still shows
+    with pytest.raises(dc.DataError, match=r"Missing values in 'y' \(1 rows\)"):  # every method failing: an error
+        bad = frame.assign(y=frame["y"].where(frame.index > 0))
+        _quiet(render_report, CausalModel(bad, "t", "y", covariates=["x"]), methods=["ols", "lin"])
+
+
+def test_covariate_summary_without_the_naive_estimate_and_naive_always_first():
+    heart = dc.datasets.heart_attack()
+    model = CausalModel(heart, "Drug", "Severity", covariates=["I.H"])
+    html = _quiet(render_report, model, methods=["ols", "naive"], seed=1)
+    estimates = _section(html, "a0-estimates")
+    assert estimates.index("Difference in means") < estimates.index("Regression adjustment (OLS)")
+    only_ols = _quiet(render_report, model, methods=["ols"], seed=1)
+    covariates = only_ols[only_ols.index('data-table="a0-covariates"') :]
+    by_arm = heart.groupby("Drug")["I.H"].mean()
+    assert f"<td>{by_arm[1]:.4f}</td>" in covariates and f"<td>{by_arm[0]:.4f}</td>" in covariates
+    pooled = np.sqrt((heart.groupby("Drug")["I.H"].var().sum()) / 2)
+    assert f"<td>{(by_arm[1] - by_arm[0]) / pooled:.4f}</td>" in covariates
+
+
+def test_setup_warnings_reach_the_top_of_the_page():
+    model = CausalModel(
+        dc.datasets.heart_attack(), "Drug", "Severity", graph="IH -> Drug; IH -> Severity; Drug -> Severity"
+    )
+    html = _quiet(render_report, model, seed=1)
+    assert "did you mean the column &#39;I.H&#39;" in _warnings_block(html)
+
+
+def test_placebo_failures_are_stated(monkeypatch, tmp_path):
+    from deconfound.model import ESTIMATORS, MethodSpec
+
+    (tmp_path / "flaky_estimator.py").write_text(
+        "import dataclasses\n"
+        "import deconfound as dc\n"
+        "REAL = None\n"
+        "def fit(data, *, outcome, treatment, covariates=None, level=0.95, missing='raise'):\n"
+        "    if not data[treatment].equals(REAL):\n"
+        "        raise dc.DataError('this permutation has no overlap')\n"
+        "    fit = dc.ols(data, outcome=outcome, treatment=treatment, covariates=covariates, level=level)\n"
+        "    return dataclasses.replace(fit, method='flaky', label='Flaky regression')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import flaky_estimator
+
+    heart = dc.datasets.heart_attack()
+    monkeypatch.setattr(flaky_estimator, "REAL", heart["Drug"])
+    monkeypatch.setitem(ESTIMATORS, "flaky", MethodSpec("flaky_estimator:fit", "Flaky regression"))
+    html = _quiet(render_report, CausalModel(heart, "Drug", "Severity", covariates=["I.H"]), methods=["flaky"], seed=1)
+    robustness = _section(html, "a0-robustness")
+    assert "Placebo test (not run): fewer than two permuted treatments could be estimated." in robustness
+    assert "20 of 20 permutations could not be estimated (this permutation has no overlap)" in robustness
+    assert "20 of 20 placebo permutations could not be estimated" in _warnings_block(html)
+
+
+def test_drawn_seed_is_printed_and_rebuilds_the_page():
+    model = CausalModel(dc.datasets.heart_attack(), "Drug", "Severity", covariates=["I.H"])
+    first = _quiet(build_report, Analysis(model, methods=["ols"]))
+    assert first.footer["seed_drawn"] is True and isinstance(first.footer["seed"], int)
+    again = _quiet(build_report, Analysis(model, methods=["ols"]), seed=first.footer["seed"])
+    assert again.footer["seed_drawn"] is False
+
+    def placebo(content):
+        return [p for s in content.sections for p in s.paragraphs if p.startswith("Placebo")]
+
+    assert placebo(first) == placebo(again)
+    assert "(drawn for this run; pass it" in render_html(first)
+
+
+def test_library_calls_print_nothing(tmp_path, capsys):
+    model = CausalModel(dc.datasets.heart_attack(), "Drug", "Severity", covariates=["I.H"])
+    _quiet(model.report, tmp_path / "r.html", methods=["naive", "ols"], seed=1)
+    _quiet(model.report, methods=["ols"], seed=1)
+    assert capsys.readouterr() == ("", "")
+
+
+def test_unknown_methods_and_options_are_refused():
+    model = CausalModel(dc.datasets.heart_attack(), "Drug", "Severity", covariates=["I.H"])
+    with pytest.raises(dc.SpecificationError, match=r"method='olss' is not allowed.*Did you mean 'ols'"):
+        _quiet(render_report, model, methods=["olss"])
+    with pytest.raises(dc.SpecificationError, match=r"options given for unknown method\(s\) \['OLS1'\]"):
+        _quiet(build_report, Analysis(model, options={"OLS1": {"cov_type": "HC1"}}), seed=1)
+    with pytest.raises(dc.SpecificationError, match=r"a report needs at least one model"):
+        build_report([])
+
+
+def test_rct_report_shows_the_randomization_check():
+    import statsmodels.formula.api as smf
+
+    rng = np.random.default_rng(8)
+    n = 400
+    frame = pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.normal(size=n), "t": rng.binomial(1, 0.5, n)})
+    frame["y"] = frame["t"] + frame["x1"] + rng.normal(size=n)
+    html = _quiet(render_report, CausalModel(frame, "t", "y", covariates=["x1", "x2"], design="rct"), seed=1)
+    assert "in a randomized trial" in html
+    table = html[html.index('data-table="balance-test-naive"') :]
+    wald = smf.ols("t ~ x1 + x2", data=frame).fit(cov_type="HC1").wald_test("x1 = 0, x2 = 0", scalar=True)
+    assert f"<td>{float(wald.statistic):.4g}</td>" in table
+    assert f"<td>{float(wald.pvalue):.3g}</td>" in table
+
+
+def test_cli_report_shows_progress_unless_quiet(tmp_path, capsys):
+    data = tmp_path / "heart.csv"
+    dc.datasets.heart_attack().to_csv(data, index=False)
+    graph = tmp_path / "figure1.dot"
+    graph.write_text('digraph { "I.H" -> Drug; "I.H" -> Severity; Drug -> Severity }')
+    out = tmp_path / "report.html"
+    argv = ["report", str(data), "-y", "Severity", "-t", "Drug", "--graph", str(graph), "--seed", "3", "-o", str(out)]
+    assert _quiet(main, [*argv, "--methods", "naive,ols"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "placebo: re-estimating with randomly permuted treatments" in captured.err
+    assert f"wrote {out}" in captured.err
+    assert "Backdoor paths" in out.read_text()  # the graph was read from the file
+
+
+def test_readme_analysis_file_runs(tmp_path):
+    """The analysis.toml shown in the README is valid and produces the report it describes."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    spec = re.search(r"```toml\n(.*?)```", readme, re.S)
+    assert spec, "the README has no analysis.toml example"
+    (tmp_path / "analysis.toml").write_text(spec.group(1))
+    dc.datasets.heart_attack().to_csv(tmp_path / "heart.csv", index=False)
+    assert _quiet(main, ["run", str(tmp_path / "analysis.toml"), "-q"]) == 0
+    html = (tmp_path / "report.html").read_text()
+    assert "Does the drug lower heart-attack severity?" in html and "Seed: 42." in html
+    assert f"{_reference_numbers()[1]:.4f}" in html

@@ -69,7 +69,12 @@ def test_article_report_in_browser(page, tmp_path):
     errors = _open(page, path)
     assert errors == []
     text = page.inner_text("body")
-    assert "3.4709" in text and "-9.8877" in text
+    heart = dc.datasets.heart_attack()
+    means = heart.groupby("Drug")["Severity"].mean()
+    import statsmodels.formula.api as smf
+
+    regression = smf.ols("Severity ~ Drug + Q('I.H')", data=heart).fit().params["Drug"]
+    assert f"{means[1] - means[0]:.4f}" in text and f"{regression:.4f}" in text
     assert "randomly assigned" in page.inner_text("#warnings")
     images = page.eval_on_selector_all("img", "els => els.map(e => [e.complete, e.naturalWidth])")
     assert len(images) >= 2 and all(done and width > 100 for done, width in images)
@@ -107,3 +112,22 @@ def test_panel_report_in_browser(page, tmp_path):
     assert len(images) >= 4 and min(images) > 100  # DAG, forest and event-study plots
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "report-panel.png"), full_page=True)
+
+
+def test_report_without_any_estimate_in_browser(page, tmp_path, monkeypatch):
+    """No registered method applies (the model's registry is cut to cross-section methods): the page still
+    opens without errors and says why at the top."""
+    import deconfound.model as model_module
+
+    cross_section_only = {k: v for k, v in model_module.ESTIMATORS.items() if "panel" not in v.designs}
+    monkeypatch.setattr(model_module, "ESTIMATORS", cross_section_only)
+    panel = dc.datasets.heart_attack_panel(n=300)
+    model = CausalModel(panel, "Drug", "Severity", design="panel", unit="patient", time="Post")
+    path = _write(model, tmp_path / "no-estimate.html", seed=1)
+    errors = _open(page, path)
+    assert errors == []
+    assert "panel of units observed over time" in page.inner_text("#question")
+    assert "No estimate: no registered estimator applies" in page.inner_text("#warnings")
+    assert "600" in page.inner_text("[data-table='a0-overview']")  # rows in the data
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "report-no-estimate.png"), full_page=True)

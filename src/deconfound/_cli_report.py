@@ -26,7 +26,9 @@ An analysis file (TOML) holds everything needed to rerun the analysis exactly::
     [methods.options.ols]
     cov_type = "HC1"
 
-The report's footer carries the file's text, so the page says how to rebuild itself.
+The report's footer carries the file's text, so the page says how to rebuild itself. Analysis files
+are TOML, which the standard library reads (YAML would need a dependency the package does not take).
+Unknown keys are refused, so a misspelt option never goes silently unused.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ QUESTION_KEYS = (
     "treated_level",
 )
 TOP_KEYS = ("title", "seed", "output", "data", "question", "methods")
+DATA_KEYS = ("path", "missing")
+METHODS_KEYS = ("include", "options")
 
 
 def add_parsers(sub: Any) -> None:
@@ -85,23 +89,28 @@ def _command_line(argv: list[str] | None) -> str:
     return "deconfound " + " ".join(shlex.quote(w) for w in words)
 
 
-def cmd_report(args: argparse.Namespace, argv: list[str] | None = None) -> int:
-    from ._options import as_name_list
+def _write(target: Any, output: str, args: argparse.Namespace, argv: list[str] | None, **options: Any) -> int:
+    """Write the report (progress on stderr unless --quiet) and say where."""
     from ._progress import progress_for
-    from .model import CausalModel
     from .report import write_report
 
-    treated_level = args.treated_level
-    if treated_level is not None:
-        from .cli import _coerce_level
+    with progress_for(args.quiet) as progress:
+        path = write_report(target, output, command=_command_line(argv), progress=progress, **options)
+    if not args.quiet:
+        print(f"wrote {path}", file=sys.stderr)
+    return 0
 
-        treated_level = _coerce_level(treated_level)
-    graph = _read_graph(args.graph) if args.graph else None
+
+def cmd_report(args: argparse.Namespace, argv: list[str] | None = None) -> int:
+    from ._options import as_name_list
+    from .cli import _coerce_level, _graph_arg
+    from .model import CausalModel
+
     model = CausalModel(
         args.data,
         args.treatment,
         args.outcome,
-        graph=graph,
+        graph=_graph_arg(args, "report") if args.graph else None,
         covariates=args.covariates,
         design=args.design,
         unit=args.unit,
@@ -110,30 +119,10 @@ def cmd_report(args: argparse.Namespace, argv: list[str] | None = None) -> int:
         cluster=args.cluster,
         level=args.level,
         missing=args.missing,
-        treated_level=treated_level,
+        treated_level=None if args.treated_level is None else _coerce_level(args.treated_level),
     )
     methods = as_name_list(args.methods, "--methods") or None
-    with progress_for(args.quiet) as progress:
-        path = write_report(
-            model,
-            args.output,
-            title=args.title,
-            methods=methods,
-            seed=args.seed,
-            command=_command_line(argv),
-            data=args.data,
-            progress=progress,
-        )
-    if not args.quiet:
-        print(f"wrote {path}", file=sys.stderr)
-    return 0
-
-
-def _read_graph(value: str) -> str:
-    path = Path(value)
-    if "->" not in value and "<-" not in value and path.is_file():
-        return path.read_text(encoding="utf-8")
-    return value
+    return _write(model, args.output, args, argv, title=args.title, methods=methods, seed=args.seed, data=args.data)
 
 
 def load_spec(path: str | Path) -> dict[str, Any]:
@@ -161,9 +150,16 @@ def load_spec(path: str | Path) -> dict[str, Any]:
             raise SpecificationError(f"{str(spec_path)!r} needs a [{table}] table.")
     if "path" not in spec["data"]:
         raise SpecificationError(f"[data] in {str(spec_path)!r} needs path = '...' (a CSV or Parquet file).")
-    bad = sorted(set(spec["question"]) - set(QUESTION_KEYS))
-    if bad:
-        raise SpecificationError(f"Unknown key(s) {bad} in [question]; allowed: {list(QUESTION_KEYS)}.")
+    for table, allowed in (("data", DATA_KEYS), ("question", QUESTION_KEYS), ("methods", METHODS_KEYS)):
+        bad = sorted(set(spec.get(table, {})) - set(allowed))
+        if bad:
+            raise SpecificationError(f"Unknown key(s) {bad} in [{table}]; allowed: {list(allowed)}.")
+    seed = spec.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise SpecificationError(f"seed must be a non-negative integer, got {seed!r}.")
+    options = spec.get("methods", {}).get("options", {})
+    if not isinstance(options, dict) or not all(isinstance(v, dict) for v in options.values()):
+        raise SpecificationError("[methods.options] holds one table per method, e.g. [methods.options.ols].")
     for key in ("outcome", "treatment"):
         if key not in spec["question"]:
             raise SpecificationError(f"[question] in {str(spec_path)!r} needs {key} = '...'.")
@@ -175,10 +171,10 @@ def load_spec(path: str | Path) -> dict[str, Any]:
 
 
 def cmd_run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
-    from ._progress import progress_for
+    from ._options import as_name_list
     from .errors import SpecificationError
     from .model import CausalModel
-    from .report import write_report
+    from .report import Analysis
 
     spec = load_spec(args.spec)
     question = dict(spec["question"])
@@ -190,33 +186,24 @@ def cmd_run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
         missing=data.get("missing", "raise"),
         **question,
     )
-    methods_table = spec.get("methods", {})
-    unknown = sorted(set(methods_table) - {"include", "options"})
-    if unknown:
-        raise SpecificationError(f"Unknown key(s) {unknown} in [methods]; allowed: ['include', 'options'].")
     output = args.output or spec.get("output")
     if not output:
         raise SpecificationError("No output file: give output = 'report.html' in the analysis file or --output.")
     if args.output is None:
         output = str(Path(spec["_base"]) / output)
-    from .report import Analysis
-
+    methods = spec.get("methods", {})
     analysis = Analysis(
         model,
-        methods=methods_table.get("include"),
-        options={k: dict(v) for k, v in methods_table.get("options", {}).items()},
+        methods=as_name_list(methods.get("include"), "[methods] include") or None,
+        options={k: dict(v) for k, v in methods.get("options", {}).items()},
     )
-    with progress_for(args.quiet) as progress:
-        path = write_report(
-            analysis,
-            output,
-            title=spec.get("title"),
-            seed=spec.get("seed"),
-            command=_command_line(argv),
-            spec=spec["_text"],
-            data=data["path"],
-            progress=progress,
-        )
-    if not args.quiet:
-        print(f"wrote {path}", file=sys.stderr)
-    return 0
+    return _write(
+        analysis,
+        output,
+        args,
+        argv,
+        title=spec.get("title"),
+        seed=spec.get("seed"),
+        spec=spec["_text"],
+        data=data["path"],
+    )

@@ -131,7 +131,12 @@ class CausalGraph:
             raise SpecificationError(f"graph text must be a string, got {type(text).__name__}.")
         if not text.strip():
             raise SpecificationError("the graph text is empty; write edges such as 'Z -> T; Z -> Y; T -> Y'.")
-        return cls._from_parsed(parse_dot(text) if looks_like_dot(text) else parse_compact(text))
+        parsed = parse_dot(text) if looks_like_dot(text) else parse_compact(text)
+        if not parsed.nodes:
+            raise SpecificationError(
+                f"the graph text {text.strip()[:60]!r} declares no node; write edges such as 'Z -> T; Z -> Y; T -> Y'."
+            )
+        return cls._from_parsed(parsed)
 
     @classmethod
     def from_dot(cls, text: str) -> CausalGraph:
@@ -209,6 +214,11 @@ class CausalGraph:
         """Return ``name`` if it is a node, else raise naming the closest node."""
         if isinstance(name, str) and name in self._dag and name not in self._hidden:
             return name
+        if not self._nodes:
+            raise SpecificationError(
+                f"{role} {name!r} is not a node of the graph: the graph is empty. Declare its edges, e.g. "
+                "'Z -> T; Z -> Y; T -> Y'."
+            )
         close = difflib.get_close_matches(str(name), list(self._nodes), n=1, cutoff=0.6)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         shown = ", ".join(repr(n) for n in self._nodes[:15]) + (", ..." if len(self._nodes) > 15 else "")
@@ -363,6 +373,10 @@ def as_graph(graph: Any) -> CausalGraph:
     if isinstance(graph, Mapping):
         edges = []
         for parent, kids in graph.items():
+            if not isinstance(kids, (str, Iterable)):
+                raise SpecificationError(
+                    f"in a {{node: [children]}} graph each value lists children; {parent!r} maps to {kids!r}."
+                )
             kids = [kids] if isinstance(kids, str) else list(kids)
             edges += [(parent, kid) for kid in kids]
         return CausalGraph(edges, nodes=list(graph))

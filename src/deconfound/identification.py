@@ -27,6 +27,7 @@ import networkx as nx
 import pandas as pd
 
 from ._identify_paths import MAX_PATHS, Path, backdoor_path_list, causal_example, noncausal_paths
+from ._options import as_name_list
 from .errors import IdentificationError, SpecificationError
 from .graph import CausalGraph, as_graph
 from .results import Summary
@@ -274,6 +275,11 @@ class Identification:
         return self.summary().as_html()
 
 
+def _observed_set(observed: Iterable[str] | None, t: str, y: str) -> set[str] | None:
+    """The observed names (one name, a comma-separated string or a list), treatment and outcome included."""
+    return None if observed is None else set(as_name_list(observed, "observed")) | {t, y}
+
+
 def _observed_candidates(g: CausalGraph, t: str, y: str, observed: Iterable[str] | None) -> tuple[frozenset, frozenset]:
     """(candidates for adjustment among all declared nodes, those among them that are observed)."""
     de_t = nx.descendants(g.dag, t)
@@ -290,7 +296,7 @@ def identify(graph: Any, *, treatment: str, outcome: str, observed: Iterable[str
     """
     g = as_graph(graph)
     t, y = _roles(g, treatment, outcome)
-    observed = None if observed is None else set(observed) | {t, y}
+    observed = _observed_set(observed, t, y)
     dag = g.dag
     g_bd = _without_out_edges(dag, [t])
     every, usable = _observed_candidates(g, t, y, observed)
@@ -410,6 +416,33 @@ class AdjustmentCheck:
     messages: tuple[str, ...]
     suggestion: tuple[str, ...] | None = None
 
+    @property
+    def verdict(self) -> str:
+        holds = "satisfies" if self.valid else "does NOT satisfy"
+        return f"Adjustment set {_show(self.covariates)} {holds} the backdoor criterion."
+
+    def summary(self) -> Summary:
+        header = (
+            ("Treatment", self.treatment),
+            ("Outcome", self.outcome),
+            ("Adjustment set", _show(self.covariates)),
+            ("Valid (backdoor)", "yes" if self.valid else "no"),
+            ("Bad controls", str(len(self.bad_controls))),
+            ("Open paths", str(len(self.open_paths))),
+        )
+        tables = []
+        if self.bad_controls:
+            rows = [(b.variable, b.role, "yes" if b.biasing else "no (variance only)") for b in self.bad_controls]
+            tables.append(("Bad controls", pd.DataFrame(rows, columns=["variable", "role", "biasing"])))
+        title = f"deconfound: adjustment set for the effect of {self.treatment} on {self.outcome}"
+        return Summary(title, header, tuple(tables), (self.verdict, *self.messages))
+
+    def __str__(self) -> str:
+        return self.summary().as_text()
+
+    def _repr_html_(self) -> str:
+        return self.summary().as_html()
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "adjust": list(self.covariates),
@@ -421,12 +454,8 @@ class AdjustmentCheck:
 
 
 def _covariate_list(covariates: Iterable[str], t: str, y: str) -> list[str]:
-    if isinstance(covariates, str):
-        covariates = [c.strip() for c in covariates.split(",") if c.strip()]
-    out = []
-    for c in covariates:
-        if not isinstance(c, str):
-            raise SpecificationError(f"covariates must be names (strings), got {c!r}.")
+    out: list[str] = []
+    for c in as_name_list(covariates, "covariates"):
         if c in (t, y):
             role = "treatment" if c == t else "outcome"
             raise SpecificationError(f"the {role} {c!r} cannot be in the adjustment set; remove it from covariates.")
@@ -530,7 +559,7 @@ def check_adjustment(
     g = as_graph(graph)
     t, y = _roles(g, treatment, outcome)
     chosen = _covariate_list(covariates, t, y)
-    observed = None if observed is None else set(observed) | {t, y}
+    observed = _observed_set(observed, t, y)
     hidden = g.unobserved(observed)
     bad: list[BadControl] = []
     in_graph = []

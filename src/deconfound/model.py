@@ -24,6 +24,7 @@ import dataclasses
 import difflib
 import importlib
 import inspect
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,7 @@ __all__ = ["DESIGNS", "ESTIMATORS", "AdjustmentPlan", "CausalModel", "MethodSpec
 
 DESIGNS = ("cross-section", "rct", "panel")
 ADJUSTMENT_MODES = ("covariates", "balance", "none")
+_OPTIONS = ("graph", "covariates", "design", "unit", "time", "weights", "cluster", "level", "missing", "treated_level")
 _MODEL_ROLES = ("outcome", "treatment", "covariates", "weights", "cluster", "unit", "time", "level", "missing")
 
 
@@ -284,6 +286,10 @@ class CausalModel:
         for role in ("treatment", "outcome"):
             if not isinstance(getattr(self, role), str):
                 raise SpecificationError(f"{role} must be a column name, got {getattr(self, role)!r}.")
+        if self.treatment == self.outcome:
+            raise SpecificationError(
+                f"treatment and outcome are the same column {self.treatment!r}; name the outcome the treatment affects."
+            )
         if self.design == "panel" and (self.unit is None or self.time is None):
             raise SpecificationError("design='panel' needs unit= and time= (the columns naming units and periods).")
         frame = load_table(self.data)
@@ -331,6 +337,11 @@ class CausalModel:
 
     def _plan_without_graph(self, given: list[str]) -> AdjustmentPlan:
         check_columns(self.frame_, given, "covariate")
+        for role in ("treatment", "outcome"):
+            if getattr(self, role) in given:
+                raise SpecificationError(
+                    f"the {role} {getattr(self, role)!r} cannot be one of the covariates; remove it from covariates."
+                )
         if self.design == "rct":
             note = "design='rct': treatment randomized; covariates adjust for precision only"
         else:
@@ -440,7 +451,7 @@ class CausalModel:
 
     def report(
         self,
-        path: str | None = None,
+        path: str | os.PathLike[str] | None = None,
         *,
         methods: Iterable[str] | None = None,
         title: str | None = None,
@@ -478,6 +489,12 @@ class CausalModel:
             ax=ax,
             title=title,
         )
+
+    def _derived(self, data: Any, **changes: Any) -> CausalModel:
+        """The same question on other ``data`` (e.g. with a permuted treatment), roles overridden by ``changes``."""
+        options = {name: getattr(self, name) for name in _OPTIONS}
+        options.update(changes)
+        return CausalModel(data, self.treatment, self.outcome, **options)
 
     def _repr_html_(self) -> str:
         """A compact card for Jupyter: the question, the design and (when it can be found) the adjustment set."""

@@ -82,6 +82,15 @@ def _fmt(x: Any, digits: int = 4) -> str:
     return f"{f:.{digits}f}"
 
 
+def frame_html(frame: pd.DataFrame, *, index: bool = True, classes: str | None = None) -> str:
+    """``frame`` as a compact, escaped HTML table: numbers formatted like the text summaries, missing
+    values blank, and a named index titled in the header row (not in a second header row of its own)."""
+    shown = frame
+    if index and frame.index.name is not None and not isinstance(frame.columns, pd.MultiIndex):
+        shown = frame.rename_axis(index=None, columns=frame.index.name)
+    return shown.to_html(float_format=_fmt, escape=True, border=0, na_rep="", index=index, classes=classes)
+
+
 # --------------------------------------------------------------------------------------------------
 # Summary: a renderable bundle of header rows and tables
 # --------------------------------------------------------------------------------------------------
@@ -133,7 +142,7 @@ class Summary:
         for name, table in self.tables:
             if name:
                 parts.append(f"<p><b>{esc(name)}</b></p>")
-            parts.append(table.to_html(float_format=_fmt, escape=True, border=0))
+            parts.append(frame_html(table))
         if self.messages:
             items = "".join(f"<li>{esc(m)}</li>" for m in self.messages)
             parts.append(f"<ul class='deconfound-messages'>{items}</ul>")

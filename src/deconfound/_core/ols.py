@@ -20,7 +20,7 @@ same :class:`CrossProducts` (per partition, then ``+``) and reuse everything aft
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -320,6 +320,20 @@ class Residuals:
     min_one_minus_h: float = 1.0
 
 
+def _residual_blocks(
+    design: Design, y: np.ndarray, beta: np.ndarray, coords: Coordinates | None, chunk_rows: int
+) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
+    """(start, stop, block of rows in the coordinates of ``coords``, residuals y - block @ beta), chunk by
+    chunk; the block's buffer is reused by the next chunk, so a caller may overwrite it."""
+    buf = None
+    for start, stop in _chunks(design.n, chunk_rows):
+        blk = design.block(start, stop, buf)
+        buf = blk
+        if coords is not None:
+            coords.to_z(blk)
+        yield start, stop, blk, y[start:stop] - _fitted(blk, beta)
+
+
 def residual_pass(
     design: Design,
     y: np.ndarray,
@@ -343,13 +357,7 @@ def residual_pass(
     scores = [np.zeros((g, k)) for g in n_groups]
     ssr = 0.0
     min_omh = 1.0
-    buf = None
-    for start, stop in _chunks(design.n, chunk_rows):
-        blk = design.block(start, stop, buf)
-        buf = blk
-        if coords is not None:
-            coords.to_z(blk)
-        e = y[start:stop] - _fitted(blk, beta)
+    for start, stop, blk, e in _residual_blocks(design, y, beta, coords, chunk_rows):
         wc = None if w is None else w[start:stop]
         we = e if wc is None else wc * e
         ssr += float(we @ e)
@@ -386,13 +394,7 @@ def gradient_pass(
 ) -> np.ndarray:
     """Z'W(y - Z beta) in the coordinates of ``coords``: zero at the exact solution (used to refine it)."""
     grad = np.zeros(design.k)
-    buf = None
-    for start, stop in _chunks(design.n, chunk_rows):
-        blk = design.block(start, stop, buf)
-        buf = blk
-        if coords is not None:
-            coords.to_z(blk)
-        e = y[start:stop] - _fitted(blk, beta)
+    for start, stop, blk, e in _residual_blocks(design, y, beta, coords, chunk_rows):
         if w is not None:
             e *= w[start:stop]
         grad += e @ blk

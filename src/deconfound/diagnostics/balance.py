@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -45,6 +48,33 @@ def balance_table(
         ratio = v1 / v0 if v0 > 0 else np.inf
         rows.append({"mean_treated": m1, "mean_control": m0, "smd": smd, "variance_ratio": ratio})
     return pd.DataFrame(rows, index=pd.Index(covariates.names, name="covariate"))
+
+
+def covariate_balance(
+    data: Any,
+    *,
+    outcome: str,
+    treatment: str,
+    covariates: Sequence[str],
+    weights: str | None = None,
+    missing: str = "raise",
+    treated_level: Any = None,
+) -> pd.DataFrame:
+    """:func:`balance_table` straight from a table: the covariates (categoricals one-hot encoded) by arm
+    of a two-level treatment, over the rows an estimate of ``outcome`` would use."""
+    from ..data import prepare
+
+    prep = prepare(
+        data,
+        outcome=outcome,
+        treatment=treatment,
+        covariates=list(covariates),
+        weights=weights,
+        missing=missing,
+        treated_level=treated_level,
+    )
+    assert prep.treatment is not None
+    return balance_table(prep.covariates, prep.treatment, prep.weights)
 
 
 def joint_balance_test(covariates: Design, treatment: np.ndarray) -> dict[str, float]:

@@ -180,38 +180,34 @@ def dag_plot(
             },
         )
     hidden = g.unobserved(observed)
+
+    def arrow(a: str, b: str, **style: Any) -> None:
+        patches = {"patchA": boxes[a].get_bbox_patch(), "patchB": boxes[b].get_bbox_patch()}
+        ax.add_patch(FancyArrowPatch(pos[a], pos[b], zorder=4, **patches, **style))
+
     for a, b in g.edges:
         rad = 0.3 if _passes_near(pos[a], pos[b], [p for n, p in pos.items() if n not in (a, b)]) else 0.0
-        ax.add_patch(
-            FancyArrowPatch(
-                pos[a],
-                pos[b],
-                patchA=boxes[a].get_bbox_patch(),
-                patchB=boxes[b].get_bbox_patch(),
-                arrowstyle="-|>",
-                mutation_scale=16,
-                linewidth=1.4,
-                linestyle="--" if a in hidden else "-",
-                color="#333333",
-                connectionstyle=f"arc3,rad={rad}",
-                zorder=4,
-            )
+        style = "--" if a in hidden else "-"
+        arrow(
+            a,
+            b,
+            arrowstyle="-|>",
+            mutation_scale=16,
+            linewidth=1.4,
+            linestyle=style,
+            color="#333333",
+            connectionstyle=f"arc3,rad={rad}",
         )
     for a, b in g.bidirected:
-        ax.add_patch(
-            FancyArrowPatch(
-                pos[a],
-                pos[b],
-                patchA=boxes[a].get_bbox_patch(),
-                patchB=boxes[b].get_bbox_patch(),
-                arrowstyle="<|-|>",
-                mutation_scale=14,
-                linewidth=1.2,
-                linestyle="--",
-                color="#777777",
-                connectionstyle="arc3,rad=-0.45",
-                zorder=4,
-            )
+        arrow(
+            a,
+            b,
+            arrowstyle="<|-|>",
+            mutation_scale=14,
+            linewidth=1.2,
+            linestyle="--",
+            color="#777777",
+            connectionstyle="arc3,rad=-0.45",
         )
     present = [r for r in COLORS if r in roles.values()]
     handles = [

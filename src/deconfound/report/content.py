@@ -62,20 +62,29 @@ class ReportContent:
             self.warnings.append(item)
 
 
-def _fmt(x: Any) -> str:
-    if isinstance(x, float):
-        if x != x:
-            return ""
-        if x != 0 and (abs(x) >= 1e6 or abs(x) < 1e-3):
-            return f"{x:.3e}"
-        return f"{x:.4f}"
-    return str(x)
+#: how column names read in the page (others: underscores become spaces)
+HEADERS = {
+    "std_error": "std. error",
+    "ci_low": "CI low",
+    "ci_high": "CI high",
+    "p_value": "p-value",
+    "n_treated": "treated",
+    "n_control": "control",
+    "mean_treated": "mean (treated)",
+    "mean_control": "mean (control)",
+    "smd": "SMD",
+    "vif": "VIF",
+}
 
 
-def frame_table(key: str, title: str, frame: pd.DataFrame, caption: str = "") -> ReportTable:
-    """A DataFrame as an escaped HTML table."""
-    html = frame.to_html(escape=True, border=0, float_format=_fmt, na_rep="", classes="data")
-    return ReportTable(key=key, title=title, html=html, caption=caption)
+def frame_table(key: str, title: str, frame: pd.DataFrame, caption: str = "", *, index: bool = True) -> ReportTable:
+    """A DataFrame as an escaped HTML table with readable column names."""
+    from ..results import frame_html
+
+    shown = frame.rename(columns=lambda c: HEADERS.get(str(c), str(c).replace("_", " ")))
+    if shown.index.name is not None:
+        shown = shown.rename_axis(index=HEADERS.get(str(shown.index.name), str(shown.index.name).replace("_", " ")))
+    return ReportTable(key=key, title=title, html=frame_html(shown, index=index, classes="data"), caption=caption)
 
 
 def figure(key: str, title: str, fig: Any, caption: str = "") -> ReportFigure:
@@ -106,6 +115,7 @@ def default_footer(data: Any, frame: pd.DataFrame | None, command: str | None, s
         "version": __version__,
         "created": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "seed": seed,
+        "seed_drawn": False,
         "fingerprint": data_fingerprint(data, frame),
         "command": command or "",
         "spec": spec or "",

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .._options import check_positive_int, check_random_state
+from ..errors import DeconfoundError, SpecificationError
 
 
 def placebo_treatment(
@@ -29,30 +30,47 @@ def placebo_treatment(
     """Run ``estimator(data_with_permuted_treatment, treatment=treatment, **options)`` repeatedly.
 
     Returns the real estimate, the placebo estimates' mean and standard deviation, and the permutation
-    p-value (share of |placebo| >= |real|, with the usual +1 correction).
+    p-value (share of |placebo| >= |real|, with the usual +1 correction). A permutation on which the
+    estimator raises a :class:`~deconfound.DeconfoundError` is counted in ``n_failed`` (its message in
+    ``failures``) and left out; the test ``passed`` only if at least two permutations ran. An error on
+    the real data is raised.
     """
     import warnings
 
     n_simulations = check_positive_int(n_simulations, "n_simulations")
     rng = check_random_state(random_state)
+    if not isinstance(data, pd.DataFrame) or treatment not in data.columns:
+        raise SpecificationError(f"placebo_treatment needs a DataFrame with the treatment column {treatment!r}.")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         real = estimator(data, treatment=treatment, **options).estimate
-        values = []
+        values: list[float] = []
+        failures: list[str] = []
         for i in range(n_simulations):
             shuffled = data.copy()
             shuffled[treatment] = rng.permutation(shuffled[treatment].to_numpy())
-            values.append(estimator(shuffled, treatment=treatment, **options).estimate)
+            try:
+                values.append(estimator(shuffled, treatment=treatment, **options).estimate)
+            except DeconfoundError as exc:
+                failures.append(str(exc))
             if progress is not None:
                 progress(i + 1, n_simulations)
-    placebo = np.asarray(values)
-    p = (1 + int(np.sum(np.abs(placebo) >= abs(real)))) / (n_simulations + 1)
+    return _summary(float(real), np.asarray(values, dtype=float), failures, n_simulations)
+
+
+def _summary(real: float, placebo: np.ndarray, failures: list[str], n_simulations: int) -> dict[str, Any]:
+    ran = len(placebo)
+    mean = float(placebo.mean()) if ran else float("nan")
+    sd = float(placebo.std(ddof=1)) if ran > 1 else float("nan")
+    p = (1 + int(np.sum(np.abs(placebo) >= abs(real)))) / (ran + 1)
     return {
-        "estimate": float(real),
-        "placebo_mean": float(placebo.mean()),
-        "placebo_sd": float(placebo.std(ddof=1)) if n_simulations > 1 else float("nan"),
+        "estimate": real,
+        "placebo_mean": mean,
+        "placebo_sd": sd,
         "p_value": p,
         "n_simulations": n_simulations,
+        "n_failed": len(failures),
+        "failures": tuple(dict.fromkeys(failures)),
         # the placebo passes when the permuted estimates centre on zero (within three standard errors)
-        "passed": bool(n_simulations > 1 and abs(placebo.mean()) <= 3 * placebo.std(ddof=1) / np.sqrt(n_simulations)),
+        "passed": bool(ran > 1 and abs(mean) <= 3 * sd / np.sqrt(ran)),
     }

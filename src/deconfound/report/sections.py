@@ -1,0 +1,368 @@
+"""The sections of a report, each built from a model and the results it produced.
+
+Nothing here estimates an effect: the estimates come in as a :class:`~deconfound.results.Comparison`
+(possibly empty, with the reasons why); figures come from ``deconfound.plots``. Diagnostics that
+estimators leave on their results are rendered by small functions registered in
+:data:`DIAGNOSTIC_RENDERERS` (diagnostics key -> renderer), so each method family adds its own views.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from .._progress import Progress
+from ..errors import DeconfoundError, IdentificationError
+from ..results import Comparison, Estimate
+from .content import ReportFigure, ReportSection, ReportTable, figure, frame_table
+
+Renderer = Callable[[Estimate, Any], "list[ReportTable | ReportFigure]"]
+
+#: diagnostics key -> function(estimate, value) returning tables and figures for the Diagnostics section.
+DIAGNOSTIC_RENDERERS: dict[str, Renderer] = {}
+
+PLACEBO_SIMULATIONS = 20
+
+
+def renders(key: str) -> Callable[[Renderer], Renderer]:
+    def register(fn: Renderer) -> Renderer:
+        DIAGNOSTIC_RENDERERS[key] = fn
+        return fn
+
+    return register
+
+
+@renders("vif")
+def _vif(estimate: Estimate, value: Any) -> list[ReportTable | ReportFigure]:
+    cond = estimate.diagnostics.get("condition_number")
+    caption = "Variance inflation factors: above 10, a column is nearly a combination of the others."
+    if cond is not None:
+        caption += f" Condition number of the design: {cond:.4g}."
+    return [frame_table(f"vif-{estimate.method}", f"Collinearity: {estimate.name}", value, caption)]
+
+
+@renders("event_study")
+def _event_study(estimate: Estimate, value: Any) -> list[ReportTable | ReportFigure]:
+    from ..plots.event_study import plot_event_study
+
+    items: list[ReportTable | ReportFigure] = [
+        figure(f"event-{estimate.method}-{id(estimate)}", f"Event study: {estimate.name}", plot_event_study(estimate))
+    ]
+    test = estimate.diagnostics.get("pretrend_test")
+    if isinstance(test, dict) and test.get("applicable"):
+        verdict = "no evidence against" if test["p_value"] >= 0.05 else "evidence AGAINST"
+        caption = (
+            f"Joint test that every pre-treatment coefficient is zero: {test['distribution']} = "
+            f"{test['statistic']:.3f}, p = {test['p_value']:.3g} ({verdict} parallel pre-trends)."
+        )
+        table = pd.DataFrame(
+            {"statistic": [test["statistic"]], "p_value": [test["p_value"]], "df": [test.get("df_num")]},
+            index=pd.Index([estimate.name], name="pre-trend test"),
+        )
+        items.append(frame_table(f"pretrend-{id(estimate)}", f"Parallel pre-trends: {estimate.name}", table, caption))
+    return items
+
+
+@renders("bacon_summary")
+def _bacon(estimate: Estimate, value: Any) -> list[ReportTable | ReportFigure]:
+    caption = (
+        "Goodman-Bacon decomposition of the two-way fixed-effects estimate: comparisons that use already-treated "
+        "units as controls can bias it when effects change over time."
+    )
+    return [frame_table(f"bacon-{id(estimate)}", f"Staggered timing: {estimate.name}", value, caption)]
+
+
+@renders("group_means")
+def _group_means(estimate: Estimate, value: Any) -> list[ReportTable | ReportFigure]:
+    caption = "Mean outcome by group and period; the difference of the two changes is the DiD estimate."
+    return [frame_table(f"means-{id(estimate)}", f"Four means: {estimate.name}", value, caption)]
+
+
+@renders("balance_test")
+def _balance_test(estimate: Estimate, value: Any) -> list[ReportTable | ReportFigure]:
+    rows = [
+        ("statistic (chi-squared)", f"{value['statistic']:.4g}"),
+        ("df", f"{value['df']:g}"),
+        ("p-value", f"{value['p_value']:.3g}"),
+    ]
+    table = pd.DataFrame(rows, columns=["joint test", "value"]).set_index("joint test")
+    caption = "Wald test that the covariates do not predict the arm (a check of the randomization)."
+    return [frame_table(f"balance-test-{estimate.method}", f"Randomization check: {estimate.name}", table, caption)]
+
+
+@dataclass
+class Outcome:
+    """What running one analysis produced: the estimates (naive first), the methods that failed (method
+    id, message), and, when nothing could be estimated, why."""
+
+    comparison: Comparison
+    method_ids: tuple[str, ...] = ()  # the registry id each estimate was run under, in the same order
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    reason: str = ""
+
+
+def question(model: Any) -> str:
+    design = {
+        "rct": "in a randomized trial",
+        "panel": "in a panel of units observed over time",
+        "cross-section": "from observational data",
+    }.get(model.design, "")
+    if not model.binary_treatment:
+        return (
+            f"How much would the average {model.outcome!r} change if {model.treatment!r} were one unit higher "
+            f"for every unit? Estimated {design}."
+        )
+    return (
+        f"What would the average {model.outcome!r} have been had every unit received {model.treatment!r}, "
+        f"compared with had none received it? Estimated {design}."
+    )
+
+
+def _overview(model: Any, comparison: Comparison) -> pd.DataFrame:
+    frame = model.frame_
+    rows: list[tuple[str, Any]] = [("rows in the data", len(frame)), ("columns in the data", frame.shape[1])]
+    for role in ("unit", "time"):
+        column = getattr(model, role, None)
+        if column is not None and column in frame.columns:
+            rows.append((f"distinct values of {role} {column!r}", frame[column].nunique()))
+    for e in comparison:
+        rows.append((f"rows used by {e.name}", e.n))
+        if e.n_dropped:
+            detail = ", ".join(f"{c}: {k}" for c, k in e.dropped_by.items())
+            rows.append((f"rows dropped by {e.name} (missing values)", f"{e.n_dropped} ({detail})"))
+    first = comparison.estimates[0] if len(comparison) else None
+    if first is not None and first.n_treated is not None:
+        rows += [("treated rows", first.n_treated), ("control rows", first.n_control)]
+    return pd.DataFrame({"value": [str(v) for _, v in rows]}, index=[name for name, _ in rows])
+
+
+def _covariate_summary(model: Any, comparison: Comparison) -> pd.DataFrame | None:
+    """The naive estimate's balance table, or the same table computed for the adjustment set."""
+    balance = next((e.diagnostics["balance"] for e in comparison if "balance" in e.diagnostics), None)
+    if isinstance(balance, pd.DataFrame):
+        return balance
+    try:
+        covariates = list(model.adjustment_set)
+    except DeconfoundError:
+        return None
+    if not covariates or not model.binary_treatment:
+        return None
+    from ..diagnostics.balance import covariate_balance
+
+    try:
+        return covariate_balance(
+            model.frame_,
+            outcome=model.outcome,
+            treatment=model.treatment,
+            covariates=covariates,
+            weights=model.weights,
+            missing=model.missing,
+            treated_level=model.treated_level,
+        )
+    except DeconfoundError:
+        return None
+
+
+def data_section(model: Any, comparison: Comparison, key: str) -> ReportSection:
+    section = ReportSection(id=f"{key}-data", title="Data")
+    section.tables.append(frame_table(f"{key}-overview", "Overview", _overview(model, comparison)))
+    balance = _covariate_summary(model, comparison)
+    if balance is not None:
+        section.tables.append(
+            frame_table(
+                f"{key}-covariates",
+                "Covariates by group",
+                balance,
+                "Means of treated and control, standardized mean difference (|SMD| above 0.1 signals imbalance) "
+                "and variance ratio.",
+            )
+        )
+    return section
+
+
+def graph_section(model: Any, key: str) -> ReportSection | None:
+    """The graph with its adjustment set; None when there is no graph to show (no graph was given and
+    no covariate either, so the implied graph is the single arrow treatment -> outcome)."""
+    try:
+        ident = model.identify()
+    except DeconfoundError:
+        return None
+    if model.graph is None and not model.covariates:
+        return None
+    section = ReportSection(id=f"{key}-graph", title="Causal graph and adjustment set")
+    section.paragraphs.append(ident.explanation)
+    try:
+        chosen = ", ".join(model.adjustment_set) or "nothing"
+        section.paragraphs.append(f"Adjusted for: {chosen}.")
+    except IdentificationError:
+        section.paragraphs.append("No adjustment set: see above.")
+    if ident.backdoor_paths:
+        paths = pd.DataFrame({"backdoor path": [p.text for p in ident.backdoor_paths]})
+        section.tables.append(frame_table(f"{key}-paths", "Backdoor paths", paths, index=False))
+    fig = model.draw()
+    caption = "treatment and outcome highlighted, the adjustment set outlined"
+    section.figures.append(figure(f"{key}-dag", "Causal graph", fig, caption))
+    return section
+
+
+def estimates_section(outcome: Outcome, truth: float | None, key: str) -> ReportSection:
+    from ..plots.forest import forest_plot
+
+    section = ReportSection(id=f"{key}-estimates", title="Estimates")
+    comparison = outcome.comparison
+    if not len(comparison):
+        section.paragraphs.append(f"No estimate: {outcome.reason}")
+    else:
+        caption = ""
+        if comparison.estimates[0].method == "naive" and len(comparison) > 1:
+            caption = (
+                "The naive difference comes first: the gap between it and the adjusted estimates is the bias "
+                "that adjustment removes."
+            )
+        table = frame_table(f"{key}-estimates", "Every estimate, side by side", comparison.to_frame(), caption)
+        section.tables.append(table)
+        fig = forest_plot(comparison, truth=truth)
+        caption = "each estimate with its confidence interval"
+        section.figures.append(figure(f"{key}-forest", "Forest plot", fig, caption))
+    for method, message in outcome.failures:
+        section.paragraphs.append(f"{method} could not be estimated: {message}")
+    return section
+
+
+def diagnostics_section(comparison: Comparison, key: str) -> ReportSection | None:
+    section = ReportSection(id=f"{key}-diagnostics", title="Diagnostics")
+    for e in comparison:
+        for name, value in e.diagnostics.items():
+            renderer = DIAGNOSTIC_RENDERERS.get(name)
+            if renderer is None:
+                continue
+            for item in renderer(e, value):
+                if isinstance(item, ReportTable):
+                    section.tables.append(item)
+                else:
+                    section.figures.append(item)
+    return section if section.tables or section.figures else None
+
+
+def _regression(outcome: Outcome) -> tuple[str, Estimate] | None:
+    """The first regression estimate (a coefficient with a t statistic) and its method id."""
+    pairs = zip(outcome.method_ids, outcome.comparison)
+    return next(((m, e) for m, e in pairs if e.coefficients is not None and e.df is not None), None)
+
+
+def _placebo(model: Any, method: str, seed: Any, progress: Progress) -> dict[str, Any]:
+    from ..robustness import placebo_treatment
+
+    def run(frame: pd.DataFrame, treatment: str) -> Estimate:
+        return model._derived(frame, graph=None, covariates=list(model.adjustment_set)).estimate(method)
+
+    progress.step("placebo: re-estimating with randomly permuted treatments")
+    return placebo_treatment(
+        run,
+        model.frame_,
+        treatment=model.treatment,
+        n_simulations=PLACEBO_SIMULATIONS,
+        random_state=seed,
+        progress=progress.advance,
+    )
+
+
+def _placebo_text(name: str, result: dict[str, Any]) -> str:
+    ran = result["n_simulations"] - result["n_failed"]
+    failed = ""
+    if result["n_failed"]:
+        failed = (
+            f" {result['n_failed']} of {result['n_simulations']} permutations could not be estimated "
+            f"({'; '.join(result['failures'][:2])})."
+        )
+    if ran < 2:
+        return f"Placebo test (not run): fewer than two permuted treatments could be estimated.{failed}"
+    verdict = "passed" if result["passed"] else "FAILED"
+    floor = " (the smallest possible with this many permutations)" if result["p_value"] <= 1 / (ran + 1) else ""
+    return (
+        f"Placebo test ({verdict}): with the treatment randomly permuted {ran} times, {name} averages "
+        f"{result['placebo_mean']:.4g} (sd {result['placebo_sd']:.4g}) against {result['estimate']:.4g} with the "
+        f"real treatment; permutation p-value {result['p_value']:.3g}{floor}.{failed}"
+    )
+
+
+def robustness_section(
+    model: Any, outcome: Outcome, seed: Any, progress: Progress, key: str
+) -> tuple[ReportSection, list[str]]:
+    """The section, and warnings for the top of the page (a failed placebo)."""
+    from ..robustness import sensitivity
+
+    section = ReportSection(id=f"{key}-robustness", title="Robustness")
+    rows: list[tuple[str, str]] = []
+    warnings: list[str] = []
+    found = _regression(outcome)
+    method, regression = found if found is not None else ("", None)
+    if regression is not None:
+        s = sensitivity(regression)
+        if s.get("applicable"):
+            section.paragraphs.append(f"Sensitivity of {regression.name} to an unobserved confounder: {s['text']}")
+            rows.append(("robustness value (estimate to zero)", f"{s['rv']:.1%}"))
+            rows.append(("robustness value (to insignificance at 5%)", f"{s['rv_alpha']:.1%}"))
+            rows.append(("partial R-squared of the treatment", f"{s['partial_r2']:.1%}"))
+    if regression is not None and model.binary_treatment and model.design != "panel":
+        try:
+            result = _placebo(model, method, seed, progress)
+        except DeconfoundError as exc:
+            section.paragraphs.append(f"Placebo test (not run): {exc}")
+        else:
+            section.paragraphs.append(_placebo_text(regression.name, result))
+            if result["n_simulations"] - result["n_failed"] >= 2:
+                rows.append(("placebo mean estimate", f"{result['placebo_mean']:.4g}"))
+                rows.append(("placebo permutation p-value", f"{result['p_value']:.3g}"))
+                if not result["passed"]:
+                    warnings.append(
+                        f"The placebo test failed: with randomly permuted treatments {regression.name} still "
+                        f"finds an average effect of {result['placebo_mean']:.4g}, so it picks up something other "
+                        "than the treatment."
+                    )
+            if result["n_failed"]:
+                warnings.append(
+                    f"{result['n_failed']} of {result['n_simulations']} placebo permutations could not be "
+                    f"estimated: {result['failures'][0]}"
+                )
+    if rows:
+        table = pd.DataFrame(rows, columns=["check", "value"]).set_index("check")
+        section.tables.append(frame_table(f"{key}-robustness", "Robustness checks", table))
+    elif not section.paragraphs:
+        section.paragraphs.append("No robustness check applies to these estimates.")
+    return section, warnings
+
+
+def headline(model: Any, comparison: Comparison, reason: str) -> str:
+    if not len(comparison):
+        return f"No estimate of the effect of {model.treatment!r} on {model.outcome!r}: the warnings below say why."
+    adjusted = [e for e in comparison if e.method != "naive"]
+    naive = next((e for e in comparison if e.method == "naive"), None)
+    if not adjusted:
+        e = comparison.estimates[0]
+        return f"{e.name}: {e.estimate:.4g} ({e.level:.0%} CI {e.ci_low:.4g} to {e.ci_high:.4g})."
+    lo = min(e.estimate for e in adjusted)
+    hi = max(e.estimate for e in adjusted)
+    if len(adjusted) == 1:
+        e = adjusted[0]
+        text = (
+            f"{e.name} estimates the effect of {model.treatment!r} on {model.outcome!r} at {e.estimate:.4g} "
+            f"({e.level:.0%} CI {e.ci_low:.4g} to {e.ci_high:.4g})."
+        )
+    else:
+        text = (
+            f"Adjusted estimates of the effect of {model.treatment!r} on {model.outcome!r} range from {lo:.4g} to "
+            f"{hi:.4g} across {len(adjusted)} methods."
+        )
+    if naive is not None:
+        text += f" The naive difference in means is {naive.estimate:.4g}."
+    return text
+
+
+def naive_first(estimates: Sequence[tuple[str, Estimate]]) -> tuple[Comparison, tuple[str, ...]]:
+    """The estimates (given as (method id, estimate) pairs) with the naive difference first, and their ids."""
+    ordered = sorted(estimates, key=lambda pair: pair[0] != "naive")
+    return Comparison(tuple(e for _, e in ordered)), tuple(m for m, _ in ordered)
