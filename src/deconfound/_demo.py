@@ -184,7 +184,7 @@ def article_analyses() -> list[Any]:
     cross = CausalModel(heart_attack(), "Drug", "Severity", graph=FIGURE_1)
     panel = heart_attack_panel()
     panel["Drug_x_Post"] = panel["Drug"] * panel["Post"]
-    roles = {"design": "panel", "unit": "patient", "time": "Post"}
+    roles: dict[str, Any] = {"design": "panel", "unit": "patient", "time": "Post"}
     methods = ["twfe", "first-difference"]
     trap = CausalModel(panel, "Drug_x_Post", "Severity", covariates=["Quality_of_Care"], **roles)
     clean = CausalModel(panel, "Drug_x_Post", "Severity", **roles)

@@ -477,7 +477,7 @@ def _pretrend(cells: Cells, cov: np.ndarray, anticipation: float) -> dict[str, A
     pre = np.flatnonzero((cells.time < cells.group - anticipation) & ~cells.fixed_zero & (np.diag(cov) > 0))
     if pre.size == 0:
         return {"applicable": False, "reason": "no pre-treatment group-time effects (every cohort starts too early)"}
-    out = wald_test(cells.att, cov, pre, None)
+    out = wald_test(cells.att, cov, pre.tolist(), None)
     out.update({"applicable": True, "cells": [(float(cells.group[i]), float(cells.time[i])) for i in pre]})
     return out
 
