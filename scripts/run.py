@@ -72,6 +72,7 @@ def test_job(args: list[str]) -> None:
     ensure_browser()
     lint = [d for d in ("src", "tests", "bench", "scripts") if (ROOT / d).is_dir()]
     run(PY, "-m", "ruff", "check", *lint)
+    run(PY, "-m", "mypy", "src/deconfound")
     workers = ["-n", "2"] if not any(a.startswith("-n") for a in args) else []
     run(PY, "-m", "pytest", *workers, *args)
 
