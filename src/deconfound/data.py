@@ -261,6 +261,24 @@ class Prepared:
         t = self.n_treated
         return None if t is None else self.n - t
 
+    def take(self, keep: np.ndarray) -> Prepared:
+        """The same roles on the rows where the boolean mask ``keep`` is true (e.g. after trimming)."""
+        import dataclasses
+
+        keep = np.asarray(keep, dtype=bool)
+        clusters = tuple(np.unique(c[keep], return_inverse=True)[1].astype(np.int64) for c in self.clusters)
+        return dataclasses.replace(
+            self,
+            outcome=self.outcome[keep],
+            treatment=None if self.treatment is None else self.treatment[keep],
+            covariates=self.covariates.take(keep),
+            weights=None if self.weights is None else self.weights[keep],
+            clusters=clusters,
+            extra={k: v[keep] for k, v in self.extra.items()},
+            frame=None if self.frame is None else self.frame.loc[keep],
+            index=None if self.index is None else self.index[keep],
+        )
+
 
 def _is_numeric(series: pd.Series) -> bool:
     return bool(pd.api.types.is_numeric_dtype(series.dtype)) and not pd.api.types.is_bool_dtype(series.dtype)

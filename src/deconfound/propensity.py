@@ -26,7 +26,7 @@ from scipy.special import expit
 
 from ._core.logistic import LogisticFit, fit_logistic, predict_index
 from ._options import check_option, check_random_state
-from .data import Design, constant_part, prepare
+from .data import Design, Prepared, constant_part, prepare
 from .errors import DataError, SpecificationError
 from .results import CoefTable
 
@@ -282,3 +282,118 @@ def score_frame(fit: PropensityFit, treatment: np.ndarray, index: pd.Index | Non
         {"treatment": treatment.astype(np.int64), "propensity_score": fit.score, "logit": fit.index},
         index=index,
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# the shared first step of every propensity-score estimator
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Validated data, fitted scores (after any trimming) and the diagnostics every family reports."""
+
+    prep: Prepared  # rows kept after trimming
+    fit: PropensityFit | None  # scores of the kept rows (refitted after trimming)
+    outcome_design: Design  # the outcome-model / matching covariates
+    ps_design: Design  # the propensity covariates (no constant)
+    diagnostics: dict[str, Any]
+    warnings: list[str]
+    notes: list[str]
+
+
+def _columns(value: Any, name: str) -> list[str]:
+    from ._options import as_name_list
+
+    return as_name_list(value, name)
+
+
+def check_groups(t: np.ndarray, treatment: str, minimum: int = 2) -> None:
+    n1 = int(np.count_nonzero(t == 1.0))
+    n0 = len(t) - n1
+    if n1 < minimum or n0 < minimum:
+        group = "treated" if n1 < minimum else "control"
+        raise DataError(
+            f"treatment {treatment!r} has {n1} treated and {n0} control row(s): the {group} group has fewer than "
+            f"{minimum}, too few to estimate an effect and its uncertainty. Collect more data or check the coding."
+        )
+
+
+def propensity_setup(
+    data: Any,
+    *,
+    outcome: str,
+    treatment: str,
+    covariates: Any,
+    propensity_covariates: Any = None,
+    weights: str | None = None,
+    propensity_model: Any = "logistic",
+    cross_fit: Any = "auto",
+    trim: Any = None,
+    random_state: Any = None,
+    n_jobs: int | None = None,
+    missing: str = "raise",
+    treated_level: Any = None,
+    extra: dict[str, str | None] | None = None,
+    need_scores: bool = True,
+    weighting: bool = True,
+) -> Setup:
+    """Prepare the data, fit the propensity score, describe overlap and apply trimming (refitting after it)."""
+    from .diagnostics.overlap import check_some_overlap, overlap_table, overlap_warnings, trim_mask
+
+    cov_cols = _columns(covariates, "covariates")
+    ps_cols = _columns(propensity_covariates, "propensity_covariates") or cov_cols
+    union = list(dict.fromkeys(cov_cols + ps_cols))
+    prep = prepare(
+        data,
+        outcome=outcome,
+        treatment=treatment,
+        covariates=union,
+        weights=weights,
+        extra=extra,
+        missing=missing,
+        treated_level=treated_level,
+    )
+    assert prep.treatment is not None
+    check_groups(prep.treatment, treatment)
+    diagnostics: dict[str, Any] = {}
+    warnings: list[str] = []
+    notes: list[str] = []
+    if not (need_scores or trim is not None):
+        return Setup(
+            prep, None, prep.covariates.for_columns(cov_cols), prep.covariates.for_columns(ps_cols), {}, [], []
+        )
+    ps_design = prep.covariates.for_columns(ps_cols)
+    kwargs = dict(model=propensity_model, cross_fit=cross_fit, random_state=random_state, n_jobs=n_jobs)
+    fit = fit_propensity(ps_design, prep.treatment, prep.weights, **kwargs)
+    check_some_overlap(fit.score, prep.treatment, fit.model)
+    table = score_frame(fit, prep.treatment, prep.index)
+    keep, alpha, rule = trim_mask(fit.score, trim)
+    table["trimmed"] = ~keep
+    diagnostics["overlap"] = overlap_table(fit.score, prep.treatment)
+    if rule != "none":
+        n_out = int(np.count_nonzero(~keep))
+        t_out = int(np.count_nonzero(~keep & (prep.treatment == 1.0)))
+        diagnostics["trimming"] = {"rule": rule, "alpha": alpha, "n_trimmed": n_out, "n_trimmed_treated": t_out}
+        if n_out:
+            prep = prep.take(keep)
+            check_groups(prep.treatment, treatment)
+            ps_design = prep.covariates.for_columns(ps_cols)
+            fit = fit_propensity(ps_design, prep.treatment, prep.weights, **kwargs)
+            notes.append(
+                f"trimmed {n_out} row(s) ({t_out} treated) with propensity outside [{alpha:.4g}, {1 - alpha:.4g}] "
+                f"({rule} rule); the propensity model was refitted on the {prep.n} rows kept, and the estimand "
+                "is the effect in that population"
+            )
+        diagnostics["overlap_after_trimming"] = overlap_table(fit.score, prep.treatment)
+        warnings += overlap_warnings(diagnostics["overlap_after_trimming"], weighting)
+    else:
+        warnings += overlap_warnings(diagnostics["overlap"], weighting)
+    diagnostics["propensity"] = table
+    coef = fit.coef_table()
+    if coef is not None:
+        diagnostics["propensity_model"] = coef.to_frame()
+    notes += list(fit.notes)
+    if ps_cols != cov_cols:
+        notes.append(f"propensity model covariates: {', '.join(ps_cols)}")
+    return Setup(prep, fit, prep.covariates.for_columns(cov_cols), ps_design, diagnostics, warnings, notes)

@@ -280,3 +280,67 @@ def check_sparse_size(n_pairs: int) -> None:
             f"Optimal matching would consider {n_pairs} candidate pairs inside the caliper (limit {SPARSE_LIMIT}); "
             "use a smaller caliper, exact matching on a categorical column, or greedy matching (method='nearest')."
         )
+
+
+def greedy_kd(z: np.ndarray, pool_z: np.ndarray, *, caliper: float | None = None) -> Pairs:
+    """Closest-pair-first matching without replacement in several dimensions (Euclidean on ``z``).
+
+    Mutual nearest remaining neighbours are matched round by round (k-d trees rebuilt on what is left),
+    which gives the same pairs as the sequential closest-pair-first rule.
+    """
+    from scipy.spatial import cKDTree
+
+    cal = np.inf if caliper is None else caliper
+    t_left = np.arange(len(z))
+    p_left = np.arange(len(pool_z))
+    out_t, out_p, out_d = [], [], []
+    while len(t_left) and len(p_left):
+        d_t, near_p = cKDTree(pool_z[p_left]).query(z[t_left], k=1)
+        d_p, near_t = cKDTree(z[t_left]).query(pool_z[p_left], k=1)
+        alive_t = d_t <= cal
+        alive_p = d_p <= cal
+        mutual = alive_t & (near_t[near_p] == np.arange(len(t_left)))
+        if not np.any(mutual):
+            if not np.any(alive_t):
+                break
+            best = int(np.argmin(np.where(alive_t, d_t, np.inf)))
+            mutual = np.zeros(len(t_left), bool)
+            mutual[best] = True
+        ti = np.flatnonzero(mutual)
+        pi = near_p[ti]
+        out_t.append(t_left[ti])
+        out_p.append(p_left[pi])
+        out_d.append(d_t[ti])
+        keep_p = alive_p.copy()
+        keep_p[pi] = False
+        t_left, p_left = t_left[alive_t & ~mutual], p_left[keep_p]
+    if not out_t:
+        return Pairs.empty()
+    t = np.concatenate(out_t)
+    order = np.argsort(t, kind="stable")
+    return Pairs(t[order].astype(np.int64), np.concatenate(out_p)[order].astype(np.int64), np.concatenate(out_d)[order])
+
+
+def candidates_1d(x: np.ndarray, pool_values: np.ndarray, caliper: float) -> Pairs:
+    """Every (target, pool) pair within ``caliper`` on one dimension (for sparse optimal matching)."""
+    order = np.argsort(pool_values, kind="stable")
+    xs = pool_values[order]
+    lo = np.searchsorted(xs, x - caliper, side="left")
+    hi = np.searchsorted(xs, x + caliper, side="right")
+    counts = hi - lo
+    total = int(counts.sum())
+    check_sparse_size(total)
+    tgt = np.repeat(np.arange(len(x)), counts)
+    offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    pos = np.repeat(lo, counts) + offsets
+    pool = order[pos]
+    return Pairs(tgt.astype(np.int64), pool.astype(np.int64), np.abs(x[tgt] - pool_values[pool]))
+
+
+def candidates_kd(z: np.ndarray, pool_z: np.ndarray, caliper: float) -> Pairs:
+    """Every (target, pool) pair within ``caliper`` in several dimensions."""
+    from scipy.spatial import cKDTree
+
+    rec = cKDTree(z).sparse_distance_matrix(cKDTree(pool_z), caliper, output_type="ndarray")
+    check_sparse_size(len(rec))
+    return Pairs(rec["i"].astype(np.int64), rec["j"].astype(np.int64), rec["v"].astype(np.float64))
