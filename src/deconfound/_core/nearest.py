@@ -16,6 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: in several dimensions, distances within this relative tolerance of the k-th are ties: whitening the
+#: covariates rounds distances that are equal in exact arithmetic (e.g. mirror-image covariate values)
+KD_TIE_RTOL = 1e-9
+
 
 @dataclass(frozen=True)
 class Pairs:
@@ -223,13 +227,13 @@ def nearest_kd(
         d = np.take_along_axis(d, d_sorted_idx, axis=1)
         j = np.take_along_axis(j, d_sorted_idx, axis=1)
         kth = d[:, min(k, d.shape[1]) - 1]
-        limit = kth if ties else None
+        limit = kth * (1.0 + KD_TIE_RTOL)
         keep = np.zeros_like(d, dtype=bool)
         keep[:, : min(k, d.shape[1])] = True
         if ties:
-            keep |= d == limit[:, None]
+            keep |= d <= limit[:, None]
         keep &= np.isfinite(d)
-        more = ties & (want < n_pool) & np.isfinite(kth) & (d[:, -1] == kth)
+        more = ties & (want < n_pool) & np.isfinite(kth) & (d[:, -1] <= limit)
         done = ~more
         r, c = np.nonzero(keep & done[:, None])
         tgt.append(pending[r])
