@@ -301,6 +301,16 @@ class Setup:
     warnings: list[str]
     notes: list[str]
 
+    def balance_design(self) -> Design:
+        """Every covariate (outcome and propensity models) plus the propensity score, for balance tables."""
+        design = self.outcome_design
+        design = design.with_parts([p for p in self.ps_design.parts if p.name not in design.names])
+        if self.fit is not None:
+            from .data import array_part
+
+            design = design.with_parts([array_part("propensity score", self.fit.score)])
+        return design
+
 
 def _columns(value: Any, name: str) -> list[str]:
     from ._options import as_name_list

@@ -29,7 +29,7 @@ from .._core import assignment
 from .._core.fit import fit_ols
 from .._core.nearest import Pairs, nearest_1d, nearest_kd, nearest_same_group_1d, whiten
 from .._options import as_name_list, check_level, check_option, check_positive_int
-from ..data import Design, array_part, constant_part
+from ..data import Design, constant_part
 from ..diagnostics.balance import balance_before_after, balance_warnings
 from ..errors import DataError, SpecificationError
 from ..propensity import Setup, propensity_setup
@@ -505,11 +505,7 @@ def _match_diagnostics(setup, directions, target_rows, metric, n_unmatched, repl
             )
         )
     matches = pd.concat(frames, ignore_index=True)
-    design = setup.outcome_design
-    extra = [p for p in setup.ps_design.parts if p.name not in design.names]
-    design = design.with_parts(extra)
-    if setup.fit is not None:
-        design = design.with_parts([array_part("propensity score", setup.fit.score)])
+    design = setup.balance_design()
     balance = balance_before_after(design, t, after)
     warnings = balance_warnings(balance.drop(index="propensity score", errors="ignore"))
     used = np.unique(matches["match"].to_numpy()) if len(matches) else []
