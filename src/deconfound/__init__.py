@@ -19,8 +19,12 @@ from .errors import (
     NotFittedError,
     SpecificationError,
 )
+from .estimators.cem import cem
+from .estimators.matching import matching
 from .estimators.means import difference_in_means
 from .estimators.regression import lin, ols
+from .estimators.weighting import aipw, ipw, overlap_weights, ra
+from .propensity import propensity_scores
 from .results import CoefTable, Comparison, Estimate, Summary, compare
 
 __version__ = "0.1.0"
@@ -42,9 +46,16 @@ __all__ = [
     "SpecificationError",
     "Summary",
     "__version__",
+    "aipw",
+    "cem",
     "compare",
     "datasets",
     "difference_in_means",
+    "ipw",
     "lin",
+    "matching",
     "ols",
+    "overlap_weights",
+    "propensity_scores",
+    "ra",
 ]
