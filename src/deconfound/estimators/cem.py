@@ -75,6 +75,11 @@ def _cem_weights(strata: np.ndarray, t: np.ndarray, estimand: str) -> tuple[np.n
     matched_s = (n1 > 0) & (n0 > 0)
     matched = matched_s[strata]
     m1, m0 = float(n1[matched_s].sum()), float(n0[matched_s].sum())
+    if m1 < 2 or m0 < 2:
+        raise DataError(
+            f"Coarsened exact matching kept {m1:.0f} treated and {m0:.0f} control rows (strata with both groups); "
+            "at least two of each are needed. Use fewer or coarser bins (bins=), or fewer covariates."
+        )
     w = np.zeros(len(t))
     treated, control = matched & (t == 1.0), matched & (t == 0.0)
     if estimand == "ATT":
@@ -155,12 +160,6 @@ def cem(
     check_groups(t, treatment)
     strata = _strata(prep, columns, bins)
     w, matched = _cem_weights(strata, t, estimand)
-    n1m, n0m = int(np.count_nonzero(matched & (t == 1))), int(np.count_nonzero(matched & (t == 0)))
-    if n1m < 2 or n0m < 2:
-        raise DataError(
-            f"Coarsened exact matching kept {n1m} treated and {n0m} control rows (strata with both groups); at "
-            "least two of each are needed. Use fewer or coarser bins (bins=), or fewer covariates."
-        )
     estimate, se, df = _within_strata(prep.outcome, t, w, strata)
     warnings, notes, diagnostics = _cem_report(prep, strata, matched, w, estimand, t)
     return make_estimate(
