@@ -30,6 +30,7 @@ from .ols import CHUNK_ROWS, _chunks
 
 MAX_ITER = 100
 TOL = 1e-10
+STEP_TOL = 1e-6  # converged when the Newton step is below this many standard errors (then applied)
 WARM_START_ROWS = 200_000  # problems larger than this start from a subsample fit
 ETA_SEPARATED = 25.0  # |linear index| beyond which a row counts as perfectly predicted
 
@@ -94,7 +95,8 @@ def logistic_pass(
             v = v * wc
             r = r * wc
             ll = ll * wc
-        info += (blk * v[:, None]).T @ blk
+        root = blk * np.sqrt(v)[:, None]
+        info += root.T @ root  # numpy hands A'A to BLAS syrk: half the work of a general product
         score += blk.T @ r
         llf += float(ll.sum())
         if len(eta):
@@ -214,6 +216,10 @@ def _newton(
     "max_iter".
     """
     step = np.zeros_like(beta)
+    # steps are measured against the information at the start as well as the current one: when the data
+    # are separated the information collapses, and a step that is tiny in (exploding) standard errors
+    # still moves the coefficients towards infinity
+    scale_start = np.sqrt(np.maximum(np.diag(cur.information), 1e-300))
     for it in range(1, max_iter + 1):
         try:
             step, _ = linalg.solve_spd(cur.information, cur.score)
@@ -221,10 +227,12 @@ def _newton(
             return "separated", beta, cur, it, step
         if not np.all(np.isfinite(step)):
             return "separated", beta, cur, it, step
-        scale = np.sqrt(np.maximum(np.diag(cur.information), 1e-300))
-        if float(np.max(np.abs(step) * scale)) < 1e-7:
-            beta = beta + step
-            return "converged", beta, logistic_pass(design, y, w, beta, chunk_rows), it, step
+        scale = np.maximum(np.sqrt(np.maximum(np.diag(cur.information), 1e-300)), scale_start)
+        if float(np.max(np.abs(step) * scale)) < STEP_TOL:
+            # the last Newton step is below STEP_TOL standard errors: applying it leaves an error of the
+            # order of its square, and the information at the previous point differs from the optimum's by
+            # far less than the precision that matters for standard errors, so no further pass is made
+            return "converged", beta + step, cur, it, step
         decrement = float(cur.score @ step)
         if decrement < 1e-13 * (1.0 + abs(cur.llf)) and cur.max_abs_eta > ETA_SEPARATED:
             return "separated", beta, cur, it, step
@@ -262,12 +270,10 @@ def fit_logistic(
     if n <= k:
         raise DataError(f"{n} usable rows but {k} coefficients in {what}; it needs more rows than coefficients.")
     const = set(design.constant_columns())
-    beta0 = _intercept_start(design, y, w, const)
-    first = logistic_pass(design, y, w, beta0, chunk_rows)
-    # at a constant probability X'WX is proportional to X'X: the rank check needs no extra pass
-    check_rank(CrossProducts(first.information, first.score, 0.0, 0.0, 0.0, n, list(design.names)))
-    beta = _warm_start(design, y, w, beta0, chunk_rows)
-    cur = first if beta is beta0 else logistic_pass(design, y, w, beta, chunk_rows)
+    beta = _warm_start(design, y, w, _intercept_start(design, y, w, const), chunk_rows)
+    cur = logistic_pass(design, y, w, beta, chunk_rows)
+    # X'WX with every weight positive has the rank of X'X: the rank check needs no extra pass
+    check_rank(CrossProducts(cur.information, cur.score, 0.0, 0.0, 0.0, n, list(design.names)))
     status, beta, cur, iterations, step = _newton(design, y, w, beta, cur, chunk_rows, max_iter)
     if status == "separated":
         _raise_separated(design, y, w, beta, step, what, chunk_rows)

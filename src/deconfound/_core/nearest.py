@@ -16,9 +16,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: in several dimensions, distances within this relative tolerance of the k-th are ties: whitening the
-#: covariates rounds distances that are equal in exact arithmetic (e.g. mirror-image covariate values)
-KD_TIE_RTOL = 1e-9
+#: distances within this relative tolerance of the k-th are ties. Distances that are equal in exact
+#: arithmetic (mirror-image covariate values, scores of units with equal covariates seen from either side)
+#: come out of floating-point arithmetic a few ulps apart; without a tolerance the set of matches would
+#: depend on the last bits of the propensity model's coefficients
+TIE_RTOL = 1e-9
+#: ... and so are distances within this absolute tolerance, relative to the scale of the matching variable
+#: (two covariate profiles whose scores are equal in exact arithmetic can differ by one ulp, ~1e-17)
+TIE_ATOL = 1e-12
+KD_TIE_RTOL = TIE_RTOL
 
 
 @dataclass(frozen=True)
@@ -120,16 +126,18 @@ def _walk(
     if not ties:
         return tgt, pos, dst
     active = np.isfinite(kth)
+    scale = float(max(abs(xs[0]), abs(xs[-1]), 1.0)) if len(xs) else 1.0
+    limit = kth * (1.0 + TIE_RTOL) + TIE_ATOL * scale
     while np.any(active):
         dl = dist_left()
-        hit = active & (dl == kth)
+        hit = active & (dl <= limit)
         if np.any(hit):
             tgt.append(rows[hit])
             pos.append(left[hit])
             dst.append(dl[hit])
             left = np.where(hit, left - 1, left)
         dr = dist_right()
-        hit_r = active & (dr == kth)
+        hit_r = active & (dr <= limit)
         if np.any(hit_r):
             tgt.append(rows[hit_r])
             pos.append(right[hit_r])
@@ -139,7 +147,8 @@ def _walk(
     return tgt, pos, dst
 
 
-def _finish(pool: SortedPool, tgt: list, pos: list, dst: list, caliper: float | None) -> Pairs:
+def _finish(pool: SortedPool, tgt: list, pos: list, dst: list, caliper: float | None, target_order=None) -> Pairs:
+    """Concatenate the walk's picks into pairs grouped by target (each target's in distance order)."""
     if not tgt:
         return Pairs.empty()
     t = np.concatenate(tgt)
@@ -148,8 +157,17 @@ def _finish(pool: SortedPool, tgt: list, pos: list, dst: list, caliper: float | 
     if caliper is not None:
         keep = d <= caliper
         t, p, d = t[keep], p[keep], d[keep]
-    order = np.lexsort((d, t))
-    return Pairs(t[order].astype(np.int64), p[order].astype(np.int64), d[order])
+    if target_order is not None:
+        t = target_order[t]
+    if len(tgt) > 1 or target_order is not None:
+        # the walk emits picks in nondecreasing distance per target: a stable sort by target keeps that
+        order = np.argsort(t, kind="stable")
+        t, p, d = t[order], p[order], d[order]
+    return Pairs(t.astype(np.int64, copy=False), p.astype(np.int64, copy=False), d)
+
+
+def _sort_targets(x: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+    return np.argsort(x, kind="stable") if groups is None else np.lexsort((x, groups))
 
 
 def nearest_1d(
@@ -163,27 +181,66 @@ def nearest_1d(
     ties: bool = True,
     pool: SortedPool | None = None,
 ) -> Pairs:
-    """The k nearest pool units of every target on one dimension (with replacement)."""
+    """The k nearest pool units of every target on one dimension (with replacement).
+
+    Targets are processed in sorted order, so that the binary searches and the walk read the sorted pool
+    sequentially (several times faster than random order on large inputs).
+    """
     pool = pool if pool is not None else SortedPool.build(pool_values, pool_groups)
-    start, lo, hi = pool.segments(x, groups)
-    tgt, pos, dst = _walk(pool.values, x, start - 1, start, lo, hi, k, ties)
-    return _finish(pool, tgt, pos, dst, caliper)
+    order = _sort_targets(x, groups)
+    xs = x[order]
+    gs = None if groups is None else groups[order]
+    start, lo, hi = pool.segments(xs, gs)
+    tgt, pos, dst = _walk(pool.values, xs, start - 1, start, lo, hi, k, ties)
+    return _finish(pool, tgt, pos, dst, caliper, order)
 
 
-def nearest_same_group_1d(values: np.ndarray, k: int, groups: np.ndarray | None = None, ties: bool = True) -> Pairs:
-    """Each unit's k nearest *other* units of the same set (for the matching variance estimator)."""
+def nearest_same_group_1d(
+    values: np.ndarray,
+    k: int,
+    groups: np.ndarray | None = None,
+    ties: bool = True,
+    targets: np.ndarray | None = None,
+) -> Pairs:
+    """The k nearest *other* units of the same set (for the matching variance estimator).
+
+    ``targets`` (positions) restricts the units whose neighbours are wanted; all units can be neighbours.
+    """
     pool = SortedPool.build(values, groups)
     n = len(values)
     at = np.empty(n, np.int64)
     at[pool.order] = np.arange(n)
+    # walk in sorted order: sorted position s holds unit pool.order[s]
+    sorted_pos = np.arange(n) if targets is None else np.sort(at[targets])
     if groups is None:
-        lo, hi = np.zeros(n, np.int64), np.full(n, n, np.int64)
+        lo, hi = np.zeros(len(sorted_pos), np.int64), np.full(len(sorted_pos), n, np.int64)
     else:
         assert pool.groups is not None
-        lo = np.searchsorted(pool.groups, groups, side="left").astype(np.int64)
-        hi = np.searchsorted(pool.groups, groups, side="right").astype(np.int64)
-    tgt, pos, dst = _walk(pool.values, values, at - 1, at + 1, lo, hi, k, ties)
-    return _finish(pool, tgt, pos, dst, None)
+        g = pool.groups[sorted_pos]
+        lo = np.searchsorted(pool.groups, g, side="left").astype(np.int64)
+        hi = np.searchsorted(pool.groups, g, side="right").astype(np.int64)
+    xs = pool.values[sorted_pos]
+    tgt, pos, dst = _walk(pool.values, xs, sorted_pos - 1, sorted_pos + 1, lo, hi, k, ties)
+    return _finish(pool, tgt, pos, dst, None, pool.order[sorted_pos])
+
+
+def window_1d(sorted_values: np.ndarray, x: np.ndarray, size: int) -> np.ndarray:
+    """Start of the ``size`` consecutive sorted values nearest to each x (ties broken to the left).
+
+    The ``size`` nearest points on a line always form a contiguous run of the sorted values.
+    """
+    n = len(sorted_values)
+    size = min(size, n)
+    right = np.searchsorted(sorted_values, x, side="left")
+    left = right - 1
+    for _ in range(size):
+        okl, okr = left >= 0, right < n
+        dl = np.where(okl, x - sorted_values[np.where(okl, left, 0)], np.inf)
+        dr = np.where(okr, sorted_values[np.where(okr, right, 0)] - x, np.inf)
+        take_left = dl <= dr
+        left = np.where(take_left, left - 1, left)
+        right = np.where(take_left, right, right + 1)
+    return left + 1
 
 
 # --------------------------------------------------------------------------------------------------
@@ -227,7 +284,7 @@ def nearest_kd(
         d = np.take_along_axis(d, d_sorted_idx, axis=1)
         j = np.take_along_axis(j, d_sorted_idx, axis=1)
         kth = d[:, min(k, d.shape[1]) - 1]
-        limit = kth * (1.0 + KD_TIE_RTOL)
+        limit = kth * (1.0 + KD_TIE_RTOL) + TIE_ATOL
         keep = np.zeros_like(d, dtype=bool)
         keep[:, : min(k, d.shape[1])] = True
         if ties:

@@ -27,7 +27,7 @@ import pandas as pd
 
 from .._core import assignment
 from .._core.fit import fit_ols
-from .._core.nearest import Pairs, nearest_1d, nearest_kd, nearest_same_group_1d, whiten
+from .._core.nearest import Pairs, nearest_1d, nearest_kd, nearest_same_group_1d, whiten, window_1d
 from .._options import as_name_list, check_level, check_option, check_positive_int
 from ..data import Design, constant_part
 from ..diagnostics.balance import balance_before_after, balance_warnings
@@ -52,10 +52,7 @@ class Direction:
     match: np.ndarray  # per pair: row position of the match
     distance: np.ndarray
     weight: np.ndarray  # per pair: 1 / number of matches of that target
-
-    @property
-    def matched(self) -> np.ndarray:
-        return np.unique(self.target)
+    matched: np.ndarray  # row positions of the targets that found a match (sorted)
 
 
 @dataclass(frozen=True)
@@ -70,7 +67,8 @@ def _pairs_to_direction(arm: float, targets: np.ndarray, pool: np.ndarray, pairs
     target = targets[pairs.target]
     counts = np.bincount(pairs.target, minlength=len(targets)).astype(np.float64)
     weight = 1.0 / counts[pairs.target]
-    return Direction(arm, targets, target, pool[pairs.pool], pairs.distance, weight)
+    matched = targets[counts > 0]
+    return Direction(arm, targets, target, pool[pairs.pool], pairs.distance, weight, np.sort(matched))
 
 
 def _search(metric: _Metric, targets: np.ndarray, pool: np.ndarray, k: int, replace: bool, method: str, ties: bool):
@@ -154,8 +152,9 @@ def _unit_effects(d: Direction, y: np.ndarray, mu: dict[float, np.ndarray] | Non
         other = 1.0 - d.arm
         contrib = contrib + mu[other][d.target] - mu[other][d.match]
     rows = d.matched
-    pos = np.searchsorted(rows, d.target)
-    imputed = np.bincount(pos, weights=d.weight * contrib, minlength=len(rows))
+    where = np.empty(int(rows.max()) + 1 if len(rows) else 0, np.int64)
+    where[rows] = np.arange(len(rows))
+    imputed = np.bincount(where[d.target], weights=d.weight * contrib, minlength=len(rows))
     effect = y[rows] - imputed if d.arm == 1.0 else imputed - y[rows]
     return rows, effect
 
@@ -171,7 +170,7 @@ def _conditional_variance(metric: _Metric, y: np.ndarray, t: np.ndarray, rows: n
             continue
         g = None if metric.groups is None else metric.groups[members]
         if metric.kind == "1d":
-            pr = nearest_same_group_1d(metric.values[members], j, g)
+            pr = nearest_same_group_1d(metric.values[members], j, g, targets=np.flatnonzero(need[members]))
         else:
             pr = _kd_same_arm(metric.values[members], j, g)
         counts = np.bincount(pr.target, minlength=len(members)).astype(np.float64)
@@ -215,33 +214,43 @@ def _ai_variance(
     tau = float(effects.mean())
     k1 = np.zeros(n)
     k2 = np.zeros(n)
-    for d in directions:
-        keep = np.isin(d.target, target_rows)
-        np.add.at(k1, d.match[keep], d.weight[keep])
-        np.add.at(k2, d.match[keep], d.weight[keep] ** 2)
     is_target = np.zeros(n)
     is_target[target_rows] = 1.0
+    for d in directions:
+        keep = is_target[d.target] > 0
+        k1 += np.bincount(d.match[keep], weights=d.weight[keep], minlength=n)
+        k2 += np.bincount(d.match[keep], weights=d.weight[keep] ** 2, minlength=n)
     correction = float(np.sum((2.0 * is_target * k1 + k1 * k1 - k2) * sigma2))
     spread = float(np.sum((effects - tau) ** 2))
     return (spread + correction) / n_targets**2
 
 
-def _local_covariances(score: np.ndarray, x: np.ndarray, y: np.ndarray, t: np.ndarray, size: int) -> dict:
-    """cov(X, Y | score) around each unit, per group: from the ``size`` units of that group nearest in score."""
-    n, k = x.shape
+def _local_covariances(score: np.ndarray, x: np.ndarray, y: np.ndarray, t: np.ndarray, size: int):
+    """cov(X, Y | score) around each unit, per group: from the ``size`` units of that group nearest in score.
+
+    Returns (order, {group: covariances}) with rows in ``order`` (all units sorted by score): the callers
+    only sum over units, so nothing is scattered back. The nearest units on a line are a contiguous run
+    of the group sorted by score, so every window's sums come from prefix sums (variables centred first,
+    so the differences lose no precision).
+    """
+    order = np.argsort(score, kind="stable")
+    s_sorted, x_sorted, y_sorted, t_sorted = score[order], x[order], y[order], t[order]
     out = {}
     for arm in (0.0, 1.0):
-        members = np.flatnonzero(t == arm)
-        pr = nearest_1d(score, score[members], size, ties=False)
-        j = members[pr.pool]
-        cnt = np.bincount(pr.target, minlength=n).astype(np.float64)
-        xm = np.stack([np.bincount(pr.target, x[j, c], n) for c in range(k)], axis=1) / cnt[:, None]
-        ym = np.bincount(pr.target, y[j], n) / cnt
-        dy = y[j] - ym[pr.target]
-        dx = x[j] - xm[pr.target]
-        cross = np.stack([np.bincount(pr.target, dx[:, c] * dy, n) for c in range(k)], axis=1)
-        out[arm] = cross / np.maximum(cnt - 1.0, 1.0)[:, None]
-    return out
+        mask = t_sorted == arm
+        xs, ys = x_sorted[mask], y_sorted[mask]
+        xs -= xs.mean(axis=0)
+        ys -= ys.mean()
+        size_w = min(size, len(ys))
+        zero = np.zeros((1, x.shape[1]))
+        cx = np.concatenate([zero, np.cumsum(xs, axis=0)])
+        cxy = np.concatenate([zero, np.cumsum(xs * ys[:, None], axis=0)])
+        cy = np.concatenate([[0.0], np.cumsum(ys)])
+        start = window_1d(s_sorted[mask], s_sorted, size_w)
+        stop = start + size_w
+        sy = (cy[stop] - cy[start]) / size_w
+        out[arm] = ((cxy[stop] - cxy[start]) - (cx[stop] - cx[start]) * sy[:, None]) / max(size_w - 1.0, 1.0)
+    return order, out
 
 
 def _ps_adjustment(fit: Any, y: np.ndarray, t: np.ndarray, effects: np.ndarray, tau: float, estimand: str, size: int):
@@ -253,20 +262,20 @@ def _ps_adjustment(fit: Any, y: np.ndarray, t: np.ndarray, effects: np.ndarray, 
     groups swapped. Conditional covariances come from ``size`` nearest units of each group.
     """
     x = fit.design.to_array()
-    p = fit.score
-    f = p * (1.0 - p)
-    cv = _local_covariances(p, x, y, t, size)
     v = fit.logistic.cov
+    order, cv = _local_covariances(fit.score, x, y, t, size)
+    p = fit.score[order]
+    f = p * (1.0 - p)
     if estimand == "ATE":
-        c = ((cv[1.0] / p[:, None] + cv[0.0] / (1.0 - p)[:, None]) * f[:, None]).mean(axis=0)
+        c = (cv[1.0] * (f / p)[:, None] + cv[0.0] * (f / (1.0 - p))[:, None]).mean(axis=0)
         return -float(c @ v @ c)
     arm = 1.0 if estimand == "ATT" else 0.0
     own, other = (cv[1.0], cv[0.0]) if arm == 1.0 else (cv[0.0], cv[1.0])
     odds = p / (1.0 - p) if arm == 1.0 else (1.0 - p) / p
     n_arm = float(np.count_nonzero(t == arm))
-    c = ((own + odds[:, None] * other) * f[:, None]).sum(axis=0) / n_arm
-    known = np.isfinite(effects)
-    d = (x[known] * (f[known] * (effects[known] - tau))[:, None]).sum(axis=0) / n_arm
+    c = (own.T @ f + other.T @ (odds * f)) / n_arm
+    f_all = fit.score * (1.0 - fit.score)
+    d = x.T @ np.where(np.isfinite(effects), f_all * (effects - tau), 0.0) / n_arm
     return -float(c @ v @ c) + float(d @ v @ d)
 
 
