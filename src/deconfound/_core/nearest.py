@@ -166,6 +166,23 @@ def _finish(pool: SortedPool, tgt: list, pos: list, dst: list, caliper: float | 
     return Pairs(t.astype(np.int64, copy=False), p.astype(np.int64, copy=False), d)
 
 
+def subset_order(order: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Given ``order`` sorting all units and a subset ``rows`` (ascending), the permutation sorting the subset.
+
+    Sorting once and restricting is O(n) per subset instead of a new O(m log m) sort.
+    """
+    where = np.full(len(order), -1, np.int64)
+    where[rows] = np.arange(len(rows))
+    sub = where[order]
+    return sub[sub >= 0]
+
+
+def sorted_pool(values: np.ndarray, order: np.ndarray, rows: np.ndarray) -> SortedPool:
+    """The SortedPool of ``values[rows]`` from the global sorting permutation ``order``."""
+    sub = subset_order(order, rows)
+    return SortedPool(values[rows][sub], sub, None, None)
+
+
 def _sort_targets(x: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
     return np.argsort(x, kind="stable") if groups is None else np.lexsort((x, groups))
 
@@ -180,14 +197,16 @@ def nearest_1d(
     pool_groups: np.ndarray | None = None,
     ties: bool = True,
     pool: SortedPool | None = None,
+    target_order: np.ndarray | None = None,
 ) -> Pairs:
     """The k nearest pool units of every target on one dimension (with replacement).
 
     Targets are processed in sorted order, so that the binary searches and the walk read the sorted pool
-    sequentially (several times faster than random order on large inputs).
+    sequentially (several times faster than random order on large inputs). ``pool`` (the sorted pool) and
+    ``target_order`` (the permutation sorting the targets) can be passed when already known.
     """
     pool = pool if pool is not None else SortedPool.build(pool_values, pool_groups)
-    order = _sort_targets(x, groups)
+    order = target_order if target_order is not None else _sort_targets(x, groups)
     xs = x[order]
     gs = None if groups is None else groups[order]
     start, lo, hi = pool.segments(xs, gs)
@@ -201,12 +220,14 @@ def nearest_same_group_1d(
     groups: np.ndarray | None = None,
     ties: bool = True,
     targets: np.ndarray | None = None,
+    pool: SortedPool | None = None,
 ) -> Pairs:
     """The k nearest *other* units of the same set (for the matching variance estimator).
 
     ``targets`` (positions) restricts the units whose neighbours are wanted; all units can be neighbours.
+    ``pool`` is the set already sorted, when known.
     """
-    pool = SortedPool.build(values, groups)
+    pool = pool if pool is not None else SortedPool.build(values, groups)
     n = len(values)
     at = np.empty(n, np.int64)
     at[pool.order] = np.arange(n)

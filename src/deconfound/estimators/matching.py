@@ -27,7 +27,16 @@ import pandas as pd
 
 from .._core import assignment
 from .._core.fit import fit_ols
-from .._core.nearest import Pairs, nearest_1d, nearest_kd, nearest_same_group_1d, whiten, window_1d
+from .._core.nearest import (
+    Pairs,
+    nearest_1d,
+    nearest_kd,
+    nearest_same_group_1d,
+    sorted_pool,
+    subset_order,
+    whiten,
+    window_1d,
+)
 from .._options import as_name_list, check_level, check_option, check_positive_int
 from ..data import Design, constant_part
 from ..diagnostics.balance import balance_before_after, balance_warnings
@@ -61,6 +70,7 @@ class _Metric:
     values: np.ndarray  # 1-D score or whitened covariates
     caliper: float | None
     groups: np.ndarray | None
+    order: np.ndarray | None = None  # 1-D without exact groups: the permutation sorting every unit
 
 
 def _pairs_to_direction(arm: float, targets: np.ndarray, pool: np.ndarray, pairs: Pairs) -> Direction:
@@ -78,6 +88,16 @@ def _search(metric: _Metric, targets: np.ndarray, pool: np.ndarray, k: int, repl
     if method == "optimal":
         return _optimal(metric, targets, pool)
     if metric.kind == "1d":
+        if replace and metric.order is not None:
+            return nearest_1d(
+                v[targets],
+                v[pool],
+                k,
+                caliper=metric.caliper,
+                ties=ties,
+                pool=sorted_pool(v, metric.order, pool),
+                target_order=subset_order(metric.order, targets),
+            )
         if replace:
             return nearest_1d(v[targets], v[pool], k, caliper=metric.caliper, groups=gt, pool_groups=gp, ties=ties)
         return assignment.greedy_1d_ratio(v[targets], v[pool], k, caliper=metric.caliper, groups=gt, pool_groups=gp)
@@ -170,7 +190,8 @@ def _conditional_variance(metric: _Metric, y: np.ndarray, t: np.ndarray, rows: n
             continue
         g = None if metric.groups is None else metric.groups[members]
         if metric.kind == "1d":
-            pr = nearest_same_group_1d(metric.values[members], j, g, targets=np.flatnonzero(need[members]))
+            pool = None if metric.order is None else sorted_pool(metric.values, metric.order, members)
+            pr = nearest_same_group_1d(metric.values[members], j, g, targets=np.flatnonzero(need[members]), pool=pool)
         else:
             pr = _kd_same_arm(metric.values[members], j, g)
         counts = np.bincount(pr.target, minlength=len(members)).astype(np.float64)
@@ -225,35 +246,39 @@ def _ai_variance(
     return (spread + correction) / n_targets**2
 
 
-def _local_covariances(score: np.ndarray, x: np.ndarray, y: np.ndarray, t: np.ndarray, size: int):
-    """cov(X, Y | score) around each unit, per group: from the ``size`` units of that group nearest in score.
+def _local_covariance_sum(design: Design, score, y, t, size: int, weights: dict, order) -> np.ndarray:
+    """sum_i w_g(i) cov(X, Y | score_i, group g) over units i and both groups g, one entry per column of X.
 
-    Returns (order, {group: covariances}) with rows in ``order`` (all units sorted by score): the callers
-    only sum over units, so nothing is scattered back. The nearest units on a line are a contiguous run
-    of the group sorted by score, so every window's sums come from prefix sums (variables centred first,
-    so the differences lose no precision).
+    cov(X, Y | score, g) around unit i comes from the ``size`` units of group g nearest to it in score.
+    Those are a contiguous run of the group sorted by score, so each window's sums come from prefix sums
+    (variables centred first, so the differences lose no precision). ``weights[g]`` are per unit in
+    ``order`` (all units sorted by score). Columns are processed one at a time: the extra memory is a
+    few vectors of n.
     """
-    order = np.argsort(score, kind="stable")
-    s_sorted, x_sorted, y_sorted, t_sorted = score[order], x[order], y[order], t[order]
-    out = {}
+    s_sorted, y_sorted, t_sorted = score[order], y[order], t[order]
+    total = np.zeros(design.k)
     for arm in (0.0, 1.0):
         mask = t_sorted == arm
-        xs, ys = x_sorted[mask], y_sorted[mask]
-        xs -= xs.mean(axis=0)
-        ys -= ys.mean()
+        ys = y_sorted[mask]
+        ys = ys - ys.mean()
         size_w = min(size, len(ys))
-        zero = np.zeros((1, x.shape[1]))
-        cx = np.concatenate([zero, np.cumsum(xs, axis=0)])
-        cxy = np.concatenate([zero, np.cumsum(xs * ys[:, None], axis=0)])
-        cy = np.concatenate([[0.0], np.cumsum(ys)])
         start = window_1d(s_sorted[mask], s_sorted, size_w)
         stop = start + size_w
-        sy = (cy[stop] - cy[start]) / size_w
-        out[arm] = ((cxy[stop] - cxy[start]) - (cx[stop] - cx[start]) * sy[:, None]) / max(size_w - 1.0, 1.0)
-    return order, out
+        cy = np.concatenate([[0.0], np.cumsum(ys)])
+        mean_y = (cy[stop] - cy[start]) / size_w
+        for j, name in enumerate(design.names):
+            if design.parts[j].values is None:
+                continue  # the constant does not covary
+            xs = design.column(name)[order][mask]
+            xs -= xs.mean()
+            cx = np.concatenate([[0.0], np.cumsum(xs)])
+            cxy = np.concatenate([[0.0], np.cumsum(xs * ys)])
+            cov = ((cxy[stop] - cxy[start]) - (cx[stop] - cx[start]) * mean_y) / max(size_w - 1.0, 1.0)
+            total[j] += float(cov @ weights[arm])
+    return total
 
 
-def _ps_adjustment(fit: Any, y: np.ndarray, t: np.ndarray, effects: np.ndarray, tau: float, estimand: str, size: int):
+def _ps_adjustment(fit: Any, y, t, effects, tau: float, estimand: str, size: int, order=None):
     """Abadie and Imbens (2016): the change in the matching variance from estimating the logistic score.
 
     ATE: - c' V c. ATT: - c_t' V c_t + d' V d, with V the logit coefficients' covariance,
@@ -261,21 +286,22 @@ def _ps_adjustment(fit: Any, y: np.ndarray, t: np.ndarray, effects: np.ndarray, 
     d = sum[X f (tau_i - tau)] / N1 and f = p(1-p) the logistic density. The ATC is the ATT with the
     groups swapped. Conditional covariances come from ``size`` nearest units of each group.
     """
-    x = fit.design.to_array()
+    design = fit.design
     v = fit.logistic.cov
-    order, cv = _local_covariances(fit.score, x, y, t, size)
+    order = np.argsort(fit.score, kind="stable") if order is None else order
     p = fit.score[order]
     f = p * (1.0 - p)
     if estimand == "ATE":
-        c = (cv[1.0] * (f / p)[:, None] + cv[0.0] * (f / (1.0 - p))[:, None]).mean(axis=0)
+        n = float(len(p))
+        c = _local_covariance_sum(design, fit.score, y, t, size, {1.0: f / p / n, 0.0: f / (1.0 - p) / n}, order)
         return -float(c @ v @ c)
     arm = 1.0 if estimand == "ATT" else 0.0
-    own, other = (cv[1.0], cv[0.0]) if arm == 1.0 else (cv[0.0], cv[1.0])
     odds = p / (1.0 - p) if arm == 1.0 else (1.0 - p) / p
     n_arm = float(np.count_nonzero(t == arm))
-    c = (own.T @ f + other.T @ (odds * f)) / n_arm
-    f_all = fit.score * (1.0 - fit.score)
-    d = x.T @ np.where(np.isfinite(effects), f_all * (effects - tau), 0.0) / n_arm
+    weights = {arm: f / n_arm, 1.0 - arm: odds * f / n_arm}
+    c = _local_covariance_sum(design, fit.score, y, t, size, weights, order)
+    w = np.where(np.isfinite(effects), fit.score * (1.0 - fit.score) * (effects - tau), 0.0)
+    d = np.array([float(design.column(name) @ w) for name in design.names]) / n_arm
     return -float(c @ v @ c) + float(d @ v @ d)
 
 
@@ -319,7 +345,8 @@ def _metric(setup: Setup, distance: str, caliper: Any, scale: str, groups: np.nd
             if kind == "kd":
                 raise SpecificationError("caliper_scale='sd' applies to score matching; Mahalanobis is already in SDs.")
             cal *= float(np.std(values, ddof=1))
-    return _Metric(kind, values, cal, groups)
+    order = np.argsort(values, kind="stable") if kind == "1d" and groups is None else None
+    return _Metric(kind, values, cal, groups, order)
 
 
 def _exact_groups(setup: Setup, exact: list[str]) -> np.ndarray | None:
@@ -460,7 +487,7 @@ def _finish(setup, all_directions, metric, estimand, adjust, options, level) -> 
         for d in all_directions:
             r, e = _unit_effects(d, y, mu)
             unit[r] = e
-        variance += _ps_adjustment(setup.fit, y, t, unit, estimate, estimand, j)
+        variance += _ps_adjustment(setup.fit, y, t, unit, estimate, estimand, j, metric.order)
         notes.append("standard error adjusted for the estimated propensity score (Abadie and Imbens 2016)")
     elif distance != "mahalanobis":
         notes.append(
@@ -497,11 +524,12 @@ def _match_diagnostics(setup, directions, target_rows, metric, n_unmatched, repl
     n = prep.n
     labels = prep.index if prep.index is not None else pd.RangeIndex(n)
     frames = []
-    after = np.zeros(n)
-    after[target_rows] = 1.0
+    used = np.zeros(n)  # K_i: the weight with which each row serves as a match
+    is_target = np.zeros(n, bool)
+    is_target[target_rows] = True
     for d in directions:
-        keep = np.isin(d.target, target_rows)
-        np.add.at(after, d.match[keep], d.weight[keep])
+        keep = is_target[d.target]
+        used += np.bincount(d.match[keep], weights=d.weight[keep], minlength=n)
         frames.append(
             pd.DataFrame(
                 {
@@ -514,10 +542,9 @@ def _match_diagnostics(setup, directions, target_rows, metric, n_unmatched, repl
             )
         )
     matches = pd.concat(frames, ignore_index=True)
-    design = setup.balance_design()
-    balance = balance_before_after(design, t, after)
+    after = is_target + used  # each row's weight in the matched sample
+    balance = balance_before_after(setup.balance_design(), t, after)
     warnings = balance_warnings(balance.drop(index="propensity score", errors="ignore"))
-    used = np.unique(matches["match"].to_numpy()) if len(matches) else []
     diagnostics = dict(setup.diagnostics)
     diagnostics.update(
         {
@@ -525,8 +552,8 @@ def _match_diagnostics(setup, directions, target_rows, metric, n_unmatched, repl
             "n_unmatched": sum(n_unmatched.values()),
             "n_unmatched_by_group": n_unmatched,
             "n_matched_targets": len(target_rows),
-            "n_distinct_matches": len(used),
-            "max_times_used": float(matches.groupby("match")["weight"].sum().max()) if len(matches) else 0.0,
+            "n_distinct_matches": int(np.count_nonzero(used)),
+            "max_times_used": float(used.max()) if n else 0.0,
             "caliper": metric.caliper,
             "balance": balance,
         }
