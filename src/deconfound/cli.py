@@ -186,7 +186,12 @@ def _weighting_runner(name: str) -> Callable[[argparse.Namespace], Any]:
         if name == "ra":
             for key in ("cross_fit", "random_state"):
                 kwargs.pop(key)
-        fn = {"ipw": weighting.ipw, "aipw": weighting.aipw, "ra": weighting.ra, "overlap": weighting.overlap_weights}
+        fn: dict[str, Callable[..., Any]] = {
+            "ipw": weighting.ipw,
+            "aipw": weighting.aipw,
+            "ra": weighting.ra,
+            "overlap": weighting.overlap_weights,
+        }
         return fn[name](args.data, **kwargs)
 
     return run

@@ -387,6 +387,7 @@ def propensity_setup(
         diagnostics["trimming"] = {"rule": rule, "alpha": alpha, "n_trimmed": n_out, "n_trimmed_treated": t_out}
         if n_out:
             prep = prep.take(keep)
+            assert prep.treatment is not None
             check_groups(prep.treatment, treatment)
             ps_design = prep.covariates.for_columns(ps_cols)
             fit = fit_propensity(ps_design, prep.treatment, prep.weights, **kwargs)
@@ -395,6 +396,7 @@ def propensity_setup(
                 f"({rule} rule); the propensity model was refitted on the {prep.n} rows kept, and the estimand "
                 "is the effect in that population"
             )
+        assert prep.treatment is not None
         diagnostics["overlap_after_trimming"] = overlap_table(fit.score, prep.treatment)
         warnings += overlap_warnings(diagnostics["overlap_after_trimming"], weighting)
     else:

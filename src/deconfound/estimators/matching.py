@@ -4,7 +4,9 @@ covariates) and optimal pair matching, for the ATT, ATC and ATE, with Abadie-Imb
 Conventions (Stata ``teffects nnmatch`` / Abadie and Imbens 2006, 2011):
 
 * each target unit is matched to its ``neighbors`` closest units of the other group; with ``ties=True``
-  every unit at exactly the k-th distance is kept too and all matches of a target share its weight;
+  every unit at the k-th distance is kept too and all matches of a target share its weight (distances
+  equal up to floating-point rounding -- relative 1e-9, absolute 1e-12 of the variable's scale -- are
+  ties, so that the matches do not depend on the last bits of the fitted score);
 * with replacement a unit can be the match of several targets; ``K_i`` counts how many (as weights);
 * a caliper refuses matches farther than it; targets left without a match are dropped from the
   estimand and counted (``diagnostics["n_unmatched"]``);
@@ -107,6 +109,7 @@ def _search(metric: _Metric, targets: np.ndarray, pool: np.ndarray, k: int, repl
         if k != 1:
             raise SpecificationError("Mahalanobis matching without replacement supports neighbors=1 only.")
         return assignment.greedy_kd(v[targets], v[pool], caliper=metric.caliper)
+    assert gt is not None and gp is not None
     parts = []
     for code in np.unique(gt):
         ti, pi = np.flatnonzero(gt == code), np.flatnonzero(gp == code)
@@ -403,6 +406,10 @@ def matching(
     common choice). ``exact`` names categorical columns that must agree within a pair. The propensity
     model uses ``propensity_covariates`` (default: ``covariates``). The matched pairs are in
     ``result.diagnostics["matches"]``; covariate balance before and after in ``diagnostics["balance"]``.
+    ``bias_adjust`` applies the Abadie-Imbens (2011) regression correction on ``covariates``;
+    ``vce_neighbors`` same-group neighbours estimate the conditional variances; ``se_adjust`` (default)
+    adjusts the standard error for the estimated logistic score (Abadie-Imbens 2016; matching with
+    replacement on our own logistic model). Sampling weights are not supported by matching (use ipw).
     """
     level = check_level(level)
     estimand = check_option("estimand", estimand, ESTIMANDS)

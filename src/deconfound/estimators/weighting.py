@@ -27,7 +27,7 @@ from .._core.fit import fit_ols
 from .._options import check_level, check_option
 from ..data import Design, constant_part
 from ..diagnostics.balance import balance_before_after, balance_warnings
-from ..errors import DataError, DiagnosticWarning, SpecificationError
+from ..errors import DataError, SpecificationError
 from ..propensity import Setup, propensity_setup
 from ..results import Estimate
 from ._base import coef_table, make_estimate
@@ -35,7 +35,6 @@ from ._base import coef_table, make_estimate
 ESTIMANDS = ("ATE", "ATT", "ATC")
 WEIGHTINGS = ("hajek", "ht")
 ESS_WARN = 0.1  # warn when a group's effective sample size falls below this share of its rows
-_ = DiagnosticWarning
 
 
 @dataclass(frozen=True)
@@ -174,7 +173,7 @@ def _effect(
 
 def _weight_report(prep: Any, w: np.ndarray, t: np.ndarray) -> tuple[pd.DataFrame, list[str]]:
     """Effective sample size and largest weights by group."""
-    rows = {}
+    rows: dict[str, dict[str, Any]] = {}
     warnings = []
     labels = prep.index if prep.index is not None else pd.RangeIndex(prep.n)
     for name, mask in (("treated", t == 1.0), ("control", t == 0.0)):
@@ -191,7 +190,7 @@ def _weight_report(prep: Any, w: np.ndarray, t: np.ndarray) -> tuple[pd.DataFram
             "max_weight_share": float(wg.max()) / total if total > 0 else np.nan,
             "max_weight_row": labels[np.flatnonzero(mask)[top]] if len(wg) else None,
         }
-        if rows[name]["ess_share"] < ESS_WARN:
+        if ess / max(int(mask.sum()), 1) < ESS_WARN:
             warnings.append(
                 f"The weights concentrate the {name} group on few rows: effective sample size {ess:.0f} of "
                 f"{int(mask.sum())} ({rows[name]['ess_share']:.1%}); the largest weight carries "
@@ -253,13 +252,16 @@ def _run(
                 "the propensity score comes from a classifier and is treated as known in the standard error"
                 + (" (valid for AIPW with cross-fitting)" if setup.fit is not None and setup.fit.folds else "")
             )
-    if method == "ipw" or method == "overlap":
+    if method in ("ipw", "overlap"):
+        assert e is not None
         pair = _ipw_ratios(t, e, y, "ATO" if method == "overlap" else estimand, weighting)
         sign = 1.0
     elif method == "aipw":
+        assert e is not None and models is not None
         pair = _aipw_ratios(t, e, y, models, estimand)
         sign = -1.0 if estimand == "ATC" else 1.0
     else:
+        assert models is not None
         pair = _ra_ratios(t, models, estimand)
         sign = 1.0
     estimate, se, (mu1, mu0) = _effect(pair, ones, ps, models, sign)
@@ -267,7 +269,7 @@ def _run(
         raise DataError(f"The {label} estimate is not finite; check the propensity scores and outcome for extremes.")
     if method != "aipw" or estimand == "ATE":
         diagnostics["potential_outcome_means"] = {"treated": mu1, "control": mu0}
-    if needs_ps:
+    if e is not None:
         w = _final_weights(t, e, "ATO" if method == "overlap" else estimand) * ones
         report, w_warn = _weight_report(prep, w, t)
         warnings += w_warn
