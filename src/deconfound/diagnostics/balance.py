@@ -136,7 +136,16 @@ def balance_before_after(
     )
 
 
-def balance_warnings(table: pd.DataFrame, threshold: float = 0.1) -> list[str]:
+BALANCE_HINTS = {
+    "matching": "add them to the propensity model (or interactions/squares), use a caliper, or adjust for them "
+    "in an outcome model (bias_adjust=True, or method 'aipw')",
+    "weighting": "add them to the propensity model (or interactions/squares), trim extreme scores "
+    "(trim='crump'), or also model the outcome (method 'aipw')",
+    "cem": "use finer bins for them (bins=), or adjust for them in an outcome model",
+}
+
+
+def balance_warnings(table: pd.DataFrame, threshold: float = 0.1, kind: str = "matching") -> list[str]:
     """Plain-words warning for covariates still imbalanced after adjustment (|SMD| above ``threshold``)."""
     bad = table.index[np.abs(table["smd_after"].to_numpy()) > threshold]
     if not len(bad):
@@ -146,6 +155,5 @@ def balance_warnings(table: pd.DataFrame, threshold: float = 0.1) -> list[str]:
     return [
         f"After adjustment {len(bad)} covariate(s) remain imbalanced (|standardized difference| > {threshold}): "
         f"{listed}; the worst is {worst!r} at {table.loc[worst, 'smd_after']:.2f}. The estimate may still be "
-        "confounded by them: add them to the propensity model (or interactions/squares), use a caliper, or "
-        "adjust for them in an outcome model (bias_adjust=True, or method 'aipw')."
+        f"confounded by them: {BALANCE_HINTS[kind]}."
     ]

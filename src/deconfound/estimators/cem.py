@@ -191,7 +191,7 @@ def _cem_report(prep: Any, strata: np.ndarray, matched: np.ndarray, w: np.ndarra
             f"{dropped_c} control row(s) fell in strata without treated rows and were dropped from the {estimand}."
         )
     balance = balance_before_after(prep.covariates, t, w)
-    warnings += balance_warnings(balance)
+    warnings += balance_warnings(balance, kind="cem")
     labels = prep.index if prep.index is not None else pd.RangeIndex(prep.n)
     diagnostics = {
         "n_strata": int(strata.max()) + 1,
