@@ -30,18 +30,23 @@ from .errors import (
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from . import datasets
     from ._core.fefit import ssc
+    from .estimators.cem import cem
     from .estimators.did import did
     from .estimators.event_study import event_study
+    from .estimators.matching import matching
     from .estimators.means import difference_in_means
     from .estimators.panel import panel_regression
     from .estimators.regression import lin, ols
     from .estimators.staggered import staggered
     from .estimators.twfe import twfe
+    from .estimators.weighting import aipw, ipw, overlap_weights, ra
     from .graph import CausalGraph
     from .identification import check_adjustment, identify
     from .model import CausalModel
     from .plots.event_study import plot_event_study
+    from .propensity import propensity_scores
     from .results import CoefTable, Comparison, Estimate, Summary, compare
+    from .robustness import placebo_treatment, robustness_value, sensitivity
 
 __version__ = "0.1.0"
 
@@ -50,6 +55,16 @@ __version__ = "0.1.0"
 _MODULES = frozenset({"datasets"})
 
 _LAZY = {
+    "aipw": ".estimators.weighting",
+    "cem": ".estimators.cem",
+    "ipw": ".estimators.weighting",
+    "matching": ".estimators.matching",
+    "overlap_weights": ".estimators.weighting",
+    "propensity_scores": ".propensity",
+    "ra": ".estimators.weighting",
+    "placebo_treatment": ".robustness",
+    "robustness_value": ".robustness",
+    "sensitivity": ".robustness",
     "did": ".estimators.did",
     "event_study": ".estimators.event_study",
     "panel_regression": ".estimators.panel",
@@ -92,6 +107,8 @@ __all__ = [
     "SpecificationError",
     "Summary",
     "__version__",
+    "aipw",
+    "cem",
     "check_adjustment",
     "compare",
     "datasets",
@@ -99,10 +116,18 @@ __all__ = [
     "difference_in_means",
     "event_study",
     "identify",
+    "ipw",
     "lin",
+    "matching",
     "ols",
+    "overlap_weights",
     "panel_regression",
+    "placebo_treatment",
     "plot_event_study",
+    "propensity_scores",
+    "ra",
+    "robustness_value",
+    "sensitivity",
     "ssc",
     "staggered",
     "twfe",

@@ -9,6 +9,10 @@
     deconfound estimate FILE --method did|twfe|event-study|staggered|panel --outcome Y --unit U --time T
                              (--treated D --post P | --treatment D | --first-treated G) [--window -5,5] ...
     deconfound plot event-study FILE --outcome Y --unit U --time T --first-treated G -o out.png
+    deconfound estimate FILE --method psm|cem|ipw|aipw|ra|overlap --outcome Y --treatment T --covariates a,b
+                             [--estimand ATT] [--caliper 0.05] [--neighbors 1] [--replace/--no-replace]
+                             [--propensity-model logistic|gbm|rf] [--trim 0.01|crump] [--weighting ht|hajek]
+    deconfound plot overlap|balance FILE --outcome Y --treatment T --covariates a,b -o out.png
     deconfound demo [--json] [--output DIR]
 
 Heavy modules are imported only inside the command that needs them, so ``deconfound --help`` is fast.
@@ -303,6 +307,141 @@ def _plot_event_study(args: argparse.Namespace) -> Any:
 PLOTS["event-study"] = _plot_event_study
 
 
+def _propensity_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "propensity_covariates": args.propensity_covariates,
+        "propensity_model": args.propensity_model,
+        "cross_fit": _cross_fit(args.cross_fit),
+        "trim": _trim(args.trim),
+        "random_state": args.random_state,
+    }
+
+
+def _cross_fit(value: str | None) -> Any:
+    if value is None or value == "auto":
+        return "auto"
+    if value.lower() in ("none", "0", "no"):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        from .errors import SpecificationError
+
+        raise SpecificationError(f"--cross-fit must be 'auto', 'none' or a number of folds, got {value!r}.") from None
+
+
+def _trim(value: str | None) -> Any:
+    if value is None or value.lower() == "crump":
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        from .errors import SpecificationError
+
+        raise SpecificationError(f"--trim must be a number in (0, 0.5) or 'crump', got {value!r}.") from None
+
+
+@_method("psm")
+def _run_psm(args: argparse.Namespace) -> Any:
+    from .estimators.matching import matching
+
+    return matching(
+        args.data,
+        outcome=_need(args, "outcome"),
+        treatment=_need(args, "treatment"),
+        covariates=args.covariates,
+        estimand=args.estimand or "ATT",
+        distance=args.distance,
+        method=args.match_method,
+        neighbors=args.neighbors,
+        replace=args.replace,
+        caliper=args.caliper,
+        caliper_scale=args.caliper_scale,
+        exact=args.exact,
+        bias_adjust=args.bias_adjust,
+        treated_level=args.treated_level,
+        **_propensity_options(args),
+        **_common(args),
+    )
+
+
+@_method("cem")
+def _run_cem(args: argparse.Namespace) -> Any:
+    from .estimators.cem import cem
+
+    return cem(
+        args.data,
+        outcome=_need(args, "outcome"),
+        treatment=_need(args, "treatment"),
+        covariates=_need(args, "covariates"),
+        bins=args.bins,
+        estimand=args.estimand or "ATT",
+        treated_level=args.treated_level,
+        **_common(args),
+    )
+
+
+def _weighting_runner(name: str) -> Callable[[argparse.Namespace], Any]:
+    def run(args: argparse.Namespace) -> Any:
+        from .estimators import weighting
+
+        kwargs: dict[str, Any] = {
+            "outcome": _need(args, "outcome"),
+            "treatment": _need(args, "treatment"),
+            "covariates": _need(args, "covariates"),
+            "weights": args.weights,
+            "treated_level": args.treated_level,
+            **_propensity_options(args),
+            **_common(args),
+        }
+        if name in ("ipw", "aipw", "ra"):
+            kwargs["estimand"] = args.estimand or "ATE"
+        if name == "ipw":
+            kwargs["weighting"] = args.weighting
+        if name == "ra":
+            for key in ("cross_fit", "random_state"):
+                kwargs.pop(key)
+        fn: dict[str, Callable[..., Any]] = {
+            "ipw": weighting.ipw,
+            "aipw": weighting.aipw,
+            "ra": weighting.ra,
+            "overlap": weighting.overlap_weights,
+        }
+        return fn[name](args.data, **kwargs)
+
+    return run
+
+
+for _name in ("ipw", "aipw", "ra", "overlap"):
+    METHODS[_name] = _weighting_runner(_name)
+
+PROPENSITY_METHODS = ("psm", "ipw", "aipw", "overlap")
+BALANCE_METHODS = ("psm", "cem", "ipw", "aipw", "overlap")
+
+
+def _plot_runner(kind: str) -> Callable[[argparse.Namespace], Any]:
+    def run(args: argparse.Namespace) -> Any:
+        from ._options import check_option
+
+        usable = PROPENSITY_METHODS if kind == "overlap" else BALANCE_METHODS
+        method = args.method if args.method in usable else "psm"
+        check_option("--method", method, usable)
+        result = METHODS[method](args)
+        if kind == "overlap":
+            from .plots.overlap import overlap_plot
+
+            return overlap_plot(result)
+        from .plots.balance import love_plot
+
+        return love_plot(result)
+
+    return run
+
+
+PLOTS["overlap"] = _plot_runner("overlap")
+PLOTS["balance"] = _plot_runner("balance")
+
+
 def _need(args: argparse.Namespace, name: str) -> str:
     value = getattr(args, name)
     if value is None:
@@ -351,10 +490,28 @@ def _add_design_options(p: argparse.ArgumentParser) -> None:
     panel.add_argument("--base-period", default="varying", help="staggered: varying (default) or universal")
     panel.add_argument("--anticipation", type=int, default=0, help="staggered: periods of anticipation (default 0)")
     panel.add_argument("--n-boot", type=int, help="staggered: multiplier-bootstrap draws (default: analytic SEs)")
-    panel.add_argument("--random-state", type=int, help="seed for the bootstrap")
+    panel.add_argument(
+        "--random-state", type=int, help="seed for every random step (bootstrap, gbm/rf propensity, cross-fitting)"
+    )
     panel.add_argument("--panel-model", default="within", help="panel: within, first-difference or random-effects")
     panel.add_argument("--time-effects", action="store_true", help="panel within: add period fixed effects")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    g = p.add_argument_group("propensity score, matching and weighting (psm, cem, ipw, aipw, ra, overlap)")
+    g.add_argument("--estimand", help="ATE, ATT or ATC (default: ATT for psm/cem, ATE for weighting)")
+    g.add_argument("--propensity-covariates", help="covariates of the propensity model, if not --covariates")
+    g.add_argument("--propensity-model", default="logistic", help="logistic (default), sklearn-logistic, gbm or rf")
+    g.add_argument("--cross-fit", help="cross-fitting folds for gbm/rf: auto (default), none or a number")
+    g.add_argument("--trim", help="drop extreme propensity scores: a number a (keep a <= e <= 1-a) or crump")
+    g.add_argument("--weighting", default="hajek", help="ipw weights: hajek (normalised, default) or ht")
+    g.add_argument("--distance", default="propensity", help="psm distance: propensity (default), logit, mahalanobis")
+    g.add_argument("--match-method", default="nearest", help="psm: nearest (default) or optimal pair matching")
+    g.add_argument("--neighbors", type=int, default=1, help="psm: matches per unit (default 1)")
+    g.add_argument("--replace", action=argparse.BooleanOptionalAction, default=True, help="psm: match with replacement")
+    g.add_argument("--caliper", type=float, help="psm: largest allowed distance between matched units")
+    g.add_argument("--caliper-scale", default="absolute", help="psm: caliper units, absolute (default) or sd")
+    g.add_argument("--exact", help="psm: comma-separated categorical columns to match exactly")
+    g.add_argument("--bias-adjust", action="store_true", help="psm: Abadie-Imbens regression bias adjustment")
+    g.add_argument("--bins", type=int, help="cem: number of bins per numeric covariate (default Sturges)")
 
 
 def _estimate_parser(sub: Any) -> None:

@@ -129,6 +129,7 @@ class _Part:
     name: str
     values: np.ndarray | None = None  # numeric column or categorical codes
     level: int | None = None  # for a dummy: values == level
+    source: str | None = None  # the user's column this part encodes (None for a constant or derived part)
 
     def fill(self, out: np.ndarray, start: int, stop: int) -> None:
         if self.values is None:
@@ -188,12 +189,27 @@ class Design:
     def to_array(self) -> np.ndarray:
         return self.block(0, self.n)
 
+    def for_columns(self, columns: Sequence[str]) -> Design:
+        """The parts that encode the user's ``columns`` (a categorical column gives all its dummies)."""
+        wanted = set(columns)
+        return Design([p for p in self.parts if p.source in wanted], self.n)
+
     def select(self, names: Sequence[str]) -> Design:
         by_name = {p.name: p for p in self.parts}
         return Design([by_name[n] for n in names], self.n)
 
     def with_parts(self, parts: Sequence[_Part], front: bool = False) -> Design:
         return Design(list(parts) + self.parts if front else self.parts + list(parts), self.n)
+
+    def take(self, rows: np.ndarray | slice) -> Design:
+        """The same columns on a subset of rows (a slice gives views, an index array copies)."""
+        if isinstance(rows, slice):
+            n = len(range(self.n)[rows])
+        else:
+            rows = np.asarray(rows)
+            n = int(np.count_nonzero(rows)) if rows.dtype == bool else len(rows)
+        parts = [p if p.values is None else _Part(p.name, p.values[rows], p.level, p.source) for p in self.parts]
+        return Design(parts, n)
 
 
 def constant_part(name: str = "const") -> _Part:
@@ -213,8 +229,8 @@ def array_part(name: str, values: np.ndarray) -> _Part:
 class Prepared:
     """Validated arrays for one estimate. Row order follows the data after dropping rows."""
 
-    outcome_name: str
-    outcome: np.ndarray
+    outcome_name: str | None  # None when no outcome was asked for (e.g. propensity scores only)
+    outcome: np.ndarray  # zeros when there is no outcome
     treatment_name: str | None
     treatment: np.ndarray | None
     treatment_kind: str | None  # "binary" or "continuous"
@@ -230,6 +246,7 @@ class Prepared:
     dropped_by: dict[str, int]  # column -> rows with a missing value there
     notes: tuple[str, ...] = field(default=())
     frame: pd.DataFrame | None = None  # the used columns after dropping rows (for formulas, plots)
+    index: pd.Index | None = None  # row labels of the data for the rows used (row identity of per-row outputs)
 
     @property
     def n(self) -> int:
@@ -245,6 +262,24 @@ class Prepared:
     def n_control(self) -> int | None:
         t = self.n_treated
         return None if t is None else self.n - t
+
+    def take(self, keep: np.ndarray) -> Prepared:
+        """The same roles on the rows where the boolean mask ``keep`` is true (e.g. after trimming)."""
+        import dataclasses
+
+        keep = np.asarray(keep, dtype=bool)
+        clusters = tuple(np.unique(c[keep], return_inverse=True)[1].astype(np.int64) for c in self.clusters)
+        return dataclasses.replace(
+            self,
+            outcome=self.outcome[keep],
+            treatment=None if self.treatment is None else self.treatment[keep],
+            covariates=self.covariates.take(keep),
+            weights=None if self.weights is None else self.weights[keep],
+            clusters=clusters,
+            extra={k: v[keep] for k, v in self.extra.items()},
+            frame=None if self.frame is None else self.frame.loc[keep],
+            index=None if self.index is None else self.index[keep],
+        )
 
 
 def _is_numeric(series: pd.Series) -> bool:
@@ -390,7 +425,7 @@ def _encode_covariates(frame: pd.DataFrame, names: Sequence[str]) -> tuple[list[
         series = frame[col]
         if _is_numeric(series) or pd.api.types.is_bool_dtype(series.dtype) or _numbers_as_objects(series) is not None:
             values = _numeric(series, "covariate")
-            parts.append(_Part(col, values))
+            parts.append(_Part(col, values, source=col))
             continue
         _check_not_temporal(series, "covariate")
         if not isinstance(series.dtype, pd.CategoricalDtype):
@@ -400,7 +435,7 @@ def _encode_covariates(frame: pd.DataFrame, names: Sequence[str]) -> tuple[list[
             raise DataError(f"covariate {col!r} has a single level ({cat.categories[0]!r}); drop it from covariates.")
         codes = cat.codes.astype(np.int32)
         for level_index in range(1, len(cat.categories)):
-            parts.append(_Part(f"{col}[{cat.categories[level_index]}]", codes, level_index))
+            parts.append(_Part(f"{col}[{cat.categories[level_index]}]", codes, level_index, col))
         notes.append(
             f"covariate {col!r} is categorical: one-hot encoded with {len(cat.categories) - 1} column(s), "
             f"level {cat.categories[0]!r} is the reference"
@@ -432,7 +467,7 @@ def _cluster_codes(series: pd.Series) -> np.ndarray:
 def prepare(
     data: Any,
     *,
-    outcome: str,
+    outcome: str | None,
     treatment: str | None = None,
     covariates: str | Iterable[str] | None = None,
     weights: str | None = None,
@@ -452,12 +487,12 @@ def prepare(
     """
     missing = check_option("missing", missing, MISSING_POLICIES)
     treatment_kind = check_option("treatment_kind", treatment_kind, ("binary", "continuous", "auto"))
-    if not isinstance(outcome, str) or not outcome:
+    if outcome is not None and (not isinstance(outcome, str) or not outcome):
         raise SpecificationError(f"outcome must be a column name, got {outcome!r}.")
     cov_names = as_name_list(covariates, "covariates")
     cluster_names = as_name_list(cluster, "cluster")
     extra = {k: v for k, v in (extra or {}).items() if v is not None}
-    roles: list[tuple[str, str]] = [("outcome", outcome)]
+    roles: list[tuple[str, str]] = [] if outcome is None else [("outcome", outcome)]
     if treatment is not None:
         roles.append(("treatment", treatment))
     roles += [("covariate", c) for c in cov_names]
@@ -501,12 +536,15 @@ def prepare(
     notes: list[str] = []
     if mask.any():
         notes.append(f"{int(mask.sum())} of {n_input} rows dropped for missing values")
-    y = _numeric(sub[outcome], "outcome")
-    if y.min() == y.max():
-        raise DataError(
-            f"outcome {outcome!r} takes the single value {y[0]:g} in every used row; there is no variation "
-            "for a treatment to explain. Check the column (or the rows kept)."
-        )
+    if outcome is None:
+        y = np.zeros(n)
+    else:
+        y = _numeric(sub[outcome], "outcome")
+        if y.min() == y.max():
+            raise DataError(
+                f"outcome {outcome!r} takes the single value {y[0]:g} in every used row; there is no variation "
+                "for a treatment to explain. Check the column (or the rows kept)."
+            )
     t = None
     kind = None
     mapping = None
@@ -543,6 +581,7 @@ def prepare(
         dropped_by=counts,
         notes=tuple(notes),
         frame=sub[used] if keep_frame else None,
+        index=sub.index,
     )
 
 
@@ -553,7 +592,7 @@ def _check_roles(columns: Sequence[Any], roles: Sequence[tuple[str, str]]) -> No
             check_columns(columns, [col], role)
 
 
-def _check_role_overlap(outcome: str, treatment: str | None, covariates: Sequence[str]) -> None:
+def _check_role_overlap(outcome: str | None, treatment: str | None, covariates: Sequence[str]) -> None:
     if treatment is not None and treatment == outcome:
         raise SpecificationError(f"outcome and treatment are the same column {outcome!r}.")
     for role, col in (("outcome", outcome), ("treatment", treatment)):

@@ -44,6 +44,11 @@ JSON_KEYS = (
 )
 
 
+#: diagnostics tables longer than this (per-row data such as scores or matched pairs) are listed, not
+#: printed, by ``Estimate.summary()``
+SUMMARY_MAX_ROWS = 30
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {str(k): _jsonable(v) for k, v in value.items()}
@@ -345,10 +350,16 @@ class Estimate:
                 if key in self.coefficients.stats:
                     header.append((key.replace("_", " ").capitalize(), _fmt(self.coefficients.stats[key])))
             tables.append(("Coefficients", self.coefficients.to_frame(self.level)))
+        per_row = []
         for key, value in self.diagnostics.items():
             if isinstance(value, pd.DataFrame):
+                if len(value) > SUMMARY_MAX_ROWS:
+                    per_row.append(f"diagnostics[{key!r}]: {len(value)} rows")
+                    continue
                 tables.append((key.replace("_", " ").capitalize(), value))
         messages = tuple(f"Warning: {w}" for w in self.warnings) + tuple(f"Note: {n}" for n in self.notes)
+        if per_row:
+            messages += (f"Per-row tables not shown: {'; '.join(per_row)}",)
         return Summary(f"deconfound: {self.name}", tuple(header), tuple(tables), messages)
 
     def __str__(self) -> str:

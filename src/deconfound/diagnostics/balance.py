@@ -88,3 +88,102 @@ def joint_balance_test(covariates: Design, treatment: np.ndarray) -> dict[str, f
     stat = float(b @ np.linalg.solve(v, b))
     df = len(b)
     return {"statistic": stat, "df": float(df), "p_value": chi2_sf(stat, df)}
+
+
+def _arm_moments(covariates: Design, weights: np.ndarray, chunk_rows: int = 1 << 16) -> tuple[np.ndarray, ...]:
+    """Weighted means and (n_eff-corrected) variances of every column for each weight column.
+
+    ``weights`` is (n, m); returns (means, variances), each (m, k). One pass over the design in chunks;
+    columns are shifted by the first chunk's means so that raw moments do not lose precision.
+    """
+    k, m = covariates.k, weights.shape[1]
+    s0 = weights.sum(axis=0)
+    w2 = (weights * weights).sum(axis=0)
+    s1 = np.zeros((m, k))
+    s2 = np.zeros((m, k))
+    shift = None
+    buf = None
+    for start in range(0, covariates.n, chunk_rows):
+        stop = min(start + chunk_rows, covariates.n)
+        blk = covariates.block(start, stop, buf)
+        buf = blk
+        if shift is None:
+            shift = blk.mean(axis=0)
+        xc = blk - shift
+        wc = weights[start:stop]
+        s1 += wc.T @ xc
+        s2 += wc.T @ (xc * xc)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_c = s1 / s0[:, None]
+        var = s2 / s0[:, None] - mean_c**2
+        n_eff = s0**2 / w2
+        corr = np.where(n_eff > 1, n_eff / (n_eff - 1.0), 1.0)
+    var = np.maximum(var, 0.0) * corr[:, None]
+    return mean_c + (0.0 if shift is None else shift), var
+
+
+def balance_before_after(
+    covariates: Design,
+    treatment: np.ndarray,
+    after: np.ndarray,
+    before: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Balance of every covariate column before and after matching or weighting.
+
+    ``after`` holds each row's weight in the adjusted sample (matching: how often a control is used;
+    weighting: the inverse-probability weight), ``before`` optional sampling weights. Standardized mean
+    differences divide by the *unweighted* pooled standard deviation of the original sample, so both
+    columns share one yardstick (as in :func:`balance_table`).
+    """
+    t = (treatment == 1.0).astype(np.float64)
+    c = 1.0 - t
+    base = np.ones_like(t) if before is None else before
+    w = np.column_stack([t, c, base * t, base * c, after * t, after * c])
+    means, var = _arm_moments(covariates, w)
+    pooled = np.sqrt((var[0] + var[1]) / 2.0)
+
+    def smd(m1: np.ndarray, m0: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = (m1 - m0) / pooled
+        return np.where(pooled > 0, out, np.where(m1 == m0, 0.0, np.inf))
+
+    def ratio(v1: np.ndarray, v0: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(v0 > 0, v1 / v0, np.inf)
+
+    return pd.DataFrame(
+        {
+            "mean_treated": means[2],
+            "mean_control": means[3],
+            "smd_before": smd(means[2], means[3]),
+            "variance_ratio_before": ratio(var[2], var[3]),
+            "mean_treated_after": means[4],
+            "mean_control_after": means[5],
+            "smd_after": smd(means[4], means[5]),
+            "variance_ratio_after": ratio(var[4], var[5]),
+        },
+        index=pd.Index(covariates.names, name="covariate"),
+    )
+
+
+BALANCE_HINTS = {
+    "matching": "add them to the propensity model (or interactions/squares), use a caliper, or adjust for them "
+    "in an outcome model (bias_adjust=True, or method 'aipw')",
+    "weighting": "add them to the propensity model (or interactions/squares), trim extreme scores "
+    "(trim='crump'), or also model the outcome (method 'aipw')",
+    "cem": "use finer bins for them (bins=), or adjust for them in an outcome model",
+}
+
+
+def balance_warnings(table: pd.DataFrame, threshold: float = 0.1, kind: str = "matching") -> list[str]:
+    """Plain-words warning for covariates still imbalanced after adjustment (|SMD| above ``threshold``)."""
+    bad = table.index[np.abs(table["smd_after"].to_numpy()) > threshold]
+    if not len(bad):
+        return []
+    worst = table.loc[bad, "smd_after"].abs().idxmax()
+    listed = ", ".join(repr(b) for b in list(bad)[:6]) + (", ..." if len(bad) > 6 else "")
+    return [
+        f"After adjustment {len(bad)} covariate(s) remain imbalanced (|standardized difference| > {threshold}): "
+        f"{listed}; the worst is {worst!r} at {table.loc[worst, 'smd_after']:.2f}. The estimate may still be "
+        f"confounded by them: {BALANCE_HINTS[kind]}."
+    ]

@@ -1,0 +1,263 @@
+#!/usr/bin/env python3
+"""1:1 nearest-neighbour propensity-score matching with replacement and a caliper, against the article's
+scikit-learn approach and causalml's NearestNeighborMatch, same data, same run.
+
+    python bench/bench_matching.py                    # n = 100k and 1M (about a minute)
+    python bench/bench_matching.py --sizes 20k        # a quick run
+    python bench/bench_matching.py --markdown         # rows for bench/RESULTS.md
+    python bench/bench_matching.py --blas-threads 0   # leave the BLAS thread count at its default
+
+Data: a pandas DataFrame with an outcome, a binary treatment (logistic in the covariates) and 10 float64
+covariates. Every contender starts from that frame and includes its propensity fit:
+
+* ours: ``deconfound.matching(df, ..., caliper=0.2, caliper_scale="sd")``: unpenalized logistic (IRLS),
+  matching, the ATT, its Abadie-Imbens standard error with the Abadie-Imbens (2016) adjustment for the
+  estimated score, balance before/after and the per-row tables. "ours, AI 2006 SE" skips that adjustment;
+* article: scikit-learn ``LogisticRegression().fit`` + ``NearestNeighbors(n_neighbors=1)`` on the score,
+  the caliper applied to the returned distances, treated mean minus matched-control mean (no SE);
+* causalml: the same LogisticRegression score, then ``NearestNeighborMatch(caliper=0.2, replace=True)``
+  (its caliper is in standard deviations of the score, as ours here) and the difference of means (no SE).
+
+Also timed: our matching *without* replacement (greedy, closest pairs first) at every size, causalml's
+without replacement at ``--no-replace-peer-size`` only (its loop is quadratic), and the two components
+on their own at the largest size (propensity fit; the matching search on a given score). Times are the
+best of ``--repeat`` runs; peak memory is the largest extra memory tracemalloc saw in one separate call.
+The ATT estimates are checked to agree (the article's and causalml's penalized score differs slightly
+from our unpenalized one, so within 2%).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import sys
+import time
+import tracemalloc
+import warnings
+
+
+def _blas_threads_from_argv() -> None:
+    """Apply --blas-threads before numpy is imported (the thread count is read at load time)."""
+    argv = sys.argv[1:]
+    value = "1"
+    for i, arg in enumerate(argv):
+        if arg == "--blas-threads" and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif arg.startswith("--blas-threads="):
+            value = arg.split("=", 1)[1]
+    if value != "0":
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = value
+
+
+_blas_threads_from_argv()
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+import deconfound as dc  # noqa: E402
+
+SUFFIX = {"k": 1_000, "m": 1_000_000}
+P = 10
+CALIPER_SD = 0.2
+COLS = [f"x{j}" for j in range(P)]
+
+
+def parse_size(text: str) -> int:
+    text = text.strip().lower()
+    return int(float(text[:-1]) * SUFFIX[text[-1]]) if text[-1] in SUFFIX else int(text)
+
+
+def simulate(n: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, P))
+    index = -0.3 + x @ np.linspace(0.5, 0.05, P)
+    t = (rng.random(n) < 1 / (1 + np.exp(-index))).astype(np.int64)
+    y = 1.0 + x @ np.linspace(1.0, 0.1, P) + t * (2.0 + 0.5 * x[:, 0]) + rng.normal(size=n)
+    frame = pd.DataFrame(x, columns=COLS)
+    frame["t"] = t
+    frame["y"] = y
+    return frame
+
+
+# --------------------------------------------------------------------------------------------------
+# the contenders
+# --------------------------------------------------------------------------------------------------
+
+
+def ours(df: pd.DataFrame, adjust: bool = True, replace: bool = True) -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = dc.matching(
+            df,
+            outcome="y",
+            treatment="t",
+            covariates=COLS,
+            caliper=CALIPER_SD,
+            caliper_scale="sd",
+            replace=replace,
+            se_adjust=adjust,
+        )
+    return r.estimate
+
+
+def _sklearn_score(df: pd.DataFrame) -> pd.DataFrame:
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression().fit(df[COLS], df["t"])
+    return df.assign(propensity_score=model.predict_proba(df[COLS])[:, 1])
+
+
+def article(df: pd.DataFrame) -> float:
+    from sklearn.neighbors import NearestNeighbors
+
+    scored = _sklearn_score(df)
+    treated = scored[scored["t"] == 1]
+    control = scored[scored["t"] == 0]
+    nn = NearestNeighbors(n_neighbors=1).fit(control[["propensity_score"]])
+    distances, indices = nn.kneighbors(treated[["propensity_score"]])
+    ok = distances[:, 0] <= CALIPER_SD * scored["propensity_score"].std()
+    matched_control = control.iloc[indices[ok, 0]]
+    return float(treated["y"][ok].mean() - matched_control["y"].mean())
+
+
+def causalml(df: pd.DataFrame, replace: bool = True) -> float:
+    from causalml.match import NearestNeighborMatch
+
+    scored = _sklearn_score(df)
+    matcher = NearestNeighborMatch(caliper=CALIPER_SD, replace=replace, ratio=1, random_state=0, n_jobs=1)
+    matched = matcher.match(data=scored, treatment_col="t", score_cols=["propensity_score"])
+    return float(matched.loc[matched["t"] == 1, "y"].mean() - matched.loc[matched["t"] == 0, "y"].mean())
+
+
+# --------------------------------------------------------------------------------------------------
+# timing
+# --------------------------------------------------------------------------------------------------
+
+
+def best_time(fn, repeat: int) -> tuple[float, float]:
+    times, value = [], float("nan")
+    for _ in range(repeat):
+        gc.collect()
+        start = time.perf_counter()
+        value = fn()
+        times.append(time.perf_counter() - start)
+    return min(times), value
+
+
+def peak_mb(fn) -> float:
+    gc.collect()
+    tracemalloc.start()
+    try:
+        fn()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak / 1e6
+
+
+def components(df: pd.DataFrame, repeat: int) -> list[tuple[str, float, float]]:
+    """The propensity fit and the matching search on their own (ours vs scikit-learn)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import NearestNeighbors
+
+    from deconfound._core.logistic import fit_logistic
+    from deconfound._core.nearest import nearest_1d
+    from deconfound.data import Design, constant_part
+
+    design = Design.from_matrix(df[COLS].to_numpy(), COLS).with_parts([constant_part()], front=True)
+    t = df["t"].to_numpy(dtype=np.float64)
+    fit_ours, _ = best_time(lambda: fit_logistic(design, t), repeat)
+    fit_sk, _ = best_time(lambda: LogisticRegression().fit(df[COLS], df["t"]), repeat)
+    score = _sklearn_score(df)["propensity_score"].to_numpy()
+    treated, control = score[t == 1], score[t == 0]
+    cal = CALIPER_SD * score.std()
+    search_ours, _ = best_time(lambda: nearest_1d(treated, control, 1, caliper=cal), repeat)
+    search_sk, _ = best_time(
+        lambda: NearestNeighbors(n_neighbors=1).fit(control[:, None]).kneighbors(treated[:, None]), repeat
+    )
+    return [
+        ("propensity fit (IRLS vs lbfgs)", fit_ours, fit_sk),
+        ("matching search on a score", search_ours, search_sk),
+    ]
+
+
+def run(n: int, repeat: int, peer_no_replace: int) -> dict:
+    df = simulate(n)
+    rep_peer = repeat if n < 2_000_000 else min(repeat, 2)
+    t_ours, est_ours = best_time(lambda: ours(df), repeat)
+    t_plain, _ = best_time(lambda: ours(df, adjust=False), repeat)
+    t_article, est_article = best_time(lambda: article(df), rep_peer)
+    t_causalml, est_causalml = best_time(lambda: causalml(df), rep_peer)
+    t_noreplace, est_noreplace = best_time(lambda: ours(df, replace=False), repeat)
+    for name, value in (("article", est_article), ("causalml", est_causalml)):
+        if abs(value - est_ours) > 0.02 * abs(est_ours):
+            raise SystemExit(f"estimates disagree at n={n}: ours {est_ours:.4f}, {name} {value:.4f}")
+    row = {
+        "n": n,
+        "ours": t_ours,
+        "ours_plain": t_plain,
+        "article": t_article,
+        "causalml": t_causalml,
+        "ratio": min(t_article, t_causalml) / t_ours,
+        "ratio_plain": min(t_article, t_causalml) / t_plain,
+        "ours_no_replace": t_noreplace,
+        "peak_ours": peak_mb(lambda: ours(df)),
+        "peak_article": peak_mb(lambda: article(df)),
+        "peak_causalml": peak_mb(lambda: causalml(df)),
+        "estimates": (est_ours, est_article, est_causalml, est_noreplace),
+    }
+    if peer_no_replace and n == peer_no_replace:
+        row["causalml_no_replace"], _ = best_time(lambda: causalml(df, replace=False), 1)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="100k,1M", help="comma-separated row counts (default 100k,1M)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per timing; the best is kept (default 3)")
+    parser.add_argument(
+        "--no-replace-peer-size",
+        default="20k",
+        help="also time causalml without replacement at this size (its loop is quadratic)",
+    )
+    parser.add_argument("--blas-threads", default="1", help="BLAS threads (default 1; 0 leaves the default)")
+    parser.add_argument("--markdown", action="store_true", help="print markdown rows for bench/RESULTS.md")
+    args = parser.parse_args()
+    sizes = [parse_size(s) for s in args.sizes.split(",")]
+    peer_nr = parse_size(args.no_replace_peer_size) if args.no_replace_peer_size else 0
+    if peer_nr and peer_nr not in sizes:
+        sizes = [peer_nr, *sizes]
+    print(f"# {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}")
+    rows = [run(n, args.repeat, peer_nr) for n in sizes]
+    print(
+        "| n | ours s | ours, AI 2006 SE s | article (sklearn) s | causalml s | ratio | ratio, AI 2006 SE "
+        "| ours without replacement s | peak MB ours / article / causalml |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['n']:,} | {r['ours']:.3f} | {r['ours_plain']:.3f} | {r['article']:.3f} | {r['causalml']:.3f} | "
+            f"{r['ratio']:.1f}x | {r['ratio_plain']:.1f}x | {r['ours_no_replace']:.3f} | "
+            f"{r['peak_ours']:.0f} / {r['peak_article']:.0f} / {r['peak_causalml']:.0f} |"
+        )
+    print()
+    for r in rows:
+        if "causalml_no_replace" in r:
+            print(
+                f"causalml without replacement at n={r['n']:,}: {r['causalml_no_replace']:.2f} s "
+                f"(ours {r['ours_no_replace']:.3f} s)"
+            )
+        est = ", ".join(f"{v:.4f}" for v in r["estimates"])
+        print(f"n={r['n']:,}: ATT ours, article, causalml, ours without replacement = {est}")
+    print()
+    print(f"| component at n={sizes[-1]:,} | ours s | scikit-learn s | ratio |")
+    print("|---|---|---|---|")
+    for name, a, b in components(simulate(sizes[-1]), args.repeat):
+        print(f"| {name} | {a:.3f} | {b:.3f} | {b / a:.1f}x |")
+
+
+if __name__ == "__main__":
+    main()

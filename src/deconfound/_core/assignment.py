@@ -1,0 +1,346 @@
+"""Matching without replacement: greedy (closest pairs first) and optimal (minimum total distance).
+
+Greedy matching here is the "closest pair first" rule: repeatedly pair the closest remaining
+(target, pool) pair. On one dimension it runs in vectorised rounds: every pair of *mutual* nearest
+remaining neighbours is a pair the sequential rule would make (neither unit has a closer remaining
+partner, and units only ever leave), so all of them are matched at once and removed. The result is
+identical to the sequential rule, ties aside (ties are broken towards the lower value, then the lower
+position). A target whose nearest remaining pool unit lies beyond the caliper can never be matched
+and leaves; so does such a pool unit.
+
+Optimal pair matching minimises the total distance over all one-to-one pairings, first maximising the
+number of pairs within the caliper (a large cost for "unmatched"). Small problems are solved densely
+with ``scipy.optimize.linear_sum_assignment``; larger ones as a sparse minimum-weight full bipartite
+matching over the candidate pairs inside the caliper (``scipy.sparse.csgraph``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import DataError, SpecificationError
+from .nearest import Pairs, SortedPool
+
+SWITCH_RATIO = 50  # switch to the sequential tail when a round pairs fewer than 1/50 of the units left
+SEQUENTIAL_MAX = 50_000  # ... and at most this many targets are left
+DENSE_LIMIT = 16_000_000  # cells of a dense cost matrix
+SPARSE_LIMIT = 30_000_000  # candidate pairs of a sparse problem
+
+
+def _nearest_one(xs_sorted: np.ndarray, gs_sorted: np.ndarray | None, x: np.ndarray, g: np.ndarray | None):
+    """Position (in the sorted array) and distance of each x's nearest element; ties go left."""
+    pool = SortedPool(xs_sorted, np.arange(len(xs_sorted)), gs_sorted, None)
+    start, lo, hi = pool.segments(x, g)
+    left, right = start - 1, start
+    okl, okr = left >= lo, right < hi
+    dl = np.where(okl, x - xs_sorted[np.where(okl, left, 0)], np.inf)
+    dr = np.where(okr, xs_sorted[np.where(okr, right, 0)] - x, np.inf)
+    take_left = dl <= dr
+    return np.where(take_left, left, right), np.where(take_left, dl, dr)
+
+
+def greedy_1d(
+    x: np.ndarray,
+    pool_values: np.ndarray,
+    *,
+    caliper: float | None = None,
+    groups: np.ndarray | None = None,
+    pool_groups: np.ndarray | None = None,
+    targets: np.ndarray | None = None,
+    available: np.ndarray | None = None,
+) -> Pairs:
+    """One pool unit per target, each pool unit used at most once, closest pairs first.
+
+    ``targets`` / ``available`` (boolean masks) restrict which targets and pool units take part.
+    """
+    cal = np.inf if caliper is None else caliper
+    t_idx = np.flatnonzero(np.ones(len(x), bool) if targets is None else targets)
+    p_idx = np.flatnonzero(np.ones(len(pool_values), bool) if available is None else available)
+    # both sides sorted by (group, value) once; removing units keeps the order
+    t_ord = t_idx[_order(x[t_idx], None if groups is None else groups[t_idx])]
+    p_ord = p_idx[_order(pool_values[p_idx], None if pool_groups is None else pool_groups[p_idx])]
+    out_t, out_p, out_d = [], [], []
+    while len(t_ord) and len(p_ord):
+        xt, xp = x[t_ord], pool_values[p_ord]
+        gt = None if groups is None else groups[t_ord]
+        gp = None if pool_groups is None else pool_groups[p_ord]
+        near_p, d_t = _nearest_one(xp, gp, xt, gt)  # each target's nearest pool unit
+        near_t, d_p = _nearest_one(xt, gt, xp, gp)  # each pool unit's nearest target
+        alive_t = np.isfinite(d_t) & (d_t <= cal)
+        alive_p = np.isfinite(d_p) & (d_p <= cal)
+        mutual = alive_t & (near_t[np.minimum(near_p, len(p_ord) - 1)] == np.arange(len(t_ord)))
+        if not np.any(mutual) and np.any(alive_t):
+            # cannot happen with consistent tie-breaking; guard against an endless loop anyway
+            best = int(np.argmin(np.where(alive_t, d_t, np.inf)))
+            mutual = np.zeros(len(t_ord), bool)
+            mutual[best] = True
+        ti = np.flatnonzero(mutual)
+        pi = near_p[ti]
+        out_t.append(t_ord[ti])
+        out_p.append(p_ord[pi])
+        out_d.append(d_t[ti])
+        keep_t = alive_t & ~mutual
+        keep_p = alive_p.copy()
+        keep_p[pi] = False
+        t_ord, p_ord = t_ord[keep_t], p_ord[keep_p]
+        if len(ti) * SWITCH_RATIO < len(t_ord) + len(p_ord) and len(t_ord) <= SEQUENTIAL_MAX:
+            # few pairs per round: the rest is faster one pair at a time
+            tail = _greedy_sequential(x, pool_values, t_ord, p_ord, cal, groups, pool_groups)
+            out_t.append(tail.target)
+            out_p.append(tail.pool)
+            out_d.append(tail.distance)
+            break
+    if not out_t:
+        return Pairs.empty()
+    t = np.concatenate(out_t)
+    order = np.argsort(t, kind="stable")
+    return Pairs(t[order], np.concatenate(out_p)[order], np.concatenate(out_d)[order])
+
+
+def _greedy_sequential(
+    x: np.ndarray,
+    pool_values: np.ndarray,
+    t_ord: np.ndarray,
+    p_ord: np.ndarray,
+    cal: float,
+    groups: np.ndarray | None,
+    pool_groups: np.ndarray | None,
+) -> Pairs:
+    """Closest pair first, one pair at a time, with a heap and "next free" pointers on the sorted pool.
+
+    ``p_ord`` is sorted by (group, value). Each target's nearest free pool unit is found by skipping
+    used units with path-compressed pointers; a popped pair whose pool unit was taken meanwhile is
+    re-queued with the target's next nearest free unit.
+    """
+    import heapq
+
+    xs = pool_values[p_ord].tolist()
+    n = len(xs)
+    gs = None if pool_groups is None else pool_groups[p_ord]
+    if gs is None:
+        start = np.searchsorted(pool_values[p_ord], x[t_ord], side="left")
+        lo_arr, hi_arr = np.zeros(len(t_ord), np.int64), np.full(len(t_ord), n, np.int64)
+    else:
+        pool = SortedPool(pool_values[p_ord], np.arange(n), gs, None)
+        start, lo_arr, hi_arr = pool.segments(x[t_ord], groups[t_ord] if groups is not None else None)
+    # union-find "next free" pointers; right[i] leads to the smallest free position >= i (n: none);
+    # left[s] leads to s' with s' - 1 the largest free position <= s - 1 (s' = 0: none)
+    right = list(range(n + 1))
+    left = list(range(n + 1))
+
+    def find(ptr: list, i: int) -> int:
+        root = i
+        while ptr[root] != root:
+            root = ptr[root]
+        while ptr[i] != root:
+            ptr[i], i = root, ptr[i]
+        return root
+
+    def nearest(ti: int) -> tuple[float, int]:
+        xv = float(x[t_ord[ti]])
+        lo, hi = int(lo_arr[ti]), int(hi_arr[ti])
+        j = find(left, int(start[ti])) - 1  # largest free position < start (-1: none)
+        k = find(right, int(start[ti]))
+        dl = xv - xs[j] if j >= lo else np.inf
+        dr = xs[k] - xv if k < hi else np.inf
+        return (dl, j) if dl <= dr else (dr, k)
+
+    heap = []
+    for ti in range(len(t_ord)):
+        d, j = nearest(ti)
+        if d <= cal and d < np.inf:
+            heap.append((d, j, ti))
+    heapq.heapify(heap)
+    used = bytearray(n)
+    out_t, out_p, out_d = [], [], []
+    while heap:
+        d, j, ti = heapq.heappop(heap)
+        if used[j]:
+            d, j = nearest(ti)
+            if d <= cal and d < np.inf:
+                heapq.heappush(heap, (d, j, ti))
+            continue
+        used[j] = 1
+        right[j] = j + 1
+        left[j + 1] = j
+        out_t.append(int(t_ord[ti]))
+        out_p.append(int(p_ord[j]))
+        out_d.append(d)
+    return Pairs(np.array(out_t, np.int64), np.array(out_p, np.int64), np.array(out_d, np.float64))
+
+
+def _order(values: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+    if groups is None:
+        return np.argsort(values, kind="stable")
+    return np.lexsort((values, groups))
+
+
+def greedy_1d_ratio(
+    x: np.ndarray,
+    pool_values: np.ndarray,
+    k: int,
+    *,
+    caliper: float | None = None,
+    groups: np.ndarray | None = None,
+    pool_groups: np.ndarray | None = None,
+) -> Pairs:
+    """1:k greedy matching without replacement: k passes, each giving every still-matched target one more."""
+    available = np.ones(len(pool_values), bool)
+    targets = np.ones(len(x), bool)
+    parts = []
+    for _ in range(k):
+        pairs = greedy_1d(
+            x,
+            pool_values,
+            caliper=caliper,
+            groups=groups,
+            pool_groups=pool_groups,
+            targets=targets,
+            available=available,
+        )
+        if not len(pairs):
+            break
+        parts.append(pairs)
+        available[pairs.pool] = False
+        matched = np.zeros(len(x), bool)
+        matched[pairs.target] = True
+        targets &= matched
+    if not parts:
+        return Pairs.empty()
+    t = np.concatenate([p.target for p in parts])
+    p = np.concatenate([p.pool for p in parts])
+    d = np.concatenate([p.distance for p in parts])
+    order = np.lexsort((d, t))
+    return Pairs(t[order], p[order], d[order])
+
+
+# --------------------------------------------------------------------------------------------------
+# optimal pair matching
+# --------------------------------------------------------------------------------------------------
+
+
+def optimal_pairs(cost_dense=None, candidates: Pairs | None = None, n_target: int = 0, n_pool: int = 0) -> Pairs:
+    """Minimum-total-distance one-to-one matching.
+
+    Give either a dense ``cost_dense`` (n_target x n_pool; ``inf`` marks a forbidden pair) or sparse
+    ``candidates`` (allowed pairs with their distances). Targets that cannot all be paired stay unmatched;
+    the number of pairs is maximised first, then the total distance minimised.
+    """
+    if cost_dense is not None:
+        return _optimal_dense(np.asarray(cost_dense, dtype=np.float64))
+    assert candidates is not None
+    return _optimal_sparse(candidates, n_target, n_pool)
+
+
+def _optimal_dense(cost: np.ndarray) -> Pairs:
+    from scipy.optimize import linear_sum_assignment
+
+    allowed = np.isfinite(cost)
+    if not np.any(allowed):
+        return Pairs.empty()
+    big = (float(cost[allowed].max()) + 1.0) * (min(cost.shape) + 1.0)
+    work = np.where(allowed, cost, big)
+    rows, cols = linear_sum_assignment(work)
+    ok = allowed[rows, cols]
+    rows, cols = rows[ok], cols[ok]
+    return Pairs(rows.astype(np.int64), cols.astype(np.int64), cost[rows, cols])
+
+
+def _optimal_sparse(candidates: Pairs, n_target: int, n_pool: int) -> Pairs:
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import min_weight_full_bipartite_matching
+
+    if not len(candidates):
+        return Pairs.empty()
+    # each target also gets a private "unmatched" column of prohibitive cost, so a full matching of the
+    # targets always exists; costs are shifted by 1 so that no allowed edge has weight zero
+    big = (float(candidates.distance.max()) + 1.0) * (n_target + 1.0) + 1.0
+    rows = np.concatenate([candidates.target, np.arange(n_target)])
+    cols = np.concatenate([candidates.pool, n_pool + np.arange(n_target)])
+    vals = np.concatenate([candidates.distance + 1.0, np.full(n_target, big)])
+    graph = csr_matrix((vals, (rows, cols)), shape=(n_target, n_pool + n_target))
+    try:
+        r, c = min_weight_full_bipartite_matching(graph)
+    except ValueError as exc:  # pragma: no cover - the dummy columns make a full matching exist
+        raise DataError(f"Optimal matching failed: {exc}") from exc
+    real = c < n_pool
+    r, c = r[real], c[real]
+    dist = np.asarray(graph[r, c]).ravel() - 1.0
+    order = np.argsort(r, kind="stable")
+    return Pairs(r[order].astype(np.int64), c[order].astype(np.int64), dist[order])
+
+
+def check_dense_size(n_target: int, n_pool: int) -> bool:
+    return n_target * n_pool <= DENSE_LIMIT
+
+
+def check_sparse_size(n_pairs: int) -> None:
+    if n_pairs > SPARSE_LIMIT:
+        raise SpecificationError(
+            f"Optimal matching would consider {n_pairs} candidate pairs inside the caliper (limit {SPARSE_LIMIT}); "
+            "use a smaller caliper, exact matching on a categorical column, or greedy matching (method='nearest')."
+        )
+
+
+def greedy_kd(z: np.ndarray, pool_z: np.ndarray, *, caliper: float | None = None) -> Pairs:
+    """Closest-pair-first matching without replacement in several dimensions (Euclidean on ``z``).
+
+    Mutual nearest remaining neighbours are matched round by round (k-d trees rebuilt on what is left),
+    which gives the same pairs as the sequential closest-pair-first rule.
+    """
+    from scipy.spatial import cKDTree
+
+    cal = np.inf if caliper is None else caliper
+    t_left = np.arange(len(z))
+    p_left = np.arange(len(pool_z))
+    out_t, out_p, out_d = [], [], []
+    while len(t_left) and len(p_left):
+        d_t, near_p = cKDTree(pool_z[p_left]).query(z[t_left], k=1)
+        d_p, near_t = cKDTree(z[t_left]).query(pool_z[p_left], k=1)
+        alive_t = d_t <= cal
+        alive_p = d_p <= cal
+        mutual = alive_t & (near_t[near_p] == np.arange(len(t_left)))
+        if not np.any(mutual):
+            if not np.any(alive_t):
+                break
+            best = int(np.argmin(np.where(alive_t, d_t, np.inf)))
+            mutual = np.zeros(len(t_left), bool)
+            mutual[best] = True
+        ti = np.flatnonzero(mutual)
+        pi = near_p[ti]
+        out_t.append(t_left[ti])
+        out_p.append(p_left[pi])
+        out_d.append(d_t[ti])
+        keep_p = alive_p.copy()
+        keep_p[pi] = False
+        t_left, p_left = t_left[alive_t & ~mutual], p_left[keep_p]
+    if not out_t:
+        return Pairs.empty()
+    t = np.concatenate(out_t)
+    order = np.argsort(t, kind="stable")
+    return Pairs(t[order].astype(np.int64), np.concatenate(out_p)[order].astype(np.int64), np.concatenate(out_d)[order])
+
+
+def candidates_1d(x: np.ndarray, pool_values: np.ndarray, caliper: float) -> Pairs:
+    """Every (target, pool) pair within ``caliper`` on one dimension (for sparse optimal matching)."""
+    order = np.argsort(pool_values, kind="stable")
+    xs = pool_values[order]
+    lo = np.searchsorted(xs, x - caliper, side="left")
+    hi = np.searchsorted(xs, x + caliper, side="right")
+    counts = hi - lo
+    total = int(counts.sum())
+    check_sparse_size(total)
+    tgt = np.repeat(np.arange(len(x)), counts)
+    offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    pos = np.repeat(lo, counts) + offsets
+    pool = order[pos]
+    return Pairs(tgt.astype(np.int64), pool.astype(np.int64), np.abs(x[tgt] - pool_values[pool]))
+
+
+def candidates_kd(z: np.ndarray, pool_z: np.ndarray, caliper: float) -> Pairs:
+    """Every (target, pool) pair within ``caliper`` in several dimensions."""
+    from scipy.spatial import cKDTree
+
+    rec = cKDTree(z).sparse_distance_matrix(cKDTree(pool_z), caliper, output_type="ndarray")
+    check_sparse_size(len(rec))
+    return Pairs(rec["i"].astype(np.int64), rec["j"].astype(np.int64), rec["v"].astype(np.float64))

@@ -1,0 +1,356 @@
+"""Unpenalized logistic regression by Newton's method (IRLS) on chunked sufficient statistics.
+
+Each iteration is one pass over the rows in bounded-memory chunks that accumulates the information
+matrix X'WX (W = w p (1 - p)), the score X'w(y - p) and the log-likelihood; solving needs no data.
+Like :func:`_core.ols.accumulate`, a pass is additive across chunks, so other engines can produce it.
+
+Separation (the maximum-likelihood estimate does not exist) is detected and explained:
+
+* before fitting, each column alone is checked: a column whose treated and control values do not
+  overlap separates the groups completely (or quasi-completely when they touch at one value), and
+  a 0/1 column one of whose levels holds only treated or only control rows separates quasi-completely;
+* during fitting, a combination of columns that separates shows up as Newton steps that do not
+  shrink while the log-likelihood has converged; the covariates that carry that direction are named.
+
+Large problems start from a fit on a systematic subsample (every k-th row, no randomness), after which
+one or two full-data Newton steps reach the full-data optimum to machine precision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.special import expit
+
+from ..data import Design
+from ..errors import ConvergenceError, DataError
+from . import linalg
+from .ols import CHUNK_ROWS, _chunks
+
+MAX_ITER = 100
+TOL = 1e-10
+STEP_TOL = 1e-6  # converged when the Newton step is below this many standard errors (then applied)
+WARM_START_ROWS = 200_000  # problems larger than this start from a subsample fit
+ETA_SEPARATED = 25.0  # |linear index| beyond which a row counts as perfectly predicted
+
+
+@dataclass(frozen=True)
+class LogisticFit:
+    """A fitted logistic regression: coefficients, inverse information (the covariance) and fit stats."""
+
+    names: list[str]
+    coef: np.ndarray
+    cov: np.ndarray  # inverse of the information matrix X'WX at the optimum
+    information: np.ndarray  # X'WX at the optimum
+    n: int
+    llf: float
+    llnull: float
+    iterations: int
+
+    def stats(self) -> dict[str, object]:
+        k = len(self.coef)
+        return {
+            "cov_type": "nonrobust (inverse information)",
+            "log_likelihood": self.llf,
+            "log_likelihood_null": self.llnull,
+            "pseudo_r_squared": 1.0 - self.llf / self.llnull if self.llnull < 0 else float("nan"),
+            "aic": -2.0 * self.llf + 2.0 * k,
+            "bic": -2.0 * self.llf + np.log(self.n) * k,
+            "iterations": self.iterations,
+            "n": self.n,
+        }
+
+
+@dataclass
+class _Pass:
+    information: np.ndarray
+    score: np.ndarray
+    llf: float
+    max_abs_eta: float
+
+
+def logistic_pass(
+    design: Design, y: np.ndarray, w: np.ndarray | None, beta: np.ndarray, chunk_rows: int = CHUNK_ROWS
+) -> _Pass:
+    """One pass over the rows: information X'WX, score X'w(y-p) and log-likelihood at ``beta``."""
+    k = design.k
+    info = np.zeros((k, k))
+    score = np.zeros(k)
+    llf = 0.0
+    max_eta = 0.0
+    buf = None
+    for start, stop in _chunks(design.n, chunk_rows):
+        blk = design.block(start, stop, buf)
+        buf = blk
+        eta = blk @ beta
+        p = expit(eta)
+        yc = y[start:stop]
+        wc = None if w is None else w[start:stop]
+        v = p * (1.0 - p)
+        r = yc - p
+        # log-likelihood y*eta - log(1 + exp(eta)), computed stably
+        ll = yc * eta - np.logaddexp(0.0, eta)
+        if wc is not None:
+            v = v * wc
+            r = r * wc
+            ll = ll * wc
+        root = blk * np.sqrt(v)[:, None]
+        info += root.T @ root  # numpy hands A'A to BLAS syrk: half the work of a general product
+        score += blk.T @ r
+        llf += float(ll.sum())
+        if len(eta):
+            max_eta = max(max_eta, float(np.abs(eta).max()))
+    return _Pass(0.5 * (info + info.T), score, llf, max_eta)
+
+
+def predict_index(design: Design, beta: np.ndarray, chunk_rows: int = CHUNK_ROWS) -> np.ndarray:
+    """The linear index X beta (the logit of the fitted probability) for every row."""
+    out = np.empty(design.n)
+    buf = None
+    for start, stop in _chunks(design.n, chunk_rows):
+        blk = design.block(start, stop, buf)
+        buf = blk
+        out[start:stop] = blk @ beta
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# separation checks
+# --------------------------------------------------------------------------------------------------
+
+
+def separation_by_column(design: Design, y: np.ndarray, w: np.ndarray | None = None) -> None:
+    """Raise a DataError when one column alone separates y = 1 from y = 0 (completely or quasi).
+
+    A 0/1 column one of whose levels holds only treated (or only control) rows is a special case:
+    that level is an extreme of the column.
+    """
+    pos = y == 1.0
+    used = np.ones_like(pos) if w is None else w > 0
+    pos_used, neg_used = pos & used, ~pos & used
+    const = set(design.constant_columns())
+    for j, name in enumerate(design.names):
+        if j in const:
+            continue
+        x = design.column(name)
+        x1, x0 = x[pos_used], x[neg_used]
+        if not len(x1) or not len(x0):
+            continue
+        for low, high, lo_name, hi_name in ((x0, x1, "control", "treated"), (x1, x0, "treated", "control")):
+            top, bottom = float(low.max()), float(high.min())
+            if top < bottom:
+                raise DataError(
+                    f"covariate {name!r} separates treated from control completely: every {lo_name} row has "
+                    f"{name} <= {top:.6g} and every {hi_name} row has {name} >= {bottom:.6g}. The propensity "
+                    "score is 0 or 1 for everyone, so there is no overlap and no comparison can be made. If "
+                    f"{name!r} is decided by (or decides) the treatment, leave it out; otherwise the groups "
+                    "cannot be compared on it."
+                )
+            if top == bottom:
+                above = int(np.count_nonzero(high > top))
+                below = int(np.count_nonzero(low < top))
+                sides = [f"the {above} row(s) with {name} > {top:.6g} are all {hi_name}"] if above else []
+                sides += [f"the {below} row(s) with {name} < {top:.6g} are all {lo_name}"] if below else []
+                raise DataError(
+                    f"covariate {name!r} separates treated from control quasi-completely: {' and '.join(sides)}; "
+                    f"the groups meet only at {name} = {top:.6g}. The propensity score is 0 or 1 away from that "
+                    "value, so those rows have nothing to be compared with. Restrict the sample to where the "
+                    "groups overlap, merge the level, or leave the covariate out."
+                )
+
+
+def _blame(direction: np.ndarray, design: Design, const: set[int]) -> list[str]:
+    """Columns that carry a separating direction (largest standardized components)."""
+    scales = np.zeros(len(direction))
+    for j, name in enumerate(design.names):
+        if j not in const:
+            scales[j] = float(np.std(design.column(name)))
+    contrib = np.abs(direction) * scales
+    if not np.any(contrib > 0):
+        return []
+    order = np.argsort(-contrib)
+    top = contrib[order[0]]
+    return [design.names[j] for j in order if contrib[j] >= 0.1 * top][:5]
+
+
+def _raise_separated(
+    design: Design, y: np.ndarray, w: np.ndarray | None, beta: np.ndarray, step: np.ndarray, what: str, chunk_rows: int
+) -> None:
+    separation_by_column(design, y, w)
+    const = set(design.constant_columns())
+    finite_step = np.where(np.isfinite(step), step, 0.0)
+    finite_beta = np.where(np.isfinite(beta), beta, 0.0)
+    names = _blame(finite_step, design, const) or _blame(finite_beta, design, const)
+    eta = predict_index(design, finite_beta, chunk_rows)
+    perfect = int(np.count_nonzero(((y == 1.0) & (eta > ETA_SEPARATED)) | ((y == 0.0) & (eta < -ETA_SEPARATED))))
+    listed = ", ".join(repr(n) for n in names) if names else "the covariates"
+    raise DataError(
+        f"{what[:1].upper() + what[1:]} cannot be fitted: the covariates separate treated from control "
+        f"(the maximum-likelihood estimate does not exist). A combination of {listed} predicts the treatment "
+        f"perfectly for {perfect} row(s), whose propensity score is 0 or 1, so they have no comparable rows "
+        "in the other group. "
+        "Restrict the sample to where the groups overlap, leave out the separating covariate(s), or use a "
+        "penalized model (propensity_model='sklearn-logistic')."
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# the solver
+# --------------------------------------------------------------------------------------------------
+
+
+def _newton(
+    design: Design,
+    y: np.ndarray,
+    w: np.ndarray | None,
+    beta: np.ndarray,
+    cur: _Pass,
+    chunk_rows: int,
+    max_iter: int,
+) -> tuple[str, np.ndarray, _Pass, int, np.ndarray]:
+    """Newton-Raphson with step halving from ``beta`` (whose pass is ``cur``).
+
+    Returns (status, beta, pass at beta, iterations, last step); status is "converged", "separated"
+    (the log-likelihood stopped improving while the coefficients keep moving towards infinity) or
+    "max_iter".
+    """
+    step = np.zeros_like(beta)
+    # steps are measured against the information at the start as well as the current one: when the data
+    # are separated the information collapses, and a step that is tiny in (exploding) standard errors
+    # still moves the coefficients towards infinity
+    scale_start = np.sqrt(np.maximum(np.diag(cur.information), 1e-300))
+    for it in range(1, max_iter + 1):
+        try:
+            step, _ = linalg.solve_spd(cur.information, cur.score)
+        except (np.linalg.LinAlgError, ValueError):
+            return "separated", beta, cur, it, step
+        if not np.all(np.isfinite(step)):
+            return "separated", beta, cur, it, step
+        scale = np.maximum(np.sqrt(np.maximum(np.diag(cur.information), 1e-300)), scale_start)
+        if float(np.max(np.abs(step) * scale)) < STEP_TOL:
+            # the last Newton step is below STEP_TOL standard errors: applying it leaves an error of the
+            # order of its square, and the information at the previous point differs from the optimum's by
+            # far less than the precision that matters for standard errors, so no further pass is made
+            return "converged", beta + step, cur, it, step
+        decrement = float(cur.score @ step)
+        if decrement < 1e-13 * (1.0 + abs(cur.llf)) and cur.max_abs_eta > ETA_SEPARATED:
+            return "separated", beta, cur, it, step
+        t = 1.0
+        while True:
+            trial = beta + t * step
+            nxt = logistic_pass(design, y, w, trial, chunk_rows)
+            if nxt.llf >= cur.llf - 1e-12 * (1.0 + abs(cur.llf)) or t < 1e-6:
+                break
+            t *= 0.5
+        beta, cur = trial, nxt
+        if not np.all(np.isfinite(beta)) or not np.isfinite(cur.llf):
+            return "separated", beta, cur, it, step
+    return "max_iter", beta, cur, max_iter, step
+
+
+def fit_logistic(
+    design: Design,
+    y: np.ndarray,
+    w: np.ndarray | None = None,
+    *,
+    chunk_rows: int = CHUNK_ROWS,
+    max_iter: int = MAX_ITER,
+    what: str = "the propensity model",
+) -> LogisticFit:
+    """Maximum-likelihood logistic regression of a 0/1 ``y`` on ``design`` (weights are frequency weights).
+
+    Raises a :class:`DataError` naming the covariate(s) when the data are separated, a
+    :class:`CollinearityError` when the design is rank deficient, and a :class:`ConvergenceError` when
+    Newton's method fails for another reason.
+    """
+    from .ols import check_rank
+
+    n, k = design.n, design.k
+    if n <= k:
+        raise DataError(f"{n} usable rows but {k} coefficients in {what}; it needs more rows than coefficients.")
+    const = set(design.constant_columns())
+    beta = _warm_start(design, y, w, _intercept_start(design, y, w, const), chunk_rows)
+    cur = logistic_pass(design, y, w, beta, chunk_rows)
+    # X'WX with every weight positive has the rank of X'X: the rank check needs no extra pass
+    check_rank(_information_products(design, cur.information, const))
+    status, beta, cur, iterations, step = _newton(design, y, w, beta, cur, chunk_rows, max_iter)
+    if status == "separated":
+        _raise_separated(design, y, w, beta, step, what, chunk_rows)
+    if status == "max_iter":
+        separation_by_column(design, y, w)
+        raise ConvergenceError(
+            f"{what} (logistic regression) did not converge in {max_iter} Newton iterations. Check for "
+            "covariates on wildly different scales or near-separation, or pass a scikit-learn classifier."
+        )
+    _, cov = linalg.solve_spd(cur.information, np.zeros(k))
+    return LogisticFit(
+        names=list(design.names),
+        coef=beta,
+        cov=cov,
+        information=cur.information,
+        n=n,
+        llf=cur.llf,
+        llnull=_null_llf(y, w),
+        iterations=iterations,
+    )
+
+
+def _information_products(design: Design, information: np.ndarray, const: set[int]) -> Any:
+    """The information matrix X'WX as cross-products the OLS rank check understands.
+
+    With a constant column c of value v, row c of X'WX is v * sum(w x) and its corner v^2 * sum(w), which
+    gives the weighted means; without one, the matrix is taken uncentered."""
+    from .ols import CrossProducts
+
+    k = information.shape[0]
+    if const:
+        c = min(const)
+        part = design.parts[c]
+        value = 1.0 if part.values is None else float(part.values[0])
+        sum_w = float(information[c, c]) / value**2
+        sum_x = information[c, :] / value
+    else:
+        sum_w, sum_x = 1.0, np.zeros(k)
+    return CrossProducts.from_sums(list(design.names), design.n, sum_w, sum_x, 0.0, information, np.zeros(k), 0.0)
+
+
+def _null_llf(y: np.ndarray, w: np.ndarray | None) -> float:
+    ww = np.ones_like(y) if w is None else w
+    sw = float(ww.sum())
+    p = float(ww @ y) / sw
+    if p <= 0.0 or p >= 1.0:
+        return 0.0
+    return float(sw * (p * np.log(p) + (1.0 - p) * np.log1p(-p)))
+
+
+def _intercept_start(design: Design, y: np.ndarray, w: np.ndarray | None, const: set[int]) -> np.ndarray:
+    """Zero slopes and the intercept at the logit of the (weighted) mean."""
+    beta = np.zeros(design.k)
+    ww = np.ones_like(y) if w is None else w
+    p = float(ww @ y) / float(ww.sum())
+    if not 0.0 < p < 1.0:
+        raise DataError("The treatment takes one value in every row used; a propensity model needs both groups.")
+    if const:
+        j = min(const)
+        level = design.column(design.names[j])[0] if design.parts[j].values is not None else 1.0
+        beta[j] = np.log(p / (1.0 - p)) / level
+    return beta
+
+
+def _warm_start(design: Design, y: np.ndarray, w: np.ndarray | None, beta0: np.ndarray, chunk_rows: int) -> np.ndarray:
+    """For large n, the fit on a systematic subsample (no randomness); else ``beta0`` itself."""
+    if design.n <= WARM_START_ROWS:
+        return beta0
+    every = max(2, design.n // (WARM_START_ROWS // 2))
+    sub = design.take(slice(0, design.n, every))
+    ys = y[::every]
+    ws = None if w is None else w[::every]
+    if np.all(ys == ys[0]):
+        return beta0
+    first = logistic_pass(sub, ys, ws, beta0, chunk_rows)
+    status, beta, cur, _, _ = _newton(sub, ys, ws, beta0, first, chunk_rows, 30)
+    if status == "converged" and cur.max_abs_eta < ETA_SEPARATED:
+        return beta
+    return beta0

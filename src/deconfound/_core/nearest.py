@@ -1,0 +1,334 @@
+"""Nearest-neighbour search for matching: one-dimensional (a score) by sorting, several dimensions by k-d tree.
+
+Everything returns *pairs*: ``(target position, pool position, distance)`` arrays, where positions
+index the arrays passed in. A target's neighbours are its ``k`` closest pool units; with ``ties=True``
+every pool unit at exactly the k-th distance is kept too (Stata's ``teffects nnmatch`` convention), so
+a target can have more than ``k`` neighbours. Units farther than ``caliper`` are never neighbours.
+``groups`` (integer codes, one per unit) restrict neighbours to the same group: exact matching.
+
+The one-dimensional search sorts the pool once and walks outwards from each target's insertion point
+with two pointers, all targets at once (vectorised), so it costs O((n_pool + n_target) log n_pool + k n).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: distances within this relative tolerance of the k-th are ties. Distances that are equal in exact
+#: arithmetic (mirror-image covariate values, scores of units with equal covariates seen from either side)
+#: come out of floating-point arithmetic a few ulps apart; without a tolerance the set of matches would
+#: depend on the last bits of the propensity model's coefficients
+TIE_RTOL = 1e-9
+#: ... and so are distances within this absolute tolerance, relative to the scale of the matching variable
+#: (two covariate profiles whose scores are equal in exact arithmetic can differ by one ulp, ~1e-17)
+TIE_ATOL = 1e-12
+KD_TIE_RTOL = TIE_RTOL
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """Matched pairs: target position, pool position, distance (positions in the arrays passed in)."""
+
+    target: np.ndarray
+    pool: np.ndarray
+    distance: np.ndarray
+
+    @classmethod
+    def empty(cls) -> Pairs:
+        return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+
+    def __len__(self) -> int:
+        return len(self.target)
+
+
+@dataclass(frozen=True)
+class SortedPool:
+    """A pool sorted by (group, value): the structure every one-dimensional search walks on."""
+
+    values: np.ndarray  # sorted values
+    order: np.ndarray  # pool positions in sorted order
+    groups: np.ndarray | None  # sorted group codes
+    keys: np.ndarray | None  # int64 (group, rank) keys for exact searchsorted within groups
+
+    @classmethod
+    def build(cls, values: np.ndarray, groups: np.ndarray | None = None) -> SortedPool:
+        if groups is None:
+            order = np.argsort(values, kind="stable")
+            return cls(values[order], order, None, None)
+        order = np.lexsort((values, groups))
+        return cls(values[order], order, groups[order], None)
+
+    def segments(self, x: np.ndarray, groups: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For each target: insertion position and the [lo, hi) slice of its group in the sorted pool."""
+        n = len(self.values)
+        if self.groups is None:
+            pos = np.searchsorted(self.values, x, side="left")
+            return pos, np.zeros(len(x), np.int64), np.full(len(x), n, np.int64)
+        assert groups is not None
+        lo = np.searchsorted(self.groups, groups, side="left")
+        hi = np.searchsorted(self.groups, groups, side="right")
+        # insertion point inside the group's slice: searchsorted on the slice, done for all targets at
+        # once by ranking values jointly (exact, no floating-point offsets)
+        allv = np.concatenate([self.values, x])
+        _, rank = np.unique(allv, return_inverse=True)
+        width = np.int64(rank.max() + 2)
+        pool_key = self.groups.astype(np.int64) * width + rank[:n]
+        tgt_key = groups.astype(np.int64) * width + rank[n:]
+        pos = np.searchsorted(pool_key, tgt_key, side="left")
+        return pos, lo.astype(np.int64), hi.astype(np.int64)
+
+
+def _walk(
+    xs: np.ndarray,
+    x: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    k: int,
+    ties: bool,
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """Take the k nearest by walking two pointers outwards (plus ties at the k-th distance).
+
+    Returns lists of (target, sorted position, distance) chunks.
+    """
+    m = len(x)
+    rows = np.arange(m)
+    tgt: list[np.ndarray] = []
+    pos: list[np.ndarray] = []
+    dst: list[np.ndarray] = []
+    left = left.copy()
+    right = right.copy()
+    kth = np.full(m, np.inf)
+
+    def dist_left() -> np.ndarray:
+        ok = left >= lo
+        return np.where(ok, x - xs[np.where(ok, left, 0)], np.inf)
+
+    def dist_right() -> np.ndarray:
+        ok = right < hi
+        return np.where(ok, xs[np.where(ok, right, 0)] - x, np.inf)
+
+    for _ in range(k):
+        dl, dr = dist_left(), dist_right()
+        take_left = dl <= dr
+        d = np.where(take_left, dl, dr)
+        found = np.isfinite(d)
+        chosen = np.where(take_left, left, right)
+        tgt.append(rows[found])
+        pos.append(chosen[found])
+        dst.append(d[found])
+        kth = np.where(found, d, kth)
+        left = np.where(found & take_left, left - 1, left)
+        right = np.where(found & ~take_left, right + 1, right)
+    if not ties:
+        return tgt, pos, dst
+    active = np.isfinite(kth)
+    scale = float(max(abs(xs[0]), abs(xs[-1]), 1.0)) if len(xs) else 1.0
+    limit = kth * (1.0 + TIE_RTOL) + TIE_ATOL * scale
+    while np.any(active):
+        dl = dist_left()
+        hit = active & (dl <= limit)
+        if np.any(hit):
+            tgt.append(rows[hit])
+            pos.append(left[hit])
+            dst.append(dl[hit])
+            left = np.where(hit, left - 1, left)
+        dr = dist_right()
+        hit_r = active & (dr <= limit)
+        if np.any(hit_r):
+            tgt.append(rows[hit_r])
+            pos.append(right[hit_r])
+            dst.append(dr[hit_r])
+            right = np.where(hit_r, right + 1, right)
+        active = hit | hit_r
+    return tgt, pos, dst
+
+
+def _finish(pool: SortedPool, tgt: list, pos: list, dst: list, caliper: float | None, target_order=None) -> Pairs:
+    """Concatenate the walk's picks into pairs grouped by target (each target's in distance order)."""
+    if not tgt:
+        return Pairs.empty()
+    t = np.concatenate(tgt)
+    p = pool.order[np.concatenate(pos)]
+    d = np.concatenate(dst)
+    if caliper is not None:
+        keep = d <= caliper
+        t, p, d = t[keep], p[keep], d[keep]
+    if target_order is not None:
+        t = target_order[t]
+    if len(tgt) > 1 or target_order is not None:
+        # the walk emits picks in nondecreasing distance per target: a stable sort by target keeps that
+        order = np.argsort(t, kind="stable")
+        t, p, d = t[order], p[order], d[order]
+    return Pairs(t.astype(np.int64, copy=False), p.astype(np.int64, copy=False), d)
+
+
+def subset_order(order: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Given ``order`` sorting all units and a subset ``rows`` (ascending), the permutation sorting the subset.
+
+    Sorting once and restricting is O(n) per subset instead of a new O(m log m) sort.
+    """
+    where = np.full(len(order), -1, np.int64)
+    where[rows] = np.arange(len(rows))
+    sub = where[order]
+    return sub[sub >= 0]
+
+
+def sorted_pool(values: np.ndarray, order: np.ndarray, rows: np.ndarray) -> SortedPool:
+    """The SortedPool of ``values[rows]`` from the global sorting permutation ``order``."""
+    sub = subset_order(order, rows)
+    return SortedPool(values[rows][sub], sub, None, None)
+
+
+def _sort_targets(x: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+    return np.argsort(x, kind="stable") if groups is None else np.lexsort((x, groups))
+
+
+def nearest_1d(
+    x: np.ndarray,
+    pool_values: np.ndarray,
+    k: int = 1,
+    *,
+    caliper: float | None = None,
+    groups: np.ndarray | None = None,
+    pool_groups: np.ndarray | None = None,
+    ties: bool = True,
+    pool: SortedPool | None = None,
+    target_order: np.ndarray | None = None,
+) -> Pairs:
+    """The k nearest pool units of every target on one dimension (with replacement).
+
+    Targets are processed in sorted order, so that the binary searches and the walk read the sorted pool
+    sequentially (several times faster than random order on large inputs). ``pool`` (the sorted pool) and
+    ``target_order`` (the permutation sorting the targets) can be passed when already known.
+    """
+    pool = pool if pool is not None else SortedPool.build(pool_values, pool_groups)
+    order = target_order if target_order is not None else _sort_targets(x, groups)
+    xs = x[order]
+    gs = None if groups is None else groups[order]
+    start, lo, hi = pool.segments(xs, gs)
+    tgt, pos, dst = _walk(pool.values, xs, start - 1, start, lo, hi, k, ties)
+    return _finish(pool, tgt, pos, dst, caliper, order)
+
+
+def nearest_same_group_1d(
+    values: np.ndarray,
+    k: int,
+    groups: np.ndarray | None = None,
+    ties: bool = True,
+    targets: np.ndarray | None = None,
+    pool: SortedPool | None = None,
+) -> Pairs:
+    """The k nearest *other* units of the same set (for the matching variance estimator).
+
+    ``targets`` (positions) restricts the units whose neighbours are wanted; all units can be neighbours.
+    ``pool`` is the set already sorted, when known.
+    """
+    pool = pool if pool is not None else SortedPool.build(values, groups)
+    n = len(values)
+    at = np.empty(n, np.int64)
+    at[pool.order] = np.arange(n)
+    # walk in sorted order: sorted position s holds unit pool.order[s]
+    sorted_pos = np.arange(n) if targets is None else np.sort(at[targets])
+    if groups is None:
+        lo, hi = np.zeros(len(sorted_pos), np.int64), np.full(len(sorted_pos), n, np.int64)
+    else:
+        assert pool.groups is not None
+        g = pool.groups[sorted_pos]
+        lo = np.searchsorted(pool.groups, g, side="left").astype(np.int64)
+        hi = np.searchsorted(pool.groups, g, side="right").astype(np.int64)
+    xs = pool.values[sorted_pos]
+    tgt, pos, dst = _walk(pool.values, xs, sorted_pos - 1, sorted_pos + 1, lo, hi, k, ties)
+    return _finish(pool, tgt, pos, dst, None, pool.order[sorted_pos])
+
+
+def window_1d(sorted_values: np.ndarray, x: np.ndarray, size: int) -> np.ndarray:
+    """Start of the ``size`` consecutive sorted values nearest to each x (ties broken to the left).
+
+    The ``size`` nearest points on a line always form a contiguous run of the sorted values.
+    """
+    n = len(sorted_values)
+    size = min(size, n)
+    right = np.searchsorted(sorted_values, x, side="left")
+    left = right - 1
+    for _ in range(size):
+        okl, okr = left >= 0, right < n
+        dl = np.where(okl, x - sorted_values[np.where(okl, left, 0)], np.inf)
+        dr = np.where(okr, sorted_values[np.where(okr, right, 0)] - x, np.inf)
+        take_left = dl <= dr
+        left = np.where(take_left, left - 1, left)
+        right = np.where(take_left, right, right + 1)
+    return left + 1
+
+
+# --------------------------------------------------------------------------------------------------
+# several dimensions: k-d tree on whitened covariates
+# --------------------------------------------------------------------------------------------------
+
+
+def nearest_kd(
+    z: np.ndarray,
+    pool_z: np.ndarray,
+    k: int = 1,
+    *,
+    caliper: float | None = None,
+    ties: bool = True,
+    exclude_self: bool = False,
+) -> Pairs:
+    """k nearest pool rows by Euclidean distance (pass whitened covariates for Mahalanobis distance).
+
+    ``exclude_self`` treats ``z`` and ``pool_z`` as the same set and skips each row itself.
+    """
+    from scipy.spatial import cKDTree
+
+    n_pool = len(pool_z)
+    if n_pool == 0 or len(z) == 0:
+        return Pairs.empty()
+    tree = cKDTree(pool_z)
+    extra = 1 if exclude_self else 0
+    bound = np.inf if caliper is None else caliper * (1 + 1e-12)
+    want = min(n_pool, k + extra + (4 if ties else 0))
+    rows = np.arange(len(z))
+    tgt, pos, dst = [], [], []
+    pending = rows
+    while len(pending):
+        d, j = tree.query(z[pending], k=want, distance_upper_bound=bound)
+        d = d.reshape(len(pending), -1)
+        j = j.reshape(len(pending), -1)
+        if exclude_self:
+            is_self = j == pending[:, None]
+            d = np.where(is_self, np.inf, d)
+        d_sorted_idx = np.argsort(d, axis=1, kind="stable")
+        d = np.take_along_axis(d, d_sorted_idx, axis=1)
+        j = np.take_along_axis(j, d_sorted_idx, axis=1)
+        kth = d[:, min(k, d.shape[1]) - 1]
+        limit = kth * (1.0 + KD_TIE_RTOL) + TIE_ATOL
+        keep = np.zeros_like(d, dtype=bool)
+        keep[:, : min(k, d.shape[1])] = True
+        if ties:
+            keep |= d <= limit[:, None]
+        keep &= np.isfinite(d)
+        more = ties & (want < n_pool) & np.isfinite(kth) & (d[:, -1] <= limit)
+        done = ~more
+        r, c = np.nonzero(keep & done[:, None])
+        tgt.append(pending[r])
+        pos.append(j[r, c])
+        dst.append(d[r, c])
+        pending = pending[more]
+        want = min(n_pool, want * 2)
+    t = np.concatenate(tgt)
+    p = np.concatenate(pos)
+    dd = np.concatenate(dst)
+    order = np.lexsort((dd, t))
+    return Pairs(t[order].astype(np.int64), p[order].astype(np.int64), dd[order])
+
+
+def whiten(x: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """Rows of ``x`` transformed so that Euclidean distance equals Mahalanobis distance under ``cov``."""
+    from scipy import linalg as sla
+
+    chol = sla.cholesky(cov, lower=True)
+    return sla.solve_triangular(chol, x.T, lower=True).T

@@ -1,0 +1,119 @@
+"""Overlap (common support) of propensity scores: statistics, warnings and trimming rules.
+
+* :func:`overlap_table` describes the scores of each group and how much of each group lies outside
+  the other's range (where no comparable unit exists).
+* :func:`overlap_warnings` turns it into plain words; :func:`check_some_overlap` refuses data where
+  the groups do not overlap at all.
+* :func:`trim_mask` applies a fixed rule (keep a <= e <= 1 - a) or the optimal rule of Crump, Hotz,
+  Imbens and Mitnik (2009), which keeps alpha <= e <= 1 - alpha with alpha chosen to minimise the
+  variance of the efficient estimator of the trimmed-sample ATE.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError, SpecificationError
+
+EXTREME = 0.01  # scores below this (or above 1 - this) give very large inverse-probability weights
+OUTSIDE_WARN = 0.05  # warn when more than this share of a group lies outside the other group's range
+
+
+def overlap_table(score: np.ndarray, treatment: np.ndarray) -> pd.DataFrame:
+    """Per group: size, score quantiles, share outside the other group's range, extreme scores."""
+    t = treatment == 1.0
+    rows = {}
+    for name, mine, other in (("treated", score[t], score[~t]), ("control", score[~t], score[t])):
+        lo, hi = (float(other.min()), float(other.max())) if len(other) else (np.nan, np.nan)
+        outside = (mine < lo) | (mine > hi)
+        rows[name] = {
+            "n": len(mine),
+            "min": float(mine.min()) if len(mine) else np.nan,
+            "p05": float(np.quantile(mine, 0.05)) if len(mine) else np.nan,
+            "median": float(np.median(mine)) if len(mine) else np.nan,
+            "p95": float(np.quantile(mine, 0.95)) if len(mine) else np.nan,
+            "max": float(mine.max()) if len(mine) else np.nan,
+            "share_outside_other": float(outside.mean()) if len(mine) else np.nan,
+            "n_below_0.01": int(np.count_nonzero(mine < EXTREME)),
+            "n_above_0.99": int(np.count_nonzero(mine > 1.0 - EXTREME)),
+        }
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = "group"
+    return frame
+
+
+def check_some_overlap(score: np.ndarray, treatment: np.ndarray, model: str) -> None:
+    """Raise a DataError when the score ranges of the groups do not overlap at all."""
+    t = treatment == 1.0
+    s1, s0 = score[t], score[~t]
+    if s1.min() > s0.max() or s1.max() < s0.min():
+        raise DataError(
+            f"The propensity scores ({model}) of treated and control do not overlap at all: treated range "
+            f"[{s1.min():.4g}, {s1.max():.4g}], control range [{s0.min():.4g}, {s0.max():.4g}]. No treated unit "
+            "has a comparable control, so no effect can be estimated from these data. Check whether a "
+            "covariate decides the treatment (leave it out), or restrict the question to comparable units."
+        )
+
+
+def overlap_warnings(table: pd.DataFrame, weighting: bool) -> list[str]:
+    out = []
+    for group, other in (("treated", "control"), ("control", "treated")):
+        share = float(table.loc[group, "share_outside_other"])
+        if share > OUTSIDE_WARN:
+            out.append(
+                f"Weak overlap: {share:.1%} of the {group} rows have propensity scores outside the range of the "
+                f"{other} rows, so nothing comparable exists for them. Consider trimming (trim=0.05 or "
+                "trim='crump') and read the estimate as the effect on the remaining population."
+            )
+    n_extreme = int(table[["n_below_0.01", "n_above_0.99"]].to_numpy().sum())
+    if weighting and n_extreme:
+        out.append(
+            f"{n_extreme} row(s) have propensity scores below {EXTREME} or above {1 - EXTREME}: their inverse-"
+            "probability weights are very large and make the estimate unstable. Consider trim=0.01 or "
+            "trim='crump', or overlap weights (method 'overlap')."
+        )
+    return out
+
+
+def crump_alpha(score: np.ndarray) -> float:
+    """The Crump et al. (2009) optimal trimming threshold alpha (0 when no trimming is needed).
+
+    With lambda = 1 / (e (1 - e)): if max(lambda) <= 2 mean(lambda) keep everything; otherwise find
+    gamma solving gamma = 2 E[lambda | lambda <= gamma] and set alpha = 1/2 - sqrt(1/4 - 1/gamma).
+    """
+    lam = 1.0 / (score * (1.0 - score))
+    if not np.all(np.isfinite(lam)):
+        lam = np.where(np.isfinite(lam), lam, np.finfo(float).max)
+    if lam.max() <= 2.0 * lam.mean():
+        return 0.0
+    srt = np.sort(lam)
+    cummean = np.cumsum(srt) / np.arange(1, len(srt) + 1)
+    gamma_k = 2.0 * cummean
+    upper = np.append(srt[1:], np.inf)
+    ok = (srt <= gamma_k) & (gamma_k < upper)
+    gamma = float(gamma_k[np.flatnonzero(ok)[0]]) if np.any(ok) else float(gamma_k[-1])
+    return float(0.5 - np.sqrt(max(0.25 - 1.0 / gamma, 0.0)))
+
+
+def trim_mask(score: np.ndarray, trim: Any) -> tuple[np.ndarray, float, str]:
+    """(rows to keep, alpha, rule name) for ``trim`` = None, a number in (0, 0.5) or "crump"."""
+    if trim is None or trim is False:
+        return np.ones(len(score), bool), 0.0, "none"
+    if isinstance(trim, str):
+        if trim.lower() != "crump":
+            raise SpecificationError(f"trim={trim!r} is not allowed; give a number in (0, 0.5) or 'crump'.")
+        alpha = crump_alpha(score)
+        rule = "crump"
+    else:
+        try:
+            alpha = float(trim)
+        except (TypeError, ValueError):
+            raise SpecificationError(f"trim must be a number in (0, 0.5) or 'crump', got {trim!r}.") from None
+        if not 0.0 < alpha < 0.5:
+            raise SpecificationError(f"trim must be strictly between 0 and 0.5 (keep a <= e <= 1 - a), got {trim!r}.")
+        rule = "fixed"
+    keep = (score >= alpha) & (score <= 1.0 - alpha)
+    return keep, alpha, rule

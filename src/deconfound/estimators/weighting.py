@@ -1,0 +1,510 @@
+"""Weighting and regression on the treated: IPW (Horvitz-Thompson and Hajek), overlap weights,
+augmented IPW (doubly robust) and regression adjustment with one outcome model per group.
+
+Standard errors come from stacked estimating equations (M-estimation, the convention of Stata's
+``teffects`` and statsmodels' ``TreatmentEffect``): the logistic propensity model's score and each
+outcome regression's normal equations are stacked with the effect's own equation, and the sandwich
+is computed from per-row influence functions. Each effect's influence function is its own term plus
+the derivative of its equation with respect to the first-step parameters times their influence:
+
+    IF_i = [ s_i (h_i - mu c_i) + G_theta' IF_theta,i + G_beta' IF_beta,i ] / sum_j s_j c_j
+
+for an effect written as mu = sum s h / sum s c (s: sampling weights). With a scikit-learn classifier
+for the propensity the score is treated as known (its term drops out); with cross-fitting this is the
+usual double/debiased machine-learning variance for AIPW.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._core.fit import fit_ols
+from .._options import check_level, check_option
+from ..data import Design, constant_part
+from ..diagnostics.balance import balance_before_after, balance_warnings
+from ..errors import DataError, SpecificationError
+from ..propensity import Setup, propensity_setup
+from ..results import Estimate
+from ._base import coef_table, make_estimate
+
+ESTIMANDS = ("ATE", "ATT", "ATC")
+WEIGHTINGS = ("hajek", "ht")
+ESS_WARN = 0.1  # warn when a group's effective sample size falls below this share of its rows
+
+
+@dataclass(frozen=True)
+class _Ratio:
+    """mu = sum s h / sum s c, with dh/dtheta = gh x, dc/dtheta = gc x and dh/dbeta = hb x_out."""
+
+    h: np.ndarray
+    c: np.ndarray
+    gh: np.ndarray | None = None  # derivative factors w.r.t. the propensity index
+    gc: np.ndarray | None = None
+    beta_arm: float | None = None  # which outcome model h depends on
+    hb: np.ndarray | None = None  # dh/dbeta = hb * x_out (row factor)
+
+
+def _ratio_influence(r: _Ratio, s: np.ndarray, ps: Any, outcome: dict | None) -> tuple[float, np.ndarray]:
+    den = float(np.sum(s * r.c))
+    mu = float(np.sum(s * r.h)) / den
+    infl = s * (r.h - mu * r.c)
+    if ps is not None and (r.gh is not None or r.gc is not None):
+        factor = (r.gh if r.gh is not None else 0.0) - mu * (r.gc if r.gc is not None else 0.0)
+        g_theta = ps["x"].T @ (s * factor)
+        infl = infl + ps["influence"] @ g_theta
+    if r.beta_arm is not None and outcome is not None:
+        model = outcome[r.beta_arm]
+        g_beta = model["x"].T @ (s * r.hb)
+        infl = infl + model["influence"] @ g_beta
+    return mu, infl / den
+
+
+def _outcome_models(design: Design, y: np.ndarray, t: np.ndarray, s: np.ndarray | None) -> dict[float, dict]:
+    """Per-group OLS of y on [1, covariates]: fitted values for every row and each row's influence."""
+    full = design.with_parts([constant_part()], front=True)
+    x = full.to_array()
+    out = {}
+    for arm in (0.0, 1.0):
+        rows = t == arm
+        w = None if s is None else s[rows]
+        fit = fit_ols(full.take(rows), y[rows], w, cov_type="HC1")
+        fitted = x @ fit.coef
+        resid = np.where(rows, y - fitted, 0.0) * (1.0 if s is None else s)
+        out[arm] = {"fitted": fitted, "x": x, "influence": (x * resid[:, None]) @ fit.xtx_inv, "fit": fit}
+    return out
+
+
+def _ps_parts(setup: Setup, s: np.ndarray | None) -> tuple[np.ndarray, dict | None]:
+    fit = setup.fit
+    assert fit is not None and setup.prep.treatment is not None
+    e = fit.score
+    if np.any(e <= 0.0) or np.any(e >= 1.0):
+        n_bad = int(np.count_nonzero((e <= 0.0) | (e >= 1.0)))
+        raise DataError(
+            f"{n_bad} row(s) have a propensity score of exactly 0 or 1 ({fit.model}), so their inverse-probability "
+            "weight is infinite. Trim them (trim=0.01 or trim='crump'), use a smoother propensity model, or use "
+            "overlap weights (method 'overlap')."
+        )
+    if not fit.parametric:
+        return e, None
+    return e, {"x": fit.design.to_array(), "influence": fit.influence(setup.prep.treatment, s)}
+
+
+# --------------------------------------------------------------------------------------------------
+# the potential-outcome means of each method, as ratios
+# --------------------------------------------------------------------------------------------------
+
+
+def _ipw_ratios(t: np.ndarray, e: np.ndarray, y: np.ndarray, estimand: str, weighting: str) -> tuple[_Ratio, _Ratio]:
+    one = np.ones_like(t)
+    if estimand == "ATE":
+        a1, g1 = t / e, -t * (1.0 - e) / e
+        a0, g0 = (1.0 - t) / (1.0 - e), (1.0 - t) * e / (1.0 - e)
+        c1 = c0 = one
+    elif estimand == "ATT":
+        a1, g1 = t, None
+        a0, g0 = (1.0 - t) * e / (1.0 - e), (1.0 - t) * e / (1.0 - e)
+        c1 = c0 = t
+    elif estimand == "ATC":
+        a1, g1 = t * (1.0 - e) / e, -t * (1.0 - e) / e
+        a0, g0 = 1.0 - t, None
+        c1 = c0 = 1.0 - t
+    else:  # ATO: overlap weights, always normalised
+        a1, g1 = t * (1.0 - e), -t * e * (1.0 - e)
+        a0, g0 = (1.0 - t) * e, (1.0 - t) * e * (1.0 - e)
+        weighting = "hajek"
+        c1 = c0 = one
+    if weighting == "hajek":
+        return (
+            _Ratio(a1 * y, a1, None if g1 is None else g1 * y, g1),
+            _Ratio(a0 * y, a0, None if g0 is None else g0 * y, g0),
+        )
+    return _Ratio(a1 * y, c1, None if g1 is None else g1 * y), _Ratio(a0 * y, c0, None if g0 is None else g0 * y)
+
+
+def _aipw_ratios(t, e, y, m, estimand: str) -> tuple[_Ratio, _Ratio]:
+    one = np.ones_like(t)
+    if estimand == "ATE":
+        r1 = t * (y - m[1.0]["fitted"]) / e
+        r0 = (1.0 - t) * (y - m[0.0]["fitted"]) / (1.0 - e)
+        return (
+            _Ratio(m[1.0]["fitted"] + r1, one, -r1 * (1.0 - e), None, 1.0, 1.0 - t / e),
+            _Ratio(m[0.0]["fitted"] + r0, one, r0 * e, None, 0.0, 1.0 - (1.0 - t) / (1.0 - e)),
+        )
+    # ATT: treated minus their predicted untreated outcome, corrected by odds-weighted control residuals
+    # (ATC: the mirror image); the odds weights are normalised within the control group
+    arm, other = (1.0, 0.0) if estimand == "ATT" else (0.0, 1.0)
+    own = t if arm == 1.0 else 1.0 - t
+    odds = e / (1.0 - e) if arm == 1.0 else (1.0 - e) / e
+    sign = 1.0 if arm == 1.0 else -1.0  # d odds / d index = sign * odds
+    resid = y - m[other]["fitted"]
+    w_other = (1.0 - own) * odds
+    first = _Ratio(own * resid, own, None, None, other, -own)
+    second = _Ratio(w_other * resid, w_other, sign * w_other * resid, sign * w_other, other, -w_other)
+    return first, second
+
+
+def _ra_ratios(t: np.ndarray, m: dict, estimand: str) -> tuple[_Ratio, _Ratio]:
+    c = {"ATE": np.ones_like(t), "ATT": t, "ATC": 1.0 - t}[estimand]
+    return (
+        _Ratio(c * m[1.0]["fitted"], c, None, None, 1.0, c),
+        _Ratio(c * m[0.0]["fitted"], c, None, None, 0.0, c),
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# running a method and reporting
+# --------------------------------------------------------------------------------------------------
+
+
+def _effect(
+    pair: tuple[_Ratio, _Ratio], s: np.ndarray, ps: Any, outcome: Any, sign: float
+) -> tuple[float, float, tuple]:
+    mu1, if1 = _ratio_influence(pair[0], s, ps, outcome)
+    mu0, if0 = _ratio_influence(pair[1], s, ps, outcome)
+    infl = sign * (if1 - if0)
+    return sign * (mu1 - mu0), float(np.sqrt(np.sum(infl * infl))), (mu1, mu0)
+
+
+def _weight_report(prep: Any, w: np.ndarray, t: np.ndarray) -> tuple[pd.DataFrame, list[str]]:
+    """Effective sample size and largest weights by group."""
+    rows: dict[str, dict[str, Any]] = {}
+    warnings = []
+    labels = prep.index if prep.index is not None else pd.RangeIndex(prep.n)
+    for name, mask in (("treated", t == 1.0), ("control", t == 0.0)):
+        wg = w[mask]
+        total = float(wg.sum())
+        ess = total**2 / float(np.sum(wg * wg)) if total > 0 else 0.0
+        top = int(np.argmax(wg)) if len(wg) else 0
+        rows[name] = {
+            "n": int(mask.sum()),
+            "sum_weights": total,
+            "ess": ess,
+            "ess_share": ess / max(int(mask.sum()), 1),
+            "max_weight": float(wg.max()) if len(wg) else np.nan,
+            "max_weight_share": float(wg.max()) / total if total > 0 else np.nan,
+            "max_weight_row": labels[np.flatnonzero(mask)[top]] if len(wg) else None,
+        }
+        if ess / max(int(mask.sum()), 1) < ESS_WARN:
+            warnings.append(
+                f"The weights concentrate the {name} group on few rows: effective sample size {ess:.0f} of "
+                f"{int(mask.sum())} ({rows[name]['ess_share']:.1%}); the largest weight carries "
+                f"{rows[name]['max_weight_share']:.1%} of the group. The estimate is fragile: trim extreme "
+                "propensities (trim='crump') or use overlap weights (method 'overlap')."
+            )
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = "group"
+    return frame, warnings
+
+
+def _run(
+    method: str,
+    label: str,
+    data: Any,
+    *,
+    outcome: str,
+    treatment: str,
+    covariates: Any,
+    propensity_covariates: Any,
+    estimand: str,
+    weights: str | None,
+    weighting: str,
+    options: dict,
+) -> Estimate:
+    level = check_level(options.pop("level"))
+    needs_ps = method != "ra"
+    setup = propensity_setup(
+        data,
+        outcome=outcome,
+        treatment=treatment,
+        covariates=covariates,
+        propensity_covariates=propensity_covariates,
+        weights=weights,
+        need_scores=needs_ps,
+        weighting=method in ("ipw", "aipw"),
+        **options,
+    )
+    prep = setup.prep
+    y, t = prep.outcome, prep.treatment
+    assert t is not None
+    s = prep.weights
+    ones = np.ones_like(y) if s is None else s
+    warnings, notes = list(setup.warnings), list(setup.notes)
+    diagnostics: dict[str, Any] = dict(setup.diagnostics)
+    models = None
+    if method in ("ra", "aipw"):
+        if setup.outcome_design.k == 0:
+            raise SpecificationError(f"method {method!r} needs covariates= for the outcome models.")
+        models = _outcome_models(setup.outcome_design, y, t, s)
+        for arm, name in ((1.0, "treated"), (0.0, "control")):
+            diagnostics[f"outcome_model_{name}"] = coef_table(models[arm]["fit"]).to_frame()
+    ps = None
+    e = None
+    if needs_ps:
+        e, ps = _ps_parts(setup, s)
+        if ps is None:
+            notes.append(
+                "the propensity score comes from a classifier and is treated as known in the standard error"
+                + (" (valid for AIPW with cross-fitting)" if setup.fit is not None and setup.fit.folds else "")
+            )
+    if method in ("ipw", "overlap"):
+        assert e is not None
+        pair = _ipw_ratios(t, e, y, "ATO" if method == "overlap" else estimand, weighting)
+        sign = 1.0
+    elif method == "aipw":
+        assert e is not None and models is not None
+        pair = _aipw_ratios(t, e, y, models, estimand)
+        sign = -1.0 if estimand == "ATC" else 1.0
+    else:
+        assert models is not None
+        pair = _ra_ratios(t, models, estimand)
+        sign = 1.0
+    estimate, se, (mu1, mu0) = _effect(pair, ones, ps, models, sign)
+    if not (np.isfinite(estimate) and np.isfinite(se)):
+        raise DataError(f"The {label} estimate is not finite; check the propensity scores and outcome for extremes.")
+    if method != "aipw" or estimand == "ATE":
+        diagnostics["potential_outcome_means"] = {"treated": mu1, "control": mu0}
+    if e is not None:
+        w = _final_weights(t, e, "ATO" if method == "overlap" else estimand) * ones
+        report, w_warn = _weight_report(prep, w, t)
+        warnings += w_warn
+        diagnostics["weight_summary"] = report
+        labels = prep.index if prep.index is not None else pd.RangeIndex(prep.n)
+        diagnostics["weights"] = pd.DataFrame({"treatment": t.astype(np.int64), "weight": w}, index=labels)
+        balance = balance_before_after(setup.balance_design(), t, w, s)
+        diagnostics["balance"] = balance
+        if method != "aipw":  # AIPW's outcome models correct remaining imbalance
+            warnings += balance_warnings(balance.drop(index="propensity score", errors="ignore"), kind="weighting")
+    first_steps = {"aipw": "propensity and outcome models", "ra": "outcome models"}.get(method, "propensity model")
+    notes.append(f"standard error from stacked estimating equations (M-estimation), accounting for the {first_steps}")
+    return make_estimate(
+        prep,
+        method=method,
+        label=label,
+        estimand="ATO" if method == "overlap" else estimand,
+        estimate=estimate,
+        std_error=se,
+        df=None,
+        level=level,
+        warnings=warnings,
+        notes=notes,
+        diagnostics=diagnostics,
+    )
+
+
+def _final_weights(t: np.ndarray, e: np.ndarray, estimand: str) -> np.ndarray:
+    """Each row's weight in the reweighted sample (for balance and diagnostics)."""
+    if estimand == "ATE":
+        return np.where(t == 1.0, 1.0 / e, 1.0 / (1.0 - e))
+    if estimand == "ATT":
+        return np.where(t == 1.0, 1.0, e / (1.0 - e))
+    if estimand == "ATC":
+        return np.where(t == 1.0, (1.0 - e) / e, 1.0)
+    return np.where(t == 1.0, 1.0 - e, e)
+
+
+_SHARED_DOC = """
+    ``covariates`` are the confounders (and the outcome models' regressors); ``propensity_covariates``
+    replaces them in the propensity model when given. ``propensity_model`` is "logistic" (default, its
+    estimation is accounted for in the standard error), "sklearn-logistic", "gbm", "rf" or a scikit-learn
+    classifier; ``trim`` drops rows with extreme scores (a number a: keep a <= e <= 1 - a; or "crump").
+    ``weights`` are sampling weights. Per-row weights are in ``diagnostics["weights"]``, the effective
+    sample sizes and largest weights in ``diagnostics["weight_summary"]`` and covariate balance before and
+    after weighting in ``diagnostics["balance"]``.
+"""
+
+
+def _options(**kwargs: Any) -> dict:
+    return kwargs
+
+
+def ipw(
+    data: Any,
+    *,
+    outcome: str,
+    treatment: str,
+    covariates: str | Iterable[str],
+    propensity_covariates: str | Iterable[str] | None = None,
+    estimand: str = "ATE",
+    weighting: str = "hajek",
+    weights: str | None = None,
+    propensity_model: Any = "logistic",
+    cross_fit: Any = "auto",
+    trim: Any = None,
+    level: float = 0.95,
+    missing: str = "raise",
+    treated_level: Any = None,
+    random_state: Any = None,
+    n_jobs: int | None = None,
+) -> Estimate:
+    """Inverse probability weighting: the ATE (weights 1/e and 1/(1-e)), ATT (controls weighted e/(1-e))
+    or ATC. ``weighting="hajek"`` (default) normalises the weights within each group; ``"ht"`` is the
+    Horvitz-Thompson estimator with the raw weights."""
+    estimand = check_option("estimand", estimand, ESTIMANDS)
+    weighting = check_option("weighting", weighting, WEIGHTINGS)
+    name = {"hajek": "Hajek", "ht": "Horvitz-Thompson"}[weighting]
+    return _run(
+        "ipw",
+        f"Inverse probability weighting ({name})",
+        data,
+        outcome=outcome,
+        treatment=treatment,
+        covariates=covariates,
+        propensity_covariates=propensity_covariates,
+        estimand=estimand,
+        weights=weights,
+        weighting=weighting,
+        options=_options(
+            propensity_model=propensity_model,
+            cross_fit=cross_fit,
+            trim=trim,
+            level=level,
+            missing=missing,
+            treated_level=treated_level,
+            random_state=random_state,
+            n_jobs=n_jobs,
+        ),
+    )
+
+
+def overlap_weights(
+    data: Any,
+    *,
+    outcome: str,
+    treatment: str,
+    covariates: str | Iterable[str],
+    propensity_covariates: str | Iterable[str] | None = None,
+    weights: str | None = None,
+    propensity_model: Any = "logistic",
+    cross_fit: Any = "auto",
+    trim: Any = None,
+    level: float = 0.95,
+    missing: str = "raise",
+    treated_level: Any = None,
+    random_state: Any = None,
+    n_jobs: int | None = None,
+) -> Estimate:
+    """Overlap weights (Li, Morgan and Zaslavsky 2018): treated weighted 1 - e, controls e. The estimand
+    is the ATO, the effect in the population where treatment is most uncertain; weights are bounded, so
+    extreme scores cannot dominate, and a logistic model balances the covariates' means exactly."""
+    return _run(
+        "overlap",
+        "Overlap weights",
+        data,
+        outcome=outcome,
+        treatment=treatment,
+        covariates=covariates,
+        propensity_covariates=propensity_covariates,
+        estimand="ATO",
+        weights=weights,
+        weighting="hajek",
+        options=_options(
+            propensity_model=propensity_model,
+            cross_fit=cross_fit,
+            trim=trim,
+            level=level,
+            missing=missing,
+            treated_level=treated_level,
+            random_state=random_state,
+            n_jobs=n_jobs,
+        ),
+    )
+
+
+def aipw(
+    data: Any,
+    *,
+    outcome: str,
+    treatment: str,
+    covariates: str | Iterable[str],
+    propensity_covariates: str | Iterable[str] | None = None,
+    estimand: str = "ATE",
+    weights: str | None = None,
+    propensity_model: Any = "logistic",
+    cross_fit: Any = "auto",
+    trim: Any = None,
+    level: float = 0.95,
+    missing: str = "raise",
+    treated_level: Any = None,
+    random_state: Any = None,
+    n_jobs: int | None = None,
+) -> Estimate:
+    """Augmented IPW (doubly robust): a linear outcome model per group plus inverse-probability-weighted
+    residuals. Consistent when either the propensity model or the outcome models are right. The ATT
+    corrects the treated's predicted untreated outcomes with odds-weighted control residuals."""
+    estimand = check_option("estimand", estimand, ESTIMANDS)
+    return _run(
+        "aipw",
+        "Augmented inverse probability weighting (doubly robust)",
+        data,
+        outcome=outcome,
+        treatment=treatment,
+        covariates=covariates,
+        propensity_covariates=propensity_covariates,
+        estimand=estimand,
+        weights=weights,
+        weighting="ht",
+        options=_options(
+            propensity_model=propensity_model,
+            cross_fit=cross_fit,
+            trim=trim,
+            level=level,
+            missing=missing,
+            treated_level=treated_level,
+            random_state=random_state,
+            n_jobs=n_jobs,
+        ),
+    )
+
+
+def ra(
+    data: Any,
+    *,
+    outcome: str,
+    treatment: str,
+    covariates: str | Iterable[str],
+    estimand: str = "ATE",
+    weights: str | None = None,
+    propensity_covariates: str | Iterable[str] | None = None,
+    propensity_model: Any = "logistic",
+    trim: Any = None,
+    level: float = 0.95,
+    missing: str = "raise",
+    treated_level: Any = None,
+) -> Estimate:
+    """Regression adjustment with one outcome model per group: fit y ~ covariates among the treated and
+    among the controls, predict both potential outcomes for every row of the target population (all rows
+    for the ATE, the treated for the ATT, the controls for the ATC) and average the difference. A
+    propensity model is fitted only when ``trim`` asks for it."""
+    estimand = check_option("estimand", estimand, ESTIMANDS)
+    return _run(
+        "ra",
+        "Regression adjustment (one model per group)",
+        data,
+        outcome=outcome,
+        treatment=treatment,
+        covariates=covariates,
+        propensity_covariates=propensity_covariates,
+        estimand=estimand,
+        weights=weights,
+        weighting="ht",
+        options=_options(
+            propensity_model=propensity_model,
+            cross_fit=None,
+            trim=trim,
+            level=level,
+            missing=missing,
+            treated_level=treated_level,
+            random_state=None,
+            n_jobs=None,
+        ),
+    )
+
+
+for _fn in (ipw, overlap_weights, aipw):
+    _fn.__doc__ = (_fn.__doc__ or "") + "\n" + _SHARED_DOC

@@ -1,0 +1,411 @@
+"""Propensity scores, shared by every family that needs one (matching, weighting, later AIPW/DML).
+
+``fit_propensity`` fits P(treated | covariates) with
+
+* ``"logistic"`` (default): our own unpenalized logistic regression (IRLS on chunked sufficient
+  statistics, :mod:`deconfound._core.logistic`). Its coefficients, information matrix and per-row
+  scores let the weighting estimators account for the estimated score (M-estimation);
+* ``"sklearn-logistic"``: scikit-learn's default ``LogisticRegression()`` (L2 penalty, C=1, lbfgs),
+  the article's procedure, kept for reproducing it;
+* ``"gbm"`` / ``"rf"``: presets (histogram gradient boosting, random forest);
+* any scikit-learn classifier with ``predict_proba`` (cloned, never modified), optionally cross-fitted:
+  each row's score then comes from a model that did not see that row.
+
+The public :func:`propensity_scores` returns the scores with the data's row labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+
+from ._core.logistic import LogisticFit, fit_logistic, predict_index
+from ._options import check_option, check_random_state
+from .data import Design, Prepared, constant_part, prepare
+from .errors import DataError, SpecificationError
+from .results import CoefTable
+
+PRESETS = ("logistic", "sklearn-logistic", "gbm", "rf")
+DEFAULT_FOLDS = 5
+
+
+@dataclass(frozen=True)
+class PropensityFit:
+    """Fitted propensity scores for the rows used, and how they were obtained."""
+
+    score: np.ndarray  # P(treated | covariates), one per row
+    index: np.ndarray  # the linear index (logit of the score); exact for logistic models
+    model: str  # preset name or the classifier's class name
+    design: Design  # the propensity covariates (with a constant for the logistic model)
+    logistic: LogisticFit | None = None  # our own logistic fit (enables M-estimation standard errors)
+    folds: int = 0  # cross-fitting folds (0: fitted and scored on all rows)
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def parametric(self) -> bool:
+        """True when the score comes from our logistic model (its estimation can be accounted for)."""
+        return self.logistic is not None
+
+    def coef_table(self) -> CoefTable | None:
+        if self.logistic is None:
+            return None
+        fit = self.logistic
+        return CoefTable(tuple(fit.names), fit.coef, fit.cov, None, fit.stats())
+
+    def influence(self, treatment: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        """Per-row influence of the logistic coefficients: row i's contribution to (theta_hat - theta).
+
+        ``I^{-1} x_i w_i (t_i - e_i)`` with I the information matrix, so that the coefficients'
+        sandwich is the sum of outer products. Only for our own logistic model.
+        """
+        if self.logistic is None:
+            raise SpecificationError("influence() needs the logistic propensity model.")
+        x = self.design.to_array()
+        r = treatment - self.score
+        if weights is not None:
+            r = r * weights
+        return (x * r[:, None]) @ self.logistic.cov
+
+    def take(self, keep: np.ndarray) -> PropensityFit:
+        """The scores of a subset of rows (the model is not refitted)."""
+        return PropensityFit(
+            score=self.score[keep],
+            index=self.index[keep],
+            model=self.model,
+            design=self.design.take(keep),
+            logistic=self.logistic,
+            folds=self.folds,
+            notes=self.notes,
+        )
+
+
+def model_name(model: Any) -> str:
+    return model if isinstance(model, str) else type(model).__name__
+
+
+def _seed(random_state: Any) -> int:
+    """An integer seed for scikit-learn drawn from ``random_state`` (never numpy's global generator)."""
+    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
+        return int(random_state)
+    return int(check_random_state(random_state).integers(0, 2**31 - 1))
+
+
+def _preset(name: str, seed: int, n_jobs: int | None) -> Any:
+    if name == "sklearn-logistic":
+        from sklearn.linear_model import LogisticRegression
+
+        return LogisticRegression()
+    if name == "gbm":
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        return HistGradientBoostingClassifier(random_state=seed)
+    from sklearn.ensemble import RandomForestClassifier
+
+    return RandomForestClassifier(n_estimators=200, min_samples_leaf=5, random_state=seed, n_jobs=n_jobs)
+
+
+def _check_classifier(model: Any) -> Any:
+    from sklearn.base import clone
+
+    if not hasattr(model, "fit") or not hasattr(model, "predict_proba"):
+        what = type(model).__name__
+        raise SpecificationError(
+            f"propensity_model must be one of {', '.join(repr(p) for p in PRESETS)} or a scikit-learn classifier "
+            f"with predict_proba; got {what!r}, which has no predict_proba. For an SVC pass probability=True; "
+            "otherwise choose a probabilistic classifier."
+        )
+    try:
+        return clone(model)
+    except Exception as exc:  # sklearn raises TypeError/RuntimeError for objects it cannot clone
+        raise SpecificationError(f"propensity_model {type(model).__name__!r} cannot be cloned: {exc}") from exc
+
+
+def _set_seed(model: Any, seed: int) -> Any:
+    params = model.get_params(deep=False) if hasattr(model, "get_params") else {}
+    if "random_state" in params and params["random_state"] is None:
+        model.set_params(random_state=seed)
+    return model
+
+
+def _fit_predict(
+    model: Any, x_fit: np.ndarray, t_fit: np.ndarray, w_fit: np.ndarray | None, x_new: np.ndarray
+) -> np.ndarray:
+    from sklearn.base import clone
+
+    est = clone(model)
+    kwargs = {} if w_fit is None else {"sample_weight": w_fit}
+    try:
+        est.fit(x_fit, t_fit.astype(np.int64), **kwargs)
+    except TypeError as exc:
+        if w_fit is not None and "sample_weight" in str(exc):
+            raise SpecificationError(
+                f"propensity_model {type(model).__name__!r} does not accept sample weights; drop weights= or "
+                "choose a classifier whose fit() takes sample_weight."
+            ) from exc
+        raise SpecificationError(f"propensity_model {type(model).__name__!r} could not be fitted: {exc}") from exc
+    except ValueError as exc:
+        raise SpecificationError(f"propensity_model {type(model).__name__!r} could not be fitted: {exc}") from exc
+    proba = np.asarray(est.predict_proba(x_new), dtype=np.float64)
+    classes = list(getattr(est, "classes_", [0, 1]))
+    if 1 not in classes:
+        raise DataError("A cross-fitting fold had no treated rows; use fewer folds (cross_fit=) or more data.")
+    return proba[:, classes.index(1)]
+
+
+def _classifier_scores(
+    model: Any, design: Design, t: np.ndarray, w: np.ndarray | None, folds: int, seed: int
+) -> np.ndarray:
+    x = design.to_array()
+    if folds <= 1:
+        return _fit_predict(model, x, t, w, x)
+    from sklearn.model_selection import StratifiedKFold
+
+    n_min = int(min(np.count_nonzero(t == 1), np.count_nonzero(t == 0)))
+    if n_min < folds:
+        raise DataError(
+            f"cross_fit={folds} folds need at least {folds} treated and {folds} control rows; the smaller group "
+            f"has {n_min}. Use fewer folds."
+        )
+    out = np.empty(len(t))
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for train, test in splitter.split(x, t.astype(np.int64)):
+        out[test] = _fit_predict(model, x[train], t[train], None if w is None else w[train], x[test])
+    return out
+
+
+def _resolve_folds(cross_fit: Any, name: str) -> int:
+    if cross_fit is None or cross_fit is False:
+        return 0
+    if isinstance(cross_fit, str):
+        check_option("cross_fit", cross_fit, ("auto",))
+        return 0 if name in ("logistic", "sklearn-logistic") else DEFAULT_FOLDS
+    if isinstance(cross_fit, bool) or not isinstance(cross_fit, (int, np.integer)) or cross_fit < 0 or cross_fit == 1:
+        raise SpecificationError(
+            f"cross_fit must be 'auto', None/0 (no cross-fitting) or a number of folds >= 2, got {cross_fit!r}."
+        )
+    return int(cross_fit)
+
+
+def fit_propensity(
+    covariates: Design,
+    treatment: np.ndarray,
+    weights: np.ndarray | None = None,
+    *,
+    model: Any = "logistic",
+    cross_fit: Any = "auto",
+    random_state: Any = None,
+    n_jobs: int | None = None,
+) -> PropensityFit:
+    """Fit the propensity score of a 0/1 ``treatment`` on ``covariates`` (a Design without a constant)."""
+    if covariates.k == 0:
+        raise SpecificationError(
+            "A propensity model needs covariates: pass covariates= (or propensity_covariates=) naming the "
+            "confounders that drive treatment."
+        )
+    name = check_option("propensity_model", model, PRESETS) if isinstance(model, str) else model_name(model)
+    folds = _resolve_folds(cross_fit, name)
+    if name == "logistic":
+        if folds:
+            raise SpecificationError(
+                "cross_fit applies to scikit-learn classifiers; the logistic model is fitted on all rows "
+                "(its estimation is accounted for in the standard errors). Pass cross_fit=None."
+            )
+        design = covariates.with_parts([constant_part()], front=True)
+        fit = fit_logistic(design, treatment, weights)
+        index = predict_index(design, fit.coef)
+        return PropensityFit(expit(index), index, "logistic", design, fit, 0)
+    seed = _seed(random_state)
+    estimator = _preset(name, seed, n_jobs) if isinstance(model, str) else _set_seed(_check_classifier(model), seed)
+    score = _classifier_scores(estimator, covariates, treatment, weights, folds, seed)
+    if not np.all(np.isfinite(score)):
+        raise DataError(f"propensity_model {name!r} returned missing or infinite probabilities.")
+    with np.errstate(divide="ignore"):
+        index = np.log(score) - np.log1p(-score)
+    notes = [f"propensity scores from {name}" + (f", cross-fitted in {folds} folds" if folds else ", fitted in-sample")]
+    if folds == 0 and name not in ("sklearn-logistic",):
+        notes.append("in-sample scores of a flexible classifier can overfit; consider cross_fit=5")
+    return PropensityFit(score, index, name, covariates, None, folds, tuple(notes))
+
+
+def propensity_scores(
+    data: Any,
+    *,
+    treatment: str,
+    covariates: str | Iterable[str],
+    weights: str | None = None,
+    propensity_model: Any = "logistic",
+    cross_fit: Any = "auto",
+    random_state: Any = None,
+    n_jobs: int | None = None,
+    missing: str = "raise",
+    treated_level: Any = None,
+) -> pd.DataFrame:
+    """Propensity scores P(treated | covariates) with the data's row labels.
+
+    Returns a DataFrame indexed like the rows used, with columns ``treatment`` (0/1),
+    ``propensity_score`` and ``logit`` (its log-odds). ``propensity_model`` is "logistic" (our
+    unpenalized IRLS), "sklearn-logistic" (scikit-learn's default, the article's), "gbm", "rf", or a
+    scikit-learn classifier with ``predict_proba``; ``cross_fit`` a number of folds ("auto": 5 for
+    classifiers, none for the logistic models).
+    """
+    prep = prepare(
+        data,
+        outcome=None,
+        treatment=treatment,
+        covariates=covariates,
+        weights=weights,
+        missing=missing,
+        treated_level=treated_level,
+    )
+    t = prep.treatment
+    assert t is not None
+    fit = fit_propensity(
+        prep.covariates,
+        t,
+        prep.weights,
+        model=propensity_model,
+        cross_fit=cross_fit,
+        random_state=random_state,
+        n_jobs=n_jobs,
+    )
+    return score_frame(fit, t, prep.index)
+
+
+def score_frame(fit: PropensityFit, treatment: np.ndarray, index: pd.Index | None) -> pd.DataFrame:
+    """The per-row table of scores (row identity from ``index``)."""
+    return pd.DataFrame(
+        {"treatment": treatment.astype(np.int64), "propensity_score": fit.score, "logit": fit.index},
+        index=index,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# the shared first step of every propensity-score estimator
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Validated data, fitted scores (after any trimming) and the diagnostics every family reports."""
+
+    prep: Prepared  # rows kept after trimming
+    fit: PropensityFit | None  # scores of the kept rows (refitted after trimming)
+    outcome_design: Design  # the outcome-model / matching covariates
+    ps_design: Design  # the propensity covariates (no constant)
+    diagnostics: dict[str, Any]
+    warnings: list[str]
+    notes: list[str]
+
+    def balance_design(self) -> Design:
+        """Every covariate (outcome and propensity models) plus the propensity score, for balance tables."""
+        design = self.outcome_design
+        design = design.with_parts([p for p in self.ps_design.parts if p.name not in design.names])
+        if self.fit is not None:
+            from .data import array_part
+
+            design = design.with_parts([array_part("propensity score", self.fit.score)])
+        return design
+
+
+def _columns(value: Any, name: str) -> list[str]:
+    from ._options import as_name_list
+
+    return as_name_list(value, name)
+
+
+def check_groups(t: np.ndarray, treatment: str, minimum: int = 2) -> None:
+    n1 = int(np.count_nonzero(t == 1.0))
+    n0 = len(t) - n1
+    if n1 < minimum or n0 < minimum:
+        group = "treated" if n1 < minimum else "control"
+        raise DataError(
+            f"treatment {treatment!r} has {n1} treated and {n0} control row(s): the {group} group has fewer than "
+            f"{minimum}, too few to estimate an effect and its uncertainty. Collect more data or check the coding."
+        )
+
+
+def propensity_setup(
+    data: Any,
+    *,
+    outcome: str,
+    treatment: str,
+    covariates: Any,
+    propensity_covariates: Any = None,
+    weights: str | None = None,
+    propensity_model: Any = "logistic",
+    cross_fit: Any = "auto",
+    trim: Any = None,
+    random_state: Any = None,
+    n_jobs: int | None = None,
+    missing: str = "raise",
+    treated_level: Any = None,
+    extra: dict[str, str | None] | None = None,
+    need_scores: bool = True,
+    weighting: bool = True,
+) -> Setup:
+    """Prepare the data, fit the propensity score, describe overlap and apply trimming (refitting after it)."""
+    from .diagnostics.overlap import check_some_overlap, overlap_table, overlap_warnings, trim_mask
+
+    cov_cols = _columns(covariates, "covariates")
+    ps_cols = _columns(propensity_covariates, "propensity_covariates") or cov_cols
+    union = list(dict.fromkeys(cov_cols + ps_cols))
+    prep = prepare(
+        data,
+        outcome=outcome,
+        treatment=treatment,
+        covariates=union,
+        weights=weights,
+        extra=extra,
+        missing=missing,
+        treated_level=treated_level,
+    )
+    assert prep.treatment is not None
+    check_groups(prep.treatment, treatment)
+    diagnostics: dict[str, Any] = {}
+    warnings: list[str] = []
+    notes: list[str] = []
+    if not (need_scores or trim is not None):
+        return Setup(
+            prep, None, prep.covariates.for_columns(cov_cols), prep.covariates.for_columns(ps_cols), {}, [], []
+        )
+    ps_design = prep.covariates.for_columns(ps_cols)
+    kwargs = dict(model=propensity_model, cross_fit=cross_fit, random_state=random_state, n_jobs=n_jobs)
+    fit = fit_propensity(ps_design, prep.treatment, prep.weights, **kwargs)
+    check_some_overlap(fit.score, prep.treatment, fit.model)
+    table = score_frame(fit, prep.treatment, prep.index)
+    keep, alpha, rule = trim_mask(fit.score, trim)
+    table["trimmed"] = ~keep
+    diagnostics["overlap"] = overlap_table(fit.score, prep.treatment)
+    if rule != "none":
+        n_out = int(np.count_nonzero(~keep))
+        t_out = int(np.count_nonzero(~keep & (prep.treatment == 1.0)))
+        diagnostics["trimming"] = {"rule": rule, "alpha": alpha, "n_trimmed": n_out, "n_trimmed_treated": t_out}
+        if n_out:
+            prep = prep.take(keep)
+            assert prep.treatment is not None
+            check_groups(prep.treatment, treatment)
+            ps_design = prep.covariates.for_columns(ps_cols)
+            fit = fit_propensity(ps_design, prep.treatment, prep.weights, **kwargs)
+            notes.append(
+                f"trimmed {n_out} row(s) ({t_out} treated) with propensity outside [{alpha:.4g}, {1 - alpha:.4g}] "
+                f"({rule} rule); the propensity model was refitted on the {prep.n} rows kept, and the estimand "
+                "is the effect in that population"
+            )
+        assert prep.treatment is not None
+        diagnostics["overlap_after_trimming"] = overlap_table(fit.score, prep.treatment)
+        warnings += overlap_warnings(diagnostics["overlap_after_trimming"], weighting)
+    else:
+        warnings += overlap_warnings(diagnostics["overlap"], weighting)
+    diagnostics["propensity"] = table
+    coef = fit.coef_table()
+    if coef is not None:
+        diagnostics["propensity_model"] = coef.to_frame()
+    notes += list(fit.notes)
+    if ps_cols != cov_cols:
+        notes.append(f"propensity model covariates: {', '.join(ps_cols)}")
+    return Setup(prep, fit, prep.covariates.for_columns(cov_cols), ps_design, diagnostics, warnings, notes)

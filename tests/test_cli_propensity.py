@@ -1,0 +1,146 @@
+"""The command line for the propensity-score methods and plots."""
+
+import json
+
+import pytest
+
+from deconfound.cli import main
+from deconfound.results import JSON_KEYS
+
+
+@pytest.fixture
+def heart_csv(heart, tmp_path):
+    path = tmp_path / "heart.csv"
+    heart.to_csv(path, index=False)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("method", "estimand"),
+    [("psm", "ATT"), ("cem", "ATT"), ("ipw", "ATE"), ("aipw", "ATE"), ("ra", "ATE"), ("overlap", "ATO")],
+)
+def test_methods_print_the_json_contract(heart_csv, capsys, method, estimand):
+    code = main(["estimate", heart_csv, "-y", "Severity", "-t", "Drug", "-x", "I.H", "--method", method, "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(JSON_KEYS) <= set(out)
+    assert out["method"] == method and out["estimand"] == estimand
+    assert out["std_error"] > 0
+
+
+def test_psm_options(heart_csv, capsys):
+    args = [
+        "estimate",
+        heart_csv,
+        "-y",
+        "Severity",
+        "-t",
+        "Drug",
+        "-x",
+        "I.H",
+        "--method",
+        "psm",
+        "--json",
+        "--estimand",
+        "ATE",
+        "--neighbors",
+        "2",
+        "--caliper",
+        "0.1",
+        "--caliper-scale",
+        "sd",
+        "--distance",
+        "logit",
+    ]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["estimand"] == "ATE"
+    assert out["diagnostics"]["caliper"] > 0
+    no_replace = [
+        *args[:10],
+        "--json",
+        "--no-replace",
+        "--caliper",
+        "0.2",
+        "--caliper-scale",
+        "sd",
+        "--distance",
+        "logit",
+    ]
+    assert main(no_replace) == 0
+    out = json.loads(capsys.readouterr().out)
+    units = [row["match"] for row in out["diagnostics"]["matches"]]
+    assert len(units) == len(set(units))  # each control used once
+    assert out["diagnostics"]["n_unmatched"] > 0  # controls run out at high scores
+
+
+def test_article_number_from_the_command_line(heart_csv, capsys):
+    code = main(
+        [
+            "estimate",
+            heart_csv,
+            "-y",
+            "Severity",
+            "-t",
+            "Drug",
+            "-x",
+            "I.H",
+            "--method",
+            "psm",
+            "--propensity-model",
+            "sklearn-logistic",
+            "--json",
+        ]
+    )
+    assert code == 0
+    assert round(json.loads(capsys.readouterr().out)["estimate"], 2) == -10.16
+
+
+def test_weighting_options(heart_csv, capsys):
+    code = main(
+        [
+            "estimate",
+            heart_csv,
+            "-y",
+            "Severity",
+            "-t",
+            "Drug",
+            "-x",
+            "I.H",
+            "--method",
+            "ipw",
+            "--weighting",
+            "ht",
+            "--trim",
+            "crump",
+            "--estimand",
+            "ATT",
+            "--json",
+        ]
+    )
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["estimand"] == "ATT" and out["diagnostics"]["trimming"]["rule"] == "crump"
+
+
+@pytest.mark.parametrize("kind", ["overlap", "balance"])
+def test_plot_command(heart_csv, tmp_path, kind):
+    target = tmp_path / f"{kind}.png"
+    code = main(["plot", kind, heart_csv, "-y", "Severity", "-t", "Drug", "-x", "I.H", "-o", str(target), "-q"])
+    assert code == 0 and target.stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--method", "psm", "--trim", "0.7"], "trim must be strictly between 0 and 0.5"),
+        (["--method", "psm", "--trim", "lots"], "--trim must be a number in (0, 0.5) or 'crump'"),
+        (["--method", "ipw", "--weighting", "raw"], "weighting='raw' is not allowed"),
+        (["--method", "psm", "--propensity-model", "xgboost"], "propensity_model='xgboost' is not allowed"),
+        (["--method", "psm", "--caliper", "1e-12"], "No treated row found a match within the caliper"),
+        (["--method", "ipw", "--cross-fit", "many"], "--cross-fit must be 'auto', 'none' or a number of folds"),
+    ],
+)
+def test_errors_exit_2_with_a_message(heart_csv, capsys, extra, message):
+    assert main(["estimate", heart_csv, "-y", "Severity", "-t", "Drug", "-x", "I.H", *extra]) == 2
+    assert message in capsys.readouterr().err

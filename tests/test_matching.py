@@ -1,0 +1,440 @@
+"""Matching against brute-force references written here, published numbers, and bad input."""
+
+import itertools
+import os
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+
+import deconfound as dc
+
+
+def _frame(rng, n=300, discrete=False):
+    x = rng.normal(size=(n, 2))
+    if discrete:
+        x = np.round(x * 2) / 2  # many identical covariate rows: tied scores and distances
+    index = -0.2 + 0.8 * x[:, 0] - 0.5 * x[:, 1]
+    t = rng.binomial(1, 1 / (1 + np.exp(-index)))
+    y = 1 + x @ [1.0, 0.5] + t * (1.5 + 0.5 * x[:, 0]) + rng.normal(size=n)
+    return pd.DataFrame({"x0": x[:, 0], "x1": x[:, 1], "t": t, "y": y})
+
+
+def _m(df, **kwargs):
+    """matching() with the usual columns; diagnostic warnings (imbalance in small samples) silenced."""
+    kwargs.setdefault("covariates", ["x0", "x1"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dc.DiagnosticWarning)
+        return dc.matching(df, outcome=kwargs.pop("outcome", "y"), treatment=kwargs.pop("treatment", "t"), **kwargs)
+
+
+def _sm_score(df):
+    res = sm.Logit(df["t"], sm.add_constant(df[["x0", "x1"]])).fit(disp=0, method="newton", tol=1e-14)
+    return res.predict().to_numpy() if hasattr(res.predict(), "to_numpy") else np.asarray(res.predict())
+
+
+def _brute_matches(dist, k, caliper=None, ties=True):
+    """dist: (targets x pool) -> list of arrays of matched pool columns."""
+    out = []
+    for row in dist:
+        order = np.argsort(row, kind="stable")
+        kth = row[order[min(k, len(row)) - 1]]
+        chosen = np.flatnonzero(row <= kth) if ties else order[:k]
+        if caliper is not None:
+            chosen = chosen[row[chosen] <= caliper]
+        out.append(chosen)
+    return out
+
+
+def _brute_ai(x, y, t, estimand, k=1, caliper=None, J=2, mu=None):
+    """Matching estimate and Abadie-Imbens (2006) variance, from the published formulas (loops).
+
+    With ties the matches of a target share its weight; K and K2 sum those weights and their squares
+    (without ties K = K_M / M and K2 = K_M / M^2, the published case).
+    """
+    n = len(y)
+    x = np.asarray(x, dtype=float).reshape(n, -1)
+    arms = {"ATT": (1,), "ATC": (0,), "ATE": (1, 0)}[estimand]
+    effects, targets = [], []
+    K = np.zeros(n)
+    K2 = np.zeros(n)
+    for arm in arms:
+        tg, pl = np.flatnonzero(t == arm), np.flatnonzero(t != arm)
+        dist = np.sqrt(((x[tg][:, None, :] - x[pl][None, :, :]) ** 2).sum(-1))
+        for i, chosen in zip(tg, _brute_matches(dist, k, caliper)):
+            if not len(chosen):
+                continue
+            js = pl[chosen]
+            imputed = np.mean([y[j] + (0 if mu is None else mu[1 - arm][i] - mu[1 - arm][j]) for j in js])
+            effects.append(y[i] - imputed if arm == 1 else imputed - y[i])
+            targets.append(i)
+            for j in js:
+                K[j] += 1 / len(js)
+                K2[j] += 1 / len(js) ** 2
+    effects = np.array(effects)
+    tau = effects.mean()
+    sigma2 = np.zeros(n)
+    for i in range(n):
+        same = np.flatnonzero((t == t[i]) & (np.arange(n) != i))
+        d = np.sqrt(((x[same] - x[i]) ** 2).sum(-1))
+        kth = np.sort(d)[J - 1]
+        nb = same[d <= kth]
+        sigma2[i] = len(nb) / (len(nb) + 1) * (y[i] - y[nb].mean()) ** 2
+    is_target = np.zeros(n)
+    is_target[targets] = 1
+    correction = np.sum((2 * is_target * K + K**2 - K2) * sigma2)
+    var = (np.sum((effects - tau) ** 2) + correction) / len(effects) ** 2
+    return tau, np.sqrt(var), len(effects)
+
+
+@pytest.mark.parametrize("estimand", ["ATT", "ATC", "ATE"])
+@pytest.mark.parametrize("k", [1, 3])
+def test_propensity_matching_matches_brute_force(rng, estimand, k):
+    df = _frame(rng)
+    score = _sm_score(df)
+    tau, se, _ = _brute_ai(score, df.y.to_numpy(), df.t.to_numpy(), estimand, k)
+    r = _m(df, estimand=estimand, neighbors=k, se_adjust=False)
+    assert r.estimate == pytest.approx(tau, rel=1e-10)
+    assert r.std_error == pytest.approx(se, rel=1e-9)
+    assert r.estimand == estimand
+
+
+def test_published_ai_formula_without_ties(rng):
+    """ATT variance as printed in Abadie and Imbens (2006): K_M (K_M - 1) / M^2 for the controls."""
+    df = _frame(rng, 400)
+    score = _sm_score(df)
+    y, t = df.y.to_numpy(), df.t.to_numpy()
+    M = 2
+    tg, pl = np.flatnonzero(t == 1), np.flatnonzero(t == 0)
+    d = np.abs(score[tg][:, None] - score[pl][None, :])
+    nearest = np.argsort(d, axis=1)[:, :M]
+    effects = y[tg] - y[pl][nearest].mean(axis=1)
+    km = np.bincount(nearest.ravel(), minlength=len(pl))
+    sig = np.zeros(len(pl))
+    for c, j in enumerate(pl):
+        dd = np.abs(score[pl] - score[j])
+        dd[c] = np.inf
+        nb = np.argsort(dd)[:2]
+        sig[c] = 2 / 3 * (y[j] - y[pl][nb].mean()) ** 2
+    tau = effects.mean()
+    var = (np.sum((effects - tau) ** 2) + np.sum(km * (km - 1) / M**2 * sig)) / len(tg) ** 2
+    r = _m(df, neighbors=M, se_adjust=False)
+    assert r.estimate == pytest.approx(tau, rel=1e-10)
+    assert r.std_error == pytest.approx(np.sqrt(var), rel=1e-9)
+
+
+@pytest.mark.parametrize("estimand", ["ATT", "ATE"])
+def test_ties_share_the_weight_like_stata(rng, estimand):
+    df = _frame(rng, 250, discrete=True)
+    score = _sm_score(df)
+    tau, se, _ = _brute_ai(score, df.y.to_numpy(), df.t.to_numpy(), estimand, 1)
+    r = _m(df, estimand=estimand, se_adjust=False)
+    assert r.diagnostics["max_times_used"] > 1
+    assert (r.diagnostics["matches"].groupby("unit")["weight"].sum().round(12) == 1).all()
+    assert r.diagnostics["matches"].groupby("unit").size().max() > 1  # some target has tied matches
+    assert r.estimate == pytest.approx(tau, rel=1e-9)
+    assert r.std_error == pytest.approx(se, rel=1e-9)
+
+
+def test_caliper_drops_and_counts_unmatched(rng):
+    df = _frame(rng)
+    score = _sm_score(df)
+    tau, se, n_matched = _brute_ai(score, df.y.to_numpy(), df.t.to_numpy(), "ATT", 1, caliper=0.004)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = dc.matching(df, outcome="y", treatment="t", covariates=["x0", "x1"], caliper=0.004, se_adjust=False)
+    messages = [str(w.message) for w in caught if issubclass(w.category, dc.DiagnosticWarning)]
+    assert any("treated rows found no match within the caliper" in m for m in messages)
+    assert any("found no match" in w for w in r.warnings)
+    assert r.diagnostics["n_unmatched"] == int(df.t.sum()) - n_matched > 0
+    assert r.estimate == pytest.approx(tau, rel=1e-10)
+    assert r.std_error == pytest.approx(se, rel=1e-9)
+
+
+def test_caliper_in_sd_of_the_logit(rng):
+    df = _frame(rng)
+    logit = np.log(_sm_score(df) / (1 - _sm_score(df)))
+    cal = 0.05 * np.std(logit, ddof=1)
+    tau, _, _ = _brute_ai(logit, df.y.to_numpy(), df.t.to_numpy(), "ATT", 1, caliper=cal)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dc.DiagnosticWarning)
+        r = _m(df, distance="logit", caliper=0.05, caliper_scale="sd")
+    assert r.diagnostics["caliper"] == pytest.approx(cal, rel=1e-9)
+    assert r.estimate == pytest.approx(tau, rel=1e-10)
+
+
+def test_mahalanobis_and_bias_adjustment_match_brute_force(rng):
+    df = _frame(rng)
+    x = df[["x0", "x1"]].to_numpy()
+    chol = np.linalg.cholesky(np.cov(x, rowvar=False))
+    z = np.linalg.solve(chol, x.T).T  # whitened: Euclidean = Mahalanobis
+    y, t = df.y.to_numpy(), df.t.to_numpy()
+    mu = {}
+    for arm in (0, 1):
+        X1 = sm.add_constant(x)
+        beta = np.linalg.lstsq(X1[t == arm], y[t == arm], rcond=None)[0]
+        mu[arm] = X1 @ beta
+    for bias in (False, True):
+        tau, se, _ = _brute_ai(z, y, t, "ATE", 1, mu=mu if bias else None)
+        r = dc.matching(
+            df,
+            outcome="y",
+            treatment="t",
+            covariates=["x0", "x1"],
+            distance="mahalanobis",
+            estimand="ATE",
+            bias_adjust=bias,
+        )
+        assert r.estimate == pytest.approx(tau, rel=1e-9)
+        assert r.std_error == pytest.approx(se, rel=1e-8)
+        assert r.method == "matching"
+
+
+def test_exact_matching_keeps_pairs_within_cells(rng):
+    df = _frame(rng, 400)
+    df["site"] = rng.choice(["a", "b", "c"], len(df))
+    r = _m(df, exact="site", se_adjust=False)
+    m = r.diagnostics["matches"]
+    assert (df.loc[m["unit"], "site"].to_numpy() == df.loc[m["match"], "site"].to_numpy()).all()
+    score = _sm_score(df)
+    codes = pd.factorize(df.site)[0]
+    y, t = df.y.to_numpy(), df.t.to_numpy()
+    effects = []
+    for i in np.flatnonzero(t == 1):
+        pool = np.flatnonzero((t == 0) & (codes == codes[i]))
+        d = np.abs(score[pool] - score[i])
+        effects.append(y[i] - y[pool[d == d.min()]].mean())
+    assert r.estimate == pytest.approx(np.mean(effects), rel=1e-10)
+
+
+def _closest_pair_first(d, caliper=np.inf):
+    pairs = sorted((d[i, j], i, j) for i in range(d.shape[0]) for j in range(d.shape[1]) if d[i, j] <= caliper)
+    used_t, used_c, out = set(), set(), {}
+    for _dist, i, j in pairs:
+        if i not in used_t and j not in used_c:
+            used_t.add(i)
+            used_c.add(j)
+            out[i] = j
+    return out
+
+
+@pytest.mark.parametrize("caliper", [None, 0.03])
+def test_greedy_without_replacement_is_closest_pair_first(rng, caliper):
+    df = _frame(rng, 200)
+    score = _sm_score(df)
+    t, y = df.t.to_numpy(), df.y.to_numpy()
+    tg, pl = np.flatnonzero(t == 1), np.flatnonzero(t == 0)
+    ref = _closest_pair_first(np.abs(score[tg][:, None] - score[pl][None, :]), np.inf if caliper is None else caliper)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dc.DiagnosticWarning)
+        r = _m(df, replace=False, caliper=caliper)
+    m = r.diagnostics["matches"]
+    assert dict(zip(m["unit"], m["match"])) == {int(tg[i]): int(pl[j]) for i, j in ref.items()}
+    assert m["match"].is_unique
+    assert r.estimate == pytest.approx(np.mean([y[tg[i]] - y[pl[j]] for i, j in ref.items()]), rel=1e-10)
+
+
+def test_optimal_pair_matching_minimises_total_distance(rng):
+    x = rng.normal(size=12)
+    t = np.array([1] * 5 + [0] * 7)
+    df = pd.DataFrame({"x0": x, "t": t, "y": x + t + rng.normal(size=12)})
+    tg, pl = np.flatnonzero(t == 1), np.flatnonzero(t == 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dc.DiagnosticWarning)
+        r = dc.matching(df, outcome="y", treatment="t", covariates=["x0"], distance="mahalanobis", method="optimal")
+    z = x / np.std(x, ddof=1)
+    best = min(
+        sum(abs(z[tg[i]] - z[pl[j]]) for i, j in enumerate(perm)) for perm in itertools.permutations(range(7), 5)
+    )
+    assert r.diagnostics["matches"]["distance"].sum() == pytest.approx(best, rel=1e-10)
+    greedy = _m(df, covariates=["x0"], distance="mahalanobis", replace=False)
+    assert greedy.diagnostics["matches"]["distance"].sum() >= best - 1e-12
+
+
+def test_optimal_with_caliper_maximises_pairs_first(rng):
+    df = _frame(rng, 120)
+    score = _sm_score(df)
+    t = df.t.to_numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dc.DiagnosticWarning)
+        r = _m(df, method="optimal", caliper=0.02)
+        g = _m(df, replace=False, caliper=0.02)
+    m = r.diagnostics["matches"]
+    assert (m["distance"] <= 0.02).all() and m["match"].is_unique
+    assert len(m) >= len(g.diagnostics["matches"])
+    d = np.abs(score[m["unit"]] - score[m["match"]])
+    np.testing.assert_allclose(d, m["distance"], rtol=1e-9, atol=1e-12)
+    assert t[m["unit"]].all()
+
+
+def test_article_matched_ate_is_minus_10_16(heart):
+    r = dc.matching(
+        heart, outcome="Severity", treatment="Drug", covariates=["I.H"], propensity_model="sklearn-logistic"
+    )
+    assert round(r.estimate, 2) == -10.16
+    assert r.diagnostics["n_unmatched"] == 0
+    # the article's own code, run here: NearestNeighbors on the scikit-learn score
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import NearestNeighbors
+
+    score = LogisticRegression().fit(heart[["I.H"]], heart["Drug"]).predict_proba(heart[["I.H"]])[:, 1]
+    treated, control = heart["Drug"].to_numpy() == 1, heart["Drug"].to_numpy() == 0
+    _, idx = NearestNeighbors(n_neighbors=1).fit(score[control, None]).kneighbors(score[treated, None])
+    article = heart.Severity[treated].mean() - heart.Severity[control].to_numpy()[idx.ravel()].mean()
+    assert r.estimate == pytest.approx(article, rel=1e-12)
+
+
+def _cattaneo():
+    import statsmodels.treatment.tests as sm_tests
+
+    return pd.read_csv(os.path.join(os.path.dirname(sm_tests.__file__), "results", "cataneo2.csv"))
+
+
+def test_stata_manual_examples_on_cattaneo2():
+    """Point estimates printed in Stata's [TE] teffects psmatch and nnmatch manuals (example 1 of each)."""
+    df = _cattaneo()
+    ps = dc.matching(
+        df,
+        outcome="bweight",
+        treatment="mbsmoke_",
+        estimand="ATE",
+        covariates=["mmarried_", "mage", "mage2", "fbaby_", "medu"],
+    )
+    assert ps.estimate == pytest.approx(-210.9683, abs=5e-5)
+    nn = dc.matching(
+        df,
+        outcome="bweight",
+        treatment="mbsmoke_",
+        estimand="ATE",
+        distance="mahalanobis",
+        covariates=["mage", "prenatal1_", "mmarried_", "fbaby_"],
+    )
+    assert nn.estimate == pytest.approx(-240.3306, abs=5e-5)
+
+
+def test_ps_adjusted_se_matches_reference(rng):
+    """Abadie-Imbens (2016) adjustment, recomputed here from statsmodels' logit and brute-force neighbours."""
+    df = _frame(rng, 300)
+    y, t = df.y.to_numpy(), df.t.to_numpy()
+    X = sm.add_constant(df[["x0", "x1"]].to_numpy())
+    logit = sm.Logit(t, X).fit(disp=0, method="newton", tol=1e-14)
+    p = logit.predict()
+    V = logit.cov_params()
+    f = p * (1 - p)
+    cov = {}
+    for arm in (0, 1):
+        members = np.flatnonzero(t == arm)
+        c = np.zeros((len(y), 3))
+        for i in range(len(y)):
+            near = members[np.argsort(np.abs(p[members] - p[i]), kind="stable")[:2]]
+            c[i] = ((X[near] - X[near].mean(0)) * (y[near] - y[near].mean())[:, None]).sum(0)
+        cov[arm] = c
+    for estimand in ("ATE", "ATT"):
+        tau, se, _ = _brute_ai(p, y, t, estimand, 1)
+        if estimand == "ATE":
+            cvec = ((cov[1] / p[:, None] + cov[0] / (1 - p)[:, None]) * f[:, None]).mean(0)
+            adj = -cvec @ V @ cvec
+        else:
+            _, _, _ = _brute_ai(p, y, t, "ATE", 1)
+            unit = np.empty(len(y))
+            for arm in (1, 0):
+                tg, pl = np.flatnonzero(t == arm), np.flatnonzero(t != arm)
+                for i, chosen in zip(tg, _brute_matches(np.abs(p[tg][:, None] - p[pl][None, :]), 1)):
+                    imp = y[pl[chosen]].mean()
+                    unit[i] = y[i] - imp if arm == 1 else imp - y[i]
+            n1 = t.sum()
+            cvec = ((cov[1] + (p / (1 - p))[:, None] * cov[0]) * f[:, None]).sum(0) / n1
+            dvec = (X * (f * (unit - tau))[:, None]).sum(0) / n1
+            adj = -cvec @ V @ cvec + dvec @ V @ dvec
+        r = _m(df, estimand=estimand)
+        assert r.std_error == pytest.approx(np.sqrt(se**2 + adj), rel=1e-7)
+        assert any("Abadie and Imbens 2016" in n for n in r.notes)
+
+
+def test_matched_pairs_frame_has_row_labels(rng):
+    df = _frame(rng, 150)
+    df.index = [f"p{i}" for i in range(len(df))]
+    r = _m(df)
+    m = r.diagnostics["matches"]
+    assert set(m.columns) == {"unit", "match", "unit_treated", "distance", "weight"}
+    assert m["unit"].str.startswith("p").all()
+    assert (df.loc[m["unit"], "t"] == 1).all() and (df.loc[m["match"], "t"] == 0).all()
+    bal = r.diagnostics["balance"]
+    assert {"smd_before", "smd_after", "variance_ratio_before", "variance_ratio_after"} <= set(bal.columns)
+    assert "propensity score" in bal.index
+
+
+def test_balance_after_matching_uses_match_weights(rng):
+    df = _frame(rng, 200)
+    r = _m(df)
+    m = r.diagnostics["matches"]
+    w = m.groupby("match")["weight"].sum()
+    ctrl = df.loc[w.index, "x0"]
+    assert r.diagnostics["balance"].loc["x0", "mean_control_after"] == pytest.approx(np.average(ctrl, weights=w))
+
+
+# --------------------------------------------------------------------------------------------------
+# bad input
+# --------------------------------------------------------------------------------------------------
+
+
+def test_caliper_dropping_every_treated_unit_is_an_error(rng):
+    df = _frame(rng)
+    with pytest.raises(dc.DataError, match=r"No treated row found a match within the caliper"):
+        _m(df, caliper=1e-12)
+
+
+def test_one_treated_unit_is_an_error(rng):
+    df = _frame(rng, 50)
+    df["t"] = 0
+    df.loc[3, "t"] = 1
+    with pytest.raises(dc.DataError, match=r"1 treated and 49 control row\(s\): the treated group has fewer than 2"):
+        _m(df)
+
+
+def test_perfect_separation_names_the_covariate(rng):
+    df = _frame(rng, 100)
+    df["t"] = (df.x0 > 0.1).astype(int)
+    with pytest.raises(dc.DataError, match=r"covariate 'x0' separates treated from control completely"):
+        _m(df)
+
+
+def test_no_overlap_with_a_classifier_is_an_error(rng):
+    from sklearn.tree import DecisionTreeClassifier
+
+    df = _frame(rng, 100)
+    df["t"] = (df.x0 > 0.1).astype(int)
+    with pytest.raises(dc.DataError, match=r"do not overlap at all"):
+        dc.matching(
+            df,
+            outcome="y",
+            treatment="t",
+            covariates=["x0", "x1"],
+            propensity_model=DecisionTreeClassifier(),
+            cross_fit=None,
+        )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"estimand": "ATE", "replace": False}, r"needs matching with replacement"),
+        ({"method": "optimal", "neighbors": 2}, r"use neighbors=1"),
+        ({"caliper": -1}, r"caliper must be a positive number"),
+        ({"caliper": 0.1, "caliper_scale": "sd", "distance": "mahalanobis"}, r"already in SDs"),
+        ({"estimand": "ATX"}, r"estimand='ATX' is not allowed; choose one of 'ATT', 'ATC', 'ATE'"),
+        ({"distance": "euclid"}, r"distance='euclid' is not allowed"),
+        ({"neighbors": 0}, r"neighbors must be an integer >= 1"),
+    ],
+)
+def test_bad_options(rng, kwargs, message):
+    df = _frame(rng, 80)
+    with pytest.raises(dc.SpecificationError, match=message):
+        _m(df, **kwargs)
+
+
+def test_no_covariates_is_an_error(rng):
+    with pytest.raises(dc.SpecificationError, match=r"matching needs covariates="):
+        dc.matching(_frame(rng, 50), outcome="y", treatment="t")
