@@ -438,3 +438,36 @@ def test_readme_analysis_file_runs(tmp_path):
     html = (tmp_path / "report.html").read_text()
     assert "Does the drug lower heart-attack severity?" in html and "Seed: 42." in html
     assert f"{_reference_numbers()[1]:.4f}" in html
+
+
+def test_weak_overlap_warning_at_top():
+    rng = np.random.default_rng(0)
+    n = 1000
+    x = rng.normal(size=n)
+    t = rng.binomial(1, 1 / (1 + np.exp(-5 * x)))
+    frame = pd.DataFrame({"x": x, "t": t, "y": x + 2 * t + rng.normal(size=n)})
+    html = _quiet(render_report, CausalModel(frame, "t", "y", covariates=["x"]), methods=["naive", "psm"], seed=1)
+    block = _warnings_block(html)
+    assert "Weak overlap" in block and "outside the range of the control rows" in block
+    assert "Overlap of propensity scores" in html  # the common-support plot is in the diagnostics
+
+
+def test_no_overlap_is_reported_at_top_not_a_crash():
+    rng = np.random.default_rng(0)
+    n = 400
+    x = rng.normal(size=n)
+    t = (x + rng.normal(0, 0.15, n) > 0).astype(int)  # the covariate all but decides the treatment
+    frame = pd.DataFrame({"x": x, "t": t, "y": x + 2 * t + rng.normal(size=n)})
+    html = _quiet(render_report, CausalModel(frame, "t", "y", covariates=["x"]), methods=["ols", "psm"], seed=1)
+    block = _warnings_block(html)
+    assert "psm:</span> could not be estimated" in block
+    assert "no comparable rows in the other group" in block
+
+
+def test_model_compare_tells_the_article_story():
+    model = CausalModel(dc.datasets.heart_attack(), "Drug", "Severity", graph=FIGURE_1)
+    comparison = _quiet(model.compare)
+    assert [e.method for e in comparison][:4] == ["naive", "ols", "lin", "psm"]
+    assert round(comparison["naive"].estimate, 2) == 3.47
+    assert round(comparison["ols"].estimate, 2) == -9.89
+    assert round(comparison["psm"].estimate, 2) == -10.16  # the article's matched estimate

@@ -62,6 +62,7 @@ class MethodSpec:
     needs: tuple[str, ...] = ()
     in_compare: bool = True
     options: Mapping[str, Any] = field(default_factory=dict)
+    needs_covariates: bool = False
 
     def __post_init__(self) -> None:
         check_option("adjustment", self.adjustment, ADJUSTMENT_MODES)
@@ -79,6 +80,8 @@ class MethodSpec:
         for role in self.needs:
             if getattr(model, role) is None:
                 return f"it needs {role}= on the model"
+        if self.needs_covariates and not model.adjustment_set:
+            return "it needs at least one covariate to adjust for, and the adjustment set is empty"
         if self.binary_treatment and not model.binary_treatment_:
             return f"it needs a two-level treatment, and {model.treatment!r} has more than two values"
         params = inspect.signature(self.load()).parameters
@@ -98,6 +101,40 @@ ESTIMATORS: dict[str, MethodSpec] = {
     ),
     "ols": MethodSpec("deconfound.estimators.regression:ols", "Regression adjustment (OLS)"),
     "lin": MethodSpec("deconfound.estimators.regression:lin", "Lin interacted regression", binary_treatment=True),
+    # propensity scores: matching and weighting on the adjustment set
+    "psm": MethodSpec(
+        "deconfound.estimators.matching:matching",
+        "Propensity score matching",
+        binary_treatment=True,
+        needs_covariates=True,
+    ),
+    "ipw": MethodSpec(
+        "deconfound.estimators.weighting:ipw",
+        "Inverse probability weighting",
+        binary_treatment=True,
+        needs_covariates=True,
+    ),
+    "aipw": MethodSpec(
+        "deconfound.estimators.weighting:aipw", "Augmented IPW", binary_treatment=True, needs_covariates=True
+    ),
+    "ra": MethodSpec(
+        "deconfound.estimators.weighting:ra",
+        "Regression adjustment per arm",
+        binary_treatment=True,
+        needs_covariates=True,
+    ),
+    "overlap": MethodSpec(
+        "deconfound.estimators.weighting:overlap_weights",
+        "Overlap weights",
+        binary_treatment=True,
+        needs_covariates=True,
+    ),
+    "cem": MethodSpec(
+        "deconfound.estimators.cem:cem",
+        "Coarsened exact matching",
+        binary_treatment=True,
+        needs_covariates=True,
+    ),
     # panels: the treatment is the unit-period indicator of being treated (it may switch on at different times)
     "twfe": MethodSpec(
         "deconfound.estimators.twfe:twfe", "Two-way fixed effects", designs=("panel",), needs=("unit", "time")

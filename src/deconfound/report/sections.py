@@ -27,12 +27,49 @@ DIAGNOSTIC_RENDERERS: dict[str, Renderer] = {}
 PLACEBO_SIMULATIONS = 20
 
 
-def renders(key: str) -> Callable[[Renderer], Renderer]:
+#: diagnostics keys drawn once per analysis (the first estimate that has them), e.g. the overlap of the
+#: propensity scores, which every propensity method reports alike.
+RENDER_ONCE: set[str] = set()
+
+
+def renders(key: str, *, once: bool = False) -> Callable[[Renderer], Renderer]:
     def register(fn: Renderer) -> Renderer:
         DIAGNOSTIC_RENDERERS[key] = fn
+        if once:
+            RENDER_ONCE.add(key)
         return fn
 
     return register
+
+
+@renders("overlap", once=True)
+def _overlap(estimate: Estimate, value: Any) -> list[ReportTable | ReportFigure]:
+    from ..plots.overlap import overlap_plot
+
+    caption = (
+        "Common support: densities of the propensity score by group. Where one group has scores the other "
+        "lacks, estimates there rest on extrapolation."
+    )
+    return [
+        figure(f"overlap-{id(estimate)}", "Overlap of propensity scores", overlap_plot(estimate), caption),
+        frame_table(f"overlap-{id(estimate)}", "Overlap of propensity scores", value),
+    ]
+
+
+@renders("balance")
+def _balance(estimate: Estimate, value: Any) -> list[ReportTable | ReportFigure]:
+    if not isinstance(value, pd.DataFrame) or not any(str(c).endswith("_after") for c in value.columns):
+        return []  # the naive estimate's table (no adjustment) is the data section's covariate summary
+    from ..plots.balance import love_plot
+
+    caption = "Standardized mean differences before and after adjustment; |SMD| above 0.1 signals imbalance."
+    return [figure(f"balance-{id(estimate)}", f"Balance: {estimate.name}", love_plot(estimate), caption)]
+
+
+@renders("weight_summary")
+def _weights(estimate: Estimate, value: Any) -> list[ReportTable | ReportFigure]:
+    caption = "Effective sample size and the largest weights: a few dominant weights make the estimate fragile."
+    return [frame_table(f"weights-{id(estimate)}", f"Weights: {estimate.name}", value, caption)]
 
 
 @renders("vif")
@@ -234,11 +271,14 @@ def estimates_section(outcome: Outcome, truth: float | None, key: str) -> Report
 
 def diagnostics_section(comparison: Comparison, key: str) -> ReportSection | None:
     section = ReportSection(id=f"{key}-diagnostics", title="Diagnostics")
+    drawn: set[str] = set()
     for e in comparison:
         for name, value in e.diagnostics.items():
             renderer = DIAGNOSTIC_RENDERERS.get(name)
-            if renderer is None:
+            if renderer is None or name in drawn:
                 continue
+            if name in RENDER_ONCE:
+                drawn.add(name)
             for item in renderer(e, value):
                 if isinstance(item, ReportTable):
                     section.tables.append(item)
