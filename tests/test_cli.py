@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -173,3 +174,28 @@ def test_cli_start_up_imports_nothing_heavy():
     assert probe.stdout.strip() == "[]"
     helped = _run("-m", "deconfound.cli", "--help")
     assert helped.returncode == 0 and "estimate" in helped.stdout
+
+
+def test_long_work_shows_progress_and_quiet_silences_it(tmp_path, capsys):
+    panel = tmp_path / "panel.csv"
+    dc.datasets.simulate_panel(n_units=200, random_state=1).to_csv(panel, index=False)
+    argv = ["estimate", str(panel), "--method", "staggered", "-y", "y", "--unit", "unit", "--time", "time"]
+    argv += ["--first-treated", "first_treated", "--n-boot", "200", "--random-state", "1", "--json"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(argv) == 0
+        loud = capsys.readouterr()
+        assert main([*argv, "--quiet"]) == 0
+        quiet = capsys.readouterr()
+    assert "multiplier bootstrap (200 draws)" in loud.err
+    assert quiet.err == ""
+    assert json.loads(loud.out)["estimate"] == json.loads(quiet.out)["estimate"]  # same seed, same answer
+
+
+def test_library_calls_print_nothing(capsys):
+    panel = dc.datasets.simulate_panel(n_units=200, random_state=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dc.staggered(panel, outcome="y", unit="unit", time="time", first_treated="first_treated", n_boot=100)
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""

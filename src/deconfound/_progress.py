@@ -1,12 +1,16 @@
 """Progress on the terminal for long steps (report building, bootstrap, cross-fitting, big files).
 
-Library code never prints: it accepts an optional ``progress`` object and calls it. The command line
-passes a :class:`TerminalProgress` (rich, on stderr) unless ``--quiet``; everything else gets
-:data:`SILENT`.
+Library code never prints. Long loops report to the *current* progress object (:func:`current`),
+which is :data:`SILENT` unless a caller installed another with :func:`reporting`; the command line
+installs a :class:`TerminalProgress` (rich, on stderr) unless ``--quiet``. Functions that run several
+stages (the report) also accept a ``progress`` object directly.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -33,9 +37,17 @@ SILENT = Progress()
 
 
 class TerminalProgress(Progress):
-    """A rich progress bar on stderr: one line per stage, a bar for stages that report ``advance``."""
+    """A rich progress bar on stderr: one line per stage, a bar for stages that report ``advance``.
+
+    Nothing is drawn (and rich is not imported) until the first stage is announced, so a command
+    whose work is quick prints nothing extra."""
 
     def __init__(self) -> None:
+        self._bar: Any = None
+        self._console: Any = None
+        self._task: Any = None
+
+    def _start(self) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
         from rich.progress import Progress as RichProgress
@@ -50,9 +62,10 @@ class TerminalProgress(Progress):
             transient=True,
         )
         self._bar.start()
-        self._task: Any = None
 
     def step(self, message: str) -> None:
+        if self._bar is None:
+            self._start()
         if self._task is not None:
             self._bar.remove_task(self._task)
         self._task = self._bar.add_task(message, total=None)
@@ -63,8 +76,28 @@ class TerminalProgress(Progress):
             self._bar.update(self._task, completed=done, total=total)
 
     def close(self) -> None:
-        self._bar.stop()
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
 
 
 def progress_for(quiet: bool) -> Progress:
     return SILENT if quiet else TerminalProgress()
+
+
+_CURRENT: contextvars.ContextVar[Progress] = contextvars.ContextVar("deconfound_progress", default=SILENT)
+
+
+def current() -> Progress:
+    """The progress object long loops should report to (silent unless someone installed one)."""
+    return _CURRENT.get()
+
+
+@contextlib.contextmanager
+def reporting(progress: Progress) -> Iterator[Progress]:
+    """Make ``progress`` the current one for the duration of the block."""
+    token = _CURRENT.set(progress)
+    try:
+        yield progress
+    finally:
+        _CURRENT.reset(token)

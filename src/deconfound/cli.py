@@ -570,7 +570,9 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
     args.method = method
     if args.treated_level is not None:
         args.treated_level = _coerce_level(args.treated_level)
-    with warnings.catch_warnings(record=True):
+    from ._progress import progress_for, reporting
+
+    with warnings.catch_warnings(record=True), progress_for(args.quiet) as progress, reporting(progress):
         warnings.simplefilter("always")
         plan = _graph_plan(args) if args.graph is not None else None
         result = METHODS[method](args)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     pass
 
 MISSING_POLICIES = ("raise", "drop")
+LARGE_FILE_BYTES = 50 * 2**20  # reading a file larger than this is announced as a progress step
 #: larger magnitudes overflow the sums of squares and cross-products
 MAX_ABS_VALUE = 1e100
 _TREATED_WORDS = ("treated", "treatment", "treat", "yes", "true", "y", "t", "on", "exposed", "1")
@@ -60,6 +61,11 @@ def load_table(data: Any, columns: Sequence[str] | None = None) -> pd.DataFrame:
         try:
             available = _file_columns(path)
             wanted = None if columns is None else [c for c in dict.fromkeys(columns) if c in available]
+            if os.path.getsize(path) > LARGE_FILE_BYTES:
+                from ._progress import current
+
+                size_mb = os.path.getsize(path) / 2**20
+                current().step(f"reading {os.path.basename(path)} ({size_mb:,.0f} MB)")
             if path.lower().endswith((".parquet", ".pq")):
                 return pd.read_parquet(path, columns=wanted)
             return pd.read_csv(path, usecols=wanted)

@@ -171,10 +171,15 @@ def _classifier_scores(
             f"cross_fit={folds} folds need at least {folds} treated and {folds} control rows; the smaller group "
             f"has {n_min}. Use fewer folds."
         )
+    from ._progress import current
+
     out = np.empty(len(t))
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for train, test in splitter.split(x, t.astype(np.int64)):
+    progress = current()
+    progress.step(f"cross-fitting the propensity model ({folds} folds)")
+    for fold, (train, test) in enumerate(splitter.split(x, t.astype(np.int64)), 1):
         out[test] = _fit_predict(model, x[train], t[train], None if w is None else w[train], x[test])
+        progress.advance(fold, folds)
     return out
 
 

@@ -75,12 +75,17 @@ def multiplier_bootstrap(
     m = s.shape[0]
     draws = np.empty((n_boot, s.shape[1]))
     chunk = max(1, min(n_boot, BOOT_CHUNK_CELLS // max(m, 1)))
+    from .._progress import current
+
+    progress = current()
+    progress.step(f"multiplier bootstrap ({n_boot} draws)")
     for start in range(0, n_boot, chunk):
         stop = min(start + chunk, n_boot)
         signs = rng.integers(0, 2, size=(stop - start, m)).astype(np.float64)
         signs *= 2.0
         signs -= 1.0
         draws[start:stop] = signs @ s / n
+        progress.advance(stop, n_boot)
     q75, q25 = np.quantile(draws, [0.75, 0.25], axis=0)
     se = (q75 - q25) / (stats.norm.ppf(0.75) - stats.norm.ppf(0.25))
     se = np.where(np.isfinite(se) & (se > 0), se, np.nan)
