@@ -56,9 +56,12 @@ def test_psm_options(heart_csv, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["estimand"] == "ATE"
     assert out["diagnostics"]["caliper"] > 0
+    assert "matches" not in out["diagnostics"]  # per-row tables only with --rows
+    assert out["per_row_tables"]["propensity"] == 1000
     no_replace = [
         *args[:10],
         "--json",
+        "--rows",
         "--no-replace",
         "--caliper",
         "0.2",

@@ -102,6 +102,11 @@ def _estimate_parser(sub: Any) -> None:
     p.add_argument("data", help="path to a CSV or Parquet file")
     _add_design_options(p)
     p.add_argument("--json", action="store_true", help="print one JSON object (stable keys)")
+    p.add_argument(
+        "--rows",
+        action="store_true",
+        help="with --json, also print the per-row tables (propensity scores, weights, matched pairs)",
+    )
 
 
 def _plot_parser(sub: Any) -> None:
@@ -165,7 +170,7 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
             spec = ESTIMATORS.get(method)
             result = plan.attach(result, adjusted=spec is None or spec.adjustment == "covariates")
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2, allow_nan=False))
+        print(json.dumps(result.to_dict(rows=args.rows), indent=2, allow_nan=False))
     else:
         print(result.summary().as_text())
     return 0

@@ -44,6 +44,10 @@ JSON_KEYS = (
 )
 
 
+#: diagnostics keys that hold one row per data row (scores, weights, matched pairs). ``to_dict(rows=False)``
+#: (the command line's default) leaves them out and says how long they are under ``per_row_tables``.
+PER_ROW_KEYS = frozenset({"propensity", "weights", "matches"})
+
 #: diagnostics tables longer than this (per-row data such as scores or matched pairs) are listed, not
 #: printed, by ``Estimate.summary()``
 SUMMARY_MAX_ROWS = 30
@@ -290,9 +294,18 @@ class Estimate:
         return self.label or self.method
 
     # rendering ------------------------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        """Plain Python types only (JSON-ready); keys are :data:`JSON_KEYS` plus ``coefficients``."""
+    def to_dict(self, rows: bool = True) -> dict[str, Any]:
+        """Plain Python types only (JSON-ready); keys are :data:`JSON_KEYS` plus ``coefficients``.
+
+        With ``rows=False`` the per-row tables (:data:`PER_ROW_KEYS`: scores, weights, matched pairs) are
+        left out of ``diagnostics`` and their lengths listed under ``per_row_tables`` instead."""
         out: dict[str, Any] = {key: getattr(self, key) for key in JSON_KEYS}
+        if not rows:
+            kept = {k: v for k, v in self.diagnostics.items() if k not in PER_ROW_KEYS}
+            out["diagnostics"] = kept
+            out["per_row_tables"] = {
+                k: len(v) for k, v in self.diagnostics.items() if k in PER_ROW_KEYS and hasattr(v, "__len__")
+            }
         out["dropped_by"] = dict(self.dropped_by)
         if self.treatment_mapping is not None:
             out["treatment_mapping"] = dict(self.treatment_mapping)
