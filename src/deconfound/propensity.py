@@ -22,9 +22,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
 
-from ._core.logistic import LogisticFit, fit_logistic, predict_index
+from ._core.logistic import LogisticFit, fit_logistic, predict
 from ._options import check_option, check_random_state
 from .data import Design, Prepared, constant_part, prepare
 from .errors import DataError, SpecificationError
@@ -217,8 +216,8 @@ def fit_propensity(
             )
         design = covariates.with_parts([constant_part()], front=True)
         fit = fit_logistic(design, treatment, weights)
-        index = predict_index(design, fit.coef)
-        return PropensityFit(expit(index), index, "logistic", design, fit, 0)
+        index, score = predict(design, fit.coef)
+        return PropensityFit(score, index, "logistic", design, fit, 0)
     seed = _seed(random_state)
     estimator = _preset(name, seed, n_jobs) if isinstance(model, str) else _set_seed(_check_classifier(model), seed)
     score = _classifier_scores(estimator, covariates, treatment, weights, folds, seed)
