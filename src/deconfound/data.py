@@ -198,6 +198,17 @@ class Design:
             self.__dict__["_runs_cache"] = runs
         return runs
 
+    def tdot(self, other: np.ndarray, chunk_rows: int = 1 << 13) -> np.ndarray:
+        """X' ``other`` for an (n, m) array ``other``, one pass over the rows in cache-sized blocks."""
+        other = np.asarray(other, dtype=np.float64)
+        out = np.zeros((self.k, other.shape[1]))
+        buf = None
+        for start in range(0, self.n, chunk_rows):
+            stop = min(start + chunk_rows, self.n)
+            buf = self.block(start, stop, buf)
+            out += buf.T @ other[start:stop]
+        return out
+
     def constant_columns(self) -> list[int]:
         """Indices of columns that take one value in every row (an intercept, or a constant covariate)."""
         out = []

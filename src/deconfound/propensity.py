@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ._core.logistic import LogisticFit, fit_logistic, predict
+from ._core.scoresort import ScoreSort
 from ._options import check_option, check_random_state
 from .data import Design, Prepared, constant_part, prepare
 from .errors import DataError, SpecificationError
@@ -299,6 +300,7 @@ class Setup:
     diagnostics: dict[str, Any]
     warnings: list[str]
     notes: list[str]
+    score_sort: ScoreSort | None = None  # every row sorted by score (when asked for: matching on the score)
 
     def balance_design(self) -> Design:
         """Every covariate (outcome and propensity models) plus the propensity score, for balance tables."""
@@ -346,8 +348,13 @@ def propensity_setup(
     extra: dict[str, str | None] | None = None,
     need_scores: bool = True,
     weighting: bool = True,
+    sort_scores: bool = False,
 ) -> Setup:
-    """Prepare the data, fit the propensity score, describe overlap and apply trimming (refitting after it)."""
+    """Prepare the data, fit the propensity score, describe overlap and apply trimming (refitting after it).
+
+    ``sort_scores`` sorts the final scores once (:class:`ScoreSort`, for matching on the score); the overlap
+    statistics then come from the sorted groups.
+    """
     from .diagnostics.overlap import check_some_overlap, overlap_table, overlap_warnings, trim_mask
 
     cov_cols = _columns(covariates, "covariates")
@@ -375,11 +382,13 @@ def propensity_setup(
     ps_design = prep.covariates.for_columns(ps_cols)
     kwargs = dict(model=propensity_model, cross_fit=cross_fit, random_state=random_state, n_jobs=n_jobs)
     fit = fit_propensity(ps_design, prep.treatment, prep.weights, **kwargs)
-    check_some_overlap(fit.score, prep.treatment, fit.model)
+    final = trim is None or trim is False  # no trimming: these scores are the final ones
+    sort = ScoreSort.build(fit.score, prep.treatment == 1.0) if sort_scores and final else None
+    check_some_overlap(fit.score, prep.treatment, fit.model, _sorted_groups(sort))
     table = score_frame(fit, prep.treatment, prep.index)
     keep, alpha, rule = trim_mask(fit.score, trim)
     table["trimmed"] = ~keep
-    diagnostics["overlap"] = overlap_table(fit.score, prep.treatment)
+    diagnostics["overlap"] = overlap_table(fit.score, prep.treatment, _sorted_groups(sort))
     if rule != "none":
         n_out = int(np.count_nonzero(~keep))
         t_out = int(np.count_nonzero(~keep & (prep.treatment == 1.0)))
@@ -396,7 +405,9 @@ def propensity_setup(
                 "is the effect in that population"
             )
         assert prep.treatment is not None
-        diagnostics["overlap_after_trimming"] = overlap_table(fit.score, prep.treatment)
+        if sort_scores and sort is None:
+            sort = ScoreSort.build(fit.score, prep.treatment == 1.0)
+        diagnostics["overlap_after_trimming"] = overlap_table(fit.score, prep.treatment, _sorted_groups(sort))
         warnings += overlap_warnings(diagnostics["overlap_after_trimming"], weighting)
     else:
         warnings += overlap_warnings(diagnostics["overlap"], weighting)
@@ -407,4 +418,9 @@ def propensity_setup(
     notes += list(fit.notes)
     if ps_cols != cov_cols:
         notes.append(f"propensity model covariates: {', '.join(ps_cols)}")
-    return Setup(prep, fit, prep.covariates.for_columns(cov_cols), ps_design, diagnostics, warnings, notes)
+    return Setup(prep, fit, prep.covariates.for_columns(cov_cols), ps_design, diagnostics, warnings, notes, sort)
+
+
+def _sorted_groups(sort: ScoreSort | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """(treated scores, control scores), each sorted, from the shared sort."""
+    return None if sort is None else (sort.arm_values(1), sort.arm_values(0))

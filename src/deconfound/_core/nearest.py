@@ -103,11 +103,21 @@ def _walk(
     right = right.copy()
     kth = np.full(m, np.inf)
 
+    # one set of bounds [0, n) with finite ends: infinite sentinels on both sides make every distance to a
+    # pointer outside the bounds infinite, with no masks
+    flat = np.ndim(lo) == 0 and np.ndim(hi) == 0 and int(lo) == 0 and int(hi) == len(xs)
+    padded = flat and len(xs) > 0 and bool(np.isfinite(xs[0]) and np.isfinite(xs[-1]))
+    xp = np.concatenate([[-np.inf], xs, [np.inf]]) if padded else xs
+
     def dist_left() -> np.ndarray:
+        if padded:
+            return x - xp[left + 1]
         ok = left >= lo
         return np.where(ok, x - xs[np.where(ok, left, 0)], np.inf)
 
     def dist_right() -> np.ndarray:
+        if padded:
+            return xp[right + 1] - x
         ok = right < hi
         return np.where(ok, xs[np.where(ok, right, 0)] - x, np.inf)
 
@@ -125,25 +135,39 @@ def _walk(
         right = np.where(found & ~take_left, right + 1, right)
     if not ties:
         return tgt, pos, dst
-    active = np.isfinite(kth)
+    # ties at the k-th distance: only the targets whose next unit on either side ties are walked further
     scale = float(max(abs(xs[0]), abs(xs[-1]), 1.0)) if len(xs) else 1.0
-    limit = kth * (1.0 + TIE_RTOL) + TIE_ATOL * scale
-    while np.any(active):
-        dl = dist_left()
-        hit = active & (dl <= limit)
+    cand = np.flatnonzero(np.isfinite(kth))
+    lo_b, hi_b = np.broadcast_to(lo, (m,)), np.broadcast_to(hi, (m,))
+    x_c, left_c, right_c, lo_c, hi_c = x[cand], left[cand], right[cand], lo_b[cand], hi_b[cand]
+    limit = kth[cand] * (1.0 + TIE_RTOL) + TIE_ATOL * scale
+    while len(cand):
+        if padded:
+            dl = x_c - xp[left_c + 1]
+        else:
+            ok = left_c >= lo_c
+            dl = np.where(ok, x_c - xs[np.where(ok, left_c, 0)], np.inf)
+        hit = dl <= limit
         if np.any(hit):
-            tgt.append(rows[hit])
-            pos.append(left[hit])
+            tgt.append(cand[hit])
+            pos.append(left_c[hit])
             dst.append(dl[hit])
-            left = np.where(hit, left - 1, left)
-        dr = dist_right()
-        hit_r = active & (dr <= limit)
+            left_c = left_c - hit
+        if padded:
+            dr = xp[right_c + 1] - x_c
+        else:
+            ok = right_c < hi_c
+            dr = np.where(ok, xs[np.where(ok, right_c, 0)] - x_c, np.inf)
+        hit_r = dr <= limit
         if np.any(hit_r):
-            tgt.append(rows[hit_r])
-            pos.append(right[hit_r])
+            tgt.append(cand[hit_r])
+            pos.append(right_c[hit_r])
             dst.append(dr[hit_r])
-            right = np.where(hit_r, right + 1, right)
+            right_c = right_c + hit_r
         active = hit | hit_r
+        if not active.all():
+            cand, x_c, left_c, right_c = cand[active], x_c[active], left_c[active], right_c[active]
+            lo_c, hi_c, limit = lo_c[active], hi_c[active], limit[active]
     return tgt, pos, dst
 
 
@@ -151,19 +175,38 @@ def _finish(pool: SortedPool, tgt: list, pos: list, dst: list, caliper: float | 
     """Concatenate the walk's picks into pairs grouped by target (each target's in distance order)."""
     if not tgt:
         return Pairs.empty()
-    t = np.concatenate(tgt)
-    p = pool.order[np.concatenate(pos)]
-    d = np.concatenate(dst)
-    if caliper is not None:
-        keep = d <= caliper
-        t, p, d = t[keep], p[keep], d[keep]
-    if target_order is not None:
-        t = target_order[t]
-    if len(tgt) > 1 or target_order is not None:
-        # the walk emits picks in nondecreasing distance per target: a stable sort by target keeps that
-        order = np.argsort(t, kind="stable")
-        t, p, d = t[order], p[order], d[order]
+    chunks = []
+    for t, p, d in zip(tgt, pos, dst):
+        if caliper is not None:
+            keep = d <= caliper
+            t, p, d = t[keep], p[keep], d[keep]
+        chunks.append((t if target_order is None else target_order[t], pool.order[p], d))
+    if len(chunks) == 1 and target_order is None:
+        t, p, d = chunks[0]
+    else:
+        # the walk emits picks in nondecreasing distance per target, each target at most once per chunk:
+        # a counting sort by target keeps that order (a stable sort in linear time)
+        t, p, d = _group_by_target(chunks)
     return Pairs(t.astype(np.int64, copy=False), p.astype(np.int64, copy=False), d)
+
+
+def _group_by_target(chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, ...]:
+    """Concatenate (target, pool, distance) chunks ordered by target, stably; a target occurs at most once
+    per chunk."""
+    total = sum(len(c[0]) for c in chunks)
+    size = max((int(c[0].max()) + 1 for c in chunks if len(c[0])), default=0)
+    count = np.zeros(size, np.int64)
+    for t, _, _ in chunks:
+        count[t] += 1
+    start = np.cumsum(count) - count
+    out_t = np.empty(total, np.int64)
+    out_p = np.empty(total, np.int64)
+    out_d = np.empty(total)
+    for t, p, d in chunks:
+        dest = start[t]
+        out_t[dest], out_p[dest], out_d[dest] = t, p, d
+        start[t] += 1
+    return out_t, out_p, out_d
 
 
 def subset_order(order: np.ndarray, rows: np.ndarray) -> np.ndarray:

@@ -90,11 +90,11 @@ def joint_balance_test(covariates: Design, treatment: np.ndarray) -> dict[str, f
     return {"statistic": stat, "df": float(df), "p_value": chi2_sf(stat, df)}
 
 
-def _arm_moments(covariates: Design, weights: np.ndarray, chunk_rows: int = 1 << 16) -> tuple[np.ndarray, ...]:
+def _arm_moments(covariates: Design, weights: np.ndarray, chunk_rows: int = 1 << 13) -> tuple[np.ndarray, ...]:
     """Weighted means and (n_eff-corrected) variances of every column for each weight column.
 
-    ``weights`` is (n, m); returns (means, variances), each (m, k). One pass over the design in chunks;
-    columns are shifted by the first chunk's means so that raw moments do not lose precision.
+    ``weights`` is (n, m); returns (means, variances), each (m, k). One pass over the design in cache-sized
+    blocks; columns are shifted by the first block's means so that raw moments do not lose precision.
     """
     k, m = covariates.k, weights.shape[1]
     s0 = weights.sum(axis=0)
@@ -109,10 +109,11 @@ def _arm_moments(covariates: Design, weights: np.ndarray, chunk_rows: int = 1 <<
         buf = blk
         if shift is None:
             shift = blk.mean(axis=0)
-        xc = blk - shift
+        blk -= shift  # the block is our own buffer
         wc = weights[start:stop]
-        s1 += wc.T @ xc
-        s2 += wc.T @ (xc * xc)
+        s1 += wc.T @ blk
+        np.multiply(blk, blk, out=blk)
+        s2 += wc.T @ blk
     with np.errstate(divide="ignore", invalid="ignore"):
         mean_c = s1 / s0[:, None]
         var = s2 / s0[:, None] - mean_c**2
@@ -137,9 +138,12 @@ def balance_before_after(
     """
     t = (treatment == 1.0).astype(np.float64)
     c = 1.0 - t
-    base = np.ones_like(t) if before is None else before
-    w = np.column_stack([t, c, base * t, base * c, after * t, after * c])
-    means, var = _arm_moments(covariates, w)
+    if before is None:  # the unweighted sample is the sample before adjustment
+        means, var = _arm_moments(covariates, np.column_stack([t, c, after * t, after * c]))
+        means, var = means[[0, 1, 0, 1, 2, 3]], var[[0, 1, 0, 1, 2, 3]]
+    else:
+        w = np.column_stack([t, c, before * t, before * c, after * t, after * c])
+        means, var = _arm_moments(covariates, w)
     pooled = np.sqrt((var[0] + var[1]) / 2.0)
 
     def smd(m1: np.ndarray, m0: np.ndarray) -> np.ndarray:

@@ -1,0 +1,242 @@
+"""The matching estimator's pieces after the search: unit-level effects (optionally bias-adjusted) and
+the Abadie-Imbens standard error -- conditional variances from same-group neighbours (2006) and the
+adjustment for an estimated logistic score (2016).
+
+The search results arrive as :class:`Direction` objects (matches of one group's units to the other's);
+one-dimensional metrics without exact-matching cells carry a :class:`ScoreSort` shared by every search.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .._core.fit import fit_ols
+from .._core.nearest import Pairs, nearest_kd, nearest_same_group_1d
+from .._core.scoresort import ScoreSort
+from ..data import Design, constant_part
+
+
+@dataclass(frozen=True)
+class Direction:
+    """Matches of one group's units (targets) to the other group (pool), in row positions."""
+
+    arm: float  # treatment value of the targets
+    targets: np.ndarray  # row positions of all targets
+    target: np.ndarray  # per pair: row position of the target
+    match: np.ndarray  # per pair: row position of the match
+    distance: np.ndarray
+    weight: np.ndarray  # per pair: 1 / number of matches of that target
+    matched: np.ndarray  # row positions of the targets that found a match (sorted)
+
+
+@dataclass(frozen=True)
+class Metric:
+    kind: str  # "1d" or "kd"
+    values: np.ndarray  # 1-D score or whitened covariates
+    caliper: float | None
+    groups: np.ndarray | None
+    sort: ScoreSort | None = None  # 1-D without exact groups: every unit sorted once, seen from both groups
+
+
+def bias_models(design: Design, y: np.ndarray, t: np.ndarray) -> dict[float, np.ndarray]:
+    """Fitted values mu_w(X) of a per-group linear regression of the outcome (Abadie-Imbens 2011)."""
+    full = design.with_parts([constant_part()], front=True)
+    out = {}
+    for arm in (0.0, 1.0):
+        rows = t == arm
+        fit = fit_ols(full.take(rows), y[rows])
+        out[arm] = full.to_array() @ fit.coef
+    return out
+
+
+def unit_effects(d: Direction, y: np.ndarray, mu: dict[float, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
+    """(matched target rows, observed-minus-imputed effect of each) for one direction."""
+    contrib = y[d.match]
+    if mu is not None:
+        other = 1.0 - d.arm
+        contrib = contrib + mu[other][d.target] - mu[other][d.match]
+    rows = d.matched
+    where = np.empty(int(rows.max()) + 1 if len(rows) else 0, np.int64)
+    where[rows] = np.arange(len(rows))
+    imputed = np.bincount(where[d.target], weights=d.weight * contrib, minlength=len(rows))
+    effect = y[rows] - imputed if d.arm == 1.0 else imputed - y[rows]
+    return rows, effect
+
+
+def conditional_variance(metric: Metric, y: np.ndarray, t: np.ndarray, need: np.ndarray, j: int) -> np.ndarray:
+    """sigma^2(X_i, W_i) for the rows flagged in ``need``: J/(J+1) (Y_i - mean of its J nearest same-group
+    neighbours)^2."""
+    if metric.sort is not None:
+        return conditional_variance_sorted(metric.sort, y, need, j)
+    sigma2 = np.zeros(len(y))
+    for arm in (0.0, 1.0):
+        members = np.flatnonzero(t == arm)
+        if not np.any(need[members]):
+            continue
+        g = None if metric.groups is None else metric.groups[members]
+        if metric.kind == "1d":
+            pr = nearest_same_group_1d(metric.values[members], j, g, targets=np.flatnonzero(need[members]))
+        else:
+            pr = _kd_same_arm(metric.values[members], j, g)
+        counts = np.bincount(pr.target, minlength=len(members)).astype(np.float64)
+        if g is not None and np.any((counts == 0) & need[members]):
+            # a unit alone in its exact-matching cell: use neighbours from any cell
+            alone = np.flatnonzero(counts == 0)
+            pr2 = (nearest_same_group_1d if metric.kind == "1d" else _kd_same_arm)(metric.values[members], j, None)
+            take = np.isin(pr2.target, alone)
+            pr = Pairs(
+                *(
+                    np.concatenate([a, b[take]])
+                    for a, b in zip((pr.target, pr.pool, pr.distance), (pr2.target, pr2.pool, pr2.distance))
+                )
+            )
+            counts = np.bincount(pr.target, minlength=len(members)).astype(np.float64)
+        sums = np.bincount(pr.target, weights=y[members][pr.pool], minlength=len(members))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = sums / counts
+            s2 = counts / (counts + 1.0) * (y[members] - mean) ** 2
+        sigma2[members] = np.where(counts > 0, s2, 0.0)
+    return sigma2
+
+
+def conditional_variance_sorted(sort: ScoreSort, y: np.ndarray, need: np.ndarray, j: int) -> np.ndarray:
+    """:func:`conditional_variance` on the shared sort (no exact-matching cells)."""
+    sigma2 = np.zeros(len(y))
+    for arm in (0, 1):
+        rows, at, chunks = sort.same_arm(arm, j, need)
+        if not len(rows):
+            continue
+        ys = y[sort.rows(arm)]
+        unit = np.concatenate([c[0] for c in chunks])
+        neighbour = np.concatenate([c[1] for c in chunks])
+        counts = np.bincount(unit, minlength=len(rows)).astype(np.float64)
+        sums = np.bincount(unit, weights=ys[neighbour], minlength=len(rows))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            s2 = counts / (counts + 1.0) * (ys[at] - sums / counts) ** 2
+        sigma2[rows] = np.where(counts > 0, s2, 0.0)
+    return sigma2
+
+
+def _kd_same_arm(z: np.ndarray, j: int, groups: np.ndarray | None) -> Pairs:
+    if groups is None:
+        return nearest_kd(z, z, j, exclude_self=True)
+    parts = []
+    for code in np.unique(groups):
+        idx = np.flatnonzero(groups == code)
+        pr = nearest_kd(z[idx], z[idx], j, exclude_self=True)
+        parts.append(Pairs(idx[pr.target], idx[pr.pool], pr.distance))
+    return Pairs(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("target", "pool", "distance")))
+
+
+def ai_variance(
+    directions: list[Direction], effects: np.ndarray, target_rows: np.ndarray, sigma2: np.ndarray, n: int
+) -> float:
+    """Abadie-Imbens (2006) variance with tie weights: first the spread of the unit-level effects, then
+    sum_i [2 1{i target} K_i + K_i^2 - K2_i] sigma_i^2 for matches reused across targets."""
+    n_targets = len(effects)
+    tau = float(effects.mean())
+    k1 = np.zeros(n)
+    k2 = np.zeros(n)
+    is_target = np.zeros(n)
+    is_target[target_rows] = 1.0
+    for d in directions:
+        keep = is_target[d.target] > 0
+        k1 += np.bincount(d.match[keep], weights=d.weight[keep], minlength=n)
+        k2 += np.bincount(d.match[keep], weights=d.weight[keep] ** 2, minlength=n)
+    correction = float(np.sum((2.0 * is_target * k1 + k1 * k1 - k2) * sigma2))
+    spread = float(np.sum((effects - tau) ** 2))
+    return (spread + correction) / n_targets**2
+
+
+def local_covariance_sum(
+    design: Design,
+    y: np.ndarray,
+    t: np.ndarray,
+    size: int,
+    weights: dict,
+    sort: ScoreSort,
+    score: np.ndarray | None,
+    extra: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """sum_i w_g(i) cov(X, Y | score_i, group g) over units i and both groups g, one entry per column of X
+    (and X' ``extra`` for a per-row vector, from the same pass over the design).
+
+    cov(X, Y | score, g) around unit i comes from the ``size`` units of group g nearest to it in score: a
+    contiguous window of the group sorted by score. The sum is linear in X: unit p of group g enters it with
+    the coefficient (y_p a_p - b_p) / (size - 1), where a_p adds the weights w_g(i) of the windows that
+    contain p and b_p the same weights times each window's mean outcome. So one product of the design with
+    a few vectors gives every column (centred per group, so large means lose no precision). ``weights[g]``
+    are per unit in ``sort.order``; ``score`` are the units' scores in that order when ``sort`` is on
+    another (monotone) variable.
+    """
+    n = len(y)
+    columns = np.zeros((n, 5 if extra is not None else 4))
+    sums = np.zeros(2)
+    for arm in (0, 1):
+        rows = sort.rows(arm)
+        ys = y[rows]
+        ys = ys - ys.mean()
+        m = len(ys)
+        size_w = min(size, m)
+        start = sort.window_starts(arm, size_w, score)
+        cy = np.concatenate([[0.0], np.cumsum(ys)])
+        mean_y = (cy[start + size_w] - cy[start]) / size_w
+        w = weights[float(arm)]
+        a = np.bincount(start, weights=w, minlength=m)
+        b = np.bincount(start, weights=w * mean_y, minlength=m)
+        cover_a, cover_b = a.copy(), b.copy()
+        for shift in range(1, size_w):  # windows starting up to size - 1 places before p contain p
+            cover_a[shift:] += a[:-shift]
+            cover_b[shift:] += b[:-shift]
+        coef = (ys * cover_a - cover_b) / max(size_w - 1.0, 1.0)
+        columns[rows, arm] = coef
+        columns[rows, 2 + arm] = 1.0
+        sums[arm] = float(coef.sum())
+    if extra is not None:
+        columns[:, 4] = extra
+    prod = design.tdot(columns)
+    counts = np.array([float(np.count_nonzero(t == 0.0)), float(np.count_nonzero(t == 1.0))])
+    total = prod[:, 0] + prod[:, 1] - (prod[:, 2] / counts[0]) * sums[0] - (prod[:, 3] / counts[1]) * sums[1]
+    for j, part in enumerate(design.parts):
+        if part.values is None:
+            total[j] = 0.0  # the constant does not covary
+    return total, (prod[:, 4] if extra is not None else None)
+
+
+def ps_adjustment(
+    fit: Any, y, t, effects, tau: float, estimand: str, size: int, sort: ScoreSort | None, on_score: bool
+):
+    """Abadie and Imbens (2016): the change in the matching variance from estimating the logistic score.
+
+    ATE: - c' V c. ATT: - c_t' V c_t + d' V d, with V the logit coefficients' covariance,
+    c = mean[(cov(X, Y(1)|p)/p + cov(X, Y(0)|p)/(1-p)) f], c_t = sum[(cov1 + p/(1-p) cov0) f] / N1,
+    d = sum[X f (tau_i - tau)] / N1 and f = p(1-p) the logistic density. The ATC is the ATT with the
+    groups swapped. Conditional covariances come from ``size`` nearest units of each group. ``sort`` is the
+    matching's sort of every unit (on the score itself when ``on_score``, else on its logit).
+    """
+    design = fit.design
+    v = fit.logistic.cov
+    if sort is None:
+        sort, on_score = ScoreSort.build(fit.score, t == 1.0), True
+    p = sort.values if on_score else fit.score[sort.order]
+    score = None if on_score else p
+    f = p * (1.0 - p)
+    if estimand == "ATE":
+        n = float(len(p))
+        c, _ = local_covariance_sum(design, y, t, size, {1.0: f / p / n, 0.0: f / (1.0 - p) / n}, sort, score)
+        return -float(c @ v @ c)
+    arm = 1.0 if estimand == "ATT" else 0.0
+    odds = p / (1.0 - p) if arm == 1.0 else (1.0 - p) / p
+    n_arm = float(np.count_nonzero(t == arm))
+    weights = {arm: f / n_arm, 1.0 - arm: odds * f / n_arm}
+    w = np.where(np.isfinite(effects), fit.score * (1.0 - fit.score) * (effects - tau), 0.0)
+    c, xw = local_covariance_sum(design, y, t, size, weights, sort, score, extra=w)
+    assert xw is not None
+    d = xw / n_arm
+    return -float(c @ v @ c) + float(d @ v @ d)
+
+
+# --------------------------------------------------------------------------------------------------
