@@ -198,16 +198,33 @@ class Design:
             self.__dict__["_runs_cache"] = runs
         return runs
 
-    def tdot(self, other: np.ndarray, chunk_rows: int = 1 << 13) -> np.ndarray:
+    def tdot(self, other: np.ndarray, chunk_rows: int = 6144) -> np.ndarray:
         """X' ``other`` for an (n, m) array ``other``, one pass over the rows in cache-sized blocks."""
         other = np.asarray(other, dtype=np.float64)
         out = np.zeros((self.k, other.shape[1]))
+        split = self.leading_constant_view()
         buf = None
         for start in range(0, self.n, chunk_rows):
             stop = min(start + chunk_rows, self.n)
-            buf = self.block(start, stop, buf)
-            out += buf.T @ other[start:stop]
+            if split is None:
+                buf = self.block(start, stop, buf)
+                out += buf.T @ other[start:stop]
+            else:
+                out[1:] += split[start:stop].T @ other[start:stop]
+        if split is not None:
+            out[0] = np.ones(self.n) @ other
         return out
+
+    def leading_constant_view(self) -> np.ndarray | None:
+        """When the design is a constant 1 followed by float columns adjacent in one 2-D array (a pandas
+        frame built from a matrix stores its float columns so), a read-only 2-D view of those columns:
+        blocks of rows can then be read in place, without a copy. Else None."""
+        if self.k < 2 or self.parts[0].values is not None or self.parts[0].level is not None:
+            return None
+        runs = self._runs()
+        if len(runs) == 2 and runs[1][0] == 1 and runs[1][1] == self.k and runs[1][2] is not None:
+            return runs[1][2]
+        return None
 
     def constant_columns(self) -> list[int]:
         """Indices of columns that take one value in every row (an intercept, or a constant covariate)."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,7 @@ from ._core.scoresort import ScoreSort
 from ._options import check_option, check_random_state
 from .data import Design, Prepared, constant_part, prepare
 from .errors import DataError, SpecificationError
-from .results import CoefTable
+from .results import CoefTable, LazyValue
 
 PRESETS = ("logistic", "sklearn-logistic", "gbm", "rf")
 DEFAULT_FOLDS = 5
@@ -385,9 +386,8 @@ def propensity_setup(
     final = trim is None or trim is False  # no trimming: these scores are the final ones
     sort = ScoreSort.build(fit.score, prep.treatment == 1.0) if sort_scores and final else None
     check_some_overlap(fit.score, prep.treatment, fit.model, _sorted_groups(sort))
-    table = score_frame(fit, prep.treatment, prep.index)
     keep, alpha, rule = trim_mask(fit.score, trim)
-    table["trimmed"] = ~keep
+    table = LazyValue(partial(_score_table, fit, prep.treatment, prep.index, keep))  # built when read
     diagnostics["overlap"] = overlap_table(fit.score, prep.treatment, _sorted_groups(sort))
     if rule != "none":
         n_out = int(np.count_nonzero(~keep))
@@ -419,6 +419,12 @@ def propensity_setup(
     if ps_cols != cov_cols:
         notes.append(f"propensity model covariates: {', '.join(ps_cols)}")
     return Setup(prep, fit, prep.covariates.for_columns(cov_cols), ps_design, diagnostics, warnings, notes, sort)
+
+
+def _score_table(fit: PropensityFit, treatment: np.ndarray, index: pd.Index | None, keep: np.ndarray) -> pd.DataFrame:
+    table = score_frame(fit, treatment, index)
+    table["trimmed"] = ~keep
+    return table
 
 
 def _sorted_groups(sort: ScoreSort | None) -> tuple[np.ndarray, np.ndarray] | None:

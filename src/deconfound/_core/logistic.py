@@ -37,7 +37,7 @@ STEP_TOL = 1e-6  # converged when the Newton step is below this many standard er
 # from the optimum's by about that relative amount (d log p(1-p) / d eta is within [-1, 1])
 LOOSE_STEP_TOL = 1e-3
 ETA_TOL = 1e-8
-WARM_STEP_TOL = 1e-2  # the subsample fit only needs to be far more precise than its sampling error
+WARM_STEP_TOL = 0.1  # the subsample fit only needs to be far more precise than its sampling error
 WARM_START_ROWS = 200_000  # problems larger than this start from a subsample fit
 # rows per block: the block and its products stay in the CPU cache (and OpenBLAS multiplies blocks of
 # fewer than 8192 rows by 11 columns twice as fast as larger ones)
@@ -98,15 +98,23 @@ def logistic_pass(
     """
     n, k = design.n, design.k
     rows = max(1, min(chunk_rows, n))
-    buf = np.empty((rows, k), order="F")
+    # a constant followed by columns of one matrix: blocks are read in place, the constant's row of the
+    # products comes from column sums
+    matrix = design.leading_constant_view()
+    buf = np.empty((rows, k), order="F") if matrix is None else None
     rhs = np.empty((rows, k + 1), order="F")
     acc = np.zeros((k, k + 1))
-    llf = sum_v = 0.0
+    llf = sum_v = sum_r = 0.0
     max_eta = 0.0
     for start, stop in _chunks(n, rows):
         m = stop - start
-        blk = design.block(start, stop, buf)
-        eta = blk @ beta
+        if matrix is None:
+            blk = design.block(start, stop, buf)
+            eta = blk @ beta
+        else:
+            blk = matrix[start:stop]
+            eta = blk @ beta[1:]
+            eta += beta[0]
         yc = y[start:stop]
         sign = 2.0 * yc - 1.0  # +1 for y = 1, -1 for y = 0
         q = eta * sign  # log-odds of the observed outcome
@@ -128,11 +136,19 @@ def logistic_pass(
             r *= wc
             ll *= wc
         part = rhs[:m]
-        np.multiply(blk, v[:, None], out=part[:, :k])
         part[:, k] = r
-        acc += blk.T @ part  # a general product: faster than syrk for so few columns
+        if matrix is None:
+            np.multiply(blk, v[:, None], out=part[:, :k])
+            acc += blk.T @ part  # a general product: faster than syrk for so few columns
+        else:
+            part[:, 0] = v
+            np.multiply(blk, v[:, None], out=part[:, 1:k])
+            acc[1:] += blk.T @ part
+            sum_r += float(r.sum())
         llf += float(ll.sum())
         sum_v += float(v.sum())
+    if matrix is not None:  # the constant's row: sum v, sum v x (the column below, by symmetry), sum r
+        acc[0, 0], acc[0, 1:k], acc[0, k] = sum_v, acc[1:, 0], sum_r
     info = acc[:, :k]
     return _Pass(0.5 * (info + info.T), acc[:, k].copy(), llf, max_eta, sum_v)
 
@@ -153,12 +169,16 @@ def predict(design: Design, beta: np.ndarray, chunk_rows: int = CHUNK_ROWS) -> t
     index = np.empty(design.n)
     prob = np.empty(design.n)
     buf = None
+    matrix = design.leading_constant_view()
     with np.errstate(over="ignore"):  # exp(-eta) = inf gives the right limit, probability 0
         for start, stop in _chunks(design.n, chunk_rows):
-            blk = design.block(start, stop, buf)
-            buf = blk
             eta = index[start:stop]
-            np.matmul(blk, beta, out=eta)
+            if matrix is None:
+                buf = design.block(start, stop, buf)
+                np.matmul(buf, beta, out=eta)
+            else:
+                np.matmul(matrix[start:stop], beta[1:], out=eta)
+                eta += beta[0]
             p = prob[start:stop]
             np.negative(eta, out=p)
             np.exp(p, out=p)

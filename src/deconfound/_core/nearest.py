@@ -101,7 +101,7 @@ def _walk(
     dst: list[np.ndarray] = []
     left = left.copy()
     right = right.copy()
-    kth = np.full(m, np.inf)
+    kth = None  # the k-th distance of every target (inf: fewer than k found)
 
     # one set of bounds [0, n) with finite ends: infinite sentinels on both sides make every distance to a
     # pointer outside the bounds infinite, with no masks
@@ -127,14 +127,60 @@ def _walk(
         d = np.where(take_left, dl, dr)
         found = np.isfinite(d)
         chosen = np.where(take_left, left, right)
-        tgt.append(rows[found])
-        pos.append(chosen[found])
-        dst.append(d[found])
-        kth = np.where(found, d, kth)
-        left = np.where(found & take_left, left - 1, left)
-        right = np.where(found & ~take_left, right + 1, right)
+        if found.all():
+            tgt.append(rows)
+            pos.append(chosen)
+            dst.append(d)
+            kth = d
+        else:
+            tgt.append(rows[found])
+            pos.append(chosen[found])
+            dst.append(d[found])
+            kth = d if kth is None else np.where(found, d, kth)
+            take_left &= found
+        left -= take_left
+        right += found & ~take_left
     if not ties:
         return tgt, pos, dst
+    # ties at the k-th distance: the next unit on either side of every target is checked once; only the
+    # targets with a tie there are walked further
+    scale = float(max(abs(xs[0]), abs(xs[-1]), 1.0)) if len(xs) else 1.0
+    if kth is None:
+        return tgt, pos, dst
+    limit = kth * (1.0 + TIE_RTOL) + TIE_ATOL * scale
+    if not np.isfinite(limit).all():
+        limit[~np.isfinite(limit)] = -np.inf
+    cand, x_c, left_c, right_c, lo_c, hi_c = rows, x, left, right, lo, hi
+    while True:
+        if padded:
+            dl = x_c - xp[left_c + 1]
+        else:
+            ok = left_c >= lo_c
+            dl = np.where(ok, x_c - xs[np.where(ok, left_c, 0)], np.inf)
+        hit = dl <= limit
+        if np.any(hit):
+            tgt.append(cand[hit])
+            pos.append(left_c[hit])
+            dst.append(dl[hit])
+            left_c = left_c - hit
+        if padded:
+            dr = xp[right_c + 1] - x_c
+        else:
+            ok = right_c < hi_c
+            dr = np.where(ok, xs[np.where(ok, right_c, 0)] - x_c, np.inf)
+        hit_r = dr <= limit
+        if np.any(hit_r):
+            tgt.append(cand[hit_r])
+            pos.append(right_c[hit_r])
+            dst.append(dr[hit_r])
+            right_c = right_c + hit_r
+        active = hit | hit_r
+        if not active.any():
+            break
+        cand, x_c, left_c, right_c, limit = cand[active], x_c[active], left_c[active], right_c[active], limit[active]
+        lo_c = lo_c[active] if np.ndim(lo_c) else lo_c
+        hi_c = hi_c[active] if np.ndim(hi_c) else hi_c
+    return tgt, pos, dst
     # ties at the k-th distance: only the targets whose next unit on either side ties are walked further
     scale = float(max(abs(xs[0]), abs(xs[-1]), 1.0)) if len(xs) else 1.0
     cand = np.flatnonzero(np.isfinite(kth))
@@ -190,14 +236,17 @@ def _finish(pool: SortedPool, tgt: list, pos: list, dst: list, caliper: float | 
     return Pairs(t.astype(np.int64, copy=False), p.astype(np.int64, copy=False), d)
 
 
-def _group_by_target(chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, ...]:
-    """Concatenate (target, pool, distance) chunks ordered by target, stably; a target occurs at most once
-    per chunk."""
+def _group_by_target(
+    chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]], size: int | None = None
+) -> tuple[np.ndarray, ...]:
+    """Concatenate (target, pool, distance) chunks ordered by target, stably (a counting sort); a target
+    occurs at most once per chunk. ``size`` bounds the target ids (default: the largest plus one)."""
     total = sum(len(c[0]) for c in chunks)
-    size = max((int(c[0].max()) + 1 for c in chunks if len(c[0])), default=0)
+    if size is None:
+        size = max((int(c[0].max()) + 1 for c in chunks if len(c[0])), default=0)
     count = np.zeros(size, np.int64)
     for t, _, _ in chunks:
-        count[t] += 1
+        count += np.bincount(t, minlength=size)
     start = np.cumsum(count) - count
     out_t = np.empty(total, np.int64)
     out_p = np.empty(total, np.int64)
@@ -205,7 +254,7 @@ def _group_by_target(chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) ->
     for t, p, d in chunks:
         dest = start[t]
         out_t[dest], out_p[dest], out_d[dest] = t, p, d
-        start[t] += 1
+        start[t] = dest + 1
     return out_t, out_p, out_d
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .nearest import Pairs, SortedPool, _finish, _walk
+from .nearest import _group_by_target, _walk
 
 #: below this many values numpy's own stable sort is as fast
 _SMALL = 4096
@@ -68,8 +68,9 @@ class ScoreSort:
     order: np.ndarray  # row positions of all units in value order (stable)
     values: np.ndarray  # the values in that order
     positions: tuple[np.ndarray, np.ndarray]  # per arm: positions in ``order`` of the arm's units
-    local: tuple[np.ndarray, np.ndarray]  # per arm: each of those units' index among the arm's rows
     smaller: tuple[np.ndarray, np.ndarray]  # per arm: for each position in ``order``, the arm's units below
+    arm_rows: tuple[np.ndarray, np.ndarray]  # per arm: row positions of the arm's units in value order
+    arm_sorted: tuple[np.ndarray, np.ndarray]  # per arm: their values (sorted)
 
     @classmethod
     def build(cls, values: np.ndarray, treated: np.ndarray, order: np.ndarray | None = None) -> ScoreSort:
@@ -78,32 +79,51 @@ class ScoreSort:
         sorted_values = values[order]
         arm1 = treated[order]
         starts = _run_starts(sorted_values)
-        positions, local, smaller = [], [], []
-        for mask, row_mask in ((~arm1, ~treated), (arm1, treated)):
+        positions, smaller, rows, arm_values = [], [], [], []
+        for mask in (~arm1, arm1):
             positions.append(np.flatnonzero(mask))
-            rank = np.cumsum(row_mask) - 1  # each row's index among its arm's rows
-            local.append(rank[order[positions[-1]]])
             below = np.cumsum(mask) - mask  # arm units strictly before each position
             smaller.append(below if starts is None else below[starts])
-        return cls(order, sorted_values, (positions[0], positions[1]), (local[0], local[1]), (smaller[0], smaller[1]))
+            rows.append(order[mask])
+            arm_values.append(sorted_values[mask])
+        return cls(
+            order,
+            sorted_values,
+            (positions[0], positions[1]),
+            (smaller[0], smaller[1]),
+            (rows[0], rows[1]),
+            (arm_values[0], arm_values[1]),
+        )
 
     def rows(self, arm: int) -> np.ndarray:
         """Row positions of the arm's units in value order."""
-        return self.order[self.positions[arm]]
+        return self.arm_rows[arm]
 
     def arm_values(self, arm: int) -> np.ndarray:
-        return self.values[self.positions[arm]]
+        """The arm's values, sorted."""
+        return self.arm_sorted[arm]
 
-    def nearest(self, arm: int, k: int, caliper: float | None, ties: bool) -> Pairs:
-        """The k nearest units of the other arm for every unit of ``arm`` (positions among each arm's rows),
-        exactly as :func:`nearest.nearest_1d` with replacement."""
+    def nearest(
+        self, arm: int, k: int, caliper: float | None, ties: bool, grouped: bool = True
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The k nearest units of the other arm (and ties) for every unit of ``arm``, as rows: (target row,
+        match row, distance) -- the pairs of :func:`nearest.nearest_1d` with replacement. Ordered by target
+        row when ``grouped``, else in search order; either way each target's matches come nearest first."""
         other = 1 - arm
         pool_values = self.arm_values(other)
         x = self.arm_values(arm)
         start = self.smaller[other][self.positions[arm]]
         tgt, pos, dst = _walk(pool_values, x, start - 1, start, np.int64(0), np.int64(len(pool_values)), k, ties)
-        pool = SortedPool(pool_values, self.local[other], None, None)
-        return _finish(pool, tgt, pos, dst, caliper, self.local[arm])
+        target_rows, pool_rows = self.rows(arm), self.rows(other)
+        chunks = []
+        for t, p, d in zip(tgt, pos, dst):
+            if caliper is not None:
+                keep = d <= caliper
+                t, p, d = t[keep], p[keep], d[keep]
+            chunks.append((target_rows[t], pool_rows[p], d))
+        if grouped:
+            return _group_by_target(chunks, len(self.order))
+        return tuple(np.concatenate([c[i] for c in chunks]) for i in range(3))  # type: ignore[return-value]
 
     def same_arm(self, arm: int, j: int, need: np.ndarray, ties: bool = True) -> tuple[np.ndarray, np.ndarray, list]:
         """The ``j`` nearest other units of the same arm for the arm's units whose row is flagged in ``need``.
@@ -135,19 +155,17 @@ class ScoreSort:
             if starts is not None:
                 below = below[starts]
         pool = x[self.positions[arm]]
-        m = len(pool)
-        size = min(size, m)
+        size = min(size, len(pool))
         # the greedy walk outwards (left first on ties) ends at the window [L, L + size) with L the first
-        # start whose next point to the right is not strictly nearer than its leftmost point
-        low = np.clip(below - size, 0, m - size)
-        high = np.minimum(below, m - size)  # starts beyond this leave x's left neighbours unused
-        start = low.copy()
+        # start whose next point to the right is not strictly nearer than its leftmost point; that test is
+        # true then false as L grows, so L = below - size + (number of trues for L = below - size, ...,
+        # below - 1). Infinite sentinels stand for starts before the first or windows past the last point.
+        padded = np.concatenate([np.full(size, -np.inf), pool, np.full(size, np.inf)])
+        start = below - size
         for shift in range(size):
-            cand = low + shift
-            ok = cand < high
-            c = np.where(ok, cand, 0)
-            move = ok & (pool[np.minimum(c + size, m - 1)] - x < x - pool[c])
-            start += move
+            # candidate L = below - size + shift: its leftmost point is padded[L + size], the next one to
+            # its right padded[L + 2 size]
+            start += padded[shift + size :][below] - x < x - padded[shift:][below]
         return start
 
 

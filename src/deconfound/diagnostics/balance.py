@@ -97,8 +97,9 @@ def _arm_moments(covariates: Design, weights: np.ndarray, chunk_rows: int = 1 <<
     blocks; columns are shifted by the first block's means so that raw moments do not lose precision.
     """
     k, m = covariates.k, weights.shape[1]
-    s0 = weights.sum(axis=0)
-    w2 = (weights * weights).sum(axis=0)
+    s0 = np.zeros(m)
+    w2 = np.zeros(m)
+    ones = np.ones(min(chunk_rows, covariates.n))
     s1 = np.zeros((m, k))
     s2 = np.zeros((m, k))
     shift = None
@@ -111,6 +112,8 @@ def _arm_moments(covariates: Design, weights: np.ndarray, chunk_rows: int = 1 <<
             shift = blk.mean(axis=0)
         blk -= shift  # the block is our own buffer
         wc = weights[start:stop]
+        s0 += ones[: stop - start] @ wc
+        w2 += ones[: stop - start] @ (wc * wc)
         s1 += wc.T @ blk
         np.multiply(blk, blk, out=blk)
         s2 += wc.T @ blk

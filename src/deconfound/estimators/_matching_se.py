@@ -30,6 +30,15 @@ class Direction:
     distance: np.ndarray
     weight: np.ndarray  # per pair: 1 / number of matches of that target
     matched: np.ndarray  # row positions of the targets that found a match (sorted)
+    grouped: bool = True  # pairs ordered by target row (else in search order; each target's nearest first)
+
+    def by_target(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(target, match, distance, weight) per pair, ordered by target row, each target's nearest first."""
+        fields = (self.target, self.match, self.distance, self.weight)
+        if self.grouped:
+            return fields
+        order = np.argsort(self.target, kind="stable")
+        return fields[0][order], fields[1][order], fields[2][order], fields[3][order]
 
 
 @dataclass(frozen=True)
@@ -173,7 +182,11 @@ def local_covariance_sum(
     another (monotone) variable.
     """
     n = len(y)
-    columns = np.zeros((n, 5 if extra is not None else 4))
+    # columns: each group's coefficients (zero on the other group's rows), the two group indicators (for
+    # the groups' column means) and ``extra``
+    columns = np.empty((n, 5 if extra is not None else 4), order="F")
+    columns[:, 2] = t == 0.0
+    columns[:, 3] = t == 1.0
     sums = np.zeros(2)
     for arm in (0, 1):
         rows = sort.rows(arm)
@@ -192,8 +205,9 @@ def local_covariance_sum(
             cover_a[shift:] += a[:-shift]
             cover_b[shift:] += b[:-shift]
         coef = (ys * cover_a - cover_b) / max(size_w - 1.0, 1.0)
-        columns[rows, arm] = coef
-        columns[rows, 2 + arm] = 1.0
+        column = columns[:, arm]
+        column[:] = 0.0
+        column[rows] = coef
         sums[arm] = float(coef.sum())
     if extra is not None:
         columns[:, 4] = extra

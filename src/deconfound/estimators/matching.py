@@ -21,6 +21,7 @@ Conventions (Stata ``teffects nnmatch`` / Abadie and Imbens 2006, 2011):
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -33,7 +34,7 @@ from .._options import as_name_list, check_level, check_option, check_positive_i
 from ..diagnostics.balance import balance_before_after, balance_warnings
 from ..errors import DataError, SpecificationError
 from ..propensity import Setup, propensity_setup
-from ..results import Estimate
+from ..results import Estimate, LazyValue
 from ._base import make_estimate
 from ._matching_se import (
     Direction,
@@ -57,6 +58,16 @@ def _pairs_to_direction(arm: float, targets: np.ndarray, pool: np.ndarray, pairs
     weight = 1.0 / counts[pairs.target]
     matched = targets[counts > 0]  # ascending, as ``targets``
     return Direction(arm, targets, target, pool[pairs.pool], pairs.distance, weight, matched)
+
+
+def _rows_to_direction(
+    arm: float, targets: np.ndarray, target: np.ndarray, match: np.ndarray, distance: np.ndarray
+) -> Direction:
+    """A Direction from pairs given as rows (in search order)."""
+    counts = np.bincount(target, minlength=int(targets[-1]) + 1 if len(targets) else 0)
+    weight = 1.0 / counts[target]
+    matched = targets[counts[targets] > 0]
+    return Direction(arm, targets, target, match, distance, weight, matched, grouped=False)
 
 
 def _search(metric: Metric, targets: np.ndarray, pool: np.ndarray, k: int, replace: bool, method: str, ties: bool):
@@ -266,10 +277,11 @@ def matching(
         if replace and method == "nearest" and k > len(pool):
             raise DataError(f"neighbors={k} exceeds the {len(pool)} rows of the group matched to.")
         if metric.sort is not None and replace and method == "nearest":
-            pairs = metric.sort.nearest(int(arm), k, metric.caliper, ties)
+            target, match, dist = metric.sort.nearest(int(arm), k, metric.caliper, ties, grouped=False)
+            directions.append(_rows_to_direction(arm, targets, target, match, dist))
         else:
             pairs = _search(metric, targets, pool, k, bool(replace), method, ties)
-        directions.append(_pairs_to_direction(arm, targets, pool, pairs))
+            directions.append(_pairs_to_direction(arm, targets, pool, pairs))
     options = dict(distance=distance, method=method, replace=bool(replace), k=k, j=j, bias_adjust=bias_adjust)
     return _finish(setup, directions, metric, estimand, adjust, options, level)
 
@@ -301,7 +313,8 @@ def _finish(setup, all_directions, metric, estimand, adjust, options, level) -> 
     if options["bias_adjust"]:
         mu = bias_models(setup.outcome_design if setup.outcome_design.k else setup.ps_design, y, t)
         notes.append("bias-adjusted (Abadie-Imbens 2011): imputed outcomes corrected by per-group linear regressions")
-    rows, effects = zip(*(unit_effects(d, y, mu) for d in directions))
+    per_direction = {d.arm: unit_effects(d, y, mu) for d in (all_directions if adjust else directions)}
+    rows, effects = zip(*(per_direction[d.arm] for d in directions))
     target_rows = np.concatenate(rows)
     effects_all = np.concatenate(effects)
     estimate = float(effects_all.mean())
@@ -312,8 +325,7 @@ def _finish(setup, all_directions, metric, estimand, adjust, options, level) -> 
     variance = ai_variance(directions, effects_all, target_rows, sigma2, len(y))
     if adjust:
         unit = np.full(len(y), np.nan)
-        for d in all_directions:
-            r, e = unit_effects(d, y, mu)
+        for r, e in per_direction.values():
             unit[r] = e
         variance += ps_adjustment(setup.fit, y, t, unit, estimate, estimand, j, metric.sort, distance == "propensity")
         notes.append("standard error adjusted for the estimated propensity score (Abadie and Imbens 2016)")
@@ -346,30 +358,37 @@ def _finish(setup, all_directions, metric, estimand, adjust, options, level) -> 
     )
 
 
+def _matches_frame(directions: list[Direction], t: np.ndarray, index: pd.Index | None) -> pd.DataFrame:
+    """The matched pairs (row labels, distance, weight), by target row, each target's nearest first."""
+    labels = index if index is not None else pd.RangeIndex(len(t))
+    frames = []
+    for d in directions:
+        target, match, distance, weight = d.by_target()
+        frames.append(
+            pd.DataFrame(
+                {
+                    "unit": labels[target],
+                    "match": labels[match],
+                    "unit_treated": t[target].astype(np.int64),
+                    "distance": distance,
+                    "weight": weight,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
 def _match_diagnostics(setup, directions, target_rows, metric, n_unmatched, replace):
     prep = setup.prep
     t = prep.treatment
     n = prep.n
-    labels = prep.index if prep.index is not None else pd.RangeIndex(n)
-    frames = []
     used = np.zeros(n)  # K_i: the weight with which each row serves as a match
     is_target = np.zeros(n, bool)
     is_target[target_rows] = True
     for d in directions:
         keep = is_target[d.target]
         used += np.bincount(d.match[keep], weights=d.weight[keep], minlength=n)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "unit": labels[d.target],
-                    "match": labels[d.match],
-                    "unit_treated": t[d.target].astype(np.int64),
-                    "distance": d.distance,
-                    "weight": d.weight,
-                }
-            )
-        )
-    matches = pd.concat(frames, ignore_index=True)
+    matches = LazyValue(partial(_matches_frame, directions, t, prep.index))  # built when read
     after = is_target + used  # each row's weight in the matched sample
     balance = balance_before_after(setup.balance_design(), t, after)
     warnings = balance_warnings(balance.drop(index="propensity score", errors="ignore"))
