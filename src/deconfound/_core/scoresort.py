@@ -71,6 +71,7 @@ class ScoreSort:
     smaller: tuple[np.ndarray, np.ndarray]  # per arm: for each position in ``order``, the arm's units below
     arm_rows: tuple[np.ndarray, np.ndarray]  # per arm: row positions of the arm's units in value order
     arm_sorted: tuple[np.ndarray, np.ndarray]  # per arm: their values (sorted)
+    arm1_rows: np.ndarray  # per row: in arm 1
 
     @classmethod
     def build(cls, values: np.ndarray, treated: np.ndarray, order: np.ndarray | None = None) -> ScoreSort:
@@ -93,6 +94,7 @@ class ScoreSort:
             (smaller[0], smaller[1]),
             (rows[0], rows[1]),
             (arm_values[0], arm_values[1]),
+            treated,
         )
 
     def rows(self, arm: int) -> np.ndarray:
@@ -124,6 +126,11 @@ class ScoreSort:
         if grouped:
             return _group_by_target(chunks, len(self.order))
         return tuple(np.concatenate([c[i] for c in chunks]) for i in range(3))  # type: ignore[return-value]
+
+    def arm_order(self, arm: int) -> np.ndarray:
+        """The stable sorting permutation of the arm's values in row order (positions among its rows)."""
+        rank = np.cumsum(self.arm1_rows if arm == 1 else ~self.arm1_rows) - 1
+        return rank[self.arm_rows[arm]]
 
     def same_arm(self, arm: int, j: int, need: np.ndarray, ties: bool = True) -> tuple[np.ndarray, np.ndarray, list]:
         """The ``j`` nearest other units of the same arm for the arm's units whose row is flagged in ``need``.

@@ -279,6 +279,11 @@ def matching(
         if metric.sort is not None and replace and method == "nearest":
             target, match, dist = metric.sort.nearest(int(arm), k, metric.caliper, ties, grouped=False)
             directions.append(_rows_to_direction(arm, targets, target, match, dist))
+        elif metric.sort is not None and method == "nearest":
+            orders = (metric.sort.arm_order(int(arm)), metric.sort.arm_order(1 - int(arm)))
+            v = metric.values
+            pairs = assignment.greedy_1d_ratio(v[targets], v[pool], k, caliper=metric.caliper, orders=orders)
+            directions.append(_pairs_to_direction(arm, targets, pool, pairs))
         else:
             pairs = _search(metric, targets, pool, k, bool(replace), method, ties)
             directions.append(_pairs_to_direction(arm, targets, pool, pairs))
