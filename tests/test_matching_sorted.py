@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from deconfound._core.nearest import nearest_1d, nearest_same_group_1d, window_1d
-from deconfound._core.scoresort import ScoreSort, stable_argsort
+from deconfound._core.scoresort import ScoreSort
+from deconfound._core.sorting import stable_argsort
 
 
 def _values(rng, kind, n):

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import DataError, SpecificationError
 from .nearest import Pairs, SortedPool
-from .scoresort import stable_argsort
+from .sorting import stable_argsort
 
 # switch to the sequential tail when a round pairs fewer than 1/SWITCH_RATIO of the units left and at most
 # SEQUENTIAL_MAX targets are left (vectorised rounds are cheap, the tail runs in Python)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .sorting import stable_argsort
+
 #: distances within this relative tolerance of the k-th are ties. Distances that are equal in exact
 #: arithmetic (mirror-image covariate values, scores of units with equal covariates seen from either side)
 #: come out of floating-point arithmetic a few ulps apart; without a tolerance the set of matches would
@@ -55,7 +57,7 @@ class SortedPool:
     @classmethod
     def build(cls, values: np.ndarray, groups: np.ndarray | None = None) -> SortedPool:
         if groups is None:
-            order = np.argsort(values, kind="stable")
+            order = stable_argsort(values)
             return cls(values[order], order, None, None)
         order = np.lexsort((values, groups))
         return cls(values[order], order, groups[order], None)
@@ -276,7 +278,7 @@ def sorted_pool(values: np.ndarray, order: np.ndarray, rows: np.ndarray) -> Sort
 
 
 def _sort_targets(x: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
-    return np.argsort(x, kind="stable") if groups is None else np.lexsort((x, groups))
+    return stable_argsort(x) if groups is None else np.lexsort((x, groups))
 
 
 def nearest_1d(

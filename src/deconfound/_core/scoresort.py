@@ -3,12 +3,12 @@
 Matching on a score with replacement needs, for both groups, the units in score order: to find each
 target's nearest units of the other group, the same-group neighbours of the conditional variances and
 the windows of the local covariances of the Abadie-Imbens (2016) adjustment. :class:`ScoreSort` sorts
-all units once (:func:`stable_argsort`) and derives everything else in linear time: the sorted units of
+all units once (:func:`sorting.stable_argsort`) and derives everything else in linear time: the sorted units of
 each group, and for every unit how many units of a group have a smaller value -- the insertion point a
 binary search would return, here read off a running count.
 
-Searches give the same pairs, in the same order, as :func:`nearest.nearest_1d` and
-:func:`nearest.nearest_same_group_1d`; window starts equal :func:`nearest.window_1d`.
+Searches give the same pairs as :func:`nearest.nearest_1d` (in its order, or cheaper, in search order)
+and :func:`nearest.nearest_same_group_1d`; window starts equal :func:`nearest.window_1d`.
 """
 
 from __future__ import annotations
@@ -18,47 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .nearest import _group_by_target, _walk
-
-#: below this many values numpy's own stable sort is as fast
-_SMALL = 4096
-
-
-def stable_argsort(values: np.ndarray) -> np.ndarray:
-    """``np.argsort(values, kind="stable")`` for float64 values, about twice as fast on large arrays.
-
-    Each value's bits are mapped to an unsigned integer with the same order, and the low bits are replaced
-    by the row number, so that one plain sort of integers (SIMD-accelerated in numpy) orders by value and
-    breaks ties by row. Values whose kept high bits agree (equal to about 1e-10 relative, rare unless
-    values repeat) are then put in exact order by a second sort of just those. NaN falls back to numpy.
-    """
-    values = np.asarray(values)
-    n = len(values)
-    bits = max(1, (n - 1).bit_length())
-    if n < _SMALL or values.dtype != np.float64 or values.ndim != 1 or bits > 40:
-        return np.argsort(values, kind="stable")
-    u = (values + 0.0).view(np.uint64)  # + 0.0 turns -0.0 into 0.0, which compares equal to it
-    # negative numbers (sign bit set): flip every bit; positive ones: set the sign bit
-    mono = u ^ ((u >> np.uint64(63)) * np.uint64(0x7FFF_FFFF_FFFF_FFFF) + np.uint64(0x8000_0000_0000_0000))
-    shift = np.uint64(bits)
-    key = (mono >> shift) << shift
-    key |= np.arange(n, dtype=np.uint64)
-    key.sort()
-    order = (key & np.uint64((1 << bits) - 1)).astype(np.intp)
-    if np.isnan(values[order[0]]) or np.isnan(values[order[-1]]):  # NaNs sort to either end
-        return np.argsort(values, kind="stable")
-    high = key >> shift
-    same = high[1:] == high[:-1]
-    if same.any():
-        member = np.zeros(n, bool)
-        member[:-1] = same
-        member[1:] |= same
-        idx = np.flatnonzero(member)
-        new_run = np.ones(len(idx), bool)
-        new_run[1:] = ~same[idx[1:] - 1]
-        run = np.cumsum(new_run)
-        sub = order[idx]
-        order[idx] = sub[np.lexsort((sub, mono[sub], run))]
-    return order
+from .sorting import stable_argsort
 
 
 @dataclass(frozen=True)
