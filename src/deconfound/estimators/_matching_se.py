@@ -140,22 +140,29 @@ def _kd_same_arm(z: np.ndarray, j: int, groups: np.ndarray | None) -> Pairs:
     return Pairs(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("target", "pool", "distance")))
 
 
-def ai_variance(
-    directions: list[Direction], effects: np.ndarray, target_rows: np.ndarray, sigma2: np.ndarray, n: int
-) -> float:
-    """Abadie-Imbens (2006) variance with tie weights: first the spread of the unit-level effects, then
-    sum_i [2 1{i target} K_i + K_i^2 - K2_i] sigma_i^2 for matches reused across targets."""
-    n_targets = len(effects)
-    tau = float(effects.mean())
+def match_counts(directions: list[Direction], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """K_i (the summed weight with which each row serves as a match) and K2_i (the sum of squared weights)."""
     k1 = np.zeros(n)
     k2 = np.zeros(n)
-    is_target = np.zeros(n)
-    is_target[target_rows] = 1.0
     for d in directions:
-        keep = is_target[d.target] > 0
-        k1 += np.bincount(d.match[keep], weights=d.weight[keep], minlength=n)
-        k2 += np.bincount(d.match[keep], weights=d.weight[keep] ** 2, minlength=n)
-    correction = float(np.sum((2.0 * is_target * k1 + k1 * k1 - k2) * sigma2))
+        k1 += np.bincount(d.match, weights=d.weight, minlength=n)
+        k2 += np.bincount(d.match, weights=d.weight * d.weight, minlength=n)
+    return k1, k2
+
+
+def ai_variance(
+    effects: np.ndarray, target_rows: np.ndarray, sigma2: np.ndarray, k1: np.ndarray, k2: np.ndarray
+) -> float:
+    """Abadie-Imbens (2006) variance with tie weights: first the spread of the unit-level effects, then
+    sum_i [2 1{i target} K_i + K_i^2 - K2_i] sigma_i^2 for matches reused across targets (only rows used
+    as matches have K_i > 0)."""
+    n_targets = len(effects)
+    tau = float(effects.mean())
+    is_target = np.zeros(len(k1), bool)
+    is_target[target_rows] = True
+    used = np.flatnonzero(k1)
+    a, a2 = k1[used], k2[used]
+    correction = float(np.sum((2.0 * is_target[used] * a + a * a - a2) * sigma2[used]))
     spread = float(np.sum((effects - tau) ** 2))
     return (spread + correction) / n_targets**2
 

@@ -42,6 +42,7 @@ from ._matching_se import (
     ai_variance,
     bias_models,
     conditional_variance,
+    match_counts,
     ps_adjustment,
     unit_effects,
 )
@@ -323,11 +324,9 @@ def _finish(setup, all_directions, metric, estimand, adjust, options, level) -> 
     target_rows = np.concatenate(rows)
     effects_all = np.concatenate(effects)
     estimate = float(effects_all.mean())
-    used = np.zeros(len(y), bool)
-    for d in directions:
-        used[d.match] = True
-    sigma2 = conditional_variance(metric, y, t, used, j)
-    variance = ai_variance(directions, effects_all, target_rows, sigma2, len(y))
+    k1, k2 = match_counts(directions, len(y))  # every pair belongs to a matched target
+    sigma2 = conditional_variance(metric, y, t, k1 > 0, j)
+    variance = ai_variance(effects_all, target_rows, sigma2, k1, k2)
     if adjust:
         unit = np.full(len(y), np.nan)
         for r, e in per_direction.values():
@@ -345,7 +344,7 @@ def _finish(setup, all_directions, metric, estimand, adjust, options, level) -> 
             "no standard error can be given. Use more data or fewer exact-matching columns."
         )
     se = float(np.sqrt(variance))
-    diagnostics, bal_warn = _match_diagnostics(setup, directions, target_rows, metric, n_unmatched, replace)
+    diagnostics, bal_warn = _match_diagnostics(setup, directions, target_rows, metric, n_unmatched, k1)
     warnings += bal_warn
     how = {"nearest": "nearest-neighbour", "optimal": "optimal pair"}[method]
     return make_estimate(
@@ -383,16 +382,12 @@ def _matches_frame(directions: list[Direction], t: np.ndarray, index: pd.Index |
     return pd.concat(frames, ignore_index=True)
 
 
-def _match_diagnostics(setup, directions, target_rows, metric, n_unmatched, replace):
+def _match_diagnostics(setup, directions, target_rows, metric, n_unmatched, used):
     prep = setup.prep
     t = prep.treatment
     n = prep.n
-    used = np.zeros(n)  # K_i: the weight with which each row serves as a match
     is_target = np.zeros(n, bool)
     is_target[target_rows] = True
-    for d in directions:
-        keep = is_target[d.target]
-        used += np.bincount(d.match[keep], weights=d.weight[keep], minlength=n)
     matches = LazyValue(partial(_matches_frame, directions, t, prep.index))  # built when read
     after = is_target + used  # each row's weight in the matched sample
     balance = balance_before_after(setup.balance_design(), t, after)
