@@ -198,21 +198,28 @@ class Design:
             self.__dict__["_runs_cache"] = runs
         return runs
 
-    def tdot(self, other: np.ndarray, chunk_rows: int = 6144) -> np.ndarray:
-        """X' ``other`` for an (n, m) array ``other``, one pass over the rows in cache-sized blocks."""
-        other = np.asarray(other, dtype=np.float64)
-        out = np.zeros((self.k, other.shape[1]))
-        split = self.leading_constant_view()
+    def tdot(self, columns: np.ndarray | Sequence[np.ndarray | float], chunk_rows: int = 6144) -> np.ndarray:
+        """X' V for V given as an (n, m) array or as m columns (arrays of n, or numbers for constant
+        columns): one pass over the rows in cache-sized blocks, V assembled block by block."""
+        if isinstance(columns, np.ndarray) and columns.ndim == 2:
+            columns = [columns[:, j] for j in range(columns.shape[1])]
+        m = len(columns)
+        out = np.zeros((self.k, m))
+        matrix = self.leading_constant_view()
+        rows = max(1, min(chunk_rows, self.n))
+        rhs = np.empty((rows, m), order="F")
         buf = None
-        for start in range(0, self.n, chunk_rows):
-            stop = min(start + chunk_rows, self.n)
-            if split is None:
+        for start in range(0, self.n, rows):
+            stop = min(start + rows, self.n)
+            part = rhs[: stop - start]
+            for j, col in enumerate(columns):
+                part[:, j] = col[start:stop] if isinstance(col, np.ndarray) else col
+            if matrix is None:
                 buf = self.block(start, stop, buf)
-                out += buf.T @ other[start:stop]
-            else:
-                out[1:] += split[start:stop].T @ other[start:stop]
-        if split is not None:
-            out[0] = np.ones(self.n) @ other
+                out += buf.T @ part
+            else:  # a constant 1 and a matrix read in place
+                out[1:] += matrix[start:stop].T @ part
+                out[0] += part.sum(axis=0)
         return out
 
     def leading_constant_view(self) -> np.ndarray | None:

@@ -188,12 +188,8 @@ def local_covariance_sum(
     are per unit in ``sort.order``; ``score`` are the units' scores in that order when ``sort`` is on
     another (monotone) variable.
     """
-    n = len(y)
-    # columns: each group's coefficients (zero on the other group's rows), the two group indicators (for
-    # the groups' column means) and ``extra``
-    columns = np.empty((n, 5 if extra is not None else 4), order="F")
-    columns[:, 2] = t == 0.0
-    columns[:, 3] = t == 1.0
+    # the sum is X' coef - sum_g mean_g(X) sum(coef_g), with coef each row's coefficient in its own group
+    coef_rows = np.empty(len(y))
     sums = np.zeros(2)
     for arm in (0, 1):
         rows = sort.rows(arm)
@@ -212,19 +208,18 @@ def local_covariance_sum(
             cover_a[shift:] += a[:-shift]
             cover_b[shift:] += b[:-shift]
         coef = (ys * cover_a - cover_b) / max(size_w - 1.0, 1.0)
-        column = columns[:, arm]
-        column[:] = 0.0
-        column[rows] = coef
+        coef_rows[rows] = coef
         sums[arm] = float(coef.sum())
-    if extra is not None:
-        columns[:, 4] = extra
-    prod = design.tdot(columns)
-    counts = np.array([float(np.count_nonzero(t == 0.0)), float(np.count_nonzero(t == 1.0))])
-    total = prod[:, 0] + prod[:, 1] - (prod[:, 2] / counts[0]) * sums[0] - (prod[:, 3] / counts[1]) * sums[1]
+    prod = design.tdot([coef_rows, t, 1.0] + ([] if extra is None else [extra]))  # t is 0/1
+    n1 = float(t.sum())
+    n0 = len(y) - n1
+    mean1 = prod[:, 1] / n1
+    mean0 = (prod[:, 2] - prod[:, 1]) / n0
+    total = prod[:, 0] - mean0 * sums[0] - mean1 * sums[1]
     for j, part in enumerate(design.parts):
         if part.values is None:
             total[j] = 0.0  # the constant does not covary
-    return total, (prod[:, 4] if extra is not None else None)
+    return total, (prod[:, 3] if extra is not None else None)
 
 
 def ps_adjustment(
