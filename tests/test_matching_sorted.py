@@ -129,3 +129,12 @@ def test_per_row_tables_are_built_when_read_and_serialised_like_the_others(rng):
     assert "diagnostics['matches']" in str(r.summary())
     with pytest.raises(TypeError, match="does not support item assignment"):
         r.diagnostics["matches"] = None  # type: ignore[index]
+
+
+@pytest.mark.parametrize("kind", ["continuous", "rounded", "signed"])
+def test_stable_lexsort_is_numpys_lexsort(rng, kind):
+    from deconfound._core.sorting import stable_lexsort
+
+    v = _values(rng, kind, 9000)
+    for groups in (rng.integers(0, 7, 9000), rng.integers(0, 100_000, 9000), rng.integers(-3, 3, 9000)):
+        np.testing.assert_array_equal(stable_lexsort(v, groups), np.lexsort((v, groups)))

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import DataError, SpecificationError
 from .nearest import Pairs, SortedPool
-from .sorting import stable_argsort
+from .sorting import stable_argsort, stable_lexsort
 
 # switch to the sequential tail when a round pairs fewer than 1/SWITCH_RATIO of the units left and at most
 # SEQUENTIAL_MAX targets are left (vectorised rounds are cheap, the tail runs in Python)
@@ -187,7 +187,7 @@ def _greedy_sequential(
 def _order(values: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
     if groups is None:
         return stable_argsort(values)
-    return np.lexsort((values, groups))
+    return stable_lexsort(values, groups)
 
 
 def greedy_1d_ratio(

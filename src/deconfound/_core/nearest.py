@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .sorting import stable_argsort
+from .sorting import stable_argsort, stable_lexsort
 
 #: distances within this relative tolerance of the k-th are ties. Distances that are equal in exact
 #: arithmetic (mirror-image covariate values, scores of units with equal covariates seen from either side)
@@ -59,7 +59,7 @@ class SortedPool:
         if groups is None:
             order = stable_argsort(values)
             return cls(values[order], order, None, None)
-        order = np.lexsort((values, groups))
+        order = stable_lexsort(values, groups)
         return cls(values[order], order, groups[order], None)
 
     def segments(self, x: np.ndarray, groups: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -278,7 +278,7 @@ def sorted_pool(values: np.ndarray, order: np.ndarray, rows: np.ndarray) -> Sort
 
 
 def _sort_targets(x: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
-    return stable_argsort(x) if groups is None else np.lexsort((x, groups))
+    return stable_argsort(x) if groups is None else stable_lexsort(x, groups)
 
 
 def nearest_1d(

@@ -44,3 +44,16 @@ def stable_argsort(values: np.ndarray) -> np.ndarray:
         sub = order[idx]
         order[idx] = sub[np.lexsort((sub, mono[sub], run))]
     return order
+
+
+def stable_lexsort(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """``np.lexsort((values, groups))``: by integer group code, then value, ties by position.
+
+    A stable sort by value followed by a stable sort of the group codes (a radix sort when the codes fit
+    in 16 bits)."""
+    groups = np.asarray(groups)
+    order = stable_argsort(values)
+    codes = groups[order]
+    if len(codes) and codes.dtype.kind in "iu" and codes.min() >= 0 and codes.max() < 1 << 16:
+        codes = codes.astype(np.uint16)
+    return order[np.argsort(codes, kind="stable")]

@@ -183,6 +183,8 @@ def _exact_groups(setup: Setup, exact: list[str]) -> np.ndarray | None:
     if not exact:
         return None
     cols = [pd.factorize(setup.prep.extra[f"exact:{c}"], sort=True)[0] for c in exact]
+    if len(cols) == 1:  # the codes a one-level MultiIndex would give (order of first appearance)
+        return pd.factorize(cols[0])[0].astype(np.int64)
     return pd.MultiIndex.from_arrays(cols).factorize()[0].astype(np.int64)
 
 
