@@ -432,7 +432,15 @@ def _missing_mask(frame: pd.DataFrame, columns: Sequence[str]) -> tuple[np.ndarr
     mask = np.zeros(len(frame), dtype=bool)
     counts: dict[str, int] = {}
     for col in columns:
-        miss = frame[col].isna().to_numpy()
+        series = frame[col]
+        kind = series.dtype.kind if isinstance(series.dtype, np.dtype) else "O"
+        if kind in "iub":  # numpy integers and booleans cannot be missing
+            continue
+        if kind == "f":
+            values = series.to_numpy()
+            if not np.isnan(values.min() if len(values) else 0.0):  # min propagates NaN: no NaN anywhere
+                continue
+        miss = series.isna().to_numpy()
         n_miss = int(miss.sum())
         if n_miss:
             counts[col] = n_miss
