@@ -82,6 +82,11 @@ class SortedPool:
         return pos, lo.astype(np.int64), hi.astype(np.int64)
 
 
+def with_sentinels(xs: np.ndarray) -> np.ndarray:
+    """Sorted values with -inf before and +inf after (index i + 1 holds ``xs[i]``)."""
+    return np.concatenate([[-np.inf], xs, [np.inf]])
+
+
 def _walk(
     xs: np.ndarray,
     x: np.ndarray,
@@ -91,10 +96,12 @@ def _walk(
     hi: np.ndarray,
     k: int,
     ties: bool,
+    sentinels: np.ndarray | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """Take the k nearest by walking two pointers outwards (plus ties at the k-th distance).
 
-    Returns lists of (target, sorted position, distance) chunks.
+    Returns lists of (target, sorted position, distance) chunks. ``sentinels`` is :func:`with_sentinels`
+    of ``xs`` when already made (callers walking many batches of targets over one pool).
     """
     m = len(x)
     rows = np.arange(m)
@@ -109,7 +116,10 @@ def _walk(
     # pointer outside the bounds infinite, with no masks
     flat = np.ndim(lo) == 0 and np.ndim(hi) == 0 and int(lo) == 0 and int(hi) == len(xs)
     padded = flat and len(xs) > 0 and bool(np.isfinite(xs[0]) and np.isfinite(xs[-1]))
-    xp = np.concatenate([[-np.inf], xs, [np.inf]]) if padded else xs
+    if padded:
+        xp = with_sentinels(xs) if sentinels is None else sentinels
+    else:
+        xp = xs
 
     def dist_left() -> np.ndarray:
         if padded:

@@ -17,8 +17,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .nearest import _group_by_target, _walk
+from .nearest import _group_by_target, _walk, with_sentinels
 from .sorting import stable_argsort
+
+#: targets walked (or windows placed) per batch: small enough that temporaries stay in the CPU cache and
+#: are recycled by the allocator instead of being mapped afresh (page faults cost more than the work)
+BATCH = 1 << 15
 
 
 @dataclass(frozen=True)
@@ -73,18 +77,26 @@ class ScoreSort:
         row when ``grouped``, else in search order; either way each target's matches come nearest first."""
         other = 1 - arm
         pool_values = self.arm_values(other)
+        sentinels = with_sentinels(pool_values)
         x = self.arm_values(arm)
-        start = self.smaller[other][self.positions[arm]]
-        tgt, pos, dst = _walk(pool_values, x, start - 1, start, np.int64(0), np.int64(len(pool_values)), k, ties)
+        below = self.smaller[other]
+        positions = self.positions[arm]
         target_rows, pool_rows = self.rows(arm), self.rows(other)
+        size = np.int64(len(pool_values))
         chunks = []
-        for t, p, d in zip(tgt, pos, dst):
-            if caliper is not None:
-                keep = d <= caliper
-                t, p, d = t[keep], p[keep], d[keep]
-            chunks.append((target_rows[t], pool_rows[p], d))
+        for first in range(0, len(x), BATCH):  # batches keep every temporary array small
+            last = min(first + BATCH, len(x))
+            start = below[positions[first:last]]
+            walked = _walk(pool_values, x[first:last], start - 1, start, np.int64(0), size, k, ties, sentinels)
+            for t, p, d in zip(*walked):
+                if caliper is not None:
+                    keep = d <= caliper
+                    t, p, d = t[keep], p[keep], d[keep]
+                chunks.append((target_rows[first + t], pool_rows[p], d))
         if grouped:
             return _group_by_target(chunks, len(self.order))
+        if not chunks:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
         return tuple(np.concatenate([c[i] for c in chunks]) for i in range(3))  # type: ignore[return-value]
 
     def arm_order(self, arm: int) -> np.ndarray:
@@ -99,10 +111,16 @@ class ScoreSort:
         walk's chunks (unit index into those rows, neighbour position in the arm's sorted list)).
         """
         values = self.arm_values(arm)
+        sentinels = with_sentinels(values)
         rows = self.rows(arm)
         at = np.flatnonzero(need[rows])
-        tgt, pos, _ = _walk(values, values[at], at - 1, at + 1, np.int64(0), np.int64(len(values)), j, ties)
-        return rows[at], at, list(zip(tgt, pos))
+        size = np.int64(len(values))
+        chunks = []
+        for first in range(0, len(at), BATCH):
+            a = at[first : first + BATCH]
+            tgt, pos, _ = _walk(values, values[a], a - 1, a + 1, np.int64(0), size, j, ties, sentinels)
+            chunks += [(first + t, p) for t, p in zip(tgt, pos)]
+        return rows[at], at, chunks
 
     def window_starts(self, arm: int, size: int, values: np.ndarray | None = None) -> np.ndarray:
         """For every unit (in value order), the start of the ``size`` units of ``arm`` nearest to it: a
@@ -128,12 +146,17 @@ class ScoreSort:
         # true then false as L grows, so L = below - size + (number of trues for L = below - size, ...,
         # below - 1). Infinite sentinels stand for starts before the first or windows past the last point.
         padded = np.concatenate([np.full(size, -np.inf), pool, np.full(size, np.inf)])
-        start = below - size
-        for shift in range(size):
-            # candidate L = below - size + shift: its leftmost point is padded[L + size], the next one to
-            # its right padded[L + 2 size]
-            start += padded[shift + size :][below] - x < x - padded[shift:][below]
-        return start
+        out = np.empty(len(x), np.int64)
+        for first in range(0, len(x), BATCH):  # batches keep every temporary array small
+            last = min(first + BATCH, len(x))
+            b, xb = below[first:last], x[first:last]
+            start = out[first:last]
+            np.subtract(b, size, out=start)
+            for shift in range(size):
+                # candidate L = below - size + shift: its leftmost point is padded[L + size], the next one to
+                # its right padded[L + 2 size]
+                start += padded[shift + size :][b] - xb < xb - padded[shift:][b]
+        return out
 
 
 def _run_starts(sorted_values: np.ndarray) -> np.ndarray | None:
