@@ -13,6 +13,7 @@ and :func:`nearest.nearest_same_group_1d`; window starts equal :func:`nearest.wi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -129,6 +130,13 @@ class ScoreSort:
         ``values`` are the units' values in ``order`` when the windows are on another (monotone) variable
         than the one sorted, e.g. the score when matching on its logit.
         """
+        out = np.empty(len(self.order), np.int64)
+        for first, last, start in self.window_batches(arm, size, values):
+            out[first:last] = start
+        return out
+
+    def window_batches(self, arm: int, size: int, values: np.ndarray | None = None) -> Iterator[tuple]:
+        """:meth:`window_starts` in batches of units: (first, last, starts of units first..last - 1)."""
         if values is None:
             x, below = self.values, self.smaller[arm]
         else:
@@ -146,17 +154,15 @@ class ScoreSort:
         # true then false as L grows, so L = below - size + (number of trues for L = below - size, ...,
         # below - 1). Infinite sentinels stand for starts before the first or windows past the last point.
         padded = np.concatenate([np.full(size, -np.inf), pool, np.full(size, np.inf)])
-        out = np.empty(len(x), np.int64)
         for first in range(0, len(x), BATCH):  # batches keep every temporary array small
             last = min(first + BATCH, len(x))
             b, xb = below[first:last], x[first:last]
-            start = out[first:last]
-            np.subtract(b, size, out=start)
+            start = b - size
             for shift in range(size):
                 # candidate L = below - size + shift: its leftmost point is padded[L + size], the next one to
                 # its right padded[L + 2 size]
                 start += padded[shift + size :][b] - xb < xb - padded[shift:][b]
-        return out
+            yield first, last, start
 
 
 def _run_starts(sorted_values: np.ndarray) -> np.ndarray | None:

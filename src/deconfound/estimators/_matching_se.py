@@ -8,6 +8,7 @@ one-dimensional metrics without exact-matching cells carry a :class:`ScoreSort` 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -172,9 +173,9 @@ def local_covariance_sum(
     y: np.ndarray,
     t: np.ndarray,
     size: int,
-    weights: dict,
+    weight: Callable[[float, np.ndarray], np.ndarray],
     sort: ScoreSort,
-    score: np.ndarray | None,
+    score: np.ndarray,
     extra: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """sum_i w_g(i) cov(X, Y | score_i, group g) over units i and both groups g, one entry per column of X
@@ -184,30 +185,39 @@ def local_covariance_sum(
     contiguous window of the group sorted by score. The sum is linear in X: unit p of group g enters it with
     the coefficient (y_p a_p - b_p) / (size - 1), where a_p adds the weights w_g(i) of the windows that
     contain p and b_p the same weights times each window's mean outcome. So one product of the design with
-    a few vectors gives every column (centred per group, so large means lose no precision). ``weights[g]``
-    are per unit in ``sort.order``; ``score`` are the units' scores in that order when ``sort`` is on
-    another (monotone) variable.
+    a few vectors gives every column (centred per group, so large means lose no precision). ``score`` are
+    the units' scores in ``sort.order`` and ``weight(g, scores)`` gives w_g for a batch of them.
     """
     # the sum is X' coef - sum_g mean_g(X) sum(coef_g), with coef each row's coefficient in its own group
     coef_rows = np.empty(len(y))
     sums = np.zeros(2)
+    own = score is sort.values
     for arm in (0, 1):
         rows = sort.rows(arm)
         ys = y[rows]
-        ys = ys - ys.mean()
+        ys -= ys.mean()
         m = len(ys)
         size_w = min(size, m)
-        start = sort.window_starts(arm, size_w, score)
-        cy = np.concatenate([[0.0], np.cumsum(ys)])
-        mean_y = (cy[start + size_w] - cy[start]) / size_w
-        w = weights[float(arm)]
-        a = np.bincount(start, weights=w, minlength=m)
-        b = np.bincount(start, weights=w * mean_y, minlength=m)
+        cy = np.zeros(m + 1)
+        np.cumsum(ys, out=cy[1:])
+        a = np.zeros(m)  # summed weights of the windows starting at each unit of the group
+        b = np.zeros(m)  # ... times the windows' mean outcomes
+        for first, last, start in sort.window_batches(arm, size_w, None if own else score):
+            w = weight(float(arm), score[first:last])
+            mean_y = cy[start + size_w]
+            mean_y -= cy[start]
+            mean_y *= w / size_w
+            lo, hi = int(start.min()), int(start.max()) + 1
+            start -= lo
+            a[lo:hi] += np.bincount(start, weights=w, minlength=hi - lo)
+            b[lo:hi] += np.bincount(start, weights=mean_y, minlength=hi - lo)
         cover_a, cover_b = a.copy(), b.copy()
         for shift in range(1, size_w):  # windows starting up to size - 1 places before p contain p
             cover_a[shift:] += a[:-shift]
             cover_b[shift:] += b[:-shift]
-        coef = (ys * cover_a - cover_b) / max(size_w - 1.0, 1.0)
+        coef = ys * cover_a
+        coef -= cover_b
+        coef /= max(size_w - 1.0, 1.0)
         coef_rows[rows] = coef
         sums[arm] = float(coef.sum())
     prod = design.tdot([coef_rows, t, 1.0] + ([] if extra is None else [extra]))  # t is 0/1
@@ -224,7 +234,7 @@ def local_covariance_sum(
 
 def ps_adjustment(
     fit: Any, y, t, effects, tau: float, estimand: str, size: int, sort: ScoreSort | None, on_score: bool
-):
+) -> float:
     """Abadie and Imbens (2016): the change in the matching variance from estimating the logistic score.
 
     ATE: - c' V c. ATT: - c_t' V c_t + d' V d, with V the logit coefficients' covariance,
@@ -238,18 +248,27 @@ def ps_adjustment(
     if sort is None:
         sort, on_score = ScoreSort.build(fit.score, t == 1.0), True
     p = sort.values if on_score else fit.score[sort.order]
-    score = None if on_score else p
-    f = p * (1.0 - p)
     if estimand == "ATE":
         n = float(len(p))
-        c, _ = local_covariance_sum(design, y, t, size, {1.0: f / p / n, 0.0: f / (1.0 - p) / n}, sort, score)
+
+        def weight_ate(arm: float, q: np.ndarray) -> np.ndarray:
+            f = q * (1.0 - q)
+            return f / q / n if arm == 1.0 else f / (1.0 - q) / n
+
+        c, _ = local_covariance_sum(design, y, t, size, weight_ate, sort, p)
         return -float(c @ v @ c)
-    arm = 1.0 if estimand == "ATT" else 0.0
-    odds = p / (1.0 - p) if arm == 1.0 else (1.0 - p) / p
-    n_arm = float(np.count_nonzero(t == arm))
-    weights = {arm: f / n_arm, 1.0 - arm: odds * f / n_arm}
+    target = 1.0 if estimand == "ATT" else 0.0
+    n_arm = float(np.count_nonzero(t == target))
+
+    def weight_att(arm: float, q: np.ndarray) -> np.ndarray:
+        f = q * (1.0 - q)
+        if arm == target:
+            return f / n_arm
+        odds = q / (1.0 - q) if target == 1.0 else (1.0 - q) / q
+        return odds * f / n_arm
+
     w = np.where(np.isfinite(effects), fit.score * (1.0 - fit.score) * (effects - tau), 0.0)
-    c, xw = local_covariance_sum(design, y, t, size, weights, sort, score, extra=w)
+    c, xw = local_covariance_sum(design, y, t, size, weight_att, sort, p, extra=w)
     assert xw is not None
     d = xw / n_arm
     return -float(c @ v @ c) + float(d @ v @ d)
