@@ -172,9 +172,72 @@ class Design:
         if out is None or out.shape[0] < rows:
             out = np.empty((rows, self.k), dtype=np.float64, order="F")
         blk = out[:rows]
-        for j, part in enumerate(self.parts):
-            part.fill(blk[:, j], start, stop)
+        for j0, j1, matrix in self._runs():
+            if matrix is not None:
+                blk[:, j0:j1] = matrix[start:stop]
+            else:
+                self.parts[j0].fill(blk[:, j0], start, stop)
         return blk
+
+    def _runs(self) -> list[tuple[int, int, np.ndarray | None]]:
+        """Consecutive float columns that are adjacent columns of one 2-D array (a pandas frame built from
+        a matrix stores its float columns so) as one strided 2-D view, copied per block in one call."""
+        runs = self.__dict__.get("_runs_cache")
+        if runs is None:
+            runs = []
+            j = 0
+            while j < self.k:
+                stop = j + 1
+                while stop < self.k and _adjacent(self.parts[j], self.parts[stop - 1], self.parts[stop], stop - j):
+                    stop += 1
+                if stop - j > 1:
+                    first = self.parts[j].values
+                    assert first is not None
+                    step = _address(self.parts[j + 1].values) - _address(first)
+                    view = np.lib.stride_tricks.as_strided(
+                        first, shape=(self.n, stop - j), strides=(first.strides[0], step), writeable=False
+                    )
+                    runs.append((j, stop, view))
+                else:
+                    runs.append((j, j + 1, None))
+                j = stop
+            self.__dict__["_runs_cache"] = runs
+        return runs
+
+    def tdot(self, columns: np.ndarray | Sequence[np.ndarray | float], chunk_rows: int = 6144) -> np.ndarray:
+        """X' V for V given as an (n, m) array or as m columns (arrays of n, or numbers for constant
+        columns): one pass over the rows in cache-sized blocks, V assembled block by block."""
+        if isinstance(columns, np.ndarray) and columns.ndim == 2:
+            columns = [columns[:, j] for j in range(columns.shape[1])]
+        m = len(columns)
+        out = np.zeros((self.k, m))
+        matrix = self.leading_constant_view()
+        rows = max(1, min(chunk_rows, self.n))
+        rhs = np.empty((rows, m), order="F")
+        buf = None
+        for start in range(0, self.n, rows):
+            stop = min(start + rows, self.n)
+            part = rhs[: stop - start]
+            for j, col in enumerate(columns):
+                part[:, j] = col[start:stop] if isinstance(col, np.ndarray) else col
+            if matrix is None:
+                buf = self.block(start, stop, buf)
+                out += buf.T @ part
+            else:  # a constant 1 and a matrix read in place
+                out[1:] += matrix[start:stop].T @ part
+                out[0] += part.sum(axis=0)
+        return out
+
+    def leading_constant_view(self) -> np.ndarray | None:
+        """When the design is a constant 1 followed by float columns adjacent in one 2-D array (a pandas
+        frame built from a matrix stores its float columns so), a read-only 2-D view of those columns:
+        blocks of rows can then be read in place, without a copy. Else None."""
+        if self.k < 2 or self.parts[0].values is not None or self.parts[0].level is not None:
+            return None
+        runs = self._runs()
+        if len(runs) == 2 and runs[1][0] == 1 and runs[1][1] == self.k and runs[1][2] is not None:
+            return runs[1][2]
+        return None
 
     def constant_columns(self) -> list[int]:
         """Indices of columns that take one value in every row (an intercept, or a constant covariate)."""
@@ -216,6 +279,35 @@ class Design:
             n = int(np.count_nonzero(rows)) if rows.dtype == bool else len(rows)
         parts = [p if p.values is None else _Part(p.name, p.values[rows], p.level, p.source) for p in self.parts]
         return Design(parts, n)
+
+
+def _address(values: np.ndarray | None) -> int:
+    return 0 if values is None else int(values.__array_interface__["data"][0])
+
+
+def _root(values: np.ndarray) -> object:
+    base: Any = values
+    while isinstance(base, np.ndarray) and base.base is not None:
+        base = base.base
+    return base
+
+
+def _plain_float(part: _Part) -> bool:
+    v = part.values
+    return v is not None and part.level is None and v.dtype == np.float64 and v.ndim == 1
+
+
+def _adjacent(first: _Part, prev: _Part, nxt: _Part, offset: int) -> bool:
+    """True when ``nxt`` lies where column ``offset`` of a 2-D view starting at ``first`` (with the spacing
+    of ``prev`` to ``nxt``) would: then that view reads exactly the parts' values."""
+    if not (_plain_float(first) and _plain_float(nxt)):
+        return False
+    a, b = first.values, nxt.values
+    assert a is not None and b is not None
+    if a.shape != b.shape or a.strides != b.strides or _root(a) is not _root(b):
+        return False
+    step = _address(b) - _address(prev.values)
+    return step != 0 and _address(b) - _address(a) == offset * step
 
 
 def constant_part(name: str = "const") -> _Part:
@@ -346,7 +438,15 @@ def _missing_mask(frame: pd.DataFrame, columns: Sequence[str]) -> tuple[np.ndarr
     mask = np.zeros(len(frame), dtype=bool)
     counts: dict[str, int] = {}
     for col in columns:
-        miss = frame[col].isna().to_numpy()
+        series = frame[col]
+        kind = series.dtype.kind if isinstance(series.dtype, np.dtype) else "O"
+        if kind in "iub":  # numpy integers and booleans cannot be missing
+            continue
+        if kind == "f":
+            values = series.to_numpy()
+            if not np.isnan(values.min() if len(values) else 0.0):  # min propagates NaN: no NaN anywhere
+                continue
+        miss = series.isna().to_numpy()
         n_miss = int(miss.sum())
         if n_miss:
             counts[col] = n_miss

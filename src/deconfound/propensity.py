@@ -18,17 +18,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
 
-from ._core.logistic import LogisticFit, fit_logistic, predict_index
+from ._core.logistic import LogisticFit, fit_logistic, predict
+from ._core.scoresort import ScoreSort
 from ._options import check_option, check_random_state
 from .data import Design, Prepared, constant_part, prepare
 from .errors import DataError, SpecificationError
-from .results import CoefTable
+from .results import CoefTable, LazyValue
 
 PRESETS = ("logistic", "sklearn-logistic", "gbm", "rf")
 DEFAULT_FOLDS = 5
@@ -222,8 +223,8 @@ def fit_propensity(
             )
         design = covariates.with_parts([constant_part()], front=True)
         fit = fit_logistic(design, treatment, weights)
-        index = predict_index(design, fit.coef)
-        return PropensityFit(expit(index), index, "logistic", design, fit, 0)
+        index, score = predict(design, fit.coef)
+        return PropensityFit(score, index, "logistic", design, fit, 0)
     seed = _seed(random_state)
     estimator = _preset(name, seed, n_jobs) if isinstance(model, str) else _set_seed(_check_classifier(model), seed)
     score = _classifier_scores(estimator, covariates, treatment, weights, folds, seed)
@@ -305,6 +306,7 @@ class Setup:
     diagnostics: dict[str, Any]
     warnings: list[str]
     notes: list[str]
+    score_sort: ScoreSort | None = None  # every row sorted by score (when asked for: matching on the score)
 
     def balance_design(self) -> Design:
         """Every covariate (outcome and propensity models) plus the propensity score, for balance tables."""
@@ -352,8 +354,13 @@ def propensity_setup(
     extra: dict[str, str | None] | None = None,
     need_scores: bool = True,
     weighting: bool = True,
+    sort_scores: bool = False,
 ) -> Setup:
-    """Prepare the data, fit the propensity score, describe overlap and apply trimming (refitting after it)."""
+    """Prepare the data, fit the propensity score, describe overlap and apply trimming (refitting after it).
+
+    ``sort_scores`` sorts the final scores once (:class:`ScoreSort`, for matching on the score); the overlap
+    statistics then come from the sorted groups.
+    """
     from .diagnostics.overlap import check_some_overlap, overlap_table, overlap_warnings, trim_mask
 
     cov_cols = _columns(covariates, "covariates")
@@ -381,11 +388,12 @@ def propensity_setup(
     ps_design = prep.covariates.for_columns(ps_cols)
     kwargs = dict(model=propensity_model, cross_fit=cross_fit, random_state=random_state, n_jobs=n_jobs)
     fit = fit_propensity(ps_design, prep.treatment, prep.weights, **kwargs)
-    check_some_overlap(fit.score, prep.treatment, fit.model)
-    table = score_frame(fit, prep.treatment, prep.index)
+    final = trim is None or trim is False  # no trimming: these scores are the final ones
+    sort = ScoreSort.build(fit.score, prep.treatment == 1.0) if sort_scores and final else None
+    check_some_overlap(fit.score, prep.treatment, fit.model, _sorted_groups(sort))
     keep, alpha, rule = trim_mask(fit.score, trim)
-    table["trimmed"] = ~keep
-    diagnostics["overlap"] = overlap_table(fit.score, prep.treatment)
+    table = LazyValue(partial(_score_table, fit, prep.treatment, prep.index, keep))  # built when read
+    diagnostics["overlap"] = overlap_table(fit.score, prep.treatment, _sorted_groups(sort))
     if rule != "none":
         n_out = int(np.count_nonzero(~keep))
         t_out = int(np.count_nonzero(~keep & (prep.treatment == 1.0)))
@@ -402,7 +410,9 @@ def propensity_setup(
                 "is the effect in that population"
             )
         assert prep.treatment is not None
-        diagnostics["overlap_after_trimming"] = overlap_table(fit.score, prep.treatment)
+        if sort_scores and sort is None:
+            sort = ScoreSort.build(fit.score, prep.treatment == 1.0)
+        diagnostics["overlap_after_trimming"] = overlap_table(fit.score, prep.treatment, _sorted_groups(sort))
         warnings += overlap_warnings(diagnostics["overlap_after_trimming"], weighting)
     else:
         warnings += overlap_warnings(diagnostics["overlap"], weighting)
@@ -413,4 +423,15 @@ def propensity_setup(
     notes += list(fit.notes)
     if ps_cols != cov_cols:
         notes.append(f"propensity model covariates: {', '.join(ps_cols)}")
-    return Setup(prep, fit, prep.covariates.for_columns(cov_cols), ps_design, diagnostics, warnings, notes)
+    return Setup(prep, fit, prep.covariates.for_columns(cov_cols), ps_design, diagnostics, warnings, notes, sort)
+
+
+def _score_table(fit: PropensityFit, treatment: np.ndarray, index: pd.Index | None, keep: np.ndarray) -> pd.DataFrame:
+    table = score_frame(fit, treatment, index)
+    table["trimmed"] = ~keep
+    return table
+
+
+def _sorted_groups(sort: ScoreSort | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """(treated scores, control scores), each sorted, from the shared sort."""
+    return None if sort is None else (sort.arm_values(1), sort.arm_values(0))

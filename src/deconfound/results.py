@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -20,7 +20,7 @@ import pandas as pd
 from ._core.distributions import critical_value, two_sided_p
 from ._options import check_level
 
-__all__ = ["CoefTable", "Comparison", "Estimate", "Summary", "compare"]
+__all__ = ["CoefTable", "Comparison", "Diagnostics", "Estimate", "LazyValue", "Summary", "compare"]
 
 #: keys of ``Estimate.to_dict()`` (and of the command line's ``--json``), in order. A public contract.
 JSON_KEYS = (
@@ -51,6 +51,38 @@ PER_ROW_KEYS = frozenset({"propensity", "weights", "matches"})
 #: diagnostics tables longer than this (per-row data such as scores or matched pairs) are listed, not
 #: printed, by ``Estimate.summary()``
 SUMMARY_MAX_ROWS = 30
+
+
+class LazyValue:
+    """A diagnostics value built on first access (a large per-row table that is often never looked at)."""
+
+    __slots__ = ("factory",)
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self.factory = factory
+
+
+class Diagnostics(Mapping[str, Any]):
+    """The read-only diagnostics of an Estimate. Values given as :class:`LazyValue` are built when first
+    read (by ``[]``, ``get``, ``items`` ...) and kept; to the reader they are ordinary values."""
+
+    def __init__(self, values: Mapping[str, Any] | None = None) -> None:
+        self._values: dict[str, Any] = dict(values._values if isinstance(values, Diagnostics) else (values or {}))
+
+    def __getitem__(self, key: str) -> Any:
+        value = self._values[key]
+        if isinstance(value, LazyValue):
+            value = self._values[key] = value.factory()
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"Diagnostics({dict(self)!r})"
 
 
 def _jsonable(value: Any) -> Any:
@@ -259,7 +291,7 @@ class Estimate:
     label: str | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "diagnostics", MappingProxyType(dict(self.diagnostics)))
+        object.__setattr__(self, "diagnostics", Diagnostics(self.diagnostics))
         object.__setattr__(self, "dropped_by", MappingProxyType(dict(self.dropped_by)))
         if self.treatment_mapping is not None:
             object.__setattr__(self, "treatment_mapping", MappingProxyType(dict(self.treatment_mapping)))

@@ -20,9 +20,12 @@ import numpy as np
 
 from ..errors import DataError, SpecificationError
 from .nearest import Pairs, SortedPool
+from .sorting import stable_argsort, stable_lexsort
 
-SWITCH_RATIO = 50  # switch to the sequential tail when a round pairs fewer than 1/50 of the units left
-SEQUENTIAL_MAX = 50_000  # ... and at most this many targets are left
+# switch to the sequential tail when a round pairs fewer than 1/SWITCH_RATIO of the units left and at most
+# SEQUENTIAL_MAX targets are left (vectorised rounds are cheap, the tail runs in Python)
+SWITCH_RATIO = 1000
+SEQUENTIAL_MAX = 5000
 DENSE_LIMIT = 16_000_000  # cells of a dense cost matrix
 SPARSE_LIMIT = 30_000_000  # candidate pairs of a sparse problem
 
@@ -48,22 +51,29 @@ def greedy_1d(
     pool_groups: np.ndarray | None = None,
     targets: np.ndarray | None = None,
     available: np.ndarray | None = None,
+    orders: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Pairs:
     """One pool unit per target, each pool unit used at most once, closest pairs first.
 
     ``targets`` / ``available`` (boolean masks) restrict which targets and pool units take part.
+    ``orders``: the stable sorting permutations of ``x`` and ``pool_values`` when known (no groups).
     """
     cal = np.inf if caliper is None else caliper
-    t_idx = np.flatnonzero(np.ones(len(x), bool) if targets is None else targets)
-    p_idx = np.flatnonzero(np.ones(len(pool_values), bool) if available is None else available)
     # both sides sorted by (group, value) once; removing units keeps the order
-    t_ord = t_idx[_order(x[t_idx], None if groups is None else groups[t_idx])]
-    p_ord = p_idx[_order(pool_values[p_idx], None if pool_groups is None else pool_groups[p_idx])]
+    if orders is not None and groups is None and pool_groups is None:
+        t_ord = orders[0] if targets is None else orders[0][targets[orders[0]]]
+        p_ord = orders[1] if available is None else orders[1][available[orders[1]]]
+    else:
+        t_idx = np.flatnonzero(np.ones(len(x), bool) if targets is None else targets)
+        p_idx = np.flatnonzero(np.ones(len(pool_values), bool) if available is None else available)
+        t_ord = t_idx[_order(x[t_idx], None if groups is None else groups[t_idx])]
+        p_ord = p_idx[_order(pool_values[p_idx], None if pool_groups is None else pool_groups[p_idx])]
     out_t, out_p, out_d = [], [], []
+    # values (and groups) in sorted order, compressed as units leave: no gathers by position per round
+    xt, xp = x[t_ord], pool_values[p_ord]
+    gt = None if groups is None else groups[t_ord]
+    gp = None if pool_groups is None else pool_groups[p_ord]
     while len(t_ord) and len(p_ord):
-        xt, xp = x[t_ord], pool_values[p_ord]
-        gt = None if groups is None else groups[t_ord]
-        gp = None if pool_groups is None else pool_groups[p_ord]
         near_p, d_t = _nearest_one(xp, gp, xt, gt)  # each target's nearest pool unit
         near_t, d_p = _nearest_one(xt, gt, xp, gp)  # each pool unit's nearest target
         alive_t = np.isfinite(d_t) & (d_t <= cal)
@@ -82,7 +92,9 @@ def greedy_1d(
         keep_t = alive_t & ~mutual
         keep_p = alive_p.copy()
         keep_p[pi] = False
-        t_ord, p_ord = t_ord[keep_t], p_ord[keep_p]
+        t_ord, p_ord, xt, xp = t_ord[keep_t], p_ord[keep_p], xt[keep_t], xp[keep_p]
+        gt = None if gt is None else gt[keep_t]
+        gp = None if gp is None else gp[keep_p]
         if len(ti) * SWITCH_RATIO < len(t_ord) + len(p_ord) and len(t_ord) <= SEQUENTIAL_MAX:
             # few pairs per round: the rest is faster one pair at a time
             tail = _greedy_sequential(x, pool_values, t_ord, p_ord, cal, groups, pool_groups)
@@ -93,7 +105,10 @@ def greedy_1d(
     if not out_t:
         return Pairs.empty()
     t = np.concatenate(out_t)
-    order = np.argsort(t, kind="stable")
+    # each target is paired at most once: ordering by target is a scatter
+    at = np.full(len(x), -1, np.int64)
+    at[t] = np.arange(len(t))
+    order = at[at >= 0]
     return Pairs(t[order], np.concatenate(out_p)[order], np.concatenate(out_d)[order])
 
 
@@ -171,8 +186,8 @@ def _greedy_sequential(
 
 def _order(values: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
     if groups is None:
-        return np.argsort(values, kind="stable")
-    return np.lexsort((values, groups))
+        return stable_argsort(values)
+    return stable_lexsort(values, groups)
 
 
 def greedy_1d_ratio(
@@ -183,8 +198,11 @@ def greedy_1d_ratio(
     caliper: float | None = None,
     groups: np.ndarray | None = None,
     pool_groups: np.ndarray | None = None,
+    orders: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Pairs:
-    """1:k greedy matching without replacement: k passes, each giving every still-matched target one more."""
+    """1:k greedy matching without replacement: k passes, each giving every still-matched target one more.
+
+    ``orders``: the stable sorting permutations of ``x`` and ``pool_values`` when known (no groups)."""
     available = np.ones(len(pool_values), bool)
     targets = np.ones(len(x), bool)
     parts = []
@@ -197,6 +215,7 @@ def greedy_1d_ratio(
             pool_groups=pool_groups,
             targets=targets,
             available=available,
+            orders=orders,
         )
         if not len(pairs):
             break
@@ -207,6 +226,8 @@ def greedy_1d_ratio(
         targets &= matched
     if not parts:
         return Pairs.empty()
+    if len(parts) == 1:
+        return parts[0]
     t = np.concatenate([p.target for p in parts])
     p = np.concatenate([p.pool for p in parts])
     d = np.concatenate([p.distance for p in parts])

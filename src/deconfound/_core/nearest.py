@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .sorting import stable_argsort, stable_lexsort
+
 #: distances within this relative tolerance of the k-th are ties. Distances that are equal in exact
 #: arithmetic (mirror-image covariate values, scores of units with equal covariates seen from either side)
 #: come out of floating-point arithmetic a few ulps apart; without a tolerance the set of matches would
@@ -55,9 +57,9 @@ class SortedPool:
     @classmethod
     def build(cls, values: np.ndarray, groups: np.ndarray | None = None) -> SortedPool:
         if groups is None:
-            order = np.argsort(values, kind="stable")
+            order = stable_argsort(values)
             return cls(values[order], order, None, None)
-        order = np.lexsort((values, groups))
+        order = stable_lexsort(values, groups)
         return cls(values[order], order, groups[order], None)
 
     def segments(self, x: np.ndarray, groups: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -80,6 +82,11 @@ class SortedPool:
         return pos, lo.astype(np.int64), hi.astype(np.int64)
 
 
+def with_sentinels(xs: np.ndarray) -> np.ndarray:
+    """Sorted values with -inf before and +inf after (index i + 1 holds ``xs[i]``)."""
+    return np.concatenate([[-np.inf], xs, [np.inf]])
+
+
 def _walk(
     xs: np.ndarray,
     x: np.ndarray,
@@ -89,10 +96,12 @@ def _walk(
     hi: np.ndarray,
     k: int,
     ties: bool,
+    sentinels: np.ndarray | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """Take the k nearest by walking two pointers outwards (plus ties at the k-th distance).
 
-    Returns lists of (target, sorted position, distance) chunks.
+    Returns lists of (target, sorted position, distance) chunks. ``sentinels`` is :func:`with_sentinels`
+    of ``xs`` when already made (callers walking many batches of targets over one pool).
     """
     m = len(x)
     rows = np.arange(m)
@@ -101,13 +110,26 @@ def _walk(
     dst: list[np.ndarray] = []
     left = left.copy()
     right = right.copy()
-    kth = np.full(m, np.inf)
+    kth = None  # the k-th distance of every target (inf: fewer than k found)
+
+    # one set of bounds [0, n) with finite ends: infinite sentinels on both sides make every distance to a
+    # pointer outside the bounds infinite, with no masks
+    flat = np.ndim(lo) == 0 and np.ndim(hi) == 0 and int(lo) == 0 and int(hi) == len(xs)
+    padded = flat and len(xs) > 0 and bool(np.isfinite(xs[0]) and np.isfinite(xs[-1]))
+    if padded:
+        xp = with_sentinels(xs) if sentinels is None else sentinels
+    else:
+        xp = xs
 
     def dist_left() -> np.ndarray:
+        if padded:
+            return x - xp[left + 1]
         ok = left >= lo
         return np.where(ok, x - xs[np.where(ok, left, 0)], np.inf)
 
     def dist_right() -> np.ndarray:
+        if padded:
+            return xp[right + 1] - x
         ok = right < hi
         return np.where(ok, xs[np.where(ok, right, 0)] - x, np.inf)
 
@@ -117,33 +139,93 @@ def _walk(
         d = np.where(take_left, dl, dr)
         found = np.isfinite(d)
         chosen = np.where(take_left, left, right)
-        tgt.append(rows[found])
-        pos.append(chosen[found])
-        dst.append(d[found])
-        kth = np.where(found, d, kth)
-        left = np.where(found & take_left, left - 1, left)
-        right = np.where(found & ~take_left, right + 1, right)
+        if found.all():
+            tgt.append(rows)
+            pos.append(chosen)
+            dst.append(d)
+            kth = d
+        else:
+            tgt.append(rows[found])
+            pos.append(chosen[found])
+            dst.append(d[found])
+            kth = d if kth is None else np.where(found, d, kth)
+            take_left &= found
+        left -= take_left
+        right += found & ~take_left
     if not ties:
         return tgt, pos, dst
-    active = np.isfinite(kth)
+    # ties at the k-th distance: the next unit on either side of every target is checked once; only the
+    # targets with a tie there are walked further
     scale = float(max(abs(xs[0]), abs(xs[-1]), 1.0)) if len(xs) else 1.0
+    if kth is None:
+        return tgt, pos, dst
     limit = kth * (1.0 + TIE_RTOL) + TIE_ATOL * scale
-    while np.any(active):
-        dl = dist_left()
-        hit = active & (dl <= limit)
+    if not np.isfinite(limit).all():
+        limit[~np.isfinite(limit)] = -np.inf
+    cand, x_c, left_c, right_c, lo_c, hi_c = rows, x, left, right, lo, hi
+    while True:
+        if padded:
+            dl = x_c - xp[left_c + 1]
+        else:
+            ok = left_c >= lo_c
+            dl = np.where(ok, x_c - xs[np.where(ok, left_c, 0)], np.inf)
+        hit = dl <= limit
         if np.any(hit):
-            tgt.append(rows[hit])
-            pos.append(left[hit])
+            tgt.append(cand[hit])
+            pos.append(left_c[hit])
             dst.append(dl[hit])
-            left = np.where(hit, left - 1, left)
-        dr = dist_right()
-        hit_r = active & (dr <= limit)
+            left_c = left_c - hit
+        if padded:
+            dr = xp[right_c + 1] - x_c
+        else:
+            ok = right_c < hi_c
+            dr = np.where(ok, xs[np.where(ok, right_c, 0)] - x_c, np.inf)
+        hit_r = dr <= limit
         if np.any(hit_r):
-            tgt.append(rows[hit_r])
-            pos.append(right[hit_r])
+            tgt.append(cand[hit_r])
+            pos.append(right_c[hit_r])
             dst.append(dr[hit_r])
-            right = np.where(hit_r, right + 1, right)
+            right_c = right_c + hit_r
         active = hit | hit_r
+        if not active.any():
+            break
+        cand, x_c, left_c, right_c, limit = cand[active], x_c[active], left_c[active], right_c[active], limit[active]
+        lo_c = lo_c[active] if np.ndim(lo_c) else lo_c
+        hi_c = hi_c[active] if np.ndim(hi_c) else hi_c
+    return tgt, pos, dst
+    # ties at the k-th distance: only the targets whose next unit on either side ties are walked further
+    scale = float(max(abs(xs[0]), abs(xs[-1]), 1.0)) if len(xs) else 1.0
+    cand = np.flatnonzero(np.isfinite(kth))
+    lo_b, hi_b = np.broadcast_to(lo, (m,)), np.broadcast_to(hi, (m,))
+    x_c, left_c, right_c, lo_c, hi_c = x[cand], left[cand], right[cand], lo_b[cand], hi_b[cand]
+    limit = kth[cand] * (1.0 + TIE_RTOL) + TIE_ATOL * scale
+    while len(cand):
+        if padded:
+            dl = x_c - xp[left_c + 1]
+        else:
+            ok = left_c >= lo_c
+            dl = np.where(ok, x_c - xs[np.where(ok, left_c, 0)], np.inf)
+        hit = dl <= limit
+        if np.any(hit):
+            tgt.append(cand[hit])
+            pos.append(left_c[hit])
+            dst.append(dl[hit])
+            left_c = left_c - hit
+        if padded:
+            dr = xp[right_c + 1] - x_c
+        else:
+            ok = right_c < hi_c
+            dr = np.where(ok, xs[np.where(ok, right_c, 0)] - x_c, np.inf)
+        hit_r = dr <= limit
+        if np.any(hit_r):
+            tgt.append(cand[hit_r])
+            pos.append(right_c[hit_r])
+            dst.append(dr[hit_r])
+            right_c = right_c + hit_r
+        active = hit | hit_r
+        if not active.all():
+            cand, x_c, left_c, right_c = cand[active], x_c[active], left_c[active], right_c[active]
+            lo_c, hi_c, limit = lo_c[active], hi_c[active], limit[active]
     return tgt, pos, dst
 
 
@@ -151,19 +233,41 @@ def _finish(pool: SortedPool, tgt: list, pos: list, dst: list, caliper: float | 
     """Concatenate the walk's picks into pairs grouped by target (each target's in distance order)."""
     if not tgt:
         return Pairs.empty()
-    t = np.concatenate(tgt)
-    p = pool.order[np.concatenate(pos)]
-    d = np.concatenate(dst)
-    if caliper is not None:
-        keep = d <= caliper
-        t, p, d = t[keep], p[keep], d[keep]
-    if target_order is not None:
-        t = target_order[t]
-    if len(tgt) > 1 or target_order is not None:
-        # the walk emits picks in nondecreasing distance per target: a stable sort by target keeps that
-        order = np.argsort(t, kind="stable")
-        t, p, d = t[order], p[order], d[order]
+    chunks = []
+    for t, p, d in zip(tgt, pos, dst):
+        if caliper is not None:
+            keep = d <= caliper
+            t, p, d = t[keep], p[keep], d[keep]
+        chunks.append((t if target_order is None else target_order[t], pool.order[p], d))
+    if len(chunks) == 1 and target_order is None:
+        t, p, d = chunks[0]
+    else:
+        # the walk emits picks in nondecreasing distance per target, each target at most once per chunk:
+        # a counting sort by target keeps that order (a stable sort in linear time)
+        t, p, d = _group_by_target(chunks)
     return Pairs(t.astype(np.int64, copy=False), p.astype(np.int64, copy=False), d)
+
+
+def _group_by_target(
+    chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]], size: int | None = None
+) -> tuple[np.ndarray, ...]:
+    """Concatenate (target, pool, distance) chunks ordered by target, stably (a counting sort); a target
+    occurs at most once per chunk. ``size`` bounds the target ids (default: the largest plus one)."""
+    total = sum(len(c[0]) for c in chunks)
+    if size is None:
+        size = max((int(c[0].max()) + 1 for c in chunks if len(c[0])), default=0)
+    count = np.zeros(size, np.int64)
+    for t, _, _ in chunks:
+        count += np.bincount(t, minlength=size)
+    start = np.cumsum(count) - count
+    out_t = np.empty(total, np.int64)
+    out_p = np.empty(total, np.int64)
+    out_d = np.empty(total)
+    for t, p, d in chunks:
+        dest = start[t]
+        out_t[dest], out_p[dest], out_d[dest] = t, p, d
+        start[t] = dest + 1
+    return out_t, out_p, out_d
 
 
 def subset_order(order: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -184,7 +288,7 @@ def sorted_pool(values: np.ndarray, order: np.ndarray, rows: np.ndarray) -> Sort
 
 
 def _sort_targets(x: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
-    return np.argsort(x, kind="stable") if groups is None else np.lexsort((x, groups))
+    return stable_argsort(x) if groups is None else stable_lexsort(x, groups)
 
 
 def nearest_1d(

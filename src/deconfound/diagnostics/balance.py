@@ -90,29 +90,39 @@ def joint_balance_test(covariates: Design, treatment: np.ndarray) -> dict[str, f
     return {"statistic": stat, "df": float(df), "p_value": chi2_sf(stat, df)}
 
 
-def _arm_moments(covariates: Design, weights: np.ndarray, chunk_rows: int = 1 << 16) -> tuple[np.ndarray, ...]:
-    """Weighted means and (n_eff-corrected) variances of every column for each weight column.
+def _arm_moments(
+    covariates: Design, weights: Sequence[np.ndarray], chunk_rows: int = 1 << 13
+) -> tuple[np.ndarray, ...]:
+    """Weighted means and (n_eff-corrected) variances of every column for each weight vector.
 
-    ``weights`` is (n, m); returns (means, variances), each (m, k). One pass over the design in chunks;
-    columns are shifted by the first chunk's means so that raw moments do not lose precision.
+    Returns (means, variances), each (len(weights), k). One pass over the design in cache-sized blocks
+    (the weights assembled block by block); columns are shifted by the first block's means so that raw
+    moments do not lose precision.
     """
-    k, m = covariates.k, weights.shape[1]
-    s0 = weights.sum(axis=0)
-    w2 = (weights * weights).sum(axis=0)
+    k, m = covariates.k, len(weights)
+    s0 = np.zeros(m)
+    w2 = np.zeros(m)
     s1 = np.zeros((m, k))
     s2 = np.zeros((m, k))
+    rows = max(1, min(chunk_rows, covariates.n))
+    wbuf = np.empty((rows, m), order="F")
     shift = None
     buf = None
-    for start in range(0, covariates.n, chunk_rows):
-        stop = min(start + chunk_rows, covariates.n)
+    for start in range(0, covariates.n, rows):
+        stop = min(start + rows, covariates.n)
         blk = covariates.block(start, stop, buf)
         buf = blk
         if shift is None:
             shift = blk.mean(axis=0)
-        xc = blk - shift
-        wc = weights[start:stop]
-        s1 += wc.T @ xc
-        s2 += wc.T @ (xc * xc)
+        blk -= shift  # the block is our own buffer
+        wc = wbuf[: stop - start]
+        for j, w in enumerate(weights):
+            wc[:, j] = w[start:stop]
+        s0 += wc.sum(axis=0)
+        w2 += np.einsum("ij,ij->j", wc, wc)
+        s1 += wc.T @ blk
+        np.multiply(blk, blk, out=blk)
+        s2 += wc.T @ blk
     with np.errstate(divide="ignore", invalid="ignore"):
         mean_c = s1 / s0[:, None]
         var = s2 / s0[:, None] - mean_c**2
@@ -137,9 +147,11 @@ def balance_before_after(
     """
     t = (treatment == 1.0).astype(np.float64)
     c = 1.0 - t
-    base = np.ones_like(t) if before is None else before
-    w = np.column_stack([t, c, base * t, base * c, after * t, after * c])
-    means, var = _arm_moments(covariates, w)
+    if before is None:  # the unweighted sample is the sample before adjustment
+        means, var = _arm_moments(covariates, [t, c, after * t, after * c])
+        means, var = means[[0, 1, 0, 1, 2, 3]], var[[0, 1, 0, 1, 2, 3]]
+    else:
+        means, var = _arm_moments(covariates, [t, c, before * t, before * c, after * t, after * c])
     pooled = np.sqrt((var[0] + var[1]) / 2.0)
 
     def smd(m1: np.ndarray, m0: np.ndarray) -> np.ndarray:

@@ -22,13 +22,35 @@ EXTREME = 0.01  # scores below this (or above 1 - this) give very large inverse-
 OUTSIDE_WARN = 0.05  # warn when more than this share of a group lies outside the other group's range
 
 
-def overlap_table(score: np.ndarray, treatment: np.ndarray) -> pd.DataFrame:
-    """Per group: size, score quantiles, share outside the other group's range, extreme scores."""
-    t = treatment == 1.0
+def overlap_table(
+    score: np.ndarray, treatment: np.ndarray, sorted_scores: tuple[np.ndarray, np.ndarray] | None = None
+) -> pd.DataFrame:
+    """Per group: size, score quantiles, share outside the other group's range, extreme scores.
+
+    ``sorted_scores`` (the treated and the control scores, each sorted) make the counts binary searches.
+    """
+    if sorted_scores is None:
+        t = treatment == 1.0
+        groups = {"treated": (score[t], score[~t]), "control": (score[~t], score[t])}
+    else:
+        s1, s0 = sorted_scores
+        groups = {"treated": (s1, s0), "control": (s0, s1)}
     rows = {}
-    for name, mine, other in (("treated", score[t], score[~t]), ("control", score[~t], score[t])):
+    for name, (mine, other) in groups.items():
         lo, hi = (float(other.min()), float(other.max())) if len(other) else (np.nan, np.nan)
-        outside = (mine < lo) | (mine > hi)
+        if sorted_scores is None:
+            n_outside = int(np.count_nonzero((mine < lo) | (mine > hi)))
+            n_low = int(np.count_nonzero(mine < EXTREME))
+            n_high = int(np.count_nonzero(mine > 1.0 - EXTREME))
+        else:
+            count = len(mine)
+            n_outside = 0
+            if len(other):
+                n_outside = (
+                    int(np.searchsorted(mine, lo, side="left")) + count - int(np.searchsorted(mine, hi, "right"))
+                )
+            n_low = int(np.searchsorted(mine, EXTREME, side="left"))
+            n_high = count - int(np.searchsorted(mine, 1.0 - EXTREME, side="right"))
         rows[name] = {
             "n": len(mine),
             "min": float(mine.min()) if len(mine) else np.nan,
@@ -36,19 +58,24 @@ def overlap_table(score: np.ndarray, treatment: np.ndarray) -> pd.DataFrame:
             "median": float(np.median(mine)) if len(mine) else np.nan,
             "p95": float(np.quantile(mine, 0.95)) if len(mine) else np.nan,
             "max": float(mine.max()) if len(mine) else np.nan,
-            "share_outside_other": float(outside.mean()) if len(mine) else np.nan,
-            "n_below_0.01": int(np.count_nonzero(mine < EXTREME)),
-            "n_above_0.99": int(np.count_nonzero(mine > 1.0 - EXTREME)),
+            "share_outside_other": n_outside / len(mine) if len(mine) else np.nan,
+            "n_below_0.01": n_low,
+            "n_above_0.99": n_high,
         }
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "group"
     return frame
 
 
-def check_some_overlap(score: np.ndarray, treatment: np.ndarray, model: str) -> None:
+def check_some_overlap(
+    score: np.ndarray, treatment: np.ndarray, model: str, sorted_scores: tuple[np.ndarray, np.ndarray] | None = None
+) -> None:
     """Raise a DataError when the score ranges of the groups do not overlap at all."""
-    t = treatment == 1.0
-    s1, s0 = score[t], score[~t]
+    if sorted_scores is None:
+        t = treatment == 1.0
+        s1, s0 = score[t], score[~t]
+    else:
+        s1, s0 = sorted_scores
     if s1.min() > s0.max() or s1.max() < s0.min():
         raise DataError(
             f"The propensity scores ({model}) of treated and control do not overlap at all: treated range "

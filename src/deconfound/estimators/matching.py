@@ -21,31 +21,31 @@ Conventions (Stata ``teffects nnmatch`` / Abadie and Imbens 2006, 2011):
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .._core import assignment
-from .._core.fit import fit_ols
-from .._core.nearest import (
-    Pairs,
-    nearest_1d,
-    nearest_kd,
-    nearest_same_group_1d,
-    sorted_pool,
-    subset_order,
-    whiten,
-    window_1d,
-)
+from .._core.nearest import Pairs, nearest_1d, nearest_kd, whiten
+from .._core.scoresort import ScoreSort
 from .._options import as_name_list, check_level, check_option, check_positive_int
-from ..data import Design, constant_part
 from ..diagnostics.balance import balance_before_after, balance_warnings
 from ..errors import DataError, SpecificationError
 from ..propensity import Setup, propensity_setup
-from ..results import Estimate
+from ..results import Estimate, LazyValue
 from ._base import make_estimate
+from ._matching_se import (
+    Direction,
+    Metric,
+    ai_variance,
+    bias_models,
+    conditional_variance,
+    match_counts,
+    ps_adjustment,
+    unit_effects,
+)
 
 ESTIMANDS = ("ATT", "ATC", "ATE")
 DISTANCES = ("propensity", "logit", "mahalanobis")
@@ -53,53 +53,31 @@ MATCH_METHODS = ("nearest", "optimal")
 CALIPER_SCALES = ("absolute", "sd")
 
 
-@dataclass(frozen=True)
-class Direction:
-    """Matches of one group's units (targets) to the other group (pool), in row positions."""
-
-    arm: float  # treatment value of the targets
-    targets: np.ndarray  # row positions of all targets
-    target: np.ndarray  # per pair: row position of the target
-    match: np.ndarray  # per pair: row position of the match
-    distance: np.ndarray
-    weight: np.ndarray  # per pair: 1 / number of matches of that target
-    matched: np.ndarray  # row positions of the targets that found a match (sorted)
-
-
-@dataclass(frozen=True)
-class _Metric:
-    kind: str  # "1d" or "kd"
-    values: np.ndarray  # 1-D score or whitened covariates
-    caliper: float | None
-    groups: np.ndarray | None
-    order: np.ndarray | None = None  # 1-D without exact groups: the permutation sorting every unit
-
-
 def _pairs_to_direction(arm: float, targets: np.ndarray, pool: np.ndarray, pairs: Pairs) -> Direction:
     target = targets[pairs.target]
     counts = np.bincount(pairs.target, minlength=len(targets)).astype(np.float64)
     weight = 1.0 / counts[pairs.target]
-    matched = targets[counts > 0]
-    return Direction(arm, targets, target, pool[pairs.pool], pairs.distance, weight, np.sort(matched))
+    matched = targets[counts > 0]  # ascending, as ``targets``
+    return Direction(arm, targets, target, pool[pairs.pool], pairs.distance, weight, matched)
 
 
-def _search(metric: _Metric, targets: np.ndarray, pool: np.ndarray, k: int, replace: bool, method: str, ties: bool):
+def _rows_to_direction(
+    arm: float, targets: np.ndarray, target: np.ndarray, match: np.ndarray, distance: np.ndarray
+) -> Direction:
+    """A Direction from pairs given as rows (in search order)."""
+    counts = np.bincount(target, minlength=int(targets[-1]) + 1 if len(targets) else 0)
+    weight = 1.0 / counts[target]
+    matched = targets[counts[targets] > 0]
+    return Direction(arm, targets, target, match, distance, weight, matched, grouped=False)
+
+
+def _search(metric: Metric, targets: np.ndarray, pool: np.ndarray, k: int, replace: bool, method: str, ties: bool):
     v, g = metric.values, metric.groups
     gt = None if g is None else g[targets]
     gp = None if g is None else g[pool]
     if method == "optimal":
         return _optimal(metric, targets, pool)
     if metric.kind == "1d":
-        if replace and metric.order is not None:
-            return nearest_1d(
-                v[targets],
-                v[pool],
-                k,
-                caliper=metric.caliper,
-                ties=ties,
-                pool=sorted_pool(v, metric.order, pool),
-                target_order=subset_order(metric.order, targets),
-            )
         if replace:
             return nearest_1d(v[targets], v[pool], k, caliper=metric.caliper, groups=gt, pool_groups=gp, ties=ties)
         return assignment.greedy_1d_ratio(v[targets], v[pool], k, caliper=metric.caliper, groups=gt, pool_groups=gp)
@@ -115,7 +93,7 @@ def _search(metric: _Metric, targets: np.ndarray, pool: np.ndarray, k: int, repl
         ti, pi = np.flatnonzero(gt == code), np.flatnonzero(gp == code)
         if not len(pi):
             continue
-        sub = _Metric("kd", v, metric.caliper, None)
+        sub = Metric("kd", v, metric.caliper, None)
         pr = _search(sub, targets[ti], pool[pi], k, replace, method, ties)
         parts.append(Pairs(ti[pr.target], pi[pr.pool], pr.distance))
     if not parts:
@@ -123,7 +101,7 @@ def _search(metric: _Metric, targets: np.ndarray, pool: np.ndarray, k: int, repl
     return Pairs(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("target", "pool", "distance")))
 
 
-def _optimal(metric: _Metric, targets: np.ndarray, pool: np.ndarray) -> Pairs:
+def _optimal(metric: Metric, targets: np.ndarray, pool: np.ndarray) -> Pairs:
     v, g, cal = metric.values, metric.groups, metric.caliper
     if assignment.check_dense_size(len(targets), len(pool)):
         if metric.kind == "1d":
@@ -153,167 +131,11 @@ def _optimal(metric: _Metric, targets: np.ndarray, pool: np.ndarray) -> Pairs:
 
 
 # --------------------------------------------------------------------------------------------------
-# the estimator and its Abadie-Imbens variance
-# --------------------------------------------------------------------------------------------------
-
-
-def _bias_models(design: Design, y: np.ndarray, t: np.ndarray) -> dict[float, np.ndarray]:
-    """Fitted values mu_w(X) of a per-group linear regression of the outcome (Abadie-Imbens 2011)."""
-    full = design.with_parts([constant_part()], front=True)
-    out = {}
-    for arm in (0.0, 1.0):
-        rows = t == arm
-        fit = fit_ols(full.take(rows), y[rows])
-        out[arm] = full.to_array() @ fit.coef
-    return out
-
-
-def _unit_effects(d: Direction, y: np.ndarray, mu: dict[float, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
-    """(matched target rows, observed-minus-imputed effect of each) for one direction."""
-    contrib = y[d.match]
-    if mu is not None:
-        other = 1.0 - d.arm
-        contrib = contrib + mu[other][d.target] - mu[other][d.match]
-    rows = d.matched
-    where = np.empty(int(rows.max()) + 1 if len(rows) else 0, np.int64)
-    where[rows] = np.arange(len(rows))
-    imputed = np.bincount(where[d.target], weights=d.weight * contrib, minlength=len(rows))
-    effect = y[rows] - imputed if d.arm == 1.0 else imputed - y[rows]
-    return rows, effect
-
-
-def _conditional_variance(metric: _Metric, y: np.ndarray, t: np.ndarray, rows: np.ndarray, j: int) -> np.ndarray:
-    """sigma^2(X_i, W_i) for ``rows``: J/(J+1) (Y_i - mean of its J nearest same-group neighbours)^2."""
-    sigma2 = np.zeros(len(y))
-    need = np.zeros(len(y), bool)
-    need[rows] = True
-    for arm in (0.0, 1.0):
-        members = np.flatnonzero(t == arm)
-        if not np.any(need[members]):
-            continue
-        g = None if metric.groups is None else metric.groups[members]
-        if metric.kind == "1d":
-            pool = None if metric.order is None else sorted_pool(metric.values, metric.order, members)
-            pr = nearest_same_group_1d(metric.values[members], j, g, targets=np.flatnonzero(need[members]), pool=pool)
-        else:
-            pr = _kd_same_arm(metric.values[members], j, g)
-        counts = np.bincount(pr.target, minlength=len(members)).astype(np.float64)
-        if g is not None and np.any((counts == 0) & need[members]):
-            # a unit alone in its exact-matching cell: use neighbours from any cell
-            alone = np.flatnonzero(counts == 0)
-            pr2 = (nearest_same_group_1d if metric.kind == "1d" else _kd_same_arm)(metric.values[members], j, None)
-            take = np.isin(pr2.target, alone)
-            pr = Pairs(
-                *(
-                    np.concatenate([a, b[take]])
-                    for a, b in zip((pr.target, pr.pool, pr.distance), (pr2.target, pr2.pool, pr2.distance))
-                )
-            )
-            counts = np.bincount(pr.target, minlength=len(members)).astype(np.float64)
-        sums = np.bincount(pr.target, weights=y[members][pr.pool], minlength=len(members))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = sums / counts
-            s2 = counts / (counts + 1.0) * (y[members] - mean) ** 2
-        sigma2[members] = np.where(counts > 0, s2, 0.0)
-    return sigma2
-
-
-def _kd_same_arm(z: np.ndarray, j: int, groups: np.ndarray | None) -> Pairs:
-    if groups is None:
-        return nearest_kd(z, z, j, exclude_self=True)
-    parts = []
-    for code in np.unique(groups):
-        idx = np.flatnonzero(groups == code)
-        pr = nearest_kd(z[idx], z[idx], j, exclude_self=True)
-        parts.append(Pairs(idx[pr.target], idx[pr.pool], pr.distance))
-    return Pairs(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("target", "pool", "distance")))
-
-
-def _ai_variance(
-    directions: list[Direction], effects: np.ndarray, target_rows: np.ndarray, sigma2: np.ndarray, n: int
-) -> float:
-    """Abadie-Imbens (2006) variance with tie weights: first the spread of the unit-level effects, then
-    sum_i [2 1{i target} K_i + K_i^2 - K2_i] sigma_i^2 for matches reused across targets."""
-    n_targets = len(effects)
-    tau = float(effects.mean())
-    k1 = np.zeros(n)
-    k2 = np.zeros(n)
-    is_target = np.zeros(n)
-    is_target[target_rows] = 1.0
-    for d in directions:
-        keep = is_target[d.target] > 0
-        k1 += np.bincount(d.match[keep], weights=d.weight[keep], minlength=n)
-        k2 += np.bincount(d.match[keep], weights=d.weight[keep] ** 2, minlength=n)
-    correction = float(np.sum((2.0 * is_target * k1 + k1 * k1 - k2) * sigma2))
-    spread = float(np.sum((effects - tau) ** 2))
-    return (spread + correction) / n_targets**2
-
-
-def _local_covariance_sum(design: Design, score, y, t, size: int, weights: dict, order) -> np.ndarray:
-    """sum_i w_g(i) cov(X, Y | score_i, group g) over units i and both groups g, one entry per column of X.
-
-    cov(X, Y | score, g) around unit i comes from the ``size`` units of group g nearest to it in score.
-    Those are a contiguous run of the group sorted by score, so each window's sums come from prefix sums
-    (variables centred first, so the differences lose no precision). ``weights[g]`` are per unit in
-    ``order`` (all units sorted by score). Columns are processed one at a time: the extra memory is a
-    few vectors of n.
-    """
-    s_sorted, y_sorted, t_sorted = score[order], y[order], t[order]
-    total = np.zeros(design.k)
-    for arm in (0.0, 1.0):
-        mask = t_sorted == arm
-        ys = y_sorted[mask]
-        ys = ys - ys.mean()
-        size_w = min(size, len(ys))
-        start = window_1d(s_sorted[mask], s_sorted, size_w)
-        stop = start + size_w
-        cy = np.concatenate([[0.0], np.cumsum(ys)])
-        mean_y = (cy[stop] - cy[start]) / size_w
-        for j, name in enumerate(design.names):
-            if design.parts[j].values is None:
-                continue  # the constant does not covary
-            xs = design.column(name)[order][mask]
-            xs -= xs.mean()
-            cx = np.concatenate([[0.0], np.cumsum(xs)])
-            cxy = np.concatenate([[0.0], np.cumsum(xs * ys)])
-            cov = ((cxy[stop] - cxy[start]) - (cx[stop] - cx[start]) * mean_y) / max(size_w - 1.0, 1.0)
-            total[j] += float(cov @ weights[arm])
-    return total
-
-
-def _ps_adjustment(fit: Any, y, t, effects, tau: float, estimand: str, size: int, order=None):
-    """Abadie and Imbens (2016): the change in the matching variance from estimating the logistic score.
-
-    ATE: - c' V c. ATT: - c_t' V c_t + d' V d, with V the logit coefficients' covariance,
-    c = mean[(cov(X, Y(1)|p)/p + cov(X, Y(0)|p)/(1-p)) f], c_t = sum[(cov1 + p/(1-p) cov0) f] / N1,
-    d = sum[X f (tau_i - tau)] / N1 and f = p(1-p) the logistic density. The ATC is the ATT with the
-    groups swapped. Conditional covariances come from ``size`` nearest units of each group.
-    """
-    design = fit.design
-    v = fit.logistic.cov
-    order = np.argsort(fit.score, kind="stable") if order is None else order
-    p = fit.score[order]
-    f = p * (1.0 - p)
-    if estimand == "ATE":
-        n = float(len(p))
-        c = _local_covariance_sum(design, fit.score, y, t, size, {1.0: f / p / n, 0.0: f / (1.0 - p) / n}, order)
-        return -float(c @ v @ c)
-    arm = 1.0 if estimand == "ATT" else 0.0
-    odds = p / (1.0 - p) if arm == 1.0 else (1.0 - p) / p
-    n_arm = float(np.count_nonzero(t == arm))
-    weights = {arm: f / n_arm, 1.0 - arm: odds * f / n_arm}
-    c = _local_covariance_sum(design, fit.score, y, t, size, weights, order)
-    w = np.where(np.isfinite(effects), fit.score * (1.0 - fit.score) * (effects - tau), 0.0)
-    d = np.array([float(design.column(name) @ w) for name in design.names]) / n_arm
-    return -float(c @ v @ c) + float(d @ v @ d)
-
-
-# --------------------------------------------------------------------------------------------------
 # public function
 # --------------------------------------------------------------------------------------------------
 
 
-def _metric(setup: Setup, distance: str, caliper: Any, scale: str, groups: np.ndarray | None) -> _Metric:
+def _metric(setup: Setup, distance: str, caliper: Any, scale: str, groups: np.ndarray | None) -> Metric:
     if distance == "mahalanobis":
         if setup.outcome_design.k == 0:
             raise SpecificationError("distance='mahalanobis' matches on covariates=; name at least one.")
@@ -348,14 +170,21 @@ def _metric(setup: Setup, distance: str, caliper: Any, scale: str, groups: np.nd
             if kind == "kd":
                 raise SpecificationError("caliper_scale='sd' applies to score matching; Mahalanobis is already in SDs.")
             cal *= float(np.std(values, ddof=1))
-    order = np.argsort(values, kind="stable") if kind == "1d" and groups is None else None
-    return _Metric(kind, values, cal, groups, order)
+    sort = None
+    if kind == "1d" and groups is None:
+        t = setup.prep.treatment
+        assert t is not None
+        sort = setup.score_sort if distance == "propensity" and setup.score_sort is not None else None
+        sort = ScoreSort.build(values, t == 1.0) if sort is None else sort
+    return Metric(kind, values, cal, groups, sort)
 
 
 def _exact_groups(setup: Setup, exact: list[str]) -> np.ndarray | None:
     if not exact:
         return None
     cols = [pd.factorize(setup.prep.extra[f"exact:{c}"], sort=True)[0] for c in exact]
+    if len(cols) == 1:  # the codes a one-level MultiIndex would give (order of first appearance)
+        return pd.factorize(cols[0])[0].astype(np.int64)
     return pd.MultiIndex.from_arrays(cols).factorize()[0].astype(np.int64)
 
 
@@ -438,6 +267,7 @@ def matching(
         extra={f"exact:{c}": c for c in exact_cols},
         need_scores=distance != "mahalanobis",
         weighting=False,
+        sort_scores=distance == "propensity" and not exact_cols,
     )
     t = setup.prep.treatment
     assert t is not None
@@ -449,8 +279,17 @@ def matching(
         targets, pool = np.flatnonzero(t == arm), np.flatnonzero(t != arm)
         if replace and method == "nearest" and k > len(pool):
             raise DataError(f"neighbors={k} exceeds the {len(pool)} rows of the group matched to.")
-        pairs = _search(metric, targets, pool, k, bool(replace), method, ties)
-        directions.append(_pairs_to_direction(arm, targets, pool, pairs))
+        if metric.sort is not None and replace and method == "nearest":
+            target, match, dist = metric.sort.nearest(int(arm), k, metric.caliper, ties, grouped=False)
+            directions.append(_rows_to_direction(arm, targets, target, match, dist))
+        elif metric.sort is not None and method == "nearest":
+            orders = (metric.sort.arm_order(int(arm)), metric.sort.arm_order(1 - int(arm)))
+            v = metric.values
+            pairs = assignment.greedy_1d_ratio(v[targets], v[pool], k, caliper=metric.caliper, orders=orders)
+            directions.append(_pairs_to_direction(arm, targets, pool, pairs))
+        else:
+            pairs = _search(metric, targets, pool, k, bool(replace), method, ties)
+            directions.append(_pairs_to_direction(arm, targets, pool, pairs))
     options = dict(distance=distance, method=method, replace=bool(replace), k=k, j=j, bias_adjust=bias_adjust)
     return _finish(setup, directions, metric, estimand, adjust, options, level)
 
@@ -480,21 +319,21 @@ def _finish(setup, all_directions, metric, estimand, adjust, options, level) -> 
             )
     mu = None
     if options["bias_adjust"]:
-        mu = _bias_models(setup.outcome_design if setup.outcome_design.k else setup.ps_design, y, t)
+        mu = bias_models(setup.outcome_design if setup.outcome_design.k else setup.ps_design, y, t)
         notes.append("bias-adjusted (Abadie-Imbens 2011): imputed outcomes corrected by per-group linear regressions")
-    rows, effects = zip(*(_unit_effects(d, y, mu) for d in directions))
+    per_direction = {d.arm: unit_effects(d, y, mu) for d in (all_directions if adjust else directions)}
+    rows, effects = zip(*(per_direction[d.arm] for d in directions))
     target_rows = np.concatenate(rows)
     effects_all = np.concatenate(effects)
     estimate = float(effects_all.mean())
-    var_rows = np.unique(np.concatenate([d.match for d in directions]))
-    sigma2 = _conditional_variance(metric, y, t, var_rows, j)
-    variance = _ai_variance(directions, effects_all, target_rows, sigma2, len(y))
+    k1, k2 = match_counts(directions, len(y))  # every pair belongs to a matched target
+    sigma2 = conditional_variance(metric, y, t, k1 > 0, j)
+    variance = ai_variance(effects_all, target_rows, sigma2, k1, k2)
     if adjust:
         unit = np.full(len(y), np.nan)
-        for d in all_directions:
-            r, e = _unit_effects(d, y, mu)
+        for r, e in per_direction.values():
             unit[r] = e
-        variance += _ps_adjustment(setup.fit, y, t, unit, estimate, estimand, j, metric.order)
+        variance += ps_adjustment(setup.fit, y, t, unit, estimate, estimand, j, metric.sort, distance == "propensity")
         notes.append("standard error adjusted for the estimated propensity score (Abadie and Imbens 2016)")
     elif distance != "mahalanobis":
         notes.append(
@@ -507,7 +346,7 @@ def _finish(setup, all_directions, metric, estimand, adjust, options, level) -> 
             "no standard error can be given. Use more data or fewer exact-matching columns."
         )
     se = float(np.sqrt(variance))
-    diagnostics, bal_warn = _match_diagnostics(setup, directions, target_rows, metric, n_unmatched, replace)
+    diagnostics, bal_warn = _match_diagnostics(setup, directions, target_rows, metric, n_unmatched, k1)
     warnings += bal_warn
     how = {"nearest": "nearest-neighbour", "optimal": "optimal pair"}[method]
     return make_estimate(
@@ -525,30 +364,33 @@ def _finish(setup, all_directions, metric, estimand, adjust, options, level) -> 
     )
 
 
-def _match_diagnostics(setup, directions, target_rows, metric, n_unmatched, replace):
-    prep = setup.prep
-    t = prep.treatment
-    n = prep.n
-    labels = prep.index if prep.index is not None else pd.RangeIndex(n)
+def _matches_frame(directions: list[Direction], t: np.ndarray, index: pd.Index | None) -> pd.DataFrame:
+    """The matched pairs (row labels, distance, weight), by target row, each target's nearest first."""
+    labels = index if index is not None else pd.RangeIndex(len(t))
     frames = []
-    used = np.zeros(n)  # K_i: the weight with which each row serves as a match
-    is_target = np.zeros(n, bool)
-    is_target[target_rows] = True
     for d in directions:
-        keep = is_target[d.target]
-        used += np.bincount(d.match[keep], weights=d.weight[keep], minlength=n)
+        target, match, distance, weight = d.by_target()
         frames.append(
             pd.DataFrame(
                 {
-                    "unit": labels[d.target],
-                    "match": labels[d.match],
-                    "unit_treated": t[d.target].astype(np.int64),
-                    "distance": d.distance,
-                    "weight": d.weight,
+                    "unit": labels[target],
+                    "match": labels[match],
+                    "unit_treated": t[target].astype(np.int64),
+                    "distance": distance,
+                    "weight": weight,
                 }
             )
         )
-    matches = pd.concat(frames, ignore_index=True)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _match_diagnostics(setup, directions, target_rows, metric, n_unmatched, used):
+    prep = setup.prep
+    t = prep.treatment
+    n = prep.n
+    is_target = np.zeros(n, bool)
+    is_target[target_rows] = True
+    matches = LazyValue(partial(_matches_frame, directions, t, prep.index))  # built when read
     after = is_target + used  # each row's weight in the matched sample
     balance = balance_before_after(setup.balance_design(), t, after)
     warnings = balance_warnings(balance.drop(index="propensity score", errors="ignore"))

@@ -1,0 +1,277 @@
+"""The matching estimator's pieces after the search: unit-level effects (optionally bias-adjusted) and
+the Abadie-Imbens standard error -- conditional variances from same-group neighbours (2006) and the
+adjustment for an estimated logistic score (2016).
+
+The search results arrive as :class:`Direction` objects (matches of one group's units to the other's);
+one-dimensional metrics without exact-matching cells carry a :class:`ScoreSort` shared by every search.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .._core.fit import fit_ols
+from .._core.nearest import Pairs, nearest_kd, nearest_same_group_1d
+from .._core.scoresort import ScoreSort
+from ..data import Design, constant_part
+
+
+@dataclass(frozen=True)
+class Direction:
+    """Matches of one group's units (targets) to the other group (pool), in row positions."""
+
+    arm: float  # treatment value of the targets
+    targets: np.ndarray  # row positions of all targets
+    target: np.ndarray  # per pair: row position of the target
+    match: np.ndarray  # per pair: row position of the match
+    distance: np.ndarray
+    weight: np.ndarray  # per pair: 1 / number of matches of that target
+    matched: np.ndarray  # row positions of the targets that found a match (sorted)
+    grouped: bool = True  # pairs ordered by target row (else in search order; each target's nearest first)
+
+    def by_target(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(target, match, distance, weight) per pair, ordered by target row, each target's nearest first."""
+        fields = (self.target, self.match, self.distance, self.weight)
+        if self.grouped:
+            return fields
+        order = np.argsort(self.target, kind="stable")
+        return fields[0][order], fields[1][order], fields[2][order], fields[3][order]
+
+
+@dataclass(frozen=True)
+class Metric:
+    kind: str  # "1d" or "kd"
+    values: np.ndarray  # 1-D score or whitened covariates
+    caliper: float | None
+    groups: np.ndarray | None
+    sort: ScoreSort | None = None  # 1-D without exact groups: every unit sorted once, seen from both groups
+
+
+def bias_models(design: Design, y: np.ndarray, t: np.ndarray) -> dict[float, np.ndarray]:
+    """Fitted values mu_w(X) of a per-group linear regression of the outcome (Abadie-Imbens 2011)."""
+    full = design.with_parts([constant_part()], front=True)
+    out = {}
+    for arm in (0.0, 1.0):
+        rows = t == arm
+        fit = fit_ols(full.take(rows), y[rows])
+        out[arm] = full.to_array() @ fit.coef
+    return out
+
+
+def unit_effects(d: Direction, y: np.ndarray, mu: dict[float, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
+    """(matched target rows, observed-minus-imputed effect of each) for one direction."""
+    contrib = y[d.match]
+    if mu is not None:
+        other = 1.0 - d.arm
+        contrib = contrib + mu[other][d.target] - mu[other][d.match]
+    rows = d.matched
+    where = np.empty(int(rows.max()) + 1 if len(rows) else 0, np.int64)
+    where[rows] = np.arange(len(rows))
+    imputed = np.bincount(where[d.target], weights=d.weight * contrib, minlength=len(rows))
+    effect = y[rows] - imputed if d.arm == 1.0 else imputed - y[rows]
+    return rows, effect
+
+
+def conditional_variance(metric: Metric, y: np.ndarray, t: np.ndarray, need: np.ndarray, j: int) -> np.ndarray:
+    """sigma^2(X_i, W_i) for the rows flagged in ``need``: J/(J+1) (Y_i - mean of its J nearest same-group
+    neighbours)^2."""
+    if metric.sort is not None:
+        return conditional_variance_sorted(metric.sort, y, need, j)
+    sigma2 = np.zeros(len(y))
+    for arm in (0.0, 1.0):
+        members = np.flatnonzero(t == arm)
+        if not np.any(need[members]):
+            continue
+        g = None if metric.groups is None else metric.groups[members]
+        if metric.kind == "1d":
+            pr = nearest_same_group_1d(metric.values[members], j, g, targets=np.flatnonzero(need[members]))
+        else:
+            pr = _kd_same_arm(metric.values[members], j, g)
+        counts = np.bincount(pr.target, minlength=len(members)).astype(np.float64)
+        if g is not None and np.any((counts == 0) & need[members]):
+            # a unit alone in its exact-matching cell: use neighbours from any cell
+            alone = np.flatnonzero(counts == 0)
+            pr2 = (nearest_same_group_1d if metric.kind == "1d" else _kd_same_arm)(metric.values[members], j, None)
+            take = np.isin(pr2.target, alone)
+            pr = Pairs(
+                *(
+                    np.concatenate([a, b[take]])
+                    for a, b in zip((pr.target, pr.pool, pr.distance), (pr2.target, pr2.pool, pr2.distance))
+                )
+            )
+            counts = np.bincount(pr.target, minlength=len(members)).astype(np.float64)
+        sums = np.bincount(pr.target, weights=y[members][pr.pool], minlength=len(members))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = sums / counts
+            s2 = counts / (counts + 1.0) * (y[members] - mean) ** 2
+        sigma2[members] = np.where(counts > 0, s2, 0.0)
+    return sigma2
+
+
+def conditional_variance_sorted(sort: ScoreSort, y: np.ndarray, need: np.ndarray, j: int) -> np.ndarray:
+    """:func:`conditional_variance` on the shared sort (no exact-matching cells)."""
+    sigma2 = np.zeros(len(y))
+    for arm in (0, 1):
+        rows, at, chunks = sort.same_arm(arm, j, need)
+        if not len(rows):
+            continue
+        ys = y[sort.rows(arm)]
+        unit = np.concatenate([c[0] for c in chunks])
+        neighbour = np.concatenate([c[1] for c in chunks])
+        counts = np.bincount(unit, minlength=len(rows)).astype(np.float64)
+        sums = np.bincount(unit, weights=ys[neighbour], minlength=len(rows))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            s2 = counts / (counts + 1.0) * (ys[at] - sums / counts) ** 2
+        sigma2[rows] = np.where(counts > 0, s2, 0.0)
+    return sigma2
+
+
+def _kd_same_arm(z: np.ndarray, j: int, groups: np.ndarray | None) -> Pairs:
+    if groups is None:
+        return nearest_kd(z, z, j, exclude_self=True)
+    parts = []
+    for code in np.unique(groups):
+        idx = np.flatnonzero(groups == code)
+        pr = nearest_kd(z[idx], z[idx], j, exclude_self=True)
+        parts.append(Pairs(idx[pr.target], idx[pr.pool], pr.distance))
+    return Pairs(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("target", "pool", "distance")))
+
+
+def match_counts(directions: list[Direction], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """K_i (the summed weight with which each row serves as a match) and K2_i (the sum of squared weights)."""
+    k1 = np.zeros(n)
+    k2 = np.zeros(n)
+    for d in directions:
+        k1 += np.bincount(d.match, weights=d.weight, minlength=n)
+        k2 += np.bincount(d.match, weights=d.weight * d.weight, minlength=n)
+    return k1, k2
+
+
+def ai_variance(
+    effects: np.ndarray, target_rows: np.ndarray, sigma2: np.ndarray, k1: np.ndarray, k2: np.ndarray
+) -> float:
+    """Abadie-Imbens (2006) variance with tie weights: first the spread of the unit-level effects, then
+    sum_i [2 1{i target} K_i + K_i^2 - K2_i] sigma_i^2 for matches reused across targets (only rows used
+    as matches have K_i > 0)."""
+    n_targets = len(effects)
+    tau = float(effects.mean())
+    is_target = np.zeros(len(k1), bool)
+    is_target[target_rows] = True
+    used = np.flatnonzero(k1)
+    a, a2 = k1[used], k2[used]
+    correction = float(np.sum((2.0 * is_target[used] * a + a * a - a2) * sigma2[used]))
+    spread = float(np.sum((effects - tau) ** 2))
+    return (spread + correction) / n_targets**2
+
+
+def local_covariance_sum(
+    design: Design,
+    y: np.ndarray,
+    t: np.ndarray,
+    size: int,
+    weight: Callable[[float, np.ndarray], np.ndarray],
+    sort: ScoreSort,
+    score: np.ndarray,
+    extra: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """sum_i w_g(i) cov(X, Y | score_i, group g) over units i and both groups g, one entry per column of X
+    (and X' ``extra`` for a per-row vector, from the same pass over the design).
+
+    cov(X, Y | score, g) around unit i comes from the ``size`` units of group g nearest to it in score: a
+    contiguous window of the group sorted by score. The sum is linear in X: unit p of group g enters it with
+    the coefficient (y_p a_p - b_p) / (size - 1), where a_p adds the weights w_g(i) of the windows that
+    contain p and b_p the same weights times each window's mean outcome. So one product of the design with
+    a few vectors gives every column (centred per group, so large means lose no precision). ``score`` are
+    the units' scores in ``sort.order`` and ``weight(g, scores)`` gives w_g for a batch of them.
+    """
+    # the sum is X' coef - sum_g mean_g(X) sum(coef_g), with coef each row's coefficient in its own group
+    coef_rows = np.empty(len(y))
+    sums = np.zeros(2)
+    own = score is sort.values
+    for arm in (0, 1):
+        rows = sort.rows(arm)
+        ys = y[rows]
+        ys -= ys.mean()
+        m = len(ys)
+        size_w = min(size, m)
+        cy = np.zeros(m + 1)
+        np.cumsum(ys, out=cy[1:])
+        a = np.zeros(m)  # summed weights of the windows starting at each unit of the group
+        b = np.zeros(m)  # ... times the windows' mean outcomes
+        for first, last, start in sort.window_batches(arm, size_w, None if own else score):
+            w = weight(float(arm), score[first:last])
+            mean_y = cy[start + size_w]
+            mean_y -= cy[start]
+            mean_y *= w / size_w
+            lo, hi = int(start.min()), int(start.max()) + 1
+            start -= lo
+            a[lo:hi] += np.bincount(start, weights=w, minlength=hi - lo)
+            b[lo:hi] += np.bincount(start, weights=mean_y, minlength=hi - lo)
+        cover_a, cover_b = a.copy(), b.copy()
+        for shift in range(1, size_w):  # windows starting up to size - 1 places before p contain p
+            cover_a[shift:] += a[:-shift]
+            cover_b[shift:] += b[:-shift]
+        coef = ys * cover_a
+        coef -= cover_b
+        coef /= max(size_w - 1.0, 1.0)
+        coef_rows[rows] = coef
+        sums[arm] = float(coef.sum())
+    prod = design.tdot([coef_rows, t, 1.0] + ([] if extra is None else [extra]))  # t is 0/1
+    n1 = float(t.sum())
+    n0 = len(y) - n1
+    mean1 = prod[:, 1] / n1
+    mean0 = (prod[:, 2] - prod[:, 1]) / n0
+    total = prod[:, 0] - mean0 * sums[0] - mean1 * sums[1]
+    for j, part in enumerate(design.parts):
+        if part.values is None:
+            total[j] = 0.0  # the constant does not covary
+    return total, (prod[:, 3] if extra is not None else None)
+
+
+def ps_adjustment(
+    fit: Any, y, t, effects, tau: float, estimand: str, size: int, sort: ScoreSort | None, on_score: bool
+) -> float:
+    """Abadie and Imbens (2016): the change in the matching variance from estimating the logistic score.
+
+    ATE: - c' V c. ATT: - c_t' V c_t + d' V d, with V the logit coefficients' covariance,
+    c = mean[(cov(X, Y(1)|p)/p + cov(X, Y(0)|p)/(1-p)) f], c_t = sum[(cov1 + p/(1-p) cov0) f] / N1,
+    d = sum[X f (tau_i - tau)] / N1 and f = p(1-p) the logistic density. The ATC is the ATT with the
+    groups swapped. Conditional covariances come from ``size`` nearest units of each group. ``sort`` is the
+    matching's sort of every unit (on the score itself when ``on_score``, else on its logit).
+    """
+    design = fit.design
+    v = fit.logistic.cov
+    if sort is None:
+        sort, on_score = ScoreSort.build(fit.score, t == 1.0), True
+    p = sort.values if on_score else fit.score[sort.order]
+    if estimand == "ATE":
+        n = float(len(p))
+
+        def weight_ate(arm: float, q: np.ndarray) -> np.ndarray:
+            f = q * (1.0 - q)
+            return f / q / n if arm == 1.0 else f / (1.0 - q) / n
+
+        c, _ = local_covariance_sum(design, y, t, size, weight_ate, sort, p)
+        return -float(c @ v @ c)
+    target = 1.0 if estimand == "ATT" else 0.0
+    n_arm = float(np.count_nonzero(t == target))
+
+    def weight_att(arm: float, q: np.ndarray) -> np.ndarray:
+        f = q * (1.0 - q)
+        if arm == target:
+            return f / n_arm
+        odds = q / (1.0 - q) if target == 1.0 else (1.0 - q) / q
+        return odds * f / n_arm
+
+    w = np.where(np.isfinite(effects), fit.score * (1.0 - fit.score) * (effects - tau), 0.0)
+    c, xw = local_covariance_sum(design, y, t, size, weight_att, sort, p, extra=w)
+    assert xw is not None
+    d = xw / n_arm
+    return -float(c @ v @ c) + float(d @ v @ d)
+
+
+# --------------------------------------------------------------------------------------------------

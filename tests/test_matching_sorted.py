@@ -1,0 +1,140 @@
+"""The shared sort of matching on a score (ScoreSort) against the direct searches it replaces."""
+
+import numpy as np
+import pytest
+
+from deconfound._core.nearest import nearest_1d, nearest_same_group_1d, window_1d
+from deconfound._core.scoresort import ScoreSort
+from deconfound._core.sorting import stable_argsort
+
+
+def _values(rng, kind, n):
+    if kind == "continuous":
+        return rng.random(n)
+    if kind == "rounded":  # many exact duplicates
+        return np.round(rng.random(n), 3)
+    if kind == "ulps":  # values a few ulps apart: equal in the packed key's kept bits
+        return 0.3 + rng.integers(0, 40, n) * np.spacing(0.3)
+    if kind == "signed":
+        v = rng.normal(size=n)
+        v[:50], v[50:100], v[100:110], v[110:120] = -0.0, 0.0, np.inf, -np.inf
+        return v
+    return rng.integers(0, 30, n) * 1e-3 + rng.integers(0, 2, n) * 1e-14  # near-ties at 1e-14
+
+
+@pytest.mark.parametrize("kind", ["continuous", "rounded", "ulps", "signed", "near"])
+@pytest.mark.parametrize("n", [1000, 9000])
+def test_stable_argsort_is_numpys_stable_argsort(rng, kind, n):
+    v = _values(rng, kind, n)
+    np.testing.assert_array_equal(stable_argsort(v), np.argsort(v, kind="stable"))
+
+
+def test_stable_argsort_with_nan_falls_back_to_numpy(rng):
+    v = rng.random(10_000)
+    v[[5, 77, 9000]] = np.nan
+    v[12] = -np.nan
+    np.testing.assert_array_equal(stable_argsort(v), np.argsort(v, kind="stable"))
+
+
+def _finite(rng, kind, n):
+    v = _values(rng, kind, n)
+    return np.where(np.isfinite(v), v, 0.5)
+
+
+@pytest.mark.parametrize("kind", ["continuous", "rounded", "near"])
+def test_nearest_equals_nearest_1d(rng, kind):
+    n = 6000
+    v = _finite(rng, kind, n)
+    t = rng.random(n) < 0.4
+    sort = ScoreSort.build(v, t)
+    for arm in (0, 1):
+        targets, pool = np.flatnonzero(t == arm), np.flatnonzero(t != arm)
+        for k in (1, 3):
+            for ties in (True, False):
+                for caliper in (None, 0.002):
+                    ref = nearest_1d(v[targets], v[pool], k, caliper=caliper, ties=ties)
+                    target, match, dist = sort.nearest(arm, k, caliper, ties, grouped=True)
+                    np.testing.assert_array_equal(target, targets[ref.target])
+                    np.testing.assert_array_equal(match, pool[ref.pool])
+                    np.testing.assert_array_equal(dist, ref.distance)
+                    # in search order: the same pairs, each target's in the same order
+                    t2, m2, d2 = sort.nearest(arm, k, caliper, ties, grouped=False)
+                    order = np.argsort(t2, kind="stable")
+                    np.testing.assert_array_equal(t2[order], target)
+                    np.testing.assert_array_equal(m2[order], match)
+                    np.testing.assert_array_equal(d2[order], dist)
+
+
+@pytest.mark.parametrize("kind", ["continuous", "rounded"])
+def test_same_arm_neighbours_equal_nearest_same_group_1d(rng, kind):
+    n = 5000
+    v = _finite(rng, kind, n)
+    t = rng.random(n) < 0.5
+    need = rng.random(n) < 0.3
+    sort = ScoreSort.build(v, t)
+    for arm in (0, 1):
+        members = np.flatnonzero(t == arm)
+        for j in (1, 2, 4):
+            rows, _, chunks = sort.same_arm(arm, j, need)
+            arm_rows = sort.rows(arm)
+            got = sorted((int(rows[u]), int(arm_rows[p])) for us, ps in chunks for u, p in zip(us, ps))
+            ref = nearest_same_group_1d(v[members], j, targets=np.flatnonzero(need[members]))
+            want = sorted((int(members[a]), int(members[b])) for a, b in zip(ref.target, ref.pool))
+            assert got == want
+
+
+@pytest.mark.parametrize("kind", ["continuous", "rounded", "near"])
+@pytest.mark.parametrize("share", [0.02, 0.5])
+def test_window_starts_equal_window_1d(rng, kind, share):
+    n = 3000
+    v = _finite(rng, kind, n)
+    t = rng.random(n) < share
+    sort = ScoreSort.build(v, t)
+    for arm in (0, 1):
+        for size in (1, 2, 3, 8, 200):
+            want = window_1d(sort.arm_values(arm), sort.values, size)
+            np.testing.assert_array_equal(sort.window_starts(arm, size), want)
+            # windows on a monotone transform of the sorted variable (the score when matching on the logit)
+            w = 1.0 / (1.0 + np.exp(-30.0 * sort.values))
+            np.testing.assert_array_equal(sort.window_starts(arm, size, w), window_1d(w[sort.positions[arm]], w, size))
+
+
+def test_per_row_tables_are_built_when_read_and_serialised_like_the_others(rng):
+    import dataclasses
+    import warnings
+
+    import pandas as pd
+
+    import deconfound as dc
+    from deconfound.results import Diagnostics, LazyValue
+
+    n = 400
+    x = rng.normal(size=(n, 2))
+    t = (rng.random(n) < 1 / (1 + np.exp(-x[:, 0]))).astype(int)
+    df = pd.DataFrame({"x0": x[:, 0], "x1": x[:, 1], "t": t, "y": x @ [1.0, 0.5] + t + rng.normal(size=n)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dc.DiagnosticWarning)
+        r = dc.matching(df, outcome="y", treatment="t", covariates=["x0", "x1"], caliper=0.2, caliper_scale="sd")
+    assert isinstance(r.diagnostics, Diagnostics)
+    raw = r.diagnostics._values
+    assert isinstance(raw["matches"], LazyValue) and isinstance(raw["propensity"], LazyValue)
+    copy = dataclasses.replace(r, label="copy")  # a new Estimate shares the unbuilt values
+    matches = r.diagnostics["matches"]
+    assert r.diagnostics["matches"] is matches  # built once
+    assert list(matches.columns) == ["unit", "match", "unit_treated", "distance", "weight"]
+    assert matches["unit"].is_monotonic_increasing
+    assert (matches.groupby("unit")["distance"].apply(lambda d: d.is_monotonic_increasing)).all()
+    assert isinstance(copy.diagnostics["propensity"], pd.DataFrame)
+    assert len(r.to_dict()["diagnostics"]["matches"]) == len(matches)
+    assert "diagnostics['matches']" in str(r.summary())
+    with pytest.raises(TypeError, match="does not support item assignment"):
+        r.diagnostics["matches"] = None  # type: ignore[index]
+
+
+@pytest.mark.parametrize("kind", ["continuous", "rounded", "signed"])
+def test_stable_lexsort_is_numpys_lexsort(rng, kind):
+    from deconfound._core.sorting import stable_lexsort
+
+    v = _values(rng, kind, 9000)
+    for groups in (rng.integers(0, 7, 9000), rng.integers(0, 100_000, 9000), rng.integers(-3, 3, 9000)):
+        np.testing.assert_array_equal(stable_lexsort(v, groups), np.lexsort((v, groups)))
