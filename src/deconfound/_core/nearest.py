@@ -13,6 +13,7 @@ with two pointers, all targets at once (vectorised), so it costs O((n_pool + n_t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -92,8 +93,8 @@ def _walk(
     x: np.ndarray,
     left: np.ndarray,
     right: np.ndarray,
-    lo: np.ndarray,
-    hi: np.ndarray,
+    lo: Any,
+    hi: Any,
     k: int,
     ties: bool,
     sentinels: np.ndarray | None = None,
