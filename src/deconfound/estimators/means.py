@@ -69,8 +69,8 @@ def difference_in_means(
     p1, p0 = int(np.count_nonzero(w[treated] > 0)), int(np.count_nonzero(w[~treated] > 0))
     if p1 < 2 or p0 < 2:
         raise DataError(
-            f"A difference in means needs at least two treated and two control rows with positive weight; got "
-            f"{p1} treated and {p0} control in {treatment!r}."
+            f"A difference in means needs at least two treated and two control rows; got {p1} treated and "
+            f"{p0} control in {treatment!r} (rows with weight zero do not count)."
         )
     m1, v1, n1 = _group_moments(y[treated], w[treated])
     m0, v0, n0 = _group_moments(y[~treated], w[~treated])
