@@ -98,7 +98,11 @@ class ScoreSort:
             return _group_by_target(chunks, len(self.order))
         if not chunks:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-        return tuple(np.concatenate([c[i] for c in chunks]) for i in range(3))  # type: ignore[return-value]
+        return (
+            np.concatenate([c[0] for c in chunks]),
+            np.concatenate([c[1] for c in chunks]),
+            np.concatenate([c[2] for c in chunks]),
+        )
 
     def arm_order(self, arm: int) -> np.ndarray:
         """The stable sorting permutation of the arm's values in row order (positions among its rows)."""
