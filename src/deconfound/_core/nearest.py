@@ -236,23 +236,6 @@ def _group_by_target(
     return out_t, out_p, out_d
 
 
-def subset_order(order: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Given ``order`` sorting all units and a subset ``rows`` (ascending), the permutation sorting the subset.
-
-    Sorting once and restricting is O(n) per subset instead of a new O(m log m) sort.
-    """
-    where = np.full(len(order), -1, np.int64)
-    where[rows] = np.arange(len(rows))
-    sub = where[order]
-    return sub[sub >= 0]
-
-
-def sorted_pool(values: np.ndarray, order: np.ndarray, rows: np.ndarray) -> SortedPool:
-    """The SortedPool of ``values[rows]`` from the global sorting permutation ``order``."""
-    sub = subset_order(order, rows)
-    return SortedPool(values[rows][sub], sub, None, None)
-
-
 def _sort_targets(x: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
     return stable_argsort(x) if groups is None else stable_lexsort(x, groups)
 
