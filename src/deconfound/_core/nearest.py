@@ -13,7 +13,6 @@ with two pointers, all targets at once (vectorised), so it costs O((n_pool + n_t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -93,8 +92,8 @@ def _walk(
     x: np.ndarray,
     left: np.ndarray,
     right: np.ndarray,
-    lo: Any,
-    hi: Any,
+    lo: np.ndarray | np.integer,
+    hi: np.ndarray | np.integer,
     k: int,
     ties: bool,
     sentinels: np.ndarray | None = None,
@@ -191,42 +190,8 @@ def _walk(
         if not active.any():
             break
         cand, x_c, left_c, right_c, limit = cand[active], x_c[active], left_c[active], right_c[active], limit[active]
-        lo_c = lo_c[active] if np.ndim(lo_c) else lo_c
-        hi_c = hi_c[active] if np.ndim(hi_c) else hi_c
-    return tgt, pos, dst
-    # ties at the k-th distance: only the targets whose next unit on either side ties are walked further
-    scale = float(max(abs(xs[0]), abs(xs[-1]), 1.0)) if len(xs) else 1.0
-    cand = np.flatnonzero(np.isfinite(kth))
-    lo_b, hi_b = np.broadcast_to(lo, (m,)), np.broadcast_to(hi, (m,))
-    x_c, left_c, right_c, lo_c, hi_c = x[cand], left[cand], right[cand], lo_b[cand], hi_b[cand]
-    limit = kth[cand] * (1.0 + TIE_RTOL) + TIE_ATOL * scale
-    while len(cand):
-        if padded:
-            dl = x_c - xp[left_c + 1]
-        else:
-            ok = left_c >= lo_c
-            dl = np.where(ok, x_c - xs[np.where(ok, left_c, 0)], np.inf)
-        hit = dl <= limit
-        if np.any(hit):
-            tgt.append(cand[hit])
-            pos.append(left_c[hit])
-            dst.append(dl[hit])
-            left_c = left_c - hit
-        if padded:
-            dr = xp[right_c + 1] - x_c
-        else:
-            ok = right_c < hi_c
-            dr = np.where(ok, xs[np.where(ok, right_c, 0)] - x_c, np.inf)
-        hit_r = dr <= limit
-        if np.any(hit_r):
-            tgt.append(cand[hit_r])
-            pos.append(right_c[hit_r])
-            dst.append(dr[hit_r])
-            right_c = right_c + hit_r
-        active = hit | hit_r
-        if not active.all():
-            cand, x_c, left_c, right_c = cand[active], x_c[active], left_c[active], right_c[active]
-            lo_c, hi_c, limit = lo_c[active], hi_c[active], limit[active]
+        lo_c = lo_c[active] if isinstance(lo_c, np.ndarray) and lo_c.ndim else lo_c
+        hi_c = hi_c[active] if isinstance(hi_c, np.ndarray) and hi_c.ndim else hi_c
     return tgt, pos, dst
 
 
@@ -251,7 +216,7 @@ def _finish(pool: SortedPool, tgt: list, pos: list, dst: list, caliper: float | 
 
 def _group_by_target(
     chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]], size: int | None = None
-) -> tuple[np.ndarray, ...]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Concatenate (target, pool, distance) chunks ordered by target, stably (a counting sort); a target
     occurs at most once per chunk. ``size`` bounds the target ids (default: the largest plus one)."""
     total = sum(len(c[0]) for c in chunks)
@@ -269,23 +234,6 @@ def _group_by_target(
         out_t[dest], out_p[dest], out_d[dest] = t, p, d
         start[t] = dest + 1
     return out_t, out_p, out_d
-
-
-def subset_order(order: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Given ``order`` sorting all units and a subset ``rows`` (ascending), the permutation sorting the subset.
-
-    Sorting once and restricting is O(n) per subset instead of a new O(m log m) sort.
-    """
-    where = np.full(len(order), -1, np.int64)
-    where[rows] = np.arange(len(rows))
-    sub = where[order]
-    return sub[sub >= 0]
-
-
-def sorted_pool(values: np.ndarray, order: np.ndarray, rows: np.ndarray) -> SortedPool:
-    """The SortedPool of ``values[rows]`` from the global sorting permutation ``order``."""
-    sub = subset_order(order, rows)
-    return SortedPool(values[rows][sub], sub, None, None)
 
 
 def _sort_targets(x: np.ndarray, groups: np.ndarray | None) -> np.ndarray:

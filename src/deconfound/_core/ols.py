@@ -369,6 +369,8 @@ def residual_pass(
                     h *= wc
                 omh = 1.0 - h
                 min_omh = min(min_omh, float(omh.min()))
+                if min_omh <= 1e-10:  # refused below; scaling by 1 / (1 - h) would only overflow
+                    break
                 u /= np.power(np.maximum(omh, 1e-300), power / 2.0)
             scaled = blk * u[:, None] if clusters else np.multiply(blk, u[:, None], out=blk)
             meat += _gram(scaled)  # type: ignore[operator]

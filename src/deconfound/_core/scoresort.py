@@ -95,14 +95,14 @@ class ScoreSort:
                     t, p, d = t[keep], p[keep], d[keep]
                 chunks.append((target_rows[first + t], pool_rows[p], d))
         if grouped:
-            grouped_pairs = _group_by_target(chunks, len(self.order))
-            return grouped_pairs[0], grouped_pairs[1], grouped_pairs[2]
+            return _group_by_target(chunks, len(self.order))
         if not chunks:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-        targets = np.concatenate([c[0] for c in chunks])
-        matches = np.concatenate([c[1] for c in chunks])
-        distances = np.concatenate([c[2] for c in chunks])
-        return targets, matches, distances
+        return (
+            np.concatenate([c[0] for c in chunks]),
+            np.concatenate([c[1] for c in chunks]),
+            np.concatenate([c[2] for c in chunks]),
+        )
 
     def arm_order(self, arm: int) -> np.ndarray:
         """The stable sorting permutation of the arm's values in row order (positions among its rows)."""

@@ -85,8 +85,13 @@ def joint_balance_test(covariates: Design, treatment: np.ndarray) -> dict[str, f
     fit = fit_ols(design, treatment, cov_type="HC1")
     b = fit.coef[1:]
     v = fit.cov[1:, 1:]
-    stat = float(b @ np.linalg.solve(v, b))
     df = len(b)
+    try:
+        stat = float(b @ np.linalg.solve(v, b))
+    except np.linalg.LinAlgError:
+        # a singular covariance here means residuals without variance: the covariates predict the treatment
+        # exactly, the strongest evidence of imbalance there is
+        return {"statistic": float("inf"), "df": float(df), "p_value": 0.0}
     return {"statistic": stat, "df": float(df), "p_value": chi2_sf(stat, df)}
 
 

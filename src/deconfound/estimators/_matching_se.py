@@ -220,8 +220,10 @@ def local_covariance_sum(
         coef /= max(size_w - 1.0, 1.0)
         coef_rows[rows] = coef
         sums[arm] = float(coef.sum())
-    columns: list[Any] = [coef_rows, t, 1.0] + ([] if extra is None else [extra])
-    prod = design.tdot(columns)  # t is 0/1
+    columns: list[np.ndarray | float] = [coef_rows, t, 1.0]  # t is 0/1
+    if extra is not None:
+        columns.append(extra)
+    prod = design.tdot(columns)
     n1 = float(t.sum())
     n0 = len(y) - n1
     mean1 = prod[:, 1] / n1

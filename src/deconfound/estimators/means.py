@@ -63,15 +63,17 @@ def difference_in_means(
     assert t is not None
     w = prep.weights if prep.weights is not None else np.ones_like(y)
     treated = t == 1.0
-    m1, v1, n1 = _group_moments(y[treated], w[treated])
-    m0, v0, n0 = _group_moments(y[~treated], w[~treated])
     from ..errors import DataError
 
-    if n1 < 2 or n0 < 2:
+    # rows with weight zero do not count (a group whose weights are all zero has no mean)
+    p1, p0 = int(np.count_nonzero(w[treated] > 0)), int(np.count_nonzero(w[~treated] > 0))
+    if p1 < 2 or p0 < 2:
         raise DataError(
-            f"A difference in means needs at least two treated and two control rows; got {n1} treated and "
-            f"{n0} control in {treatment!r}."
+            f"A difference in means needs at least two treated and two control rows; got {p1} treated and "
+            f"{p0} control in {treatment!r} (rows with weight zero do not count)."
         )
+    m1, v1, n1 = _group_moments(y[treated], w[treated])
+    m0, v0, n0 = _group_moments(y[~treated], w[~treated])
     se = float(np.sqrt(v1 + v0))
     df = (v1 + v0) ** 2 / (v1**2 / (n1 - 1) + v0**2 / (n0 - 1)) if se > 0 else None
     warnings: list[str] = []
