@@ -5,11 +5,11 @@ cohort x event-time dummies, averaged with each cohort's share of the rows at ea
 import warnings
 
 import numpy as np
+import pyfixest as pf
 import pytest
 
 import deconfound as dc
 
-pf = pytest.importorskip("pyfixest")
 REL = 1e-6
 
 

@@ -10,12 +10,12 @@ homoskedastic within comparison keeps linearmodels' debiased variance, which equ
 
 import warnings
 
+import linearmodels as lm
 import numpy as np
 import pytest
 
 import deconfound as dc
 
-lm = pytest.importorskip("linearmodels")
 REL = 1e-6
 RAW = dc.ssc(adj=False, cluster_adj=False)
 

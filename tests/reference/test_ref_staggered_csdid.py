@@ -11,13 +11,13 @@ error as NaN, we report 0; the comparison maps one to the other.
 
 import warnings
 
+import csdid.att_gt as csdid
 import numpy as np
 import pandas as pd
 import pytest
 
 import deconfound as dc
 
-csdid = pytest.importorskip("csdid.att_gt")
 REL = 1e-8
 
 

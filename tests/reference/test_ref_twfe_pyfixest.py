@@ -14,11 +14,10 @@ import warnings
 
 import numpy as np
 import pandas as pd
+import pyfixest as pf
 import pytest
 
 import deconfound as dc
-
-pf = pytest.importorskip("pyfixest")
 
 REL = 1e-6
 
