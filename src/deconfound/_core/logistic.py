@@ -95,25 +95,46 @@ def logistic_pass(
     block with [v X | w (y - p)] (v = w p (1 - p)) gives the information and the score together.
     Probabilities are those of the *observed* outcome, s = 1 / (1 + exp(-q)) with q = +-eta, and
     1 - s = exp(-q) s: both are accurate to a few ulps relative, as is log s (the log-likelihood).
+    The pass is additive over ranges of rows (:func:`_pass_range`); it runs on one thread, since numpy's
+    matrix products hold the interpreter lock.
     """
     n, k = design.n, design.k
-    rows = max(1, min(chunk_rows, n))
+    acc, llf, sum_v, max_eta = _pass_range(design, y, w, beta, 0, n, chunk_rows)
+    info = acc[:, :k]
+    return _Pass(0.5 * (info + info.T), acc[:, k].copy(), llf, max_eta, sum_v)
+
+
+def _pass_range(
+    design: Design,
+    y: np.ndarray,
+    w: np.ndarray | None,
+    beta: np.ndarray,
+    first: int,
+    last: int,
+    chunk_rows: int,
+) -> tuple[np.ndarray, float, float, float]:
+    """:func:`logistic_pass` over rows ``first:last``: (X'[v X | r], log-likelihood, sum v, max |eta|)."""
+    k = design.k
+    rows = max(1, min(chunk_rows, last - first))
     # a constant followed by columns of one matrix: blocks are read in place, the constant's row of the
     # products comes from column sums
     matrix = design.leading_constant_view()
     buf = np.empty((rows, k), order="F") if matrix is None else None
     rhs = np.empty((rows, k + 1), order="F")
+    eta_buf = np.empty(rows)
     acc = np.zeros((k, k + 1))
     llf = sum_v = sum_r = 0.0
     max_eta = 0.0
-    for start, stop in _chunks(n, rows):
+    for start in range(first, last, rows):
+        stop = min(start + rows, last)
         m = stop - start
+        eta = eta_buf[:m]
         if matrix is None:
             blk = design.block(start, stop, buf)
-            eta = blk @ beta
+            np.matmul(blk, beta, out=eta)
         else:
             blk = matrix[start:stop]
-            eta = blk @ beta[1:]
+            np.matmul(blk, beta[1:], out=eta)
             eta += beta[0]
         yc = y[start:stop]
         sign = 2.0 * yc - 1.0  # +1 for y = 1, -1 for y = 0
@@ -149,8 +170,7 @@ def logistic_pass(
         sum_v += float(v.sum())
     if matrix is not None:  # the constant's row: sum v, sum v x (the column below, by symmetry), sum r
         acc[0, 0], acc[0, 1:k], acc[0, k] = sum_v, acc[1:, 0], sum_r
-    info = acc[:, :k]
-    return _Pass(0.5 * (info + info.T), acc[:, k].copy(), llf, max_eta, sum_v)
+    return acc, llf, sum_v, max_eta
 
 
 def _exact_probabilities(q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

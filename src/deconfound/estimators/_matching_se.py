@@ -32,6 +32,7 @@ class Direction:
     weight: np.ndarray  # per pair: 1 / number of matches of that target
     matched: np.ndarray  # row positions of the targets that found a match (sorted)
     grouped: bool = True  # pairs ordered by target row (else in search order; each target's nearest first)
+    one_each: bool = False  # every target has exactly one match (pair i belongs to target ``target[i]``)
 
     def by_target(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(target, match, distance, weight) per pair, ordered by target row, each target's nearest first."""
@@ -68,6 +69,8 @@ def unit_effects(d: Direction, y: np.ndarray, mu: dict[float, np.ndarray] | None
     if mu is not None:
         other = 1.0 - d.arm
         contrib = contrib + mu[other][d.target] - mu[other][d.match]
+    if d.one_each:  # the imputed outcome is the one match's
+        return d.target, (y[d.target] - contrib if d.arm == 1.0 else contrib - y[d.target])
     rows = d.matched
     where = np.empty(int(rows.max()) + 1 if len(rows) else 0, np.int64)
     where[rows] = np.arange(len(rows))
@@ -146,6 +149,11 @@ def match_counts(directions: list[Direction], n: int) -> tuple[np.ndarray, np.nd
     k1 = np.zeros(n)
     k2 = np.zeros(n)
     for d in directions:
+        if d.one_each:  # weights are all 1: K_i = K2_i = the number of targets matched to i
+            used = np.bincount(d.match, minlength=n)
+            k1 += used
+            k2 += used
+            continue
         k1 += np.bincount(d.match, weights=d.weight, minlength=n)
         k2 += np.bincount(d.match, weights=d.weight * d.weight, minlength=n)
     return k1, k2

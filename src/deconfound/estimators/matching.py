@@ -62,9 +62,12 @@ def _pairs_to_direction(arm: float, targets: np.ndarray, pool: np.ndarray, pairs
 
 
 def _rows_to_direction(
-    arm: float, targets: np.ndarray, target: np.ndarray, match: np.ndarray, distance: np.ndarray
+    arm: float, targets: np.ndarray, target: np.ndarray, match: np.ndarray, distance: np.ndarray, sort: ScoreSort
 ) -> Direction:
-    """A Direction from pairs given as rows (in search order)."""
+    """A Direction from pairs given as rows (in search order, as :meth:`ScoreSort.nearest` gives them)."""
+    if len(target) == len(targets) and np.array_equal(target, sort.rows(int(arm))):
+        # one match per target (k = 1, no ties, none refused): every weight is 1
+        return Direction(arm, targets, target, match, distance, np.ones(len(target)), targets, False, True)
     counts = np.bincount(target, minlength=int(targets[-1]) + 1 if len(targets) else 0)
     weight = 1.0 / counts[target]
     matched = targets[counts[targets] > 0]
@@ -281,7 +284,7 @@ def matching(
             raise DataError(f"neighbors={k} exceeds the {len(pool)} rows of the group matched to.")
         if metric.sort is not None and replace and method == "nearest":
             target, match, dist = metric.sort.nearest(int(arm), k, metric.caliper, ties, grouped=False)
-            directions.append(_rows_to_direction(arm, targets, target, match, dist))
+            directions.append(_rows_to_direction(arm, targets, target, match, dist, metric.sort))
         elif metric.sort is not None and method == "nearest":
             orders = (metric.sort.arm_order(int(arm)), metric.sort.arm_order(1 - int(arm)))
             v = metric.values
