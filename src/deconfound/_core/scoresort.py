@@ -15,20 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import partial
-from typing import Any
 
 import numpy as np
 
-from . import parallel
 from .nearest import _group_by_target, _walk, with_sentinels
 from .sorting import stable_argsort
 
 #: targets walked (or windows placed) per batch: small enough that temporaries stay in the CPU cache and
 #: are recycled by the allocator instead of being mapped afresh (page faults cost more than the work)
 BATCH = 1 << 15
-#: from this many units on, each group is sorted on its own core and the two sorted lists merged
-SPLIT_ROWS = 1 << 17
 
 
 @dataclass(frozen=True)
@@ -46,11 +41,6 @@ class ScoreSort:
     @classmethod
     def build(cls, values: np.ndarray, treated: np.ndarray, order: np.ndarray | None = None) -> ScoreSort:
         """``treated`` is boolean (arm 1); ``order`` the stable sorting permutation when already known."""
-        if order is None and len(values) >= SPLIT_ROWS and parallel.threads() > 1:
-            split = _build_split(values, treated)
-            if split is not None:
-                order, values_sorted, positions, smaller, rows, arm_sorted = split
-                return cls(order, values_sorted, positions, smaller, rows, arm_sorted, treated)
         order = stable_argsort(values) if order is None else order
         sorted_values = values[order]
         arm1 = treated[order]
@@ -190,52 +180,3 @@ def _run_starts(sorted_values: np.ndarray) -> np.ndarray | None:
     if new.all():
         return None
     return np.maximum.accumulate(np.where(new, np.arange(n), 0))
-
-
-def _build_split(values: np.ndarray, treated: np.ndarray) -> tuple[Any, ...] | None:
-    """The fields of :class:`ScoreSort` (but ``arm1_rows``) from the two groups sorted in parallel and
-    merged. None when a value occurs in both groups (then the merged order needs the row numbers of the
-    tied units; the single sort handles it)."""
-    sample = np.sort(values[:: max(1, len(values) // 4096)])
-    if np.any(sample[1:] == sample[:-1]):  # repeated values (a discrete score): ties across groups likely
-        return None
-    rows = (np.flatnonzero(~treated), np.flatnonzero(treated))
-    if not len(rows[0]) or not len(rows[1]):
-        return None
-    own = [values[r] for r in rows]
-    orders = parallel.run([partial(stable_argsort, v) for v in own])
-    arm_rows = (rows[0][orders[0]], rows[1][orders[1]])
-    arm_sorted = (own[0][orders[0]], own[1][orders[1]])
-    s0, s1 = arm_sorted
-    if np.isnan(s0[-1]) or np.isnan(s1[-1]):
-        return None
-    # units of group 0 below each unit of group 1 (searched in halves, one per core)
-    halves = parallel.ranges(len(s1), 2)
-    below1 = np.concatenate(parallel.run([partial(np.searchsorted, s0, s1[a:b]) for a, b in halves]))
-    inside = below1 < len(s0)
-    if np.any(s0[below1[inside]] == s1[inside]):
-        return None
-    n0, n1 = len(s0), len(s1)
-    n = n0 + n1
-    pos1 = below1 + np.arange(n1)
-    is1 = np.zeros(n, bool)
-    is1[pos1] = True
-    pos0 = np.flatnonzero(~is1)
-    order = np.empty(n, np.int64)
-    order[pos0] = arm_rows[0]
-    order[pos1] = arm_rows[1]
-    sorted_values = np.empty(n)
-    sorted_values[pos0] = s0
-    sorted_values[pos1] = s1
-    # per arm, the arm's units strictly below each position: its own index at its own units, the count
-    # of the arm's units before the other group's units elsewhere (equal values only within a group)
-    smaller = []
-    for own_pos, other_pos, n_own, n_other in ((pos0, pos1, n0, n1), (pos1, pos0, n1, n0)):
-        below = np.empty(n, np.int64)
-        below[own_pos] = np.arange(n_own)
-        below[other_pos] = other_pos - np.arange(n_other)
-        smaller.append(below)
-    starts = _run_starts(sorted_values)
-    if starts is not None:
-        smaller = [below[starts] for below in smaller]
-    return order, sorted_values, (pos0, pos1), (smaller[0], smaller[1]), arm_rows, arm_sorted

@@ -6,13 +6,30 @@ import numpy as np
 
 #: below this many values numpy's own stable sort is as fast
 _SMALL = 4096
+#: from this many keys on, polars sorts the packed integer keys (about 4x faster than numpy's sort of
+#: 64-bit integers on our machines; exact: the keys are distinct integers)
+_POLARS_KEYS = 1 << 16
+
+
+def sort_keys(key: np.ndarray) -> np.ndarray:
+    """Sorted copy of distinct unsigned 64-bit keys (polars' sort for large arrays, else numpy's)."""
+    if len(key) >= _POLARS_KEYS:
+        try:
+            import polars as pl
+        except ImportError:  # pragma: no cover - polars is a dependency
+            pass
+        else:
+            out = pl.Series(key, dtype=pl.UInt64).sort().to_numpy()
+            if out.dtype == np.uint64 and out.shape == key.shape:
+                return out
+    return np.sort(key)
 
 
 def stable_argsort(values: np.ndarray) -> np.ndarray:
     """``np.argsort(values, kind="stable")`` for float64 values, about twice as fast on large arrays.
 
     Each value's bits are mapped to an unsigned integer with the same order, and the low bits are replaced
-    by the row number, so that one plain sort of integers (SIMD-accelerated in numpy) orders by value and
+    by the row number, so that one plain sort of distinct integers (:func:`sort_keys`) orders by value and
     breaks ties by row. Values whose kept high bits agree (equal to about 1e-10 relative, rare unless
     values repeat) are then put in exact order by a second sort of just those. NaN falls back to numpy.
     """
@@ -27,7 +44,7 @@ def stable_argsort(values: np.ndarray) -> np.ndarray:
     shift = np.uint64(bits)
     key = (mono >> shift) << shift
     key |= np.arange(n, dtype=np.uint64)
-    key.sort()
+    key = sort_keys(key)
     order = (key & np.uint64((1 << bits) - 1)).astype(np.intp)
     if np.isnan(values[order[0]]) or np.isnan(values[order[-1]]):  # NaNs sort to either end
         return np.argsort(values, kind="stable")
