@@ -47,11 +47,12 @@ class ScoreSort:
         starts = _run_starts(sorted_values)
         positions, smaller, rows, arm_values = [], [], [], []
         for mask in (~arm1, arm1):
-            positions.append(np.flatnonzero(mask))
+            at = np.flatnonzero(mask)
+            positions.append(at)
             below = np.cumsum(mask) - mask  # arm units strictly before each position
             smaller.append(below if starts is None else below[starts])
-            rows.append(order[mask])
-            arm_values.append(sorted_values[mask])
+            rows.append(order.take(at))  # taking by index is several times faster than a boolean mask
+            arm_values.append(sorted_values.take(at))
         return cls(
             order,
             sorted_values,
