@@ -11,11 +11,22 @@ Conventions (Stata ``teffects nnmatch`` / Abadie and Imbens 2006, 2011):
 * a caliper refuses matches farther than it; targets left without a match are dropped from the
   estimand and counted (``diagnostics["n_unmatched"]``);
 * the estimate averages each target's observed-minus-imputed outcome; with ``bias_adjust=True`` the
-  imputed outcomes are corrected by a linear regression within each group (Abadie and Imbens 2011);
+  imputed outcomes are corrected by a linear regression within each group, fitted on the units used as
+  matches and weighted by how often each is used (Abadie and Imbens 2011; Stata's ``biasadj()``);
 * the standard error is Abadie and Imbens' (2006): the variance of the unit-level effects plus a term
-  for reused matches, with conditional variances estimated from ``vce_neighbors`` same-group neighbours.
-  Matching on an estimated score, it treats the score as known (Abadie and Imbens 2016 show this is
-  conservative for the ATE; for the ATT it can err either way) -- this is reported in the notes.
+  for reused matches, with conditional variances estimated from same-group neighbours (and ties).
+  ``vce_convention="stata"`` (default) follows ``teffects``: the conditional variance of a unit is the
+  sample variance of the outcomes of the unit and its neighbours, and on a score (``psmatch``) the
+  ``vce_neighbors`` count the unit itself (nn(2): the unit and its nearest same-group unit), while on
+  covariates (``nnmatch``) they do not; the local covariances of the Abadie-Imbens (2016) adjustment use
+  the same neighbourhoods, ties included. ``"ai2006"`` is the paper's J/(J+1) (Y_i - mean of the J
+  neighbours)^2 with J = ``vce_neighbors``. Both are unbiased for the conditional variance. Matching on an
+  estimated score without ``se_adjust``, the score is treated as known (Abadie and Imbens 2016 show this
+  is conservative for the ATE; for the ATT it can err either way) -- this is reported in the notes.
+
+Stata's printed standard errors are reproduced (tests/test_matching.py, cattaneo2): ``teffects nnmatch``
+(ATE and ATT, with exact matching and bias adjustment) and the ATE of ``teffects psmatch``; the ATT of
+``psmatch`` differs by about 0.3%, in the 2016 adjustment's ATT terms.
 """
 
 from __future__ import annotations
@@ -51,6 +62,7 @@ ESTIMANDS = ("ATT", "ATC", "ATE")
 DISTANCES = ("propensity", "logit", "mahalanobis")
 MATCH_METHODS = ("nearest", "optimal")
 CALIPER_SCALES = ("absolute", "sd")
+VCE_CONVENTIONS = ("stata", "ai2006")
 
 
 def _pairs_to_direction(arm: float, targets: np.ndarray, pool: np.ndarray, pairs: Pairs) -> Direction:
@@ -198,6 +210,21 @@ def _check_options(estimand: str, method: str, replace: bool, neighbors: int) ->
         raise SpecificationError("Optimal matching pairs one control with each treated unit; use neighbors=1.")
 
 
+def _check_vce(vce: str, distance: str, j: int) -> None:
+    if vce == "stata" and distance != "mahalanobis" and j < 2:
+        raise SpecificationError(
+            "vce_neighbors=1 with vce_convention='stata' leaves no neighbour for the conditional variances: on a "
+            "score, Stata's nn(#) counts the unit itself among its # neighbours. Use vce_neighbors=2 or more, or "
+            "vce_convention='ai2006'."
+        )
+
+
+def _variance_neighbors(vce: str, metric: Metric, j: int) -> int:
+    """Same-group neighbours (besides the unit) behind the conditional variances: ``vce_neighbors``, except
+    on a score under Stata's convention, where ``teffects psmatch``'s nn(#) counts the unit itself."""
+    return j - 1 if vce == "stata" and metric.kind == "1d" else j
+
+
 def matching(
     data: Any,
     *,
@@ -216,6 +243,7 @@ def matching(
     ties: bool = True,
     bias_adjust: bool = False,
     vce_neighbors: int = 2,
+    vce_convention: str = "stata",
     se_adjust: bool = True,
     propensity_model: Any = "logistic",
     cross_fit: Any = "auto",
@@ -236,7 +264,9 @@ def matching(
     model uses ``propensity_covariates`` (default: ``covariates``). The matched pairs are in
     ``result.diagnostics["matches"]``; covariate balance before and after in ``diagnostics["balance"]``.
     ``bias_adjust`` applies the Abadie-Imbens (2011) regression correction on ``covariates``;
-    ``vce_neighbors`` same-group neighbours estimate the conditional variances; ``se_adjust`` (default)
+    ``vce_neighbors`` same-group neighbours estimate the conditional variances, with Stata's conventions
+    (``vce_convention="stata"``, default) or Abadie and Imbens' (2006) formula (``"ai2006"``; see the
+    module docstring for the difference); ``se_adjust`` (default)
     adjusts the standard error for the estimated logistic score (Abadie-Imbens 2016; matching with
     replacement on our own logistic model). Sampling weights are not supported by matching (use ipw).
     """
@@ -247,7 +277,9 @@ def matching(
     scale = check_option("caliper_scale", caliper_scale, CALIPER_SCALES)
     k = check_positive_int(neighbors, "neighbors")
     j = check_positive_int(vce_neighbors, "vce_neighbors")
+    vce = check_option("vce_convention", vce_convention, VCE_CONVENTIONS)
     _check_options(estimand, method, bool(replace), k)
+    _check_vce(vce, distance, j)
     exact_cols = as_name_list(exact, "exact")
     if not as_name_list(covariates, "covariates") and not as_name_list(propensity_covariates, "propensity_covariates"):
         raise SpecificationError("matching needs covariates= (the confounders to match on).")
@@ -290,12 +322,13 @@ def matching(
         else:
             pairs = _search(metric, targets, pool, k, bool(replace), method, ties)
             directions.append(_pairs_to_direction(arm, targets, pool, pairs))
-    options = dict(distance=distance, method=method, replace=bool(replace), k=k, j=j, bias_adjust=bias_adjust)
+    options = dict(distance=distance, method=method, replace=bool(replace), k=k, j=j, bias_adjust=bias_adjust, vce=vce)
     return _finish(setup, directions, metric, estimand, adjust, options, level)
 
 
 def _finish(setup, all_directions, metric, estimand, adjust, options, level) -> Estimate:
     distance, method, replace, k, j = (options[key] for key in ("distance", "method", "replace", "k", "j"))
+    stata = options["vce"] == "stata"
     arms = {"ATT": (1.0,), "ATC": (0.0,), "ATE": (1.0, 0.0)}[estimand]
     directions = [d for d in all_directions if d.arm in arms]
     prep = setup.prep
@@ -319,21 +352,26 @@ def _finish(setup, all_directions, metric, estimand, adjust, options, level) -> 
             )
     mu = None
     if options["bias_adjust"]:
-        mu = bias_models(setup.outcome_design if setup.outcome_design.k else setup.ps_design, y, t)
-        notes.append("bias-adjusted (Abadie-Imbens 2011): imputed outcomes corrected by per-group linear regressions")
+        used, _ = match_counts(all_directions, len(y))
+        mu = bias_models(setup.outcome_design if setup.outcome_design.k else setup.ps_design, y, t, used)
+        notes.append(
+            "bias-adjusted (Abadie-Imbens 2011): imputed outcomes corrected by per-group linear regressions "
+            "fitted on the matches, weighted by how often each is used"
+        )
     per_direction = {d.arm: unit_effects(d, y, mu) for d in (all_directions if adjust else directions)}
     rows, effects = zip(*(per_direction[d.arm] for d in directions))
     target_rows = np.concatenate(rows)
     effects_all = np.concatenate(effects)
     estimate = float(effects_all.mean())
     k1, k2 = match_counts(directions, len(y))  # every pair belongs to a matched target
-    sigma2 = conditional_variance(metric, y, t, k1 > 0, j)
+    sigma2 = conditional_variance(metric, y, t, k1 > 0, _variance_neighbors(options["vce"], metric, j), pooled=stata)
     variance = ai_variance(effects_all, target_rows, sigma2, k1, k2)
     if adjust:
         unit = np.full(len(y), np.nan)
         for r, e in per_direction.values():
             unit[r] = e
-        variance += ps_adjustment(setup.fit, y, t, unit, estimate, estimand, j, metric.sort, distance == "propensity")
+        on_score = distance == "propensity"
+        variance += ps_adjustment(setup.fit, y, t, unit, estimate, estimand, j, metric.sort, on_score, ties=stata)
         notes.append("standard error adjusted for the estimated propensity score (Abadie and Imbens 2016)")
     elif distance != "mahalanobis":
         notes.append(
