@@ -114,16 +114,25 @@ def _search(metric: Metric, targets: np.ndarray, pool: np.ndarray, k: int, repla
 
 
 def _optimal(metric: Metric, targets: np.ndarray, pool: np.ndarray) -> Pairs:
-    v, g, cal = metric.values, metric.groups, metric.caliper
-    if assignment.check_dense_size(len(targets), len(pool)):
-        if metric.kind == "1d":
-            cost = np.abs(v[targets][:, None] - v[pool][None, :])
-        else:
-            from scipy.spatial.distance import cdist
+    """Optimal pair matching, ties settled as documented in :mod:`deconfound._core.assignment`: the solver
+    sees the snapped matching variable; on a score the pairs are then uncrossed; distances are the true ones."""
+    v, g = metric.values, metric.groups
+    snapped = assignment.snap(v)
+    pairs = _optimal_solve(Metric(metric.kind, snapped, metric.caliper, g), targets, pool, v)
+    if metric.kind == "1d":  # ordered on the snapped values too, so that last bits cannot reorder units
+        pairs = assignment.uncross_1d(pairs, snapped[targets], snapped[pool], None if g is None else g[targets])
+        return Pairs(pairs.target, pairs.pool, np.abs(v[targets][pairs.target] - v[pool][pairs.pool]))
+    diff = v[targets][pairs.target] - v[pool][pairs.pool]
+    return Pairs(pairs.target, pairs.pool, np.sqrt(np.einsum("ij,ij->i", diff, diff)))
 
-            cost = cdist(v[targets], v[pool])
+
+def _optimal_solve(snapped: Metric, targets: np.ndarray, pool: np.ndarray, true_values: np.ndarray) -> Pairs:
+    """Optimal pairs on the snapped values; the caliper applies to the true distances."""
+    v, g, cal = snapped.values, snapped.groups, snapped.caliper
+    if assignment.check_dense_size(len(targets), len(pool)):
+        cost = _cost(snapped.kind, v[targets], v[pool])
         if cal is not None:
-            cost[cost > cal] = np.inf
+            cost[_cost(snapped.kind, true_values[targets], true_values[pool]) > cal] = np.inf
         if g is not None:
             cost[g[targets][:, None] != g[pool][None, :]] = np.inf
         return assignment.optimal_pairs(cost_dense=cost)
@@ -132,14 +141,25 @@ def _optimal(metric: Metric, targets: np.ndarray, pool: np.ndarray) -> Pairs:
             f"Optimal matching of {len(targets)} targets to {len(pool)} candidates needs a caliper (the dense "
             "problem is too large): pass caliper=, or use greedy matching (method='nearest')."
         )
-    if metric.kind == "1d":
-        cand = assignment.candidates_1d(v[targets], v[pool], cal)
+    tv, pv = true_values[targets], true_values[pool]
+    if snapped.kind == "1d":
+        cand = assignment.candidates_1d(tv, pv, cal)
+        dist = np.abs(v[targets][cand.target] - v[pool][cand.pool])
     else:
-        cand = assignment.candidates_kd(v[targets], v[pool], cal)
-    if g is not None:
-        same = g[targets][cand.target] == g[pool][cand.pool]
-        cand = Pairs(cand.target[same], cand.pool[same], cand.distance[same])
+        cand = assignment.candidates_kd(tv, pv, cal)
+        diff = v[targets][cand.target] - v[pool][cand.pool]
+        dist = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+    keep = np.ones(len(cand), bool) if g is None else g[targets][cand.target] == g[pool][cand.pool]
+    cand = Pairs(cand.target[keep], cand.pool[keep], dist[keep])
     return assignment.optimal_pairs(candidates=cand, n_target=len(targets), n_pool=len(pool))
+
+
+def _cost(kind: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if kind == "1d":
+        return np.abs(a[:, None] - b[None, :])
+    from scipy.spatial.distance import cdist
+
+    return cdist(a, b)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -258,7 +278,11 @@ def matching(
 
     ``distance``: "propensity" (the score, the article's choice), "logit" (its log-odds) or
     "mahalanobis" (on ``covariates``). ``method``: "nearest" (greedy, closest pairs first when
-    ``replace=False``) or "optimal" (minimum total distance pair matching). ``caliper`` is in units of
+    ``replace=False``) or "optimal" (minimum total distance pair matching; pairings of equal total are
+    settled deterministically, independent of the scores' last bits: the solver works on the distance
+    variable snapped to a 2^-32 grid and, on a score, tied crossing pairs are uncrossed -- the k-th smallest
+    matched treated unit gets the k-th smallest chosen control; see :mod:`deconfound._core.assignment`).
+    ``caliper`` is in units of
     the distance, or of its standard deviation with ``caliper_scale="sd"`` (0.2 SD of the logit is a
     common choice). ``exact`` names categorical columns that must agree within a pair. The propensity
     model uses ``propensity_covariates`` (default: ``covariates``). The matched pairs are in
