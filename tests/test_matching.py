@@ -48,13 +48,17 @@ def _brute_matches(dist, k, caliper=None, ties=True):
     return out
 
 
-def _brute_ai(x, y, t, estimand, k=1, caliper=None, J=2, mu=None):
+def _brute_ai(x, y, t, estimand, k=1, caliper=None, J=2, mu=None, vce="ai2006"):
     """Matching estimate and Abadie-Imbens (2006) variance, from the published formulas (loops).
 
     With ties the matches of a target share its weight; K and K2 sum those weights and their squares
-    (without ties K = K_M / M and K2 = K_M / M^2, the published case).
+    (without ties K = K_M / M and K2 = K_M / M^2, the published case). ``vce="ai2006"``: sigma^2_i =
+    m/(m+1) (Y_i - mean of its m same-group neighbours)^2 with the J nearest (and ties); ``"stata"``: the
+    sample variance over the unit and its neighbours, where on a one-dimensional score (psmatch) the
+    unit counts as one of the J.
     """
     n = len(y)
+    on_score = np.ndim(x) == 1
     x = np.asarray(x, dtype=float).reshape(n, -1)
     arms = {"ATT": (1,), "ATC": (0,), "ATE": (1, 0)}[estimand]
     effects, targets = [], []
@@ -79,9 +83,13 @@ def _brute_ai(x, y, t, estimand, k=1, caliper=None, J=2, mu=None):
     for i in range(n):
         same = np.flatnonzero((t == t[i]) & (np.arange(n) != i))
         d = np.sqrt(((x[same] - x[i]) ** 2).sum(-1))
-        kth = np.sort(d)[J - 1]
-        nb = same[d <= kth]
-        sigma2[i] = len(nb) / (len(nb) + 1) * (y[i] - y[nb].mean()) ** 2
+        if vce == "ai2006":
+            nb = same[d <= np.sort(d)[J - 1]]
+            sigma2[i] = len(nb) / (len(nb) + 1) * (y[i] - y[nb].mean()) ** 2
+        else:
+            m = J - 1 if on_score else J
+            nb = same[d <= np.sort(d)[m - 1]]
+            sigma2[i] = np.var(np.append(y[nb], y[i]), ddof=1)
     is_target = np.zeros(n)
     is_target[targets] = 1
     correction = np.sum((2 * is_target * K + K**2 - K2) * sigma2)
@@ -91,11 +99,12 @@ def _brute_ai(x, y, t, estimand, k=1, caliper=None, J=2, mu=None):
 
 @pytest.mark.parametrize("estimand", ["ATT", "ATC", "ATE"])
 @pytest.mark.parametrize("k", [1, 3])
-def test_propensity_matching_matches_brute_force(rng, estimand, k):
+@pytest.mark.parametrize("vce", ["stata", "ai2006"])
+def test_propensity_matching_matches_brute_force(rng, estimand, k, vce):
     df = _frame(rng)
     score = _sm_score(df)
-    tau, se, _ = _brute_ai(score, df.y.to_numpy(), df.t.to_numpy(), estimand, k)
-    r = _m(df, estimand=estimand, neighbors=k, se_adjust=False)
+    tau, se, _ = _brute_ai(score, df.y.to_numpy(), df.t.to_numpy(), estimand, k, vce=vce)
+    r = _m(df, estimand=estimand, neighbors=k, se_adjust=False, vce_convention=vce)
     assert r.estimate == pytest.approx(tau, rel=1e-10)
     assert r.std_error == pytest.approx(se, rel=1e-9)
     assert r.estimand == estimand
@@ -120,17 +129,18 @@ def test_published_ai_formula_without_ties(rng):
         sig[c] = 2 / 3 * (y[j] - y[pl][nb].mean()) ** 2
     tau = effects.mean()
     var = (np.sum((effects - tau) ** 2) + np.sum(km * (km - 1) / M**2 * sig)) / len(tg) ** 2
-    r = _m(df, neighbors=M, se_adjust=False)
+    r = _m(df, neighbors=M, se_adjust=False, vce_convention="ai2006")
     assert r.estimate == pytest.approx(tau, rel=1e-10)
     assert r.std_error == pytest.approx(np.sqrt(var), rel=1e-9)
 
 
 @pytest.mark.parametrize("estimand", ["ATT", "ATE"])
-def test_ties_share_the_weight_like_stata(rng, estimand):
+@pytest.mark.parametrize("vce", ["stata", "ai2006"])
+def test_ties_share_the_weight_like_stata(rng, estimand, vce):
     df = _frame(rng, 250, discrete=True)
     score = _sm_score(df)
-    tau, se, _ = _brute_ai(score, df.y.to_numpy(), df.t.to_numpy(), estimand, 1)
-    r = _m(df, estimand=estimand, se_adjust=False)
+    tau, se, _ = _brute_ai(score, df.y.to_numpy(), df.t.to_numpy(), estimand, 1, vce=vce)
+    r = _m(df, estimand=estimand, se_adjust=False, vce_convention=vce)
     assert r.diagnostics["max_times_used"] > 1
     assert (r.diagnostics["matches"].groupby("unit")["weight"].sum().round(12) == 1).all()
     assert r.diagnostics["matches"].groupby("unit").size().max() > 1  # some target has tied matches
@@ -141,7 +151,7 @@ def test_ties_share_the_weight_like_stata(rng, estimand):
 def test_caliper_drops_and_counts_unmatched(rng):
     df = _frame(rng)
     score = _sm_score(df)
-    tau, se, n_matched = _brute_ai(score, df.y.to_numpy(), df.t.to_numpy(), "ATT", 1, caliper=0.004)
+    tau, se, n_matched = _brute_ai(score, df.y.to_numpy(), df.t.to_numpy(), "ATT", 1, caliper=0.004, vce="stata")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         r = dc.matching(df, outcome="y", treatment="t", covariates=["x0", "x1"], caliper=0.004, se_adjust=False)
@@ -171,13 +181,20 @@ def test_mahalanobis_and_bias_adjustment_match_brute_force(rng):
     chol = np.linalg.cholesky(np.cov(x, rowvar=False))
     z = np.linalg.solve(chol, x.T).T  # whitened: Euclidean = Mahalanobis
     y, t = df.y.to_numpy(), df.t.to_numpy()
-    mu = {}
+    # Abadie-Imbens (2011) / Stata biasadj(): per-group regressions on the matches, weighted by K_i
+    used = np.zeros(len(y))
     for arm in (0, 1):
-        X1 = sm.add_constant(x)
-        beta = np.linalg.lstsq(X1[t == arm], y[t == arm], rcond=None)[0]
-        mu[arm] = X1 @ beta
-    for bias in (False, True):
-        tau, se, _ = _brute_ai(z, y, t, "ATE", 1, mu=mu if bias else None)
+        tg, pl = np.flatnonzero(t == arm), np.flatnonzero(t != arm)
+        dist = np.sqrt(((z[tg][:, None, :] - z[pl][None, :, :]) ** 2).sum(-1))
+        for chosen in _brute_matches(dist, 1):
+            used[pl[chosen]] += 1 / len(chosen)
+    mu = {}
+    X1 = sm.add_constant(x)
+    for arm in (0, 1):
+        rows = (t == arm) & (used > 0)
+        mu[arm] = X1 @ sm.WLS(y[rows], X1[rows], weights=used[rows]).fit().params
+    for bias, vce in itertools.product((False, True), ("stata", "ai2006")):
+        tau, se, _ = _brute_ai(z, y, t, "ATE", 1, mu=mu if bias else None, vce=vce)
         r = dc.matching(
             df,
             outcome="y",
@@ -186,6 +203,7 @@ def test_mahalanobis_and_bias_adjustment_match_brute_force(rng):
             distance="mahalanobis",
             estimand="ATE",
             bias_adjust=bias,
+            vce_convention=vce,
         )
         assert r.estimate == pytest.approx(tau, rel=1e-9)
         assert r.std_error == pytest.approx(se, rel=1e-8)
@@ -293,16 +311,28 @@ def _cattaneo():
 
 
 def test_stata_manual_examples_on_cattaneo2():
-    """Point estimates printed in Stata's [TE] teffects psmatch and nnmatch manuals (example 1 of each)."""
+    """Point estimates and AI robust standard errors printed by Stata for the [CAUSAL] teffects psmatch and
+    nnmatch manual examples (Stata's output as listed in kylebutts/teffects-r, inst/stata/
+    teffects_reference.csv, made by its run_teffects_examples.do), to all printed digits.
+
+    . webuse cattaneo2
+    . teffects psmatch (bweight) (mbsmoke mmarried c.mage##c.mage fbaby medu)       -210.9683  32.021
+    . teffects psmatch (bweight) (mbsmoke mmarried c.mage##c.mage fbaby medu), nneighbor(4)
+                                                                                    -224.006   29.88627
+    . teffects nnmatch (bweight mage prenatal1 mmarried fbaby) (mbsmoke)            -240.3306  28.43006
+    . teffects nnmatch (bweight mage fage) (mbsmoke), ematch(prenatal1 mmarried fbaby) biasadj(mage fage)
+                                                                                    -223.8389  26.19973
+    """
     df = _cattaneo()
-    ps = dc.matching(
-        df,
-        outcome="bweight",
-        treatment="mbsmoke_",
-        estimand="ATE",
-        covariates=["mmarried_", "mage", "mage2", "fbaby_", "medu"],
-    )
+    ps_covariates = ["mmarried_", "mage", "mage2", "fbaby_", "medu"]
+    ps = dc.matching(df, outcome="bweight", treatment="mbsmoke_", estimand="ATE", covariates=ps_covariates)
     assert ps.estimate == pytest.approx(-210.9683, abs=5e-5)
+    assert ps.std_error == pytest.approx(32.021, abs=5e-6)  # printed as 32.021: 32.02100 to 7 digits
+    ps4 = dc.matching(
+        df, outcome="bweight", treatment="mbsmoke_", estimand="ATE", covariates=ps_covariates, neighbors=4
+    )
+    assert ps4.estimate == pytest.approx(-224.006, abs=5e-4)
+    assert ps4.std_error == pytest.approx(29.88627, abs=5e-6)
     nn = dc.matching(
         df,
         outcome="bweight",
@@ -312,11 +342,65 @@ def test_stata_manual_examples_on_cattaneo2():
         covariates=["mage", "prenatal1_", "mmarried_", "fbaby_"],
     )
     assert nn.estimate == pytest.approx(-240.3306, abs=5e-5)
+    assert nn.std_error == pytest.approx(28.43006, abs=5e-6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dc.DiagnosticWarning)  # imbalance left by the few exact cells
+        ba = dc.matching(
+            df,
+            outcome="bweight",
+            treatment="mbsmoke_",
+            estimand="ATE",
+            distance="mahalanobis",
+            covariates=["mage", "fage"],
+            exact=["prenatal1_", "mmarried_", "fbaby_"],
+            bias_adjust=True,
+        )
+    assert ba.estimate == pytest.approx(-223.8389, abs=5e-5)
+    assert ba.std_error == pytest.approx(26.19973, abs=5e-6)
 
 
-def test_ps_adjusted_se_matches_reference(rng):
-    """Abadie-Imbens (2016) adjustment, recomputed here from statsmodels' logit and brute-force neighbours."""
-    df = _frame(rng, 300)
+def test_stata_18_log_psmatch_on_cattaneo2():
+    """Stata 18 SE output in a published log (carlos-mendez.org/post/stata_matching, analysis.log):
+
+    . teffects psmatch (bweight) (mbsmoke mmarried mage fage medu prenatal1)        -229.4492  25.88746
+    """
+    df = _cattaneo()
+    r = dc.matching(
+        df,
+        outcome="bweight",
+        treatment="mbsmoke_",
+        estimand="ATE",
+        covariates=["mmarried_", "mage", "fage", "medu", "prenatal1_"],
+    )
+    assert r.estimate == pytest.approx(-229.4492, abs=5e-5)
+    assert r.std_error == pytest.approx(25.88746, abs=5e-6)
+
+
+def test_vce_conventions_differ_only_in_the_variance(rng):
+    df = _frame(rng, 200)
+    stata, ai = _m(df, se_adjust=False), _m(df, se_adjust=False, vce_convention="ai2006")
+    assert stata.estimate == ai.estimate
+    assert stata.std_error != pytest.approx(ai.std_error, rel=1e-6)
+    with pytest.raises(dc.SpecificationError, match=r"vce_neighbors=1 with vce_convention='stata'"):
+        _m(df, vce_neighbors=1)
+    assert _m(df, vce_neighbors=1, vce_convention="ai2006").std_error > 0
+    assert _m(df, vce_neighbors=1, distance="mahalanobis").std_error > 0
+
+
+def _near(p, members, i, size, ties):
+    """The ``size`` members nearest to unit i in score (i itself first when a member), with ties or not."""
+    d = np.abs(p[members] - p[i])
+    if not ties:
+        return members[np.argsort(d, kind="stable")[:size]]
+    kth = np.sort(d)[size - 1]
+    return members[d <= kth * (1 + 1e-9) + 1e-12]
+
+
+@pytest.mark.parametrize(("vce", "discrete"), [("ai2006", False), ("stata", False), ("stata", True)])
+def test_ps_adjusted_se_matches_reference(rng, vce, discrete):
+    """Abadie-Imbens (2016) adjustment, recomputed here from statsmodels' logit and brute-force neighbours
+    (under Stata's convention with ties: tied scores when the covariates are discrete)."""
+    df = _frame(rng, 300, discrete=discrete)
     y, t = df.y.to_numpy(), df.t.to_numpy()
     X = sm.add_constant(df[["x0", "x1"]].to_numpy())
     logit = sm.Logit(t, X).fit(disp=0, method="newton", tol=1e-14)
@@ -328,16 +412,15 @@ def test_ps_adjusted_se_matches_reference(rng):
         members = np.flatnonzero(t == arm)
         c = np.zeros((len(y), 3))
         for i in range(len(y)):
-            near = members[np.argsort(np.abs(p[members] - p[i]), kind="stable")[:2]]
-            c[i] = ((X[near] - X[near].mean(0)) * (y[near] - y[near].mean())[:, None]).sum(0)
+            near = _near(p, members, i, 2, ties=vce == "stata")
+            c[i] = ((X[near] - X[near].mean(0)) * (y[near] - y[near].mean())[:, None]).sum(0) / (len(near) - 1)
         cov[arm] = c
     for estimand in ("ATE", "ATT"):
-        tau, se, _ = _brute_ai(p, y, t, estimand, 1)
+        tau, se, _ = _brute_ai(p, y, t, estimand, 1, vce=vce)
         if estimand == "ATE":
             cvec = ((cov[1] / p[:, None] + cov[0] / (1 - p)[:, None]) * f[:, None]).mean(0)
             adj = -cvec @ V @ cvec
         else:
-            _, _, _ = _brute_ai(p, y, t, "ATE", 1)
             unit = np.empty(len(y))
             for arm in (1, 0):
                 tg, pl = np.flatnonzero(t == arm), np.flatnonzero(t != arm)
@@ -348,7 +431,7 @@ def test_ps_adjusted_se_matches_reference(rng):
             cvec = ((cov[1] + (p / (1 - p))[:, None] * cov[0]) * f[:, None]).sum(0) / n1
             dvec = (X * (f * (unit - tau))[:, None]).sum(0) / n1
             adj = -cvec @ V @ cvec + dvec @ V @ dvec
-        r = _m(df, estimand=estimand)
+        r = _m(df, estimand=estimand, vce_convention=vce)
         assert r.std_error == pytest.approx(np.sqrt(se**2 + adj), rel=1e-7)
         assert any("Abadie and Imbens 2016" in n for n in r.notes)
 
@@ -427,6 +510,7 @@ def test_no_overlap_with_a_classifier_is_an_error(rng):
         ({"estimand": "ATX"}, r"estimand='ATX' is not allowed; choose one of 'ATT', 'ATC', 'ATE'"),
         ({"distance": "euclid"}, r"distance='euclid' is not allowed"),
         ({"neighbors": 0}, r"neighbors must be an integer >= 1"),
+        ({"vce_convention": "iid"}, r"vce_convention='iid' is not allowed; choose one of 'stata', 'ai2006'"),
     ],
 )
 def test_bad_options(rng, kwargs, message):

@@ -351,6 +351,7 @@ def nearest_kd(
         d, j = tree.query(z[pending], k=want, distance_upper_bound=bound)
         d = d.reshape(len(pending), -1)
         j = j.reshape(len(pending), -1)
+        farthest = d[:, -1].copy()  # the tree's farthest answer, before the unit itself is masked out
         if exclude_self:
             is_self = j == pending[:, None]
             d = np.where(is_self, np.inf, d)
@@ -364,7 +365,7 @@ def nearest_kd(
         if ties:
             keep |= d <= limit[:, None]
         keep &= np.isfinite(d)
-        more = ties & (want < n_pool) & np.isfinite(kth) & (d[:, -1] <= limit)
+        more = ties & (want < n_pool) & np.isfinite(kth) & (farthest <= limit)
         done = ~more
         r, c = np.nonzero(keep & done[:, None])
         tgt.append(pending[r])

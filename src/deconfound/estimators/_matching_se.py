@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from .._core.fit import fit_ols
-from .._core.nearest import Pairs, nearest_kd, nearest_same_group_1d
+from .._core.nearest import Pairs, SortedPool, nearest_1d, nearest_kd, nearest_same_group_1d
 from .._core.scoresort import ScoreSort
+from .._core.sorting import stable_argsort
 from ..data import Design, constant_part
 
 
@@ -52,13 +54,20 @@ class Metric:
     sort: ScoreSort | None = None  # 1-D without exact groups: every unit sorted once, seen from both groups
 
 
-def bias_models(design: Design, y: np.ndarray, t: np.ndarray) -> dict[float, np.ndarray]:
-    """Fitted values mu_w(X) of a per-group linear regression of the outcome (Abadie-Imbens 2011)."""
+def bias_models(design: Design, y: np.ndarray, t: np.ndarray, used: np.ndarray) -> dict[float, np.ndarray]:
+    """Fitted values mu_w(X) of a per-group linear regression of the outcome (Abadie-Imbens 2011).
+
+    As in Abadie and Imbens (2011) and Stata's ``teffects nnmatch, biasadj()``, each group's regression is
+    fitted on the units used as matches, weighted by ``used`` (K_i: how often each serves as a match); a
+    group whose units are never matches (the treated for the ATT) needs no model and gets none.
+    """
     full = design.with_parts([constant_part()], front=True)
     out = {}
     for arm in (0.0, 1.0):
-        rows = t == arm
-        fit = fit_ols(full.take(rows), y[rows])
+        rows = (t == arm) & (used > 0)
+        if not np.any(rows):
+            continue
+        fit = fit_ols(full.take(rows), y[rows], used[rows])
         out[arm] = full.to_array() @ fit.coef
     return out
 
@@ -79,11 +88,16 @@ def unit_effects(d: Direction, y: np.ndarray, mu: dict[float, np.ndarray] | None
     return rows, effect
 
 
-def conditional_variance(metric: Metric, y: np.ndarray, t: np.ndarray, need: np.ndarray, j: int) -> np.ndarray:
-    """sigma^2(X_i, W_i) for the rows flagged in ``need``: J/(J+1) (Y_i - mean of its J nearest same-group
-    neighbours)^2."""
+def conditional_variance(
+    metric: Metric, y: np.ndarray, t: np.ndarray, need: np.ndarray, j: int, pooled: bool = False
+) -> np.ndarray:
+    """sigma^2(X_i, W_i) for the rows flagged in ``need`` from the J nearest same-group neighbours (and ties).
+
+    ``pooled=False``: Abadie and Imbens (2006), J/(J+1) (Y_i - mean of the neighbours)^2. ``pooled=True``:
+    Stata's ``teffects``, the sample variance of Y over the unit and its neighbours (see
+    :func:`neighbour_variance`)."""
     if metric.sort is not None:
-        return conditional_variance_sorted(metric.sort, y, need, j)
+        return conditional_variance_sorted(metric.sort, y, need, j, pooled)
     sigma2 = np.zeros(len(y))
     for arm in (0.0, 1.0):
         members = np.flatnonzero(t == arm)
@@ -106,16 +120,13 @@ def conditional_variance(metric: Metric, y: np.ndarray, t: np.ndarray, need: np.
                     for a, b in zip((pr.target, pr.pool, pr.distance), (pr2.target, pr2.pool, pr2.distance))
                 )
             )
-            counts = np.bincount(pr.target, minlength=len(members)).astype(np.float64)
-        sums = np.bincount(pr.target, weights=y[members][pr.pool], minlength=len(members))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = sums / counts
-            s2 = counts / (counts + 1.0) * (y[members] - mean) ** 2
-        sigma2[members] = np.where(counts > 0, s2, 0.0)
+        sigma2[members] = neighbour_variance(y[members], pr.target, y[members][pr.pool], pooled)
     return sigma2
 
 
-def conditional_variance_sorted(sort: ScoreSort, y: np.ndarray, need: np.ndarray, j: int) -> np.ndarray:
+def conditional_variance_sorted(
+    sort: ScoreSort, y: np.ndarray, need: np.ndarray, j: int, pooled: bool = False
+) -> np.ndarray:
     """:func:`conditional_variance` on the shared sort (no exact-matching cells)."""
     sigma2 = np.zeros(len(y))
     for arm in (0, 1):
@@ -125,12 +136,28 @@ def conditional_variance_sorted(sort: ScoreSort, y: np.ndarray, need: np.ndarray
         ys = y[sort.rows(arm)]
         unit = np.concatenate([c[0] for c in chunks])
         neighbour = np.concatenate([c[1] for c in chunks])
-        counts = np.bincount(unit, minlength=len(rows)).astype(np.float64)
-        sums = np.bincount(unit, weights=ys[neighbour], minlength=len(rows))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            s2 = counts / (counts + 1.0) * (ys[at] - sums / counts) ** 2
-        sigma2[rows] = np.where(counts > 0, s2, 0.0)
+        sigma2[rows] = neighbour_variance(ys[at], unit, ys[neighbour], pooled)
     return sigma2
+
+
+def neighbour_variance(y_unit: np.ndarray, unit: np.ndarray, y_neighbour: np.ndarray, pooled: bool) -> np.ndarray:
+    """Each unit's conditional variance from its same-group neighbours (0 for a unit without any).
+
+    ``unit`` (index into ``y_unit``) and ``y_neighbour`` list the (unit, neighbour outcome) pairs; with m
+    neighbours of mean ybar, Abadie-Imbens (2006) is m/(m+1) (Y_i - ybar)^2; ``pooled`` is the sample
+    variance of the m + 1 outcomes of the unit and its neighbours, [sum_l (Y_l - ybar)^2 + m/(m+1)
+    (Y_i - ybar)^2] / m (Stata's ``teffects``). Both are unbiased for sigma^2 when the neighbours share the
+    unit's conditional mean and variance."""
+    n_units = len(y_unit)
+    counts = np.bincount(unit, minlength=n_units).astype(np.float64)
+    sums = np.bincount(unit, weights=y_neighbour, minlength=n_units)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = sums / counts
+        s2 = counts / (counts + 1.0) * (y_unit - mean) ** 2
+        if pooled:
+            spread = np.bincount(unit, weights=(y_neighbour - mean[unit]) ** 2, minlength=n_units)
+            s2 = (spread + s2) / counts
+    return np.where(counts > 0, s2, 0.0)
 
 
 def _kd_same_arm(z: np.ndarray, j: int, groups: np.ndarray | None) -> Pairs:
@@ -228,12 +255,20 @@ def local_covariance_sum(
         coef /= max(size_w - 1.0, 1.0)
         coef_rows[rows] = coef
         sums[arm] = float(coef.sum())
+    return _covariance_product(design, t, coef_rows, sums, extra)
+
+
+def _covariance_product(
+    design: Design, t: np.ndarray, coef_rows: np.ndarray, sums: np.ndarray, extra: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """sum_p coef_p (X_p - mean of X in p's group), one entry per design column (and X' ``extra``), from one
+    product of the design with a few per-row vectors; ``sums`` are the groups' sums of ``coef_rows``."""
     columns: list[np.ndarray | float] = [coef_rows, t, 1.0]  # t is 0/1
     if extra is not None:
         columns.append(extra)
     prod = design.tdot(columns)
     n1 = float(t.sum())
-    n0 = len(y) - n1
+    n0 = len(t) - n1
     mean1 = prod[:, 1] / n1
     mean0 = (prod[:, 2] - prod[:, 1]) / n0
     total = prod[:, 0] - mean0 * sums[0] - mean1 * sums[1]
@@ -243,30 +278,121 @@ def local_covariance_sum(
     return total, (prod[:, 3] if extra is not None else None)
 
 
+@dataclass(frozen=True)
+class TieWindows:
+    """Every unit's neighbourhood in each group, on the score, with ties (Stata's ``teffects psmatch``).
+
+    For group g: ``rows[g]`` are g's rows in score order, and unit i's neighbourhood in g is the positions
+    ``first[g][i]`` .. ``last[g][i]`` (inclusive) of that list: for i in g, i itself and its ``size - 1``
+    nearest other units of g; for i outside g, its ``size`` nearest units of g; in both cases every unit at
+    the farthest of those distances is included (a neighbourhood on a line is a contiguous run).
+    """
+
+    rows: dict[int, np.ndarray]
+    first: dict[int, np.ndarray]
+    last: dict[int, np.ndarray]
+
+    @classmethod
+    def build(cls, score: np.ndarray, t: np.ndarray, size: int) -> TieWindows:
+        rows, first, last = {}, {}, {}
+        for arm in (0, 1):
+            members = np.flatnonzero(t == arm)
+            order = members[stable_argsort(score[members])]
+            values = score[order]
+            pool = SortedPool(values, np.arange(len(values)), None, None)
+            lo = np.full(len(t), len(values), np.int64)
+            hi = np.full(len(t), -1, np.int64)
+            own = np.arange(len(values))
+            lo[order], hi[order] = own, own  # a unit of g is in its own neighbourhood
+            if size > 1:
+                pr = nearest_same_group_1d(values, size - 1, pool=pool)
+                np.minimum.at(lo, order[pr.target], pr.pool)
+                np.maximum.at(hi, order[pr.target], pr.pool)
+            others = np.flatnonzero(t != arm)
+            pr = nearest_1d(score[others], values, size, pool=pool)
+            np.minimum.at(lo, others[pr.target], pr.pool)
+            np.maximum.at(hi, others[pr.target], pr.pool)
+            rows[arm], first[arm], last[arm] = order, lo, hi
+        return cls(rows, first, last)
+
+
+def window_covariance_sum(
+    design: Design,
+    y: np.ndarray,
+    t: np.ndarray,
+    windows: TieWindows,
+    weight: Callable[[float, np.ndarray], np.ndarray],
+    score: np.ndarray,
+    extra: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`local_covariance_sum` over the neighbourhoods of ``windows`` (``score`` in row order).
+
+    Unit i's covariance in group g is the sample covariance over its neighbourhood W (divisor |W| - 1);
+    unit p of g enters the sum with sum over the neighbourhoods W containing p of w_g(i) (y_p - mean_W y)
+    / (|W| - 1), accumulated with difference arrays over the runs of positions.
+    """
+    coef_rows = np.empty(len(y))
+    sums = np.zeros(2)
+    for arm in (0, 1):
+        order, lo, hi = windows.rows[arm], windows.first[arm], windows.last[arm]
+        m = len(order)
+        ys = y[order] - y[order].mean()
+        cy = np.zeros(m + 1)
+        np.cumsum(ys, out=cy[1:])
+        size = (hi - lo + 1).astype(np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            a_w = np.where(size > 1, weight(float(arm), score) / (size - 1.0), 0.0)
+            mean_y = (cy[hi + 1] - cy[lo]) / size
+        b_w = a_w * mean_y
+        a = np.cumsum(np.bincount(lo, a_w, m + 1) - np.bincount(hi + 1, a_w, m + 1))[:m]
+        b = np.cumsum(np.bincount(lo, b_w, m + 1) - np.bincount(hi + 1, b_w, m + 1))[:m]
+        coef = ys * a - b
+        coef_rows[order] = coef
+        sums[arm] = float(coef.sum())
+    return _covariance_product(design, t, coef_rows, sums, extra)
+
+
 def ps_adjustment(
-    fit: Any, y, t, effects, tau: float, estimand: str, size: int, sort: ScoreSort | None, on_score: bool
+    fit: Any,
+    y,
+    t,
+    effects,
+    tau: float,
+    estimand: str,
+    size: int,
+    sort: ScoreSort | None,
+    on_score: bool,
+    ties: bool = False,
 ) -> float:
     """Abadie and Imbens (2016): the change in the matching variance from estimating the logistic score.
 
     ATE: - c' V c. ATT: - c_t' V c_t + d' V d, with V the logit coefficients' covariance,
     c = mean[(cov(X, Y(1)|p)/p + cov(X, Y(0)|p)/(1-p)) f], c_t = sum[(cov1 + p/(1-p) cov0) f] / N1,
     d = sum[X f (tau_i - tau)] / N1 and f = p(1-p) the logistic density. The ATC is the ATT with the
-    groups swapped. Conditional covariances come from ``size`` nearest units of each group. ``sort`` is the
-    matching's sort of every unit (on the score itself when ``on_score``, else on its logit).
+    groups swapped. Conditional covariances come from ``size`` nearest units of each group (a unit counting
+    itself in its own group): a contiguous window of the group sorted by score, or with ``ties`` (Stata's
+    ``teffects psmatch``) that window widened to every unit as near as its farthest member
+    (:class:`TieWindows`). ``sort`` is the matching's sort of every unit (on the score itself when
+    ``on_score``, else on its logit).
     """
     design = fit.design
     v = fit.logistic.cov
-    if sort is None:
-        sort, on_score = ScoreSort.build(fit.score, t == 1.0), True
-    p = sort.values if on_score else fit.score[sort.order]
+    if ties:
+        windows = TieWindows.build(fit.score, t, size)
+        cov_sum = partial(window_covariance_sum, design, y, t, windows, score=fit.score)
+    else:
+        if sort is None:
+            sort, on_score = ScoreSort.build(fit.score, t == 1.0), True
+        p = sort.values if on_score else fit.score[sort.order]
+        cov_sum = partial(local_covariance_sum, design, y, t, size, sort=sort, score=p)
     if estimand == "ATE":
-        n = float(len(p))
+        n = float(len(y))
 
         def weight_ate(arm: float, q: np.ndarray) -> np.ndarray:
             f = q * (1.0 - q)
             return f / q / n if arm == 1.0 else f / (1.0 - q) / n
 
-        c, _ = local_covariance_sum(design, y, t, size, weight_ate, sort, p)
+        c, _ = cov_sum(weight=weight_ate)
         return -float(c @ v @ c)
     target = 1.0 if estimand == "ATT" else 0.0
     n_arm = float(np.count_nonzero(t == target))
@@ -279,7 +405,7 @@ def ps_adjustment(
         return odds * f / n_arm
 
     w = np.where(np.isfinite(effects), fit.score * (1.0 - fit.score) * (effects - tau), 0.0)
-    c, xw = local_covariance_sum(design, y, t, size, weight_att, sort, p, extra=w)
+    c, xw = cov_sum(weight=weight_att, extra=w)
     assert xw is not None
     d = xw / n_arm
     return -float(c @ v @ c) + float(d @ v @ d)

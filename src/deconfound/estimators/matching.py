@@ -11,11 +11,22 @@ Conventions (Stata ``teffects nnmatch`` / Abadie and Imbens 2006, 2011):
 * a caliper refuses matches farther than it; targets left without a match are dropped from the
   estimand and counted (``diagnostics["n_unmatched"]``);
 * the estimate averages each target's observed-minus-imputed outcome; with ``bias_adjust=True`` the
-  imputed outcomes are corrected by a linear regression within each group (Abadie and Imbens 2011);
+  imputed outcomes are corrected by a linear regression within each group, fitted on the units used as
+  matches and weighted by how often each is used (Abadie and Imbens 2011; Stata's ``biasadj()``);
 * the standard error is Abadie and Imbens' (2006): the variance of the unit-level effects plus a term
-  for reused matches, with conditional variances estimated from ``vce_neighbors`` same-group neighbours.
-  Matching on an estimated score, it treats the score as known (Abadie and Imbens 2016 show this is
-  conservative for the ATE; for the ATT it can err either way) -- this is reported in the notes.
+  for reused matches, with conditional variances estimated from same-group neighbours (and ties).
+  ``vce_convention="stata"`` (default) follows ``teffects``: the conditional variance of a unit is the
+  sample variance of the outcomes of the unit and its neighbours, and on a score (``psmatch``) the
+  ``vce_neighbors`` count the unit itself (nn(2): the unit and its nearest same-group unit), while on
+  covariates (``nnmatch``) they do not; the local covariances of the Abadie-Imbens (2016) adjustment use
+  the same neighbourhoods, ties included. ``"ai2006"`` is the paper's J/(J+1) (Y_i - mean of the J
+  neighbours)^2 with J = ``vce_neighbors``. Both are unbiased for the conditional variance. Matching on an
+  estimated score without ``se_adjust``, the score is treated as known (Abadie and Imbens 2016 show this
+  is conservative for the ATE; for the ATT it can err either way) -- this is reported in the notes.
+
+Stata's printed standard errors are reproduced (tests/test_matching.py, cattaneo2): ``teffects nnmatch``
+(ATE and ATT, with exact matching and bias adjustment) and the ATE of ``teffects psmatch``; the ATT of
+``psmatch`` differs by about 0.3%, in the 2016 adjustment's ATT terms.
 """
 
 from __future__ import annotations
@@ -51,6 +62,7 @@ ESTIMANDS = ("ATT", "ATC", "ATE")
 DISTANCES = ("propensity", "logit", "mahalanobis")
 MATCH_METHODS = ("nearest", "optimal")
 CALIPER_SCALES = ("absolute", "sd")
+VCE_CONVENTIONS = ("stata", "ai2006")
 
 
 def _pairs_to_direction(arm: float, targets: np.ndarray, pool: np.ndarray, pairs: Pairs) -> Direction:
@@ -105,16 +117,25 @@ def _search(metric: Metric, targets: np.ndarray, pool: np.ndarray, k: int, repla
 
 
 def _optimal(metric: Metric, targets: np.ndarray, pool: np.ndarray) -> Pairs:
-    v, g, cal = metric.values, metric.groups, metric.caliper
-    if assignment.check_dense_size(len(targets), len(pool)):
-        if metric.kind == "1d":
-            cost = np.abs(v[targets][:, None] - v[pool][None, :])
-        else:
-            from scipy.spatial.distance import cdist
+    """Optimal pair matching, ties settled as documented in :mod:`deconfound._core.assignment`: the solver
+    sees the snapped matching variable; on a score the pairs are then uncrossed; distances are the true ones."""
+    v, g = metric.values, metric.groups
+    snapped = assignment.snap(v)
+    pairs = _optimal_solve(Metric(metric.kind, snapped, metric.caliper, g), targets, pool, v)
+    if metric.kind == "1d":  # ordered on the snapped values too, so that last bits cannot reorder units
+        pairs = assignment.uncross_1d(pairs, snapped[targets], snapped[pool], None if g is None else g[targets])
+        return Pairs(pairs.target, pairs.pool, np.abs(v[targets][pairs.target] - v[pool][pairs.pool]))
+    diff = v[targets][pairs.target] - v[pool][pairs.pool]
+    return Pairs(pairs.target, pairs.pool, np.sqrt(np.einsum("ij,ij->i", diff, diff)))
 
-            cost = cdist(v[targets], v[pool])
+
+def _optimal_solve(snapped: Metric, targets: np.ndarray, pool: np.ndarray, true_values: np.ndarray) -> Pairs:
+    """Optimal pairs on the snapped values; the caliper applies to the true distances."""
+    v, g, cal = snapped.values, snapped.groups, snapped.caliper
+    if assignment.check_dense_size(len(targets), len(pool)):
+        cost = _cost(snapped.kind, v[targets], v[pool])
         if cal is not None:
-            cost[cost > cal] = np.inf
+            cost[_cost(snapped.kind, true_values[targets], true_values[pool]) > cal] = np.inf
         if g is not None:
             cost[g[targets][:, None] != g[pool][None, :]] = np.inf
         return assignment.optimal_pairs(cost_dense=cost)
@@ -123,14 +144,25 @@ def _optimal(metric: Metric, targets: np.ndarray, pool: np.ndarray) -> Pairs:
             f"Optimal matching of {len(targets)} targets to {len(pool)} candidates needs a caliper (the dense "
             "problem is too large): pass caliper=, or use greedy matching (method='nearest')."
         )
-    if metric.kind == "1d":
-        cand = assignment.candidates_1d(v[targets], v[pool], cal)
+    tv, pv = true_values[targets], true_values[pool]
+    if snapped.kind == "1d":
+        cand = assignment.candidates_1d(tv, pv, cal)
+        dist = np.abs(v[targets][cand.target] - v[pool][cand.pool])
     else:
-        cand = assignment.candidates_kd(v[targets], v[pool], cal)
-    if g is not None:
-        same = g[targets][cand.target] == g[pool][cand.pool]
-        cand = Pairs(cand.target[same], cand.pool[same], cand.distance[same])
+        cand = assignment.candidates_kd(tv, pv, cal)
+        diff = v[targets][cand.target] - v[pool][cand.pool]
+        dist = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+    keep = np.ones(len(cand), bool) if g is None else g[targets][cand.target] == g[pool][cand.pool]
+    cand = Pairs(cand.target[keep], cand.pool[keep], dist[keep])
     return assignment.optimal_pairs(candidates=cand, n_target=len(targets), n_pool=len(pool))
+
+
+def _cost(kind: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if kind == "1d":
+        return np.abs(a[:, None] - b[None, :])
+    from scipy.spatial.distance import cdist
+
+    return cdist(a, b)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -201,6 +233,21 @@ def _check_options(estimand: str, method: str, replace: bool, neighbors: int) ->
         raise SpecificationError("Optimal matching pairs one control with each treated unit; use neighbors=1.")
 
 
+def _check_vce(vce: str, distance: str, j: int) -> None:
+    if vce == "stata" and distance != "mahalanobis" and j < 2:
+        raise SpecificationError(
+            "vce_neighbors=1 with vce_convention='stata' leaves no neighbour for the conditional variances: on a "
+            "score, Stata's nn(#) counts the unit itself among its # neighbours. Use vce_neighbors=2 or more, or "
+            "vce_convention='ai2006'."
+        )
+
+
+def _variance_neighbors(vce: str, metric: Metric, j: int) -> int:
+    """Same-group neighbours (besides the unit) behind the conditional variances: ``vce_neighbors``, except
+    on a score under Stata's convention, where ``teffects psmatch``'s nn(#) counts the unit itself."""
+    return j - 1 if vce == "stata" and metric.kind == "1d" else j
+
+
 def matching(
     data: Any,
     *,
@@ -219,6 +266,7 @@ def matching(
     ties: bool = True,
     bias_adjust: bool = False,
     vce_neighbors: int = 2,
+    vce_convention: str = "stata",
     se_adjust: bool = True,
     propensity_model: Any = "logistic",
     cross_fit: Any = "auto",
@@ -233,13 +281,19 @@ def matching(
 
     ``distance``: "propensity" (the score, the article's choice), "logit" (its log-odds) or
     "mahalanobis" (on ``covariates``). ``method``: "nearest" (greedy, closest pairs first when
-    ``replace=False``) or "optimal" (minimum total distance pair matching). ``caliper`` is in units of
+    ``replace=False``) or "optimal" (minimum total distance pair matching; pairings of equal total are
+    settled deterministically, independent of the scores' last bits: the solver works on the distance
+    variable snapped to a 2^-32 grid and, on a score, tied crossing pairs are uncrossed -- the k-th smallest
+    matched treated unit gets the k-th smallest chosen control; see :mod:`deconfound._core.assignment`).
+    ``caliper`` is in units of
     the distance, or of its standard deviation with ``caliper_scale="sd"`` (0.2 SD of the logit is a
     common choice). ``exact`` names categorical columns that must agree within a pair. The propensity
     model uses ``propensity_covariates`` (default: ``covariates``). The matched pairs are in
     ``result.diagnostics["matches"]``; covariate balance before and after in ``diagnostics["balance"]``.
     ``bias_adjust`` applies the Abadie-Imbens (2011) regression correction on ``covariates``;
-    ``vce_neighbors`` same-group neighbours estimate the conditional variances; ``se_adjust`` (default)
+    ``vce_neighbors`` same-group neighbours estimate the conditional variances, with Stata's conventions
+    (``vce_convention="stata"``, default) or Abadie and Imbens' (2006) formula (``"ai2006"``; see the
+    module docstring for the difference); ``se_adjust`` (default)
     adjusts the standard error for the estimated logistic score (Abadie-Imbens 2016; matching with
     replacement on our own logistic model). Sampling weights are not supported by matching (use ipw).
     """
@@ -250,7 +304,9 @@ def matching(
     scale = check_option("caliper_scale", caliper_scale, CALIPER_SCALES)
     k = check_positive_int(neighbors, "neighbors")
     j = check_positive_int(vce_neighbors, "vce_neighbors")
+    vce = check_option("vce_convention", vce_convention, VCE_CONVENTIONS)
     _check_options(estimand, method, bool(replace), k)
+    _check_vce(vce, distance, j)
     exact_cols = as_name_list(exact, "exact")
     if not as_name_list(covariates, "covariates") and not as_name_list(propensity_covariates, "propensity_covariates"):
         raise SpecificationError("matching needs covariates= (the confounders to match on).")
@@ -293,12 +349,13 @@ def matching(
         else:
             pairs = _search(metric, targets, pool, k, bool(replace), method, ties)
             directions.append(_pairs_to_direction(arm, targets, pool, pairs))
-    options = dict(distance=distance, method=method, replace=bool(replace), k=k, j=j, bias_adjust=bias_adjust)
+    options = dict(distance=distance, method=method, replace=bool(replace), k=k, j=j, bias_adjust=bias_adjust, vce=vce)
     return _finish(setup, directions, metric, estimand, adjust, options, level)
 
 
 def _finish(setup, all_directions, metric, estimand, adjust, options, level) -> Estimate:
     distance, method, replace, k, j = (options[key] for key in ("distance", "method", "replace", "k", "j"))
+    stata = options["vce"] == "stata"
     arms = {"ATT": (1.0,), "ATC": (0.0,), "ATE": (1.0, 0.0)}[estimand]
     directions = [d for d in all_directions if d.arm in arms]
     prep = setup.prep
@@ -322,21 +379,26 @@ def _finish(setup, all_directions, metric, estimand, adjust, options, level) -> 
             )
     mu = None
     if options["bias_adjust"]:
-        mu = bias_models(setup.outcome_design if setup.outcome_design.k else setup.ps_design, y, t)
-        notes.append("bias-adjusted (Abadie-Imbens 2011): imputed outcomes corrected by per-group linear regressions")
+        used, _ = match_counts(all_directions, len(y))
+        mu = bias_models(setup.outcome_design if setup.outcome_design.k else setup.ps_design, y, t, used)
+        notes.append(
+            "bias-adjusted (Abadie-Imbens 2011): imputed outcomes corrected by per-group linear regressions "
+            "fitted on the matches, weighted by how often each is used"
+        )
     per_direction = {d.arm: unit_effects(d, y, mu) for d in (all_directions if adjust else directions)}
     rows, effects = zip(*(per_direction[d.arm] for d in directions))
     target_rows = np.concatenate(rows)
     effects_all = np.concatenate(effects)
     estimate = float(effects_all.mean())
     k1, k2 = match_counts(directions, len(y))  # every pair belongs to a matched target
-    sigma2 = conditional_variance(metric, y, t, k1 > 0, j)
+    sigma2 = conditional_variance(metric, y, t, k1 > 0, _variance_neighbors(options["vce"], metric, j), pooled=stata)
     variance = ai_variance(effects_all, target_rows, sigma2, k1, k2)
     if adjust:
         unit = np.full(len(y), np.nan)
         for r, e in per_direction.values():
             unit[r] = e
-        variance += ps_adjustment(setup.fit, y, t, unit, estimate, estimand, j, metric.sort, distance == "propensity")
+        on_score = distance == "propensity"
+        variance += ps_adjustment(setup.fit, y, t, unit, estimate, estimand, j, metric.sort, on_score, ties=stata)
         notes.append("standard error adjusted for the estimated propensity score (Abadie and Imbens 2016)")
     elif distance != "mahalanobis":
         notes.append(
