@@ -146,3 +146,26 @@ def test_stable_lexsort_is_numpys_lexsort(rng, kind):
     v = _values(rng, kind, 9000)
     for groups in (rng.integers(0, 7, 9000), rng.integers(0, 100_000, 9000), rng.integers(-3, 3, 9000)):
         np.testing.assert_array_equal(stable_lexsort(v, groups), np.lexsort((v, groups)))
+
+
+@pytest.mark.parametrize("kind", ["continuous", "rounded", "ulps", "near"])
+@pytest.mark.parametrize("size", [1, 2, 4])
+def test_tie_windows_from_the_shared_sort_equal_the_direct_searches(rng, kind, size):
+    """Stata-convention neighbourhoods (ties widened) read off the matching's sort equal those built by
+    the nearest-neighbour searches, including a group smaller than the window."""
+    from deconfound.estimators._matching_se import SortedTieWindows, TieWindows
+
+    sizes = ((3000, 0.4), (400, 0.005)) + (((80_000, 0.3),) if kind in ("continuous", "rounded") else ())
+    for n, share in sizes:  # the largest spans several batches (the direct searches are slow on long ties)
+        v = _values(rng, kind, n)
+        treated = rng.random(n) < share
+        treated[:2] = True
+        sort = ScoreSort.build(v, treated)
+        direct = TieWindows.build(v, treated.astype(float), size)
+        shared = SortedTieWindows(sort, size)
+        for arm in (0, 1):
+            score, first, last = (np.concatenate(parts) for parts in zip(*shared.batches(arm)))
+            np.testing.assert_array_equal(score, v[sort.order])
+            np.testing.assert_array_equal(shared.arm_rows(arm), direct.rows[arm])
+            np.testing.assert_array_equal(first, direct.first[arm][sort.order])
+            np.testing.assert_array_equal(last, direct.last[arm][sort.order])

@@ -8,7 +8,7 @@ one-dimensional metrics without exact-matching cells carry a :class:`ScoreSort` 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .._core.fit import fit_ols
-from .._core.nearest import Pairs, SortedPool, nearest_1d, nearest_kd, nearest_same_group_1d
+from .._core.nearest import TIE_ATOL, TIE_RTOL, Pairs, SortedPool, nearest_1d, nearest_kd, nearest_same_group_1d
 from .._core.scoresort import ScoreSort
 from .._core.sorting import stable_argsort
 from ..data import Design, constant_part
@@ -285,15 +285,19 @@ class TieWindows:
     For group g: ``rows[g]`` are g's rows in score order, and unit i's neighbourhood in g is the positions
     ``first[g][i]`` .. ``last[g][i]`` (inclusive) of that list: for i in g, i itself and its ``size - 1``
     nearest other units of g; for i outside g, its ``size`` nearest units of g; in both cases every unit at
-    the farthest of those distances is included (a neighbourhood on a line is a contiguous run).
+    the farthest of those distances is included (ties as in :mod:`deconfound._core.nearest`; a neighbourhood
+    on a line is a contiguous run). Units are in row order; :class:`SortedTieWindows` gives the same
+    neighbourhoods from the matching's sort.
     """
 
     rows: dict[int, np.ndarray]
     first: dict[int, np.ndarray]
     last: dict[int, np.ndarray]
+    score: np.ndarray  # every unit's score, in the order of ``first`` and ``last``
 
     @classmethod
     def build(cls, score: np.ndarray, t: np.ndarray, size: int) -> TieWindows:
+        """From the scores alone, by the searches of :mod:`deconfound._core.nearest` (units in row order)."""
         rows, first, last = {}, {}, {}
         for arm in (0, 1):
             members = np.flatnonzero(t == arm)
@@ -313,19 +317,106 @@ class TieWindows:
             np.minimum.at(lo, others[pr.target], pr.pool)
             np.maximum.at(hi, others[pr.target], pr.pool)
             rows[arm], first[arm], last[arm] = order, lo, hi
-        return cls(rows, first, last)
+        return cls(rows, first, last, score)
+
+    def arm_rows(self, arm: int) -> np.ndarray:
+        return self.rows[arm]
+
+    def batches(self, arm: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(scores, first, last) of every unit, in one batch."""
+        yield self.score, self.first[arm], self.last[arm]
+
+
+@dataclass(frozen=True)
+class SortedTieWindows:
+    """:class:`TieWindows` read off the matching's sort of every unit by score, in batches of units (in
+    ``sort.order``) so that no million-row temporary is made: the ``size`` nearest units of g form a window
+    of g's sorted list (:meth:`ScoreSort.window_batches`; for a unit of g the window holds the unit itself,
+    at distance 0), widened on both sides to every unit within the tie limit of its farthest member."""
+
+    sort: ScoreSort
+    size: int
+
+    def arm_rows(self, arm: int) -> np.ndarray:
+        return self.sort.rows(arm)
+
+    def batches(self, arm: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(scores, first, last) for consecutive batches of units."""
+        x_all, pool = self.sort.values, self.sort.arm_values(arm)
+        size_w = min(self.size, len(pool))
+        scale = float(max(abs(pool[0]), abs(pool[-1]), 1.0))
+        own = None
+        if self.size == 1:  # a unit of g alone: no neighbours, so no ties to widen to
+            own = np.full(len(x_all), -1, np.int64)
+            own[self.sort.positions[arm]] = np.arange(len(pool))
+        for begin, end, start in self.sort.window_batches(arm, size_w):
+            x = x_all[begin:end]
+            stop = start + (size_w - 1)
+            limit = np.maximum(x - pool[start], pool[stop] - x)
+            limit *= 1.0 + TIE_RTOL
+            limit += TIE_ATOL * scale
+            lo, hi = _widen(pool, x, start, limit, -1), _widen(pool, x, stop, limit, 1)
+            if own is not None:
+                mine = own[begin:end]
+                lo, hi = np.where(mine >= 0, mine, lo), np.where(mine >= 0, mine, hi)
+            yield x, lo, hi
+
+
+def _widen(pool: np.ndarray, x: np.ndarray, edge: np.ndarray, limit: np.ndarray, step: int) -> np.ndarray:
+    """Move each window edge outwards (``step`` -1: left, 1: right) over every unit within ``limit`` of its x,
+    the distance computed as the nearest-neighbour walk computes it (x - value on the left, value - x on the
+    right). That test is monotone along the sorted pool and equal within a run of equal values, so the new
+    edge is found by binary search, corrected run by run for the last bits of x -+ limit."""
+    n = len(pool)
+    nxt = np.clip(edge + step, 0, n - 1)
+    hit = ((x - pool[nxt]) if step < 0 else (pool[nxt] - x)) <= limit
+    hit &= nxt != edge
+    if not hit.any():  # the usual case: no unit just outside the window is tied with its farthest member
+        return edge
+    edge = edge.copy()
+    active = np.flatnonzero(hit)
+    xa, la, ea = x[active], limit[active], edge[active]
+    if step < 0:
+        p = np.minimum(np.searchsorted(pool, xa - la, side="left"), ea)
+
+        def outside(q: np.ndarray, i: np.ndarray | slice) -> np.ndarray:
+            return xa[i] - pool[q] > la[i]
+
+        more = np.maximum(p - 1, 0)
+    else:
+        p = np.maximum(np.searchsorted(pool, xa + la, side="right") - 1, ea)
+
+        def outside(q: np.ndarray, i: np.ndarray | slice) -> np.ndarray:
+            return pool[q] - xa[i] > la[i]
+
+        more = np.minimum(p + 1, n - 1)
+    while True:  # the unit beyond p is within the limit: take its whole run of equal values
+        grow = (more != p) & ~outside(more, slice(None))
+        if not grow.any():
+            break
+        idx = np.flatnonzero(grow)
+        run_end = np.searchsorted(pool, pool[more[idx]], side="left" if step < 0 else "right")
+        p[idx] = run_end if step < 0 else run_end - 1
+        more = np.maximum(p - 1, 0) if step < 0 else np.minimum(p + 1, n - 1)
+    while True:  # p itself is outside: step back over its run of equal values (towards the window)
+        bad = np.flatnonzero(outside(p, slice(None)))
+        if not len(bad):
+            break
+        run_end = np.searchsorted(pool, pool[p[bad]], side="right" if step < 0 else "left")
+        p[bad] = run_end if step < 0 else run_end - 1
+    edge[active] = p
+    return edge
 
 
 def window_covariance_sum(
     design: Design,
     y: np.ndarray,
     t: np.ndarray,
-    windows: TieWindows,
+    windows: TieWindows | SortedTieWindows,
     weight: Callable[[float, np.ndarray], np.ndarray],
-    score: np.ndarray,
     extra: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """:func:`local_covariance_sum` over the neighbourhoods of ``windows`` (``score`` in row order).
+    """:func:`local_covariance_sum` over the neighbourhoods of ``windows``.
 
     Unit i's covariance in group g is the sample covariance over its neighbourhood W (divisor |W| - 1);
     unit p of g enters the sum with sum over the neighbourhoods W containing p of w_g(i) (y_p - mean_W y)
@@ -334,19 +425,29 @@ def window_covariance_sum(
     coef_rows = np.empty(len(y))
     sums = np.zeros(2)
     for arm in (0, 1):
-        order, lo, hi = windows.rows[arm], windows.first[arm], windows.last[arm]
+        order = windows.arm_rows(arm)
         m = len(order)
-        ys = y[order] - y[order].mean()
+        ys = y[order]
+        ys -= ys.mean()
         cy = np.zeros(m + 1)
         np.cumsum(ys, out=cy[1:])
-        size = (hi - lo + 1).astype(np.float64)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            a_w = np.where(size > 1, weight(float(arm), score) / (size - 1.0), 0.0)
-            mean_y = (cy[hi + 1] - cy[lo]) / size
-        b_w = a_w * mean_y
-        a = np.cumsum(np.bincount(lo, a_w, m + 1) - np.bincount(hi + 1, a_w, m + 1))[:m]
-        b = np.cumsum(np.bincount(lo, b_w, m + 1) - np.bincount(hi + 1, b_w, m + 1))[:m]
-        coef = ys * a - b
+        a = np.zeros(m + 2)  # difference arrays: a unit's weight enters at its first and leaves after its last
+        b = np.zeros(m + 2)
+        for score, lo, hi in windows.batches(arm):
+            size = hi - lo
+            size += 1
+            with np.errstate(invalid="ignore", divide="ignore"):
+                a_w = np.where(size > 1, weight(float(arm), score) / (size - 1.0), 0.0)
+            b_w = cy[hi + 1]
+            b_w -= cy[lo]
+            b_w *= a_w
+            b_w /= size
+            base, top = int(lo.min()), int(hi.max()) + 2
+            lo_b, hi_b = lo - base, hi + (1 - base)
+            a[base:top] += np.bincount(lo_b, a_w, top - base) - np.bincount(hi_b, a_w, top - base)
+            b[base:top] += np.bincount(lo_b, b_w, top - base) - np.bincount(hi_b, b_w, top - base)
+        coef = ys * np.cumsum(a[:m])
+        coef -= np.cumsum(b[:m])
         coef_rows[order] = coef
         sums[arm] = float(coef.sum())
     return _covariance_product(design, t, coef_rows, sums, extra)
@@ -378,8 +479,11 @@ def ps_adjustment(
     design = fit.design
     v = fit.logistic.cov
     if ties:
-        windows = TieWindows.build(fit.score, t, size)
-        cov_sum = partial(window_covariance_sum, design, y, t, windows, score=fit.score)
+        # when the matching's sort is on the score itself, the windows are read off it
+        windows: TieWindows | SortedTieWindows = (
+            SortedTieWindows(sort, size) if sort is not None and on_score else TieWindows.build(fit.score, t, size)
+        )
+        cov_sum = partial(window_covariance_sum, design, y, t, windows)
     else:
         if sort is None:
             sort, on_score = ScoreSort.build(fit.score, t == 1.0), True
