@@ -77,6 +77,22 @@ def test_psm_options(heart_csv, capsys):
     assert out["diagnostics"]["n_unmatched"] > 0  # controls run out at high scores
 
 
+def test_psm_variance_options_reach_the_estimator(heart, heart_csv, capsys):
+    import deconfound as dc
+
+    base = ["estimate", heart_csv, "-y", "Severity", "-t", "Drug", "-x", "I.H", "--method", "psm", "--json"]
+    for extra, kwargs in (
+        (["--vce-convention", "ai2006", "--vce-neighbors", "3"], {"vce_convention": "ai2006", "vce_neighbors": 3}),
+        (["--no-se-adjust"], {"se_adjust": False}),
+    ):
+        assert main([*base, *extra]) == 0
+        out = json.loads(capsys.readouterr().out)
+        direct = dc.matching(heart, outcome="Severity", treatment="Drug", covariates=["I.H"], **kwargs)
+        assert out["std_error"] == pytest.approx(direct.std_error, rel=1e-12)
+    assert main([*base, "--vce-convention", "iid"]) == 2
+    assert "vce_convention" in capsys.readouterr().err
+
+
 def test_article_number_from_the_command_line(heart_csv, capsys):
     code = main(
         [

@@ -94,6 +94,16 @@ def _add_design_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--caliper-scale", default="absolute", help="psm: caliper units, absolute (default) or sd")
     g.add_argument("--exact", help="psm: comma-separated categorical columns to match exactly")
     g.add_argument("--bias-adjust", action="store_true", help="psm: Abadie-Imbens regression bias adjustment")
+    g.add_argument("--vce-neighbors", type=int, default=2, help="psm: neighbours behind the variance (default 2)")
+    g.add_argument(
+        "--vce-convention", default="stata", help="psm: standard-error convention, stata (default) or ai2006"
+    )
+    g.add_argument(
+        "--se-adjust",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="psm: adjust the standard error for the estimated score (Abadie-Imbens 2016; default on)",
+    )
     g.add_argument("--bins", type=int, help="cem: number of bins per numeric covariate (default Sturges)")
 
 
