@@ -11,8 +11,9 @@ Data: a pandas DataFrame with an outcome, a binary treatment (logistic in the co
 covariates. Every contender starts from that frame and includes its propensity fit:
 
 * ours: ``deconfound.matching(df, ..., caliper=0.2, caliper_scale="sd")``: unpenalized logistic (IRLS),
-  matching, the ATT, its Abadie-Imbens standard error with the Abadie-Imbens (2016) adjustment for the
-  estimated score, balance before/after and the per-row tables. "ours, AI 2006 SE" skips that adjustment;
+  matching, the ATT, its Abadie-Imbens standard error (Stata's ``teffects`` conventions, the default) with
+  the Abadie-Imbens (2016) adjustment for the estimated score, balance before/after and the per-row
+  tables. "ours, no 2016 adjustment" is the call with ``se_adjust=False``;
 * article: scikit-learn ``LogisticRegression().fit`` + ``NearestNeighbors(n_neighbors=1)`` on the score,
   the caliper applied to the returned distances, treated mean minus matched-control mean (no SE);
 * causalml: the same LogisticRegression score, then ``NearestNeighborMatch(caliper=0.2, replace=True)``
@@ -204,7 +205,7 @@ STAGES = [
         [("deconfound._core.scoresort", "ScoreSort.nearest"), ("deconfound.estimators.matching", "_rows_to_direction")],
     ),
     (
-        "ATT and its AI 2006 variance",
+        "ATT and its matching variance (AI 2006, Stata conventions)",
         [
             ("deconfound.estimators.matching", "unit_effects"),
             ("deconfound.estimators.matching", "match_counts"),
@@ -314,8 +315,8 @@ def main() -> None:
     print(f"# {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}")
     rows = [run(n, args.repeat, peer_nr) for n in sizes]
     print(
-        "| n | ours s | ours, AI 2006 SE s | ours + tables s | article (sklearn) s | causalml s | ratio "
-        "| ratio, AI 2006 SE | ours without replacement s | peak MB ours / article / causalml |"
+        "| n | ours s | ours, no 2016 adjustment s | ours + tables s | article (sklearn) s | causalml s | ratio "
+        "| ratio, no 2016 adjustment | ours without replacement s | peak MB ours / article / causalml |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
