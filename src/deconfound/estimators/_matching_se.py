@@ -16,7 +16,16 @@ from typing import Any
 import numpy as np
 
 from .._core.fit import fit_ols
-from .._core.nearest import TIE_ATOL, TIE_RTOL, Pairs, SortedPool, nearest_1d, nearest_kd, nearest_same_group_1d
+from .._core.nearest import (
+    TIE_ATOL,
+    TIE_RTOL,
+    Pairs,
+    SortedPool,
+    nearest_1d,
+    nearest_kd,
+    nearest_same_group_1d,
+    with_sentinels,
+)
 from .._core.scoresort import ScoreSort
 from .._core.sorting import stable_argsort
 from ..data import Design, constant_part
@@ -349,30 +358,33 @@ class SortedTieWindows:
         if self.size == 1:  # a unit of g alone: no neighbours, so no ties to widen to
             own = np.full(len(x_all), -1, np.int64)
             own[self.sort.positions[arm]] = np.arange(len(pool))
+        padded = with_sentinels(pool)  # padded[i + 1] is pool[i]; infinite beyond both ends
         for begin, end, start in self.sort.window_batches(arm, size_w):
             x = x_all[begin:end]
             stop = start + (size_w - 1)
             limit = np.maximum(x - pool[start], pool[stop] - x)
             limit *= 1.0 + TIE_RTOL
             limit += TIE_ATOL * scale
-            lo, hi = _widen(pool, x, start, limit, -1), _widen(pool, x, stop, limit, 1)
+            # usually no unit just outside a window is tied with its farthest member: one test each side
+            left = x - padded[start] <= limit
+            right = padded[stop + 2] - x <= limit
+            lo = _widen(pool, x, start, limit, -1, left) if left.any() else start
+            hi = _widen(pool, x, stop, limit, 1, right) if right.any() else stop
             if own is not None:
                 mine = own[begin:end]
                 lo, hi = np.where(mine >= 0, mine, lo), np.where(mine >= 0, mine, hi)
             yield x, lo, hi
 
 
-def _widen(pool: np.ndarray, x: np.ndarray, edge: np.ndarray, limit: np.ndarray, step: int) -> np.ndarray:
+def _widen(
+    pool: np.ndarray, x: np.ndarray, edge: np.ndarray, limit: np.ndarray, step: int, hit: np.ndarray
+) -> np.ndarray:
     """Move each window edge outwards (``step`` -1: left, 1: right) over every unit within ``limit`` of its x,
     the distance computed as the nearest-neighbour walk computes it (x - value on the left, value - x on the
-    right). That test is monotone along the sorted pool and equal within a run of equal values, so the new
-    edge is found by binary search, corrected run by run for the last bits of x -+ limit."""
+    right), for the units flagged in ``hit`` (those whose next unit outwards is within the limit). That
+    test is monotone along the sorted pool and equal within a run of equal values, so the new edge is found
+    by binary search, corrected run by run for the last bits of x -+ limit."""
     n = len(pool)
-    nxt = np.clip(edge + step, 0, n - 1)
-    hit = ((x - pool[nxt]) if step < 0 else (pool[nxt] - x)) <= limit
-    hit &= nxt != edge
-    if not hit.any():  # the usual case: no unit just outside the window is tied with its farthest member
-        return edge
     edge = edge.copy()
     active = np.flatnonzero(hit)
     xa, la, ea = x[active], limit[active], edge[active]
@@ -436,13 +448,29 @@ def window_covariance_sum(
         for score, lo, hi in windows.batches(arm):
             size = hi - lo
             size += 1
+            base = int(lo.min())
+            w = weight(float(arm), score)
+            width = int(size[0])
+            if width > 1 and bool(np.all(size == width)):  # no widened window: each leaves ``width`` later
+                w *= 1.0 / (width - 1.0)
+                b_w = cy[lo + width]
+                b_w -= cy[lo]
+                b_w *= w
+                b_w *= 1.0 / width
+                span = int(lo.max()) + 1 - base
+                lo_b = lo - base
+                for acc, vals in ((a, w), (b, b_w)):
+                    enter = np.bincount(lo_b, vals, span)
+                    acc[base : base + span] += enter
+                    acc[base + width : base + width + span] -= enter
+                continue
             with np.errstate(invalid="ignore", divide="ignore"):
-                a_w = np.where(size > 1, weight(float(arm), score) / (size - 1.0), 0.0)
+                a_w = np.where(size > 1, w / (size - 1.0), 0.0)
             b_w = cy[hi + 1]
             b_w -= cy[lo]
             b_w *= a_w
             b_w /= size
-            base, top = int(lo.min()), int(hi.max()) + 2
+            top = int(hi.max()) + 2
             lo_b, hi_b = lo - base, hi + (1 - base)
             a[base:top] += np.bincount(lo_b, a_w, top - base) - np.bincount(hi_b, a_w, top - base)
             b[base:top] += np.bincount(lo_b, b_w, top - base) - np.bincount(hi_b, b_w, top - base)
