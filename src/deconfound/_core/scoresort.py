@@ -152,7 +152,7 @@ class ScoreSort:
             starts = _run_starts(x)
             if starts is not None:
                 below = below[starts]
-        pool = x[self.positions[arm]]
+        pool = self.arm_sorted[arm] if values is None else x[self.positions[arm]]
         size = min(size, len(pool))
         # the greedy walk outwards (left first on ties) ends at the window [L, L + size) with L the first
         # start whose next point to the right is not strictly nearer than its leftmost point; that test is
