@@ -49,11 +49,14 @@ def _finite(rng, kind, n):
     return np.where(np.isfinite(v), v, 0.5)
 
 
-@pytest.mark.parametrize("kind", ["continuous", "rounded", "near"])
+@pytest.mark.parametrize("kind", ["continuous", "rounded", "near", "batches"])
 def test_nearest_equals_nearest_1d(rng, kind):
-    n = 6000
-    v = _finite(rng, kind, n)
+    n = 6000 if kind != "batches" else 70_000
+    v = _finite(rng, "continuous" if kind == "batches" else kind, n)
     t = rng.random(n) < 0.4
+    if kind == "batches":  # several batches, ties in some (the one-neighbour path and the walk both run)
+        v[np.flatnonzero(t)[:5]] = v[np.flatnonzero(~t)[:5]]
+        v[np.flatnonzero(t)[-3:]] = 2 * v[np.flatnonzero(~t)[-3:]] - v[np.flatnonzero(~t)[-4:-1]]
     sort = ScoreSort.build(v, t)
     for arm in (0, 1):
         targets, pool = np.flatnonzero(t == arm), np.flatnonzero(t != arm)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .nearest import _group_by_target, _walk, with_sentinels
+from .nearest import TIE_ATOL, TIE_RTOL, _group_by_target, _walk, with_sentinels
 from .sorting import stable_argsort
 
 #: targets walked (or windows placed) per batch: small enough that temporaries stay in the CPU cache and
@@ -85,10 +85,22 @@ class ScoreSort:
         positions = self.positions[arm]
         target_rows, pool_rows = self.rows(arm), self.rows(other)
         size = np.int64(len(pool_values))
+        one = k == 1 and len(pool_values) > 0 and bool(np.isfinite(pool_values[[0, -1]]).all())
+        scale = float(max(abs(pool_values[0]), abs(pool_values[-1]), 1.0)) if one else 1.0
         chunks = []
         for first in range(0, len(x), BATCH):  # batches keep every temporary array small
             last = min(first + BATCH, len(x))
             start = below[positions[first:last]]
+            if one:
+                picked = _nearest_one(sentinels, x[first:last], start, ties, scale)
+                if picked is not None:
+                    p, d = picked
+                    t = target_rows[first:last]
+                    if caliper is not None:
+                        keep = d <= caliper
+                        t, p, d = t[keep], p[keep], d[keep]
+                    chunks.append((t, pool_rows[p], d))
+                    continue
             walked = _walk(pool_values, x[first:last], start - 1, start, np.int64(0), size, k, ties, sentinels)
             for t, p, d in zip(*walked):
                 if caliper is not None:
@@ -168,6 +180,32 @@ class ScoreSort:
                 # its right padded[L + 2 size]
                 start += padded[shift + size :][b] - xb < xb - padded[shift:][b]
             yield first, last, start
+
+
+def _nearest_one(
+    sentinels: np.ndarray, x: np.ndarray, start: np.ndarray, ties: bool, scale: float
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The nearest pool unit of each target (k = 1) from its two neighbours in the sorted pool: (pool
+    position, distance), the walk's pick (left on equal distances). None when some target has a tie to keep
+    (ties=True: the other neighbour, or the next unit on the chosen side, within the tie limit), which the
+    general walk then handles. ``sentinels`` is the pool with infinite ends (``sentinels[i + 1]`` is unit i),
+    ``start`` each target's insertion point (pool units below it)."""
+    dl = x - sentinels[start]  # unit start - 1, the nearest below
+    dr = sentinels[start + 1] - x  # unit start, the nearest above
+    take_left = dl <= dr
+    d = np.where(take_left, dl, dr)
+    if ties:
+        limit = d * (1.0 + TIE_RTOL)
+        limit += TIE_ATOL * scale
+        other = np.where(take_left, dr, dl)
+        beyond = np.where(
+            take_left,
+            x - sentinels[np.maximum(start - 1, 0)],
+            sentinels[np.minimum(start + 2, len(sentinels) - 1)] - x,
+        )
+        if np.any(other <= limit) or np.any(beyond <= limit):
+            return None
+    return start - take_left, d
 
 
 def _run_starts(sorted_values: np.ndarray) -> np.ndarray | None:
