@@ -92,7 +92,7 @@ class ScoreSort:
             last = min(first + BATCH, len(x))
             start = below[positions[first:last]]
             if one:
-                picked = _nearest_one(sentinels, x[first:last], start, ties, scale)
+                picked = _nearest_one(sentinels, x[first:last], start - 1, start, ties, scale)
                 if picked is not None:
                     p, d = picked
                     t = target_rows[first:last]
@@ -133,9 +133,16 @@ class ScoreSort:
         rows = self.rows(arm)
         at = np.flatnonzero(need[rows])
         size = np.int64(len(values))
+        one = j == 1 and len(values) > 1 and bool(np.isfinite(values[[0, -1]]).all())
+        scale = float(max(abs(values[0]), abs(values[-1]), 1.0)) if one else 1.0
         chunks = []
         for first in range(0, len(at), BATCH):
             a = at[first : first + BATCH]
+            if one:
+                picked = _nearest_one(sentinels, values[a], a - 1, a + 1, ties, scale)
+                if picked is not None:
+                    chunks.append((np.arange(first, first + len(a)), picked[0]))
+                    continue
             tgt, pos, _ = _walk(values, values[a], a - 1, a + 1, np.int64(0), size, j, ties, sentinels)
             chunks += [(first + t, p) for t, p in zip(tgt, pos)]
         return rows[at], at, chunks
@@ -183,15 +190,15 @@ class ScoreSort:
 
 
 def _nearest_one(
-    sentinels: np.ndarray, x: np.ndarray, start: np.ndarray, ties: bool, scale: float
+    sentinels: np.ndarray, x: np.ndarray, left: np.ndarray, right: np.ndarray, ties: bool, scale: float
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """The nearest pool unit of each target (k = 1) from its two neighbours in the sorted pool: (pool
-    position, distance), the walk's pick (left on equal distances). None when some target has a tie to keep
-    (ties=True: the other neighbour, or the next unit on the chosen side, within the tie limit), which the
-    general walk then handles. ``sentinels`` is the pool with infinite ends (``sentinels[i + 1]`` is unit i),
-    ``start`` each target's insertion point (pool units below it)."""
-    dl = x - sentinels[start]  # unit start - 1, the nearest below
-    dr = sentinels[start + 1] - x  # unit start, the nearest above
+    """The nearest pool unit of each target (k = 1) from its nearest candidates on either side, ``left`` and
+    ``right`` (pool positions; -1 or the pool size where there is none): (pool position, distance), the
+    walk's pick (left on equal distances). None when some target has a tie to keep (ties=True: the other
+    candidate, or the next unit on the chosen side, within the tie limit), which the general walk then
+    handles. ``sentinels`` is the pool with infinite ends (``sentinels[i + 1]`` is unit i)."""
+    dl = x - sentinels[left + 1]
+    dr = sentinels[right + 1] - x
     take_left = dl <= dr
     d = np.where(take_left, dl, dr)
     if ties:
@@ -200,12 +207,12 @@ def _nearest_one(
         other = np.where(take_left, dr, dl)
         beyond = np.where(
             take_left,
-            x - sentinels[np.maximum(start - 1, 0)],
-            sentinels[np.minimum(start + 2, len(sentinels) - 1)] - x,
+            x - sentinels[np.maximum(left, 0)],
+            sentinels[np.minimum(right + 2, len(sentinels) - 1)] - x,
         )
         if np.any(other <= limit) or np.any(beyond <= limit):
             return None
-    return start - take_left, d
+    return np.where(take_left, left, right), d
 
 
 def _run_starts(sorted_values: np.ndarray) -> np.ndarray | None:
