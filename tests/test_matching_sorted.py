@@ -172,3 +172,29 @@ def test_tie_windows_from_the_shared_sort_equal_the_direct_searches(rng, kind, s
             np.testing.assert_array_equal(shared.arm_rows(arm), direct.rows[arm])
             np.testing.assert_array_equal(first, direct.first[arm][sort.order])
             np.testing.assert_array_equal(last, direct.last[arm][sort.order])
+
+
+@pytest.mark.parametrize("kind", ["continuous", "rounded"])
+def test_window_covariance_sum_from_the_shared_sort_equals_the_direct_one(rng, kind):
+    """The 2016 adjustment's sum of local covariances: windows read off the shared sort in batches (one
+    bincount per quantity where no window is widened) against the directly built windows."""
+    from deconfound.data import Design, constant_part
+    from deconfound.estimators._matching_se import SortedTieWindows, TieWindows, window_covariance_sum
+
+    n = 70_000
+    p = np.clip(_values(rng, kind, n), 0.01, 0.99)
+    t = (rng.random(n) < p).astype(float)
+    x = rng.normal(size=(n, 3))
+    y = x @ [1.0, -0.5, 2.0] + 3 * t + rng.normal(size=n)
+    design = Design.from_matrix(x, ["a", "b", "c"]).with_parts([constant_part()], front=True)
+    sort = ScoreSort.build(p, t == 1.0)
+
+    def weight(arm, q):
+        return q * (1 - q) * (1.5 if arm else 0.5)
+
+    extra = rng.normal(size=n)
+    for size in (2, 3):
+        want, want_x = window_covariance_sum(design, y, t, TieWindows.build(p, t, size), weight, extra)
+        got, got_x = window_covariance_sum(design, y, t, SortedTieWindows(sort, size), weight, extra)
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9 * np.abs(want).max())
+        np.testing.assert_allclose(got_x, want_x, rtol=1e-12)
