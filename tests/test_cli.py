@@ -199,3 +199,23 @@ def test_library_calls_print_nothing(capsys):
         dc.staggered(panel, outcome="y", unit="unit", time="time", first_treated="first_treated", n_boot=100)
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
+
+
+def test_large_matching_announces_its_stages(tmp_path, capsys, monkeypatch):
+    """From LARGE_ROWS rows on, the command line shows the propensity fit, the matching and the standard
+    errors as stages (here the threshold is lowered so that a small file counts as large)."""
+    from deconfound import _progress
+
+    monkeypatch.setattr(_progress, "LARGE_ROWS", 100)
+    data = tmp_path / "heart.csv"
+    dc.datasets.heart_attack().to_csv(data, index=False)
+    argv = ["estimate", str(data), "-y", "Severity", "-t", "Drug", "-x", "I.H", "--method", "psm", "--json"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    for stage in ("fitting the propensity model on 1,000 rows", "matching 1,000 rows", "matching standard errors"):
+        assert stage in err
+    assert main([*argv, "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(_progress, "LARGE_ROWS", 500_000)
+    assert main(argv) == 0  # small problems show nothing
+    assert capsys.readouterr().err == ""

@@ -35,6 +35,16 @@ class Progress:
 
 SILENT = Progress()
 
+#: estimators announce their stages to the current progress object from this many rows on (smaller
+#: problems finish before a progress line would be worth reading)
+LARGE_ROWS = 500_000
+
+
+def stage(n_rows: int, message: str) -> None:
+    """Announce a stage of work on ``n_rows`` rows to the current progress object, when that is large."""
+    if n_rows >= LARGE_ROWS:
+        current().step(message)
+
 
 class TerminalProgress(Progress):
     """A rich progress bar on stderr: one line per stage, a bar for stages that report ``advance``.

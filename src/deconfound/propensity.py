@@ -27,6 +27,7 @@ import pandas as pd
 from ._core.logistic import LogisticFit, fit_logistic, predict
 from ._core.scoresort import ScoreSort
 from ._options import check_option, check_random_state
+from ._progress import stage
 from .data import Design, Prepared, constant_part, prepare
 from .errors import DataError, SpecificationError
 from .results import CoefTable, LazyValue
@@ -387,6 +388,7 @@ def propensity_setup(
         )
     ps_design = prep.covariates.for_columns(ps_cols)
     kwargs = dict(model=propensity_model, cross_fit=cross_fit, random_state=random_state, n_jobs=n_jobs)
+    stage(prep.n, f"fitting the propensity model on {prep.n:,} rows")
     fit = fit_propensity(ps_design, prep.treatment, prep.weights, **kwargs)
     final = trim is None or trim is False  # no trimming: these scores are the final ones
     sort = ScoreSort.build(fit.score, prep.treatment == 1.0) if sort_scores and final else None

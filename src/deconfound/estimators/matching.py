@@ -42,6 +42,7 @@ from .._core import assignment
 from .._core.nearest import Pairs, nearest_1d, nearest_kd, whiten
 from .._core.scoresort import ScoreSort
 from .._options import as_name_list, check_level, check_option, check_positive_int
+from .._progress import stage
 from ..diagnostics.balance import balance_before_after, balance_warnings
 from ..errors import DataError, SpecificationError
 from ..propensity import Setup, propensity_setup
@@ -330,6 +331,7 @@ def matching(
     )
     t = setup.prep.treatment
     assert t is not None
+    stage(setup.prep.n, f"matching {setup.prep.n:,} rows")
     metric = _metric(setup, distance, caliper, scale, _exact_groups(setup, exact_cols))
     adjust = bool(se_adjust) and setup.fit is not None and setup.fit.parametric and replace and method == "nearest"
     arms = {"ATT": (1.0,), "ATC": (0.0,), "ATE": (1.0, 0.0)}[estimand]
@@ -390,6 +392,7 @@ def _finish(setup, all_directions, metric, estimand, adjust, options, level) -> 
     target_rows = np.concatenate(rows)
     effects_all = np.concatenate(effects)
     estimate = float(effects_all.mean())
+    stage(len(y), "matching standard errors (Abadie-Imbens)")
     k1, k2 = match_counts(directions, len(y))  # every pair belongs to a matched target
     sigma2 = conditional_variance(metric, y, t, k1 > 0, _variance_neighbors(options["vce"], metric, j), pooled=stata)
     variance = ai_variance(effects_all, target_rows, sigma2, k1, k2)
