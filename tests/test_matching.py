@@ -464,6 +464,26 @@ def test_ps_adjusted_se_matches_reference(rng, vce, discrete):
         assert any("Abadie and Imbens 2016" in n for n in r.notes)
 
 
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_covariate_match_means_with_repeated_profiles(rng, k):
+    """The ATT derivative's imputation (k nearest other-group units by Euclidean distance, and every unit
+    tied with the k-th), searched once per distinct covariate profile, equals the search over units."""
+    from deconfound.estimators._matching_se import covariate_match_means
+
+    n = 240
+    z = np.column_stack([rng.integers(0, 4, n), rng.integers(0, 3, n) * 0.5]).astype(float)
+    z[:60] = rng.normal(size=(60, 2))  # some distinct rows too
+    t = (rng.random(n) < 0.4).astype(float)
+    y = rng.normal(size=n)
+    expected = np.empty(n)
+    for i in range(n):
+        pool = np.flatnonzero(t != t[i])
+        d = np.sqrt(((z[pool] - z[i]) ** 2).sum(1))
+        kth = np.sort(d)[k - 1]
+        expected[i] = y[pool[d <= kth * (1 + 1e-9) + 1e-12]].mean()
+    assert covariate_match_means(z, y, t, k) == pytest.approx(expected, rel=1e-12)
+
+
 def test_matched_pairs_frame_has_row_labels(rng):
     df = _frame(rng, 150)
     df.index = [f"p{i}" for i in range(len(df))]
