@@ -363,17 +363,18 @@ def test_stata_18_log_psmatch_on_cattaneo2():
     """Stata 18 SE output in a published log (carlos-mendez.org/post/stata_matching, analysis.log):
 
     . teffects psmatch (bweight) (mbsmoke mmarried mage fage medu prenatal1)        -229.4492  25.88746
+    . teffects psmatch (bweight) (mbsmoke mmarried mage fage medu prenatal1), atet             30.55147
+
+    The ATT's standard error needs Stata's form of the Abadie-Imbens (2016) ATT adjustment (the c term's
+    conditional-mean part, the derivative from matching on the covariates): the previous form gave 30.46965.
     """
     df = _cattaneo()
-    r = dc.matching(
-        df,
-        outcome="bweight",
-        treatment="mbsmoke_",
-        estimand="ATE",
-        covariates=["mmarried_", "mage", "fage", "medu", "prenatal1_"],
-    )
+    covariates = ["mmarried_", "mage", "fage", "medu", "prenatal1_"]
+    r = dc.matching(df, outcome="bweight", treatment="mbsmoke_", estimand="ATE", covariates=covariates)
     assert r.estimate == pytest.approx(-229.4492, abs=5e-5)
     assert r.std_error == pytest.approx(25.88746, abs=5e-6)
+    att = dc.matching(df, outcome="bweight", treatment="mbsmoke_", estimand="ATT", covariates=covariates)
+    assert att.std_error == pytest.approx(30.55147, abs=5e-6)
 
 
 def test_vce_conventions_differ_only_in_the_variance(rng):
@@ -396,10 +397,43 @@ def _near(p, members, i, size, ties):
     return members[d <= kth * (1 + 1e-9) + 1e-12]
 
 
+def _att_adjustment(p, X, y, t, V, tau, ties):
+    """Abadie-Imbens (2016) ATT adjustment as Stata's ``teffects psmatch, atet`` computes it, by loops:
+    -c'Vc + d'Vd with c = sum[X f (mu1(p) - mu0(p) - tau) + (cov1 + p/(1-p) cov0) f] / N1 over all units and
+    d = sum[X f (Y(1) - Y(0) - tau)] / N1, the missing potential outcome imputed by the mean of the nearest
+    other-group unit (and ties) by Euclidean distance on the covariates. mu_g(p_i): mean of the 2 units of
+    group g nearest in score (for i in g: its 2 nearest others); cov_g: covariance over the 2 nearest (for i
+    in g: i and its nearest other)."""
+    n = len(y)
+    f = p * (1 - p)
+    z = X[:, 1:]
+    mu, cov = np.zeros((n, 2)), np.zeros((2, n, X.shape[1]))
+    for arm in (0, 1):
+        members = np.flatnonzero(t == arm)
+        for i in range(n):
+            near = _near(p, members, i, 2, ties)
+            cov[arm, i] = ((X[near] - X[near].mean(0)) * (y[near] - y[near].mean())[:, None]).sum(0) / (len(near) - 1)
+            others = members[members != i]
+            mu[i, arm] = y[_near(p, others, i, 2, ties)].mean()
+    effect = np.empty(n)
+    for arm in (0, 1):
+        tg, pl = np.flatnonzero(t == arm), np.flatnonzero(t != arm)
+        dist = np.sqrt(((z[tg][:, None, :] - z[pl][None, :, :]) ** 2).sum(-1))
+        for i, row in zip(tg, dist):
+            imputed = y[pl[row <= row.min() * (1 + 1e-9) + 1e-12]].mean()
+            effect[i] = y[i] - imputed if arm == 1 else imputed - y[i]
+    n1 = t.sum()
+    c = (X * (f * (mu[:, 1] - mu[:, 0] - tau))[:, None]).sum(0) / n1
+    c += ((cov[1] + (p / (1 - p))[:, None] * cov[0]) * f[:, None]).sum(0) / n1
+    d = (X * (f * (effect - tau))[:, None]).sum(0) / n1
+    return -c @ V @ c + d @ V @ d
+
+
 @pytest.mark.parametrize(("vce", "discrete"), [("ai2006", False), ("stata", False), ("stata", True)])
 def test_ps_adjusted_se_matches_reference(rng, vce, discrete):
     """Abadie-Imbens (2016) adjustment, recomputed here from statsmodels' logit and brute-force neighbours
-    (under Stata's convention with ties: tied scores when the covariates are discrete)."""
+    (under Stata's convention with ties: tied scores and covariate distances when the covariates are
+    discrete). The ATC is the ATT of the swapped groups."""
     df = _frame(rng, 300, discrete=discrete)
     y, t = df.y.to_numpy(), df.t.to_numpy()
     X = sm.add_constant(df[["x0", "x1"]].to_numpy())
@@ -407,33 +441,47 @@ def test_ps_adjusted_se_matches_reference(rng, vce, discrete):
     p = logit.predict()
     V = logit.cov_params()
     f = p * (1 - p)
+    ties = vce == "stata"
     cov = {}
     for arm in (0, 1):
         members = np.flatnonzero(t == arm)
         c = np.zeros((len(y), 3))
         for i in range(len(y)):
-            near = _near(p, members, i, 2, ties=vce == "stata")
+            near = _near(p, members, i, 2, ties=ties)
             c[i] = ((X[near] - X[near].mean(0)) * (y[near] - y[near].mean())[:, None]).sum(0) / (len(near) - 1)
         cov[arm] = c
-    for estimand in ("ATE", "ATT"):
+    for estimand in ("ATE", "ATT", "ATC"):
         tau, se, _ = _brute_ai(p, y, t, estimand, 1, vce=vce)
         if estimand == "ATE":
             cvec = ((cov[1] / p[:, None] + cov[0] / (1 - p)[:, None]) * f[:, None]).mean(0)
             adj = -cvec @ V @ cvec
+        elif estimand == "ATT":
+            adj = _att_adjustment(p, X, y, t, V, tau, ties)
         else:
-            unit = np.empty(len(y))
-            for arm in (1, 0):
-                tg, pl = np.flatnonzero(t == arm), np.flatnonzero(t != arm)
-                for i, chosen in zip(tg, _brute_matches(np.abs(p[tg][:, None] - p[pl][None, :]), 1)):
-                    imp = y[pl[chosen]].mean()
-                    unit[i] = y[i] - imp if arm == 1 else imp - y[i]
-            n1 = t.sum()
-            cvec = ((cov[1] + (p / (1 - p))[:, None] * cov[0]) * f[:, None]).sum(0) / n1
-            dvec = (X * (f * (unit - tau))[:, None]).sum(0) / n1
-            adj = -cvec @ V @ cvec + dvec @ V @ dvec
+            adj = _att_adjustment(1 - p, X, y, 1 - t, V, -tau, ties)
         r = _m(df, estimand=estimand, vce_convention=vce)
         assert r.std_error == pytest.approx(np.sqrt(se**2 + adj), rel=1e-7)
         assert any("Abadie and Imbens 2016" in n for n in r.notes)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_covariate_match_means_with_repeated_profiles(rng, k):
+    """The ATT derivative's imputation (k nearest other-group units by Euclidean distance, and every unit
+    tied with the k-th), searched once per distinct covariate profile, equals the search over units."""
+    from deconfound.estimators._matching_se import covariate_match_means
+
+    n = 240
+    z = np.column_stack([rng.integers(0, 4, n), rng.integers(0, 3, n) * 0.5]).astype(float)
+    z[:60] = rng.normal(size=(60, 2))  # some distinct rows too
+    t = (rng.random(n) < 0.4).astype(float)
+    y = rng.normal(size=n)
+    expected = np.empty(n)
+    for i in range(n):
+        pool = np.flatnonzero(t != t[i])
+        d = np.sqrt(((z[pool] - z[i]) ** 2).sum(1))
+        kth = np.sort(d)[k - 1]
+        expected[i] = y[pool[d <= kth * (1 + 1e-9) + 1e-12]].mean()
+    assert covariate_match_means(z, y, t, k) == pytest.approx(expected, rel=1e-12)
 
 
 def test_matched_pairs_frame_has_row_labels(rng):

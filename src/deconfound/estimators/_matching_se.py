@@ -17,6 +17,7 @@ import numpy as np
 
 from .._core.fit import fit_ols
 from .._core.nearest import (
+    KD_TIE_RTOL,
     TIE_ATOL,
     TIE_RTOL,
     Pairs,
@@ -481,11 +482,126 @@ def window_covariance_sum(
     return _covariance_product(design, t, coef_rows, sums, extra)
 
 
+def _tie_windows(fit: Any, t: np.ndarray, size: int, sort: ScoreSort | None, on_score: bool):
+    """Stata's tie-widened neighbourhoods of ``size`` units on the score: read off the matching's sort
+    when it is on the score itself, else from the scores alone."""
+    return SortedTieWindows(sort, size) if sort is not None and on_score else TieWindows.build(fit.score, t, size)
+
+
+@dataclass(frozen=True)
+class _Spans:
+    """Every unit's neighbourhood in each group as a run of that group's sorted list: the tie-widened
+    ``windows`` or, without them, the ``size`` nearest units on the sort (``score``: the units' scores in
+    ``sort.order``, when the sort is on another variable)."""
+
+    windows: TieWindows | SortedTieWindows | None
+    sort: ScoreSort | None
+    score: np.ndarray | None
+    size: int
+
+    def arm_rows(self, arm: int) -> np.ndarray:
+        if self.windows is not None:
+            return self.windows.arm_rows(arm)
+        assert self.sort is not None
+        return self.sort.rows(arm)
+
+    def batches(self, arm: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(unit rows, first, last) for batches of units: positions first..last (inclusive) of the arm's list."""
+        if isinstance(self.windows, TieWindows):  # every unit in row order, one batch
+            for _, lo, hi in self.windows.batches(arm):
+                yield np.arange(len(lo)), lo, hi
+        elif self.windows is not None:  # consecutive batches of units in the sort's order
+            offset = 0
+            for _, lo, hi in self.windows.batches(arm):
+                yield self.windows.sort.order[offset : offset + len(lo)], lo, hi
+                offset += len(lo)
+        else:
+            sort = self.sort
+            assert sort is not None
+            size = min(self.size, len(sort.rows(arm)))
+            own = self.score is None or self.score is sort.values
+            for first, last, start in sort.window_batches(arm, size, None if own else self.score):
+                yield sort.order[first:last], start, start + (size - 1)
+
+
+def local_outcome_means(y: np.ndarray, t: np.ndarray, near: _Spans, own: _Spans) -> np.ndarray:
+    """mu_g(p_i), column g: the mean outcome of unit i's neighbours in group g on the score -- the units of
+    ``near`` for i outside g, those of ``own`` (one larger: the unit and its nearest others) without i
+    itself for i in g (as Stata's ``teffects psmatch``)."""
+    out = np.empty((len(y), 2))
+    for arm in (0, 1):
+        order = near.arm_rows(arm)
+        ys = y[order]
+        cy = np.zeros(len(ys) + 1)
+        np.cumsum(ys, out=cy[1:])
+        for rows, lo, hi in near.batches(arm):
+            keep = t[rows] != arm
+            lo, hi = lo[keep], hi[keep]
+            out[rows[keep], arm] = (cy[hi + 1] - cy[lo]) / (hi - lo + 1)
+        rank = np.empty(len(y), np.int64)
+        rank[order] = np.arange(len(order))
+        for rows, lo, hi in own.batches(arm):
+            keep = t[rows] == arm
+            rows, lo, hi = rows[keep], lo[keep], hi[keep]
+            # without ties a run of equal scores can crowd the unit out of its window: then drop the last
+            inside = (lo <= rank[rows]) & (rank[rows] <= hi)
+            dropped = np.where(inside, y[rows], ys[hi])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mean = (cy[hi + 1] - cy[lo] - dropped) / (hi - lo)
+            out[rows, arm] = np.where(hi > lo, mean, y[rows])  # a unit alone in its group: its own outcome
+    return out
+
+
+def covariate_match_means(z: np.ndarray, y: np.ndarray, t: np.ndarray, k: int) -> np.ndarray:
+    """For every unit, the mean outcome of its ``k`` nearest units of the other group by Euclidean distance
+    on the columns of ``z``, with every unit tied with the k-th (Stata's estimate of mu_w(X) in the ATT's
+    derivative term of ``teffects psmatch``).
+
+    Units with equal covariates are searched once: the k nearest distinct covariate profiles of the other
+    group (and ties) hold at least k units, so the k-th nearest unit is among them; its distance, read off
+    the profiles' counts, sets the tie limit. Discrete covariates thus cost one search per profile.
+    """
+    out = np.empty(len(y))
+    for arm in (0.0, 1.0):
+        targets, pool = np.flatnonzero(t == arm), np.flatnonzero(t != arm)
+        tz, t_inv = _profiles(z[targets])
+        pz, p_inv = _profiles(z[pool])
+        count = np.bincount(p_inv, minlength=len(pz)).astype(np.float64)
+        ysum = np.bincount(p_inv, weights=y[pool], minlength=len(pz))
+        pr = nearest_kd(tz, pz, min(k, len(pz)), ties=True)  # ordered by target, nearest first
+        c = count[pr.pool]
+        starts = np.searchsorted(pr.target, np.arange(len(tz)))
+        within = np.cumsum(c)
+        within -= (within - c)[starts][pr.target]  # units up to each profile, per target
+        reach = np.where(within >= min(k, len(pool)), np.arange(len(pr)), len(pr) - 1)
+        kth = pr.distance[np.minimum.reduceat(reach, starts)]
+        keep = pr.distance <= (kth * (1.0 + KD_TIE_RTOL) + TIE_ATOL)[pr.target]
+        total = np.bincount(pr.target[keep], weights=ysum[pr.pool[keep]], minlength=len(tz))
+        units = np.bincount(pr.target[keep], weights=c[keep], minlength=len(tz))
+        out[targets] = (total / units)[t_inv]
+    return out
+
+
+def _profiles(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct rows of z, each row's index among them). Rows are first told apart by a hash of their
+    bits: when no two hashes collide, the rows are distinct and the sort of :func:`numpy.unique` is saved."""
+    bits = np.ascontiguousarray(z, dtype=np.float64).view(np.uint64)
+    h = np.zeros(len(z), np.uint64)
+    for j in range(bits.shape[1]):
+        h *= np.uint64(0x9E3779B97F4A7C15)
+        h ^= bits[:, j]
+    h.sort()
+    if not np.any(h[1:] == h[:-1]):
+        return z, np.arange(len(z))
+    rows, inverse = np.unique(z, axis=0, return_inverse=True)
+    return rows, inverse.ravel()
+
+
 def ps_adjustment(
     fit: Any,
     y,
     t,
-    effects,
+    neighbors: int,
     tau: float,
     estimand: str,
     size: int,
@@ -495,23 +611,27 @@ def ps_adjustment(
 ) -> float:
     """Abadie and Imbens (2016): the change in the matching variance from estimating the logistic score.
 
-    ATE: - c' V c. ATT: - c_t' V c_t + d' V d, with V the logit coefficients' covariance,
-    c = mean[(cov(X, Y(1)|p)/p + cov(X, Y(0)|p)/(1-p)) f], c_t = sum[(cov1 + p/(1-p) cov0) f] / N1,
-    d = sum[X f (tau_i - tau)] / N1 and f = p(1-p) the logistic density. The ATC is the ATT with the
-    groups swapped. Conditional covariances come from ``size`` nearest units of each group (a unit counting
-    itself in its own group): a contiguous window of the group sorted by score, or with ``ties`` (Stata's
-    ``teffects psmatch``) that window widened to every unit as near as its farthest member
-    (:class:`TieWindows`). ``sort`` is the matching's sort of every unit (on the score itself when
-    ``on_score``, else on its logit).
+    ATE: - c' V c, with V the logit coefficients' covariance, c = mean[(cov(X, Y(1)|p)/p + cov(X, Y(0)|p)/(1-p))
+    f] and f = p(1-p) the logistic density. ATT: - c_t' V c_t + d' V d over all N units, N1 treated, with
+    c_t = sum[X f (mu_1(p) - mu_0(p) - tau)] / N1 + sum[(cov1 + p/(1-p) cov0) f] / N1 and d = sum[X f
+    (mu_1(X) - mu_0(X) - tau)] / N1 (the derivative of the ATT in the logit coefficients). The ATC is the
+    ATT with the groups swapped. As in Stata's ``teffects psmatch, atet``: the conditional means mu_w(p)
+    are means over the ``size`` nearest units of group w in score (for a unit of w its ``size`` nearest
+    other units of w, see :func:`local_outcome_means`), and mu_1(X) - mu_0(X) of unit i is its
+    observed-minus-imputed effect from matching on the score's covariates with the Euclidean distance,
+    ``neighbors`` matches (and ties; :func:`covariate_match_means`). Conditional covariances come from the
+    ``size`` nearest units of each group (a unit counting itself in its own group): a contiguous window of
+    the group sorted by score, or with ``ties`` (Stata's ``teffects psmatch``) that window widened to
+    every unit as near as its farthest member (:class:`TieWindows`). ``sort`` is the matching's sort of
+    every unit (on the score itself when ``on_score``, else on its logit).
     """
     design = fit.design
     v = fit.logistic.cov
+    p: np.ndarray | None = None
+    windows: TieWindows | SortedTieWindows | None = None
     if ties:
-        # when the matching's sort is on the score itself, the windows are read off it
-        windows: TieWindows | SortedTieWindows = (
-            SortedTieWindows(sort, size) if sort is not None and on_score else TieWindows.build(fit.score, t, size)
-        )
-        cov_sum = partial(window_covariance_sum, design, y, t, windows)
+        windows = tie_windows = _tie_windows(fit, t, size, sort, on_score)
+        cov_sum = partial(window_covariance_sum, design, y, t, tie_windows)
     else:
         if sort is None:
             sort, on_score = ScoreSort.build(fit.score, t == 1.0), True
@@ -536,10 +656,17 @@ def ps_adjustment(
         odds = q / (1.0 - q) if target == 1.0 else (1.0 - q) / q
         return odds * f / n_arm
 
-    w = np.where(np.isfinite(effects), fit.score * (1.0 - fit.score) * (effects - tau), 0.0)
-    c, xw = cov_sum(weight=weight_att, extra=w)
-    assert xw is not None
-    d = xw / n_arm
+    near = _Spans(windows, sort, p, size)
+    own = _Spans(_tie_windows(fit, t, size + 1, sort, on_score) if ties else None, sort, p, size + 1)
+    mu = local_outcome_means(y, t, near, own)
+    f = fit.score * (1.0 - fit.score)
+    sign = 1.0 if target == 1.0 else -1.0  # the ATC is minus the ATT of the swapped groups
+    c, xg = cov_sum(weight=weight_att, extra=sign * f * (mu[:, 1] - mu[:, 0] - tau))
+    assert xg is not None
+    c = c + xg / n_arm
+    z = design.to_array()[:, [j for j, part in enumerate(design.parts) if part.values is not None]]
+    effect = (2.0 * t - 1.0) * (y - covariate_match_means(z, y, t, neighbors))  # Y(1) - Y(0) of every unit
+    d = design.tdot([f * (effect - tau)])[:, 0] / n_arm
     return -float(c @ v @ c) + float(d @ v @ d)
 
 

@@ -24,9 +24,13 @@ Conventions (Stata ``teffects nnmatch`` / Abadie and Imbens 2006, 2011):
   estimated score without ``se_adjust``, the score is treated as known (Abadie and Imbens 2016 show this
   is conservative for the ATE; for the ATT it can err either way) -- this is reported in the notes.
 
+The 2016 adjustment of the ATT (ATC: groups swapped) follows ``teffects psmatch, atet``: its c term adds
+to the local covariances the term X f (mu_1(p) - mu_0(p) - ATT) with the conditional means from the
+``vce_neighbors`` nearest units of each group on the score, and the derivative term imputes every unit's
+missing outcome by matching on the score's covariates (Euclidean distance, ``neighbors`` matches, ties).
+
 Stata's printed standard errors are reproduced (tests/test_matching.py, cattaneo2): ``teffects nnmatch``
-(ATE and ATT, with exact matching and bias adjustment) and the ATE of ``teffects psmatch``; the ATT of
-``psmatch`` differs by about 0.3%, in the 2016 adjustment's ATT terms.
+(ATE and ATT, with exact matching and bias adjustment) and ``teffects psmatch`` (ATE and ATT).
 """
 
 from __future__ import annotations
@@ -336,7 +340,7 @@ def matching(
     adjust = bool(se_adjust) and setup.fit is not None and setup.fit.parametric and replace and method == "nearest"
     arms = {"ATT": (1.0,), "ATC": (0.0,), "ATE": (1.0, 0.0)}[estimand]
     directions = []
-    for arm in (1.0, 0.0) if adjust else arms:
+    for arm in arms:
         targets, pool = np.flatnonzero(t == arm), np.flatnonzero(t != arm)
         if replace and method == "nearest" and k > len(pool):
             raise DataError(f"neighbors={k} exceeds the {len(pool)} rows of the group matched to.")
@@ -355,11 +359,9 @@ def matching(
     return _finish(setup, directions, metric, estimand, adjust, options, level)
 
 
-def _finish(setup, all_directions, metric, estimand, adjust, options, level) -> Estimate:
+def _finish(setup, directions, metric, estimand, adjust, options, level) -> Estimate:
     distance, method, replace, k, j = (options[key] for key in ("distance", "method", "replace", "k", "j"))
     stata = options["vce"] == "stata"
-    arms = {"ATT": (1.0,), "ATC": (0.0,), "ATE": (1.0, 0.0)}[estimand]
-    directions = [d for d in all_directions if d.arm in arms]
     prep = setup.prep
     y, t = prep.outcome, prep.treatment
     warnings = list(setup.warnings)
@@ -381,14 +383,13 @@ def _finish(setup, all_directions, metric, estimand, adjust, options, level) -> 
             )
     mu = None
     if options["bias_adjust"]:
-        used, _ = match_counts(all_directions, len(y))
+        used, _ = match_counts(directions, len(y))
         mu = bias_models(setup.outcome_design if setup.outcome_design.k else setup.ps_design, y, t, used)
         notes.append(
             "bias-adjusted (Abadie-Imbens 2011): imputed outcomes corrected by per-group linear regressions "
             "fitted on the matches, weighted by how often each is used"
         )
-    per_direction = {d.arm: unit_effects(d, y, mu) for d in (all_directions if adjust else directions)}
-    rows, effects = zip(*(per_direction[d.arm] for d in directions))
+    rows, effects = zip(*(unit_effects(d, y, mu) for d in directions))
     target_rows = np.concatenate(rows)
     effects_all = np.concatenate(effects)
     estimate = float(effects_all.mean())
@@ -397,11 +398,8 @@ def _finish(setup, all_directions, metric, estimand, adjust, options, level) -> 
     sigma2 = conditional_variance(metric, y, t, k1 > 0, _variance_neighbors(options["vce"], metric, j), pooled=stata)
     variance = ai_variance(effects_all, target_rows, sigma2, k1, k2)
     if adjust:
-        unit = np.full(len(y), np.nan)
-        for r, e in per_direction.values():
-            unit[r] = e
         on_score = distance == "propensity"
-        variance += ps_adjustment(setup.fit, y, t, unit, estimate, estimand, j, metric.sort, on_score, ties=stata)
+        variance += ps_adjustment(setup.fit, y, t, k, estimate, estimand, j, metric.sort, on_score, ties=stata)
         notes.append("standard error adjusted for the estimated propensity score (Abadie and Imbens 2016)")
     elif distance != "mahalanobis":
         notes.append(
