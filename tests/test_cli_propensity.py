@@ -84,6 +84,7 @@ def test_psm_variance_options_reach_the_estimator(heart, heart_csv, capsys):
     for extra, kwargs in (
         (["--vce-convention", "ai2006", "--vce-neighbors", "3"], {"vce_convention": "ai2006", "vce_neighbors": 3}),
         (["--no-se-adjust"], {"se_adjust": False}),
+        (["--se-imputation", "regression"], {"se_imputation": "regression"}),
     ):
         assert main([*base, *extra]) == 0
         out = json.loads(capsys.readouterr().out)

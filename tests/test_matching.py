@@ -397,11 +397,12 @@ def _near(p, members, i, size, ties):
     return members[d <= kth * (1 + 1e-9) + 1e-12]
 
 
-def _att_adjustment(p, X, y, t, V, tau, ties):
+def _att_adjustment(p, X, y, t, V, tau, ties, imputation="matching"):
     """Abadie-Imbens (2016) ATT adjustment as Stata's ``teffects psmatch, atet`` computes it, by loops:
     -c'Vc + d'Vd with c = sum[X f (mu1(p) - mu0(p) - tau) + (cov1 + p/(1-p) cov0) f] / N1 over all units and
     d = sum[X f (Y(1) - Y(0) - tau)] / N1, the missing potential outcome imputed by the mean of the nearest
-    other-group unit (and ties) by Euclidean distance on the covariates. mu_g(p_i): mean of the 2 units of
+    other-group unit (and ties) by Euclidean distance on the covariates (``imputation="regression"``: by the
+    other group's least-squares fit, statsmodels OLS). mu_g(p_i): mean of the 2 units of
     group g nearest in score (for i in g: its 2 nearest others); cov_g: covariance over the 2 nearest (for i
     in g: i and its nearest other)."""
     n = len(y)
@@ -418,6 +419,10 @@ def _att_adjustment(p, X, y, t, V, tau, ties):
     effect = np.empty(n)
     for arm in (0, 1):
         tg, pl = np.flatnonzero(t == arm), np.flatnonzero(t != arm)
+        if imputation == "regression":
+            other = sm.OLS(y[pl], X[pl]).fit().predict(X[tg])
+            effect[tg] = y[tg] - other if arm == 1 else other - y[tg]
+            continue
         dist = np.sqrt(((z[tg][:, None, :] - z[pl][None, :, :]) ** 2).sum(-1))
         for i, row in zip(tg, dist):
             imputed = y[pl[row <= row.min() * (1 + 1e-9) + 1e-12]].mean()
@@ -429,8 +434,17 @@ def _att_adjustment(p, X, y, t, V, tau, ties):
     return -c @ V @ c + d @ V @ d
 
 
-@pytest.mark.parametrize(("vce", "discrete"), [("ai2006", False), ("stata", False), ("stata", True)])
-def test_ps_adjusted_se_matches_reference(rng, vce, discrete):
+@pytest.mark.parametrize(
+    ("vce", "discrete", "imputation"),
+    [
+        ("ai2006", False, "matching"),
+        ("stata", False, "matching"),
+        ("stata", True, "matching"),
+        ("stata", False, "regression"),
+        ("stata", True, "regression"),
+    ],
+)
+def test_ps_adjusted_se_matches_reference(rng, vce, discrete, imputation):
     """Abadie-Imbens (2016) adjustment, recomputed here from statsmodels' logit and brute-force neighbours
     (under Stata's convention with ties: tied scores and covariate distances when the covariates are
     discrete). The ATC is the ATT of the swapped groups."""
@@ -456,12 +470,30 @@ def test_ps_adjusted_se_matches_reference(rng, vce, discrete):
             cvec = ((cov[1] / p[:, None] + cov[0] / (1 - p)[:, None]) * f[:, None]).mean(0)
             adj = -cvec @ V @ cvec
         elif estimand == "ATT":
-            adj = _att_adjustment(p, X, y, t, V, tau, ties)
+            adj = _att_adjustment(p, X, y, t, V, tau, ties, imputation)
         else:
-            adj = _att_adjustment(1 - p, X, y, 1 - t, V, -tau, ties)
-        r = _m(df, estimand=estimand, vce_convention=vce)
+            adj = _att_adjustment(1 - p, X, y, 1 - t, V, -tau, ties, imputation)
+        r = _m(df, estimand=estimand, vce_convention=vce, se_imputation=imputation)
         assert r.std_error == pytest.approx(np.sqrt(se**2 + adj), rel=1e-7)
         assert any("Abadie and Imbens 2016" in n for n in r.notes)
+        if estimand != "ATE":
+            how = {"matching": "matching on the covariates", "regression": "a linear regression"}[imputation]
+            assert any(f"derivative term imputes the missing potential outcomes by {how}" in n for n in r.notes)
+
+
+def test_derivative_imputation_auto_is_matching_on_small_and_regression_on_large_samples(rng, monkeypatch):
+    """se_imputation="auto": Stata's covariate matching up to MATCHING_IMPUTATION_ROWS rows, least squares
+    above (the covariate search grows too fast with rows and covariates); the note says which."""
+    from deconfound.estimators import _matching_se
+
+    df = _frame(rng, 300)
+    small = _m(df)
+    assert small.std_error == pytest.approx(_m(df, se_imputation="matching").std_error, rel=1e-12)
+    monkeypatch.setattr(_matching_se, "MATCHING_IMPUTATION_ROWS", 299)
+    large = _m(df)
+    assert large.std_error == pytest.approx(_m(df, se_imputation="regression").std_error, rel=1e-12)
+    assert large.std_error != pytest.approx(small.std_error, rel=1e-9)
+    assert any("imputes the missing potential outcomes by a linear regression" in n for n in large.notes)
 
 
 @pytest.mark.parametrize("k", [1, 2, 3])
@@ -559,6 +591,7 @@ def test_no_overlap_with_a_classifier_is_an_error(rng):
         ({"distance": "euclid"}, r"distance='euclid' is not allowed"),
         ({"neighbors": 0}, r"neighbors must be an integer >= 1"),
         ({"vce_convention": "iid"}, r"vce_convention='iid' is not allowed; choose one of 'stata', 'ai2006'"),
+        ({"se_imputation": "kernel"}, r"se_imputation='kernel' is not allowed; choose one of 'auto', 'matching'"),
     ],
 )
 def test_bad_options(rng, kwargs, message):

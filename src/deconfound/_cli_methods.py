@@ -341,6 +341,7 @@ def _run_psm(args: argparse.Namespace) -> Any:
         vce_neighbors=args.vce_neighbors,
         vce_convention=args.vce_convention,
         se_adjust=args.se_adjust,
+        se_imputation=args.se_imputation,
         treated_level=args.treated_level,
         **_propensity_options(args),
         **_common(args),

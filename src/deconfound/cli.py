@@ -99,6 +99,11 @@ def _add_design_options(p: argparse.ArgumentParser) -> None:
         "--vce-convention", default="stata", help="psm: standard-error convention, stata (default) or ai2006"
     )
     g.add_argument(
+        "--se-imputation",
+        default="auto",
+        help="psm ATT/ATC: missing outcomes of the score adjustment by matching, regression or auto (default)",
+    )
+    g.add_argument(
         "--se-adjust",
         action=argparse.BooleanOptionalAction,
         default=True,

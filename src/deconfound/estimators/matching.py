@@ -53,6 +53,7 @@ from ..propensity import Setup, propensity_setup
 from ..results import Estimate, LazyValue
 from ._base import make_estimate
 from ._matching_se import (
+    IMPUTATIONS,
     Direction,
     Metric,
     ai_variance,
@@ -60,6 +61,7 @@ from ._matching_se import (
     conditional_variance,
     match_counts,
     ps_adjustment,
+    resolve_imputation,
     unit_effects,
 )
 
@@ -273,6 +275,7 @@ def matching(
     vce_neighbors: int = 2,
     vce_convention: str = "stata",
     se_adjust: bool = True,
+    se_imputation: str = "auto",
     propensity_model: Any = "logistic",
     cross_fit: Any = "auto",
     trim: Any = None,
@@ -300,7 +303,11 @@ def matching(
     (``vce_convention="stata"``, default) or Abadie and Imbens' (2006) formula (``"ai2006"``; see the
     module docstring for the difference); ``se_adjust`` (default)
     adjusts the standard error for the estimated logistic score (Abadie-Imbens 2016; matching with
-    replacement on our own logistic model). Sampling weights are not supported by matching (use ipw).
+    replacement on our own logistic model). For the ATT and ATC that adjustment needs each unit's missing
+    potential outcome given its covariates: ``se_imputation="matching"`` imputes it by Euclidean matching
+    on the covariates (Stata's ``teffects psmatch``), ``"regression"`` by a linear regression within each
+    group, and ``"auto"`` (default) uses matching up to 20,000 rows and regression above, where the
+    covariate search would take seconds to minutes; a note on the result says which was used. Sampling weights are not supported by matching (use ipw).
     """
     level = check_level(level)
     estimand = check_option("estimand", estimand, ESTIMANDS)
@@ -310,6 +317,7 @@ def matching(
     k = check_positive_int(neighbors, "neighbors")
     j = check_positive_int(vce_neighbors, "vce_neighbors")
     vce = check_option("vce_convention", vce_convention, VCE_CONVENTIONS)
+    imputation = check_option("se_imputation", se_imputation, IMPUTATIONS)
     _check_options(estimand, method, bool(replace), k)
     _check_vce(vce, distance, j)
     exact_cols = as_name_list(exact, "exact")
@@ -355,7 +363,16 @@ def matching(
         else:
             pairs = _search(metric, targets, pool, k, bool(replace), method, ties)
             directions.append(_pairs_to_direction(arm, targets, pool, pairs))
-    options = dict(distance=distance, method=method, replace=bool(replace), k=k, j=j, bias_adjust=bias_adjust, vce=vce)
+    options = dict(
+        distance=distance,
+        method=method,
+        replace=bool(replace),
+        k=k,
+        j=j,
+        bias_adjust=bias_adjust,
+        vce=vce,
+        imputation=imputation,
+    )
     return _finish(setup, directions, metric, estimand, adjust, options, level)
 
 
@@ -399,8 +416,17 @@ def _finish(setup, directions, metric, estimand, adjust, options, level) -> Esti
     variance = ai_variance(effects_all, target_rows, sigma2, k1, k2)
     if adjust:
         on_score = distance == "propensity"
-        variance += ps_adjustment(setup.fit, y, t, k, estimate, estimand, j, metric.sort, on_score, ties=stata)
+        imputation = resolve_imputation(options["imputation"], len(y))
+        variance += ps_adjustment(
+            setup.fit, y, t, k, estimate, estimand, j, metric.sort, on_score, ties=stata, imputation=imputation
+        )
         notes.append("standard error adjusted for the estimated propensity score (Abadie and Imbens 2016)")
+        if estimand != "ATE":
+            how = {
+                "matching": "matching on the covariates (as Stata's teffects psmatch)",
+                "regression": "a linear regression on the covariates within each group",
+            }[imputation]
+            notes.append(f"the adjustment's derivative term imputes the missing potential outcomes by {how}")
     elif distance != "mahalanobis":
         notes.append(
             "Abadie-Imbens standard error treats the propensity score as known (for the ATE this is conservative; "
