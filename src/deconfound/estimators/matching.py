@@ -307,7 +307,8 @@ def matching(
     potential outcome given its covariates: ``se_imputation="matching"`` imputes it by Euclidean matching
     on the covariates (Stata's ``teffects psmatch``), ``"regression"`` by a linear regression within each
     group, and ``"auto"`` (default) uses matching up to 20,000 rows and regression above, where the
-    covariate search would take seconds to minutes; a note on the result says which was used. Sampling weights are not supported by matching (use ipw).
+    covariate search would take seconds to minutes; a note on the result says which was used. Sampling
+    weights are not supported by matching (use ipw).
     """
     level = check_level(level)
     estimand = check_option("estimand", estimand, ESTIMANDS)
