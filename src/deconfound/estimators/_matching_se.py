@@ -571,16 +571,55 @@ def _own_group_means(sort: ScoreSort, y: np.ndarray, size: int, means: np.ndarra
     need = np.ones(len(sort.order), bool)
     for arm in (0, 1):
         ys = y[sort.rows(arm)]
-        _, at, chunks = sort.same_arm(arm, size, need)
-        if not len(at):
-            continue
-        unit = np.concatenate([c[0] for c in chunks]) if chunks else np.zeros(0, np.int64)
-        neighbour = np.concatenate([c[1] for c in chunks]) if chunks else np.zeros(0, np.int64)
-        counts = np.bincount(unit, minlength=len(at))
-        sums = np.bincount(unit, weights=ys[neighbour], minlength=len(at))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            own = np.where(counts > 0, sums / counts, ys[at])
-        means[sort.positions[arm][at], arm] = own
+        values = sort.arm_values(arm)
+        m = len(values)
+        own = np.empty(m)
+        done = np.zeros(m, bool)
+        if size == 2 and m > 2 and bool(np.isfinite(values[[0, -1]]).all()):
+            _two_nearest_means(values, ys, own, done)
+        if not done.all():
+            rest = np.zeros(len(sort.order), bool)
+            rest[sort.rows(arm)[~done]] = True
+            _, at, chunks = sort.same_arm(arm, size, rest & need)
+            unit = np.concatenate([c[0] for c in chunks]) if chunks else np.zeros(0, np.int64)
+            neighbour = np.concatenate([c[1] for c in chunks]) if chunks else np.zeros(0, np.int64)
+            counts = np.bincount(unit, minlength=len(at))
+            sums = np.bincount(unit, weights=ys[neighbour], minlength=len(at))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                own[at] = np.where(counts > 0, sums / counts, ys[at])
+        means[sort.positions[arm], arm] = own
+
+
+def _two_nearest_means(values: np.ndarray, ys: np.ndarray, out: np.ndarray, done: np.ndarray) -> None:
+    """Mean outcome of each unit's two nearest other units of a sorted group, in batches, where no third
+    unit is within the tie limit of the second (those units are left ``done=False`` for the general walk).
+    The two are picked as the walk picks them: the nearer of the next unit left and right, left on equal
+    distances, twice."""
+    m = len(values)
+    pad = np.concatenate([np.full(3, -np.inf), values, np.full(3, np.inf)])  # pad[i + 3] is unit i
+    yp = np.concatenate([np.zeros(3), ys, np.zeros(3)])
+    scale = float(max(abs(values[0]), abs(values[-1]), 1.0))
+    batch = 1 << 15
+    for first in range(0, m, batch):
+        a = np.arange(first, min(first + batch, m)) + 3
+        x = pad[a]
+        dl1, dl2, dl3 = x - pad[a - 1], x - pad[a - 2], x - pad[a - 3]
+        dr1, dr2, dr3 = pad[a + 1] - x, pad[a + 2] - x, pad[a + 3] - x
+        left1 = dl1 <= dr1
+        left2 = np.where(left1, dl2 <= dr1, dl1 <= dr2)
+        # picks: LL (a-1, a-2), LR / RL (a-1, a+1), RR (a+1, a+2); the next unit out on either side
+        both_left, both_right = left1 & left2, ~left1 & ~left2
+        second = np.where(both_left, dl2, np.where(both_right, dr2, np.where(left1, dr1, dl1)))
+        next_left = np.where(both_left, dl3, np.where(both_right, dl1, dl2))
+        next_right = np.where(both_left, dr1, np.where(both_right, dr3, dr2))
+        limit = second * (1.0 + TIE_RTOL) + TIE_ATOL * scale
+        clear = (next_left > limit) & (next_right > limit)
+        total = np.where(
+            both_left, yp[a - 1] + yp[a - 2], np.where(both_right, yp[a + 1] + yp[a + 2], yp[a - 1] + yp[a + 1])
+        )
+        idx = a[clear] - 3
+        out[idx] = total[clear] / 2.0
+        done[idx] = True
 
 
 def covariate_match_means(z: np.ndarray, y: np.ndarray, t: np.ndarray, k: int) -> np.ndarray:
