@@ -482,14 +482,16 @@ def test_ps_adjusted_se_matches_reference(rng, vce, discrete, imputation):
 
 
 def test_derivative_imputation_auto_is_matching_on_small_and_regression_on_large_samples(rng, monkeypatch):
-    """se_imputation="auto": Stata's covariate matching up to MATCHING_IMPUTATION_ROWS rows, least squares
-    above (the covariate search grows too fast with rows and covariates); the note says which."""
+    """se_imputation="auto": Stata's covariate matching while the search is small (MATCHING_IMPUTATION_ROWS
+    rows, or rows x 2^covariates up to MATCHING_IMPUTATION_WORK), least squares beyond; the note says which."""
     from deconfound.estimators import _matching_se
 
     df = _frame(rng, 300)
     small = _m(df)
     assert small.std_error == pytest.approx(_m(df, se_imputation="matching").std_error, rel=1e-12)
     monkeypatch.setattr(_matching_se, "MATCHING_IMPUTATION_ROWS", 299)
+    assert _m(df).std_error == pytest.approx(small.std_error, rel=1e-12)  # 300 x 2^2 is still small work
+    monkeypatch.setattr(_matching_se, "MATCHING_IMPUTATION_WORK", 300 * 4 - 1)
     large = _m(df)
     assert large.std_error == pytest.approx(_m(df, se_imputation="regression").std_error, rel=1e-12)
     assert large.std_error != pytest.approx(small.std_error, rel=1e-9)

@@ -306,8 +306,9 @@ def matching(
     replacement on our own logistic model). For the ATT and ATC that adjustment needs each unit's missing
     potential outcome given its covariates: ``se_imputation="matching"`` imputes it by Euclidean matching
     on the covariates (Stata's ``teffects psmatch``), ``"regression"`` by a linear regression within each
-    group, and ``"auto"`` (default) uses matching up to 20,000 rows and regression above, where the
-    covariate search would take seconds to minutes; a note on the result says which was used. Sampling
+    group, and ``"auto"`` (default) uses matching when that search is small (up to 5,000 rows, or rows x
+    2^covariates up to a million) and regression above, where it would take seconds to minutes; a note
+    on the result says which was used. Sampling
     weights are not supported by matching (use ipw).
     """
     level = check_level(level)
@@ -417,7 +418,8 @@ def _finish(setup, directions, metric, estimand, adjust, options, level) -> Esti
     variance = ai_variance(effects_all, target_rows, sigma2, k1, k2)
     if adjust:
         on_score = distance == "propensity"
-        imputation = resolve_imputation(options["imputation"], len(y))
+        dims = sum(part.values is not None for part in setup.fit.design.parts)
+        imputation = resolve_imputation(options["imputation"], len(y), dims)
         variance += ps_adjustment(
             setup.fit, y, t, k, estimate, estimand, j, metric.sort, on_score, ties=stata, imputation=imputation
         )
