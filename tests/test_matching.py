@@ -605,3 +605,29 @@ def test_bad_options(rng, kwargs, message):
 def test_no_covariates_is_an_error(rng):
     with pytest.raises(dc.SpecificationError, match=r"matching needs covariates="):
         dc.matching(_frame(rng, 50), outcome="y", treatment="t")
+
+
+def test_regression_imputation_equals_least_squares_within_each_group(rng):
+    """The derivative term's regression imputation: each unit's fitted outcome under the other group's
+    least-squares fit (numpy lstsq here), for a design read in place and one copied block by block; a column
+    with a large mean keeps it exact, a column constant within the treated is dropped from their fit."""
+    from deconfound.data import Design, constant_part
+    from deconfound.estimators._matching_se import regression_other_outcome
+
+    n = 20_000
+    x = np.column_stack([rng.normal(size=n) + 1e6, rng.normal(size=n), rng.integers(0, 2, n)]).astype(float)
+    t = (rng.random(n) < 0.4).astype(float)
+    x[t == 1, 2] = 1.0  # constant within the treated: collinear with their intercept
+    y = x[:, 1] * 2 + x[:, 2] - 1e-6 * x[:, 0] + t + rng.normal(size=n)
+    want = np.empty(n)
+    for g in (0.0, 1.0):
+        cols = [j for j in range(3) if np.ptp(x[t == g, j]) > 0]  # a column constant in the group is dropped
+        # the reference shifts the 1e6 column first: lstsq on it raw loses about half the digits
+        full = np.column_stack([np.ones(n), (x - [1e6, 0.0, 0.0])[:, cols]])
+        coef = np.linalg.lstsq(full[t == g], y[t == g], rcond=None)[0]
+        want[t != g] = full[t != g] @ coef
+    in_place = Design.from_matrix(x, ["a", "b", "c"]).with_parts([constant_part()], front=True)
+    copied = Design.from_matrix(x, ["a", "b", "c"]).with_parts([constant_part()], front=False)
+    assert in_place.leading_constant_view() is not None and copied.leading_constant_view() is None
+    for design in (in_place, copied):
+        np.testing.assert_allclose(regression_other_outcome(design, y, t), want, rtol=1e-9, atol=1e-9)

@@ -685,10 +685,11 @@ def regression_other_outcome(design: Design, y: np.ndarray, t: np.ndarray) -> np
     """mu_{1-W_i}(X_i) from a linear regression of the outcome on the design within each group.
 
     One pass over the rows gives both groups' cross-products (columns shifted by the first block's means,
-    so large means lose no precision), a minimum-norm least-squares solve per group (collinear columns
-    within a group leave the fitted values unique), and a second pass each unit's fitted value under the
-    other group's regression."""
-    k = design.k
+    so large means lose no precision), a least-squares solve per group in the group's own centred
+    coordinates (:func:`_centred_solve`: a column constant within a group gets no coefficient there, as R's
+    ``lm`` drops it), and a second pass each unit's fitted value under the other group's regression."""
+    matrix = design.leading_constant_view()  # a constant and one matrix's columns: read in place
+    k = design.k if matrix is None else design.k - 1  # columns besides the explicit intercept below
     rows = min(1 << 13, max(design.n, 1))
     treated = (t == 1.0).astype(np.float64)
     gram_all = np.zeros((k + 1, k + 1))  # [X - shift, 1]' [X - shift, 1], all rows and the treated rows
@@ -701,8 +702,10 @@ def regression_other_outcome(design: Design, y: np.ndarray, t: np.ndarray) -> np
 
     def shifted(start: int, stop: int) -> np.ndarray:
         nonlocal buf, shift
-        blk = design.block(start, stop, buf)
-        buf = blk
+        if matrix is not None:
+            blk = matrix[start:stop]
+        else:
+            blk = buf = design.block(start, stop, buf)
         if shift is None:
             shift = blk.mean(axis=0)
         part = ext[: stop - start]
@@ -721,13 +724,35 @@ def regression_other_outcome(design: Design, y: np.ndarray, t: np.ndarray) -> np
         np.subtract(yb, both[:, 1], out=both[:, 0])
         rhs += part.T @ both
     grams = (gram_all - gram_treated, gram_treated)
-    coef = np.column_stack([np.linalg.lstsq(grams[g], rhs[:, g], rcond=None)[0] for g in (0, 1)])
+    coef = np.column_stack([_centred_solve(grams[g], rhs[:, g]) for g in (0, 1)])
     out = np.empty(len(y))
     for start in range(0, design.n, rows):
         stop = min(start + rows, design.n)
         fitted = shifted(start, stop) @ coef  # under the controls' and the treated's regression
         out[start:stop] = np.where(treated[start:stop] == 1.0, fitted[:, 0], fitted[:, 1])
     return out
+
+
+def _centred_solve(gram: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Least squares from the raw products of [X, 1] and [X, 1]'y of one group: the slopes solve the
+    group's centred normal equations by minimum norm (a column without variance in the group gets 0,
+    other collinear columns share their effect), the intercept puts the fit through the group's means.
+    Returns the coefficients of [X, 1]."""
+    k = len(rhs) - 1
+    n = gram[k, k]
+    if not n > 0:
+        return np.zeros(k + 1)
+    mean_x = gram[:k, k] / n
+    mean_y = rhs[k] / n
+    cxx = gram[:k, :k] - n * np.outer(mean_x, mean_x)
+    cxy = rhs[:k] - n * mean_x * mean_y
+    scale = np.sqrt(np.maximum(np.diag(cxx), 0.0))
+    tiny = scale <= 1e-12 * max(float(scale.max(initial=0.0)), 1e-300)  # no variance left after centring
+    slope = np.zeros(k)
+    if not tiny.all():
+        keep = ~tiny
+        slope[keep] = np.linalg.lstsq(cxx[np.ix_(keep, keep)], cxy[keep], rcond=None)[0]
+    return np.append(slope, mean_y - float(mean_x @ slope))
 
 
 def _profiles(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
