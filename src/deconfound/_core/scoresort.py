@@ -117,6 +117,36 @@ class ScoreSort:
             np.concatenate([c[2] for c in chunks]),
         )
 
+    def tie_load(self, arm: int, matches: bool = True) -> int:
+        """About how many (unit, neighbour) pairs tied scores make for the units of ``arm``: the run of equal
+        values of the other arm nearest to each unit (its matches with ties kept; with ``matches``) plus the
+        run of its own value in its own arm (its same-arm neighbours at distance 0). Linear time; for a score
+        with few distinct values (discrete covariates) this grows with the square of the rows."""
+        x = self.arm_values(arm)
+        if not len(x):
+            return 0
+        if not np.any(self.values[1:] == self.values[:-1]):  # every value distinct: one match, no ties
+            return len(x) * (2 if matches else 1)
+        total = 0
+        sources = ((self.arm_values(1 - arm), False),) if matches else ()
+        for pool, own in (*sources, (x, True)):
+            if not len(pool):
+                continue
+            new = np.empty(len(pool), bool)
+            new[0] = True
+            np.not_equal(pool[1:], pool[:-1], out=new[1:])
+            starts = np.flatnonzero(new)
+            lengths = np.diff(np.append(starts, len(pool)))
+            run = np.cumsum(new) - 1  # run index of every sorted position
+            if own:
+                total += int(np.sum(lengths.astype(np.float64) ** 2))
+                continue
+            at = np.minimum(self.smaller[1 - arm][self.positions[arm]], len(pool) - 1)  # next pool value up
+            below = np.maximum(at - 1, 0)
+            nearer = np.where(np.abs(pool[below] - x) <= np.abs(pool[at] - x), below, at)
+            total += int(np.sum(lengths[run[nearer]], dtype=np.float64))
+        return total
+
     def arm_order(self, arm: int) -> np.ndarray:
         """The stable sorting permutation of the arm's values in row order (positions among its rows)."""
         rank = np.cumsum(self.arm1_rows if arm == 1 else ~self.arm1_rows) - 1

@@ -240,6 +240,27 @@ def _check_options(estimand: str, method: str, replace: bool, neighbors: int) ->
         raise SpecificationError("Optimal matching pairs one control with each treated unit; use neighbors=1.")
 
 
+#: tied scores would make more (unit, neighbour) pairs than this: refuse rather than take minutes and
+#: gigabytes (each pair costs about 32 bytes, and the searches grow with the square of the rows)
+MAX_TIE_PAIRS = 20_000_000
+
+
+def _check_tie_load(sort: ScoreSort, distance: str, ties: bool) -> None:
+    """Refuse, with the way out, a score with so few distinct values that its tied matches (with ``ties``)
+    and the tied same-group neighbours behind the variance would make too many pairs."""
+    load = sort.tie_load(0, ties) + sort.tie_load(1, ties)
+    if load > MAX_TIE_PAIRS:
+        distinct = len(np.unique(sort.values))
+        what = {"propensity": "propensity score", "logit": "logit of the propensity score"}.get(distance, distance)
+        raise DataError(
+            f"The {what} takes only {distinct:,} distinct values over {len(sort.values):,} rows (discrete "
+            f"covariates), so the tied matches and the tied neighbours behind the standard error would make about "
+            f"{load:,.0f} pairs of rows: minutes and gigabytes. With covariates this discrete, coarsened exact "
+            "matching fits the data (dc.cem, --method cem), as does weighting (dc.ipw, dc.aipw); or add a "
+            "continuous covariate to the propensity model."
+        )
+
+
 def _check_vce(vce: str, distance: str, j: int) -> None:
     if vce == "stata" and distance != "mahalanobis" and j < 2:
         raise SpecificationError(
@@ -347,6 +368,8 @@ def matching(
     assert t is not None
     stage(setup.prep.n, f"matching {setup.prep.n:,} rows")
     metric = _metric(setup, distance, caliper, scale, _exact_groups(setup, exact_cols))
+    if metric.sort is not None:
+        _check_tie_load(metric.sort, distance, bool(ties))
     adjust = bool(se_adjust) and setup.fit is not None and setup.fit.parametric and replace and method == "nearest"
     arms = {"ATT": (1.0,), "ATC": (0.0,), "ATE": (1.0, 0.0)}[estimand]
     directions = []
