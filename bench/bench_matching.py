@@ -180,14 +180,14 @@ def components(df: pd.DataFrame, repeat: int) -> list[tuple[str, float, float]]:
     treated, control = score[t == 1], score[t == 0]
     cal = CALIPER_SD * score.std()
     is_treated = t == 1
-    # what matching() does: one sort of every unit, then the walk from each treated unit (ties kept)
-    search_ours, _ = best_time(lambda: ScoreSort.build(score, is_treated).nearest(1, 1, cal, True, False), repeat)
+    # what matching() does: one sort of every unit, then each treated unit's run of matches (ties kept)
+    search_ours, _ = best_time(lambda: ScoreSort.build(score, is_treated).match_ranges(1, 1, cal, True), repeat)
     search_sk, _ = best_time(
         lambda: NearestNeighbors(n_neighbors=1).fit(control[:, None]).kneighbors(treated[:, None]), repeat
     )
     return [
         ("propensity fit (IRLS vs lbfgs)", fit_ours, fit_sk),
-        ("matching search on a score (one sort + walk vs k-d tree)", search_ours, search_sk),
+        ("matching search on a score (one sort + runs of matches vs k-d tree)", search_ours, search_sk),
     ]
 
 
@@ -202,7 +202,7 @@ STAGES = [
     ("overlap statistics", [("deconfound.diagnostics.overlap", "overlap_table")]),
     (
         "nearest-neighbour searches (both directions)",
-        [("deconfound._core.scoresort", "ScoreSort.nearest"), ("deconfound.estimators.matching", "_rows_to_direction")],
+        [("deconfound.estimators.matching", "RangeDirection.from_sort")],
     ),
     (
         "ATT and its matching variance (AI 2006, Stata conventions)",

@@ -633,35 +633,17 @@ def test_regression_imputation_equals_least_squares_within_each_group(rng):
         np.testing.assert_allclose(regression_other_outcome(design, y, t), want, rtol=1e-9, atol=1e-9)
 
 
-def test_a_score_with_few_distinct_values_at_scale_is_refused_with_the_way_out(rng, monkeypatch):
-    """Discrete covariates give a score with a handful of values; keeping every tied match and neighbour
-    then grows with the square of the rows. Past MAX_TIE_PAIRS matching refuses (here the limit is lowered)
-    and names the alternatives, with or without ties; continuous scores are never refused."""
-    from deconfound.estimators import matching as matching_module
-
-    monkeypatch.setattr(matching_module, "MAX_TIE_PAIRS", 20_000)
-    discrete = _frame(rng, 2000, discrete=True)
-    for ties in (True, False):
-        with pytest.raises(
-            dc.DataError, match=r"propensity score takes only \d+ distinct values over 2,000 rows.*dc\.cem"
-        ):
-            _m(discrete, ties=ties)
-    assert np.isfinite(_m(_frame(rng, 2000)).std_error)
-
-
-def test_tie_load_counts_tied_matches_and_neighbours(rng):
-    from deconfound._core.scoresort import ScoreSort
-
-    v = np.round(rng.random(500), 1)
-    treated = rng.random(500) < 0.4
-    sort = ScoreSort.build(v, treated)
-    for arm in (0, 1):
-        x, pool = v[treated == bool(arm)], v[treated != bool(arm)]
-        dist = np.abs(pool[None, :] - x[:, None])
-        nearest = [pool[d == d.min()].min() for d in dist]  # the lower value when two are equally near
-        matches = sum(int(np.sum(pool == value)) for value in nearest)
-        own = sum(int(np.sum(x == value)) for value in x)
-        assert sort.tie_load(arm) == matches + own
-        assert sort.tie_load(arm, matches=False) == own
-    distinct = ScoreSort.build(rng.random(300), rng.random(300) < 0.5)
-    assert distinct.tie_load(0) + distinct.tie_load(1) == 2 * 300
+def test_a_score_with_few_distinct_values_matches_like_the_pair_search(rng):
+    """Discrete covariates give a score with a handful of values and tied groups of hundreds: matches and
+    variance neighbours are kept as runs of the sorted groups, so this costs no more than continuous scores
+    and gives what the pair-by-pair search gives (forced here by an exact-matching column with one value)."""
+    df = _frame(rng, 3000, discrete=True)
+    df["one"] = "all"
+    for kwargs in ({}, {"estimand": "ATE"}, {"neighbors": 3, "caliper": 0.05}, {"ties": False}, {"bias_adjust": True}):
+        runs, pairs = _m(df, **kwargs), _m(df, exact="one", **kwargs)
+        assert runs.estimate == pytest.approx(pairs.estimate, rel=1e-12)
+        assert runs.std_error == pytest.approx(pairs.std_error, rel=1e-9)
+        assert runs.diagnostics["n_unmatched"] == pairs.diagnostics["n_unmatched"]
+        a = runs.diagnostics["matches"].sort_values(["unit", "match"]).reset_index(drop=True)
+        b = pairs.diagnostics["matches"].sort_values(["unit", "match"]).reset_index(drop=True)
+        pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-12)

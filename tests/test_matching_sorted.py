@@ -49,12 +49,21 @@ def _finite(rng, kind, n):
     return np.where(np.isfinite(v), v, 0.5)
 
 
-@pytest.mark.parametrize("kind", ["continuous", "rounded", "near", "batches"])
-def test_nearest_equals_nearest_1d(rng, kind):
-    n = 6000 if kind != "batches" else 70_000
+def _expand(lo, hi):
+    """(index of the unit, position) for every position of every run lo..hi (empty when lo > hi)."""
+    counts = np.maximum(hi - lo + 1, 0)
+    unit = np.repeat(np.arange(len(lo)), counts)
+    return unit, np.repeat(lo - (np.cumsum(counts) - counts), counts) + np.arange(int(counts.sum()))
+
+
+@pytest.mark.parametrize("kind", ["continuous", "rounded", "near", "ulps", "batches"])
+def test_match_ranges_equal_nearest_1d(rng, kind):
+    """A target's matches (k nearest, ties kept or not, within a caliper) are a run of the sorted pool: the
+    runs expand to exactly the pairs of the walk in nearest_1d."""
+    n = {"batches": 70_000, "ulps": 600}.get(kind, 6000)  # ulps: 40 values, the walk's ties are slow
     v = _finite(rng, "continuous" if kind == "batches" else kind, n)
     t = rng.random(n) < 0.4
-    if kind == "batches":  # several batches, ties in some (the one-neighbour path and the walk both run)
+    if kind == "batches":  # several batches of window starts, ties in some
         v[np.flatnonzero(t)[:5]] = v[np.flatnonzero(~t)[:5]]
         v[np.flatnonzero(t)[-3:]] = 2 * v[np.flatnonzero(~t)[-3:]] - v[np.flatnonzero(~t)[-4:-1]]
     sort = ScoreSort.build(v, t)
@@ -62,36 +71,31 @@ def test_nearest_equals_nearest_1d(rng, kind):
         targets, pool = np.flatnonzero(t == arm), np.flatnonzero(t != arm)
         for k in (1, 3):
             for ties in (True, False):
-                for caliper in (None, 0.002):
+                for caliper in (None, 0.002, 1e-12):
                     ref = nearest_1d(v[targets], v[pool], k, caliper=caliper, ties=ties)
-                    target, match, dist = sort.nearest(arm, k, caliper, ties, grouped=True)
-                    np.testing.assert_array_equal(target, targets[ref.target])
-                    np.testing.assert_array_equal(match, pool[ref.pool])
-                    np.testing.assert_array_equal(dist, ref.distance)
-                    # in search order: the same pairs, each target's in the same order
-                    t2, m2, d2 = sort.nearest(arm, k, caliper, ties, grouped=False)
-                    order = np.argsort(t2, kind="stable")
-                    np.testing.assert_array_equal(t2[order], target)
-                    np.testing.assert_array_equal(m2[order], match)
-                    np.testing.assert_array_equal(d2[order], dist)
+                    lo, hi = sort.match_ranges(arm, k, caliper, ties)
+                    unit, pos = _expand(lo, hi)
+                    got = sorted(zip(sort.rows(arm)[unit].tolist(), sort.rows(1 - arm)[pos].tolist()))
+                    assert got == sorted(zip(targets[ref.target].tolist(), pool[ref.pool].tolist()))
 
 
-@pytest.mark.parametrize("kind", ["continuous", "rounded"])
-def test_same_arm_neighbours_equal_nearest_same_group_1d(rng, kind):
-    n = 5000
+@pytest.mark.parametrize("kind", ["continuous", "rounded", "ulps"])
+def test_same_arm_ranges_equal_nearest_same_group_1d(rng, kind):
+    """A unit's j nearest same-group units and those tied with them, with the unit itself, are a run."""
+    n = 600 if kind == "ulps" else 5000
     v = _finite(rng, kind, n)
     t = rng.random(n) < 0.5
-    need = rng.random(n) < 0.3
     sort = ScoreSort.build(v, t)
     for arm in (0, 1):
         members = np.flatnonzero(t == arm)
+        rows = sort.rows(arm)
         for j in (1, 2, 4):
-            rows, _, chunks = sort.same_arm(arm, j, need)
-            arm_rows = sort.rows(arm)
-            got = sorted((int(rows[u]), int(arm_rows[p])) for us, ps in chunks for u, p in zip(us, ps))
-            ref = nearest_same_group_1d(v[members], j, targets=np.flatnonzero(need[members]))
-            want = sorted((int(members[a]), int(members[b])) for a, b in zip(ref.target, ref.pool))
-            assert got == want
+            lo, hi = sort.same_arm_ranges(arm, j)
+            unit, pos = _expand(lo, hi)
+            keep = pos != unit
+            got = sorted(zip(rows[unit[keep]].tolist(), rows[pos[keep]].tolist()))
+            ref = nearest_same_group_1d(v[members], j)
+            assert got == sorted(zip(members[ref.target].tolist(), members[ref.pool].tolist()))
 
 
 @pytest.mark.parametrize("kind", ["continuous", "rounded", "near"])

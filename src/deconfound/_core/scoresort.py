@@ -7,8 +7,12 @@ all units once (:func:`sorting.stable_argsort`) and derives everything else in l
 each group, and for every unit how many units of a group have a smaller value -- the insertion point a
 binary search would return, here read off a running count.
 
-Searches give the same pairs as :func:`nearest.nearest_1d` (in its order, or cheaper, in search order)
-and :func:`nearest.nearest_same_group_1d`; window starts equal :func:`nearest.window_1d`.
+On a line a unit's k nearest units of a group, with every unit tied with the farthest of them, are a run
+of that group's sorted list; so are its same-group neighbours (with itself). :meth:`ScoreSort.match_ranges`
+and :meth:`ScoreSort.same_arm_ranges` return those runs (lo..hi): they expand to exactly the pairs of
+:func:`nearest.nearest_1d` and :func:`nearest.nearest_same_group_1d` (tests), but cost the same however
+large the tied groups are (a score with a few distinct values, from discrete covariates). Window starts
+equal :func:`nearest.window_1d`.
 """
 
 from __future__ import annotations
@@ -18,10 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .nearest import TIE_ATOL, TIE_RTOL, _group_by_target, _walk, with_sentinels
+from .nearest import TIE_ATOL, TIE_RTOL, with_sentinels
 from .sorting import stable_argsort
 
-#: targets walked (or windows placed) per batch: small enough that temporaries stay in the CPU cache and
+#: windows placed per batch: small enough that temporaries stay in the CPU cache and
 #: are recycled by the allocator instead of being mapped afresh (page faults cost more than the work)
 BATCH = 1 << 15
 
@@ -71,125 +75,76 @@ class ScoreSort:
         """The arm's values, sorted."""
         return self.arm_sorted[arm]
 
-    def nearest(
-        self, arm: int, k: int, caliper: float | None, ties: bool, grouped: bool = True
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The k nearest units of the other arm (and ties) for every unit of ``arm``, as rows: (target row,
-        match row, distance) -- the pairs of :func:`nearest.nearest_1d` with replacement. Ordered by target
-        row when ``grouped``, else in search order; either way each target's matches come nearest first."""
+    def match_ranges(self, arm: int, k: int, caliper: float | None, ties: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The matches of every unit of ``arm`` (in the arm's sorted order) as runs ``lo..hi`` (inclusive) of
+        the other arm's sorted list: the pairs of :meth:`nearest` without listing them. On a line the k
+        nearest units form a window (ties to the left, as the walk takes them), every unit within the tie
+        limit of its farthest member extends it on either side (``ties``), and a caliper cuts it from both
+        ends (``lo > hi``: no match). Tied groups of any size cost nothing extra."""
         other = 1 - arm
-        pool_values = self.arm_values(other)
-        sentinels = with_sentinels(pool_values)
-        x = self.arm_values(arm)
-        below = self.smaller[other]
-        positions = self.positions[arm]
-        target_rows, pool_rows = self.rows(arm), self.rows(other)
-        size = np.int64(len(pool_values))
-        one = k == 1 and len(pool_values) > 0 and bool(np.isfinite(pool_values[[0, -1]]).all())
-        scale = float(max(abs(pool_values[0]), abs(pool_values[-1]), 1.0)) if one else 1.0
-        chunks = []
-        for first in range(0, len(x), BATCH):  # batches keep every temporary array small
-            last = min(first + BATCH, len(x))
-            start = below[positions[first:last]]
-            if one:
-                picked = _nearest_one(sentinels, x[first:last], start - 1, start, ties, scale)
-                if picked is not None:
-                    p, d = picked
-                    t = target_rows[first:last]
-                    if caliper is not None:
-                        keep = d <= caliper
-                        t, p, d = t[keep], p[keep], d[keep]
-                    chunks.append((t, pool_rows[p], d))
-                    continue
-            walked = _walk(pool_values, x[first:last], start - 1, start, np.int64(0), size, k, ties, sentinels)
-            for t, p, d in zip(*walked):
-                if caliper is not None:
-                    keep = d <= caliper
-                    t, p, d = t[keep], p[keep], d[keep]
-                chunks.append((target_rows[first + t], pool_rows[p], d))
-        if grouped:
-            return _group_by_target(chunks, len(self.order))
-        if not chunks:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-        return (
-            np.concatenate([c[0] for c in chunks]),
-            np.concatenate([c[1] for c in chunks]),
-            np.concatenate([c[2] for c in chunks]),
-        )
+        pool, x = self.arm_values(other), self.arm_values(arm)
+        size = min(k, len(pool))
+        lo = self.window_starts(other, size, at=self.positions[arm])
+        hi = lo + (size - 1)
+        if ties:
+            lo, hi = self._widened(pool, x, lo, hi)
+        if caliper is not None:
+            lo, hi = _cut(pool, x, lo, hi, caliper)
+        return lo, hi
 
-    def tie_load(self, arm: int, matches: bool = True) -> int:
-        """About how many (unit, neighbour) pairs tied scores make for the units of ``arm``: the run of equal
-        values of the other arm nearest to each unit (its matches with ties kept; with ``matches``) plus the
-        run of its own value in its own arm (its same-arm neighbours at distance 0). Linear time; for a score
-        with few distinct values (discrete covariates) this grows with the square of the rows."""
-        x = self.arm_values(arm)
-        if not len(x):
-            return 0
-        if not np.any(self.values[1:] == self.values[:-1]):  # every value distinct: one match, no ties
-            return len(x) * (2 if matches else 1)
-        total = 0
-        sources = ((self.arm_values(1 - arm), False),) if matches else ()
-        for pool, own in (*sources, (x, True)):
-            if not len(pool):
-                continue
-            new = np.empty(len(pool), bool)
-            new[0] = True
-            np.not_equal(pool[1:], pool[:-1], out=new[1:])
-            starts = np.flatnonzero(new)
-            lengths = np.diff(np.append(starts, len(pool)))
-            run = np.cumsum(new) - 1  # run index of every sorted position
-            if own:
-                total += int(np.sum(lengths.astype(np.float64) ** 2))
-                continue
-            at = np.minimum(self.smaller[1 - arm][self.positions[arm]], len(pool) - 1)  # next pool value up
-            below = np.maximum(at - 1, 0)
-            nearer = np.where(np.abs(pool[below] - x) <= np.abs(pool[at] - x), below, at)
-            total += int(np.sum(lengths[run[nearer]], dtype=np.float64))
-        return total
+    def same_arm_ranges(self, arm: int, j: int, units: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """For every unit of ``arm`` (in the arm's sorted order; ``units``: only those indices of it), the
+        run ``lo..hi`` of the arm's sorted list holding the unit, its ``j`` nearest other units and every unit
+        tied with the farthest of them: its same-group neighbours (ties kept) plus the unit itself."""
+        pool = self.arm_values(arm)
+        size = min(j + 1, len(pool))
+        at = self.positions[arm] if units is None else self.positions[arm][units]
+        lo = self.window_starts(arm, size, at=at)
+        x = pool if units is None else pool[units]
+        return self._widened(pool, x, lo, lo + (size - 1))
+
+    @staticmethod
+    def _widened(pool: np.ndarray, x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Windows ``lo..hi`` of ``pool`` around each x extended to every unit within the tie limit of the
+        window's farthest member (the walk's rule: distance <= kth (1 + TIE_RTOL) + TIE_ATOL scale)."""
+        if not len(pool):
+            return lo, hi
+        scale = float(max(abs(pool[0]), abs(pool[-1]), 1.0))
+        limit = np.maximum(x - pool[lo], pool[hi] - x)
+        limit *= 1.0 + TIE_RTOL
+        limit += TIE_ATOL * scale
+        padded = with_sentinels(pool)
+        left = x - padded[lo] <= limit
+        right = padded[hi + 2] - x <= limit
+        if left.any():
+            lo = widen(pool, x, lo, limit, -1, left)
+        if right.any():
+            hi = widen(pool, x, hi, limit, 1, right)
+        return lo, hi
 
     def arm_order(self, arm: int) -> np.ndarray:
         """The stable sorting permutation of the arm's values in row order (positions among its rows)."""
         rank = np.cumsum(self.arm1_rows if arm == 1 else ~self.arm1_rows) - 1
         return rank[self.arm_rows[arm]]
 
-    def same_arm(self, arm: int, j: int, need: np.ndarray, ties: bool = True) -> tuple[np.ndarray, np.ndarray, list]:
-        """The ``j`` nearest other units of the same arm for the arm's units whose row is flagged in ``need``.
-
-        Returns (rows of those units in value order, their positions in the arm's sorted list, and the
-        walk's chunks (unit index into those rows, neighbour position in the arm's sorted list)).
-        """
-        values = self.arm_values(arm)
-        sentinels = with_sentinels(values)
-        rows = self.rows(arm)
-        at = np.flatnonzero(need[rows])
-        size = np.int64(len(values))
-        one = j == 1 and len(values) > 1 and bool(np.isfinite(values[[0, -1]]).all())
-        scale = float(max(abs(values[0]), abs(values[-1]), 1.0)) if one else 1.0
-        chunks = []
-        for first in range(0, len(at), BATCH):
-            a = at[first : first + BATCH]
-            if one:
-                picked = _nearest_one(sentinels, values[a], a - 1, a + 1, ties, scale)
-                if picked is not None:
-                    chunks.append((np.arange(first, first + len(a)), picked[0]))
-                    continue
-            tgt, pos, _ = _walk(values, values[a], a - 1, a + 1, np.int64(0), size, j, ties, sentinels)
-            chunks += [(first + t, p) for t, p in zip(tgt, pos)]
-        return rows[at], at, chunks
-
-    def window_starts(self, arm: int, size: int, values: np.ndarray | None = None) -> np.ndarray:
+    def window_starts(
+        self, arm: int, size: int, values: np.ndarray | None = None, at: np.ndarray | None = None
+    ) -> np.ndarray:
         """For every unit (in value order), the start of the ``size`` units of ``arm`` nearest to it: a
         contiguous run of the arm's sorted list, ties broken to the left (as :func:`nearest.window_1d`).
 
         ``values`` are the units' values in ``order`` when the windows are on another (monotone) variable
-        than the one sorted, e.g. the score when matching on its logit.
+        than the one sorted, e.g. the score when matching on its logit; ``at`` restricts the units to
+        those positions of ``order`` (the result is then one start per position in ``at``).
         """
-        out = np.empty(len(self.order), np.int64)
-        for first, last, start in self.window_batches(arm, size, values):
+        out = np.empty(len(self.order) if at is None else len(at), np.int64)
+        for first, last, start in self.window_batches(arm, size, values, at):
             out[first:last] = start
         return out
 
-    def window_batches(self, arm: int, size: int, values: np.ndarray | None = None) -> Iterator[tuple]:
+    def window_batches(
+        self, arm: int, size: int, values: np.ndarray | None = None, at: np.ndarray | None = None
+    ) -> Iterator[tuple]:
         """:meth:`window_starts` in batches of units: (first, last, starts of units first..last - 1)."""
         if values is None:
             x, below = self.values, self.smaller[arm]
@@ -202,6 +157,8 @@ class ScoreSort:
             if starts is not None:
                 below = below[starts]
         pool = self.arm_sorted[arm] if values is None else x[self.positions[arm]]
+        if at is not None:
+            x, below = x[at], below[at]
         size = min(size, len(pool))
         # the greedy walk outwards (left first on ties) ends at the window [L, L + size) with L the first
         # start whose next point to the right is not strictly nearer than its leftmost point; that test is
@@ -219,30 +176,28 @@ class ScoreSort:
             yield first, last, start
 
 
-def _nearest_one(
-    sentinels: np.ndarray, x: np.ndarray, left: np.ndarray, right: np.ndarray, ties: bool, scale: float
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """The nearest pool unit of each target (k = 1) from its nearest candidates on either side, ``left`` and
-    ``right`` (pool positions; -1 or the pool size where there is none): (pool position, distance), the
-    walk's pick (left on equal distances). None when some target has a tie to keep (ties=True: the other
-    candidate, or the next unit on the chosen side, within the tie limit), which the general walk then
-    handles. ``sentinels`` is the pool with infinite ends (``sentinels[i + 1]`` is unit i)."""
-    dl = x - sentinels[left + 1]
-    dr = sentinels[right + 1] - x
-    take_left = dl <= dr
-    d = np.where(take_left, dl, dr)
-    if ties:
-        limit = d * (1.0 + TIE_RTOL)
-        limit += TIE_ATOL * scale
-        other = np.where(take_left, dr, dl)
-        beyond = np.where(
-            take_left,
-            x - sentinels[np.maximum(left, 0)],
-            sentinels[np.minimum(right + 2, len(sentinels) - 1)] - x,
-        )
-        if np.any(other <= limit) or np.any(beyond <= limit):
-            return None
-    return np.where(take_left, left, right), d
+def _cut(
+    pool: np.ndarray, x: np.ndarray, lo: np.ndarray, hi: np.ndarray, caliper: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Windows ``lo..hi`` of the sorted ``pool`` around each x without the units farther than ``caliper``
+    (|x - value|, the walk's distance). Distances fall towards x and rise away from it, so the units
+    kept are a run: each end moves inwards, a run of equal values at a time."""
+    lo, hi = lo.copy(), hi.copy()
+    n = len(pool)
+    for end, step in ((lo, 1), (hi, -1)):
+        while True:
+            live = np.flatnonzero(lo <= hi)
+            at = end[live]
+            far = np.abs(x[live] - pool[np.clip(at, 0, n - 1)]) > caliper
+            if not far.any():
+                break
+            move = live[far]
+            # past the run of equal values at that end
+            if step > 0:
+                end[move] = np.searchsorted(pool, pool[end[move]], side="right")
+            else:
+                end[move] = np.searchsorted(pool, pool[end[move]], side="left") - 1
+    return lo, hi
 
 
 def _run_starts(sorted_values: np.ndarray) -> np.ndarray | None:
@@ -256,3 +211,47 @@ def _run_starts(sorted_values: np.ndarray) -> np.ndarray | None:
     if new.all():
         return None
     return np.maximum.accumulate(np.where(new, np.arange(n), 0))
+
+
+def widen(
+    pool: np.ndarray, x: np.ndarray, edge: np.ndarray, limit: np.ndarray, step: int, hit: np.ndarray
+) -> np.ndarray:
+    """Move each window edge outwards (``step`` -1: left, 1: right) over every unit within ``limit`` of its x,
+    the distance computed as the nearest-neighbour walk computes it (x - value on the left, value - x on the
+    right), for the units flagged in ``hit`` (those whose next unit outwards is within the limit). That
+    test is monotone along the sorted pool and equal within a run of equal values, so the new edge is found
+    by binary search, corrected run by run for the last bits of x -+ limit."""
+    n = len(pool)
+    edge = edge.copy()
+    active = np.flatnonzero(hit)
+    xa, la, ea = x[active], limit[active], edge[active]
+    if step < 0:
+        p = np.minimum(np.searchsorted(pool, xa - la, side="left"), ea)
+
+        def outside(q: np.ndarray, i: np.ndarray | slice) -> np.ndarray:
+            return xa[i] - pool[q] > la[i]
+
+        more = np.maximum(p - 1, 0)
+    else:
+        p = np.maximum(np.searchsorted(pool, xa + la, side="right") - 1, ea)
+
+        def outside(q: np.ndarray, i: np.ndarray | slice) -> np.ndarray:
+            return pool[q] - xa[i] > la[i]
+
+        more = np.minimum(p + 1, n - 1)
+    while True:  # the unit beyond p is within the limit: take its whole run of equal values
+        grow = (more != p) & ~outside(more, slice(None))
+        if not grow.any():
+            break
+        idx = np.flatnonzero(grow)
+        run_end = np.searchsorted(pool, pool[more[idx]], side="left" if step < 0 else "right")
+        p[idx] = run_end if step < 0 else run_end - 1
+        more = np.maximum(p - 1, 0) if step < 0 else np.minimum(p + 1, n - 1)
+    while True:  # p itself is outside: step back over its run of equal values (towards the window)
+        bad = np.flatnonzero(outside(p, slice(None)))
+        if not len(bad):
+            break
+        run_end = np.searchsorted(pool, pool[p[bad]], side="right" if step < 0 else "left")
+        p[bad] = run_end if step < 0 else run_end - 1
+    edge[active] = p
+    return edge

@@ -27,7 +27,7 @@ from .._core.nearest import (
     nearest_same_group_1d,
     with_sentinels,
 )
-from .._core.scoresort import ScoreSort
+from .._core.scoresort import ScoreSort, widen
 from .._core.sorting import stable_argsort
 from ..data import Design, constant_part
 
@@ -44,7 +44,6 @@ class Direction:
     weight: np.ndarray  # per pair: 1 / number of matches of that target
     matched: np.ndarray  # row positions of the targets that found a match (sorted)
     grouped: bool = True  # pairs ordered by target row (else in search order; each target's nearest first)
-    one_each: bool = False  # every target has exactly one match (pair i belongs to target ``target[i]``)
 
     def by_target(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(target, match, distance, weight) per pair, ordered by target row, each target's nearest first."""
@@ -53,6 +52,75 @@ class Direction:
             return fields
         order = np.argsort(self.target, kind="stable")
         return fields[0][order], fields[1][order], fields[2][order], fields[3][order]
+
+
+@dataclass(frozen=True)
+class RangeDirection:
+    """Matches of one group's units to the other group as runs of the other group's units sorted by score
+    (on a line a target's matches, tied ones included, are always a run): matched target ``rows[i]`` has
+    the pool units at sorted positions ``lo[i]..hi[i]``, each with weight 1 / (hi[i] - lo[i] + 1). Nothing
+    grows with the size of tied groups; the pairs are listed only when asked for (:meth:`by_target`)."""
+
+    arm: float  # treatment value of the targets
+    targets: np.ndarray  # row positions of all targets
+    rows: np.ndarray  # row positions of the matched targets (in score order)
+    lo: np.ndarray  # first matched position in the pool's sorted list
+    hi: np.ndarray  # last matched position (inclusive)
+    x: np.ndarray  # the matched targets' values
+    pool_rows: np.ndarray  # row positions of the pool in sorted order
+    pool_values: np.ndarray  # the pool's sorted values
+
+    @classmethod
+    def from_sort(cls, sort: ScoreSort, arm: int, k: int, caliper: float | None, ties: bool) -> RangeDirection:
+        lo, hi = sort.match_ranges(arm, k, caliper, ties)
+        found = np.flatnonzero(lo <= hi)
+        targets = np.flatnonzero(sort.arm1_rows == bool(arm))
+        return cls(
+            float(arm),
+            targets,
+            sort.rows(arm)[found],
+            lo[found],
+            hi[found],
+            sort.arm_values(arm)[found],
+            sort.rows(1 - arm),
+            sort.arm_values(1 - arm),
+        )
+
+    @property
+    def matched(self) -> np.ndarray:
+        return self.rows
+
+    @property
+    def counts(self) -> np.ndarray:
+        return self.hi - self.lo + 1
+
+    def pool_means(self, values: np.ndarray) -> np.ndarray:
+        """Mean of ``values`` (one per row) over each matched target's matches."""
+        cum = np.zeros(len(self.pool_rows) + 1)
+        np.cumsum(values[self.pool_rows], out=cum[1:])
+        return (cum[self.hi + 1] - cum[self.lo]) / self.counts
+
+    def use(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(K, K2) per row: the summed weights (and squared weights) with which each serves as a match."""
+        m = len(self.pool_rows)
+        out = []
+        for weight in (1.0 / self.counts, 1.0 / self.counts**2):
+            diff = np.bincount(self.lo, weight, m + 1) - np.bincount(self.hi + 1, weight, m + 1)
+            per_row = np.zeros(n)
+            per_row[self.pool_rows] = np.cumsum(diff[:m])
+            out.append(per_row)
+        return out[0], out[1]
+
+    def by_target(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(target, match, distance, weight) per pair, ordered by target row, each target's nearest first."""
+        counts = self.counts
+        first = np.repeat(self.lo - (np.cumsum(counts) - counts), counts)
+        pos = first + np.arange(int(counts.sum()))
+        target = np.repeat(self.rows, counts)
+        distance = np.abs(np.repeat(self.x, counts) - self.pool_values[pos])
+        order = np.lexsort((distance, target))
+        weight = np.repeat(1.0 / counts, counts)
+        return target[order], self.pool_rows[pos][order], distance[order], weight[order]
 
 
 @dataclass(frozen=True)
@@ -82,14 +150,21 @@ def bias_models(design: Design, y: np.ndarray, t: np.ndarray, used: np.ndarray) 
     return out
 
 
-def unit_effects(d: Direction, y: np.ndarray, mu: dict[float, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
+def unit_effects(
+    d: Direction | RangeDirection, y: np.ndarray, mu: dict[float, np.ndarray] | None
+) -> tuple[np.ndarray, np.ndarray]:
     """(matched target rows, observed-minus-imputed effect of each) for one direction."""
+    if isinstance(d, RangeDirection):
+        if mu is None:
+            imputed = d.pool_means(y)
+        else:  # matches' outcomes moved to the target's covariates: mean of (y - mu) plus the target's mu
+            fitted = mu[1.0 - d.arm]
+            imputed = d.pool_means(y - fitted) + fitted[d.rows]
+        return d.rows, (y[d.rows] - imputed if d.arm == 1.0 else imputed - y[d.rows])
     contrib = y[d.match]
     if mu is not None:
         other = 1.0 - d.arm
         contrib = contrib + mu[other][d.target] - mu[other][d.match]
-    if d.one_each:  # the imputed outcome is the one match's
-        return d.target, (y[d.target] - contrib if d.arm == 1.0 else contrib - y[d.target])
     rows = d.matched
     where = np.empty(int(rows.max()) + 1 if len(rows) else 0, np.int64)
     where[rows] = np.arange(len(rows))
@@ -137,16 +212,32 @@ def conditional_variance(
 def conditional_variance_sorted(
     sort: ScoreSort, y: np.ndarray, need: np.ndarray, j: int, pooled: bool = False
 ) -> np.ndarray:
-    """:func:`conditional_variance` on the shared sort (no exact-matching cells)."""
+    """:func:`conditional_variance` on the shared sort (no exact-matching cells), for the rows flagged in
+    ``need``. A unit's neighbours and the units tied with them are a run of its group sorted by score,
+    around the unit (:meth:`ScoreSort.same_arm_ranges`), so the means and sums of squares come from running
+    sums (outcomes centred on the group's mean first), whatever the size of tied groups."""
     sigma2 = np.zeros(len(y))
     for arm in (0, 1):
-        rows, at, chunks = sort.same_arm(arm, j, need)
-        if not len(rows):
+        rows = sort.rows(arm)
+        units = np.flatnonzero(need[rows])
+        if not len(units):
             continue
-        ys = y[sort.rows(arm)]
-        unit = np.concatenate([c[0] for c in chunks])
-        neighbour = np.concatenate([c[1] for c in chunks])
-        sigma2[rows] = neighbour_variance(ys[at], unit, ys[neighbour], pooled)
+        ys = y[rows]
+        ys -= ys.mean()
+        lo, hi = sort.same_arm_ranges(arm, j, units)
+        cum = np.zeros(len(ys) + 1)
+        np.cumsum(ys, out=cum[1:])
+        own = ys[units]
+        count = (hi - lo).astype(np.float64)  # neighbours besides the unit
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = (cum[hi + 1] - cum[lo] - own) / count
+            s2 = count / (count + 1.0) * (own - mean) ** 2
+            if pooled:  # sample variance over the unit and its neighbours
+                cum2 = np.zeros(len(ys) + 1)
+                np.cumsum(ys * ys, out=cum2[1:])
+                spread = cum2[hi + 1] - cum2[lo] - own * own - count * mean * mean  # neighbours about their mean
+                s2 = (np.maximum(spread, 0.0) + s2) / count
+        sigma2[rows[units]] = np.where(count > 0, s2, 0.0)
     return sigma2
 
 
@@ -181,15 +272,15 @@ def _kd_same_arm(z: np.ndarray, j: int, groups: np.ndarray | None) -> Pairs:
     return Pairs(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("target", "pool", "distance")))
 
 
-def match_counts(directions: list[Direction], n: int) -> tuple[np.ndarray, np.ndarray]:
+def match_counts(directions: list[Direction | RangeDirection], n: int) -> tuple[np.ndarray, np.ndarray]:
     """K_i (the summed weight with which each row serves as a match) and K2_i (the sum of squared weights)."""
     k1 = np.zeros(n)
     k2 = np.zeros(n)
     for d in directions:
-        if d.one_each:  # weights are all 1: K_i = K2_i = the number of targets matched to i
-            used = np.bincount(d.match, minlength=n)
+        if isinstance(d, RangeDirection):
+            used, used2 = d.use(n)
             k1 += used
-            k2 += used
+            k2 += used2
             continue
         k1 += np.bincount(d.match, weights=d.weight, minlength=n)
         k2 += np.bincount(d.match, weights=d.weight * d.weight, minlength=n)
@@ -369,56 +460,12 @@ class SortedTieWindows:
             # usually no unit just outside a window is tied with its farthest member: one test each side
             left = x - padded[start] <= limit
             right = padded[stop + 2] - x <= limit
-            lo = _widen(pool, x, start, limit, -1, left) if left.any() else start
-            hi = _widen(pool, x, stop, limit, 1, right) if right.any() else stop
+            lo = widen(pool, x, start, limit, -1, left) if left.any() else start
+            hi = widen(pool, x, stop, limit, 1, right) if right.any() else stop
             if own is not None:
                 mine = own[begin:end]
                 lo, hi = np.where(mine >= 0, mine, lo), np.where(mine >= 0, mine, hi)
             yield x, lo, hi
-
-
-def _widen(
-    pool: np.ndarray, x: np.ndarray, edge: np.ndarray, limit: np.ndarray, step: int, hit: np.ndarray
-) -> np.ndarray:
-    """Move each window edge outwards (``step`` -1: left, 1: right) over every unit within ``limit`` of its x,
-    the distance computed as the nearest-neighbour walk computes it (x - value on the left, value - x on the
-    right), for the units flagged in ``hit`` (those whose next unit outwards is within the limit). That
-    test is monotone along the sorted pool and equal within a run of equal values, so the new edge is found
-    by binary search, corrected run by run for the last bits of x -+ limit."""
-    n = len(pool)
-    edge = edge.copy()
-    active = np.flatnonzero(hit)
-    xa, la, ea = x[active], limit[active], edge[active]
-    if step < 0:
-        p = np.minimum(np.searchsorted(pool, xa - la, side="left"), ea)
-
-        def outside(q: np.ndarray, i: np.ndarray | slice) -> np.ndarray:
-            return xa[i] - pool[q] > la[i]
-
-        more = np.maximum(p - 1, 0)
-    else:
-        p = np.maximum(np.searchsorted(pool, xa + la, side="right") - 1, ea)
-
-        def outside(q: np.ndarray, i: np.ndarray | slice) -> np.ndarray:
-            return pool[q] - xa[i] > la[i]
-
-        more = np.minimum(p + 1, n - 1)
-    while True:  # the unit beyond p is within the limit: take its whole run of equal values
-        grow = (more != p) & ~outside(more, slice(None))
-        if not grow.any():
-            break
-        idx = np.flatnonzero(grow)
-        run_end = np.searchsorted(pool, pool[more[idx]], side="left" if step < 0 else "right")
-        p[idx] = run_end if step < 0 else run_end - 1
-        more = np.maximum(p - 1, 0) if step < 0 else np.minimum(p + 1, n - 1)
-    while True:  # p itself is outside: step back over its run of equal values (towards the window)
-        bad = np.flatnonzero(outside(p, slice(None)))
-        if not len(bad):
-            break
-        run_end = np.searchsorted(pool, pool[p[bad]], side="right" if step < 0 else "left")
-        p[bad] = run_end if step < 0 else run_end - 1
-    edge[active] = p
-    return edge
 
 
 def window_covariance_sum(
@@ -567,59 +614,19 @@ def _own_group_means(sort: ScoreSort, y: np.ndarray, size: int, means: np.ndarra
     """For each unit, its mean outcome over its ``size`` nearest *other* units of its own group on the
     score, ties included (the neighbourhood of :func:`local_outcome_means` for a unit of g, which is the
     tie-widened window of ``size + 1`` around it without itself; its own outcome when alone in its group),
-    written into ``means`` (units in ``sort.order``, column = group)."""
-    need = np.ones(len(sort.order), bool)
+    written into ``means`` (units in ``sort.order``, column = group). The neighbours are a run around the
+    unit (:meth:`ScoreSort.same_arm_ranges`): running sums give the means."""
     for arm in (0, 1):
         ys = y[sort.rows(arm)]
-        values = sort.arm_values(arm)
-        m = len(values)
-        own = np.empty(m)
-        done = np.zeros(m, bool)
-        if size == 2 and m > 2 and bool(np.isfinite(values[[0, -1]]).all()):
-            _two_nearest_means(values, ys, own, done)
-        if not done.all():
-            rest = np.zeros(len(sort.order), bool)
-            rest[sort.rows(arm)[~done]] = True
-            _, at, chunks = sort.same_arm(arm, size, rest & need)
-            unit = np.concatenate([c[0] for c in chunks]) if chunks else np.zeros(0, np.int64)
-            neighbour = np.concatenate([c[1] for c in chunks]) if chunks else np.zeros(0, np.int64)
-            counts = np.bincount(unit, minlength=len(at))
-            sums = np.bincount(unit, weights=ys[neighbour], minlength=len(at))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                own[at] = np.where(counts > 0, sums / counts, ys[at])
+        if not len(ys):
+            continue
+        lo, hi = sort.same_arm_ranges(arm, size)
+        cum = np.zeros(len(ys) + 1)
+        np.cumsum(ys, out=cum[1:])
+        count = hi - lo
+        with np.errstate(invalid="ignore", divide="ignore"):
+            own = np.where(count > 0, (cum[hi + 1] - cum[lo] - ys) / count, ys)
         means[sort.positions[arm], arm] = own
-
-
-def _two_nearest_means(values: np.ndarray, ys: np.ndarray, out: np.ndarray, done: np.ndarray) -> None:
-    """Mean outcome of each unit's two nearest other units of a sorted group, in batches, where no third
-    unit is within the tie limit of the second (those units are left ``done=False`` for the general walk).
-    The two are picked as the walk picks them: the nearer of the next unit left and right, left on equal
-    distances, twice."""
-    m = len(values)
-    pad = np.concatenate([np.full(3, -np.inf), values, np.full(3, np.inf)])  # pad[i + 3] is unit i
-    yp = np.concatenate([np.zeros(3), ys, np.zeros(3)])
-    scale = float(max(abs(values[0]), abs(values[-1]), 1.0))
-    batch = 1 << 15
-    for first in range(0, m, batch):
-        a = np.arange(first, min(first + batch, m)) + 3
-        x = pad[a]
-        dl1, dl2, dl3 = x - pad[a - 1], x - pad[a - 2], x - pad[a - 3]
-        dr1, dr2, dr3 = pad[a + 1] - x, pad[a + 2] - x, pad[a + 3] - x
-        left1 = dl1 <= dr1
-        left2 = np.where(left1, dl2 <= dr1, dl1 <= dr2)
-        # picks: LL (a-1, a-2), LR / RL (a-1, a+1), RR (a+1, a+2); the next unit out on either side
-        both_left, both_right = left1 & left2, ~left1 & ~left2
-        second = np.where(both_left, dl2, np.where(both_right, dr2, np.where(left1, dr1, dl1)))
-        next_left = np.where(both_left, dl3, np.where(both_right, dl1, dl2))
-        next_right = np.where(both_left, dr1, np.where(both_right, dr3, dr2))
-        limit = second * (1.0 + TIE_RTOL) + TIE_ATOL * scale
-        clear = (next_left > limit) & (next_right > limit)
-        total = np.where(
-            both_left, yp[a - 1] + yp[a - 2], np.where(both_right, yp[a + 1] + yp[a + 2], yp[a - 1] + yp[a + 1])
-        )
-        idx = a[clear] - 3
-        out[idx] = total[clear] / 2.0
-        done[idx] = True
 
 
 def covariate_match_means(z: np.ndarray, y: np.ndarray, t: np.ndarray, k: int) -> np.ndarray:

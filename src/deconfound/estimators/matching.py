@@ -56,6 +56,7 @@ from ._matching_se import (
     IMPUTATIONS,
     Direction,
     Metric,
+    RangeDirection,
     ai_variance,
     bias_models,
     conditional_variance,
@@ -78,19 +79,6 @@ def _pairs_to_direction(arm: float, targets: np.ndarray, pool: np.ndarray, pairs
     weight = 1.0 / counts[pairs.target]
     matched = targets[counts > 0]  # ascending, as ``targets``
     return Direction(arm, targets, target, pool[pairs.pool], pairs.distance, weight, matched)
-
-
-def _rows_to_direction(
-    arm: float, targets: np.ndarray, target: np.ndarray, match: np.ndarray, distance: np.ndarray, sort: ScoreSort
-) -> Direction:
-    """A Direction from pairs given as rows (in search order, as :meth:`ScoreSort.nearest` gives them)."""
-    if len(target) == len(targets) and np.array_equal(target, sort.rows(int(arm))):
-        # one match per target (k = 1, no ties, none refused): every weight is 1
-        return Direction(arm, targets, target, match, distance, np.ones(len(target)), targets, False, True)
-    counts = np.bincount(target, minlength=int(targets[-1]) + 1 if len(targets) else 0)
-    weight = 1.0 / counts[target]
-    matched = targets[counts[targets] > 0]
-    return Direction(arm, targets, target, match, distance, weight, matched, grouped=False)
 
 
 def _search(metric: Metric, targets: np.ndarray, pool: np.ndarray, k: int, replace: bool, method: str, ties: bool):
@@ -240,27 +228,6 @@ def _check_options(estimand: str, method: str, replace: bool, neighbors: int) ->
         raise SpecificationError("Optimal matching pairs one control with each treated unit; use neighbors=1.")
 
 
-#: tied scores would make more (unit, neighbour) pairs than this: refuse rather than take minutes and
-#: gigabytes (each pair costs about 32 bytes, and the searches grow with the square of the rows)
-MAX_TIE_PAIRS = 20_000_000
-
-
-def _check_tie_load(sort: ScoreSort, distance: str, ties: bool) -> None:
-    """Refuse, with the way out, a score with so few distinct values that its tied matches (with ``ties``)
-    and the tied same-group neighbours behind the variance would make too many pairs."""
-    load = sort.tie_load(0, ties) + sort.tie_load(1, ties)
-    if load > MAX_TIE_PAIRS:
-        distinct = len(np.unique(sort.values))
-        what = {"propensity": "propensity score", "logit": "logit of the propensity score"}.get(distance, distance)
-        raise DataError(
-            f"The {what} takes only {distinct:,} distinct values over {len(sort.values):,} rows (discrete "
-            f"covariates), so the tied matches and the tied neighbours behind the standard error would make about "
-            f"{load:,.0f} pairs of rows: minutes and gigabytes. With covariates this discrete, coarsened exact "
-            "matching fits the data (dc.cem, --method cem), as does weighting (dc.ipw, dc.aipw); or add a "
-            "continuous covariate to the propensity model."
-        )
-
-
 def _check_vce(vce: str, distance: str, j: int) -> None:
     if vce == "stata" and distance != "mahalanobis" and j < 2:
         raise SpecificationError(
@@ -368,18 +335,15 @@ def matching(
     assert t is not None
     stage(setup.prep.n, f"matching {setup.prep.n:,} rows")
     metric = _metric(setup, distance, caliper, scale, _exact_groups(setup, exact_cols))
-    if metric.sort is not None:
-        _check_tie_load(metric.sort, distance, bool(ties))
     adjust = bool(se_adjust) and setup.fit is not None and setup.fit.parametric and replace and method == "nearest"
     arms = {"ATT": (1.0,), "ATC": (0.0,), "ATE": (1.0, 0.0)}[estimand]
-    directions = []
+    directions: list[Direction | RangeDirection] = []
     for arm in arms:
         targets, pool = np.flatnonzero(t == arm), np.flatnonzero(t != arm)
         if replace and method == "nearest" and k > len(pool):
             raise DataError(f"neighbors={k} exceeds the {len(pool)} rows of the group matched to.")
-        if metric.sort is not None and replace and method == "nearest":
-            target, match, dist = metric.sort.nearest(int(arm), k, metric.caliper, ties, grouped=False)
-            directions.append(_rows_to_direction(arm, targets, target, match, dist, metric.sort))
+        if metric.sort is not None and replace and method == "nearest":  # matches as runs of the sorted pool
+            directions.append(RangeDirection.from_sort(metric.sort, int(arm), k, metric.caliper, ties))
         elif metric.sort is not None and method == "nearest":
             orders = (metric.sort.arm_order(int(arm)), metric.sort.arm_order(1 - int(arm)))
             v = metric.values
