@@ -540,12 +540,6 @@ def window_covariance_sum(
     return _covariance_product(design, t, coef_rows, sums, extra)
 
 
-def _tie_windows(fit: Any, t: np.ndarray, size: int, sort: ScoreSort | None, on_score: bool):
-    """Stata's tie-widened neighbourhoods of ``size`` units on the score: read off the matching's sort
-    when it is on the score itself, else from the scores alone."""
-    return SortedTieWindows(sort, size) if sort is not None and on_score else TieWindows.build(fit.score, t, size)
-
-
 @dataclass(frozen=True)
 class _Spans:
     """Every unit's neighbourhood in each group as a run of that group's sorted list: the tie-widened
@@ -811,7 +805,9 @@ def ps_adjustment(
     p: np.ndarray | None = None
     windows: TieWindows | SortedTieWindows | None = None
     if ties:
-        windows = tie_windows = _tie_windows(fit, t, size, sort, on_score)
+        if sort is None or not on_score:  # the neighbourhoods are on the score itself: sort on it
+            sort, on_score = ScoreSort.build(fit.score, t == 1.0), True
+        windows = tie_windows = SortedTieWindows(sort, size)
         cov_sum = partial(window_covariance_sum, design, y, t, tie_windows)
     else:
         if sort is None:
@@ -845,7 +841,7 @@ def ps_adjustment(
         gap[windows.sort.order] = mu_sorted[:, 1] - mu_sorted[:, 0]
     else:
         near = _Spans(windows, sort, p, size)
-        own = _Spans(_tie_windows(fit, t, size + 1, sort, on_score) if ties else None, sort, p, size + 1)
+        own = _Spans(None, sort, p, size + 1)
         mu = local_outcome_means(y, t, near, own)
         gap[:] = mu[:, 1] - mu[:, 0]
         c, _ = cov_sum(weight=weight_att)
