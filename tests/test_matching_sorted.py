@@ -202,3 +202,61 @@ def test_window_covariance_sum_from_the_shared_sort_equals_the_direct_one(rng, k
         got, got_x = window_covariance_sum(design, y, t, SortedTieWindows(sort, size), weight, extra)
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9 * np.abs(want).max())
         np.testing.assert_allclose(got_x, want_x, rtol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["continuous", "rounded"])
+def test_matches_within_cells_equal_nearest_1d_with_groups(rng, kind):
+    """Exact-matching cells: one sort per cell, the runs laid end to end, expand to the pairs of the
+    grouped walk (a cell without the other group leaves its targets unmatched)."""
+    from deconfound.estimators._matching_se import RangeDirection
+
+    n = 4000
+    v = _finite(rng, kind, n)
+    t = (rng.random(n) < 0.4).astype(float)
+    groups = rng.integers(0, 5, n)
+    groups[t == 0] = np.where(groups[t == 0] == 4, 3, groups[t == 0])  # cell 4 has no controls
+    for arm in (0, 1):
+        targets, pool = np.flatnonzero(t == arm), np.flatnonzero(t != arm)
+        for k, ties, caliper in ((1, True, None), (2, True, 0.01), (1, False, None), (3, False, 0.001)):
+            ref = nearest_1d(
+                v[targets], v[pool], k, caliper=caliper, groups=groups[targets], pool_groups=groups[pool], ties=ties
+            )
+            d = RangeDirection.from_cells(v, t, groups, arm, k, caliper, ties)
+            target, match, _, _ = d.by_target()
+            assert sorted(zip(target.tolist(), match.tolist())) == sorted(
+                zip(targets[ref.target].tolist(), pool[ref.pool].tolist())
+            )
+            assert np.all(groups[target] == groups[match])
+
+
+@pytest.mark.parametrize("pooled", [True, False])
+def test_variance_within_cells_equals_brute_force(rng, pooled):
+    """Conditional variances with exact-matching cells: j nearest same-group units of the same cell (and
+    ties); a unit alone in its cell takes them from every cell (loops here)."""
+    from deconfound.estimators._matching_se import conditional_variance_cells
+
+    n = 600
+    v = np.round(rng.random(n), 2)
+    t = (rng.random(n) < 0.5).astype(float)
+    groups = rng.integers(0, 6, n)
+    groups[:3], t[:3] = 9, 1.0  # a cell of treated only: each has one same-group unit in the cell
+    groups[3], t[3] = 10, 0.0  # a control alone in its cell
+    y = rng.normal(size=n)
+    need = rng.random(n) < 0.5
+    need[:4] = True
+    j = 2
+    got = conditional_variance_cells(v, groups, y, t, need, j, pooled)
+    for i in np.flatnonzero(need):
+        same = np.flatnonzero((t == t[i]) & (groups == groups[i]) & (np.arange(n) != i))
+        if not len(same):
+            same = np.flatnonzero((t == t[i]) & (np.arange(n) != i))
+        d = np.abs(v[same] - v[i])
+        kth = np.sort(d)[min(j, len(d)) - 1]
+        members = v[(t == t[i]) & ((groups == groups[i]) if len(same) and groups[same[0]] == groups[i] else True)]
+        scale = max(abs(members.min()), abs(members.max()), 1.0)
+        nb = y[same[d <= kth * (1 + 1e-9) + 1e-12 * scale]]
+        m = len(nb)
+        s2 = m / (m + 1) * (y[i] - nb.mean()) ** 2
+        if pooled:
+            s2 = (np.sum((nb - nb.mean()) ** 2) + s2) / m
+        assert got[i] == pytest.approx(s2, rel=1e-9, abs=1e-12), i

@@ -86,6 +86,41 @@ class RangeDirection:
             sort.arm_values(1 - arm),
         )
 
+    @classmethod
+    def from_cells(
+        cls, values: np.ndarray, t: np.ndarray, groups: np.ndarray, arm: int, k: int, caliper: float | None, ties: bool
+    ) -> RangeDirection:
+        """Matches within exact-matching cells: one sort per cell, the cells' sorted pools laid end to end
+        (a run never crosses a cell). A target whose cell has no unit of the other group has no match."""
+        parts: list[list[np.ndarray]] = [[], [], [], [], [], []]  # rows, lo, hi, x, pool rows, pool values
+        offset = 0
+        for units in _cells(groups):
+            treated = t[units] == 1.0
+            n_target = int(np.count_nonzero(treated if arm == 1 else ~treated))
+            if n_target == 0 or n_target == len(units):
+                continue
+            sort = ScoreSort.build(values[units], treated)
+            lo, hi = sort.match_ranges(arm, k, caliper, ties)
+            found = np.flatnonzero(lo <= hi)
+            for part, value in zip(
+                parts,
+                (
+                    units[sort.rows(arm)][found],
+                    lo[found] + offset,
+                    hi[found] + offset,
+                    sort.arm_values(arm)[found],
+                    units[sort.rows(1 - arm)],
+                    sort.arm_values(1 - arm),
+                ),
+            ):
+                part.append(value)
+            offset += len(sort.rows(1 - arm))
+        if not parts[0]:  # no cell holds both groups
+            empty = np.zeros(0, np.int64)
+            return cls(float(arm), np.flatnonzero(t == arm), empty, empty, empty, np.zeros(0), empty, np.zeros(0))
+        rows, lo, hi, x, pool_rows, pool_values = (np.concatenate(part) for part in parts)
+        return cls(float(arm), np.flatnonzero(t == arm), rows, lo, hi, x, pool_rows, pool_values)
+
     @property
     def matched(self) -> np.ndarray:
         return self.rows
@@ -121,6 +156,14 @@ class RangeDirection:
         order = np.lexsort((distance, target))
         weight = np.repeat(1.0 / counts, counts)
         return target[order], self.pool_rows[pos][order], distance[order], weight[order]
+
+
+def _cells(groups: np.ndarray) -> list[np.ndarray]:
+    """Row positions of each exact-matching cell (ascending within a cell)."""
+    order = np.argsort(groups, kind="stable")
+    codes = groups[order]
+    cuts = np.flatnonzero(codes[1:] != codes[:-1]) + 1
+    return np.split(order, cuts)
 
 
 @dataclass(frozen=True)
@@ -183,6 +226,8 @@ def conditional_variance(
     :func:`neighbour_variance`)."""
     if metric.sort is not None:
         return conditional_variance_sorted(metric.sort, y, need, j, pooled)
+    if metric.kind == "1d" and metric.groups is not None:
+        return conditional_variance_cells(metric.values, metric.groups, y, t, need, j, pooled)
     sigma2 = np.zeros(len(y))
     for arm in (0.0, 1.0):
         members = np.flatnonzero(t == arm)
@@ -216,7 +261,15 @@ def conditional_variance_sorted(
     ``need``. A unit's neighbours and the units tied with them are a run of its group sorted by score,
     around the unit (:meth:`ScoreSort.same_arm_ranges`), so the means and sums of squares come from running
     sums (outcomes centred on the group's mean first), whatever the size of tied groups."""
+    return _run_variance(sort, y, need, j, pooled)[0]
+
+
+def _run_variance(
+    sort: ScoreSort, y: np.ndarray, need: np.ndarray, j: int, pooled: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """(sigma^2, alone) per row for the rows flagged in ``need``: alone marks those without any neighbour."""
     sigma2 = np.zeros(len(y))
+    alone = np.zeros(len(y), bool)
     for arm in (0, 1):
         rows = sort.rows(arm)
         units = np.flatnonzero(need[rows])
@@ -238,6 +291,27 @@ def conditional_variance_sorted(
                 spread = cum2[hi + 1] - cum2[lo] - own * own - count * mean * mean  # neighbours about their mean
                 s2 = (np.maximum(spread, 0.0) + s2) / count
         sigma2[rows[units]] = np.where(count > 0, s2, 0.0)
+        alone[rows[units]] = count == 0
+    return sigma2, alone
+
+
+def conditional_variance_cells(
+    values: np.ndarray, groups: np.ndarray, y: np.ndarray, t: np.ndarray, need: np.ndarray, j: int, pooled: bool
+) -> np.ndarray:
+    """:func:`conditional_variance` on a score with exact-matching cells: neighbours within the unit's cell
+    (one sort per cell, runs as in :func:`conditional_variance_sorted`); a unit alone in its cell and group
+    takes its neighbours from every cell."""
+    sigma2 = np.zeros(len(y))
+    alone = np.zeros(len(y), bool)
+    for units in _cells(groups):
+        if not need[units].any():
+            continue
+        s2, lonely = _run_variance(ScoreSort.build(values[units], t[units] == 1.0), y[units], need[units], j, pooled)
+        sigma2[units] = s2
+        alone[units] = lonely
+    if alone.any():
+        s2, _ = _run_variance(ScoreSort.build(values, t == 1.0), y, alone, j, pooled)
+        sigma2[alone] = s2[alone]
     return sigma2
 
 

@@ -344,6 +344,9 @@ def matching(
             raise DataError(f"neighbors={k} exceeds the {len(pool)} rows of the group matched to.")
         if metric.sort is not None and replace and method == "nearest":  # matches as runs of the sorted pool
             directions.append(RangeDirection.from_sort(metric.sort, int(arm), k, metric.caliper, ties))
+        elif metric.kind == "1d" and metric.groups is not None and replace and method == "nearest":
+            cells = RangeDirection.from_cells(metric.values, t, metric.groups, int(arm), k, metric.caliper, ties)
+            directions.append(cells)
         elif metric.sort is not None and method == "nearest":
             orders = (metric.sort.arm_order(int(arm)), metric.sort.arm_order(1 - int(arm)))
             v = metric.values
