@@ -1,9 +1,12 @@
 """The shared sort of matching on a score (ScoreSort) against the direct searches it replaces."""
 
+from collections.abc import Iterator
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 
-from deconfound._core.nearest import nearest_1d, nearest_same_group_1d, window_1d
+from deconfound._core.nearest import SortedPool, nearest_1d, nearest_same_group_1d, window_1d
 from deconfound._core.scoresort import ScoreSort
 from deconfound._core.sorting import stable_argsort
 
@@ -155,12 +158,62 @@ def test_stable_lexsort_is_numpys_lexsort(rng, kind):
         np.testing.assert_array_equal(stable_lexsort(v, groups), np.lexsort((v, groups)))
 
 
+@dataclass(frozen=True)
+class TieWindows:
+    """Every unit's neighbourhood in each group, on the score, with ties (Stata's ``teffects psmatch``).
+
+    For group g: ``rows[g]`` are g's rows in score order, and unit i's neighbourhood in g is the positions
+    ``first[g][i]`` .. ``last[g][i]`` (inclusive) of that list: for i in g, i itself and its ``size - 1``
+    nearest other units of g; for i outside g, its ``size`` nearest units of g; in both cases every unit at
+    the farthest of those distances is included (ties as in :mod:`deconfound._core.nearest`; a neighbourhood
+    on a line is a contiguous run). Units are in row order. The reference for ``SortedTieWindows``, which
+    reads the same neighbourhoods off the matching's sort: built here by the searches of
+    :mod:`deconfound._core.nearest`.
+    """
+
+    rows: dict[int, np.ndarray]
+    first: dict[int, np.ndarray]
+    last: dict[int, np.ndarray]
+    score: np.ndarray  # every unit's score, in the order of ``first`` and ``last``
+
+    @classmethod
+    def build(cls, score: np.ndarray, t: np.ndarray, size: int) -> "TieWindows":
+        """From the scores alone, by the searches of :mod:`deconfound._core.nearest` (units in row order)."""
+        rows, first, last = {}, {}, {}
+        for arm in (0, 1):
+            members = np.flatnonzero(t == arm)
+            order = members[stable_argsort(score[members])]
+            values = score[order]
+            pool = SortedPool(values, np.arange(len(values)), None, None)
+            lo = np.full(len(t), len(values), np.int64)
+            hi = np.full(len(t), -1, np.int64)
+            own = np.arange(len(values))
+            lo[order], hi[order] = own, own  # a unit of g is in its own neighbourhood
+            if size > 1:
+                pr = nearest_same_group_1d(values, size - 1, pool=pool)
+                np.minimum.at(lo, order[pr.target], pr.pool)
+                np.maximum.at(hi, order[pr.target], pr.pool)
+            others = np.flatnonzero(t != arm)
+            pr = nearest_1d(score[others], values, size, pool=pool)
+            np.minimum.at(lo, others[pr.target], pr.pool)
+            np.maximum.at(hi, others[pr.target], pr.pool)
+            rows[arm], first[arm], last[arm] = order, lo, hi
+        return cls(rows, first, last, score)
+
+    def arm_rows(self, arm: int) -> np.ndarray:
+        return self.rows[arm]
+
+    def batches(self, arm: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(scores, first, last) of every unit, in one batch."""
+        yield self.score, self.first[arm], self.last[arm]
+
+
 @pytest.mark.parametrize("kind", ["continuous", "rounded", "ulps", "near"])
 @pytest.mark.parametrize("size", [1, 2, 4])
 def test_tie_windows_from_the_shared_sort_equal_the_direct_searches(rng, kind, size):
     """Stata-convention neighbourhoods (ties widened) read off the matching's sort equal those built by
     the nearest-neighbour searches, including a group smaller than the window."""
-    from deconfound.estimators._matching_se import SortedTieWindows, TieWindows
+    from deconfound.estimators._matching_se import SortedTieWindows
 
     sizes = ((3000, 0.4), (400, 0.005)) + (((80_000, 0.3),) if kind in ("continuous", "rounded") else ())
     for n, share in sizes:  # the largest spans several batches (the direct searches are slow on long ties)
@@ -183,7 +236,7 @@ def test_window_covariance_sum_from_the_shared_sort_equals_the_direct_one(rng, k
     """The 2016 adjustment's sum of local covariances: windows read off the shared sort in batches (one
     bincount per quantity where no window is widened) against the directly built windows."""
     from deconfound.data import Design, constant_part
-    from deconfound.estimators._matching_se import SortedTieWindows, TieWindows, window_covariance_sum
+    from deconfound.estimators._matching_se import SortedTieWindows, window_covariance_sum
 
     n = 70_000
     p = np.clip(_values(rng, kind, n), 0.01, 0.99)

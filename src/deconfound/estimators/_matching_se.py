@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -21,14 +21,11 @@ from .._core.nearest import (
     TIE_ATOL,
     TIE_RTOL,
     Pairs,
-    SortedPool,
-    nearest_1d,
     nearest_kd,
     nearest_same_group_1d,
     with_sentinels,
 )
 from .._core.scoresort import ScoreSort, widen
-from .._core.sorting import stable_argsort
 from ..data import Design, constant_part
 
 
@@ -453,61 +450,26 @@ def _covariance_product(
     return total, (prod[:, 3] if extra is not None else None)
 
 
-@dataclass(frozen=True)
-class TieWindows:
-    """Every unit's neighbourhood in each group, on the score, with ties (Stata's ``teffects psmatch``).
-
-    For group g: ``rows[g]`` are g's rows in score order, and unit i's neighbourhood in g is the positions
-    ``first[g][i]`` .. ``last[g][i]`` (inclusive) of that list: for i in g, i itself and its ``size - 1``
-    nearest other units of g; for i outside g, its ``size`` nearest units of g; in both cases every unit at
-    the farthest of those distances is included (ties as in :mod:`deconfound._core.nearest`; a neighbourhood
-    on a line is a contiguous run). Units are in row order; :class:`SortedTieWindows` gives the same
-    neighbourhoods from the matching's sort.
-    """
-
-    rows: dict[int, np.ndarray]
-    first: dict[int, np.ndarray]
-    last: dict[int, np.ndarray]
-    score: np.ndarray  # every unit's score, in the order of ``first`` and ``last``
-
-    @classmethod
-    def build(cls, score: np.ndarray, t: np.ndarray, size: int) -> TieWindows:
-        """From the scores alone, by the searches of :mod:`deconfound._core.nearest` (units in row order)."""
-        rows, first, last = {}, {}, {}
-        for arm in (0, 1):
-            members = np.flatnonzero(t == arm)
-            order = members[stable_argsort(score[members])]
-            values = score[order]
-            pool = SortedPool(values, np.arange(len(values)), None, None)
-            lo = np.full(len(t), len(values), np.int64)
-            hi = np.full(len(t), -1, np.int64)
-            own = np.arange(len(values))
-            lo[order], hi[order] = own, own  # a unit of g is in its own neighbourhood
-            if size > 1:
-                pr = nearest_same_group_1d(values, size - 1, pool=pool)
-                np.minimum.at(lo, order[pr.target], pr.pool)
-                np.maximum.at(hi, order[pr.target], pr.pool)
-            others = np.flatnonzero(t != arm)
-            pr = nearest_1d(score[others], values, size, pool=pool)
-            np.minimum.at(lo, others[pr.target], pr.pool)
-            np.maximum.at(hi, others[pr.target], pr.pool)
-            rows[arm], first[arm], last[arm] = order, lo, hi
-        return cls(rows, first, last, score)
+class Neighbourhoods(Protocol):
+    """Every unit's neighbourhood in each group as a run of that group's sorted list."""
 
     def arm_rows(self, arm: int) -> np.ndarray:
-        return self.rows[arm]
+        """The group's rows in sorted order."""
 
     def batches(self, arm: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """(scores, first, last) of every unit, in one batch."""
-        yield self.score, self.first[arm], self.last[arm]
+        """(scores, first, last) for consecutive batches of units (first..last inclusive, in the list)."""
 
 
 @dataclass(frozen=True)
 class SortedTieWindows:
-    """:class:`TieWindows` read off the matching's sort of every unit by score, in batches of units (in
-    ``sort.order``) so that no million-row temporary is made: the ``size`` nearest units of g form a window
-    of g's sorted list (:meth:`ScoreSort.window_batches`; for a unit of g the window holds the unit itself,
-    at distance 0), widened on both sides to every unit within the tie limit of its farthest member."""
+    """Every unit's neighbourhood in each group on the score, with ties (Stata's ``teffects psmatch``), read
+    off the matching's sort of every unit by score, in batches of units (in ``sort.order``) so that no
+    million-row temporary is made. For a unit of group g: itself and its ``size - 1`` nearest other units of
+    g; for a unit outside g: its ``size`` nearest units of g; in both cases every unit tied with the farthest
+    (ties as in :mod:`deconfound._core.nearest`). Each is a run of g's sorted list: the ``size`` nearest
+    units of g form a window of it (:meth:`ScoreSort.window_batches`; for a unit of g the window holds the
+    unit itself, at distance 0), widened on both sides to every unit within the tie limit of its farthest
+    member."""
 
     sort: ScoreSort
     size: int
@@ -546,7 +508,7 @@ def window_covariance_sum(
     design: Design,
     y: np.ndarray,
     t: np.ndarray,
-    windows: TieWindows | SortedTieWindows,
+    windows: Neighbourhoods,
     weight: Callable[[float, np.ndarray], np.ndarray],
     extra: np.ndarray | None = None,
     means: np.ndarray | None = None,
@@ -616,38 +578,23 @@ def window_covariance_sum(
 
 @dataclass(frozen=True)
 class _Spans:
-    """Every unit's neighbourhood in each group as a run of that group's sorted list: the tie-widened
-    ``windows`` or, without them, the ``size`` nearest units on the sort (``score``: the units' scores in
-    ``sort.order``, when the sort is on another variable)."""
+    """Every unit's ``size`` nearest units of each group on the sort, as runs of that group's sorted list
+    (``score``: the units' scores in ``sort.order``, when the sort is on another variable)."""
 
-    windows: TieWindows | SortedTieWindows | None
-    sort: ScoreSort | None
+    sort: ScoreSort
     score: np.ndarray | None
     size: int
 
     def arm_rows(self, arm: int) -> np.ndarray:
-        if self.windows is not None:
-            return self.windows.arm_rows(arm)
-        assert self.sort is not None
         return self.sort.rows(arm)
 
     def batches(self, arm: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """(unit rows, first, last) for batches of units: positions first..last (inclusive) of the arm's list."""
-        if isinstance(self.windows, TieWindows):  # every unit in row order, one batch
-            for _, lo, hi in self.windows.batches(arm):
-                yield np.arange(len(lo)), lo, hi
-        elif self.windows is not None:  # consecutive batches of units in the sort's order
-            offset = 0
-            for _, lo, hi in self.windows.batches(arm):
-                yield self.windows.sort.order[offset : offset + len(lo)], lo, hi
-                offset += len(lo)
-        else:
-            sort = self.sort
-            assert sort is not None
-            size = min(self.size, len(sort.rows(arm)))
-            own = self.score is None or self.score is sort.values
-            for first, last, start in sort.window_batches(arm, size, None if own else self.score):
-                yield sort.order[first:last], start, start + (size - 1)
+        sort = self.sort
+        size = min(self.size, len(sort.rows(arm)))
+        own = self.score is None or self.score is sort.values
+        for first, last, start in sort.window_batches(arm, size, None if own else self.score):
+            yield sort.order[first:last], start, start + (size - 1)
 
 
 def local_outcome_means(y: np.ndarray, t: np.ndarray, near: _Spans, own: _Spans) -> np.ndarray:
@@ -871,18 +818,18 @@ def ps_adjustment(
     ``neighbors`` matches (and ties; :func:`covariate_match_means`). Conditional covariances come from the
     ``size`` nearest units of each group (a unit counting itself in its own group): a contiguous window of
     the group sorted by score, or with ``ties`` (Stata's ``teffects psmatch``) that window widened to
-    every unit as near as its farthest member (:class:`TieWindows`). ``sort`` is the matching's sort of
+    every unit as near as its farthest member (:class:`SortedTieWindows`). ``sort`` is the matching's sort of
     every unit (on the score itself when ``on_score``, else on its logit).
     """
     design = fit.design
     v = fit.logistic.cov
     p: np.ndarray | None = None
-    windows: TieWindows | SortedTieWindows | None = None
+    windows: SortedTieWindows | None = None
     if ties:
         if sort is None or not on_score:  # the neighbourhoods are on the score itself: sort on it
             sort, on_score = ScoreSort.build(fit.score, t == 1.0), True
-        windows = tie_windows = SortedTieWindows(sort, size)
-        cov_sum = partial(window_covariance_sum, design, y, t, tie_windows)
+        windows = SortedTieWindows(sort, size)
+        cov_sum = partial(window_covariance_sum, design, y, t, windows)
     else:
         if sort is None:
             sort, on_score = ScoreSort.build(fit.score, t == 1.0), True
@@ -914,8 +861,8 @@ def ps_adjustment(
         _own_group_means(windows.sort, y, size, mu_sorted)
         gap[windows.sort.order] = mu_sorted[:, 1] - mu_sorted[:, 0]
     else:
-        near = _Spans(windows, sort, p, size)
-        own = _Spans(None, sort, p, size + 1)
+        assert sort is not None
+        near, own = _Spans(sort, p, size), _Spans(sort, p, size + 1)
         mu = local_outcome_means(y, t, near, own)
         gap[:] = mu[:, 1] - mu[:, 0]
         c, _ = cov_sum(weight=weight_att)
