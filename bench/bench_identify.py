@@ -20,7 +20,7 @@ import tracemalloc
 import warnings
 
 from deconfound.graph import CausalGraph
-from deconfound.identification import identify
+from deconfound.graph.identification import identify
 
 
 def random_dag(rng: random.Random, n: int, p: float) -> CausalGraph:

@@ -193,12 +193,12 @@ def components(df: pd.DataFrame, repeat: int) -> list[tuple[str, float, float]]:
 
 #: stages of our call, as (label, [(module, attribute)]): the functions each stage runs
 STAGES = [
-    ("data preparation (validation, missing values)", [("deconfound.propensity", "prepare")]),
+    ("data preparation (validation, missing values)", [("deconfound.estimators.propensity", "prepare")]),
     (
         "propensity fit (logistic IRLS) and scores",
-        [("deconfound.propensity", "fit_logistic"), ("deconfound.propensity", "predict")],
+        [("deconfound.estimators.propensity", "fit_logistic"), ("deconfound.estimators.propensity", "predict")],
     ),
-    ("one sort of every unit by score", [("deconfound.propensity", "ScoreSort.build")]),
+    ("one sort of every unit by score", [("deconfound.estimators.propensity", "ScoreSort.build")]),
     ("overlap statistics", [("deconfound.diagnostics.overlap", "overlap_table")]),
     (
         "nearest-neighbour searches (both directions)",

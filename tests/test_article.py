@@ -5,7 +5,7 @@ import warnings
 import pytest
 
 import deconfound as dc
-from deconfound._demo import collect
+from deconfound.cli.demo import collect
 
 
 def test_generator_matches_article_preview(heart):

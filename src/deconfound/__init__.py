@@ -29,22 +29,22 @@ from .errors import (
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from . import datasets
-    from ._core.fefit import ssc
+    from ._core.fixed_effects import ssc
     from .estimators.cem import cem
     from .estimators.did import did
     from .estimators.event_study import event_study
     from .estimators.matching import matching
     from .estimators.means import difference_in_means
     from .estimators.panel import panel_regression
+    from .estimators.propensity import propensity_scores
     from .estimators.regression import lin, ols
     from .estimators.staggered import staggered
     from .estimators.twfe import twfe
     from .estimators.weighting import aipw, ipw, overlap_weights, ra
-    from .graph import CausalGraph
-    from .identification import check_adjustment, identify
+    from .graph.causal_graph import CausalGraph
+    from .graph.identification import check_adjustment, identify
     from .model import CausalModel
     from .plots.event_study import plot_event_study
-    from .propensity import propensity_scores
     from .results import CoefTable, Comparison, Estimate, Summary, compare
     from .robustness import placebo_treatment, robustness_value, sensitivity
 
@@ -60,7 +60,7 @@ _LAZY = {
     "ipw": ".estimators.weighting",
     "matching": ".estimators.matching",
     "overlap_weights": ".estimators.weighting",
-    "propensity_scores": ".propensity",
+    "propensity_scores": ".estimators.propensity",
     "ra": ".estimators.weighting",
     "placebo_treatment": ".robustness",
     "robustness_value": ".robustness",
@@ -69,13 +69,13 @@ _LAZY = {
     "event_study": ".estimators.event_study",
     "panel_regression": ".estimators.panel",
     "plot_event_study": ".plots.event_study",
-    "ssc": "._core.fefit",
+    "ssc": "._core.fixed_effects",
     "staggered": ".estimators.staggered",
     "twfe": ".estimators.twfe",
-    "CausalGraph": ".graph",
+    "CausalGraph": ".graph.causal_graph",
     "CausalModel": ".model",
-    "check_adjustment": ".identification",
-    "identify": ".identification",
+    "check_adjustment": ".graph.identification",
+    "identify": ".graph.identification",
     "CoefTable": ".results",
     "Comparison": ".results",
     "Estimate": ".results",

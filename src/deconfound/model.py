@@ -32,8 +32,8 @@ from typing import Any
 from ._options import as_name_list, check_level, check_option
 from .data import check_columns, load_table
 from .errors import BadControlWarning, DataWarning, DeconfoundError, IdentificationError, SpecificationError, warn
-from .graph import CausalGraph, as_graph
-from .identification import AdjustmentCheck, Identification, check_adjustment, identify
+from .graph.causal_graph import CausalGraph, as_graph
+from .graph.identification import AdjustmentCheck, Identification, check_adjustment, identify
 from .results import Comparison, Estimate, compare
 
 __all__ = ["DESIGNS", "ESTIMATORS", "AdjustmentPlan", "CausalModel", "MethodSpec", "plan_adjustment"]

@@ -2,7 +2,7 @@
 
 Each iteration is one pass over the rows in bounded-memory chunks that accumulates the information
 matrix X'WX (W = w p (1 - p)), the score X'w(y - p) and the log-likelihood; solving needs no data.
-Like :func:`_core.ols.accumulate`, a pass is additive across chunks, so other engines can produce it.
+Like :func:`_core.passes.accumulate`, a pass is additive across chunks, so other engines can produce it.
 
 Separation (the maximum-likelihood estimate does not exist) is detected and explained:
 
@@ -27,7 +27,7 @@ from scipy.special import expit
 from ..data import Design
 from ..errors import ConvergenceError, DataError
 from . import linalg
-from .ols import CHUNK_ROWS, _chunks
+from .passes import CHUNK_ROWS, _chunks
 
 MAX_ITER = 100
 TOL = 1e-10
@@ -365,7 +365,7 @@ def fit_logistic(
     :class:`CollinearityError` when the design is rank deficient, and a :class:`ConvergenceError` when
     Newton's method fails for another reason.
     """
-    from .ols import check_rank
+    from .passes import check_rank
 
     n, k = design.n, design.k
     if n <= k:
@@ -402,7 +402,7 @@ def _information_products(design: Design, information: np.ndarray, const: set[in
 
     With a constant column c of value v, row c of X'WX is v * sum(w x) and its corner v^2 * sum(w), which
     gives the weighted means; without one, the matrix is taken uncentered."""
-    from .ols import CrossProducts
+    from .passes import CrossProducts
 
     k = information.shape[0]
     if const:

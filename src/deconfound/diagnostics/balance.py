@@ -79,7 +79,7 @@ def covariate_balance(
 
 def joint_balance_test(covariates: Design, treatment: np.ndarray) -> dict[str, float]:
     """Wald test (HC1) that no covariate predicts the treatment, from a linear probability model."""
-    from .._core.fit import fit_ols
+    from .._core.least_squares import fit_ols
 
     design = covariates.with_parts([constant_part()], front=True)
     fit = fit_ols(design, treatment, cov_type="HC1")

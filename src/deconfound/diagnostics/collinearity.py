@@ -1,7 +1,7 @@
 """Collinearity: condition number, variance inflation factors and plain-words warnings.
 
 Everything is computed from the cross-product matrix X'WX, so it costs nothing beyond the fit.
-Exact dependence is refused earlier by the rank check (``_core.ols.check_rank``); this module
+Exact dependence is refused earlier by the rank check (``_core.passes.check_rank``); this module
 handles the near misses that inflate standard errors and split credit between columns.
 """
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .._core.fit import OLSFit
+from .._core.least_squares import OLSFit
 from ..data import Prepared
 from ..errors import ConvergenceWarning, DataWarning, DiagnosticWarning, warn
 from ..results import CoefTable, Estimate

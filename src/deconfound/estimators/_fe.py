@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._core.demean import compact, drop_singletons, factorize
-from .._core.fefit import AbsorbedFit, SmallSample, check_fe_cov_type, fit_absorbed
+from .._core.fixed_effects import AbsorbedFit, SmallSample, check_fe_cov_type, fit_absorbed
 from .._options import as_name_list, check_positive_int
 from ..data import Prepared
 from ..errors import DataError, SpecificationError

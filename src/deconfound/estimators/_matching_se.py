@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .._core.fit import fit_ols
+from .._core.least_squares import fit_ols
 from .._core.nearest import (
     KD_TIE_RTOL,
     TIE_ATOL,

@@ -20,9 +20,9 @@ from .._options import as_name_list, check_level, check_option
 from ..data import prepare
 from ..diagnostics.balance import balance_before_after, balance_warnings
 from ..errors import DataError, SpecificationError
-from ..propensity import check_groups
 from ..results import Estimate
 from ._base import make_estimate
+from .propensity import check_groups
 
 ESTIMANDS = ("ATT", "ATC", "ATE")
 

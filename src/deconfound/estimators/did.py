@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from .._core import linalg
-from .._core.fit import OLSFit, fit_ols
-from .._core.ols import COV_TYPES
+from .._core.least_squares import OLSFit, fit_ols
+from .._core.passes import COV_TYPES
 from .._options import as_name_list, check_level, check_option
 from ..data import Design, Prepared, array_part, constant_part, prepare
 from ..diagnostics.collinearity import collinearity_diagnostics

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .._core.demean import DEMEAN_MAX_ITER, DEMEAN_TOL
-from .._core.fefit import SmallSample
+from .._core.fixed_effects import SmallSample
 from .._options import as_name_list, check_level, check_option
 from ..data import prepare
 from ..diagnostics.pretrends import pretrend_test, pretrend_warning

@@ -49,7 +49,6 @@ from .._options import as_name_list, check_level, check_option, check_positive_i
 from .._progress import stage
 from ..diagnostics.balance import balance_before_after, balance_warnings
 from ..errors import DataError, SpecificationError
-from ..propensity import Setup, propensity_setup
 from ..results import Estimate, LazyValue
 from ._base import make_estimate
 from ._matching_se import (
@@ -65,6 +64,7 @@ from ._matching_se import (
     resolve_imputation,
     unit_effects,
 )
+from .propensity import Setup, propensity_setup
 
 ESTIMANDS = ("ATT", "ATC", "ATE")
 DISTANCES = ("propensity", "logit", "mahalanobis")

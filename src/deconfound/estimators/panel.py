@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .._core.demean import factorize
-from .._core.fefit import SmallSample, fit_absorbed
+from .._core.fixed_effects import SmallSample, fit_absorbed
 from .._options import check_level, check_option
 from ..data import Design, array_part, prepare
 from ..errors import DataError, SpecificationError

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from .._core.fit import OLSFit, fit_ols
-from .._core.ols import COV_TYPES
+from .._core.least_squares import OLSFit, fit_ols
+from .._core.passes import COV_TYPES
 from .._options import as_name_list, check_level, check_option
 from ..data import MAX_ABS_VALUE, Design, Prepared, array_part, check_columns, constant_part, load_table, prepare
 from ..diagnostics.collinearity import collinearity_diagnostics

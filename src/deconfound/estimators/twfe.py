@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .._core.demean import DEMEAN_MAX_ITER, DEMEAN_TOL
-from .._core.fefit import SmallSample
+from .._core.fixed_effects import SmallSample
 from .._options import as_name_list, check_level
 from ..data import Design, Prepared, array_part, prepare
 from ..diagnostics.bacon import bacon_table, summarize

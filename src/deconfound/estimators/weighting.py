@@ -23,14 +23,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._core.fit import fit_ols
+from .._core.least_squares import fit_ols
 from .._options import check_level, check_option
 from ..data import Design, constant_part
 from ..diagnostics.balance import balance_before_after, balance_warnings
 from ..errors import DataError, SpecificationError
-from ..propensity import Setup, propensity_setup
 from ..results import Estimate
 from ._base import coef_table, make_estimate
+from .propensity import Setup, propensity_setup
 
 ESTIMANDS = ("ATE", "ATT", "ATC")
 WEIGHTINGS = ("hajek", "ht")

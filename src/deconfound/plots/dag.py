@@ -14,7 +14,7 @@ from typing import Any
 
 import networkx as nx
 
-from ..graph import CausalGraph, as_graph
+from ..graph.causal_graph import CausalGraph, as_graph
 
 COLORS = {
     "treatment": "#4C72B0",

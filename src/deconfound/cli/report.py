@@ -91,8 +91,8 @@ def _command_line(argv: list[str] | None) -> str:
 
 def _write(target: Any, output: str, args: argparse.Namespace, argv: list[str] | None, **options: Any) -> int:
     """Write the report (progress on stderr unless --quiet) and say where."""
-    from ._progress import progress_for
-    from .report import write_report
+    from .._progress import progress_for
+    from ..report import write_report
 
     with progress_for(args.quiet) as progress:
         path = write_report(target, output, command=_command_line(argv), progress=progress, **options)
@@ -102,9 +102,9 @@ def _write(target: Any, output: str, args: argparse.Namespace, argv: list[str] |
 
 
 def cmd_report(args: argparse.Namespace, argv: list[str] | None = None) -> int:
-    from ._options import as_name_list
-    from .cli import _coerce_level, _graph_arg
-    from .model import CausalModel
+    from .._options import as_name_list
+    from ..model import CausalModel
+    from .main import _coerce_level, _graph_arg
 
     model = CausalModel(
         args.data,
@@ -127,7 +127,7 @@ def cmd_report(args: argparse.Namespace, argv: list[str] | None = None) -> int:
 
 def load_spec(path: str | Path) -> dict[str, Any]:
     """Read and check an analysis file; paths in it are resolved relative to the file."""
-    from .errors import SpecificationError
+    from ..errors import SpecificationError
 
     if sys.version_info >= (3, 11):
         import tomllib
@@ -171,10 +171,10 @@ def load_spec(path: str | Path) -> dict[str, Any]:
 
 
 def cmd_run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
-    from ._options import as_name_list
-    from .errors import SpecificationError
-    from .model import CausalModel
-    from .report import Analysis
+    from .._options import as_name_list
+    from ..errors import SpecificationError
+    from ..model import CausalModel
+    from ..report import Analysis
 
     spec = load_spec(args.spec)
     question = dict(spec["question"])

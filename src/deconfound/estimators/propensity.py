@@ -24,13 +24,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._core.logistic import LogisticFit, fit_logistic, predict
-from ._core.scoresort import ScoreSort
-from ._options import check_option, check_random_state
-from ._progress import stage
-from .data import Design, Prepared, constant_part, prepare
-from .errors import DataError, SpecificationError
-from .results import CoefTable, LazyValue
+from .._core.logistic import LogisticFit, fit_logistic, predict
+from .._core.scoresort import ScoreSort
+from .._options import check_option, check_random_state
+from .._progress import stage
+from ..data import Design, Prepared, constant_part, prepare
+from ..errors import DataError, SpecificationError
+from ..results import CoefTable, LazyValue
 
 PRESETS = ("logistic", "sklearn-logistic", "gbm", "rf")
 DEFAULT_FOLDS = 5
@@ -173,7 +173,7 @@ def _classifier_scores(
             f"cross_fit={folds} folds need at least {folds} treated and {folds} control rows; the smaller group "
             f"has {n_min}. Use fewer folds."
         )
-    from ._progress import current
+    from .._progress import current
 
     out = np.empty(len(t))
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
@@ -314,14 +314,14 @@ class Setup:
         design = self.outcome_design
         design = design.with_parts([p for p in self.ps_design.parts if p.name not in design.names])
         if self.fit is not None:
-            from .data import array_part
+            from ..data import array_part
 
             design = design.with_parts([array_part("propensity score", self.fit.score)])
         return design
 
 
 def _columns(value: Any, name: str) -> list[str]:
-    from ._options import as_name_list
+    from .._options import as_name_list
 
     return as_name_list(value, name)
 
@@ -362,7 +362,7 @@ def propensity_setup(
     ``sort_scores`` sorts the final scores once (:class:`ScoreSort`, for matching on the score); the overlap
     statistics then come from the sorted groups.
     """
-    from .diagnostics.overlap import check_some_overlap, overlap_table, overlap_warnings, trim_mask
+    from ..diagnostics.overlap import check_some_overlap, overlap_table, overlap_warnings, trim_mask
 
     cov_cols = _columns(covariates, "covariates")
     ps_cols = _columns(propensity_covariates, "propensity_covariates") or cov_cols

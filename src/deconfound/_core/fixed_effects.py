@@ -29,8 +29,8 @@ from ..data import Design
 from ..errors import CollinearityError, DataError, SpecificationError
 from . import linalg
 from .demean import DEMEAN_MAX_ITER, DEMEAN_TOL, Demeaner, fixed_effect_count, is_nested
-from .fit import OLSFit
-from .ols import accumulate, check_rank, intersect_codes, residual_pass, sandwich
+from .least_squares import OLSFit
+from .passes import accumulate, check_rank, intersect_codes, residual_pass, sandwich
 
 FE_COV_TYPES = ("nonrobust", "HC1", "cluster")
 _COV_ALIASES = {"iid": "nonrobust", "hetero": "HC1", "CR1": "cluster", "CRV1": "cluster"}

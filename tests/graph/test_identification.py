@@ -9,7 +9,7 @@ import pytest
 
 import deconfound as dc
 from deconfound.graph import CausalGraph
-from deconfound.identification import check_adjustment, identify
+from deconfound.graph.identification import check_adjustment, identify
 
 ARTICLE = "I.H -> Drug; I.H -> Severity; Drug -> Severity"
 M_BIAS = "A -> T; A -> C; B -> C; B -> Y; T -> Y"

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import networkx as nx
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .graph import CausalGraph
+    from .causal_graph import CausalGraph
 
 MAX_PATHS = 1000
 

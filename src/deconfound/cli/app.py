@@ -29,7 +29,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from ._cli_methods import METHODS, PLOTS, _graph_arg, _need, _observed
+from .methods import METHODS, PLOTS, _graph_arg, _need, _observed
 
 EXIT_ERROR = 2
 
@@ -160,27 +160,27 @@ def build_parser() -> argparse.ArgumentParser:
     _identify_parser(sub)
     _plot_parser(sub)
     _demo_parser(sub)
-    from . import _cli_report
+    from . import report as _cli_report
 
     _cli_report.add_parsers(sub)
     return parser
 
 
 def _cmd_estimate(args: argparse.Namespace) -> int:
-    from ._options import check_option
+    from .._options import check_option
 
     method = check_option("--method", args.method, tuple(METHODS))
     args.method = method
     if args.treated_level is not None:
         args.treated_level = _coerce_level(args.treated_level)
-    from ._progress import progress_for, reporting
+    from .._progress import progress_for, reporting
 
     with warnings.catch_warnings(record=True), progress_for(args.quiet) as progress, reporting(progress):
         warnings.simplefilter("always")
         plan = _graph_plan(args) if args.graph is not None else None
         result = METHODS[method](args)
         if plan is not None:
-            from .model import ESTIMATORS
+            from ..model import ESTIMATORS
 
             spec = ESTIMATORS.get(method)
             result = plan.attach(result, adjusted=spec is None or spec.adjustment == "covariates")
@@ -193,8 +193,8 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
 
 def _graph_plan(args: argparse.Namespace) -> Any:
     """Choose (or check) the covariates with the graph; the runner then adjusts for ``args.covariates``."""
-    from .errors import SpecificationError
-    from .model import plan_adjustment
+    from ..errors import SpecificationError
+    from ..model import plan_adjustment
 
     if args.formula:
         raise SpecificationError(
@@ -213,7 +213,7 @@ def _graph_plan(args: argparse.Namespace) -> Any:
 
 
 def _cmd_identify(args: argparse.Namespace) -> int:
-    from .identification import check_adjustment, identify
+    from ..graph.identification import check_adjustment, identify
 
     graph = _graph_arg(args, "identify")
     observed = _observed(args)
@@ -221,7 +221,7 @@ def _cmd_identify(args: argparse.Namespace) -> int:
     payload = ident.to_dict()
     check = None
     if args.adjust is not None:
-        from ._options import as_name_list
+        from .._options import as_name_list
 
         adjust = as_name_list(args.adjust, "--adjust")
         check = check_adjustment(
@@ -250,7 +250,7 @@ def _coerce_level(value: str) -> Any:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from ._options import check_option
+    from .._options import check_option
 
     kind = check_option("plot kind", args.kind, tuple(PLOTS) or ("(none available)",))
     if args.treated_level is not None:
@@ -268,7 +268,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from ._demo import run_demo
+    from .demo import run_demo
 
     return run_demo(as_json=args.json, output=args.output, quiet=args.quiet)
 
@@ -290,18 +290,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(_glue_negative_values(sys.argv[1:] if argv is None else argv))
     if args.version:
-        from . import __version__
+        from .. import __version__
 
         print(f"deconfound {__version__}")
         return 0
     if args.command is None:
         parser.print_help()
         return EXIT_ERROR
-    from .errors import DeconfoundError
+    from ..errors import DeconfoundError
 
     try:
         if args.command in ("report", "run"):
-            from . import _cli_report
+            from . import report as _cli_report
 
             runner = _cli_report.cmd_report if args.command == "report" else _cli_report.cmd_run
             return runner(args, None if argv is None else list(argv))

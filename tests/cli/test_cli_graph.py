@@ -5,7 +5,8 @@ import json
 import pytest
 
 import deconfound as dc
-from deconfound.cli import PLOTS, main
+from deconfound.cli import main
+from deconfound.cli.methods import PLOTS
 
 ARTICLE = "I.H -> Drug; I.H -> Severity; Drug -> Severity"
 
@@ -114,7 +115,7 @@ def _documented_keys(section: str) -> list[list[str]]:
     import re
     from pathlib import Path
 
-    text = (Path(__file__).resolve().parent.parent / "docs" / "cli-json.md").read_text(encoding="utf-8")
+    text = (Path(__file__).resolve().parents[2] / "docs" / "cli-json.md").read_text(encoding="utf-8")
     body = text.split(section, 1)[1].split("\n## ", 1)[0]
     tables = []
     for block in re.split(r"\n\s*\n", body):

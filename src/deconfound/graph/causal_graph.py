@@ -11,7 +11,7 @@ cause behind each ``<->``, which is stored as an explicit node named ``U(a,b)`` 
 d-separation algorithms apply unchanged.
 
 Identification (backdoor paths, adjustment sets, bad controls, instruments, front door) lives in
-:mod:`deconfound.identification`; the methods here are shortcuts to it.
+:mod:`deconfound.graph.identification`; the methods here are shortcuts to it.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
-from ._graph_parse import ParsedGraph, looks_like_dot, parse_compact, parse_dot
-from .errors import SpecificationError
+from ..errors import SpecificationError
+from .parse import ParsedGraph, looks_like_dot, parse_compact, parse_dot
 
 if TYPE_CHECKING:  # pragma: no cover
     from .identification import AdjustmentCheck, Identification, Path
@@ -339,7 +339,7 @@ class CausalGraph:
         title: str | None = None,
     ) -> Any:
         """Draw the graph left to right (see :func:`deconfound.plots.dag.dag_plot`); returns the Figure."""
-        from .plots.dag import dag_plot
+        from ..plots.dag import dag_plot
 
         return dag_plot(
             self, treatment=treatment, outcome=outcome, observed=observed, covariates=covariates, ax=ax, title=title

@@ -26,11 +26,11 @@ from typing import Any
 import networkx as nx
 import pandas as pd
 
-from ._identify_paths import MAX_PATHS, Path, backdoor_path_list, causal_example, noncausal_paths
-from ._options import as_name_list
-from .errors import IdentificationError, SpecificationError
-from .graph import CausalGraph, as_graph
-from .results import Summary
+from .._options import as_name_list
+from ..errors import IdentificationError, SpecificationError
+from ..results import Summary
+from .causal_graph import CausalGraph, as_graph
+from .paths import MAX_PATHS, Path, backdoor_path_list, causal_example, noncausal_paths
 
 __all__ = [
     "AdjustmentCheck",

@@ -223,7 +223,7 @@ def test_run_analysis_file(tmp_path):
     ],
 )
 def test_bad_analysis_files(tmp_path, text, message):
-    from deconfound._cli_report import load_spec
+    from deconfound.cli.report import load_spec
 
     spec = tmp_path / "a.toml"
     spec.write_text(text)
@@ -260,7 +260,7 @@ def test_a_failing_method_becomes_a_warning_not_a_crash():
 
 
 def test_article_report_covers_cross_section_and_panel(tmp_path):
-    from deconfound._demo import run_demo
+    from deconfound.cli.demo import run_demo
 
     assert _quiet(run_demo, output=str(tmp_path), quiet=True) == 0
     html = (tmp_path / "report.html").read_text()
@@ -429,7 +429,7 @@ def test_readme_analysis_file_runs(tmp_path):
     """The analysis.toml shown in the README is valid and produces the report it describes."""
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     spec = re.search(r"```toml\n(.*?)```", readme, re.S)
     assert spec, "the README has no analysis.toml example"
     (tmp_path / "analysis.toml").write_text(spec.group(1))

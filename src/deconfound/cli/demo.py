@@ -48,7 +48,7 @@ def _quiet(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 @step
 def _data() -> list[Row]:
-    from .datasets import heart_attack
+    from ..datasets import heart_attack
 
     df = heart_attack()
     return [
@@ -61,8 +61,8 @@ def _data() -> list[Row]:
 
 @step
 def _naive() -> list[Row]:
-    from .datasets import heart_attack
-    from .estimators.means import difference_in_means
+    from ..datasets import heart_attack
+    from ..estimators.means import difference_in_means
 
     r = _quiet(difference_in_means, heart_attack(), outcome="Severity", treatment="Drug")
     return [
@@ -77,7 +77,7 @@ FIGURE_1 = "I.H -> Drug; I.H -> Severity; Drug -> Severity"
 
 @step
 def _dag() -> list[Row]:
-    from .identification import identify
+    from ..graph.identification import identify
 
     ident = identify(FIGURE_1, treatment="Drug", outcome="Severity")
     return [
@@ -88,8 +88,8 @@ def _dag() -> list[Row]:
 
 @step
 def _regression() -> list[Row]:
-    from .datasets import heart_attack
-    from .estimators.regression import ols
+    from ..datasets import heart_attack
+    from ..estimators.regression import ols
 
     r = _quiet(ols, heart_attack(), "Severity ~ Drug + Q('I.H')", treatment="Drug")
     c = r.coefficients
@@ -107,9 +107,9 @@ def _regression() -> list[Row]:
 
 @step
 def _matching() -> list[Row]:
-    from .datasets import heart_attack
-    from .estimators.matching import matching
-    from .propensity import propensity_scores
+    from ..datasets import heart_attack
+    from ..estimators.matching import matching
+    from ..estimators.propensity import propensity_scores
 
     df = heart_attack()
     # the article's procedure: scikit-learn's default LogisticRegression on I.H, 1:1 nearest neighbour on
@@ -135,8 +135,8 @@ def _matching() -> list[Row]:
 
 @step
 def _did_ice_cream() -> list[Row]:
-    from .datasets import ice_cream
-    from .estimators.did import did
+    from ..datasets import ice_cream
+    from ..estimators.did import did
 
     r = _quiet(did, ice_cream(), outcome="sales", treated="treated", post="post")
     return [
@@ -148,9 +148,9 @@ def _did_ice_cream() -> list[Row]:
 
 @step
 def _did_trap() -> list[Row]:
-    from .datasets import heart_attack_panel
-    from .errors import CollinearityError
-    from .estimators.regression import ols
+    from ..datasets import heart_attack_panel
+    from ..errors import CollinearityError
+    from ..estimators.regression import ols
 
     try:
         _quiet(ols, heart_attack_panel(), "Severity ~ Drug * Post + Quality_of_Care", treatment="Drug:Post")
@@ -163,8 +163,8 @@ def _did_trap() -> list[Row]:
 def _did_trap_caught() -> list[Row]:
     import re
 
-    from .datasets import heart_attack_panel
-    from .estimators.did import did
+    from ..datasets import heart_attack_panel
+    from ..estimators.did import did
 
     rows = []
     for label, noise in (("exact", 0.0), ("noisy", 0.05)):
@@ -205,9 +205,9 @@ def article_analyses() -> list[Any]:
     DAG, then the two-period panel by difference-in-differences, with the article's time-varying
     control Quality_of_Care (the trap: it is collinear with the treatment, so the report says it cannot
     be estimated) and without it."""
-    from .datasets import heart_attack, heart_attack_panel
-    from .model import CausalModel
-    from .report import Analysis
+    from ..datasets import heart_attack, heart_attack_panel
+    from ..model import CausalModel
+    from ..report import Analysis
 
     cross = CausalModel(heart_attack(), "Drug", "Severity", graph=FIGURE_1)
     panel = heart_attack_panel()
@@ -224,8 +224,8 @@ def article_analyses() -> list[Any]:
 
 
 def _write_report(out: Path, quiet: bool) -> Path:
-    from ._progress import progress_for
-    from .report import write_report
+    from .._progress import progress_for
+    from ..report import write_report
 
     with progress_for(quiet) as progress, warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -246,8 +246,8 @@ def _write_figures(out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .datasets import heart_attack
-    from .model import CausalModel
+    from ..datasets import heart_attack
+    from ..model import CausalModel
 
     model = CausalModel(heart_attack(), "Drug", "Severity", graph=FIGURE_1)
     fig = model.draw(title="Figure 1: Initial Health (I.H) confounds Drug and Severity")

@@ -30,7 +30,7 @@ def _common(args: argparse.Namespace) -> dict[str, Any]:
 
 @_method("naive")
 def _run_naive(args: argparse.Namespace) -> Any:
-    from .estimators.means import difference_in_means
+    from ..estimators.means import difference_in_means
 
     return difference_in_means(
         args.data,
@@ -46,7 +46,7 @@ def _run_naive(args: argparse.Namespace) -> Any:
 
 @_method("ols")
 def _run_ols(args: argparse.Namespace) -> Any:
-    from .estimators.regression import ols
+    from ..estimators.regression import ols
 
     return ols(
         args.data,
@@ -64,7 +64,7 @@ def _run_ols(args: argparse.Namespace) -> Any:
 
 @_method("lin")
 def _run_lin(args: argparse.Namespace) -> Any:
-    from .estimators.regression import lin
+    from ..estimators.regression import lin
 
     return lin(
         args.data,
@@ -93,7 +93,7 @@ def _graph_arg(args: argparse.Namespace, what: str) -> Any:
 
     value = getattr(args, "graph", None)
     if value is None:
-        from .errors import SpecificationError
+        from ..errors import SpecificationError
 
         raise SpecificationError(f'{what} needs --graph, e.g. --graph "Z -> T; Z -> Y; T -> Y" (or a .dot file).')
     if os.path.isfile(value):
@@ -104,12 +104,12 @@ def _graph_arg(args: argparse.Namespace, what: str) -> Any:
 
 def _observed(args: argparse.Namespace) -> list[str] | None:
     """Observed variables: --observed if given, else the data file's columns, else None (every node)."""
-    from ._options import as_name_list
+    from .._options import as_name_list
 
     if getattr(args, "observed", None):
         return as_name_list(args.observed, "--observed")
     if getattr(args, "data", None):
-        from .data import available_columns, load_table
+        from ..data import available_columns, load_table
 
         listed = available_columns(args.data)
         return listed if listed is not None else [str(c) for c in load_table(args.data).columns]
@@ -119,7 +119,7 @@ def _observed(args: argparse.Namespace) -> list[str] | None:
 def _require(args: argparse.Namespace, name: str, what: str) -> str:
     value = getattr(args, name)
     if value is None:
-        from .errors import SpecificationError
+        from ..errors import SpecificationError
 
         wanted = "a data file (CSV or Parquet)" if name == "data" else f"--{name.replace('_', '-')}"
         raise SpecificationError(f"{what} needs {wanted}.")
@@ -128,9 +128,9 @@ def _require(args: argparse.Namespace, name: str, what: str) -> str:
 
 @_plot("dag")
 def _plot_dag(args: argparse.Namespace) -> Any:
-    from ._options import as_name_list
-    from .graph import as_graph
-    from .plots.dag import dag_plot
+    from .._options import as_name_list
+    from ..graph.causal_graph import as_graph
+    from ..plots.dag import dag_plot
 
     graph = as_graph(_graph_arg(args, "plot dag"))
     observed = _observed(args)
@@ -142,7 +142,7 @@ def _plot_dag(args: argparse.Namespace) -> Any:
 
 @_plot("forest")
 def _plot_forest(args: argparse.Namespace) -> Any:
-    from .model import CausalModel
+    from ..model import CausalModel
 
     model = CausalModel(
         _require(args, "data", "plot forest"),
@@ -162,7 +162,7 @@ def _plot_forest(args: argparse.Namespace) -> Any:
 
 @_method("did")
 def _run_did(args: argparse.Namespace) -> Any:
-    from .estimators.did import did
+    from ..estimators.did import did
 
     return did(
         args.data,
@@ -180,7 +180,7 @@ def _run_did(args: argparse.Namespace) -> Any:
 
 @_method("twfe")
 def _run_twfe(args: argparse.Namespace) -> Any:
-    from .estimators.twfe import twfe
+    from ..estimators.twfe import twfe
 
     return twfe(
         args.data,
@@ -199,7 +199,7 @@ def _run_twfe(args: argparse.Namespace) -> Any:
 
 def _timing(args: argparse.Namespace) -> dict[str, Any]:
     if args.first_treated is None and args.treatment is None:
-        from .errors import SpecificationError
+        from ..errors import SpecificationError
 
         raise SpecificationError(f"--method {args.method} needs --first-treated G or --treatment D.")
     return {"first_treated": args.first_treated, "treatment": args.treatment}
@@ -207,7 +207,7 @@ def _timing(args: argparse.Namespace) -> dict[str, Any]:
 
 @_method("event-study")
 def _run_event_study(args: argparse.Namespace) -> Any:
-    from .estimators.event_study import event_study
+    from ..estimators.event_study import event_study
 
     return event_study(
         args.data,
@@ -231,7 +231,7 @@ def _run_event_study(args: argparse.Namespace) -> Any:
 
 @_method("staggered")
 def _run_staggered(args: argparse.Namespace) -> Any:
-    from .estimators.staggered import staggered
+    from ..estimators.staggered import staggered
 
     return staggered(
         args.data,
@@ -255,7 +255,7 @@ def _run_staggered(args: argparse.Namespace) -> Any:
 
 @_method("panel")
 def _run_panel(args: argparse.Namespace) -> Any:
-    from .estimators.panel import panel_regression
+    from ..estimators.panel import panel_regression
 
     return panel_regression(
         args.data,
@@ -274,7 +274,7 @@ def _run_panel(args: argparse.Namespace) -> Any:
 
 
 def _plot_event_study(args: argparse.Namespace) -> Any:
-    from .plots.event_study import plot_event_study
+    from ..plots.event_study import plot_event_study
 
     if args.method not in ("event-study", "staggered"):
         args.method = "event-study"
@@ -304,7 +304,7 @@ def _cross_fit(value: str | None) -> Any:
     try:
         return int(value)
     except ValueError:
-        from .errors import SpecificationError
+        from ..errors import SpecificationError
 
         raise SpecificationError(f"--cross-fit must be 'auto', 'none' or a number of folds, got {value!r}.") from None
 
@@ -315,14 +315,14 @@ def _trim(value: str | None) -> Any:
     try:
         return float(value)
     except ValueError:
-        from .errors import SpecificationError
+        from ..errors import SpecificationError
 
         raise SpecificationError(f"--trim must be a number in (0, 0.5) or 'crump', got {value!r}.") from None
 
 
 @_method("psm")
 def _run_psm(args: argparse.Namespace) -> Any:
-    from .estimators.matching import matching
+    from ..estimators.matching import matching
 
     return matching(
         args.data,
@@ -350,7 +350,7 @@ def _run_psm(args: argparse.Namespace) -> Any:
 
 @_method("cem")
 def _run_cem(args: argparse.Namespace) -> Any:
-    from .estimators.cem import cem
+    from ..estimators.cem import cem
 
     return cem(
         args.data,
@@ -366,7 +366,7 @@ def _run_cem(args: argparse.Namespace) -> Any:
 
 def _weighting_runner(name: str) -> Callable[[argparse.Namespace], Any]:
     def run(args: argparse.Namespace) -> Any:
-        from .estimators import weighting
+        from ..estimators import weighting
 
         kwargs: dict[str, Any] = {
             "outcome": _need(args, "outcome"),
@@ -404,17 +404,17 @@ BALANCE_METHODS = ("psm", "cem", "ipw", "aipw", "overlap")
 
 def _plot_runner(kind: str) -> Callable[[argparse.Namespace], Any]:
     def run(args: argparse.Namespace) -> Any:
-        from ._options import check_option
+        from .._options import check_option
 
         usable = PROPENSITY_METHODS if kind == "overlap" else BALANCE_METHODS
         method = args.method if args.method in usable else "psm"
         check_option("--method", method, usable)
         result = METHODS[method](args)
         if kind == "overlap":
-            from .plots.overlap import overlap_plot
+            from ..plots.overlap import overlap_plot
 
             return overlap_plot(result)
-        from .plots.balance import love_plot
+        from ..plots.balance import love_plot
 
         return love_plot(result)
 
@@ -428,7 +428,7 @@ PLOTS["balance"] = _plot_runner("balance")
 def _need(args: argparse.Namespace, name: str) -> str:
     value = getattr(args, name)
     if value is None:
-        from .errors import SpecificationError
+        from ..errors import SpecificationError
 
         raise SpecificationError(f"--{name.replace('_', '-')} is required for --method {args.method}.")
     return value

@@ -166,7 +166,7 @@ HEAVY = ("pandas", "scipy", "sklearn", "matplotlib", "numpy", "formulaic", "pyar
 def test_cli_start_up_imports_nothing_heavy():
     """Importing the CLI and building its parser (all that --help needs) imports no numeric library."""
     code = (
-        "import sys, deconfound.cli as c; c.build_parser(); "
+        "import sys, deconfound.cli.app as c; c.build_parser(); "
         f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))"
     )
     probe = _run("-c", code)

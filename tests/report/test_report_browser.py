@@ -16,7 +16,7 @@ import deconfound as dc
 from deconfound.model import CausalModel
 from deconfound.report import write_report
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = [
     "--headless",

@@ -11,7 +11,7 @@ from ..data import Design
 from ..errors import DataError, SpecificationError
 from . import linalg
 from .distributions import f_sf
-from .ols import (
+from .passes import (
     CHUNK_ROWS,
     Coordinates,
     CrossProducts,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .errors import SpecificationError
+from ..errors import SpecificationError
 
 _ARROWS = {"->": "->", "<-": "<-", "<->": "<->", "--": "--", "→": "->", "←": "<-", "↔": "<->"}
 
