@@ -104,7 +104,7 @@ def _write(target: Any, output: str, args: argparse.Namespace, argv: list[str] |
 def cmd_report(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     from .._options import as_name_list
     from ..model import CausalModel
-    from .main import _coerce_level, _graph_arg
+    from .app import _coerce_level, _graph_arg
 
     model = CausalModel(
         args.data,
