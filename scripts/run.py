@@ -73,6 +73,7 @@ def test_job(args: list[str]) -> None:
     lint = [d for d in ("src", "tests", "bench", "scripts") if (ROOT / d).is_dir()]
     run(PY, "-m", "ruff", "check", *lint)
     run(PY, "-m", "mypy", "src/deconfound")
+    run(BIN / "lint-imports")  # the layer contracts in pyproject.toml
     workers = ["-n", "2"] if not any(a.startswith("-n") for a in args) else []
     run(PY, "-m", "pytest", *workers, *args)
 

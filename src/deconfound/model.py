@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._options import as_name_list, check_level, check_option
+from ._core.options import as_name_list, check_level, check_option
 from .data import check_columns, load_table
 from .errors import BadControlWarning, DataWarning, DeconfoundError, IdentificationError, SpecificationError, warn
 from .graph.causal_graph import CausalGraph, as_graph

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ._core.distributions import critical_value, two_sided_p
-from ._options import check_level
+from ._core.options import check_level
 
 __all__ = ["CoefTable", "Comparison", "Diagnostics", "Estimate", "LazyValue", "Summary", "compare"]
 

@@ -204,7 +204,7 @@ def test_library_calls_print_nothing(capsys):
 def test_large_matching_announces_its_stages(tmp_path, capsys, monkeypatch):
     """From LARGE_ROWS rows on, the command line shows the propensity fit, the matching and the standard
     errors as stages (here the threshold is lowered so that a small file counts as large)."""
-    from deconfound import _progress
+    from deconfound._core import progress as _progress
 
     monkeypatch.setattr(_progress, "LARGE_ROWS", 100)
     data = tmp_path / "heart.csv"

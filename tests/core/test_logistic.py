@@ -5,8 +5,8 @@ import pytest
 import statsmodels.api as sm
 
 import deconfound as dc
+from deconfound._core.design import Design, constant_part
 from deconfound._core.logistic import fit_logistic
-from deconfound.data import Design, constant_part
 
 
 def _design(x, names=None):

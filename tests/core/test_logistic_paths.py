@@ -5,13 +5,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from deconfound._core.design import Design, Part, constant_part
 from deconfound._core.logistic import fit_logistic, logistic_pass, predict
-from deconfound.data import Design, _Part, constant_part, prepare
+from deconfound.data import prepare
 
 
 def _separate_columns(x):
     """The same columns, each in its own array (never adjacent): the block-by-block path."""
-    return Design([_Part(f"x{j}", np.array(x[:, j], copy=True)) for j in range(x.shape[1])], len(x))
+    return Design([Part(f"x{j}", np.array(x[:, j], copy=True)) for j in range(x.shape[1])], len(x))
 
 
 def _direct(x, y, w, beta):

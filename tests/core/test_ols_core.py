@@ -7,9 +7,9 @@ import pytest
 import statsmodels.api as sm
 
 from _helpers import assert_close, wild_weights
+from deconfound._core.design import Design, array_part, constant_part
 from deconfound._core.least_squares import fit_ols
 from deconfound._core.passes import CHUNK_ROWS, CrossProducts, accumulate, block_products
-from deconfound.data import Design, array_part, constant_part
 
 
 @pytest.fixture(scope="module")

@@ -611,7 +611,7 @@ def test_regression_imputation_equals_least_squares_within_each_group(rng):
     """The derivative term's regression imputation: each unit's fitted outcome under the other group's
     least-squares fit (numpy lstsq here), for a design read in place and one copied block by block; a column
     with a large mean keeps it exact, a column constant within the treated is dropped from their fit."""
-    from deconfound.data import Design, constant_part
+    from deconfound._core.design import Design, constant_part
     from deconfound.estimators._matching_se import regression_other_outcome
 
     n = 20_000

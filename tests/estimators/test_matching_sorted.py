@@ -235,7 +235,7 @@ def test_tie_windows_from_the_shared_sort_equal_the_direct_searches(rng, kind, s
 def test_window_covariance_sum_from_the_shared_sort_equals_the_direct_one(rng, kind):
     """The 2016 adjustment's sum of local covariances: windows read off the shared sort in batches (one
     bincount per quantity where no window is widened) against the directly built windows."""
-    from deconfound.data import Design, constant_part
+    from deconfound._core.design import Design, constant_part
     from deconfound.estimators._matching_se import SortedTieWindows, window_covariance_sum
 
     n = 70_000

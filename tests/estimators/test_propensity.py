@@ -7,7 +7,7 @@ import statsmodels.api as sm
 from scipy.special import expit
 
 import deconfound as dc
-from deconfound.data import Design
+from deconfound._core.design import Design
 from deconfound.diagnostics import balance_before_after, balance_table, crump_alpha, overlap_table, trim_mask
 
 

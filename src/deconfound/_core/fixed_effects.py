@@ -24,12 +24,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._options import check_option
-from ..data import Design
 from ..errors import CollinearityError, DataError, SpecificationError
 from . import linalg
 from .demean import DEMEAN_MAX_ITER, DEMEAN_TOL, Demeaner, fixed_effect_count, is_nested
+from .design import Design
 from .least_squares import OLSFit
+from .options import check_option
 from .passes import accumulate, check_rank, intersect_codes, residual_pass, sandwich
 
 FE_COV_TYPES = ("nonrobust", "HC1", "cluster")

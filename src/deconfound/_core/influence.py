@@ -75,7 +75,7 @@ def multiplier_bootstrap(
     m = s.shape[0]
     draws = np.empty((n_boot, s.shape[1]))
     chunk = max(1, min(n_boot, BOOT_CHUNK_CELLS // max(m, 1)))
-    from .._progress import current
+    from .progress import current
 
     progress = current()
     progress.step(f"multiplier bootstrap ({n_boot} draws)")

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data import Design
 from ..errors import DataError, SpecificationError
 from . import linalg
+from .design import Design
 from .distributions import f_sf
 from .passes import (
     CHUNK_ROWS,

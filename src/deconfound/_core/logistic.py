@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 from scipy.special import expit
 
-from ..data import Design
 from ..errors import ConvergenceError, DataError
 from . import linalg
+from .design import Design
 from .passes import CHUNK_ROWS, _chunks
 
 MAX_ITER = 100

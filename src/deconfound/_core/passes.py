@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.linalg import blas
 
-from ..data import Design
 from ..errors import CollinearityError, DataError
 from . import linalg
+from .design import Design
 
 CHUNK_ROWS = 1 << 15
 COV_TYPES = ("nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster")

@@ -167,13 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_estimate(args: argparse.Namespace) -> int:
-    from .._options import check_option
+    from .._core.options import check_option
 
     method = check_option("--method", args.method, tuple(METHODS))
     args.method = method
     if args.treated_level is not None:
         args.treated_level = _coerce_level(args.treated_level)
-    from .._progress import progress_for, reporting
+    from .._core.progress import progress_for, reporting
 
     with warnings.catch_warnings(record=True), progress_for(args.quiet) as progress, reporting(progress):
         warnings.simplefilter("always")
@@ -221,7 +221,7 @@ def _cmd_identify(args: argparse.Namespace) -> int:
     payload = ident.to_dict()
     check = None
     if args.adjust is not None:
-        from .._options import as_name_list
+        from .._core.options import as_name_list
 
         adjust = as_name_list(args.adjust, "--adjust")
         check = check_adjustment(
@@ -250,7 +250,7 @@ def _coerce_level(value: str) -> Any:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from .._options import check_option
+    from .._core.options import check_option
 
     kind = check_option("plot kind", args.kind, tuple(PLOTS) or ("(none available)",))
     if args.treated_level is not None:

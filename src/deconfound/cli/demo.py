@@ -224,7 +224,7 @@ def article_analyses() -> list[Any]:
 
 
 def _write_report(out: Path, quiet: bool) -> Path:
-    from .._progress import progress_for
+    from .._core.progress import progress_for
     from ..report import write_report
 
     with progress_for(quiet) as progress, warnings.catch_warnings():

@@ -104,7 +104,7 @@ def _graph_arg(args: argparse.Namespace, what: str) -> Any:
 
 def _observed(args: argparse.Namespace) -> list[str] | None:
     """Observed variables: --observed if given, else the data file's columns, else None (every node)."""
-    from .._options import as_name_list
+    from .._core.options import as_name_list
 
     if getattr(args, "observed", None):
         return as_name_list(args.observed, "--observed")
@@ -128,7 +128,7 @@ def _require(args: argparse.Namespace, name: str, what: str) -> str:
 
 @_plot("dag")
 def _plot_dag(args: argparse.Namespace) -> Any:
-    from .._options import as_name_list
+    from .._core.options import as_name_list
     from ..graph.causal_graph import as_graph
     from ..plots.dag import dag_plot
 
@@ -404,7 +404,7 @@ BALANCE_METHODS = ("psm", "cem", "ipw", "aipw", "overlap")
 
 def _plot_runner(kind: str) -> Callable[[argparse.Namespace], Any]:
     def run(args: argparse.Namespace) -> Any:
-        from .._options import check_option
+        from .._core.options import check_option
 
         usable = PROPENSITY_METHODS if kind == "overlap" else BALANCE_METHODS
         method = args.method if args.method in usable else "psm"

@@ -91,7 +91,7 @@ def _command_line(argv: list[str] | None) -> str:
 
 def _write(target: Any, output: str, args: argparse.Namespace, argv: list[str] | None, **options: Any) -> int:
     """Write the report (progress on stderr unless --quiet) and say where."""
-    from .._progress import progress_for
+    from .._core.progress import progress_for
     from ..report import write_report
 
     with progress_for(args.quiet) as progress:
@@ -102,7 +102,7 @@ def _write(target: Any, output: str, args: argparse.Namespace, argv: list[str] |
 
 
 def cmd_report(args: argparse.Namespace, argv: list[str] | None = None) -> int:
-    from .._options import as_name_list
+    from .._core.options import as_name_list
     from ..model import CausalModel
     from .app import _coerce_level, _graph_arg
 
@@ -171,7 +171,7 @@ def load_spec(path: str | Path) -> dict[str, Any]:
 
 
 def cmd_run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
-    from .._options import as_name_list
+    from .._core.options import as_name_list
     from ..errors import SpecificationError
     from ..model import CausalModel
     from ..report import Analysis

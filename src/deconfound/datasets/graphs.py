@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .._options import check_positive_int, check_random_state
+from .._core.options import check_positive_int, check_random_state
 
 COLLIDER_GRAPH = "X -> treatment; X -> outcome; treatment -> outcome; treatment -> C; outcome -> C"
 M_BIAS_GRAPH = "A -> treatment; A -> C; B -> C; B -> outcome; treatment -> outcome"

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .._options import check_positive_int, check_random_state
+from .._core.options import check_positive_int, check_random_state
 from ..errors import SpecificationError
 
 

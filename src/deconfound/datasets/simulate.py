@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .._options import check_positive_int, check_random_state
+from .._core.options import check_positive_int, check_random_state
 
 
 def _covariates(rng: np.random.Generator, n: int, p: int) -> np.ndarray:

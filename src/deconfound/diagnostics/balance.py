@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._core.design import Design, constant_part
 from .._core.distributions import chi2_sf
-from ..data import Design, constant_part
 
 
 def _wmean_var(x: np.ndarray, w: np.ndarray) -> tuple[float, float]:

@@ -10,7 +10,7 @@ import numpy as np
 
 from .._core.demean import compact, drop_singletons, factorize
 from .._core.fixed_effects import AbsorbedFit, SmallSample, check_fe_cov_type, fit_absorbed
-from .._options import as_name_list, check_positive_int
+from .._core.options import as_name_list, check_positive_int
 from ..data import Prepared
 from ..errors import DataError, SpecificationError
 from ..results import CoefTable

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .._core.design import Design, constant_part
 from .._core.least_squares import fit_ols
 from .._core.nearest import (
     KD_TIE_RTOL,
@@ -26,7 +27,6 @@ from .._core.nearest import (
     with_sentinels,
 )
 from .._core.scoresort import ScoreSort, widen
-from ..data import Design, constant_part
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._options import as_name_list, check_level, check_option
+from .._core.options import as_name_list, check_level, check_option
 from ..data import prepare
 from ..diagnostics.balance import balance_before_after, balance_warnings
 from ..errors import DataError, SpecificationError

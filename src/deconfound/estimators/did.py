@@ -25,10 +25,11 @@ import numpy as np
 import pandas as pd
 
 from .._core import linalg
+from .._core.design import Design, array_part, constant_part
 from .._core.least_squares import OLSFit, fit_ols
+from .._core.options import as_name_list, check_level, check_option
 from .._core.passes import COV_TYPES
-from .._options import as_name_list, check_level, check_option
-from ..data import Design, Prepared, array_part, constant_part, prepare
+from ..data import Prepared, prepare
 from ..diagnostics.collinearity import collinearity_diagnostics
 from ..errors import CollinearityError, DataError, SpecificationError
 from ..results import Estimate

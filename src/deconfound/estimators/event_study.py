@@ -31,7 +31,7 @@ import pandas as pd
 
 from .._core.demean import DEMEAN_MAX_ITER, DEMEAN_TOL
 from .._core.fixed_effects import SmallSample
-from .._options import as_name_list, check_level, check_option
+from .._core.options import as_name_list, check_level, check_option
 from ..data import prepare
 from ..diagnostics.pretrends import pretrend_test, pretrend_warning
 from ..errors import DataError, SpecificationError

@@ -44,9 +44,9 @@ import pandas as pd
 
 from .._core import assignment
 from .._core.nearest import Pairs, nearest_1d, nearest_kd, whiten
+from .._core.options import as_name_list, check_level, check_option, check_positive_int
+from .._core.progress import stage
 from .._core.scoresort import ScoreSort
-from .._options import as_name_list, check_level, check_option, check_positive_int
-from .._progress import stage
 from ..diagnostics.balance import balance_before_after, balance_warnings
 from ..errors import DataError, SpecificationError
 from ..results import Estimate, LazyValue

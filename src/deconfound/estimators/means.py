@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .._options import check_level
+from .._core.options import check_level
 from ..data import prepare
 from ..diagnostics.balance import balance_table, joint_balance_test
 from ..results import Estimate

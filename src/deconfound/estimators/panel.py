@@ -22,9 +22,10 @@ from typing import Any
 import numpy as np
 
 from .._core.demean import factorize
+from .._core.design import Design, array_part
 from .._core.fixed_effects import SmallSample, fit_absorbed
-from .._options import check_level, check_option
-from ..data import Design, array_part, prepare
+from .._core.options import check_level, check_option
+from ..data import prepare
 from ..errors import DataError, SpecificationError
 from ..results import CoefTable, Estimate
 from ._base import make_estimate

@@ -24,11 +24,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._core.design import Design, constant_part
 from .._core.logistic import LogisticFit, fit_logistic, predict
+from .._core.options import check_option, check_random_state
+from .._core.progress import stage
 from .._core.scoresort import ScoreSort
-from .._options import check_option, check_random_state
-from .._progress import stage
-from ..data import Design, Prepared, constant_part, prepare
+from ..data import Prepared, prepare
 from ..errors import DataError, SpecificationError
 from ..results import CoefTable, LazyValue
 
@@ -173,7 +174,7 @@ def _classifier_scores(
             f"cross_fit={folds} folds need at least {folds} treated and {folds} control rows; the smaller group "
             f"has {n_min}. Use fewer folds."
         )
-    from .._progress import current
+    from .._core.progress import current
 
     out = np.empty(len(t))
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
@@ -314,14 +315,14 @@ class Setup:
         design = self.outcome_design
         design = design.with_parts([p for p in self.ps_design.parts if p.name not in design.names])
         if self.fit is not None:
-            from ..data import array_part
+            from .._core.design import array_part
 
             design = design.with_parts([array_part("propensity score", self.fit.score)])
         return design
 
 
 def _columns(value: Any, name: str) -> list[str]:
-    from .._options import as_name_list
+    from .._core.options import as_name_list
 
     return as_name_list(value, name)
 

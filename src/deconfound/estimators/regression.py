@@ -10,10 +10,11 @@ from typing import Any
 
 import numpy as np
 
+from .._core.design import Design, array_part, constant_part
 from .._core.least_squares import OLSFit, fit_ols
+from .._core.options import as_name_list, check_level, check_option
 from .._core.passes import COV_TYPES
-from .._options import as_name_list, check_level, check_option
-from ..data import MAX_ABS_VALUE, Design, Prepared, array_part, check_columns, constant_part, load_table, prepare
+from ..data import MAX_ABS_VALUE, Prepared, check_columns, load_table, prepare
 from ..diagnostics.collinearity import collinearity_diagnostics
 from ..errors import DataError, SpecificationError
 from ..results import Estimate

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .._core.influence import if_covariance
-from .._options import as_name_list, check_level, check_option, check_positive_int, check_random_state
+from .._core.options import as_name_list, check_level, check_option, check_positive_int, check_random_state
 from ..data import Prepared, prepare
 from ..diagnostics.pretrends import pretrend_warning, wald_test
 from ..errors import DataError, SpecificationError

@@ -17,9 +17,10 @@ import numpy as np
 import pandas as pd
 
 from .._core.demean import DEMEAN_MAX_ITER, DEMEAN_TOL
+from .._core.design import Design, array_part
 from .._core.fixed_effects import SmallSample
-from .._options import as_name_list, check_level
-from ..data import Design, Prepared, array_part, prepare
+from .._core.options import as_name_list, check_level
+from ..data import Prepared, prepare
 from ..diagnostics.bacon import bacon_table, summarize
 from ..errors import DataError
 from ..results import Estimate

@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._core.design import Design, constant_part
 from .._core.least_squares import fit_ols
-from .._options import check_level, check_option
-from ..data import Design, constant_part
+from .._core.options import check_level, check_option
 from ..diagnostics.balance import balance_before_after, balance_warnings
 from ..errors import DataError, SpecificationError
 from ..results import Estimate

@@ -26,7 +26,7 @@ from typing import Any
 import networkx as nx
 import pandas as pd
 
-from .._options import as_name_list
+from .._core.options import as_name_list
 from ..errors import IdentificationError, SpecificationError
 from ..results import Summary
 from .causal_graph import CausalGraph, as_graph

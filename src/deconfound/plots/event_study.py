@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from .._core.distributions import critical_value
-from .._options import check_level
+from .._core.options import check_level
 from ..errors import SpecificationError
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .._progress import SILENT, Progress
+from .._core.progress import SILENT, Progress
 from .build import DIAGNOSTIC_RENDERERS, Analysis, build_report
 from .content import ReportContent, render_html
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._progress import SILENT, Progress
+from .._core.progress import SILENT, Progress
 from ..errors import DeconfoundError, DeconfoundWarning, IdentificationError, SpecificationError
 from ..results import Estimate
 from .content import ReportContent, ReportSection, default_footer
@@ -74,7 +74,7 @@ def _not_applicable(model: Any) -> str:
 
 def _run(analysis: Analysis, seed: Any, progress: Progress, label: str) -> Outcome:
     """Estimate every method of the analysis; failures are kept with their messages."""
-    from .._options import check_option
+    from .._core.options import check_option
     from ..model import ESTIMATORS
 
     model = analysis.model

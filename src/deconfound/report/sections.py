@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from .._progress import Progress
+from .._core.progress import Progress
 from ..errors import DeconfoundError, IdentificationError
 from ..results import Comparison, Estimate
 from .content import ReportFigure, ReportSection, ReportTable, figure, frame_table

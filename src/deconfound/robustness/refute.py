@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._options import check_positive_int, check_random_state
+from .._core.options import check_positive_int, check_random_state
 from ..errors import DeconfoundError, SpecificationError
 
 

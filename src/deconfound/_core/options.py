@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import SpecificationError
+from ..errors import SpecificationError
 
 
 def check_option(name: str, value: Any, allowed: Sequence[str]) -> str:
