@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+
+from .distributions import normal_quantile
 
 BOOT_CHUNK_CELLS = 4_000_000  # draws x units held in memory at once
 
@@ -51,7 +52,7 @@ class BootstrapResult:
 
 
 def _sup_t(draws: np.ndarray, se: np.ndarray, level: float) -> float:
-    pointwise = float(stats.norm.ppf(0.5 + level / 2))
+    pointwise = normal_quantile(0.5 + level / 2)
     ok = np.isfinite(se) & (se > 0)
     if not ok.any():
         return float("nan")
@@ -87,6 +88,6 @@ def multiplier_bootstrap(
         draws[start:stop] = signs @ s / n
         progress.advance(stop, n_boot)
     q75, q25 = np.quantile(draws, [0.75, 0.25], axis=0)
-    se = (q75 - q25) / (stats.norm.ppf(0.75) - stats.norm.ppf(0.25))
+    se = (q75 - q25) / (normal_quantile(0.75) - normal_quantile(0.25))
     se = np.where(np.isfinite(se) & (se > 0), se, np.nan)
     return BootstrapResult(se, _sup_t(draws, se, level), n_boot, draws)

@@ -34,9 +34,9 @@ def robustness_value(t_statistic: float, df: float, q: float = 1.0, alpha: float
         return 0.5 * (math.sqrt(f_q**4 + 4.0 * f_q**2) - f_q**2)
     if not 0 < alpha < 1:
         raise SpecificationError(f"alpha must be between 0 and 1, got {alpha!r}.")
-    from scipy import stats
+    from .._core.distributions import t_quantile
 
-    f_crit = abs(float(stats.t.ppf(alpha / 2.0, df - 1))) / math.sqrt(df - 1)
+    f_crit = abs(t_quantile(alpha / 2.0, df - 1)) / math.sqrt(df - 1)
     f_qa = f_q - f_crit
     if f_qa <= 0:
         return 0.0
