@@ -96,3 +96,25 @@ def test_forest_plot(heart):
         forest_plot([1.0])
     with pytest.raises(dc.SpecificationError, match="at least one estimate"):
         forest_plot([])
+
+
+def test_forest_plot_shows_the_verdict(heart):
+    import warnings
+
+    from deconfound.diagnostics.verdict import verdict
+
+    model = dc.CausalModel(heart, "Drug", "Severity", graph="I.H -> Drug; I.H -> Severity; Drug -> Severity")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        comparison = model.compare(methods=["naive", "ols", "lin", "ipw"])
+    found = verdict(comparison, confounders=["I.H"], estimand="ATE")
+    ax = forest_plot(comparison, verdict=found).axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert "Lin interacted regression (recommended)" in labels
+    assert "Inverse probability weighting (Hajek) (set aside)" in labels
+    assert "Difference in means (set aside)" in labels
+    assert "Regression adjustment (OLS)" in labels  # supported: no tag
+    texts = [t.get_text() for t in ax.texts]
+    assert "-9.9 [-10.6, -9.2]" in texts  # rounded by the recommended standard error
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["supported", "set aside", "recommended"]
