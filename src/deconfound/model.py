@@ -477,14 +477,26 @@ class CausalModel:
         return kwargs
 
     def compare(self, methods: Iterable[str] | None = None) -> Comparison:
-        """Run every registered estimator that applies (or those named) and return them side by side.
-        ``.plot()`` on the result draws the forest plot."""
+        """Run every registered estimator that applies (or those named) and return them side by side, with
+        the verdict (docs/verdict.md) that recommends one. ``.plot()`` on the result draws the forest plot."""
         chosen = self.applicable_methods() if methods is None else [m for m in as_name_list(methods, "methods")]
         if not chosen:
             raise SpecificationError(
                 f"no registered estimator applies to design {self.design!r}; registered: {sorted(ESTIMATORS)}."
             )
-        return compare([self.estimate(m) for m in chosen])
+        return self.judge([self.estimate(m) for m in chosen])
+
+    def judge(self, estimates: Iterable[Estimate]) -> Comparison:
+        """The estimates side by side with the verdict for this model's question: its design, its
+        adjustment set (a difference in means that ignores it is set aside), and whether a graph
+        identified that set or the covariates are assumed to be the confounders."""
+        return compare(
+            list(estimates),
+            design=self.design,
+            confounders=list(self.adjustment_set),
+            estimand=None if self.design == "panel" else "ATE",
+            identification="assumed" if self.graph is None else "identified",
+        )
 
     def report(
         self,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import math
+import textwrap
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ._core.distributions import critical_value, two_sided_p
-from ._core.options import check_level
+from ._core.options import check_level, check_option
 
 __all__ = ["CoefTable", "Comparison", "Diagnostics", "Estimate", "LazyValue", "Summary", "compare"]
 
@@ -145,10 +146,13 @@ class Summary:
     header: tuple[tuple[str, str], ...]
     tables: tuple[tuple[str, pd.DataFrame], ...] = ()
     messages: tuple[str, ...] = ()
+    lead: str = ""  # the answer in words, shown first (a comparison's verdict)
 
     def as_text(self) -> str:
         width = 78
         lines = [self.title.center(width), "=" * width]
+        if self.lead:
+            lines += [*textwrap.wrap(self.lead, width), "-" * width]
         half = (len(self.header) + 1) // 2
         left, right = self.header[:half], self.header[half:]
         for i in range(half):
@@ -179,7 +183,10 @@ class Summary:
     def as_html(self) -> str:
         esc = html.escape
         rows = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in self.header)
-        parts = [f"<div class='deconfound-summary'><h4>{esc(self.title)}</h4><table>{rows}</table>"]
+        parts = [f"<div class='deconfound-summary'><h4>{esc(self.title)}</h4>"]
+        if self.lead:
+            parts.append(f"<p class='deconfound-lead'><b>{esc(self.lead)}</b></p>")
+        parts.append(f"<table>{rows}</table>")
         for name, table in self.tables:
             if name:
                 parts.append(f"<p><b>{esc(name)}</b></p>")
@@ -194,12 +201,15 @@ class Summary:
         return self.as_html()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "title": self.title,
             "header": dict(self.header),
             "tables": {name or f"table{i}": _jsonable(t.reset_index()) for i, (name, t) in enumerate(self.tables)},
             "messages": list(self.messages),
         }
+        if self.lead:
+            out["lead"] = self.lead
+        return out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -428,22 +438,38 @@ class Estimate:
 
 @dataclass(frozen=True)
 class Comparison:
-    """Several estimates of (usually) the same effect, side by side."""
+    """Several estimates of (usually) the same effect, side by side, and the verdict on them.
+
+    ``verdict`` (:class:`deconfound.verdict.Verdict`) gives each estimate a status and recommends one;
+    :func:`compare` and :meth:`CausalModel.compare` attach it (docs/verdict.md).
+    """
 
     estimates: tuple[Estimate, ...]
+    verdict: Any = None
 
     def to_frame(self) -> pd.DataFrame:
-        return pd.concat([e.to_frame() for e in self.estimates])
+        frame = pd.concat([e.to_frame() for e in self.estimates])
+        if self.verdict is not None:
+            found = {a.name: a for a in self.verdict.assessments}
+            recommended = getattr(self.verdict.recommended, "name", None)
+            frame.insert(0, "status", [_status(found.get(e.name), e.name == recommended) for e in self.estimates])
+        return frame
 
     def to_dict(self) -> dict[str, Any]:
-        return {"estimates": [e.to_dict() for e in self.estimates]}
+        out: dict[str, Any] = {"estimates": [e.to_dict() for e in self.estimates]}
+        if self.verdict is not None:
+            out["verdict"] = self.verdict.to_dict()
+        return out
 
     def summary(self) -> Summary:
         messages = []
         for e in self.estimates:
             messages += [f"{e.name}: {w}" for w in e.warnings]
         header = (("Estimates", str(len(self.estimates))),)
-        return Summary("deconfound: comparison of estimates", header, (("", self.to_frame()),), tuple(messages))
+        lead = self.verdict.headline if self.verdict is not None else ""
+        return Summary(
+            "deconfound: comparison of estimates", header, (("", self.to_frame()),), tuple(messages), lead=lead
+        )
 
     def __iter__(self):
         return iter(self.estimates)
@@ -474,8 +500,26 @@ class Comparison:
         return self.summary().as_html()
 
 
-def compare(*estimates: Estimate | Sequence[Estimate]) -> Comparison:
-    """Combine estimates (given one by one or as a list) into a :class:`Comparison`."""
+def _status(found: Any, recommended: bool) -> str:
+    if found is None:
+        return ""
+    return "recommended" if recommended else found.status
+
+
+def compare(
+    *estimates: Estimate | Sequence[Estimate],
+    design: str = "cross-section",
+    confounders: Sequence[str] = (),
+    estimand: str | None = None,
+    identification: str | None = None,
+) -> Comparison:
+    """Combine estimates (given one by one or as a list) into a :class:`Comparison` with its verdict.
+
+    The verdict (docs/verdict.md) gives each estimate a status and recommends one; it depends on the
+    ``design`` ("cross-section", "rct" or "panel"), the ``confounders`` adjusted for (a difference in
+    means that ignores them is set aside), the question's ``estimand`` (preferred when given) and how
+    the adjustment was justified (``identification``: "identified" by a graph, or "assumed").
+    """
     flat: list[Estimate] = []
     for item in estimates:
         if isinstance(item, Estimate):
@@ -487,4 +531,12 @@ def compare(*estimates: Estimate | Sequence[Estimate]) -> Comparison:
     for item in flat:
         if not isinstance(item, Estimate):
             raise SpecificationError(f"compare() takes Estimate objects, got {type(item).__name__}.")
-    return Comparison(tuple(flat))
+    check_option("design", design, ("cross-section", "rct", "panel"))
+    found = None
+    if flat:
+        from .verdict import verdict
+
+        found = verdict(
+            flat, design=design, confounders=list(confounders), estimand=estimand, identification=identification
+        )
+    return Comparison(tuple(flat), found)

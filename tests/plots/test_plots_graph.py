@@ -10,6 +10,7 @@ import deconfound as dc
 from deconfound.graph import as_graph
 from deconfound.plots.dag import COLORS, dag_plot, layered_layout, node_roles
 from deconfound.plots.forest import forest_plot
+from deconfound.verdict import decimals_for
 
 ARTICLE = "I.H -> Drug; I.H -> Severity; Drug -> Severity"
 
@@ -84,10 +85,14 @@ def test_forest_plot(heart):
     fig = comparison.plot(truth=-10.0, title="article")
     ax = fig.axes[0]
     rows = {t.get_text(): y for t, y in zip(ax.get_yticklabels(), ax.get_yticks())}
-    assert rows == {"Difference in means (!)": 1, "Regression adjustment (OLS)": 0}  # first on top
+    # first on top; the comparison's verdict marks each row (the naive difference carries a warning)
+    assert rows == {"Difference in means (caution)": 1, "Regression adjustment (OLS) (recommended)": 0}
     numbers = [t.get_text() for t in ax.texts]
     lo, hi = fit.ci()
-    assert f"{fit.estimate:.2f} [{lo:.2f}, {hi:.2f}]" in numbers
+    d = decimals_for(fit.std_error)  # rounded by the recommended standard error
+    assert f"{fit.estimate:.{d}f} [{lo:.{d}f}, {hi:.{d}f}]" in numbers
+    plain = forest_plot([naive, fit]).axes[0]  # estimates without a verdict: warnings marked (!)
+    assert [t.get_text() for t in plain.get_yticklabels()] == ["Difference in means (!)", "Regression adjustment (OLS)"]
     assert any(line.get_xdata()[0] == -10.0 for line in ax.get_lines())
     narrow = forest_plot(fit, level=0.5).axes[0]
     segment = narrow.get_lines()[0].get_xdata()
@@ -101,7 +106,7 @@ def test_forest_plot(heart):
 def test_forest_plot_shows_the_verdict(heart):
     import warnings
 
-    from deconfound.diagnostics.verdict import verdict
+    from deconfound.verdict import verdict
 
     model = dc.CausalModel(heart, "Drug", "Severity", graph="I.H -> Drug; I.H -> Severity; Drug -> Severity")
     with warnings.catch_warnings():

@@ -14,6 +14,7 @@ from deconfound.cli import main
 from deconfound.model import CausalModel
 from deconfound.report import Analysis, build_report, render_report, write_report
 from deconfound.report.content import render_html
+from deconfound.verdict import decimals_for
 
 FIGURE_1 = "I.H -> Drug; I.H -> Severity; Drug -> Severity"
 
@@ -43,18 +44,38 @@ def _reference_numbers() -> tuple[float, float]:
     heart = dc.datasets.heart_attack()
     means = heart.groupby("Drug")["Severity"].mean()
     ols = smf.ols("Severity ~ Drug + Q('I.H')", data=heart).fit()
-    return float(means[1] - means[0]), float(ols.params["Drug"])
+    return float(means[1] - means[0]), float(ols.params["Drug"]), float(ols.bse["Drug"])
+
+
+def _on_page(value: float, se: float, extra: int = 0) -> str:
+    """A number as the page shows it: rounded to the first significant digit of the recommended estimate's
+    standard error (``extra`` more digits for standard errors), in a table cell (docs/verdict.md)."""
+    return f"<td>{value:.{decimals_for(se) + extra}f}</td>"
 
 
 def test_article_report_holds_the_article_numbers(article_html):
     html = article_html
-    naive, regression = _reference_numbers()
+    naive, regression, se = _reference_numbers()
     assert round(naive, 2) == 3.47 and round(regression, 4) == -9.8877  # the article's published numbers
-    assert f"{naive:.4f}" in html
-    assert f"{regression:.4f}" in html
+    # the page rounds every estimate to the first significant digit of the standard error (0.35: one decimal)
+    assert 0.1 <= se < 1.0
+    table = html[html.index('data-table="a0-estimates"') :]
+    assert f"<td>{naive:.1f}</td>" in table
+    assert f"<td>{regression:.1f}</td>" in table
     assert "Drug &lt;- I.H -&gt; Severity" in html  # the backdoor path, escaped
     assert html.count("data:image/png;base64,") >= 2  # DAG and forest plot embedded
     assert "http://" not in html and "https://" not in html  # self-contained
+
+
+def test_article_headline_is_a_verdict_not_a_range(article_html):
+    head = article_html[article_html.index("<h1") : article_html.index('id="warnings"')]
+    assert "range from" not in article_html
+    assert "lowers &#39;Severity&#39; by about 9.9 (95% interval -10.6 to -9.2)" in head
+    assert "Set aside:" in head and "Inverse probability weighting (Hajek) (-17.7): balance on" in head
+    status = article_html[article_html.index('data-table="a0-status"') :]
+    status = status[: status.index("</table>")]
+    assert re.search(r"<th>Inverse probability weighting \(Hajek\)</th>\s*<td>set aside</td>", status)
+    assert re.search(r"<th>Lin interacted regression</th>\s*<td>recommended</td>", status)
 
 
 def test_warnings_come_first(article_html):
@@ -66,7 +87,7 @@ def test_warnings_come_first(article_html):
 
 def test_estimates_table_starts_with_naive(article_html):
     table = article_html[article_html.index('data-table="a0-estimates"') :]
-    rows = re.findall(r"<th>([^<]+)</th>\s*<td>ATE", table)
+    rows = re.findall(r"<th>([^<]+)</th>\s*(?:<td>[a-z ]+</td>\s*)?<td>ATE", table)
     assert rows[0] == "Difference in means"
     assert set(rows) >= {"Regression adjustment (OLS)", "Lin interacted regression"}
 
@@ -126,7 +147,7 @@ def test_model_report_writes_file(tmp_path):
     out = _quiet(model.report, tmp_path / "sub" / "r.html", methods=["naive", "ols"], seed=1)
     text = (tmp_path / "sub" / "r.html").read_text()
     assert out.endswith("r.html")
-    assert f"{_reference_numbers()[1]:.4f}" in text
+    assert _on_page(*_reference_numbers()[1:]) in text
     assert "Causal graph and adjustment set" in text  # the implied graph is drawn
 
 
@@ -154,7 +175,7 @@ def test_cli_report_and_quiet(tmp_path, capsys):
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
     html = out.read_text()
-    assert f"{_reference_numbers()[1]:.4f}" in html
+    assert _on_page(*_reference_numbers()[1:]) in html
     assert "deconfound report" in html  # the command is in the footer
 
 
@@ -199,7 +220,7 @@ def test_run_analysis_file(tmp_path):
     import statsmodels.formula.api as sm
 
     fit = sm.ols("Severity ~ Drug + Q('I.H')", data=dc.datasets.heart_attack()).fit(cov_type="HC1")
-    assert f"{fit.bse['Drug']:.4f}" in html
+    assert _on_page(fit.bse["Drug"], fit.bse["Drug"], extra=1) in html
 
 
 @pytest.mark.parametrize(
@@ -243,7 +264,7 @@ def test_panel_report_numbers_match_the_estimators():
     html = _quiet(render_report, model, methods=["twfe", "staggered"], seed=1)
     twfe = _quiet(dc.twfe, panel, outcome="y", treatment="treated", unit="unit", time="time")
     cs = _quiet(dc.staggered, panel, outcome="y", unit="unit", time="time", treatment="treated")
-    assert f"{twfe.estimate:.4f}" in html and f"{cs.estimate:.4f}" in html
+    assert _on_page(twfe.estimate, cs.std_error) in html and _on_page(cs.estimate, cs.std_error) in html
     assert "Goodman-Bacon" in html
 
 
@@ -310,7 +331,9 @@ def test_exactly_collinear_control_fails_its_methods_in_plain_words_at_the_top()
     assert "ols:</span> could not be estimated: The design matrix is rank deficient" in block
     assert "&#39;copy&#39; = 2*t" in block
     means = frame.groupby("t")["y"].mean()
-    assert f"{means[1] - means[0]:.4f}" in _section(html, "a0-estimates")  # the naive estimate still shows
+    groups = frame.groupby("t")["y"]
+    se = float(np.sqrt((groups.var() / groups.count()).sum()))  # Welch
+    assert _on_page(means[1] - means[0], se) in _section(html, "a0-estimates")  # the naive estimate still shows
     with pytest.raises(dc.DataError, match=r"Missing values in 'y' \(1 rows\)"):  # every method failing: an error
         bad = frame.assign(y=frame["y"].where(frame.index > 0))
         _quiet(render_report, CausalModel(bad, "t", "y", covariates=["x"]), methods=["ols", "lin"])
@@ -437,7 +460,7 @@ def test_readme_analysis_file_runs(tmp_path):
     assert _quiet(main, ["run", str(tmp_path / "analysis.toml"), "-q"]) == 0
     html = (tmp_path / "report.html").read_text()
     assert "Does the drug lower heart-attack severity?" in html and "Seed: 42." in html
-    assert f"{_reference_numbers()[1]:.4f}" in html
+    assert _on_page(*_reference_numbers()[1:]) in html
 
 
 def test_weak_overlap_warning_at_top():

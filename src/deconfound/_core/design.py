@@ -15,8 +15,6 @@ import numpy as np
 __all__ = ["Design", "Part", "array_part", "constant_part"]
 
 
-
-
 @dataclass(frozen=True)
 class Part:
     """One column of a design: a float array, a constant, or a dummy of a categorical code array."""

@@ -36,7 +36,7 @@ def forest_plot(
     on the right. ``level`` redraws every interval at that level (default: each estimate's own).
     ``truth`` adds a dashed line at a known true effect (e.g. a simulation's ``attrs["ate"]``).
 
-    With a ``verdict`` (:func:`deconfound.diagnostics.verdict.verdict`; a Comparison that carries one
+    With a ``verdict`` (:func:`deconfound.verdict.verdict`; a Comparison that carries one
     passes it on by itself) each row is drawn in its status's style (supported: blue; caution: orange;
     set aside: grey, hollow), the recommended row is marked with a star and "recommended", and the numbers
     are rounded by the recommended standard error. Without one, estimates that carry warnings are drawn

@@ -101,7 +101,7 @@ def _run(analysis: Analysis, seed: Any, progress: Progress, label: str) -> Outco
             errors.append(exc)
     if not estimates and errors:
         raise errors[0]
-    return Outcome(*naive_first(estimates), failures=failures)
+    return Outcome(*naive_first(estimates, model.judge), failures=failures)
 
 
 def _add_warnings(

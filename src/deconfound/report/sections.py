@@ -17,6 +17,7 @@ import pandas as pd
 from .._core.progress import Progress
 from ..errors import DeconfoundError, IdentificationError
 from ..results import Comparison, Estimate
+from ..verdict import round_by_se
 from .content import ReportFigure, ReportSection, ReportTable, figure, frame_table
 
 Renderer = Callable[[Estimate, Any], "list[ReportTable | ReportFigure]"]
@@ -259,14 +260,45 @@ def estimates_section(outcome: Outcome, truth: float | None, key: str) -> Report
                 "The naive difference comes first: the gap between it and the adjusted estimates is the bias "
                 "that adjustment removes."
             )
-        table = frame_table(f"{key}-estimates", "Every estimate, side by side", comparison.to_frame(), caption)
+        table = frame_table(f"{key}-estimates", "Every estimate, side by side", _rounded(comparison), caption)
         section.tables.append(table)
+        if comparison.verdict is not None:
+            section.tables.append(_status_table(comparison, key))
         fig = forest_plot(comparison, truth=truth)
         caption = "each estimate with its confidence interval"
         section.figures.append(figure(f"{key}-forest", "Forest plot", fig, caption))
     for method, message in outcome.failures:
         section.paragraphs.append(f"{method} could not be estimated: {message}")
     return section
+
+
+def _rounded(comparison: Comparison) -> pd.DataFrame:
+    """The comparison's table with estimates and intervals rounded by the recommended standard error
+    (one more digit for standard errors), the same precision as the headline (docs/verdict.md)."""
+    frame = comparison.to_frame()
+    if comparison.verdict is None:
+        return frame
+    digits = int(comparison.verdict.digits)
+    for col in ("estimate", "ci_low", "ci_high"):
+        frame[col] = frame[col].map(lambda v: round_by_se(v, digits))
+    frame["std_error"] = frame["std_error"].map(lambda v: round_by_se(v, digits + 1))
+    return frame
+
+
+def _status_table(comparison: Comparison, key: str) -> ReportTable:
+    verdict = comparison.verdict
+    recommended = getattr(verdict.recommended, "name", None)
+    rows = [
+        {
+            "estimate": a.name,
+            "status": "recommended" if a.name == recommended else a.status,
+            "why": "; ".join(a.reasons) if a.reasons else "every check passed",
+        }
+        for a in verdict.assessments
+    ]
+    caption = "the rule that gives each status and picks the recommended estimate is in docs/verdict.md"
+    frame = pd.DataFrame(rows).set_index("estimate")
+    return frame_table(f"{key}-status", "Status of each estimate", frame, caption)
 
 
 def diagnostics_section(comparison: Comparison, key: str) -> ReportSection | None:
@@ -377,32 +409,21 @@ def robustness_section(
 
 
 def headline(model: Any, comparison: Comparison, reason: str) -> str:
+    """The answer in words: the verdict's headline (docs/verdict.md)."""
     if not len(comparison):
         return f"No estimate of the effect of {model.treatment!r} on {model.outcome!r}: the warnings below say why."
-    adjusted = [e for e in comparison if e.method != "naive"]
-    naive = next((e for e in comparison if e.method == "naive"), None)
-    if not adjusted:
-        e = comparison.estimates[0]
-        return f"{e.name}: {e.estimate:.4g} ({e.level:.0%} CI {e.ci_low:.4g} to {e.ci_high:.4g})."
-    lo = min(e.estimate for e in adjusted)
-    hi = max(e.estimate for e in adjusted)
-    if len(adjusted) == 1:
-        e = adjusted[0]
-        text = (
-            f"{e.name} estimates the effect of {model.treatment!r} on {model.outcome!r} at {e.estimate:.4g} "
-            f"({e.level:.0%} CI {e.ci_low:.4g} to {e.ci_high:.4g})."
-        )
-    else:
-        text = (
-            f"Adjusted estimates of the effect of {model.treatment!r} on {model.outcome!r} range from {lo:.4g} to "
-            f"{hi:.4g} across {len(adjusted)} methods."
-        )
-    if naive is not None:
-        text += f" The naive difference in means is {naive.estimate:.4g}."
-    return text
+    if comparison.verdict is not None:
+        return str(comparison.verdict.headline)
+    e = comparison.estimates[0]
+    return f"{e.name}: {e.estimate:.4g} ({e.level:.0%} CI {e.ci_low:.4g} to {e.ci_high:.4g})."
 
 
-def naive_first(estimates: Sequence[tuple[str, Estimate]]) -> tuple[Comparison, tuple[str, ...]]:
-    """The estimates (given as (method id, estimate) pairs) with the naive difference first, and their ids."""
+def naive_first(
+    estimates: Sequence[tuple[str, Estimate]], judge: Callable[[list[Estimate]], Comparison] | None = None
+) -> tuple[Comparison, tuple[str, ...]]:
+    """The estimates (given as (method id, estimate) pairs) with the naive difference first, and their ids;
+    ``judge`` (the model's) attaches the verdict."""
     ordered = sorted(estimates, key=lambda pair: pair[0] != "naive")
-    return Comparison(tuple(e for _, e in ordered)), tuple(m for m, _ in ordered)
+    listed = [e for _, e in ordered]
+    comparison = judge(listed) if judge is not None and listed else Comparison(tuple(listed))
+    return comparison, tuple(m for m, _ in ordered)

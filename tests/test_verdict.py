@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 import deconfound as dc
-from deconfound.diagnostics.verdict import assess, decimals_for, round_by_se, verdict
 from deconfound.results import Estimate
+from deconfound.verdict import assess, decimals_for, round_by_se, verdict
 
 
 def _quiet(fn, *args, **kwargs):
@@ -159,3 +159,8 @@ def test_rounding_never_prints_minus_zero():
     assert round_by_se(-0.04, 1) == "0.0"
     assert round_by_se(-9.8851, 1) == "-9.9"
     assert round_by_se(math.inf, 1) == "n/a"
+
+
+def test_a_warning_no_check_covers_is_a_caution():
+    found = assess(_estimate("ols", warnings=("The outcome has few distinct values. Consider a count model.",)))
+    assert found.status == "caution" and found.reasons == ("The outcome has few distinct values",)

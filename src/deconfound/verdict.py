@@ -23,6 +23,7 @@ The rule (docs/verdict.md gives the reasoning and the literature):
    rows dropped                over 5% of the rows                     --
    units left unmatched        some treated units unmatched            most treated units unmatched
    uncertainty                 no finite standard error                --
+   the estimator's warnings    a warning no check above covers         --
    ==========================  ======================================  =====================================
 
 2. The recommended estimate is the first *supported* estimate (else, saying so, the first *caution*
@@ -34,7 +35,8 @@ The rule (docs/verdict.md gives the reasoning and the literature):
 4. Numbers are rounded to the decimal place of the first significant digit of the recommended
    estimate's standard error, the same on the whole page.
 
-Plain functions of results; nothing here estimates.
+Plain functions of results (read by attribute, so this module sits below ``results``); nothing here
+estimates.
 """
 
 from __future__ import annotations
@@ -334,12 +336,19 @@ def assess(
         _check_uncertainty(estimate),
     ]
     hits = [h for h in found if h is not None]
+    if not hits and estimate.warnings:  # a warning of the estimator's own that no check above covers
+        hits.append(("caution", _first_sentence(str(estimate.warnings[0]))))
     status = "supported"
     if any(s == "set aside" for s, _ in hits):
         status = "set aside"
     elif hits:
         status = "caution"
     return Assessment(estimate.name, estimate.method, status, tuple(r for _, r in hits))
+
+
+def _first_sentence(text: str) -> str:
+    head, dot, _ = text.partition(". ")
+    return (head + dot).rstrip(". ") if dot else text.rstrip(". ")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -358,12 +367,12 @@ def verdict(
     design: str = "cross-section",
     confounders: Sequence[str] = (),
     estimand: str | None = None,
-    identification: str = "identified",
+    identification: str | None = None,
 ) -> Verdict:
     """Assess every estimate and pick the recommended one (module docstring; docs/verdict.md).
 
-    ``identification`` is ``"identified"`` (a graph identifies the effect) or ``"assumed"`` (the
-    covariates are assumed to be the confounders); the headline says which.
+    ``identification`` is ``"identified"`` (a graph identifies the effect), ``"assumed"`` (the
+    covariates are assumed to be the confounders, which the headline says) or None (not known).
     """
     ests = list(estimates)
     methods = {e.method for e in ests}
@@ -376,8 +385,9 @@ def verdict(
             break
     else:
         rec = None
-    if rec is None:
-        return Verdict(None, tuple(found), (), (), _no_answer(found), 2)
+    if rec is None:  # no answer: round by the most precise estimate
+        ses = [e.std_error for e in ests if e.std_error is not None and math.isfinite(e.std_error) and e.std_error > 0]
+        return Verdict(None, tuple(found), (), (), _no_answer(found), decimals_for(min(ses)) if ses else 2)
     digits = decimals_for(rec.std_error)
     usable = [(e, a) for e, a in zip(ests, found) if e is not rec and a.status != "set aside"]
     low, high = rec.ci_low, rec.ci_high
@@ -408,7 +418,7 @@ def _headline(
     agree: Sequence[str],
     differ: Sequence[str],
     digits: int,
-    identification: str,
+    identification: str | None,
 ) -> str:
     level = f"{rec.level:.0%}"
     if math.isfinite(rec.ci_low) and math.isfinite(rec.ci_high):
