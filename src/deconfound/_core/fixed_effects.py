@@ -2,8 +2,9 @@
 
 The fixed effects are projected out of the outcome and the regressors (``demean``); the slopes then
 come from the ordinary sufficient-statistics core (``accumulate``, ``check_rank``, ``solve_spd``,
-``residual_pass``) run on the demeaned columns. Only the degrees of freedom differ from OLS, and they
-follow fixest / pyfixest (``ssc``):
+``residual_pass``) run on the demeaned columns, and the covariance from the one assembler of
+``covariance``. Only the degrees of freedom differ from OLS, and they follow fixest / pyfixest
+(``covariance.ssc``):
 
 * ``adj``: multiply by (n - 1) / (n - K) (n / (n - K) for heteroskedasticity-robust errors), where
   K = slopes + absorbed parameters counted by ``fixef_k``;
