@@ -29,7 +29,7 @@ from .errors import (
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from . import datasets
-    from ._core.fixed_effects import ssc
+    from ._core.covariance import ssc
     from .estimators.cem import cem
     from .estimators.did import did
     from .estimators.event_study import event_study
@@ -69,7 +69,7 @@ _LAZY = {
     "event_study": ".estimators.event_study",
     "panel_regression": ".estimators.panel",
     "plot_event_study": ".plots.event_study",
-    "ssc": "._core.fixed_effects",
+    "ssc": "._core.covariance",
     "staggered": ".estimators.staggered",
     "twfe": ".estimators.twfe",
     "CausalGraph": ".graph.causal_graph",

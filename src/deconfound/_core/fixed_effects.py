@@ -2,8 +2,9 @@
 
 The fixed effects are projected out of the outcome and the regressors (``demean``); the slopes then
 come from the ordinary sufficient-statistics core (``accumulate``, ``check_rank``, ``solve_spd``,
-``residual_pass``) run on the demeaned columns. Only the degrees of freedom differ from OLS, and they
-follow fixest / pyfixest (``ssc``):
+``residual_pass``) run on the demeaned columns, and the covariance from the one assembler of
+``covariance``. Only the degrees of freedom differ from OLS, and they follow fixest / pyfixest
+(``covariance.ssc``):
 
 * ``adj``: multiply by (n - 1) / (n - K) (n / (n - K) for heteroskedasticity-robust errors), where
   K = slopes + absorbed parameters counted by ``fixef_k``;
@@ -24,69 +25,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import CollinearityError, DataError, SpecificationError
+from ..errors import CollinearityError, DataError
 from . import linalg
+from .covariance import ABSORBED, SmallSample, assemble, check_cov_type, cluster_terms, pass_kind, ssc
 from .demean import DEMEAN_MAX_ITER, DEMEAN_TOL, Demeaner, fixed_effect_count, is_nested
 from .design import Design
-from .least_squares import OLSFit
-from .options import check_option
-from .passes import accumulate, check_rank, intersect_codes, residual_pass, sandwich
+from .least_squares import OLSFit, build_fit
+from .passes import accumulate, check_rank, residual_pass
 
-FE_COV_TYPES = ("nonrobust", "HC1", "cluster")
-_COV_ALIASES = {"iid": "nonrobust", "hetero": "HC1", "CR1": "cluster", "CRV1": "cluster"}
+__all__ = ["AbsorbedFit", "SmallSample", "fit_absorbed", "ssc"]
+
 ABSORBED_TOL = 1e-9
 #: rows per block when summing over the demeaned columns (large blocks: the columns are few and dense)
 FE_CHUNK_ROWS = 1 << 20
-
-
-@dataclass(frozen=True)
-class SmallSample:
-    """Small-sample corrections of a fixed-effects covariance (see :func:`ssc`)."""
-
-    adj: bool = True
-    fixef_k: str = "nested"
-    cluster_adj: bool = True
-    cluster_df: str = "min"
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "adj": self.adj,
-            "fixef_k": self.fixef_k,
-            "cluster_adj": self.cluster_adj,
-            "cluster_df": self.cluster_df,
-        }
-
-
-def ssc(*, adj: bool = True, fixef_k: str = "nested", cluster_adj: bool = True, cluster_df: str = "min") -> SmallSample:
-    """Small-sample corrections for fixed-effects regressions, named and defaulted as in fixest.
-
-    ``adj``: (n-1)/(n-K) factor. ``fixef_k``: which absorbed parameters K counts, "nested" (skip
-    fixed effects nested in a cluster), "full" or "none". ``cluster_adj``: G/(G-1) factor.
-    ``cluster_df``: "min" (one G, the smallest, for two-way clustering) or "conventional".
-    pyfixest's ``ssc(k_adj, k_fixef="nonnested", G_adj, G_df)`` is the same with other names.
-    """
-    for name, value in (("adj", adj), ("cluster_adj", cluster_adj)):
-        if not isinstance(value, (bool, np.bool_)):
-            raise SpecificationError(f"ssc({name}=...) must be True or False, got {value!r}.")
-    return SmallSample(
-        adj=bool(adj),
-        fixef_k=check_option("fixef_k", fixef_k, ("nested", "full", "none")),
-        cluster_adj=bool(cluster_adj),
-        cluster_df=check_option("cluster_df", cluster_df, ("min", "conventional")),
-    )
-
-
-def check_fe_cov_type(cov_type: str | None, has_cluster: bool) -> str:
-    """Normalise a covariance name for fixed-effects models (cluster when clusters are given)."""
-    if cov_type is None:
-        return "cluster" if has_cluster else "nonrobust"
-    value = _COV_ALIASES.get(cov_type, cov_type) if isinstance(cov_type, str) else cov_type
-    chosen = check_option("cov_type", value, FE_COV_TYPES)
-    if chosen == "cluster" and not has_cluster:
-        raise SpecificationError("cov_type='cluster' needs cluster= (one or two column names).")
-    if has_cluster and chosen != "cluster":
-        raise SpecificationError(f"cluster= was given but cov_type={cov_type!r}; use cov_type='cluster'.")
-    return chosen
 
 
 @dataclass(frozen=True)
@@ -176,6 +127,7 @@ def fit_absorbed(
     protect: Sequence[str] = (),
 ) -> AbsorbedFit:
     """Regress ``y`` on ``x`` with the fixed effects ``fe_codes`` absorbed."""
+    cov_type = check_cov_type(cov_type, method="a fixed-effects model", allowed=ABSORBED)
     small = small_sample or SmallSample()
     n, k = x.shape
     demeaner = Demeaner(fe_codes, w, tol=tol, max_iter=max_iter)
@@ -199,32 +151,19 @@ def fit_absorbed(
     check_rank(cp, protect)
     beta, bread = linalg.solve_spd(cp.xtx, cp.xty)
     cov, ssr, df_inf, n_clusters = _covariance(design, yd, w, beta, bread, cov_type, clusters, n, df_k, small)
-    tss = cp.yty  # demeaned outcome: the within total sum of squares
-    r2 = 1.0 - ssr / tss if tss > 0 else float("nan")
-    df_resid = float(n - k - k_fe)
-    fit = OLSFit(
-        names=list(names),
-        coef=beta,
-        cov=cov,
-        df_inference=df_inf,
-        cov_type=cov_type,
+    fit = build_fit(
+        names,
+        beta,
+        cov,
         n=n,
-        k=k,
-        df_resid=df_resid,
         ssr=ssr,
-        tss=float(tss),
-        r_squared=float(r2),
-        adj_r_squared=float(1.0 - (n - k_fe) / df_resid * (1.0 - r2)) if tss > 0 else float("nan"),
-        f_statistic=float("nan"),
-        f_pvalue=float("nan"),
-        cond_no=linalg.condition_number(cp.xtx),
-        llf=float("nan"),
-        aic=float("nan"),
-        bic=float("nan"),
-        has_const=False,
-        n_clusters=n_clusters,
+        tss=cp.yty,  # demeaned outcome: the within total sum of squares
         xtx=cp.xtx,
         xtx_inv=bread,
+        cov_type=cov_type,
+        df_inference=df_inf,
+        n_clusters=n_clusters,
+        k_absorbed=k_fe,
     )
     return AbsorbedFit(
         fit=fit,
@@ -250,30 +189,17 @@ def _covariance(
     df_k: int,
     small: SmallSample,
 ) -> tuple[np.ndarray, float, float, tuple[int, ...]]:
-    if cov_type == "nonrobust":
-        res = residual_pass(design, y, w, beta, bread, "nonrobust", (), FE_CHUNK_ROWS)
-        denom = (n - df_k) if small.adj else (n - 1)
-        return bread * (res.ssr / denom), res.ssr, float(n - df_k), ()
-    if cov_type == "HC1":
-        res = residual_pass(design, y, w, beta, bread, "HC0", (), FE_CHUNK_ROWS)
-        assert res.meat is not None
-        factor = n / (n - df_k) if small.adj else 1.0
-        return sandwich(bread, res.meat) * factor, res.ssr, float(n - df_k), ()
-    if not 1 <= len(clusters) <= 2:
-        raise SpecificationError("cov_type='cluster' needs one or two cluster columns (cluster=...).")
-    codes = list(clusters)
-    if len(codes) == 2:
-        codes.append(intersect_codes(codes[0], codes[1]))
-    res = residual_pass(design, y, w, beta, bread, "cluster", codes, FE_CHUNK_ROWS)
-    sizes = tuple(int(c.max()) + 1 for c in clusters)
-    if min(sizes) < 2:
-        raise DataError("Cluster-robust standard errors need at least two clusters; the data has one.")
-    groups = [int(s.shape[0]) for s in res.cluster_scores]
-    adj = (n - 1) / (n - df_k) if small.adj else 1.0
-    signs = (1.0, 1.0, -1.0)
-    cov = np.zeros_like(bread)
-    for i, scores in enumerate(res.cluster_scores):
-        g = min(sizes) if small.cluster_df == "min" else groups[i]
-        factor = adj * (g / (g - 1.0) if small.cluster_adj else 1.0)
-        cov += signs[i] * factor * sandwich(bread, scores.T @ scores)
-    return cov, res.ssr, float(min(sizes) - 1), sizes
+    codes, sizes = cluster_terms(cov_type, clusters)
+    res = residual_pass(design, y, w, beta, bread, pass_kind(cov_type), codes, FE_CHUNK_ROWS)
+    cov, df_inf = assemble(
+        cov_type,
+        bread,
+        n=n,
+        df_k=df_k,
+        ssr=res.ssr,
+        meat=res.meat,
+        cluster_scores=res.cluster_scores,
+        cluster_sizes=sizes,
+        rules=small,
+    )
+    return cov, res.ssr, df_inf, sizes

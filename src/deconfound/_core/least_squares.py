@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import DataError, SpecificationError
+from ..errors import DataError
 from . import linalg
+from .covariance import OLS_RULES, assemble, check_cov_type, cluster_terms, pass_kind
 from .design import Design
 from .distributions import f_sf
 from .passes import (
@@ -17,11 +18,8 @@ from .passes import (
     CrossProducts,
     accumulate,
     check_rank,
-    cluster_cov,
     gradient_pass,
-    intersect_codes,
     residual_pass,
-    sandwich,
 )
 
 
@@ -74,6 +72,60 @@ class OLSFit:
         return out
 
 
+def build_fit(
+    names: Sequence[str],
+    coef: np.ndarray,
+    cov: np.ndarray,
+    *,
+    n: int,
+    ssr: float,
+    tss: float,
+    xtx: np.ndarray,
+    xtx_inv: np.ndarray,
+    cov_type: str,
+    df_inference: float | None,
+    n_clusters: tuple[int, ...],
+    has_const: bool = False,
+    k_absorbed: int = 0,
+    f_test: tuple[float, float] = (float("nan"), float("nan")),
+    llf: float = float("nan"),
+    const_index: int | None = None,
+    centered_xtx: np.ndarray | None = None,
+) -> OLSFit:
+    """The fit result of every least-squares path (plain, or with ``k_absorbed`` fixed-effect parameters
+    projected out, in which case ``tss`` is the within total and R² the within R²)."""
+    k = len(names)
+    df_resid = float(n - k - k_absorbed)
+    r2 = 1.0 - ssr / tss if tss > 0 else float("nan")
+    adj = 1.0 - (n - int(has_const) - k_absorbed) / df_resid * (1.0 - r2) if tss > 0 else float("nan")
+    return OLSFit(
+        names=list(names),
+        coef=coef,
+        cov=cov,
+        df_inference=df_inference,
+        cov_type=cov_type,
+        n=n,
+        k=k,
+        df_resid=df_resid,
+        ssr=ssr,
+        tss=float(tss),
+        r_squared=float(r2),
+        adj_r_squared=float(adj),
+        f_statistic=f_test[0],
+        f_pvalue=f_test[1],
+        cond_no=linalg.condition_number(xtx),
+        llf=float(llf),
+        aic=float(-2 * llf + 2 * k),
+        bic=float(-2 * llf + np.log(n) * k),
+        has_const=has_const,
+        n_clusters=n_clusters,
+        xtx=xtx,
+        xtx_inv=xtx_inv,
+        const_index=const_index,
+        centered_xtx=centered_xtx,
+    )
+
+
 def _covariance(
     design: Design,
     y: np.ndarray,
@@ -86,32 +138,21 @@ def _covariance(
     clusters: Sequence[np.ndarray],
     chunk_rows: int,
 ) -> tuple[np.ndarray, float, float | None, tuple[int, ...]]:
-    """Covariance of the coefficients in the coordinates of ``coords`` (see ``ols.Coordinates``)."""
-    n, k = cp.n, len(beta)
-    df_resid = n - k
-    if cov_type == "cluster":
-        if not 1 <= len(clusters) <= 2:
-            raise SpecificationError("cov_type='cluster' needs one or two cluster columns (cluster=...).")
-        sizes = tuple(int(c.max()) + 1 for c in clusters)
-        if min(sizes) < 2:
-            raise DataError("Cluster-robust standard errors need at least two clusters; the data has one.")
-        codes = list(clusters)
-        if len(codes) == 2:
-            codes.append(intersect_codes(codes[0], codes[1]))
-        res = residual_pass(design, y, w, beta, bread, cov_type, codes, chunk_rows, coords)
-        covs = [cluster_cov(bread, s, n, k) for s in res.cluster_scores]
-        cov = covs[0] if len(covs) == 1 else covs[0] + covs[1] - covs[2]
-        return cov, res.ssr, float(min(sizes) - 1), sizes
-    if clusters:
-        raise SpecificationError(f"cluster columns were given but cov_type={cov_type!r}; use cov_type='cluster'.")
-    res = residual_pass(design, y, w, beta, bread, cov_type, (), chunk_rows, coords)
-    if cov_type == "nonrobust":
-        return bread * (res.ssr / df_resid), res.ssr, float(df_resid), ()
-    assert res.meat is not None
-    cov = sandwich(bread, res.meat)
-    if cov_type == "HC1":
-        cov = cov * (n / df_resid)
-    return cov, res.ssr, float(df_resid), ()
+    """Covariance of the coefficients in the coordinates of ``coords`` (see ``passes.Coordinates``)."""
+    codes, sizes = cluster_terms(cov_type, clusters)
+    res = residual_pass(design, y, w, beta, bread, pass_kind(cov_type), codes, chunk_rows, coords)
+    cov, df_inf = assemble(
+        cov_type,
+        bread,
+        n=cp.n,
+        df_k=len(beta),
+        ssr=res.ssr,
+        meat=res.meat,
+        cluster_scores=res.cluster_scores,
+        cluster_sizes=sizes,
+        rules=OLS_RULES,
+    )
+    return cov, res.ssr, df_inf, sizes
 
 
 def _implicit_constant(cp: CrossProducts) -> bool:
@@ -141,6 +182,7 @@ def fit_ols(
     The problem is solved in centered coordinates when the design has a constant column (see
     ``ols.Coordinates``); coefficients and covariances are reported for the design as given.
     """
+    cov_type = check_cov_type(cov_type, method="least squares")
     n, k = design.n, design.k
     if n <= k:
         raise DataError(
@@ -156,54 +198,44 @@ def fit_ols(
         beta_z = _refine(design, y, w, beta_z, bread_z, coords, chunk_rows)
     cov_z, ssr, df_inf, sizes = _covariance(design, y, w, cp, beta_z, bread_z, coords, cov_type, clusters, chunk_rows)
     lmat = coords.transform
-    beta = lmat @ beta_z
     cov = _sym(lmat @ cov_z @ lmat.T)
     if len(clusters) < 2:  # positive semi-definite in exact arithmetic: a negative variance is rounding
         idx = np.diag_indices_from(cov)
         cov[idx] = np.maximum(cov[idx], 0.0)
-    bread = _sym(lmat @ bread_z @ lmat.T)
     has_const = coords.const is not None or _implicit_constant(cp)
-    const_idx = [coords.const] if coords.const is not None else []
     tss = cp.cyy if has_const else cp.yty
-    df_resid = float(n - k)
-    df_model = k - int(has_const)
-    r2 = 1.0 - ssr / tss if tss > 0 else float("nan")
-    adj = 1.0 - (n - int(has_const)) / df_resid * (1.0 - r2) if tss > 0 else float("nan")
     if has_const and coords.const is None and cov_type != "nonrobust":
-        f_stat, f_p = float("nan"), float("nan")  # as statsmodels: no robust F with an implicit constant
+        f_test = (float("nan"), float("nan"))  # as statsmodels: no robust F with an implicit constant
     else:
-        f_stat, f_p = _f_test(beta_z, cov_z, const_idx, cov_type, ssr, tss, df_resid, df_model, df_inf)
+        const_idx = [coords.const] if coords.const is not None else []
+        f_test = _f_test(beta_z, cov_z, const_idx, cov_type, ssr, tss, float(n - k), k - int(has_const), df_inf)
+    return build_fit(
+        design.names,
+        lmat @ beta_z,
+        cov,
+        n=n,
+        ssr=ssr,
+        tss=tss,
+        xtx=cp.xtx,
+        xtx_inv=_sym(lmat @ bread_z @ lmat.T),
+        cov_type=cov_type,
+        df_inference=df_inf,
+        n_clusters=sizes,
+        has_const=has_const,
+        f_test=f_test,
+        llf=_log_likelihood(n, ssr, w),
+        const_index=coords.const,
+        centered_xtx=cp.cxx,
+    )
+
+
+def _log_likelihood(n: int, ssr: float, w: np.ndarray | None) -> float:
+    """Gaussian log-likelihood at the fit; WLS adds ½ Σ log w (NaN if some weight is 0)."""
     with np.errstate(divide="ignore"):  # a perfect fit has ssr = 0 and an infinite likelihood
         llf = -n / 2.0 * (np.log(2 * np.pi) + np.log(ssr / n) + 1.0)
     if w is not None:
         llf = llf + 0.5 * float(np.sum(np.log(w))) if np.all(w > 0) else float("nan")
-    xtx = cp.xtx
-    return OLSFit(
-        names=list(design.names),
-        coef=beta,
-        cov=cov,
-        df_inference=df_inf,
-        cov_type=cov_type,
-        n=n,
-        k=k,
-        df_resid=df_resid,
-        ssr=ssr,
-        tss=float(tss),
-        r_squared=float(r2),
-        adj_r_squared=float(adj),
-        f_statistic=f_stat,
-        f_pvalue=f_p,
-        cond_no=linalg.condition_number(xtx),
-        llf=float(llf),
-        aic=float(-2 * llf + 2 * k),
-        bic=float(-2 * llf + np.log(n) * k),
-        has_const=has_const,
-        n_clusters=sizes,
-        xtx=xtx,
-        xtx_inv=bread,
-        const_index=coords.const,
-        centered_xtx=cp.cxx,
-    )
+    return float(llf)
 
 
 #: refine the solution when the (equilibrated) normal equations' condition number exceeds this

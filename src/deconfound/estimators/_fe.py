@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._core.covariance import ABSORBED, resolve_cov_type
 from .._core.demean import compact, drop_singletons, factorize
-from .._core.fixed_effects import AbsorbedFit, SmallSample, check_fe_cov_type, fit_absorbed
+from .._core.fixed_effects import AbsorbedFit, SmallSample, fit_absorbed
 from .._core.options import as_name_list, check_positive_int
 from ..data import Prepared
 from ..errors import DataError, SpecificationError
@@ -28,15 +29,19 @@ class AbsorbedModel:
 
 
 def resolve_cluster(
-    cluster: str | Iterable[str] | None, cov_type: str | None, default: str | None
+    cluster: str | Iterable[str] | None, cov_type: str | None, unit: str, *, method: str
 ) -> tuple[list[str], str]:
-    """Cluster columns and covariance type, clustering by ``default`` (the unit) when nothing is said."""
-    names = as_name_list(cluster, "cluster")
-    if not names and cov_type is None and default is not None:
-        names = [default]
-    if len(names) > 2:
-        raise SpecificationError(f"cluster= takes one or two columns (two-way clustering), got {names}.")
-    return names, check_fe_cov_type(cov_type, bool(names))
+    """Cluster columns and covariance type (of those a fixed-effects model offers), clustering by
+    ``unit`` unless told otherwise."""
+    chosen, names = resolve_cov_type(
+        cov_type,
+        method=method,
+        cluster=as_name_list(cluster, "cluster"),
+        default="nonrobust",
+        fallback=("unit", unit),
+        allowed=ABSORBED,
+    )
+    return names, chosen
 
 
 def check_tolerance(tol: float, max_iter: int) -> tuple[float, int]:

@@ -25,13 +25,13 @@ import numpy as np
 import pandas as pd
 
 from .._core import linalg
+from .._core.covariance import resolve_cov_type
 from .._core.design import Design, array_part, constant_part
 from .._core.least_squares import OLSFit, fit_ols
-from .._core.options import as_name_list, check_level, check_option
-from .._core.passes import COV_TYPES
+from .._core.options import as_name_list, check_level
 from ..data import Prepared, prepare
 from ..diagnostics.collinearity import collinearity_diagnostics
-from ..errors import CollinearityError, DataError, SpecificationError
+from ..errors import CollinearityError, DataError
 from ..results import Estimate
 from ._base import coef_table, make_estimate
 
@@ -117,25 +117,6 @@ def _check_groups_fixed(d: np.ndarray, unit: np.ndarray | None, name: str) -> No
             "difference-in-differences it marks the group (1 for every row of a treated unit). For a "
             "treatment that switches on at different times use twfe, event_study or staggered."
         )
-
-
-def _default_cov(cov_type: str | None, cluster: list[str], unit: str | None) -> tuple[str, list[str]]:
-    if cov_type is None:
-        if cluster:
-            return "cluster", cluster
-        if unit is not None:
-            return "cluster", [unit]
-        return "HC1", []
-    chosen = check_option("cov_type", cov_type, (*COV_TYPES, "CR1"))
-    chosen = "cluster" if chosen == "CR1" else chosen
-    if chosen == "cluster":
-        groups = cluster or ([unit] if unit is not None else [])
-        if not groups:
-            raise SpecificationError("cov_type='cluster' needs cluster= or unit= (the column to cluster by).")
-        return "cluster", groups
-    if cluster:
-        raise SpecificationError(f"cluster= was given but cov_type={cov_type!r}; use cov_type='cluster'.")
-    return chosen, []
 
 
 def _vif(xtx: np.ndarray, j: int, drop: Iterable[int] = ()) -> float:
@@ -276,7 +257,9 @@ def did(
     """
     level = check_level(level)
     cluster_names = as_name_list(cluster, "cluster")
-    cov, groups = _default_cov(cov_type, cluster_names, unit)
+    cov, groups = resolve_cov_type(
+        cov_type, method="did", cluster=cluster_names, default="HC1", fallback=("unit", unit)
+    )
     prep = prepare(
         data,
         outcome=outcome,

@@ -239,7 +239,7 @@ def event_study(
     ref = _check_ref(ref_period, lo)
     timing, from_treatment = _timing_column(treatment, first_treated)
     extra_fe = as_name_list(fixed_effects, "fixed_effects")
-    cluster_names, cov = resolve_cluster(cluster, cov_type, unit)
+    cluster_names, cov = resolve_cluster(cluster, cov_type, unit, method="event_study")
     cov_names = as_name_list(covariates, "covariates")
     used = [c for c in [outcome, unit, time, timing, weights, *cov_names, *extra_fe, *cluster_names] if c]
     frame, notes = read_timing_frame(data, first_treated, used)

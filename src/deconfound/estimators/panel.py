@@ -17,6 +17,7 @@ Standard errors are clustered by unit by default; small-sample corrections follo
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -25,12 +26,12 @@ from .._core.demean import factorize
 from .._core.design import Design, array_part
 from .._core.fixed_effects import SmallSample, fit_absorbed
 from .._core.options import check_level, check_option
-from ..data import prepare
+from ..data import Prepared, prepare
 from ..errors import DataError, SpecificationError
 from ..results import CoefTable, Estimate
 from ._base import make_estimate
 from ._fe import Rows, coef_table_absorbed, fit_fixed_effects, removal_messages, resolve_cluster
-from ._panel import panel_index
+from ._panel import Panel, panel_index
 
 MODELS = ("within", "first-difference", "random-effects")
 LABELS = {
@@ -135,11 +136,8 @@ def panel_regression(
     ``cov_type`` ("nonrobust", "HC1") say otherwise.
     """
     level = check_level(level)
-    model = check_option("model", model, MODELS)
-    if model != "within" and (weights is not None or time_effects):
-        what = "weights" if weights is not None else "time_effects"
-        raise SpecificationError(f"{what} is supported by model='within' only (use twfe for period effects).")
-    cluster_names, cov = resolve_cluster(cluster, cov_type, unit)
+    model = _check_model(model, weights, time_effects)
+    cluster_names, cov = resolve_cluster(cluster, cov_type, unit, method="panel_regression")
     prep = prepare(
         data,
         outcome=outcome,
@@ -153,47 +151,86 @@ def panel_regression(
     )
     assert prep.treatment is not None
     design = Design([array_part(treatment, prep.treatment)], prep.n).with_parts(prep.covariates.parts)
-    panel = panel_index(prep.extra["unit"], prep.extra["time"], unit, time)
     factors = [(unit, prep.extra["unit"])] + ([(time, prep.extra["time"])] if time_effects else [])
+    panel = panel_index(prep.extra["unit"], prep.extra["time"], unit, time)  # also checks the panel
     rows = Rows.build(prep, design.to_array(), design.names, factors)
-    notes: list[str] = []
-    data_w: list[str] = []
-    conv_w: list[str] = []
-    diagnostics: dict[str, Any] = {}
     if model == "within":
-        fitted = fit_fixed_effects(
-            rows, cov_type=cov, small_sample=ssc, tol=1e-10, max_iter=10_000, protect=[treatment]
-        )
-        data_w, conv_w = removal_messages(fitted, [name for name, _ in factors])
-        table, n_used = coef_table_absorbed(fitted), fitted.absorbed.fit.n
-        diagnostics["n_singletons"] = fitted.n_singletons
+        fitted = _fit_within(rows, cov, ssc, treatment)
     else:
-        if model == "first-difference":
-            work, lost = _first_differences(rows, panel.unit, panel.period)
-            notes.append(f"{lost} row(s) have no previous period to difference from (first periods and gaps)")
-        else:
-            work, parts = _random_effects_rows(rows, panel.unit)
-            diagnostics.update(parts)
-        absorbed = fit_absorbed(
-            work.x,
-            work.names,
-            work.y,
-            None,
-            [],
-            [],
-            cov_type=cov,
-            clusters=work.clusters,
-            cluster_names=work.cluster_names,
-            small_sample=ssc,
-            protect=[treatment],
-        )
-        fit = absorbed.fit
-        table = CoefTable(tuple(fit.names), fit.coef, fit.cov, fit.df_inference, absorbed.stats())
-        n_used = fit.n
+        fitted = _fit_transformed(rows, panel, model, cov, ssc, treatment)
+    return _result(prep, fitted, model, cov, cluster_names, treatment, level)
+
+
+def _check_model(model: str, weights: str | None, time_effects: bool) -> str:
+    model = check_option("model", model, MODELS)
+    if model != "within" and (weights is not None or time_effects):
+        what = "weights" if weights is not None else "time_effects"
+        raise SpecificationError(f"{what} is supported by model='within' only (use twfe for period effects).")
+    return model
+
+
+@dataclass
+class _Fitted:
+    """A fitted panel model and what its result reports besides the coefficients."""
+
+    table: CoefTable
+    n_used: int
+    notes: list[str] = field(default_factory=list)
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+    data_warnings: list[str] = field(default_factory=list)
+    convergence_warnings: list[str] = field(default_factory=list)
+
+
+def _fit_within(rows: Rows, cov: str, ssc: SmallSample | None, treatment: str) -> _Fitted:
+    """Unit (and period) effects absorbed, singletons dropped."""
+    fitted = fit_fixed_effects(rows, cov_type=cov, small_sample=ssc, tol=1e-10, max_iter=10_000, protect=[treatment])
+    data_w, conv_w = removal_messages(fitted, [name for name, _ in rows.factors])
+    return _Fitted(
+        coef_table_absorbed(fitted),
+        fitted.absorbed.fit.n,
+        diagnostics={"n_singletons": fitted.n_singletons},
+        data_warnings=data_w,
+        convergence_warnings=conv_w,
+    )
+
+
+def _fit_transformed(
+    rows: Rows, panel: Panel, model: str, cov: str, ssc: SmallSample | None, treatment: str
+) -> _Fitted:
+    """First differences or the random-effects quasi-demeaning, then least squares."""
+    notes: list[str] = []
+    diagnostics: dict[str, Any] = {}
+    if model == "first-difference":
+        work, lost = _first_differences(rows, panel.unit, panel.period)
+        notes.append(f"{lost} row(s) have no previous period to difference from (first periods and gaps)")
+    else:
+        work, diagnostics = _random_effects_rows(rows, panel.unit)
+    absorbed = fit_absorbed(
+        work.x,
+        work.names,
+        work.y,
+        None,
+        [],
+        [],
+        cov_type=cov,
+        clusters=work.clusters,
+        cluster_names=work.cluster_names,
+        small_sample=ssc,
+        protect=[treatment],
+    )
+    fit = absorbed.fit
+    table = CoefTable(tuple(fit.names), fit.coef, fit.cov, fit.df_inference, absorbed.stats())
+    return _Fitted(table, fit.n, notes=notes, diagnostics=diagnostics)
+
+
+def _result(
+    prep: Prepared, fitted: _Fitted, model: str, cov: str, cluster_names: list[str], treatment: str, level: float
+) -> Estimate:
+    table = fitted.table
     j = table.index(treatment)
     how = "clustered by " + " and ".join(map(repr, cluster_names)) if cov == "cluster" else cov
-    notes.append(f"standard errors: {how}")
-    diagnostics["condition_number"] = table.stats.get("cond_no")
+    fitted.notes.append(f"standard errors: {how}")
+    fitted.diagnostics["condition_number"] = table.stats.get("cond_no")
     continuous = prep.treatment_kind == "continuous"
     return make_estimate(
         prep,
@@ -204,10 +241,10 @@ def panel_regression(
         std_error=float(table.std_err[j]),
         df=table.df,
         level=level,
-        notes=notes,
-        diagnostics=diagnostics,
+        notes=fitted.notes,
+        diagnostics=fitted.diagnostics,
         coefficients=table,
-        data_warnings=data_w,
-        convergence_warnings=conv_w,
-        n=n_used,
+        data_warnings=fitted.data_warnings,
+        convergence_warnings=fitted.convergence_warnings,
+        n=fitted.n_used,
     )

@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
+from .._core.covariance import resolve_cov_type
 from .._core.design import Design, array_part, constant_part
 from .._core.least_squares import OLSFit, fit_ols
-from .._core.options import as_name_list, check_level, check_option
-from .._core.passes import COV_TYPES
+from .._core.options import as_name_list, check_level
 from ..data import MAX_ABS_VALUE, Prepared, check_columns, load_table, prepare
 from ..diagnostics.collinearity import collinearity_diagnostics
 from ..errors import DataError, SpecificationError
@@ -21,18 +21,9 @@ from ..results import Estimate
 from ._base import coef_table, make_estimate
 
 
-def _cov_type(cov_type: str | None, cluster: Any) -> str:
-    if cov_type is None:
-        return "cluster" if cluster else "nonrobust"
-    chosen = check_option("cov_type", cov_type, (*COV_TYPES, "CR1"))
-    chosen = "cluster" if chosen == "CR1" else chosen
-    if chosen == "cluster" and not cluster:
-        raise SpecificationError("cov_type='cluster' needs cluster= (one or two column names).")
-    if cluster and chosen != "cluster":
-        raise SpecificationError(
-            f"cluster= was given but cov_type={cov_type!r}; use cov_type='cluster' (or leave it unset)."
-        )
-    return chosen
+def _cov_type(cov_type: str | None, cluster: Any, method: str) -> tuple[str, list[str]]:
+    names = as_name_list(cluster, "cluster")
+    return resolve_cov_type(cov_type, method=method, cluster=names, default="nonrobust")
 
 
 def _effect_from_fit(
@@ -221,7 +212,7 @@ def ols(
     The full coefficient table is on ``result.coefficients``.
     """
     level = check_level(level)
-    cov = _cov_type(cov_type, cluster)
+    cov, cluster = _cov_type(cov_type, cluster, "ols")
     if formula is not None:
         return _ols_formula(data, formula, treatment, weights, cov, cluster, level, missing, treated_level)
     if outcome is None or treatment is None:
@@ -321,9 +312,9 @@ def lin(
     Covariates are centered at their (weighted) sample means. Standard errors default to HC2.
     """
     level = check_level(level)
-    if cluster and cov_type == "HC2":
+    if cluster and cov_type == "HC2":  # the default: clustered errors when clusters are given
         cov_type = None
-    cov = _cov_type(cov_type, cluster)
+    cov, cluster = _cov_type(cov_type, cluster, "lin")
     names = as_name_list(covariates, "covariates")
     prep = prepare(
         data,

@@ -95,7 +95,7 @@ def twfe(
     level = check_level(level)
     tol, max_iter = check_tolerance(tol, max_iter)
     extra_fe = as_name_list(fixed_effects, "fixed_effects")
-    cluster_names, cov = resolve_cluster(cluster, cov_type, unit)
+    cluster_names, cov = resolve_cluster(cluster, cov_type, unit, method="twfe")
     prep = prepare(
         data,
         outcome=outcome,
