@@ -8,6 +8,9 @@ import pytest
 
 import deconfound as dc
 
+# Few clusters draw a warning (tests/estimators/test_few_clusters.py checks it); here only the numbers matter.
+pytestmark = pytest.mark.filterwarnings(r"ignore:Only \d+ clusters:deconfound.errors.DiagnosticWarning")
+
 
 @pytest.fixture
 def df():

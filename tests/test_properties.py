@@ -12,6 +12,10 @@ from hypothesis import strategies as st
 
 import deconfound as dc
 
+# Few clusters draw a warning (tests/estimators/test_few_clusters.py checks it); here only the numbers matter.
+pytestmark = pytest.mark.filterwarnings(r"ignore:Only \d+ clusters:deconfound.errors.DiagnosticWarning")
+
+
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # --------------------------------------------------------------------------------------------------

@@ -16,6 +16,10 @@ import deconfound as dc
 from deconfound._core import covariance, fixed_effects
 from deconfound._core.covariance import assemble, check_cov_type, intersect_codes, resolve_cov_type, ssc
 
+# Few clusters draw a warning (tests/estimators/test_few_clusters.py checks it); here only the numbers matter.
+pytestmark = pytest.mark.filterwarnings(r"ignore:Only \d+ clusters:deconfound.errors.DiagnosticWarning")
+
+
 ALL = ("nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster")
 FE = ("nonrobust", "HC1", "cluster")
 #: every spelling a user may try -> its canonical name (None: no method accepts it)

@@ -12,6 +12,9 @@ from statsmodels.stats.outliers_influence import variance_inflation_factor
 import deconfound as dc
 from _helpers import assert_close
 
+# Few clusters draw a warning (tests/estimators/test_few_clusters.py checks it); here only the numbers matter.
+pytestmark = pytest.mark.filterwarnings(r"ignore:Only \d+ clusters:deconfound.errors.DiagnosticWarning")
+
 
 @pytest.fixture
 def df():

@@ -19,6 +19,10 @@ import statsmodels.api as sm
 import deconfound as dc
 from _helpers import DATASETS, assert_close
 
+# Few clusters draw a warning (tests/estimators/test_few_clusters.py checks it); here only the numbers matter.
+pytestmark = pytest.mark.filterwarnings(r"ignore:Only \d+ clusters:deconfound.errors.DiagnosticWarning")
+
+
 COV_TYPES = ["nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster1", "cluster2"]
 
 

@@ -261,3 +261,65 @@ def assemble(
         terms.append(v)
     cov = terms[0] if len(terms) == 1 else terms[0] + terms[1] - terms[2]
     return cov, float(min(cluster_sizes) - 1)
+
+
+# --------------------------------------------------------------------------------------------------
+# can the clusters support a variance?
+# --------------------------------------------------------------------------------------------------
+
+#: below this many clusters, cluster-robust standard errors are known to be too small (a warning)
+SMALL_CLUSTERS = 20
+#: a coefficient's cluster variance below this share of its iid variance means the scores cancelled
+CANCELLED = 1e-8
+
+
+def few_clusters_message(g: int) -> str:
+    return (
+        f"Only {g} clusters: cluster-robust standard errors are too small with few clusters, and tests "
+        f"over-reject (Cameron, Gelbach and Miller 2008; below about {SMALL_CLUSTERS} clusters), so read the "
+        "interval as optimistic. More clusters, or a test that does not rely on many clusters (randomization "
+        "inference, the wild cluster bootstrap), give honest uncertainty."
+    )
+
+
+def cancelled_message(g: int, names: Sequence[str]) -> str:
+    listed = ", ".join(repr(n) for n in names)
+    return (
+        f"With {g} clusters the cluster-robust variance of {listed} cannot be estimated: the clusters' score "
+        "sums cancel (as with one treated and one control unit and unit effects), so the standard error would "
+        "be a rounding error. No standard error is reported. Use more clusters, or a covariance that does not "
+        "cluster (cov_type='HC1', which assumes independence within each cluster)."
+    )
+
+
+def check_clusters(
+    cov: np.ndarray,
+    bread: np.ndarray,
+    *,
+    ssr: float,
+    df_resid: float,
+    cluster_sizes: Sequence[int],
+    names: Sequence[str],
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Whether the clusters support the cluster-robust covariance ``cov``: (covariance, messages).
+
+    A coefficient whose cluster variance is below ``CANCELLED`` times its iid variance B SSR/(n - K)
+    has cluster scores that cancel by construction (e.g. G <= 2 with unit effects): its row and column
+    become NaN (no standard error) and a message says why. Fewer than ``SMALL_CLUSTERS`` clusters give
+    a warning message.
+    """
+    if not cluster_sizes:
+        return cov, ()
+    g = int(min(cluster_sizes))
+    iid = np.diag(bread) * (ssr / df_resid) if df_resid > 0 else np.full(len(names), np.nan)
+    var = np.diag(cov)
+    gone = [j for j in range(len(names)) if iid[j] > 0 and var[j] <= CANCELLED * iid[j]]
+    messages: list[str] = []
+    if gone:
+        cov = cov.copy()
+        cov[gone, :] = np.nan
+        cov[:, gone] = np.nan
+        messages.append(cancelled_message(g, [names[j] for j in gone]))
+    elif g < SMALL_CLUSTERS:
+        messages.append(few_clusters_message(g))
+    return cov, tuple(messages)

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import DataError
 from . import linalg
-from .covariance import OLS_RULES, assemble, check_cov_type, cluster_terms, pass_kind
+from .covariance import OLS_RULES, assemble, check_clusters, check_cov_type, cluster_terms, pass_kind
 from .design import Design
 from .distributions import f_sf
 from .passes import (
@@ -51,6 +51,7 @@ class OLSFit:
     xtx_inv: np.ndarray
     const_index: int | None = None  # the design's constant column, if any
     centered_xtx: np.ndarray | None = None  # sum w (x - mean)(x - mean)' (for collinearity diagnostics)
+    warnings: tuple[str, ...] = ()  # what the covariance cannot support (few clusters; see covariance.check_clusters)
 
     def stats(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -96,6 +97,11 @@ def build_fit(
     projected out, in which case ``tss`` is the within total and R² the within R²)."""
     k = len(names)
     df_resid = float(n - k - k_absorbed)
+    warnings: tuple[str, ...] = ()
+    if cov_type == "cluster":
+        cov, warnings = check_clusters(
+            cov, xtx_inv, ssr=ssr, df_resid=df_resid, cluster_sizes=n_clusters, names=list(names)
+        )
     r2 = 1.0 - ssr / tss if tss > 0 else float("nan")
     adj = 1.0 - (n - int(has_const) - k_absorbed) / df_resid * (1.0 - r2) if tss > 0 else float("nan")
     return OLSFit(
@@ -123,6 +129,7 @@ def build_fit(
         xtx_inv=xtx_inv,
         const_index=const_index,
         centered_xtx=centered_xtx,
+        warnings=warnings,
     )
 
 

@@ -46,6 +46,11 @@ def pretrend_test(
             "applicable": False,
             "reason": "no pre-treatment coefficients (widen the window to negative event times to test pre-trends)",
         }
+    if not np.all(np.isfinite(np.asarray(cov, dtype=float)[np.ix_(leads, leads)])):
+        return {
+            "applicable": False,
+            "reason": "the pre-treatment coefficients have no standard errors (too few clusters): nothing to test",
+        }
     out = wald_test(coef, cov, leads, df)
     out.update({"applicable": True, "event_times": [event_times[i] for i in leads]})
     return out

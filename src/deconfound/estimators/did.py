@@ -324,6 +324,7 @@ def did(
         notes=notes,
         diagnostics=diagnostics,
         coefficients=type(table_c)(table_c.names, table_c.coef, table_c.cov, table_c.df, stats),
+        fit=fit,
     )
 
 

@@ -362,6 +362,7 @@ def _finish(prep, model, table, times, extra, ref, level, estimator, notes, data
         notes=notes,
         diagnostics=diagnostics,
         coefficients=table,
+        fit=model.absorbed.fit,
         data_warnings=data_w + more_data,
         convergence_warnings=conv,
         n=rows_used,

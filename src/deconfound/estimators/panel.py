@@ -179,6 +179,7 @@ class _Fitted:
     diagnostics: dict[str, Any] = field(default_factory=dict)
     data_warnings: list[str] = field(default_factory=list)
     convergence_warnings: list[str] = field(default_factory=list)
+    fit_warnings: tuple[str, ...] = ()  # what the covariance cannot support (few clusters)
 
 
 def _fit_within(rows: Rows, cov: str, ssc: SmallSample | None, treatment: str) -> _Fitted:
@@ -191,6 +192,7 @@ def _fit_within(rows: Rows, cov: str, ssc: SmallSample | None, treatment: str) -
         diagnostics={"n_singletons": fitted.n_singletons},
         data_warnings=data_w,
         convergence_warnings=conv_w,
+        fit_warnings=fitted.absorbed.fit.warnings,
     )
 
 
@@ -220,7 +222,7 @@ def _fit_transformed(
     )
     fit = absorbed.fit
     table = CoefTable(tuple(fit.names), fit.coef, fit.cov, fit.df_inference, absorbed.stats())
-    return _Fitted(table, fit.n, notes=notes, diagnostics=diagnostics)
+    return _Fitted(table, fit.n, notes=notes, diagnostics=diagnostics, fit_warnings=fit.warnings)
 
 
 def _result(
@@ -241,6 +243,7 @@ def _result(
         std_error=float(table.std_err[j]),
         df=table.df,
         level=level,
+        warnings=fitted.fit_warnings,
         notes=fitted.notes,
         diagnostics=fitted.diagnostics,
         coefficients=table,

@@ -69,6 +69,7 @@ def _effect_from_fit(
         notes=notes or [],
         diagnostics=diagnostics,
         coefficients=coef_table(fit),
+        fit=fit,
     )
 
 

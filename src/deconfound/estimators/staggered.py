@@ -537,4 +537,12 @@ def _result(prep, wide, cells, aggs, kind, cov, boot, level, anticipation, notes
         n=n_rows,
         n_treated=int(treated_cells.sum()),
         n_control=n_rows - int(treated_cells.sum()),
+        n_clusters=_n_clusters(wide),
     )
+
+
+def _n_clusters(wide: Any) -> int:
+    """The clusters of the influence-function variance: the cluster column's, else the units."""
+    if wide.clusters is not None:
+        return len(np.unique(wide.clusters))
+    return len(wide.g)

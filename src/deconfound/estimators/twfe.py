@@ -151,6 +151,7 @@ def twfe(
         notes=notes,
         diagnostics=diagnostics,
         coefficients=coef_table_absorbed(model),
+        fit=fit,
         data_warnings=data_w,
         convergence_warnings=conv_w,
         n_treated=None if continuous else int((d_used == 1).sum()),
