@@ -36,6 +36,7 @@ from .estimators.registry import public_functions as _public_functions
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from . import datasets
     from ._core.fixed_effects import ssc
+    from .estimators.bundles import MatchingSE, PropensityOptions
     from .estimators.cem import cem
     from .estimators.did import did
     from .estimators.event_study import event_study
@@ -63,6 +64,8 @@ _MODULES = frozenset({"datasets"})
 _LAZY = {
     **_public_functions(),
     "propensity_scores": ".estimators.propensity",
+    "PropensityOptions": ".estimators.bundles",
+    "MatchingSE": ".estimators.bundles",
     "placebo_treatment": ".robustness",
     "robustness_value": ".robustness",
     "sensitivity": ".robustness",
