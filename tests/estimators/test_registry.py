@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import json
 
@@ -120,4 +119,3 @@ def test_a_new_entry_reaches_the_cli_and_the_model(toy, heart, tmp_path, capsys)
     model = CausalModel(heart, "Drug", "Severity", covariates=["I.H"])
     assert "toy" in model.applicable_methods()
     assert model.estimate("toy", bandwidth=3.0).estimate == pytest.approx(3 * ref, rel=1e-12)
-    assert dataclasses.is_dataclass(model.estimate("toy"))
