@@ -2,9 +2,13 @@
 
 The public surface is listed in ``__all__``; everything else is private and may change.
 
-Only the exception tree is imported eagerly. Everything else (and with it numpy, pandas and scipy) is
-imported on first use through ``__getattr__``, so that ``import deconfound`` and the command line start
-fast. To add a public name, add it to ``_LAZY`` (name -> module) and to ``__all__``.
+Only the exception tree and the method registry (plain data) are imported eagerly. Everything else (and
+with it numpy, pandas and scipy) is imported on first use through ``__getattr__``, so that
+``import deconfound`` and the command line start fast.
+
+The estimators' functions are public by being registered (:mod:`deconfound.estimators.registry`);
+other public names are listed in ``_LAZY`` (name -> module). ``__all__`` is derived from both and from
+the exception tree; add a name to the ``TYPE_CHECKING`` imports as well so that type checkers see it.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from . import errors as _errors
 from .errors import (
     BadControlWarning,
     CollinearityError,
@@ -26,10 +31,12 @@ from .errors import (
     NotFittedError,
     SpecificationError,
 )
+from .estimators.registry import public_functions as _public_functions
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from . import datasets
     from ._core.covariance import ssc
+    from .estimators.bundles import MatchingSE, PropensityOptions
     from .estimators.cem import cem
     from .estimators.did import did
     from .estimators.event_study import event_study
@@ -50,28 +57,20 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
 
 __version__ = "0.1.0"
 
-#: public name -> the module that defines it (see _MODULES for names that are modules)
 #: public names that are modules themselves (the rest are attributes of their module)
 _MODULES = frozenset({"datasets"})
 
+#: public name -> the module that defines it: every registered method's function, and the names below
 _LAZY = {
-    "aipw": ".estimators.weighting",
-    "cem": ".estimators.cem",
-    "ipw": ".estimators.weighting",
-    "matching": ".estimators.matching",
-    "overlap_weights": ".estimators.weighting",
+    **_public_functions(),
     "propensity_scores": ".estimators.propensity",
-    "ra": ".estimators.weighting",
+    "PropensityOptions": ".estimators.bundles",
+    "MatchingSE": ".estimators.bundles",
     "placebo_treatment": ".robustness",
     "robustness_value": ".robustness",
     "sensitivity": ".robustness",
-    "did": ".estimators.did",
-    "event_study": ".estimators.event_study",
-    "panel_regression": ".estimators.panel",
     "plot_event_study": ".plots.event_study",
     "ssc": "._core.covariance",
-    "staggered": ".estimators.staggered",
-    "twfe": ".estimators.twfe",
     "CausalGraph": ".graph.causal_graph",
     "CausalModel": ".model",
     "check_adjustment": ".graph.identification",
@@ -82,56 +81,9 @@ _LAZY = {
     "Summary": ".results",
     "compare": ".results",
     "datasets": ".datasets",
-    "difference_in_means": ".estimators.means",
-    "lin": ".estimators.regression",
-    "ols": ".estimators.regression",
 }
 
-__all__ = [
-    "BadControlWarning",
-    "CausalGraph",
-    "CausalModel",
-    "CoefTable",
-    "CollinearityError",
-    "Comparison",
-    "ConvergenceError",
-    "ConvergenceWarning",
-    "DataError",
-    "DataWarning",
-    "DeconfoundError",
-    "DeconfoundWarning",
-    "DiagnosticWarning",
-    "Estimate",
-    "IdentificationError",
-    "NotFittedError",
-    "SpecificationError",
-    "Summary",
-    "__version__",
-    "aipw",
-    "cem",
-    "check_adjustment",
-    "compare",
-    "datasets",
-    "did",
-    "difference_in_means",
-    "event_study",
-    "identify",
-    "ipw",
-    "lin",
-    "matching",
-    "ols",
-    "overlap_weights",
-    "panel_regression",
-    "placebo_treatment",
-    "plot_event_study",
-    "propensity_scores",
-    "ra",
-    "robustness_value",
-    "sensitivity",
-    "ssc",
-    "staggered",
-    "twfe",
-]
+__all__ = sorted([*_errors.__all__, "__version__", *_LAZY])
 
 
 def __getattr__(name: str) -> Any:

@@ -5,12 +5,13 @@
     model.estimate("ols")     # any registered estimator, adjusted for that set
     model.compare().plot()    # every estimator that applies, side by side, and a forest plot
 
-Estimators are listed in :data:`ESTIMATORS`, a registry of :class:`MethodSpec` entries keyed by method
-id. An entry names the function as a ``"module:function"`` string (imported only when used), the designs
-it applies to, whether it needs a two-level treatment or other roles (``unit``, ``time``), and how it
-receives the adjustment set. Adding a method family to the model is one entry::
+Estimators are declared once, in the method registry (:mod:`deconfound.estimators.registry`);
+:data:`ESTIMATORS` is its view of the entries the model runs (:class:`MethodSpec` is the registry's
+entry type), keyed by method id. An entry names the function as a ``"module:function"`` string (imported
+only when used), the designs it applies to, whether it needs a two-level treatment or other roles
+(``unit``, ``time``), and how it receives the adjustment set. Adding a method is one entry::
 
-    ESTIMATORS["psm"] = MethodSpec("deconfound.estimators.matching:match", "Propensity score matching",
+    ESTIMATORS["psm"] = MethodSpec("deconfound.estimators.matching:matching", "Propensity score matching",
                                    binary_treatment=True)
 
 The model passes each function the roles it accepts (``outcome``, ``treatment``, ``covariates``,
@@ -22,160 +23,61 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import importlib
 import inspect
 import os
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
 from ._core.options import as_name_list, check_level, check_option
 from .data import check_columns, load_table
 from .errors import BadControlWarning, DataWarning, DeconfoundError, IdentificationError, SpecificationError, warn
+from .estimators.registry import DESIGNS, REGISTRY, Method
 from .graph.causal_graph import CausalGraph, as_graph
 from .graph.identification import AdjustmentCheck, Identification, check_adjustment, identify
 from .results import Comparison, Estimate, compare
 
 __all__ = ["DESIGNS", "ESTIMATORS", "AdjustmentPlan", "CausalModel", "MethodSpec", "plan_adjustment"]
 
-DESIGNS = ("cross-section", "rct", "panel")
-ADJUSTMENT_MODES = ("covariates", "balance", "none")
 _OPTIONS = ("graph", "covariates", "design", "unit", "time", "weights", "cluster", "level", "missing", "treated_level")
 _MODEL_ROLES = ("outcome", "treatment", "covariates", "weights", "cluster", "unit", "time", "level", "missing")
 
 
-@dataclass(frozen=True)
-class MethodSpec:
-    """How the model runs one estimator.
-
-    ``target`` is ``"module:function"``; ``adjustment`` says how the adjustment set is passed:
-    ``"covariates"`` (as ``covariates=``, the method adjusts for it), ``"balance"`` (as ``covariates=``
-    for a balance table only; no bad-control warnings), or ``"none"``. ``options`` are default keyword
-    arguments for the function (a user's options override them).
-    """
-
-    target: str
-    label: str
-    designs: tuple[str, ...] = ("cross-section", "rct")
-    adjustment: str = "covariates"
-    binary_treatment: bool = False
-    needs: tuple[str, ...] = ()
-    in_compare: bool = True
-    options: Mapping[str, Any] = field(default_factory=dict)
-    needs_covariates: bool = False
-
-    def __post_init__(self) -> None:
-        check_option("adjustment", self.adjustment, ADJUSTMENT_MODES)
-        if ":" not in self.target:
-            raise SpecificationError(f"target must read 'module:function', got {self.target!r}.")
-
-    def load(self) -> Callable[..., Estimate]:
-        module, name = self.target.split(":", 1)
-        return getattr(importlib.import_module(module), name)
-
-    def why_not(self, model: CausalModel) -> str | None:
-        """Why this method does not apply to ``model`` (None when it does)."""
-        if model.design not in self.designs:
-            return f"it is for {', '.join(self.designs)} designs, and this model's design is {model.design!r}"
-        for role in self.needs:
-            if getattr(model, role) is None:
-                return f"it needs {role}= on the model"
-        if self.needs_covariates and not model.adjustment_set:
-            return "it needs at least one covariate to adjust for, and the adjustment set is empty"
-        if self.binary_treatment and not model.binary_treatment_:
-            return f"it needs a two-level treatment, and {model.treatment!r} has more than two values"
-        params = inspect.signature(self.load()).parameters
-        for role in ("weights", "cluster"):  # ignoring these would silently change the answer
-            if getattr(model, role) is not None and role not in params:
-                return f"it does not take {role}="
-        return None
+#: how the model runs one estimator: an entry of the method registry (see :mod:`deconfound.estimators.registry`)
+MethodSpec = Method
 
 
-#: method id -> how the model runs it. Other method families add one entry each.
-ESTIMATORS: dict[str, MethodSpec] = {
-    "naive": MethodSpec(
-        "deconfound.estimators.means:difference_in_means",
-        "Difference in means",
-        adjustment="balance",
-        binary_treatment=True,
-    ),
-    "ols": MethodSpec("deconfound.estimators.regression:ols", "Regression adjustment (OLS)"),
-    "lin": MethodSpec("deconfound.estimators.regression:lin", "Lin interacted regression", binary_treatment=True),
-    # propensity scores: matching and weighting on the adjustment set
-    "psm": MethodSpec(
-        "deconfound.estimators.matching:matching",
-        "Propensity score matching",
-        binary_treatment=True,
-        needs_covariates=True,
-    ),
-    "ipw": MethodSpec(
-        "deconfound.estimators.weighting:ipw",
-        "Inverse probability weighting",
-        binary_treatment=True,
-        needs_covariates=True,
-    ),
-    "aipw": MethodSpec(
-        "deconfound.estimators.weighting:aipw", "Augmented IPW", binary_treatment=True, needs_covariates=True
-    ),
-    "ra": MethodSpec(
-        "deconfound.estimators.weighting:ra",
-        "Regression adjustment per arm",
-        binary_treatment=True,
-        needs_covariates=True,
-    ),
-    "overlap": MethodSpec(
-        "deconfound.estimators.weighting:overlap_weights",
-        "Overlap weights",
-        binary_treatment=True,
-        needs_covariates=True,
-    ),
-    "cem": MethodSpec(
-        "deconfound.estimators.cem:cem",
-        "Coarsened exact matching",
-        binary_treatment=True,
-        needs_covariates=True,
-    ),
-    # panels: the treatment is the unit-period indicator of being treated (it may switch on at different times)
-    "twfe": MethodSpec(
-        "deconfound.estimators.twfe:twfe", "Two-way fixed effects", designs=("panel",), needs=("unit", "time")
-    ),
-    "event-study": MethodSpec(
-        "deconfound.estimators.event_study:event_study",
-        "Event study (TWFE)",
-        designs=("panel",),
-        needs=("unit", "time"),
-        binary_treatment=True,
-    ),
-    "sun-abraham": MethodSpec(
-        "deconfound.estimators.event_study:event_study",
-        "Event study (Sun-Abraham)",
-        designs=("panel",),
-        needs=("unit", "time"),
-        binary_treatment=True,
-        options={"estimator": "sun-abraham"},
-    ),
-    "staggered": MethodSpec(
-        "deconfound.estimators.staggered:staggered",
-        "Callaway-Sant'Anna",
-        designs=("panel",),
-        needs=("unit", "time"),
-        binary_treatment=True,
-    ),
-    "first-difference": MethodSpec(
-        "deconfound.estimators.panel:panel_regression",
-        "First differences",
-        designs=("panel",),
-        needs=("unit", "time"),
-        options={"model": "first-difference"},
-    ),
-    "random-effects": MethodSpec(
-        "deconfound.estimators.panel:panel_regression",
-        "Random effects",
-        designs=("panel",),
-        needs=("unit", "time"),
-        options={"model": "random-effects"},
-    ),
-}
+class _ModelMethods(MutableMapping[str, Method]):
+    """The registry's entries that the model runs (``Method.model``), by id, in registry order.
+
+    A view, not a copy: entries added to the registry appear here, and entries set here are added to it."""
+
+    def __getitem__(self, key: str) -> Method:
+        method = REGISTRY[key]
+        if not method.model:
+            raise KeyError(key)
+        return method
+
+    def __setitem__(self, key: str, value: Method) -> None:
+        REGISTRY[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        if not REGISTRY[key].model:
+            raise KeyError(key)
+        del REGISTRY[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([key for key, method in REGISTRY.items() if method.model])
+
+    def __len__(self) -> int:
+        return sum(method.model for method in REGISTRY.values())
+
+    def __repr__(self) -> str:
+        return f"ESTIMATORS({list(self)})"
+
+
+#: method id -> how the model runs it: a view of the method registry.
+ESTIMATORS: MutableMapping[str, Method] = _ModelMethods()
 
 
 # --------------------------------------------------------------------------------------------------

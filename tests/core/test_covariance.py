@@ -319,3 +319,11 @@ def test_assembled_two_way_cluster_covariance_equals_statsmodels(regression):
 
 def _term(bread, scores, n, k):
     return bread @ scores.T @ scores @ bread * (n - 1) / (n - k)
+
+
+def test_the_registry_declares_what_the_covariance_module_accepts():
+    from deconfound._core.covariance import ABSORBED, EVERY
+    from deconfound.estimators.registry import FE_COV_TYPES, OLS_COV_TYPES
+
+    assert tuple(OLS_COV_TYPES) == tuple(EVERY.names)
+    assert tuple(FE_COV_TYPES) == tuple(ABSORBED.names)

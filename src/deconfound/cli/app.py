@@ -29,87 +29,28 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from .methods import METHODS, PLOTS, _graph_arg, _need, _observed
+from ..estimators.registry import REGISTRY, cli_methods
+from .args import add_method_options, coerce_level, graph_arg, need, observed
+from .methods import PLOTS, run_method
 
 EXIT_ERROR = 2
 
 
 def _add_design_options(p: argparse.ArgumentParser) -> None:
-    """Options that describe the question; shared by estimate and plot. Families add theirs here."""
-    p.add_argument("--outcome", "-y", help="outcome column")
-    p.add_argument("--treatment", "-t", help="treatment column")
-    p.add_argument("--covariates", "-x", help="comma-separated covariate columns")
-    p.add_argument("--formula", help="a formula such as \"Severity ~ Drug + Q('I.H')\" (method ols)")
-    p.add_argument("--method", "-m", default="ols", help="estimation method (default ols): " + ", ".join(METHODS))
-    p.add_argument("--cov-type", help="nonrobust, HC0, HC1, HC2, HC3 or cluster")
-    p.add_argument("--cluster", help="cluster column(s), comma-separated (two for two-way clustering)")
-    p.add_argument("--weights", help="sample weights column")
-    p.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
-    p.add_argument("--missing", default="raise", help="raise (default) or drop rows with missing values")
-    p.add_argument("--randomized", action="store_true", help="declare the data a randomized trial")
-    p.add_argument("--treated-level", help="the level of a two-level treatment that means 'treated'")
-    p.add_argument(
-        "--graph",
-        "-g",
-        help='causal graph, e.g. "Z -> T; Z -> Y; T -> Y" (or DOT, or a file holding either): the covariates '
-        "become the adjustment set it identifies; --covariates given too are checked against it instead",
-    )
-    p.add_argument("--observed", help="comma-separated observed graph nodes (default: the data's columns)")
-    panel = p.add_argument_group(
-        "panels and difference-in-differences (methods did, twfe, event-study, staggered, panel)"
-    )
-    panel.add_argument("--unit", help="unit (panel id) column")
-    panel.add_argument("--time", help="time period column (numeric)")
-    panel.add_argument("--treated", help="did: the treated-group column (0/1)")
-    panel.add_argument("--post", help="did: the after-treatment period column (0/1)")
-    panel.add_argument("--first-treated", help="the first treated period of each unit (0 or empty = never)")
-    panel.add_argument("--fixed-effects", help="further fixed effects to absorb, comma-separated")
-    panel.add_argument("--ref-period", type=float, default=-1.0, help="event-study reference period (default -1)")
-    panel.add_argument("--window", help="event times first,last, e.g. -5,5")
-    panel.add_argument("--no-bin-endpoints", action="store_true", help="drop, not pool, event times beyond the window")
-    panel.add_argument("--estimator", help="event-study estimator: twfe (default) or sun-abraham")
-    panel.add_argument("--control-group", help="staggered: never (default) or not-yet; sun-abraham: never or last")
-    panel.add_argument("--aggregate", help="staggered: simple (default), event, group or calendar")
-    panel.add_argument("--base-period", default="varying", help="staggered: varying (default) or universal")
-    panel.add_argument("--anticipation", type=int, default=0, help="staggered: periods of anticipation (default 0)")
-    panel.add_argument("--n-boot", type=int, help="staggered: multiplier-bootstrap draws (default: analytic SEs)")
-    panel.add_argument(
-        "--random-state", type=int, help="seed for every random step (bootstrap, gbm/rf propensity, cross-fitting)"
-    )
-    panel.add_argument("--panel-model", default="within", help="panel: within, first-difference or random-effects")
-    panel.add_argument("--time-effects", action="store_true", help="panel within: add period fixed effects")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
-    g = p.add_argument_group("propensity score, matching and weighting (psm, cem, ipw, aipw, ra, overlap)")
-    g.add_argument("--estimand", help="ATE, ATT or ATC (default: ATT for psm/cem, ATE for weighting)")
-    g.add_argument("--propensity-covariates", help="covariates of the propensity model, if not --covariates")
-    g.add_argument("--propensity-model", default="logistic", help="logistic (default), sklearn-logistic, gbm or rf")
-    g.add_argument("--cross-fit", help="cross-fitting folds for gbm/rf: auto (default), none or a number")
-    g.add_argument("--trim", help="drop extreme propensity scores: a number a (keep a <= e <= 1-a) or crump")
-    g.add_argument("--weighting", default="hajek", help="ipw weights: hajek (normalised, default) or ht")
-    g.add_argument("--distance", default="propensity", help="psm distance: propensity (default), logit, mahalanobis")
-    g.add_argument("--match-method", default="nearest", help="psm: nearest (default) or optimal pair matching")
-    g.add_argument("--neighbors", type=int, default=1, help="psm: matches per unit (default 1)")
-    g.add_argument("--replace", action=argparse.BooleanOptionalAction, default=True, help="psm: match with replacement")
-    g.add_argument("--caliper", type=float, help="psm: largest allowed distance between matched units")
-    g.add_argument("--caliper-scale", default="absolute", help="psm: caliper units, absolute (default) or sd")
-    g.add_argument("--exact", help="psm: comma-separated categorical columns to match exactly")
-    g.add_argument("--bias-adjust", action="store_true", help="psm: Abadie-Imbens regression bias adjustment")
-    g.add_argument("--vce-neighbors", type=int, default=2, help="psm: neighbours behind the variance (default 2)")
-    g.add_argument(
-        "--vce-convention", default="stata", help="psm: standard-error convention, stata (default) or ai2006"
-    )
-    g.add_argument(
-        "--se-imputation",
-        default="auto",
-        help="psm ATT/ATC: missing outcomes of the score adjustment by matching, regression or auto (default)",
-    )
-    g.add_argument(
-        "--se-adjust",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="psm: adjust the standard error for the estimated score (Abadie-Imbens 2016; default on)",
-    )
-    g.add_argument("--bins", type=int, help="cem: number of bins per numeric covariate (default Sturges)")
+    """Options that describe the question; shared by estimate and plot. The methods' options (and their
+    help groups) come from the method registry; see ``args.add_method_options``."""
+
+    def general(q: argparse.ArgumentParser) -> None:
+        q.add_argument(
+            "--graph",
+            "-g",
+            help='causal graph, e.g. "Z -> T; Z -> Y; T -> Y" (or DOT, or a file holding either): the covariates '
+            "become the adjustment set it identifies; --covariates given too are checked against it instead",
+        )
+        q.add_argument("--observed", help="comma-separated observed graph nodes (default: the data's columns)")
+        q.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+
+    add_method_options(p, general)
 
 
 def _estimate_parser(sub: Any) -> None:
@@ -169,21 +110,18 @@ def build_parser() -> argparse.ArgumentParser:
 def _cmd_estimate(args: argparse.Namespace) -> int:
     from .._core.options import check_option
 
-    method = check_option("--method", args.method, tuple(METHODS))
+    method = check_option("--method", args.method, cli_methods())
     args.method = method
     if args.treated_level is not None:
-        args.treated_level = _coerce_level(args.treated_level)
+        args.treated_level = coerce_level(args.treated_level)
     from .._core.progress import progress_for, reporting
 
     with warnings.catch_warnings(record=True), progress_for(args.quiet) as progress, reporting(progress):
         warnings.simplefilter("always")
         plan = _graph_plan(args) if args.graph is not None else None
-        result = METHODS[method](args)
+        result = run_method(args)
         if plan is not None:
-            from ..model import ESTIMATORS
-
-            spec = ESTIMATORS.get(method)
-            result = plan.attach(result, adjusted=spec is None or spec.adjustment == "covariates")
+            result = plan.attach(result, adjusted=REGISTRY[method].adjustment == "covariates")
     if args.json:
         print(json.dumps(result.to_dict(rows=args.rows), indent=2, allow_nan=False))
     else:
@@ -202,11 +140,11 @@ def _graph_plan(args: argparse.Namespace) -> Any:
             "--covariates to check your own set against the graph."
         )
     plan = plan_adjustment(
-        _graph_arg(args, "estimate"),
-        treatment=_need(args, "treatment"),
-        outcome=_need(args, "outcome"),
+        graph_arg(args, "estimate"),
+        treatment=need(args, "treatment"),
+        outcome=need(args, "outcome"),
         covariates=args.covariates,
-        observed=_observed(args),
+        observed=observed(args),
     )
     args.covariates = list(plan.covariates)
     return plan
@@ -215,9 +153,9 @@ def _graph_plan(args: argparse.Namespace) -> Any:
 def _cmd_identify(args: argparse.Namespace) -> int:
     from ..graph.identification import check_adjustment, identify
 
-    graph = _graph_arg(args, "identify")
-    observed = _observed(args)
-    ident = identify(graph, treatment=args.treatment, outcome=args.outcome, observed=observed)
+    graph = graph_arg(args, "identify")
+    seen = observed(args)
+    ident = identify(graph, treatment=args.treatment, outcome=args.outcome, observed=seen)
     payload = ident.to_dict()
     check = None
     if args.adjust is not None:
@@ -225,7 +163,7 @@ def _cmd_identify(args: argparse.Namespace) -> int:
 
         adjust = as_name_list(args.adjust, "--adjust")
         check = check_adjustment(
-            graph, treatment=args.treatment, outcome=args.outcome, covariates=adjust, observed=observed
+            graph, treatment=args.treatment, outcome=args.outcome, covariates=adjust, observed=seen
         )
         payload.update(check.to_dict())
     if args.json:
@@ -240,21 +178,12 @@ def _cmd_identify(args: argparse.Namespace) -> int:
     return 0
 
 
-def _coerce_level(value: str) -> Any:
-    for cast in (int, float):
-        try:
-            return cast(value)
-        except ValueError:
-            continue
-    return value
-
-
 def _cmd_plot(args: argparse.Namespace) -> int:
     from .._core.options import check_option
 
     kind = check_option("plot kind", args.kind, tuple(PLOTS) or ("(none available)",))
     if args.treated_level is not None:
-        args.treated_level = _coerce_level(args.treated_level)
+        args.treated_level = coerce_level(args.treated_level)
     import matplotlib
 
     matplotlib.use("Agg")

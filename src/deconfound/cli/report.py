@@ -39,6 +39,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .args import coerce_level, graph_arg
+
 QUESTION_KEYS = (
     "outcome",
     "treatment",
@@ -104,13 +106,12 @@ def _write(target: Any, output: str, args: argparse.Namespace, argv: list[str] |
 def cmd_report(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     from .._core.options import as_name_list
     from ..model import CausalModel
-    from .app import _coerce_level, _graph_arg
 
     model = CausalModel(
         args.data,
         args.treatment,
         args.outcome,
-        graph=_graph_arg(args, "report") if args.graph else None,
+        graph=graph_arg(args, "report") if args.graph else None,
         covariates=args.covariates,
         design=args.design,
         unit=args.unit,
@@ -119,7 +120,7 @@ def cmd_report(args: argparse.Namespace, argv: list[str] | None = None) -> int:
         cluster=args.cluster,
         level=args.level,
         missing=args.missing,
-        treated_level=None if args.treated_level is None else _coerce_level(args.treated_level),
+        treated_level=None if args.treated_level is None else coerce_level(args.treated_level),
     )
     methods = as_name_list(args.methods, "--methods") or None
     return _write(model, args.output, args, argv, title=args.title, methods=methods, seed=args.seed, data=args.data)

@@ -36,6 +36,7 @@ Stata's printed standard errors are reproduced (tests/test_matching.py, cattaneo
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -64,6 +65,7 @@ from ._matching_se import (
     resolve_imputation,
     unit_effects,
 )
+from .bundles import MatchingSE, PropensityOptions
 from .propensity import Setup, propensity_setup
 
 ESTIMANDS = ("ATT", "ATC", "ATE")
@@ -243,6 +245,93 @@ def _variance_neighbors(vce: str, metric: Metric, j: int) -> int:
     return j - 1 if vce == "stata" and metric.kind == "1d" else j
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """The checked options of one matching estimate."""
+
+    estimand: str
+    distance: str
+    method: str
+    scale: str
+    k: int
+    replace: bool
+    caliper: Any
+    exact: list[str]
+    ties: bool
+    bias_adjust: bool
+    j: int  # vce_neighbors
+    vce: str
+    imputation: str
+    level: float
+
+    @property
+    def nearest_with_replacement(self) -> bool:
+        return self.replace and self.method == "nearest"
+
+
+def _validate(options: dict[str, Any], se: MatchingSE, ps: PropensityOptions, covariates: Any) -> _Plan:
+    level = check_level(options["level"])
+    estimand = check_option("estimand", options["estimand"], ESTIMANDS)
+    distance = check_option("distance", options["distance"], DISTANCES)
+    method = check_option("method", options["method"], MATCH_METHODS)
+    scale = check_option("caliper_scale", options["caliper_scale"], CALIPER_SCALES)
+    k = check_positive_int(options["neighbors"], "neighbors")
+    j = check_positive_int(se.neighbors, "vce_neighbors")
+    vce = check_option("vce_convention", se.convention, VCE_CONVENTIONS)
+    imputation = check_option("se_imputation", se.imputation, IMPUTATIONS)
+    replace = bool(options["replace"])
+    _check_options(estimand, method, replace, k)
+    _check_vce(vce, distance, j)
+    exact = as_name_list(options["exact"], "exact")
+    if not as_name_list(covariates, "covariates") and not as_name_list(ps.covariates, "propensity_covariates"):
+        raise SpecificationError("matching needs covariates= (the confounders to match on).")
+    caliper, ties, bias_adjust = options["caliper"], options["ties"], options["bias_adjust"]
+    return _Plan(
+        estimand, distance, method, scale, k, replace, caliper, exact, ties, bias_adjust, j, vce, imputation, level
+    )
+
+
+def _prepare(data: Any, plan: _Plan, ps: PropensityOptions, roles: dict[str, Any]) -> Setup:
+    """The rows, the propensity score (unless matching on covariates) and its diagnostics."""
+    covariates = roles.pop("covariates")
+    return propensity_setup(
+        data,
+        **roles,
+        covariates=covariates if covariates is not None else ps.covariates,
+        **ps.keywords(),
+        extra={f"exact:{c}": c for c in plan.exact},
+        need_scores=plan.distance != "mahalanobis",
+        weighting=False,
+        sort_scores=plan.distance == "propensity" and not plan.exact,
+    )
+
+
+def _match(setup: Setup, metric: Metric, plan: _Plan) -> list[Direction | RangeDirection]:
+    """The matches of each arm the estimand averages over (treated for the ATT, controls for the ATC)."""
+    t = setup.prep.treatment
+    assert t is not None
+    k, ties, nearest = plan.k, plan.ties, plan.nearest_with_replacement
+    directions: list[Direction | RangeDirection] = []
+    for arm in {"ATT": (1.0,), "ATC": (0.0,), "ATE": (1.0, 0.0)}[plan.estimand]:
+        targets, pool = np.flatnonzero(t == arm), np.flatnonzero(t != arm)
+        if nearest and k > len(pool):
+            raise DataError(f"neighbors={k} exceeds the {len(pool)} rows of the group matched to.")
+        if metric.sort is not None and nearest:  # matches as runs of the sorted pool
+            directions.append(RangeDirection.from_sort(metric.sort, int(arm), k, metric.caliper, ties))
+        elif metric.kind == "1d" and metric.groups is not None and nearest:
+            cells = RangeDirection.from_cells(metric.values, t, metric.groups, int(arm), k, metric.caliper, ties)
+            directions.append(cells)
+        elif metric.sort is not None and plan.method == "nearest":
+            orders = (metric.sort.arm_order(int(arm)), metric.sort.arm_order(1 - int(arm)))
+            v = metric.values
+            pairs = assignment.greedy_1d_ratio(v[targets], v[pool], k, caliper=metric.caliper, orders=orders)
+            directions.append(_pairs_to_direction(arm, targets, pool, pairs))
+        else:
+            pairs = _search(metric, targets, pool, k, plan.replace, plan.method, ties)
+            directions.append(_pairs_to_direction(arm, targets, pool, pairs))
+    return directions
+
+
 def matching(
     data: Any,
     *,
@@ -272,6 +361,8 @@ def matching(
     treated_level: Any = None,
     random_state: Any = None,
     n_jobs: int | None = None,
+    propensity: PropensityOptions | None = None,
+    se: MatchingSE | None = None,
 ) -> Estimate:
     """Matching estimator of the ATT (default), ATC or ATE with Abadie-Imbens standard errors.
 
@@ -298,84 +389,44 @@ def matching(
     2^covariates up to a million) and regression above, where it would take seconds to minutes; a note
     on the result says which was used. Sampling
     weights are not supported by matching (use ipw).
+
+    The propensity settings can come as one :class:`~deconfound.PropensityOptions` (``propensity=``) and the
+    standard-error settings as one :class:`~deconfound.MatchingSE` (``se=``) instead of their keywords.
     """
-    level = check_level(level)
-    estimand = check_option("estimand", estimand, ESTIMANDS)
-    distance = check_option("distance", distance, DISTANCES)
-    method = check_option("method", method, MATCH_METHODS)
-    scale = check_option("caliper_scale", caliper_scale, CALIPER_SCALES)
-    k = check_positive_int(neighbors, "neighbors")
-    j = check_positive_int(vce_neighbors, "vce_neighbors")
-    vce = check_option("vce_convention", vce_convention, VCE_CONVENTIONS)
-    imputation = check_option("se_imputation", se_imputation, IMPUTATIONS)
-    _check_options(estimand, method, bool(replace), k)
-    _check_vce(vce, distance, j)
-    exact_cols = as_name_list(exact, "exact")
-    if not as_name_list(covariates, "covariates") and not as_name_list(propensity_covariates, "propensity_covariates"):
-        raise SpecificationError("matching needs covariates= (the confounders to match on).")
-    setup = propensity_setup(
-        data,
-        outcome=outcome,
-        treatment=treatment,
-        covariates=covariates if covariates is not None else propensity_covariates,
+    ps = PropensityOptions.resolve(
+        propensity,
+        "propensity",
         propensity_covariates=propensity_covariates,
         propensity_model=propensity_model,
         cross_fit=cross_fit,
         trim=trim,
         random_state=random_state,
         n_jobs=n_jobs,
-        missing=missing,
-        treated_level=treated_level,
-        extra={f"exact:{c}": c for c in exact_cols},
-        need_scores=distance != "mahalanobis",
-        weighting=False,
-        sort_scores=distance == "propensity" and not exact_cols,
     )
-    t = setup.prep.treatment
-    assert t is not None
+    vce = MatchingSE.resolve(
+        se,
+        "se",
+        vce_neighbors=vce_neighbors,
+        vce_convention=vce_convention,
+        se_adjust=se_adjust,
+        se_imputation=se_imputation,
+    )
+    options = dict(estimand=estimand, distance=distance, method=method, neighbors=neighbors, replace=replace)
+    options.update(caliper=caliper, caliper_scale=caliper_scale, exact=exact, ties=ties, bias_adjust=bias_adjust)
+    plan = _validate({**options, "level": level}, vce, ps, covariates)
+    roles = dict(outcome=outcome, treatment=treatment, covariates=covariates, missing=missing)
+    setup = _prepare(data, plan, ps, {**roles, "treated_level": treated_level})
     stage(setup.prep.n, f"matching {setup.prep.n:,} rows")
-    metric = _metric(setup, distance, caliper, scale, _exact_groups(setup, exact_cols))
-    adjust = bool(se_adjust) and setup.fit is not None and setup.fit.parametric and replace and method == "nearest"
-    arms = {"ATT": (1.0,), "ATC": (0.0,), "ATE": (1.0, 0.0)}[estimand]
-    directions: list[Direction | RangeDirection] = []
-    for arm in arms:
-        targets, pool = np.flatnonzero(t == arm), np.flatnonzero(t != arm)
-        if replace and method == "nearest" and k > len(pool):
-            raise DataError(f"neighbors={k} exceeds the {len(pool)} rows of the group matched to.")
-        if metric.sort is not None and replace and method == "nearest":  # matches as runs of the sorted pool
-            directions.append(RangeDirection.from_sort(metric.sort, int(arm), k, metric.caliper, ties))
-        elif metric.kind == "1d" and metric.groups is not None and replace and method == "nearest":
-            cells = RangeDirection.from_cells(metric.values, t, metric.groups, int(arm), k, metric.caliper, ties)
-            directions.append(cells)
-        elif metric.sort is not None and method == "nearest":
-            orders = (metric.sort.arm_order(int(arm)), metric.sort.arm_order(1 - int(arm)))
-            v = metric.values
-            pairs = assignment.greedy_1d_ratio(v[targets], v[pool], k, caliper=metric.caliper, orders=orders)
-            directions.append(_pairs_to_direction(arm, targets, pool, pairs))
-        else:
-            pairs = _search(metric, targets, pool, k, bool(replace), method, ties)
-            directions.append(_pairs_to_direction(arm, targets, pool, pairs))
-    options = dict(
-        distance=distance,
-        method=method,
-        replace=bool(replace),
-        k=k,
-        j=j,
-        bias_adjust=bias_adjust,
-        vce=vce,
-        imputation=imputation,
-    )
-    return _finish(setup, directions, metric, estimand, adjust, options, level)
+    metric = _metric(setup, plan.distance, plan.caliper, plan.scale, _exact_groups(setup, plan.exact))
+    directions = _match(setup, metric, plan)
+    adjust = bool(vce.adjust) and setup.fit is not None and setup.fit.parametric and plan.nearest_with_replacement
+    return _finish(setup, directions, metric, plan, adjust)
 
 
-def _finish(setup, directions, metric, estimand, adjust, options, level) -> Estimate:
-    distance, method, replace, k, j = (options[key] for key in ("distance", "method", "replace", "k", "j"))
-    stata = options["vce"] == "stata"
-    prep = setup.prep
-    y, t = prep.outcome, prep.treatment
-    warnings = list(setup.warnings)
-    notes = list(setup.notes)
+def _unmatched(directions: list, metric: Metric, estimand: str) -> tuple[dict[str, int], list[str]]:
+    """Targets left without a match, by group, and the warnings saying so (an error when none matched)."""
     n_unmatched = {("treated" if d.arm == 1.0 else "control"): len(d.targets) - len(d.matched) for d in directions}
+    warnings = []
     for d in directions:
         group = "treated" if d.arm == 1.0 else "control"
         if len(d.matched) == 0:
@@ -390,8 +441,20 @@ def _finish(setup, directions, metric, estimand, adjust, options, level) -> Esti
                 f"exact-matching cells and were left out: the estimate is the {estimand} over the "
                 f"{len(d.matched)} matched {group} rows, which may differ from the {estimand} you asked for."
             )
+    return n_unmatched, warnings
+
+
+def _finish(setup: Setup, directions: list, metric: Metric, plan: _Plan, adjust: bool) -> Estimate:
+    distance, estimand, k = plan.distance, plan.estimand, plan.k
+    stata = plan.vce == "stata"
+    prep = setup.prep
+    y, t = prep.outcome, prep.treatment
+    assert t is not None
+    notes = list(setup.notes)
+    n_unmatched, unmatched_warnings = _unmatched(directions, metric, estimand)
+    warnings = list(setup.warnings) + unmatched_warnings
     mu = None
-    if options["bias_adjust"]:
+    if plan.bias_adjust:
         used, _ = match_counts(directions, len(y))
         mu = bias_models(setup.outcome_design if setup.outcome_design.k else setup.ps_design, y, t, used)
         notes.append(
@@ -404,14 +467,15 @@ def _finish(setup, directions, metric, estimand, adjust, options, level) -> Esti
     estimate = float(effects_all.mean())
     stage(len(y), "matching standard errors (Abadie-Imbens)")
     k1, k2 = match_counts(directions, len(y))  # every pair belongs to a matched target
-    sigma2 = conditional_variance(metric, y, t, k1 > 0, _variance_neighbors(options["vce"], metric, j), pooled=stata)
+    sigma2 = conditional_variance(metric, y, t, k1 > 0, _variance_neighbors(plan.vce, metric, plan.j), pooled=stata)
     variance = ai_variance(effects_all, target_rows, sigma2, k1, k2)
     if adjust:
+        assert setup.fit is not None
         on_score = distance == "propensity"
         dims = sum(part.values is not None for part in setup.fit.design.parts)
-        imputation = resolve_imputation(options["imputation"], len(y), dims)
+        imputation = resolve_imputation(plan.imputation, len(y), dims)
         variance += ps_adjustment(
-            setup.fit, y, t, k, estimate, estimand, j, metric.sort, on_score, ties=stata, imputation=imputation
+            setup.fit, y, t, k, estimate, estimand, plan.j, metric.sort, on_score, ties=stata, imputation=imputation
         )
         notes.append("standard error adjusted for the estimated propensity score (Abadie and Imbens 2016)")
         if estimand != "ATE":
@@ -433,16 +497,16 @@ def _finish(setup, directions, metric, estimand, adjust, options, level) -> Esti
     se = float(np.sqrt(variance))
     diagnostics, bal_warn = _match_diagnostics(setup, directions, target_rows, metric, n_unmatched, k1)
     warnings += bal_warn
-    how = {"nearest": "nearest-neighbour", "optimal": "optimal pair"}[method]
+    how = {"nearest": "nearest-neighbour", "optimal": "optimal pair"}[plan.method]
     return make_estimate(
         prep,
         method="psm" if distance != "mahalanobis" else "matching",
-        label=f"{how.capitalize()} matching on {distance} (1:{k}, {'with' if replace else 'without'} replacement)",
+        label=f"{how.capitalize()} matching on {distance} (1:{k}, {'with' if plan.replace else 'without'} replacement)",
         estimand=estimand,
         estimate=estimate,
         std_error=se,
         df=None,
-        level=level,
+        level=plan.level,
         warnings=warnings,
         notes=notes,
         diagnostics=diagnostics,

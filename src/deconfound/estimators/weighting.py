@@ -30,6 +30,7 @@ from ..diagnostics.balance import balance_before_after, balance_warnings
 from ..errors import DataError, SpecificationError
 from ..results import Estimate
 from ._base import coef_table, make_estimate
+from .bundles import PropensityOptions
 from .propensity import Setup, propensity_setup
 
 ESTIMANDS = ("ATE", "ATT", "ATC")
@@ -315,12 +316,30 @@ _SHARED_DOC = """
     classifier; ``trim`` drops rows with extreme scores (a number a: keep a <= e <= 1 - a; or "crump").
     ``weights`` are sampling weights. Per-row weights are in ``diagnostics["weights"]``, the effective
     sample sizes and largest weights in ``diagnostics["weight_summary"]`` and covariate balance before and
-    after weighting in ``diagnostics["balance"]``.
+    after weighting in ``diagnostics["balance"]``. ipw, aipw and overlap_weights also take the
+    propensity settings as one ``propensity=PropensityOptions(...)``.
 """
 
 
 def _options(**kwargs: Any) -> dict:
     return kwargs
+
+
+def _propensity(bundle: Any, covariates: Any, *settings: Any) -> tuple[Any, dict[str, Any]]:
+    """The propensity score's covariates and other settings, from ``propensity=`` when given (see
+    :class:`~deconfound.PropensityOptions`; the keywords must then keep their defaults)."""
+    model, cross_fit, trim, random_state, n_jobs = settings
+    chosen = PropensityOptions.resolve(
+        bundle,
+        "propensity",
+        propensity_covariates=covariates,
+        propensity_model=model,
+        cross_fit=cross_fit,
+        trim=trim,
+        random_state=random_state,
+        n_jobs=n_jobs,
+    ).keywords()
+    return chosen.pop("propensity_covariates"), chosen
 
 
 def ipw(
@@ -341,6 +360,7 @@ def ipw(
     treated_level: Any = None,
     random_state: Any = None,
     n_jobs: int | None = None,
+    propensity: PropensityOptions | None = None,
 ) -> Estimate:
     """Inverse probability weighting: the ATE (weights 1/e and 1/(1-e)), ATT (controls weighted e/(1-e))
     or ATC. ``weighting="hajek"`` (default) normalises the weights within each group; ``"ht"`` is the
@@ -348,6 +368,9 @@ def ipw(
     estimand = check_option("estimand", estimand, ESTIMANDS)
     weighting = check_option("weighting", weighting, WEIGHTINGS)
     name = {"hajek": "Hajek", "ht": "Horvitz-Thompson"}[weighting]
+    propensity_covariates, ps = _propensity(
+        propensity, propensity_covariates, propensity_model, cross_fit, trim, random_state, n_jobs
+    )
     return _run(
         "ipw",
         f"Inverse probability weighting ({name})",
@@ -359,16 +382,7 @@ def ipw(
         estimand=estimand,
         weights=weights,
         weighting=weighting,
-        options=_options(
-            propensity_model=propensity_model,
-            cross_fit=cross_fit,
-            trim=trim,
-            level=level,
-            missing=missing,
-            treated_level=treated_level,
-            random_state=random_state,
-            n_jobs=n_jobs,
-        ),
+        options=_options(**ps, level=level, missing=missing, treated_level=treated_level),
     )
 
 
@@ -388,10 +402,14 @@ def overlap_weights(
     treated_level: Any = None,
     random_state: Any = None,
     n_jobs: int | None = None,
+    propensity: PropensityOptions | None = None,
 ) -> Estimate:
     """Overlap weights (Li, Morgan and Zaslavsky 2018): treated weighted 1 - e, controls e. The estimand
     is the ATO, the effect in the population where treatment is most uncertain; weights are bounded, so
     extreme scores cannot dominate, and a logistic model balances the covariates' means exactly."""
+    propensity_covariates, ps = _propensity(
+        propensity, propensity_covariates, propensity_model, cross_fit, trim, random_state, n_jobs
+    )
     return _run(
         "overlap",
         "Overlap weights",
@@ -403,16 +421,7 @@ def overlap_weights(
         estimand="ATO",
         weights=weights,
         weighting="hajek",
-        options=_options(
-            propensity_model=propensity_model,
-            cross_fit=cross_fit,
-            trim=trim,
-            level=level,
-            missing=missing,
-            treated_level=treated_level,
-            random_state=random_state,
-            n_jobs=n_jobs,
-        ),
+        options=_options(**ps, level=level, missing=missing, treated_level=treated_level),
     )
 
 
@@ -433,11 +442,15 @@ def aipw(
     treated_level: Any = None,
     random_state: Any = None,
     n_jobs: int | None = None,
+    propensity: PropensityOptions | None = None,
 ) -> Estimate:
     """Augmented IPW (doubly robust): a linear outcome model per group plus inverse-probability-weighted
     residuals. Consistent when either the propensity model or the outcome models are right. The ATT
     corrects the treated's predicted untreated outcomes with odds-weighted control residuals."""
     estimand = check_option("estimand", estimand, ESTIMANDS)
+    propensity_covariates, ps = _propensity(
+        propensity, propensity_covariates, propensity_model, cross_fit, trim, random_state, n_jobs
+    )
     return _run(
         "aipw",
         "Augmented inverse probability weighting (doubly robust)",
@@ -449,16 +462,7 @@ def aipw(
         estimand=estimand,
         weights=weights,
         weighting="ht",
-        options=_options(
-            propensity_model=propensity_model,
-            cross_fit=cross_fit,
-            trim=trim,
-            level=level,
-            missing=missing,
-            treated_level=treated_level,
-            random_state=random_state,
-            n_jobs=n_jobs,
-        ),
+        options=_options(**ps, level=level, missing=missing, treated_level=treated_level),
     )
 
 
