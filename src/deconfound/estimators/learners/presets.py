@@ -135,6 +135,14 @@ def make_learner(
     return Learner(template, kind, type(spec).__name__, argument)
 
 
+def _weight_key(estimator: Any) -> str:
+    """The fit() keyword for sample weights: a pipeline (the "lasso" preset) routes them to its last step."""
+    steps = getattr(estimator, "steps", None)
+    if isinstance(steps, list) and steps and isinstance(steps[-1], tuple):
+        return f"{steps[-1][0]}__sample_weight"
+    return "sample_weight"
+
+
 @dataclass(frozen=True)
 class Learner:
     """An unfitted, seeded learner template for one nuisance; every fit works on a fresh clone."""
@@ -150,7 +158,7 @@ class Learner:
 
         est = clone(self.template)
         target = np.asarray(y).astype(np.int64) if self.kind == "classifier" else np.asarray(y, dtype=np.float64)
-        kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
+        kwargs = {} if sample_weight is None else {_weight_key(est): sample_weight}
         label = f"{self.argument} {self.name!r}"
         try:
             est.fit(x, target, **kwargs)
