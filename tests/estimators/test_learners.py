@@ -15,6 +15,7 @@ from deconfound.estimators.learners import (
     derive_seed,
     make_folds,
     make_learner,
+    repeated_folds,
     seed_from,
 )
 
@@ -222,6 +223,17 @@ def test_grouped_folds_keep_each_cluster_on_one_side(rng):
     np.testing.assert_array_equal(folds.assignment, again.assignment)
 
 
+def test_repeated_splits_start_from_the_root_seed_and_differ(rng):
+    t = rng.binomial(1, 0.4, 200)
+    splits = repeated_folds(200, folds=4, repeats=3, target=t, random_state=6)
+    np.testing.assert_array_equal(splits[0].assignment, make_folds(200, folds=4, target=t, random_state=6).assignment)
+    assert all(s.stratified for s in splits)
+    assert not np.array_equal(splits[1].assignment, splits[0].assignment)
+    assert not np.array_equal(splits[2].assignment, splits[1].assignment)
+    again = repeated_folds(200, folds=4, repeats=3, target=t, random_state=6)
+    assert all(np.array_equal(a.assignment, b.assignment) for a, b in zip(splits, again))
+
+
 # --------------------------------------------------------------------------------------------------
 # errors
 # --------------------------------------------------------------------------------------------------
@@ -278,3 +290,21 @@ def test_failures_name_the_argument_and_the_fold(rng):
         cross_fit_predict(make_learner("gbm", kind="regressor", argument="outcome_model"), x, nan_y, folds)
     with pytest.raises(dc.SpecificationError, match=r"the folds were made for 100 rows but the data have 99"):
         cross_fit_predict(learner, x[:99], t[:99], folds)
+
+
+def test_scikit_learn_is_imported_only_when_used():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from deconfound.estimators import learners, propensity\n"
+        "assert 'sklearn' not in sys.modules\n"
+        "x = np.random.default_rng(0).normal(size=(40, 2))\n"
+        "learners.make_learner('ols', kind='regressor').fit(x, x[:, 0] + x[:, 1])\n"
+        "assert 'sklearn' not in sys.modules\n"
+        "learners.make_learner('gbm', kind='regressor')\n"
+        "assert 'sklearn' in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr

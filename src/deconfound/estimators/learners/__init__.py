@@ -6,7 +6,8 @@ Four pieces, each usable alone:
 * :mod:`.seeds` - one ``random_state`` per estimate becomes one root seed (:func:`seed_from`); every
   other seed (a repetition's splits, a nuisance's learner) is derived from it (:func:`derive_seed`);
 * :mod:`.folds` - :func:`make_folds`: K shuffled folds made once and shared by every nuisance of the
-  estimate; stratified when the target is binary, grouped by cluster when asked;
+  estimate; stratified when the target is binary, grouped by cluster when asked; :func:`repeated_folds`
+  for repeated sample splits;
 * :mod:`.presets` - :func:`make_learner`: presets by name or any scikit-learn classifier/regressor,
   validated, cloned (the user's object is never fitted) and seeded; :class:`Learner` fits clones with
   errors that name the user's argument;
@@ -17,7 +18,7 @@ scikit-learn is imported only when a split is made or a scikit-learn preset is b
 """
 
 from .crossfit import cross_fit_predict
-from .folds import Folds, make_folds
+from .folds import Folds, make_folds, repeated_folds
 from .linear import LeastSquaresRegressor, LogisticClassifier
 from .presets import CLASSIFIER_PRESETS, PRESETS, REGRESSOR_PRESETS, Learner, learner_name, make_learner
 from .seeds import derive_seed, seed_from
@@ -35,5 +36,6 @@ __all__ = [
     "learner_name",
     "make_folds",
     "make_learner",
+    "repeated_folds",
     "seed_from",
 ]

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..._core.options import check_positive_int
 from ...errors import DataError, SpecificationError
-from .seeds import seed_from
+from .seeds import derive_seed, seed_from
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,3 +114,33 @@ def make_folds(
         return Folds(_assignment(n, splitter.split(np.zeros(n), codes), k), k, stratified=True, seed=seed)
     splitter_kf = KFold(n_splits=k, shuffle=True, random_state=seed)
     return Folds(_assignment(n, splitter_kf.split(np.zeros(n)), k), k, seed=seed)
+
+
+def repeated_folds(
+    n: int,
+    *,
+    folds: int = 5,
+    repeats: int = 1,
+    target: np.ndarray | None = None,
+    groups: np.ndarray | None = None,
+    random_state: Any = None,
+    argument: str = "folds",
+    labels: tuple[str, str] = ("positive", "negative"),
+) -> list[Folds]:
+    """``repeats`` independent splits (repeated cross-fitting): the first seeded with the root seed (so it
+    equals :func:`make_folds` with the same ``random_state``), repetition r with ``derive_seed(seed,
+    "repeat", r)``."""
+    check_positive_int(repeats, "repeats")
+    seed = seed_from(random_state)
+    return [
+        make_folds(
+            n,
+            folds=folds,
+            target=target,
+            groups=groups,
+            random_state=derive_seed(seed, "repeat", r) if r else seed,
+            argument=argument,
+            labels=labels,
+        )
+        for r in range(repeats)
+    ]

@@ -27,7 +27,7 @@ def _design(x: Any, fit_intercept: bool) -> Design:
     return design.with_parts([constant_part()], front=True) if fit_intercept else design
 
 
-class _OwnLearner:
+class OwnLearner:
     """Parameters, cloning and the fitted check shared by our two learners."""
 
     def __init__(self, fit_intercept: bool = True) -> None:
@@ -36,7 +36,7 @@ class _OwnLearner:
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         return {"fit_intercept": self.fit_intercept}
 
-    def set_params(self, **params: Any) -> _OwnLearner:
+    def set_params(self, **params: Any) -> OwnLearner:
         for key, value in params.items():
             if key not in self.get_params():
                 raise SpecificationError(
@@ -65,7 +65,7 @@ class _OwnLearner:
         return matrix
 
 
-class LeastSquaresRegressor(_OwnLearner):
+class LeastSquaresRegressor(OwnLearner):
     """Ordinary (or weighted) least squares with the core's solver; ``predict`` gives X beta."""
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> LeastSquaresRegressor:
@@ -84,7 +84,7 @@ class LeastSquaresRegressor(_OwnLearner):
         return self._features(X) @ self._coef() + self.intercept_
 
 
-class LogisticClassifier(_OwnLearner):
+class LogisticClassifier(OwnLearner):
     """Unpenalized maximum-likelihood logistic regression (IRLS); ``predict_proba`` as scikit-learn's."""
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> LogisticClassifier:

@@ -135,6 +135,17 @@ def make_learner(
     return Learner(template, kind, type(spec).__name__, argument)
 
 
+def _clone(template: Any) -> Any:
+    """A fresh unfitted copy: our own learners without scikit-learn, others with ``sklearn.base.clone``."""
+    from .linear import OwnLearner
+
+    if isinstance(template, OwnLearner):
+        return type(template)(**template.get_params())
+    from sklearn.base import clone
+
+    return clone(template)
+
+
 def _weight_key(estimator: Any) -> str:
     """The fit() keyword for sample weights: a pipeline (the "lasso" preset) routes them to its last step."""
     steps = getattr(estimator, "steps", None)
@@ -154,9 +165,7 @@ class Learner:
 
     def fit(self, x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None, *, where: str = "") -> Any:
         """A fitted clone. ``where`` (e.g. " in fold 2 of 5") locates a failure in the error message."""
-        from sklearn.base import clone
-
-        est = clone(self.template)
+        est = _clone(self.template)
         target = np.asarray(y).astype(np.int64) if self.kind == "classifier" else np.asarray(y, dtype=np.float64)
         kwargs = {} if sample_weight is None else {_weight_key(est): sample_weight}
         label = f"{self.argument} {self.name!r}"
