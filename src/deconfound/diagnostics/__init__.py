@@ -2,9 +2,11 @@
 
 from .balance import balance_before_after, balance_table, joint_balance_test
 from .collinearity import collinearity_diagnostics
+from .hypotheses import TestResult
 from .overlap import crump_alpha, overlap_table, trim_mask
 
 __all__ = [
+    "TestResult",
     "balance_before_after",
     "balance_table",
     "collinearity_diagnostics",

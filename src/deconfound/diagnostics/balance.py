@@ -10,6 +10,7 @@ import pandas as pd
 
 from .._core.design import Design, constant_part
 from .._core.distributions import chi2_sf
+from .hypotheses import TestResult
 
 
 def _wmean_var(x: np.ndarray, w: np.ndarray) -> tuple[float, float]:
@@ -77,7 +78,12 @@ def covariate_balance(
     return balance_table(prep.covariates, prep.treatment, prep.weights)
 
 
-def joint_balance_test(covariates: Design, treatment: np.ndarray) -> dict[str, float]:
+#: the dict form of the joint balance test (the --json contract)
+BALANCE_LAYOUT = ("statistic", "df", "p_value")
+BALANCE_NULL = "the covariates do not predict the treatment (the arms are balanced)"
+
+
+def joint_balance_test(covariates: Design, treatment: np.ndarray) -> TestResult:
     """Wald test (HC1) that no covariate predicts the treatment, from a linear probability model."""
     from .._core.least_squares import fit_ols
 
@@ -86,13 +92,14 @@ def joint_balance_test(covariates: Design, treatment: np.ndarray) -> dict[str, f
     b = fit.coef[1:]
     v = fit.cov[1:, 1:]
     df = len(b)
+    name = "joint balance test"
     try:
         stat = float(b @ np.linalg.solve(v, b))
     except np.linalg.LinAlgError:
         # a singular covariance here means residuals without variance: the covariates predict the treatment
         # exactly, the strongest evidence of imbalance there is
-        return {"statistic": float("inf"), "df": float(df), "p_value": 0.0}
-    return {"statistic": stat, "df": float(df), "p_value": chi2_sf(stat, df)}
+        return TestResult(name, float("inf"), "chi2", float(df), None, 0.0, BALANCE_NULL, layout=BALANCE_LAYOUT)
+    return TestResult(name, stat, "chi2", float(df), None, chi2_sf(stat, df), BALANCE_NULL, layout=BALANCE_LAYOUT)
 
 
 def _arm_moments(

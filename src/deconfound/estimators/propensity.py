@@ -11,6 +11,10 @@
 * any scikit-learn classifier with ``predict_proba`` (cloned, never modified), optionally cross-fitted:
   each row's score then comes from a model that did not see that row.
 
+Every model but our logistic one goes through the learner layer (:mod:`.learners`: presets, cloning,
+seeding, stratified folds, out-of-fold predictions); one integer seed drawn from ``random_state`` seeds
+both the folds and the classifier.
+
 The public :func:`propensity_scores` returns the scores with the data's row labels.
 """
 
@@ -26,14 +30,15 @@ import pandas as pd
 
 from .._core.design import Design, constant_part
 from .._core.logistic import LogisticFit, fit_logistic, predict
-from .._core.options import check_option, check_random_state
+from .._core.options import check_option
 from .._core.progress import stage
 from .._core.scoresort import ScoreSort
 from ..data import Prepared, prepare
 from ..errors import DataError, SpecificationError
 from ..results import CoefTable, LazyValue
+from .learners import CLASSIFIER_PRESETS, cross_fit_predict, learner_name, make_folds, make_learner, seed_from
 
-PRESETS = ("logistic", "sklearn-logistic", "gbm", "rf")
+PRESETS = CLASSIFIER_PRESETS
 DEFAULT_FOLDS = 5
 
 
@@ -88,102 +93,21 @@ class PropensityFit:
 
 
 def model_name(model: Any) -> str:
-    return model if isinstance(model, str) else type(model).__name__
-
-
-def _seed(random_state: Any) -> int:
-    """An integer seed for scikit-learn drawn from ``random_state`` (never numpy's global generator)."""
-    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
-        return int(random_state)
-    return int(check_random_state(random_state).integers(0, 2**31 - 1))
-
-
-def _preset(name: str, seed: int, n_jobs: int | None) -> Any:
-    if name == "sklearn-logistic":
-        from sklearn.linear_model import LogisticRegression
-
-        return LogisticRegression()
-    if name == "gbm":
-        from sklearn.ensemble import HistGradientBoostingClassifier
-
-        return HistGradientBoostingClassifier(random_state=seed)
-    from sklearn.ensemble import RandomForestClassifier
-
-    return RandomForestClassifier(n_estimators=200, min_samples_leaf=5, random_state=seed, n_jobs=n_jobs)
-
-
-def _check_classifier(model: Any) -> Any:
-    from sklearn.base import clone
-
-    if not hasattr(model, "fit") or not hasattr(model, "predict_proba"):
-        what = type(model).__name__
-        raise SpecificationError(
-            f"propensity_model must be one of {', '.join(repr(p) for p in PRESETS)} or a scikit-learn classifier "
-            f"with predict_proba; got {what!r}, which has no predict_proba. For an SVC pass probability=True; "
-            "otherwise choose a probabilistic classifier."
-        )
-    try:
-        return clone(model)
-    except Exception as exc:  # sklearn raises TypeError/RuntimeError for objects it cannot clone
-        raise SpecificationError(f"propensity_model {type(model).__name__!r} cannot be cloned: {exc}") from exc
-
-
-def _set_seed(model: Any, seed: int) -> Any:
-    params = model.get_params(deep=False) if hasattr(model, "get_params") else {}
-    if "random_state" in params and params["random_state"] is None:
-        model.set_params(random_state=seed)
-    return model
-
-
-def _fit_predict(
-    model: Any, x_fit: np.ndarray, t_fit: np.ndarray, w_fit: np.ndarray | None, x_new: np.ndarray
-) -> np.ndarray:
-    from sklearn.base import clone
-
-    est = clone(model)
-    kwargs = {} if w_fit is None else {"sample_weight": w_fit}
-    try:
-        est.fit(x_fit, t_fit.astype(np.int64), **kwargs)
-    except TypeError as exc:
-        if w_fit is not None and "sample_weight" in str(exc):
-            raise SpecificationError(
-                f"propensity_model {type(model).__name__!r} does not accept sample weights; drop weights= or "
-                "choose a classifier whose fit() takes sample_weight."
-            ) from exc
-        raise SpecificationError(f"propensity_model {type(model).__name__!r} could not be fitted: {exc}") from exc
-    except ValueError as exc:
-        raise SpecificationError(f"propensity_model {type(model).__name__!r} could not be fitted: {exc}") from exc
-    proba = np.asarray(est.predict_proba(x_new), dtype=np.float64)
-    classes = list(getattr(est, "classes_", [0, 1]))
-    if 1 not in classes:
-        raise DataError("A cross-fitting fold had no treated rows; use fewer folds (cross_fit=) or more data.")
-    return proba[:, classes.index(1)]
+    return learner_name(model)
 
 
 def _classifier_scores(
-    model: Any, design: Design, t: np.ndarray, w: np.ndarray | None, folds: int, seed: int
+    model: Any, design: Design, t: np.ndarray, w: np.ndarray | None, folds: int, seed: int, n_jobs: int | None
 ) -> np.ndarray:
-    x = design.to_array()
-    if folds <= 1:
-        return _fit_predict(model, x, t, w, x)
-    from sklearn.model_selection import StratifiedKFold
-
-    n_min = int(min(np.count_nonzero(t == 1), np.count_nonzero(t == 0)))
-    if n_min < folds:
-        raise DataError(
-            f"cross_fit={folds} folds need at least {folds} treated and {folds} control rows; the smaller group "
-            f"has {n_min}. Use fewer folds."
-        )
-    from .._core.progress import current
-
-    out = np.empty(len(t))
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    progress = current()
-    progress.step(f"cross-fitting the propensity model ({folds} folds)")
-    for fold, (train, test) in enumerate(splitter.split(x, t.astype(np.int64)), 1):
-        out[test] = _fit_predict(model, x[train], t[train], None if w is None else w[train], x[test])
-        progress.advance(fold, folds)
-    return out
+    """Scores from a scikit-learn classifier or preset through the learner layer (cloned, seeded with
+    ``seed``; cross-fitted on stratified folds seeded with the same ``seed`` when ``folds`` > 1)."""
+    learner = make_learner(model, kind="classifier", argument="propensity_model", random_state=seed, n_jobs=n_jobs)
+    split = None
+    if folds > 1:
+        labels = ("treated", "control")
+        split = make_folds(len(t), folds=folds, target=t, random_state=seed, argument="cross_fit", labels=labels)
+    message = f"cross-fitting the propensity model ({folds} folds)" if split is not None else None
+    return cross_fit_predict(learner, design.to_array(), t, split, sample_weight=w, message=message)
 
 
 def _resolve_folds(cross_fit: Any, name: str) -> int:
@@ -227,11 +151,8 @@ def fit_propensity(
         fit = fit_logistic(design, treatment, weights)
         index, score = predict(design, fit.coef)
         return PropensityFit(score, index, "logistic", design, fit, 0)
-    seed = _seed(random_state)
-    estimator = _preset(name, seed, n_jobs) if isinstance(model, str) else _set_seed(_check_classifier(model), seed)
-    score = _classifier_scores(estimator, covariates, treatment, weights, folds, seed)
-    if not np.all(np.isfinite(score)):
-        raise DataError(f"propensity_model {name!r} returned missing or infinite probabilities.")
+    seed = seed_from(random_state)
+    score = _classifier_scores(model, covariates, treatment, weights, folds, seed, n_jobs)
     with np.errstate(divide="ignore"):
         index = np.log(score) - np.log1p(-score)
     notes = [f"propensity scores from {name}" + (f", cross-fitted in {folds} folds" if folds else ", fitted in-sample")]

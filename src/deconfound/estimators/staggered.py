@@ -30,6 +30,7 @@ import pandas as pd
 from .._core.influence import if_covariance
 from .._core.options import as_name_list, check_level, check_option, check_positive_int, check_random_state
 from ..data import Prepared, prepare
+from ..diagnostics.hypotheses import TestResult
 from ..diagnostics.pretrends import pretrend_warning, wald_test
 from ..errors import DataError, SpecificationError
 from ..results import CoefTable, Estimate
@@ -473,13 +474,13 @@ def _event_frame(agg, level: float) -> pd.DataFrame:
     return frame
 
 
-def _pretrend(cells: Cells, cov: np.ndarray, anticipation: float) -> dict[str, Any]:
+def _pretrend(cells: Cells, cov: np.ndarray, anticipation: float) -> TestResult:
     pre = np.flatnonzero((cells.time < cells.group - anticipation) & ~cells.fixed_zero & (np.diag(cov) > 0))
     if pre.size == 0:
-        return {"applicable": False, "reason": "no pre-treatment group-time effects (every cohort starts too early)"}
-    out = wald_test(cells.att, cov, pre.tolist(), None)
-    out.update({"applicable": True, "cells": [(float(cells.group[i]), float(cells.time[i])) for i in pre]})
-    return out
+        reason = "no pre-treatment group-time effects (every cohort starts too early)"
+        return TestResult.not_applicable("joint pre-trend test", reason)
+    out = wald_test(cells.att, cov, pre.tolist(), None, null="every pre-treatment group-time effect is zero")
+    return out.with_keys("applicable", "cells", cells=[(float(cells.group[i]), float(cells.time[i])) for i in pre])
 
 
 def _result(prep, wide, cells, aggs, kind, cov, boot, level, anticipation, notes, data_w, control, base) -> Estimate:

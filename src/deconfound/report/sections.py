@@ -8,7 +8,7 @@ estimators leave on their results are rendered by small functions registered in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,7 +90,7 @@ def _event_study(estimate: Estimate, value: Any) -> list[ReportTable | ReportFig
         figure(f"event-{estimate.method}-{id(estimate)}", f"Event study: {estimate.name}", plot_event_study(estimate))
     ]
     test = estimate.diagnostics.get("pretrend_test")
-    if isinstance(test, dict) and test.get("applicable"):
+    if isinstance(test, Mapping) and test.get("applicable"):
         verdict = "no evidence against" if test["p_value"] >= 0.05 else "evidence AGAINST"
         caption = (
             f"Joint test that every pre-treatment coefficient is zero: {test['distribution']} = "
@@ -325,7 +325,7 @@ def _regression(outcome: Outcome) -> tuple[str, Estimate] | None:
     return next(((m, e) for m, e in pairs if e.coefficients is not None and e.df is not None), None)
 
 
-def _placebo(model: Any, method: str, seed: Any, progress: Progress) -> dict[str, Any]:
+def _placebo(model: Any, method: str, seed: Any, progress: Progress) -> Mapping[str, Any]:
     from ..robustness import placebo_treatment
 
     def run(frame: pd.DataFrame, treatment: str) -> Estimate:
@@ -342,7 +342,7 @@ def _placebo(model: Any, method: str, seed: Any, progress: Progress) -> dict[str
     )
 
 
-def _placebo_text(name: str, result: dict[str, Any]) -> str:
+def _placebo_text(name: str, result: Mapping[str, Any]) -> str:
     ran = result["n_simulations"] - result["n_failed"]
     failed = ""
     if result["n_failed"]:

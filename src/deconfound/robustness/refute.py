@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .._core.options import check_positive_int, check_random_state
+from ..diagnostics.hypotheses import TestResult
 from ..errors import DeconfoundError, SpecificationError
 
 
@@ -26,11 +27,13 @@ def placebo_treatment(
     random_state: Any = None,
     progress: Callable[[int, int], None] | None = None,
     **options: Any,
-) -> dict[str, Any]:
+) -> TestResult:
     """Run ``estimator(data_with_permuted_treatment, treatment=treatment, **options)`` repeatedly.
 
-    Returns the real estimate, the placebo estimates' mean and standard deviation, and the permutation
-    p-value (share of |placebo| >= |real|, with the usual +1 correction). A permutation on which the
+    Returns a :class:`~deconfound.diagnostics.hypotheses.TestResult` (statistic: the real estimate;
+    distribution: "permutation"), which as a mapping holds the real estimate, the placebo estimates' mean
+    and standard deviation, and the permutation p-value (share of |placebo| >= |real|, with the usual +1
+    correction). A permutation on which the
     estimator raises a :class:`~deconfound.DeconfoundError` is counted in ``n_failed`` (its message in
     ``failures``) and left out; the test ``passed`` only if at least two permutations ran. An error on
     the real data is raised.
@@ -58,19 +61,43 @@ def placebo_treatment(
     return _summary(float(real), np.asarray(values, dtype=float), failures, n_simulations)
 
 
-def _summary(real: float, placebo: np.ndarray, failures: list[str], n_simulations: int) -> dict[str, Any]:
+#: the dict form of a placebo result (keys in order)
+PLACEBO_LAYOUT = (
+    "estimate=statistic",
+    "placebo_mean",
+    "placebo_sd",
+    "p_value",
+    "n_simulations",
+    "n_failed",
+    "failures",
+    "passed",
+)
+PLACEBO_NULL = "the method finds no effect of a randomly permuted treatment as large as the real one"
+
+
+def _summary(real: float, placebo: np.ndarray, failures: list[str], n_simulations: int) -> TestResult:
     ran = len(placebo)
     mean = float(placebo.mean()) if ran else float("nan")
     sd = float(placebo.std(ddof=1)) if ran > 1 else float("nan")
     p = (1 + int(np.sum(np.abs(placebo) >= abs(real)))) / (ran + 1)
-    return {
-        "estimate": real,
+    details = {
         "placebo_mean": mean,
         "placebo_sd": sd,
-        "p_value": p,
         "n_simulations": n_simulations,
         "n_failed": len(failures),
         "failures": tuple(dict.fromkeys(failures)),
         # the placebo passes when the permuted estimates centre on zero (within three standard errors)
         "passed": bool(ran > 1 and abs(mean) <= 3 * sd / np.sqrt(ran)),
     }
+    reason = None if ran > 1 else "fewer than two permuted treatments could be estimated"
+    return TestResult(
+        "placebo treatment (permutation) test",
+        real,
+        "permutation",
+        p_value=p,
+        null=PLACEBO_NULL,
+        reason=reason,
+        details=details,
+        layout=PLACEBO_LAYOUT,
+        statistic_name="estimate",
+    )

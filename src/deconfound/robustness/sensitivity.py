@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..diagnostics.hypotheses import TestResult
 from ..errors import SpecificationError
 
 
@@ -45,24 +46,29 @@ def robustness_value(t_statistic: float, df: float, q: float = 1.0, alpha: float
     return 0.5 * (math.sqrt(f_qa**4 + 4.0 * f_qa**2) - f_qa**2)
 
 
-def sensitivity(result: Any, q: float = 1.0, alpha: float = 0.05) -> dict[str, Any]:
+#: the dict form of a sensitivity result (keys in order)
+SENSITIVITY_LAYOUT = ("applicable", "partial_r2", "rv", "rv_alpha", "q", "alpha", "df", "exact", "text")
+NAME = "omitted-variable sensitivity"
+
+
+def sensitivity(result: Any, q: float = 1.0, alpha: float = 0.05) -> TestResult:
     """Sensitivity summary for a regression-based :class:`~deconfound.Estimate`.
 
-    Returns a dict with ``partial_r2``, ``rv`` (RV_q), ``rv_alpha`` (RV_{q,alpha}), ``df`` (the residual
-    degrees of freedom), ``exact`` (False when the t statistic is a robust or clustered one, for which
-    the bounds are an approximation) and a sentence that explains them; or ``{"applicable": False,
-    "reason": ...}`` when the estimate is not a regression coefficient with a finite t statistic.
+    Returns a :class:`~deconfound.diagnostics.hypotheses.TestResult` whose statistic is the robustness
+    value RV_q (no distribution: it is not a hypothesis test) and whose ``df`` is the residual degrees of
+    freedom; as a mapping it holds ``partial_r2``, ``rv`` (RV_q), ``rv_alpha`` (RV_{q,alpha}), ``df``,
+    ``exact`` (False when the t statistic is a robust or clustered one, for which the bounds are an
+    approximation) and a sentence that explains them. When the estimate is not a regression coefficient
+    with a finite t statistic it does not apply: ``{"applicable": False, "reason": ...}``.
     """
     coefficients = getattr(result, "coefficients", None)
     if coefficients is None or getattr(result, "df", None) is None:
-        return {
-            "applicable": False,
-            "reason": "the omitted-variable robustness value needs a regression estimate with a t statistic",
-        }
+        reason = "the omitted-variable robustness value needs a regression estimate with a t statistic"
+        return TestResult.not_applicable(NAME, reason)
     df = float(coefficients.stats.get("df_resid", result.df))
     t = float(result.statistic)
     if not math.isfinite(t) or df <= 1:
-        return {"applicable": False, "reason": f"the t statistic ({t:.4g}) or residual df ({df:g}) does not allow it"}
+        return TestResult.not_applicable(NAME, f"the t statistic ({t:.4g}) or residual df ({df:g}) does not allow it")
     partial = t * t / (t * t + df)
     rv = robustness_value(t, df, q)
     rv_a = robustness_value(t, df, q, alpha)
@@ -78,14 +84,11 @@ def sensitivity(result: Any, q: float = 1.0, alpha: float = 0.05) -> dict[str, A
             f" (Computed from the {cov_type} t statistic: the bounds are exact for the classical one, so read "
             "them as an approximation.)"
         )
-    return {
-        "applicable": True,
-        "partial_r2": partial,
-        "rv": rv,
-        "rv_alpha": rv_a,
-        "q": q,
-        "alpha": alpha,
-        "df": df,
-        "exact": exact,
-        "text": text,
-    }
+    details = {"partial_r2": partial, "rv": rv, "rv_alpha": rv_a, "q": q, "alpha": alpha, "exact": exact, "text": text}
+    null = (
+        f"no unobserved confounder explaining less than {rv:.1%} of the residual variance of both treatment and "
+        "outcome can bring the estimate to zero"
+    )
+    return TestResult(
+        NAME, rv, None, df, null=null, details=details, layout=SENSITIVITY_LAYOUT, statistic_name="robustness value"
+    )
