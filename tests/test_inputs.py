@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
+import decimal
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -40,6 +44,18 @@ def test_a_row_with_extra_fields_is_refused_not_truncated(tmp_path):
         load_table(path, ["a"])
     with pytest.raises(dc.DataError, match=r"line 3 .* has 4 fields but the header has 2"):
         load_table(path)
+
+
+def test_big_files_are_checked_while_pandas_reads_them(tmp_path, monkeypatch):
+    import deconfound.data
+
+    monkeypatch.setattr(deconfound.data, "PARALLEL_CHECK_BYTES", 0)  # every file counts as big
+    path = tmp_path / "ragged.csv"
+    path.write_text("a,b\n1,2\n2,1,9,9\n3,4\n")
+    with pytest.raises(dc.DataError, match=r"line 3 .* has 4 fields but the header has 2"):
+        load_table(path, ["a"])
+    path.write_text("a,b\n1,2\n2,1\n3,4\n")
+    assert load_table(path, ["b"])["b"].tolist() == [2, 1, 4]
 
 
 def test_a_trailing_comma_or_a_short_row_is_refused(tmp_path):
@@ -179,3 +195,78 @@ def test_a_duplicated_csv_header_is_refused_like_a_duplicated_frame_column(df, t
         dc.ols(path, "y ~ t + x")
     # as for frames, a duplicated column that is not used does not matter
     assert dc.ols(path, outcome="y", treatment="t").n == len(df)
+
+
+# --------------------------------------------------------------------------------------------------
+# every value type that reaches JSON is JSON
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "treated,control,shown",
+    [
+        (datetime.date(2021, 1, 1), datetime.date(2020, 1, 1), "2021-01-01"),
+        (datetime.datetime(2021, 1, 1, 5, 30), datetime.datetime(2020, 1, 1), "2021-01-01T05:30:00"),
+        (decimal.Decimal("2.5"), decimal.Decimal("1.5"), 2.5),
+        (b"yes", b"no", "yes"),
+    ],
+)
+def test_treatment_levels_of_any_type_give_plain_json(df, treated, control, shown):
+    frame = df.assign(t=pd.Series([treated if v else control for v in df["t"]], dtype=object))
+    r = dc.ols(frame, outcome="y", treatment="t", treated_level=treated)
+    text = json.dumps(r.to_dict(), allow_nan=False)  # raised TypeError before
+    assert json.loads(text)["treatment_mapping"]["treated"] == shown
+    assert r.estimate == dc.ols(df, outcome="y", treatment="t").estimate
+    means = dc.difference_in_means(frame, outcome="y", treatment="t", treated_level=treated, randomized=True)
+    json.dumps(dc.compare(r, means).to_dict(), allow_nan=False)
+
+
+def test_the_cli_json_of_parquet_files_with_decimal_or_date_levels(df, tmp_path, capsys):
+    from deconfound.cli import main
+
+    path = tmp_path / "decimals.parquet"
+    df.assign(t=[decimal.Decimal("2.5") if v else decimal.Decimal("1.5") for v in df["t"]]).to_parquet(path)
+    assert main(["estimate", str(path), "-y", "y", "-t", "t", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["treatment_mapping"] == {"treated": 2.5, "control": 1.5}
+    dates = tmp_path / "dates.parquet"  # read back as datetime.date objects
+    df.assign(t=[datetime.date(2021, 1, 1) if v else datetime.date(2020, 1, 1) for v in df["t"]]).to_parquet(dates)
+    assert main(["estimate", str(dates), "-y", "y", "-t", "t", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["treatment_mapping"] == {"treated": "2021-01-01", "control": "2020-01-01"}
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        lambda t: pd.to_datetime(np.where(t == 1, "2021-01-01", "2020-01-01")),
+        lambda t: pd.to_timedelta(np.where(t == 1, 2, 1), unit="D"),
+        lambda t: pd.to_datetime(np.where(t == 1, "2021-01-01", "2020-01-01")).tz_localize("UTC"),
+    ],
+)
+def test_temporal_treatments_are_refused_like_temporal_covariates(df, values):
+    frame = df.assign(t=values(df["t"].to_numpy()))
+    with pytest.raises(dc.DataError, match=r"treatment 't' holds dates or durations .*convert it"):
+        dc.ols(frame, outcome="y", treatment="t")
+    with pytest.raises(dc.DataError, match=r"treatment 't' holds dates or durations"):
+        dc.ipw(frame, outcome="y", treatment="t", covariates="x")
+
+
+def test_json_scalars_of_odd_types():
+    from deconfound.results import _jsonable
+
+    odd = {
+        "when": np.datetime64("2020-01-02"),
+        "nat": np.datetime64("NaT"),
+        "span": np.timedelta64(3, "D"),
+        "time": datetime.time(5, 6),
+        "ts": pd.Timestamp("2020-01-02 03:04"),
+        "dec": decimal.Decimal("NaN"),
+        "set": {2, 1},
+        "z": 1 + 2j,
+        "obj": object,
+    }
+    out = json.loads(json.dumps(_jsonable(odd), allow_nan=False))
+    assert out["when"] == "2020-01-02T00:00:00" and out["nat"] is None and out["span"] == "P3DT0H0M0S"
+    assert out["time"] == "05:06:00" and out["ts"] == "2020-01-02T03:04:00" and out["dec"] is None
+    assert out["set"] == [1, 2] and out["z"] == "(1+2j)" and out["obj"] == "<class 'object'>"

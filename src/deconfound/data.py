@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 MISSING_POLICIES = ("raise", "drop")
 LARGE_FILE_BYTES = 50 * 2**20  # reading a file larger than this is announced as a progress step
+PARALLEL_CHECK_BYTES = 8 * 2**20  # the row shape of a larger CSV file is checked while pandas reads it
 #: larger magnitudes overflow the sums of squares and cross-products
 MAX_ABS_VALUE = 1e100
 _TREATED_WORDS = ("treated", "treatment", "treat", "yes", "true", "y", "t", "on", "exposed", "1")
@@ -102,7 +103,7 @@ def _check_row_shape(path: str, width: int) -> None:
     try:
         pa_csv.read_csv(
             path,
-            read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1),
+            read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1, use_threads=False),
             convert_options=pa_csv.ConvertOptions(include_columns=names[:1], column_types={names[0]: pa.binary()}),
         )
         return
@@ -169,8 +170,19 @@ def _read_file(path: str, columns: Sequence[str] | None) -> pd.DataFrame:
         if _is_parquet(path):
             return pd.read_parquet(path, columns=wanted)
         _check_csv_header(path, columns, available)
-        _check_row_shape(path, len(available))
-        return pd.read_csv(path, usecols=wanted)
+        if os.path.getsize(path) < PARALLEL_CHECK_BYTES:
+            _check_row_shape(path, len(available))
+            return pd.read_csv(path, usecols=wanted)
+        # a big file: pyarrow checks the rows in a thread while pandas reads (both release the GIL)
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            check = pool.submit(_check_row_shape, path, len(available))
+            try:
+                frame = pd.read_csv(path, usecols=wanted)
+            finally:
+                check.result()  # a ragged row is reported even when pandas failed for it
+        return frame
     except DataError:
         raise
     except (OSError, ValueError, pd.errors.ParserError, ImportError) as exc:
@@ -385,6 +397,7 @@ def _encode_treatment(
 ) -> tuple[np.ndarray, str, dict[str, Any] | None, str | None]:
     """Return (values, kind, mapping, note). ``kind`` is "binary", "continuous" or "auto"."""
     name = series.name
+    _check_not_temporal(series, "treatment")
     levels = pd.unique(series.dropna())
     if len(levels) < 2:
         shown = _plain(levels[0]) if len(levels) else "nothing (all missing)"

@@ -7,6 +7,7 @@ anything is evaluated (no file written, no module imported), while every documen
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 import pandas as pd
@@ -226,3 +227,9 @@ def test_a_column_named_like_a_function_is_still_a_column(frame):
     renamed = frame.rename(columns={"x": "log"})
     r = dc.ols(renamed, "y ~ t + log", treatment="t")
     assert r.estimate == dc.ols(frame, "y ~ t + x", treatment="t").estimate
+
+
+@pytest.mark.parametrize("term", ["poly(x, degree=0)", "C(x > 100)"])
+def test_a_term_that_gives_no_column_is_refused_not_dropped(frame, term):
+    with pytest.raises(dc.SpecificationError, match=rf"the term\(s\) \['{re.escape(term)}'\] produced no column"):
+        dc.ols(frame, f"y ~ t + x + {term}", treatment="t")

@@ -139,7 +139,8 @@ def _check_formula_values(formula: str, lhs: Any, rhs: Any) -> None:
     empty = [str(term) for term, cols in rhs.model_spec.term_indices.items() if not len(cols)]
     if empty:
         raise SpecificationError(
-            f"formula {formula!r}: the term(s) {empty} produced no column (e.g. a value of None); remove them."
+            f"formula {formula!r}: the term(s) {empty} produced no column (e.g. a category with a single level, "
+            "or a degree of 0); remove or fix them."
         )
     for matrix in (lhs, rhs):
         kinds = getattr(matrix, "dtypes", [])
