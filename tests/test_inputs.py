@@ -140,6 +140,9 @@ def test_complex_objects_and_formula_terms_are_refused(df):
         dc.ols(frame, outcome="y", treatment="t", covariates="c")
     with pytest.raises(dc.DataError, match=r"holds complex numbers"):
         dc.ols(df.assign(c=df["x"] + 1j), "y ~ t + c")
+    mixed = df.assign(c=pd.Series(["a", 2j] * (len(df) // 2), dtype=object))
+    with pytest.raises(dc.DataError, match=r"covariate 'c' holds complex numbers"):
+        dc.ols(mixed, outcome="y", treatment="t", covariates="c")
 
 
 # --------------------------------------------------------------------------------------------------

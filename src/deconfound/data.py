@@ -331,9 +331,12 @@ def _check_not_temporal(series: pd.Series, role: str) -> None:
 def _check_not_complex(series: pd.Series, role: str) -> None:
     """Refuse complex numbers (converting them to float64 would silently drop the imaginary part)."""
     kind = series.dtype.kind if isinstance(series.dtype, np.dtype) else ""
-    complex_found = kind == "c" or (
-        kind == "O" and any(isinstance(v, (complex, np.complexfloating)) for v in series.dropna())
-    )
+    complex_found = kind == "c"
+    if kind == "O":  # infer_dtype scans in compiled code; only a mixed column is looked at value by value
+        inferred = pd.api.types.infer_dtype(series, skipna=True)
+        complex_found = inferred == "complex" or (
+            inferred.startswith("mixed") and any(isinstance(v, (complex, np.complexfloating)) for v in series.dropna())
+        )
     if complex_found:
         raise DataError(
             f"{role} {series.name!r} holds complex numbers; only real numbers can be used. Pass the real part "
