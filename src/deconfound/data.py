@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 MISSING_POLICIES = ("raise", "drop")
 LARGE_FILE_BYTES = 50 * 2**20  # reading a file larger than this is announced as a progress step
+PARALLEL_CHECK_BYTES = 8 * 2**20  # the row shape of a larger CSV file is checked while pandas reads it
 #: larger magnitudes overflow the sums of squares and cross-products
 MAX_ABS_VALUE = 1e100
 _TREATED_WORDS = ("treated", "treatment", "treat", "yes", "true", "y", "t", "on", "exposed", "1")
@@ -38,12 +39,89 @@ _TREATED_WORDS = ("treated", "treatment", "treat", "yes", "true", "y", "t", "on"
 # --------------------------------------------------------------------------------------------------
 
 
+def _is_parquet(path: str) -> bool:
+    return path.lower().endswith((".parquet", ".pq"))
+
+
 def _file_columns(path: str) -> list[str]:
-    if path.lower().endswith((".parquet", ".pq")):
+    if _is_parquet(path):
         import pyarrow.parquet as pq
 
         return list(pq.read_schema(path).names)
     return list(pd.read_csv(path, nrows=0).columns)
+
+
+def _csv_header(path: str) -> list[str]:
+    """The header fields of a CSV file as written (pandas renames a repeated name ``x`` to ``x.1``)."""
+    import csv
+
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
+        for row in csv.reader(handle):
+            if row:
+                return row
+    return []
+
+
+def _check_csv_header(path: str, columns: Sequence[str] | None, read_as: Sequence[str]) -> None:
+    """Refuse a header that repeats a name we use (or any repeat when every column is read)."""
+    written = _csv_header(path)
+    repeated = sorted({name for name in written if written.count(name) > 1})
+    if not repeated:
+        return
+    renamed = set(read_as) - set(written)  # pandas' "x.1" for a second "x"
+    if columns is None or set(columns) & (set(repeated) | renamed):
+        raise DataError(
+            f"The data has duplicated column names: {repeated}. Rename them so that each is unique "
+            f"(in the header of {path!r})."
+        )
+
+
+def _first_ragged_line(path: str, width: int) -> tuple[int, int] | None:
+    """(line number, field count) of the first non-blank row whose field count is not ``width``."""
+    import csv
+
+    with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+        reader = csv.reader(handle)
+        for i, row in enumerate(reader):
+            if i and row and len(row) != width:
+                return reader.line_num, len(row)
+    return None
+
+
+def _check_row_shape(path: str, width: int) -> None:
+    """Every row of a CSV file has as many fields as its header (pandas checks this only when it reads
+    every column: with ``usecols`` a row ``2,1,9,9`` under a two-column header reads as ``2,1``).
+
+    pyarrow's parser checks the field count of every row in compiled code while converting just one
+    column (as bytes); only when it objects do we find the line with a slower pass in Python (which
+    also settles what pyarrow may misread, e.g. a quoted line break).
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    names = [f"f{j}" for j in range(width)]
+    try:
+        pa_csv.read_csv(
+            path,
+            read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1, use_threads=False),
+            convert_options=pa_csv.ConvertOptions(include_columns=names[:1], column_types={names[0]: pa.binary()}),
+        )
+        return
+    except (pa.ArrowInvalid, OSError):
+        pass
+    import csv
+
+    try:
+        ragged = _first_ragged_line(path, width)
+    except (OSError, csv.Error):
+        return  # left to pandas to report
+    if ragged is not None:
+        line, count = ragged
+        raise DataError(
+            f"line {line} of {path!r} has {count} field{'s' if count != 1 else ''} but the header has {width}; "
+            "the row would be read truncated or shifted. Fix the file (e.g. quote values that contain commas, "
+            "remove stray delimiters) so that every row has one field per column."
+        )
 
 
 def load_table(data: Any, columns: Sequence[str] | None = None) -> pd.DataFrame:
@@ -51,27 +129,14 @@ def load_table(data: Any, columns: Sequence[str] | None = None) -> pd.DataFrame:
 
     When ``columns`` is given and ``data`` is a file or a polars frame, only those columns are read
     (names that do not exist are left for :func:`check_columns` to report with a suggestion).
-    A pandas frame is returned as it is, never copied or modified.
+    A pandas frame is returned as it is, never copied or modified. A CSV file is read as written:
+    a row with more or fewer fields than the header, or a header that repeats a name we use, is
+    refused rather than truncated or renamed.
     """
     if isinstance(data, pd.DataFrame):
         return data
     if isinstance(data, (str, os.PathLike)):
-        path = os.fspath(data)
-        if not os.path.exists(path):
-            raise DataError(f"No such data file: {path!r}. Check the path (relative to {os.getcwd()!r}).")
-        try:
-            available = _file_columns(path)
-            wanted = None if columns is None else [c for c in dict.fromkeys(columns) if c in available]
-            if os.path.getsize(path) > LARGE_FILE_BYTES:
-                from ._core.progress import current
-
-                size_mb = os.path.getsize(path) / 2**20
-                current().step(f"reading {os.path.basename(path)} ({size_mb:,.0f} MB)")
-            if path.lower().endswith((".parquet", ".pq")):
-                return pd.read_parquet(path, columns=wanted)
-            return pd.read_csv(path, usecols=wanted)
-        except (OSError, ValueError, pd.errors.ParserError, ImportError) as exc:
-            raise DataError(f"Could not read {path!r} as a CSV or Parquet file: {exc}") from exc
+        return _read_file(os.fspath(data), columns)
     module = type(data).__module__
     if module.startswith("polars"):
         if columns is not None:
@@ -91,6 +156,39 @@ def load_table(data: Any, columns: Sequence[str] | None = None) -> pd.DataFrame:
     )
 
 
+def _read_file(path: str, columns: Sequence[str] | None) -> pd.DataFrame:
+    if not os.path.exists(path):
+        raise DataError(f"No such data file: {path!r}. Check the path (relative to {os.getcwd()!r}).")
+    try:
+        available = _file_columns(path)
+        wanted = None if columns is None else [c for c in dict.fromkeys(columns) if c in available]
+        if os.path.getsize(path) > LARGE_FILE_BYTES:
+            from ._core.progress import current
+
+            size_mb = os.path.getsize(path) / 2**20
+            current().step(f"reading {os.path.basename(path)} ({size_mb:,.0f} MB)")
+        if _is_parquet(path):
+            return pd.read_parquet(path, columns=wanted)
+        _check_csv_header(path, columns, available)
+        if os.path.getsize(path) < PARALLEL_CHECK_BYTES:
+            _check_row_shape(path, len(available))
+            return pd.read_csv(path, usecols=wanted)
+        # a big file: pyarrow checks the rows in a thread while pandas reads (both release the GIL)
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            check = pool.submit(_check_row_shape, path, len(available))
+            try:
+                frame = pd.read_csv(path, usecols=wanted)
+            finally:
+                check.result()  # a ragged row is reported even when pandas failed for it
+        return frame
+    except DataError:
+        raise
+    except (OSError, ValueError, pd.errors.ParserError, ImportError) as exc:
+        raise DataError(f"Could not read {path!r} as a CSV or Parquet file: {exc}") from exc
+
+
 def available_columns(data: Any) -> list[str] | None:
     """Column names of a file or polars frame without reading the rows (None for other inputs)."""
     if isinstance(data, (str, os.PathLike)) and os.path.exists(os.fspath(data)):
@@ -101,6 +199,26 @@ def available_columns(data: Any) -> list[str] | None:
     if type(data).__module__.startswith("polars"):
         return [str(c) for c in data.columns]
     return None
+
+
+def column_names(data: Any) -> list[str] | None:
+    """The column names of ``data`` when they are cheap to know (a frame, a file header), else None."""
+    if isinstance(data, pd.DataFrame):
+        return [str(c) for c in data.columns]
+    if isinstance(data, dict):
+        return [str(c) for c in data]
+    try:
+        return available_columns(data)
+    except DataError:
+        return None  # reported when the data is read
+
+
+def name_list(data: Any, value: str | Iterable[str] | None, name: str) -> list[str]:
+    """Column names given as one name, a comma-separated string or a list (see ``as_name_list``): a
+    string that is a column of ``data`` is that column, commas and all."""
+    if isinstance(value, str) and "," in value:
+        return as_name_list(value, name, column_names(data))
+    return as_name_list(value, name)
 
 
 def check_columns(frame: pd.DataFrame | Sequence[str], names: Iterable[str], role: str = "column") -> None:
@@ -210,10 +328,27 @@ def _check_not_temporal(series: pd.Series, role: str) -> None:
         )
 
 
+def _check_not_complex(series: pd.Series, role: str) -> None:
+    """Refuse complex numbers (converting them to float64 would silently drop the imaginary part)."""
+    kind = series.dtype.kind if isinstance(series.dtype, np.dtype) else ""
+    complex_found = kind == "c"
+    if kind == "O":  # infer_dtype scans in compiled code; only a mixed column is looked at value by value
+        inferred = pd.api.types.infer_dtype(series, skipna=True)
+        complex_found = inferred == "complex" or (
+            inferred.startswith("mixed") and any(isinstance(v, (complex, np.complexfloating)) for v in series.dropna())
+        )
+    if complex_found:
+        raise DataError(
+            f"{role} {series.name!r} holds complex numbers; only real numbers can be used. Pass the real part "
+            "(e.g. df[col].to_numpy().real) or the modulus (abs) as a column of its own."
+        )
+
+
 def _numeric(series: pd.Series, role: str) -> np.ndarray:
     """A float64 view (or copy) of a numeric or boolean column; strings are refused by name."""
     name = series.name
     _check_not_temporal(series, role)
+    _check_not_complex(series, role)
     series = _numbers_as_objects(series) if _numbers_as_objects(series) is not None else series
     if pd.api.types.is_bool_dtype(series.dtype):
         return series.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -265,6 +400,7 @@ def _encode_treatment(
 ) -> tuple[np.ndarray, str, dict[str, Any] | None, str | None]:
     """Return (values, kind, mapping, note). ``kind`` is "binary", "continuous" or "auto"."""
     name = series.name
+    _check_not_temporal(series, "treatment")
     levels = pd.unique(series.dropna())
     if len(levels) < 2:
         shown = _plain(levels[0]) if len(levels) else "nothing (all missing)"
@@ -340,6 +476,7 @@ def _encode_covariates(frame: pd.DataFrame, names: Sequence[str]) -> tuple[list[
             parts.append(Part(col, values, source=col))
             continue
         _check_not_temporal(series, "covariate")
+        _check_not_complex(series, "covariate")
         if not isinstance(series.dtype, pd.CategoricalDtype):
             _check_numbers_as_text(series)
         cat = pd.Categorical(series)
@@ -401,8 +538,8 @@ def prepare(
     treatment_kind = check_option("treatment_kind", treatment_kind, ("binary", "continuous", "auto"))
     if outcome is not None and (not isinstance(outcome, str) or not outcome):
         raise SpecificationError(f"outcome must be a column name, got {outcome!r}.")
-    cov_names = as_name_list(covariates, "covariates")
-    cluster_names = as_name_list(cluster, "cluster")
+    cov_names = name_list(data, covariates, "covariates")
+    cluster_names = name_list(data, cluster, "cluster")
     extra = {k: v for k, v in (extra or {}).items() if v is not None}
     roles: list[tuple[str, str]] = [] if outcome is None else [("outcome", outcome)]
     if treatment is not None:

@@ -259,7 +259,7 @@ class CausalModel:
             return cached
         self._setup()
         columns = [str(c) for c in self.frame_.columns]
-        given = None if self.covariates is None else as_name_list(self.covariates, "covariates")
+        given = None if self.covariates is None else as_name_list(self.covariates, "covariates", columns)
         if self.graph_ is not None:
             if self.design == "rct" and given is None:
                 given = []
@@ -301,7 +301,7 @@ class CausalModel:
         if getattr(self, "identification_", None) is None:
             self._setup()
             if self.graph_ is None:
-                given = as_name_list(self.covariates, "covariates")
+                given = as_name_list(self.covariates, "covariates", list(map(str, self.frame_.columns)))
                 self.identification_ = self._plan_without_graph(given).identification
             else:
                 columns = [str(c) for c in self.frame_.columns]
@@ -343,7 +343,7 @@ class CausalModel:
         return plan.attach(result, adjusted=spec.adjustment == "covariates")
 
     def _override(self, covariates: str | Iterable[str]) -> AdjustmentPlan:
-        names = as_name_list(covariates, "covariates")
+        names = as_name_list(covariates, "covariates", list(map(str, self.frame_.columns)))
         if self.graph_ is None:
             return dataclasses.replace(self._plan_without_graph(names), notes=())
         columns = [str(c) for c in self.frame_.columns]

@@ -96,6 +96,8 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, pd.DataFrame):
         frame = value.reset_index() if value.index.name is not None else value
         return [_jsonable(r) for r in frame.to_dict(orient="records")]
+    if isinstance(value, (np.datetime64, np.timedelta64)):  # numpy counts timedelta64 as an integer
+        return _json_scalar(value)
     if isinstance(value, (np.floating, float)):
         f = float(value)
         return None if math.isnan(f) or math.isinf(f) else f
@@ -105,7 +107,31 @@ def _jsonable(value: Any) -> Any:
         return bool(value)
     if hasattr(value, "to_dict") and callable(value.to_dict):
         return _jsonable(value.to_dict())
-    return value
+    return _json_scalar(value)
+
+
+def _json_scalar(value: Any) -> Any:
+    """A JSON value for a scalar of any type a user's data may hold (e.g. treatment levels): dates and
+    times as ISO 8601 text, decimals as numbers, bytes as text, anything else unknown as its str()."""
+    import datetime
+    import decimal
+
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, (np.datetime64, np.timedelta64)):
+        value = pd.Timestamp(value) if isinstance(value, np.datetime64) else pd.Timedelta(value)
+        return None if pd.isna(value) else value.isoformat()
+    if isinstance(value, (datetime.date, datetime.time, datetime.timedelta)):
+        if isinstance(value, datetime.timedelta):
+            return pd.Timedelta(value).isoformat()
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return _jsonable(float(value)) if value.is_finite() else None
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).decode("utf-8", errors="backslashreplace")
+    if isinstance(value, (set, frozenset)):
+        return [_jsonable(v) for v in sorted(value, key=str)]
+    return str(value)  # e.g. a complex number or an object a user put in a column
 
 
 def _fmt(x: Any, digits: int = 4) -> str:

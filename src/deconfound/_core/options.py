@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -45,11 +45,17 @@ def check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
-def as_name_list(value: str | Iterable[str] | None, name: str) -> list[str]:
-    """Accept one column name, a comma-separated string, or an iterable of names."""
+def as_name_list(value: str | Iterable[str] | None, name: str, columns: Collection[Any] | None = None) -> list[str]:
+    """Accept one column name, a comma-separated string, or an iterable of names.
+
+    A string that is itself one of ``columns`` (the data's column names, when known) is that one
+    column even if it holds a comma: ``"a,b"`` names the column ``a,b`` when the data has one.
+    """
     if value is None:
         return []
     if isinstance(value, str):
+        if columns is not None and value in columns:
+            return [value]
         parts = [p.strip() for p in value.split(",")] if "," in value else [value]
         return [p for p in parts if p]
     try:

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._core.options import as_name_list, check_level, check_option
-from ..data import prepare
+from .._core.options import check_level, check_option
+from ..data import name_list, prepare
 from ..diagnostics.balance import balance_before_after, balance_warnings
 from ..errors import DataError, SpecificationError
 from ..results import Estimate
@@ -143,7 +143,7 @@ def cem(
     """
     level = check_level(level)
     estimand = check_option("estimand", estimand, ESTIMANDS)
-    columns = as_name_list(covariates, "covariates")
+    columns = name_list(data, covariates, "covariates")
     if not columns:
         raise SpecificationError("cem needs covariates= to coarsen and match on.")
     prep = prepare(

@@ -32,7 +32,7 @@ import pandas as pd
 from .._core.demean import DEMEAN_MAX_ITER, DEMEAN_TOL
 from .._core.fixed_effects import SmallSample
 from .._core.options import as_name_list, check_level, check_option
-from ..data import prepare
+from ..data import name_list, prepare
 from ..diagnostics.pretrends import pretrend_test, pretrend_warning
 from ..errors import DataError, SpecificationError
 from ..results import CoefTable, Estimate
@@ -240,7 +240,7 @@ def event_study(
     timing, from_treatment = _timing_column(treatment, first_treated)
     extra_fe = as_name_list(fixed_effects, "fixed_effects")
     cluster_names, cov = resolve_cluster(cluster, cov_type, unit, method="event_study")
-    cov_names = as_name_list(covariates, "covariates")
+    cov_names = name_list(data, covariates, "covariates")
     used = [c for c in [outcome, unit, time, timing, weights, *cov_names, *extra_fe, *cluster_names] if c]
     frame, notes = read_timing_frame(data, first_treated, used)
     prep = prepare(

@@ -14,11 +14,12 @@ from .._core.covariance import resolve_cov_type
 from .._core.design import Design, array_part, constant_part
 from .._core.least_squares import OLSFit, fit_ols
 from .._core.options import as_name_list, check_level
-from ..data import MAX_ABS_VALUE, Prepared, check_columns, load_table, prepare
+from ..data import MAX_ABS_VALUE, Prepared, check_columns, load_table, name_list, prepare
 from ..diagnostics.collinearity import collinearity_diagnostics
 from ..errors import DataError, SpecificationError
 from ..results import Estimate
 from ._base import coef_table, make_estimate
+from ._formula import check_formula, evaluation_context
 
 
 def _cov_type(cov_type: str | None, cluster: Any, method: str) -> tuple[str, list[str]]:
@@ -102,7 +103,7 @@ def _formula_columns(formula: str, columns: Iterable[Any]) -> tuple[list[str], l
     except Exception as exc:  # formulaic raises several parser exception types
         raise SpecificationError(f"Could not parse formula {formula!r}: {_plain_message(exc)}") from exc
     names = [str(c) for c in columns]
-    required = {str(v) for v in parsed.required_variables}
+    required = check_formula(formula, parsed, names)  # before anything is evaluated
     quoted = [q for _, q in re.findall(r"""Q\((['"])(.*?)\1\)""", formula)] + re.findall(r"`([^`]+)`", formula)
     absent = [v for v in [*sorted(required), *quoted] if v not in names]
     if absent:
@@ -125,6 +126,24 @@ def _plain_message(exc: Exception) -> str:
     return re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
 
 
+def _check_formula_values(formula: str, lhs: Any, rhs: Any) -> None:
+    """Every term gives at least one column, and no column is complex."""
+    empty = [str(term) for term, cols in rhs.model_spec.term_indices.items() if not len(cols)]
+    if empty:
+        raise SpecificationError(
+            f"formula {formula!r}: the term(s) {empty} produced no column (e.g. a category with a single level, "
+            "or a degree of 0); remove or fix them."
+        )
+    for matrix in (lhs, rhs):
+        kinds = getattr(matrix, "dtypes", [])
+        complex_cols = [str(c) for c, dt in zip(matrix.columns, kinds) if getattr(dt, "kind", "") == "c"]
+        if complex_cols:
+            raise DataError(
+                f"formula term {complex_cols[0]!r} holds complex numbers; only real numbers can be used. Use the "
+                "real part or the modulus as a column of its own."
+            )
+
+
 def _treatment_term(names: list[str], treatment: str) -> str:
     cleaned = {n: _clean_term(n) for n in names}
     exact = [n for n, c in cleaned.items() if c == treatment]
@@ -142,18 +161,23 @@ def _treatment_term(names: list[str], treatment: str) -> str:
 
 
 def _formula_design(formula: str, frame: Any, treatment: str | None) -> tuple[np.ndarray, Design, str, str, list[str]]:
-    """Build (y, design, outcome name, treatment term, notes) with formulaic on clean rows."""
-    from formulaic import model_matrix
+    """Build (y, design, outcome name, treatment term, notes) with formulaic on clean rows.
 
+    The formula is checked against the allow-list again and evaluated in a namespace holding only the
+    allowed transforms (see ``_formula``)."""
+    from formulaic import Formula, model_matrix
+
+    check_formula(formula, Formula(formula), frame.columns)
     try:
         with np.errstate(all="ignore"):  # e.g. log of a negative number: reported below as our DataError
-            mm = model_matrix(formula, frame, na_action="ignore")
+            mm = model_matrix(formula, frame, na_action="ignore", context=evaluation_context())
     except Exception as exc:  # formulaic's errors name the failing term
         raise SpecificationError(f"Could not build the model matrix for {formula!r}: {_plain_message(exc)}") from exc
     lhs = mm.lhs
     if lhs.shape[1] != 1:
         raise SpecificationError(f"formula {formula!r} must have exactly one outcome on the left of '~'.")
     rhs = mm.rhs
+    _check_formula_values(formula, lhs, rhs)
     names = [_clean_term(str(c)) for c in rhs.columns]
     x = np.asarray(rhs, dtype=np.float64)
     y = np.asarray(lhs, dtype=np.float64)[:, 0]
@@ -207,7 +231,17 @@ def ols(
 
     Call it with columns (``outcome``, ``treatment``, ``covariates``) or with a formula such as
     ``"Severity ~ Drug + Q('I.H')"`` (formulaic syntax: backticks or ``Q()`` for names with dots,
-    ``C()`` for categoricals, ``*`` and ``:`` for interactions). ``cov_type`` is one of nonrobust
+    ``C()`` for categoricals, ``*`` and ``:`` for interactions).
+
+    A formula may use only the data's columns, numbers, arithmetic and comparisons, and these
+    functions: ``I C Q log log2 log10 log1p exp expm1 sqrt square power abs center scale standardize
+    poly bs cr cs cc Treatment Sum`` and ``np.log np.log1p np.log2 np.log10 np.exp np.expm1 np.sqrt
+    np.square np.power np.abs``. Anything else (other functions such as ``open`` or ``np.savetxt``,
+    attribute access, indexing, dunder names, lambdas, comprehensions) is refused with a
+    SpecificationError before anything is evaluated, so formula text from someone else cannot run
+    code (see docs/formulas.md).
+
+    ``cov_type`` is one of nonrobust
     (default), HC0, HC1, HC2, HC3 or cluster (CR1; one or two ``cluster`` columns). A treatment with
     more than two values is treated as a dose: the estimate is the effect of one more unit.
     The full coefficient table is on ``result.coefficients``.
@@ -316,7 +350,7 @@ def lin(
     if cluster and cov_type == "HC2":  # the default: clustered errors when clusters are given
         cov_type = None
     cov, cluster = _cov_type(cov_type, cluster, "lin")
-    names = as_name_list(covariates, "covariates")
+    names = name_list(data, covariates, "covariates")
     prep = prepare(
         data,
         outcome=outcome,

@@ -29,7 +29,7 @@ import pandas as pd
 
 from .._core.influence import if_covariance
 from .._core.options import as_name_list, check_level, check_option, check_positive_int, check_random_state
-from ..data import Prepared, prepare
+from ..data import Prepared, name_list, prepare
 from ..diagnostics.hypotheses import TestResult
 from ..diagnostics.pretrends import pretrend_warning, wald_test
 from ..errors import DataError, SpecificationError
@@ -316,7 +316,7 @@ def staggered(
     n_boot = None if n_boot is None else check_positive_int(n_boot, "n_boot", 50)
     win = _parse_window(window)
     timing, from_treatment = _timing(treatment, first_treated)
-    cov_names = as_name_list(covariates, "covariates")
+    cov_names = name_list(data, covariates, "covariates")
     cluster_names = [c for c in as_name_list(cluster, "cluster") if c != unit]
     if len(cluster_names) > 1:
         raise SpecificationError("cluster= takes one column (fixed within units) for the group-time estimator.")
