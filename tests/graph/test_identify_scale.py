@@ -248,3 +248,26 @@ def test_front_door_sets_are_exactly_the_minimal_ones_of_the_path_reference():
         checked += bool(minimal)
         sizes |= {len(m) for m in minimal}
     assert checked > 20 and max(sizes) >= 2  # the graphs did exercise the criterion, with sets of several
+
+
+def test_smallest_separator_has_the_brute_force_minimum_size():
+    rng = random.Random(23)
+    for _ in range(150):
+        g = _random_graph(rng, rng.randint(3, 8))
+        t, y = rng.sample(list(g.nodes), 2)
+        dag = Dag.of(g.dag).without_out_edges([t])
+        g_bd = nx.DiGraph(g.dag)
+        g_bd.remove_edges_from(list(g.dag.out_edges(t)))
+        allowed = frozenset(n for n in g.nodes if n not in (t, y) and n not in g.descendants(t) and rng.random() < 0.8)
+        valid = [
+            set(s)
+            for k in range(len(allowed) + 1)
+            for s in itertools.combinations(sorted(allowed), k)
+            if nx.is_d_separator(g_bd, {t}, {y}, set(s))
+        ]
+        found = search_module.smallest_separator(dag, t, y, allowed)
+        if not valid:
+            assert found is None
+        else:
+            assert found is not None and found <= allowed and nx.is_d_separator(g_bd, {t}, {y}, set(found))
+            assert len(found) == min(len(s) for s in valid)

@@ -10,10 +10,12 @@
   variables are bad controls (mediator, collider, descendant of the treatment or of the outcome) or
   only cost precision (a pure cause of the treatment).
 
-d-separation and minimal separators come from networkx (``is_d_separator``,
-``find_minimal_d_separator``); all minimal sets are enumerated by branching on the members of each
-separator found (every other minimal set misses at least one of them). Paths are enumerated only to
-explain; the criterion itself is always decided by d-separation.
+The searches live in :mod:`.search`, on the linear-time d-separation of :mod:`.dsep` (the same
+answers as networkx's ``is_d_separator`` and ``find_minimal_d_separator``): all minimal sets are
+enumerated by branching on the members of each separator found (every other minimal set misses at
+least one of them). Instruments and front-door sets are searched only when adjustment fails (or when
+asked). Every search stops at a budget and then sets ``truncated`` with a note. Paths are enumerated
+only to explain; the criterion itself is always decided by d-separation.
 """
 
 from __future__ import annotations
