@@ -66,19 +66,20 @@ def large_graph(kind: str, n: int) -> CausalGraph:
     raise ValueError(kind)
 
 
-def time_large(kind: str, n: int) -> tuple[float, str]:
+def time_large(kind: str, n: int, alternatives: bool | None = None) -> tuple[float, str]:
     """Seconds for one identify() call (graph built beforehand), and what it found."""
     g = large_graph(kind, n)
+    options = {} if alternatives is None else {"alternatives": alternatives}
     start = time.perf_counter()
-    ident = identify(g, treatment="T", outcome="Y")
+    ident = identify(g, treatment="T", outcome="Y", **options)
     seconds = time.perf_counter() - start
     front = getattr(ident, "front_door", None)
-    sizes = "-" if front is None else f"{len(front)} set(s) of {sorted({len(s) for s in front}) or [0]}"
+    sizes = "not searched" if front is None else f"{len(front)} set(s) of size {sorted({len(s) for s in front}) or [0]}"
     found = f"set of {len(ident.adjustment_set)}" if ident.adjustment_set is not None else "none"
-    return seconds, f"adjustment {found}; front door {sizes}; truncated {ident.truncated}"
+    return seconds, f"adjustment: {found}; front door: {sizes}; truncated: {ident.truncated}"
 
 
-def time_before(src: str, kind: str, n: int, timeout: float) -> str:
+def time_before(src: str, kind: str, n: int, timeout: float) -> tuple[str, str]:
     """The same call with the package in ``src``, in a fresh interpreter (``>timeout`` if stopped)."""
     code = f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); "
     code += f"import bench_identify as b; s, what = b.time_large({kind!r}, {n}); print(f'{{s:.3f}}|{{what}}')"
@@ -86,27 +87,35 @@ def time_before(src: str, kind: str, n: int, timeout: float) -> str:
     try:
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return f">{timeout:.0f}"
-    return out.stdout.strip().split("|")[0] if out.returncode == 0 else "error"
+        return f">{timeout:.0f}", "(stopped)"
+    if out.returncode != 0:
+        return "error", out.stderr.strip().splitlines()[-1]
+    seconds, what = out.stdout.strip().split("|")
+    return seconds, what
 
 
 def large(args: argparse.Namespace) -> None:
     scale = 4 if args.quick else 1
     cases = [
-        ("chain", 800),
-        ("chain", 3000 // scale),
-        ("confounders", 1000 // scale),
-        ("confounded-chain", 3000 // scale),
-        ("star", 1000 // scale),
+        ("chain", 800, None),
+        ("chain", 3000 // scale, None),
+        ("confounders", 1000 // scale, None),
+        ("confounded-chain", 3000 // scale, None),
+        ("star", 1000 // scale, None),
+        ("chain", 3000 // scale, True),
+        ("confounders", 1000 // scale, True),
     ]
-    print("\n| graph | nodes | before (s) | after (s) | found (after) |")
-    print("| --- | ---: | ---: | ---: | --- |")
-    for kind, n in cases:
+    print("\n| graph | nodes | alternatives | before (s) | after (s) | found before | found after |")
+    print("| --- | ---: | --- | ---: | ---: | --- | --- |")
+    for kind, n, alternatives in cases:
         g = large_graph(kind, n)
-        after = min(time_large(kind, n)[0] for _ in range(args.repeat))
-        what = time_large(kind, n)[1]
-        before = time_before(args.before, kind, n, args.timeout) if args.before else "-"
-        print(f"| {kind} | {len(g.dag)} | {before} | {after:.3f} | {what} |", flush=True)
+        after = min(time_large(kind, n, alternatives)[0] for _ in range(args.repeat))
+        what = time_large(kind, n, alternatives)[1]
+        before, found = "-", "-"
+        if args.before and alternatives is None:
+            before, found = time_before(args.before, kind, n, args.timeout)
+        shown = "default" if alternatives is None else f"{alternatives}"
+        print(f"| {kind} | {len(g.dag)} | {shown} | {before} | {after:.3f} | {found} | {what} |", flush=True)
 
 
 def main() -> None:
@@ -114,13 +123,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small graphs only")
     parser.add_argument("--graphs", type=int, default=5, help="graphs per size (default 5)")
     parser.add_argument("--large-only", action="store_true", help="only the large graphs")
+    parser.add_argument("--random-only", action="store_true", help="only the random graphs (with pgmpy)")
     parser.add_argument("--before", metavar="DIR", help="also time the package found in DIR (an older src tree)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds allowed to --before per call")
     parser.add_argument("--repeat", type=int, default=3, help="best of this many calls for 'after' (default 3)")
     args = parser.parse_args()
     if not args.large_only:
         random_graphs(args)
-    large(args)
+    if not args.random_only:
+        large(args)
 
 
 def random_graphs(args: argparse.Namespace) -> None:

@@ -271,3 +271,22 @@ def test_smallest_separator_has_the_brute_force_minimum_size():
         else:
             assert found is not None and found <= allowed and nx.is_d_separator(g_bd, {t}, {y}, set(found))
             assert len(found) == min(len(s) for s in valid)
+
+
+def test_linear_articulation_test_only_certifies_mediators_that_pass_condition_iii():
+    rng = random.Random(29)
+    certified_any = 0
+    for _ in range(300):
+        g = _random_graph(rng, rng.randint(3, 9), p_bi=0.12)
+        t, y = rng.sample(list(g.nodes), 2)
+        mediators = sorted(g.descendants(t) & g.ancestors(y) - {y})
+        if not mediators:
+            continue
+        certified = search_module._separated_by_removal(Dag.of(g.dag), t, y, mediators)
+        for m in mediators:
+            cut = nx.DiGraph(g.dag)
+            cut.remove_edges_from(list(g.dag.out_edges(m)))
+            passes_iii = nx.is_d_separator(cut, {m}, {y}, {t})
+            assert passes_iii or m not in certified, (g, t, y, m)
+        certified_any += len(certified)
+    assert certified_any > 10

@@ -535,7 +535,7 @@ def check_adjustment(
     colliders = _collider_roles(g, open_paths, in_graph)
     bad += _descendant_roles(g, t, y, in_graph, {b.variable for b in colliders}) + colliders
     bad += _pure_causes(g, t, y, in_graph)
-    ident = identify(g, treatment=t, outcome=y, observed=observed)
+    ident = identify(g, treatment=t, outcome=y, observed=observed, alternatives=False)  # needs the set only
     messages = [b.message for b in bad]
     confounded = [p for p in open_paths if not (set(p.colliders) & set(in_graph)) and not _opened(g, p, in_graph)]
     if confounded:
