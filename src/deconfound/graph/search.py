@@ -9,6 +9,7 @@ exact: every minimal set, every instrument, every minimal front-door set.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import combinations, pairwise
@@ -276,13 +277,14 @@ def _separated_by_removal(dag: Dag, t: str, y: str, candidates: Iterable[str]) -
     out = set()
     for m in candidates:
         cut_off = True
+        starts = [disc[c] for c in kids.get(m, ())]  # increasing: children are found in order
         for a in dag.parents[m]:
             if a == t or a not in disc:
                 continue
             if m not in disc or not disc[m] < disc[a] <= finish[m]:
                 cut_off = False  # a reaches y along the search tree without passing m
                 break
-            child = next(c for c in kids[m] if disc[c] <= disc[a] <= finish[c])
+            child = kids[m][bisect_right(starts, disc[a]) - 1]  # the child whose subtree holds a
             if low[child] < disc[m]:
                 cut_off = False
                 break
