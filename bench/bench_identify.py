@@ -1,8 +1,16 @@
 #!/usr/bin/env python3
-"""Benchmark: all minimal backdoor adjustment sets on random DAGs, deconfound vs pgmpy.
+"""Benchmark: all minimal backdoor adjustment sets on random DAGs, deconfound vs pgmpy; and identify()
+on large graphs (chains, many confounders, stars of mediators).
 
-    python bench/bench_identify.py            # graphs of 8, 10, 12 and 14 nodes
-    python bench/bench_identify.py --quick    # 8 and 10 nodes only
+    python bench/bench_identify.py            # graphs of 8, 10, 12 and 14 nodes, then the large graphs
+    python bench/bench_identify.py --quick    # 8 and 10 nodes only, large graphs at reduced size
+    python bench/bench_identify.py --large-only --before /tmp/old/src   # also time an older copy
+
+Large graphs: ``identify()`` on a chain ``T -> m1 -> ... -> Y`` (identified without adjustment), on
+1,000 confounders ``c -> T, c -> Y`` (one adjustment set of all of them), and on graphs where the
+front-door search must run (the chain with ``T <-> Y``; a star ``T -> m_i -> Y`` with ``T <-> Y``).
+``--before DIR`` times the same calls with the package found in DIR (e.g. an older ``src`` tree
+extracted with ``git archive``), in a subprocess stopped after ``--timeout`` seconds.
 
 deconfound: ``identify()`` (every minimal set by branching on networkx's minimal d-separators, plus
 the backdoor paths, instruments and front-door sets). pgmpy: ``CausalInference.
@@ -13,8 +21,12 @@ Each row is the median over the graphs of one size; peak memory is tracemalloc's
 from __future__ import annotations
 
 import argparse
+import itertools
+import os
 import random
 import statistics
+import subprocess
+import sys
 import time
 import tracemalloc
 import warnings
@@ -39,11 +51,90 @@ def timed(fn):
     return out, seconds, peak
 
 
+def large_graph(kind: str, n: int) -> CausalGraph:
+    """The large graphs: ``chain``, ``confounded-chain``, ``confounders`` and ``star`` of size n."""
+    if kind in ("chain", "confounded-chain"):
+        names = ["T", *(f"m{i}" for i in range(n - 2)), "Y"]
+        hidden = [("T", "Y")] if kind == "confounded-chain" else []
+        return CausalGraph(list(itertools.pairwise(names)), bidirected=hidden)
+    if kind == "confounders":
+        causes = [f"c{i}" for i in range(n)]
+        return CausalGraph([(c, "T") for c in causes] + [(c, "Y") for c in causes] + [("T", "Y")])
+    if kind == "star":
+        mediators = [f"m{i}" for i in range(n)]
+        return CausalGraph([("T", m) for m in mediators] + [(m, "Y") for m in mediators], bidirected=[("T", "Y")])
+    raise ValueError(kind)
+
+
+def time_large(kind: str, n: int, alternatives: bool | None = None) -> tuple[float, str]:
+    """Seconds for one identify() call (graph built beforehand), and what it found."""
+    g = large_graph(kind, n)
+    options = {} if alternatives is None else {"alternatives": alternatives}
+    start = time.perf_counter()
+    ident = identify(g, treatment="T", outcome="Y", **options)
+    seconds = time.perf_counter() - start
+    front = getattr(ident, "front_door", None)
+    sizes = "not searched" if front is None else f"{len(front)} set(s) of size {sorted({len(s) for s in front}) or [0]}"
+    found = f"set of {len(ident.adjustment_set)}" if ident.adjustment_set is not None else "none"
+    return seconds, f"adjustment: {found}; front door: {sizes}; truncated: {ident.truncated}"
+
+
+def time_before(src: str, kind: str, n: int, timeout: float) -> tuple[str, str]:
+    """The same call with the package in ``src``, in a fresh interpreter (``>timeout`` if stopped)."""
+    code = f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); "
+    code += f"import bench_identify as b; s, what = b.time_large({kind!r}, {n}); print(f'{{s:.3f}}|{{what}}')"
+    env = {**os.environ, "PYTHONPATH": src}
+    try:
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return f">{timeout:.0f}", "(stopped)"
+    if out.returncode != 0:
+        return "error", out.stderr.strip().splitlines()[-1]
+    seconds, what = out.stdout.strip().split("|")
+    return seconds, what
+
+
+def large(args: argparse.Namespace) -> None:
+    scale = 4 if args.quick else 1
+    cases = [
+        ("chain", 800, None),
+        ("chain", 3000 // scale, None),
+        ("confounders", 1000 // scale, None),
+        ("confounded-chain", 3000 // scale, None),
+        ("star", 1000 // scale, None),
+        ("chain", 3000 // scale, True),
+        ("confounders", 1000 // scale, True),
+    ]
+    print("\n| graph | nodes | alternatives | before (s) | after (s) | found before | found after |")
+    print("| --- | ---: | --- | ---: | ---: | --- | --- |")
+    for kind, n, alternatives in cases:
+        g = large_graph(kind, n)
+        after = min(time_large(kind, n, alternatives)[0] for _ in range(args.repeat))
+        what = time_large(kind, n, alternatives)[1]
+        before, found = "-", "-"
+        if args.before and alternatives is None:
+            before, found = time_before(args.before, kind, n, args.timeout)
+        shown = "default" if alternatives is None else f"{alternatives}"
+        print(f"| {kind} | {len(g.dag)} | {shown} | {before} | {after:.3f} | {found} | {what} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small graphs only")
     parser.add_argument("--graphs", type=int, default=5, help="graphs per size (default 5)")
+    parser.add_argument("--large-only", action="store_true", help="only the large graphs")
+    parser.add_argument("--random-only", action="store_true", help="only the random graphs (with pgmpy)")
+    parser.add_argument("--before", metavar="DIR", help="also time the package found in DIR (an older src tree)")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds allowed to --before per call")
+    parser.add_argument("--repeat", type=int, default=3, help="best of this many calls for 'after' (default 3)")
     args = parser.parse_args()
+    if not args.large_only:
+        random_graphs(args)
+    if not args.random_only:
+        large(args)
+
+
+def random_graphs(args: argparse.Namespace) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from pgmpy.base import DAG

@@ -215,6 +215,10 @@ class CausalModel:
         self.level = level
         self.missing = missing
         self.treated_level = treated_level
+        if graph is not None:  # a cyclic or unreadable graph is refused now, not in estimate() or repr()
+            as_graph(graph)
+        if isinstance(getattr(data, "columns", None), Iterable) and isinstance(treatment, str):
+            check_columns([str(c) for c in data.columns], [treatment], "treatment")  # a frame: check now
 
     # setup ----------------------------------------------------------------------------------------
     def _setup(self) -> None:

@@ -264,11 +264,19 @@ class CausalGraph:
         return bool(nx.is_d_separator(self._dag, xs, ys, zs))
 
     # identification shortcuts ---------------------------------------------------------------------
-    def identify(self, treatment: str, outcome: str, *, observed: Iterable[str] | None = None) -> Identification:
-        """Backdoor paths, adjustment sets, and (if adjustment fails) instruments and front-door sets."""
+    def identify(
+        self,
+        treatment: str,
+        outcome: str,
+        *,
+        observed: Iterable[str] | None = None,
+        alternatives: bool | None = None,
+    ) -> Identification:
+        """Backdoor paths, adjustment sets, and (if adjustment fails, or ``alternatives=True``) instruments
+        and front-door sets."""
         from .identification import identify
 
-        return identify(self, treatment=treatment, outcome=outcome, observed=observed)
+        return identify(self, treatment=treatment, outcome=outcome, observed=observed, alternatives=alternatives)
 
     def check_adjustment(
         self, treatment: str, outcome: str, covariates: Iterable[str], *, observed: Iterable[str] | None = None

@@ -10,17 +10,18 @@
   variables are bad controls (mediator, collider, descendant of the treatment or of the outcome) or
   only cost precision (a pure cause of the treatment).
 
-d-separation and minimal separators come from networkx (``is_d_separator``,
-``find_minimal_d_separator``); all minimal sets are enumerated by branching on the members of each
-separator found (every other minimal set misses at least one of them). Paths are enumerated only to
-explain; the criterion itself is always decided by d-separation.
+The searches live in :mod:`.search`, on the linear-time d-separation of :mod:`.dsep` (the same
+answers as networkx's ``is_d_separator`` and ``find_minimal_d_separator``): all minimal sets are
+enumerated by branching on the members of each separator found (every other minimal set misses at
+least one of them). Instruments and front-door sets are searched only when adjustment fails (or when
+asked). Every search stops at a budget and then sets ``truncated`` with a note. Paths are enumerated
+only to explain; the criterion itself is always decided by d-separation.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from itertools import combinations, islice
 from typing import Any
 
 import networkx as nx
@@ -30,7 +31,10 @@ from .._core.options import as_name_list
 from ..errors import IdentificationError, SpecificationError
 from ..results import Summary
 from .causal_graph import CausalGraph, as_graph
+from .dsep import Dag
 from .paths import MAX_PATHS, Path, backdoor_path_list, causal_example, noncausal_paths
+from .search import MAX_SETS as MAX_SETS
+from .search import front_door_sets, instruments, minimal_separators, smallest_separator
 
 __all__ = [
     "AdjustmentCheck",
@@ -42,9 +46,6 @@ __all__ = [
     "check_adjustment",
     "identify",
 ]
-
-MAX_SETS = 500
-MAX_FRONT_DOOR_SIZE = 3
 
 
 def backdoor_paths(graph: Any, treatment: str, outcome: str) -> tuple[Path, ...]:
@@ -77,55 +78,6 @@ def _show(nodes: Iterable[str]) -> str:
 
 
 # --------------------------------------------------------------------------------------------------
-# minimal separators
-# --------------------------------------------------------------------------------------------------
-
-
-def _minimal_separators(
-    g: nx.DiGraph, x: str, y: str, allowed: frozenset[str], limit: int = MAX_SETS
-) -> tuple[list[frozenset[str]], bool]:
-    """Every minimal d-separator of x and y made of ``allowed`` nodes (and whether the list was cut short)."""
-    allowed = allowed & (nx.ancestors(g, x) | nx.ancestors(g, y))  # minimal separators are ancestors
-    found: dict[frozenset[str], None] = {}
-    visited: set[frozenset[str]] = set()
-    stack = [allowed]
-    while stack:
-        restricted = stack.pop()
-        if restricted in visited:
-            continue
-        visited.add(restricted)
-        if len(visited) > 50 * limit or len(found) >= limit:
-            return list(found), True
-        sep = nx.find_minimal_d_separator(g, x, y, restricted=set(restricted))
-        if sep is None:
-            continue
-        sep = frozenset(sep)
-        found.setdefault(sep, None)
-        stack.extend(restricted - {v} for v in sep)
-    return list(found), False
-
-
-def _smallest_separator(g: nx.DiGraph, x: str, y: str, allowed: frozenset[str]) -> frozenset[str] | None:
-    """A minimum-size d-separator within ``allowed``: a minimum vertex cut in the moral ancestral graph."""
-    keep = nx.ancestors(g, x) | nx.ancestors(g, y) | {x, y}
-    moral = nx.moral_graph(g.subgraph(keep))
-    flow = nx.DiGraph()
-    for v in moral.nodes:
-        if v in allowed and v not in (x, y):
-            flow.add_edge((v, 0), (v, 1), capacity=1)
-        else:
-            flow.add_edge((v, 0), (v, 1))  # no capacity attribute: cannot be cut
-    for a, b in moral.edges:
-        flow.add_edge((a, 1), (b, 0))
-        flow.add_edge((b, 1), (a, 0))
-    try:
-        _, (reach, _) = nx.minimum_cut(flow, (x, 1), (y, 0))
-    except nx.NetworkXUnbounded:
-        return None
-    return frozenset(v for v in moral.nodes if (v, 0) in reach and (v, 1) not in reach)
-
-
-# --------------------------------------------------------------------------------------------------
 # identification
 # --------------------------------------------------------------------------------------------------
 
@@ -147,6 +99,9 @@ class Identification:
 
     ``identifiable`` is True when some set of observed variables satisfies the backdoor criterion;
     ``adjustment_set`` is then the smallest such set. ``explanation`` says why in plain words.
+    ``instruments`` and ``front_door`` are None when they were not searched (by default only when
+    adjustment fails; see :func:`identify`'s ``alternatives``). ``truncated`` is True, with a sentence in
+    ``notes``, when any search (adjustment sets, backdoor paths, instruments, front door) stopped early.
     """
 
     treatment: str
@@ -158,8 +113,8 @@ class Identification:
     backdoor_paths: tuple[Path, ...]
     open_paths: tuple[Path, ...]
     unobserved: tuple[str, ...]
-    instruments: tuple[Instrument, ...] = ()
-    front_door: tuple[tuple[str, ...], ...] = ()
+    instruments: tuple[Instrument, ...] | None = ()
+    front_door: tuple[tuple[str, ...], ...] | None = ()
     causal_path: bool = True
     truncated: bool = False
     notes: tuple[str, ...] = field(default=())
@@ -235,8 +190,10 @@ class Identification:
             "backdoor_paths_text": [p.text for p in self.backdoor_paths],
             "open_paths": [list(p.nodes) for p in self.open_paths],
             "unobserved": list(self.unobserved),
-            "instruments": [{"instrument": i.variable, "given": list(i.given)} for i in self.instruments],
-            "front_door": [list(s) for s in self.front_door],
+            "instruments": None
+            if self.instruments is None
+            else [{"instrument": i.variable, "given": list(i.given)} for i in self.instruments],
+            "front_door": None if self.front_door is None else [list(s) for s in self.front_door],
             "causal_path": self.causal_path,
             "truncated": self.truncated,
             "explanation": self.explanation,
@@ -288,38 +245,63 @@ def _observed_candidates(g: CausalGraph, t: str, y: str, observed: Iterable[str]
     return every, frozenset(every - hidden)
 
 
-def identify(graph: Any, *, treatment: str, outcome: str, observed: Iterable[str] | None = None) -> Identification:
+def identify(
+    graph: Any,
+    *,
+    treatment: str,
+    outcome: str,
+    observed: Iterable[str] | None = None,
+    alternatives: bool | None = None,
+) -> Identification:
     """Identify the effect of ``treatment`` on ``outcome`` in ``graph`` by the backdoor criterion.
 
     ``observed`` (e.g. the data's columns) says which nodes can be adjusted for; by default every node
     except declared latent ones. The treatment and outcome count as observed.
+
+    ``alternatives`` says when to search for instruments and front-door sets: ``None`` (default) only
+    when adjustment does not identify the effect, ``True`` always, ``False`` never. A search that did
+    not run leaves ``instruments`` and ``front_door`` as None (``null`` in ``to_dict()``).
     """
     g = as_graph(graph)
     t, y = _roles(g, treatment, outcome)
     observed = _observed_set(observed, t, y)
-    dag = g.dag
-    g_bd = _without_out_edges(dag, [t])
+    dag = Dag.of(g.dag)
+    g_bd = dag.without_out_edges([t])
     every, usable = _observed_candidates(g, t, y, observed)
-    sets, truncated = _minimal_separators(g_bd, t, y, every)
-    sets.sort(key=lambda s: (len(s), _names(s)))
+    found = minimal_separators(g_bd, t, y, every)
+    sets = sorted(found.items, key=lambda s: (len(s), _names(s)))
     observed_sets = [_names(s) for s in sets if s <= usable]
     unobserved_sets = [_names(s) for s in sets if not s <= usable]
     if observed_sets:
         chosen: tuple[str, ...] | None = observed_sets[0]
     else:
-        smallest = _smallest_separator(g_bd, t, y, usable) if truncated else None
+        smallest = smallest_separator(g_bd, t, y, usable) if found.truncated else None
         chosen = None if smallest is None else _names(smallest)
     paths, cut = backdoor_path_list(g, t, y)
     open_paths: tuple[Path, ...] = ()
     if chosen is None:
-        canonical = usable & (nx.ancestors(g_bd, t) | nx.ancestors(g_bd, y))
+        canonical = usable & g_bd.ancestors((t, y))
         open_paths = tuple(p for p in paths if p.open_given(canonical))
-    notes = []
-    if truncated or cut:
+    notes = [found.reason] if found.truncated else []
+    if cut:
         notes.append(
-            f"The graph is large: only the first {MAX_SETS} adjustment sets and {MAX_PATHS} backdoor paths are listed."
+            f"The backdoor-path listing stopped after {len(paths)} paths (at most {MAX_PATHS} are listed, and the "
+            "search of a large graph is cut short): more paths may exist."
         )
     hidden = g.unobserved(observed)
+    searched = alternatives if alternatives is not None else chosen is None
+    ivs: tuple[Instrument, ...] | None = None
+    front: tuple[tuple[str, ...], ...] | None = None
+    truncated = found.truncated or cut
+    if searched:
+        iv_search = instruments(dag, g_bd, t, y, _instrument_pool(g, dag, t, y, hidden))
+        fd_search = front_door_sets(dag, g_bd, t, y, _mediators(g, dag, t, y, hidden))
+        ivs = tuple(Instrument(v, given) for v, given in iv_search.items)
+        front = fd_search.items
+        for search in (iv_search, fd_search):
+            if search.truncated:
+                truncated = True
+                notes.append(search.reason)
     return Identification(
         treatment=t,
         outcome=y,
@@ -330,58 +312,26 @@ def identify(graph: Any, *, treatment: str, outcome: str, observed: Iterable[str
         backdoor_paths=paths,
         open_paths=open_paths,
         unobserved=_names(n for n in hidden if n in g.nodes),
-        instruments=tuple(_instruments(g, t, y, observed)),
-        front_door=tuple(_front_door_sets(g, t, y, observed)),
-        causal_path=y in nx.descendants(dag, t),
-        truncated=truncated or cut,
+        instruments=ivs,
+        front_door=front,
+        causal_path=y in dag.descendants((t,)),
+        truncated=truncated,
         notes=tuple(notes),
     )
 
 
-def _instruments(g: CausalGraph, t: str, y: str, observed: set[str] | None) -> list[Instrument]:
-    """Observed variables that move the treatment and reach the outcome only through it (Pearl's
-    graphical instrument, conditionally on a minimal set of observed non-descendants when needed)."""
-    dag = g.dag
-    g_bd = _without_out_edges(dag, [t])
-    hidden = g.unobserved(observed)
-    banned = nx.descendants(dag, t) | nx.descendants(dag, y) | {t, y}
-    pool = frozenset(n for n in g.nodes if n not in banned and n not in hidden)
-    out = []
-    for v in sorted(pool):
-        given: set[str] | None = set()
-        if not nx.is_d_separator(g_bd, {v}, {y}, set()):
-            given = nx.find_minimal_d_separator(g_bd, v, y, restricted=set(pool - {v}))
-        if given is not None and not nx.is_d_separator(dag, {v}, {t}, set(given)):
-            out.append(Instrument(v, _names(given)))
-    return out
+def _instrument_pool(g: CausalGraph, dag: Dag, t: str, y: str, hidden: frozenset[str]) -> frozenset[str]:
+    """Observed nodes that neither the treatment nor the outcome causes: the candidate instruments."""
+    banned = dag.descendants((t, y))
+    return frozenset(n for n in g.nodes if n not in banned and n not in hidden)
 
 
-def _is_front_door(dag: nx.DiGraph, g_bd: nx.DiGraph, t: str, y: str, m: set[str]) -> bool:
-    cut = nx.restricted_view(dag, list(m), [])
-    if y in nx.descendants(cut, t):  # (i) m intercepts every directed path from t to y
-        return False
-    if not nx.is_d_separator(g_bd, {t}, m, set()):  # (ii) no open backdoor path from t to m
-        return False
-    return bool(nx.is_d_separator(_without_out_edges(dag, m), m, {y}, {t}))  # (iii) t blocks m's backdoor paths
-
-
-def _front_door_sets(g: CausalGraph, t: str, y: str, observed: set[str] | None) -> list[tuple[str, ...]]:
-    """Minimal sets of observed mediators satisfying the front-door criterion (up to 3 variables)."""
-    dag = g.dag
-    de_t = nx.descendants(dag, t)
-    if y not in de_t:
+def _mediators(g: CausalGraph, dag: Dag, t: str, y: str, hidden: frozenset[str]) -> list[str]:
+    """Observed nodes on a directed path from the treatment to the outcome, sorted."""
+    if y not in dag.descendants((t,)):
         return []
-    hidden = g.unobserved(observed)
-    mediators = sorted(n for n in de_t & nx.ancestors(dag, y) if n not in hidden and n in g.nodes)
-    g_bd = _without_out_edges(dag, [t])
-    found: list[tuple[str, ...]] = []
-    for size in range(1, min(len(mediators), MAX_FRONT_DOOR_SIZE) + 1):
-        for combo in islice(combinations(mediators, size), 2000):
-            if any(set(f) <= set(combo) for f in found):
-                continue
-            if _is_front_door(dag, g_bd, t, y, set(combo)):
-                found.append(combo)
-    return found
+    between = dag.descendants((t,)) & dag.ancestors((y,))
+    return sorted(n for n in between if n not in (t, y) and n not in hidden and n in g.nodes)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -585,7 +535,7 @@ def check_adjustment(
     colliders = _collider_roles(g, open_paths, in_graph)
     bad += _descendant_roles(g, t, y, in_graph, {b.variable for b in colliders}) + colliders
     bad += _pure_causes(g, t, y, in_graph)
-    ident = identify(g, treatment=t, outcome=y, observed=observed)
+    ident = identify(g, treatment=t, outcome=y, observed=observed, alternatives=False)  # needs the set only
     messages = [b.message for b in bad]
     confounded = [p for p in open_paths if not (set(p.colliders) & set(in_graph)) and not _opened(g, p, in_graph)]
     if confounded:

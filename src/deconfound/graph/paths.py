@@ -13,10 +13,13 @@ from typing import TYPE_CHECKING
 
 import networkx as nx
 
+from .dsep import Budget
+
 if TYPE_CHECKING:  # pragma: no cover
     from .causal_graph import CausalGraph
 
 MAX_PATHS = 1000
+PATH_STEPS = 1_000_000  # edges the depth-first path search may follow (a few tenths of a second)
 
 
 @dataclass(frozen=True)
@@ -86,8 +89,11 @@ def _neighbours(dag: nx.DiGraph) -> dict[str, list[str]]:
     return {n: sorted(set(dag.predecessors(n)) | set(dag.successors(n))) for n in dag.nodes}
 
 
-def _simple_paths(adjacent: dict[str, list[str]], start: list[str], target: str) -> Iterator[list[str]]:
-    """Every simple path that begins with the nodes ``start`` and ends at ``target`` (depth first)."""
+def _simple_paths(
+    adjacent: dict[str, list[str]], start: list[str], target: str, budget: Budget | None = None
+) -> Iterator[list[str]]:
+    """Every simple path that begins with the nodes ``start`` and ends at ``target`` (depth first); stops
+    when ``budget`` (one step per edge followed) runs out, marking it exhausted."""
     path = list(start)
     on_path = set(path)
     stack = [iter(adjacent[path[-1]])]
@@ -95,6 +101,8 @@ def _simple_paths(adjacent: dict[str, list[str]], start: list[str], target: str)
         yield list(path)
         return
     while stack:
+        if budget is not None and not budget.spend(1):
+            return
         nxt = next(stack[-1], None)
         if nxt is None:
             stack.pop()
@@ -107,24 +115,26 @@ def _simple_paths(adjacent: dict[str, list[str]], start: list[str], target: str)
             stack.append(iter(adjacent[nxt]))
 
 
-def _backdoor_node_lists(g: CausalGraph, t: str, y: str) -> Iterator[list[str]]:
+def _backdoor_node_lists(g: CausalGraph, t: str, y: str, budget: Budget) -> Iterator[list[str]]:
     dag = g.dag
     adjacent = _neighbours(dag)
     for parent in sorted(dag.predecessors(t)):
-        yield from _simple_paths(adjacent, [t, parent], y)
+        yield from _simple_paths(adjacent, [t, parent], y, budget)
 
 
 def backdoor_path_list(g: CausalGraph, t: str, y: str, limit: int = MAX_PATHS) -> tuple[tuple[Path, ...], bool]:
-    """(every path from t to y starting with an arrow into t, whether the list was cut at ``limit``)."""
-    found = list(islice(_backdoor_node_lists(g, t, y), limit + 1))
-    return _sorted(make_path(g, p) for p in found[:limit]), len(found) > limit
+    """(every path from t to y starting with an arrow into t, whether the list was cut: at ``limit``
+    paths, or after ``PATH_STEPS`` steps of the depth-first search)."""
+    budget = Budget(PATH_STEPS)
+    found = list(islice(_backdoor_node_lists(g, t, y, budget), limit + 1))
+    return _sorted(make_path(g, p) for p in found[:limit]), len(found) > limit or budget.exhausted
 
 
 def noncausal_paths(g: CausalGraph, t: str, y: str, limit: int = MAX_PATHS) -> tuple[Path, ...]:
     """Every path between t and y that is not a directed path from t to y (backdoor paths, and paths
-    such as ``t -> C <- y`` that a bad control can open)."""
+    such as ``t -> C <- y`` that a bad control can open), up to ``limit`` paths or ``PATH_STEPS`` steps."""
     out = []
-    for nodes in islice(_simple_paths(_neighbours(g.dag), [t], y), limit):
+    for nodes in islice(_simple_paths(_neighbours(g.dag), [t], y, Budget(PATH_STEPS)), limit):
         path = make_path(g, nodes)
         if any(a == "<-" for a in path.arrows):
             out.append(path)
