@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._core import rows
 from .._core.design import Design, constant_part
 from .._core.distributions import chi2_sf
 
@@ -95,43 +96,51 @@ def joint_balance_test(covariates: Design, treatment: np.ndarray) -> dict[str, f
     return {"statistic": stat, "df": float(df), "p_value": chi2_sf(stat, df)}
 
 
+class _Moments:
+    """Per-weight sums of one partition: sum w, sum w^2, sum w x and sum w x^2 (x shifted); merged by +."""
+
+    def __init__(self, s0: np.ndarray, w2: np.ndarray, s1: np.ndarray, s2: np.ndarray) -> None:
+        self.s0, self.w2, self.s1, self.s2 = s0, w2, s1, s2
+
+    def __add__(self, other: _Moments) -> _Moments:
+        return _Moments(self.s0 + other.s0, self.w2 + other.w2, self.s1 + other.s1, self.s2 + other.s2)
+
+
 def _arm_moments(
     covariates: Design, weights: Sequence[np.ndarray], chunk_rows: int = 1 << 13
 ) -> tuple[np.ndarray, ...]:
     """Weighted means and (n_eff-corrected) variances of every column for each weight vector.
 
-    Returns (means, variances), each (len(weights), k). One pass over the design in cache-sized blocks
-    (the weights assembled block by block); columns are shifted by the first block's means so that raw
-    moments do not lose precision.
+    Returns (means, variances), each (len(weights), k). One pass over the design's partitions (a kernel
+    per partition merged by sums, the weights assembled partition by partition); columns are shifted by
+    the means of the first partition read, so that raw moments do not lose precision.
     """
     k, m = covariates.k, len(weights)
-    s0 = np.zeros(m)
-    w2 = np.zeros(m)
-    s1 = np.zeros((m, k))
-    s2 = np.zeros((m, k))
-    rows = max(1, min(chunk_rows, covariates.n))
-    wbuf = np.empty((rows, m), order="F")
-    shift = None
-    buf = None
-    for start in range(0, covariates.n, rows):
-        stop = min(start + rows, covariates.n)
-        blk = covariates.block(start, stop, buf)
-        buf = blk
-        if shift is None:
+    shift: np.ndarray | None = None
+    buf: np.ndarray | None = None
+    wbuf: np.ndarray | None = None
+
+    def kernel(part: rows.Partition) -> _Moments:
+        nonlocal shift, buf, wbuf
+        blk = buf = part.block(buf)
+        if shift is None:  # one shift for every partition: the sums stay additive
             shift = blk.mean(axis=0)
         blk -= shift  # the block is our own buffer
-        wc = wbuf[: stop - start]
-        for j, w in enumerate(weights):
-            wc[:, j] = w[start:stop]
-        s0 += wc.sum(axis=0)
-        w2 += np.einsum("ij,ij->j", wc, wc)
-        s1 += wc.T @ blk
+        wbuf = rows.scratch(wbuf, part.n, m)
+        wc = wbuf[: part.n]
+        for j in range(m):
+            wc[:, j] = part[f"w{j}"]
+        s1 = wc.T @ blk
         np.multiply(blk, blk, out=blk)
-        s2 += wc.T @ blk
+        return _Moments(wc.sum(axis=0), np.einsum("ij,ij->j", wc, wc), s1, wc.T @ blk)
+
+    src = rows.source(covariates, chunk_rows, extra={f"w{j}": w for j, w in enumerate(weights)})
+    zero = _Moments(np.zeros(m), np.zeros(m), np.zeros((m, k)), np.zeros((m, k)))
+    tot = rows.fold(src, kernel, zero)
     with np.errstate(divide="ignore", invalid="ignore"):
-        mean_c = s1 / s0[:, None]
-        var = s2 / s0[:, None] - mean_c**2
-        n_eff = s0**2 / w2
+        mean_c = tot.s1 / tot.s0[:, None]
+        var = tot.s2 / tot.s0[:, None] - mean_c**2
+        n_eff = tot.s0**2 / tot.w2
         corr = np.where(n_eff > 1, n_eff / (n_eff - 1.0), 1.0)
     var = np.maximum(var, 0.0) * corr[:, None]
     return mean_c + (0.0 if shift is None else shift), var
