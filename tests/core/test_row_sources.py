@@ -181,3 +181,56 @@ def test_the_default_source_reads_contiguous_chunks_in_order():
     parts = list(rows.source(design, 4, y=np.arange(10.0)).partitions())
     assert [p.rows for p in parts] == [slice(0, 4), slice(4, 8), slice(8, 10)]
     assert [p["y"].tolist() for p in parts][-1] == [8.0, 9.0]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_balance_table_and_joint_test(frame, seed):
+    from deconfound.data import prepare
+    from deconfound.diagnostics.balance import balance_table, joint_balance_test
+
+    prep = prepare(frame, outcome="y", treatment="t", covariates=["x1", "x2", "region"], weights="w")
+
+    def run():
+        table = balance_table(prep.covariates, prep.treatment, prep.weights)
+        test = joint_balance_test(prep.covariates, prep.treatment)
+        return [table.to_numpy(dtype=float), np.array([test["statistic"], test["p_value"]])]
+
+    _same(run, seed)
+
+
+def test_schema_codes_are_global_when_partitions_are_encoded_apart():
+    from deconfound.data import encode_rows, prepare, scan_schema
+
+    frame = pd.DataFrame(
+        {
+            "y": [1.0, 2.0, 3.5, 4.0, 5.0, 6.5],
+            "t": ["no", "yes", "no", "yes", "yes", "no"],
+            "g": ["b", "b", "a", "c", "a", "b"],
+            "cl": ["z", "x", "z", "y", "x", "y"],
+        }
+    )
+    schema, kept = scan_schema(
+        frame,
+        outcome="y",
+        treatment="t",
+        covariates=["g"],
+        weights=None,
+        cluster=["cl"],
+        extra={},
+        used=["y", "t", "g", "cl"],
+        missing="raise",
+        treatment_kind="binary",
+        treated_level=None,
+        min_rows=2,
+    )
+    whole = prepare(frame, outcome="y", treatment="t", covariates=["g"], cluster="cl")
+    # the first partition has no level "a" of g, no treated rows and only cluster "z"... as a later one may
+    first, second = encode_rows(schema, kept.iloc[[0, 2]]), encode_rows(schema, kept.iloc[[1, 3, 4, 5]])
+    rows_of = [[0, 2], [1, 3, 4, 5]]
+    for enc, idx in zip((first, second), rows_of, strict=True):
+        assert np.array_equal(enc.treatment, whole.treatment[idx])
+        assert np.array_equal(enc.clusters[0], whole.clusters[0][idx])
+        assert [p.name for p in enc.parts] == whole.covariates.names == ["g[b]", "g[c]"]
+        assert np.array_equal(Design(enc.parts, len(idx)).to_array(), whole.covariates.to_array()[idx])
+    assert whole.treatment.tolist() == [0.0, 1.0, 0.0, 1.0, 1.0, 0.0]
+    assert whole.clusters[0].tolist() == [0, 1, 0, 2, 1, 2]  # codes in order of first appearance

@@ -13,15 +13,43 @@ from .._core.design import Design, constant_part
 from .._core.distributions import chi2_sf
 
 
-def _wmean_var(x: np.ndarray, w: np.ndarray) -> tuple[float, float]:
-    sw = w.sum()
-    m = float(w @ x / sw)
-    v = float(w @ (x - m) ** 2 / sw)
-    # unbiased for frequency-like weights, matching the usual (n-1) variance when w is all ones
-    n_eff = sw**2 / float(w @ w)
-    if n_eff > 1:
-        v *= n_eff / (n_eff - 1.0)
-    return m, v
+def _arm_mean_var(column: Design, t: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Weighted mean and (n_eff-corrected) variance of one column in four groups: treated and control
+    rows, weighted by ``w`` and unweighted. Returns a 4 x 2 array (mean, variance).
+
+    Two passes over the column's partitions, each a kernel merged by sums: sum w and sum w x, then
+    sum w (x - mean)^2 and sum w^2 (unbiased for frequency-like weights: the usual n - 1 variance when
+    w is all ones). The in-memory source reads all rows as one partition."""
+    groups = ((True, False), (False, False), (True, True), (False, True))  # (treated?, unweighted?)
+    src = rows.source(column, max(column.n, 1), extra={"t": t, "w": w})
+
+    def pieces(part: rows.Partition) -> list[tuple[np.ndarray, np.ndarray]]:
+        x, tp, wp = part.block()[:, 0], part["t"], part["w"]
+        out = []
+        for treated, unweighted in groups:
+            mask = tp if treated else ~tp
+            out.append((x[mask], np.ones(part.n)[mask] if unweighted else wp[mask]))
+        return out
+
+    def first(part: rows.Partition) -> np.ndarray:
+        return np.array([[wg.sum(), wg @ xg] for xg, wg in pieces(part)])
+
+    sums = rows.fold(src, first, np.zeros((4, 2)))
+    means = np.array([float(s[1] / s[0]) for s in sums])
+
+    def second(part: rows.Partition) -> np.ndarray:
+        return np.array([[wg @ (xg - m) ** 2, wg @ wg] for (xg, wg), m in zip(pieces(part), means, strict=True)])
+
+    spread = rows.fold(src, second, np.zeros((4, 2)))
+    out = np.empty((4, 2))
+    for g in range(4):
+        sw = sums[g, 0]
+        v = float(spread[g, 0] / sw)
+        n_eff = sw**2 / float(spread[g, 1])
+        if n_eff > 1:
+            v *= n_eff / (n_eff - 1.0)
+        out[g] = means[g], v
+    return out
 
 
 def balance_table(
@@ -35,20 +63,15 @@ def balance_table(
     sample when ``weights`` are given, so that before and after weighting share one yardstick.
     """
     t = treatment == 1.0
-    ones = np.ones_like(treatment)
-    w = ones if weights is None else weights
-    rows = []
+    w = np.ones_like(treatment) if weights is None else weights
+    out = []
     for name in covariates.names:
-        x = covariates.column(name)
-        m1, v1 = _wmean_var(x[t], w[t])
-        m0, v0 = _wmean_var(x[~t], w[~t])
-        _, u1 = _wmean_var(x[t], ones[t])
-        _, u0 = _wmean_var(x[~t], ones[~t])
+        (m1, v1), (m0, v0), (_, u1), (_, u0) = _arm_mean_var(covariates.select([name]), t, w)
         pooled = np.sqrt((u1 + u0) / 2.0)
         smd = (m1 - m0) / pooled if pooled > 0 else (0.0 if m1 == m0 else np.inf)
         ratio = v1 / v0 if v0 > 0 else np.inf
-        rows.append({"mean_treated": m1, "mean_control": m0, "smd": smd, "variance_ratio": ratio})
-    return pd.DataFrame(rows, index=pd.Index(covariates.names, name="covariate"))
+        out.append({"mean_treated": m1, "mean_control": m0, "smd": smd, "variance_ratio": ratio})
+    return pd.DataFrame(out, index=pd.Index(covariates.names, name="covariate"))
 
 
 def covariate_balance(
