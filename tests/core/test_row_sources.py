@@ -166,6 +166,8 @@ def test_core_passes_directly(scatter):
             hc3.meat,
             *cl.cluster_scores,
             gradient_pass(design, y, w, beta),
+            design.tdot([y, 2.0, w]),
+            Design([array_part(f"x{j}", x[:, j]) for j in range(3)], n).tdot(np.column_stack([y, w])),
             fit.coef,
             fit.cov,
             np.array([fit.llf]),
