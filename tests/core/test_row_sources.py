@@ -17,6 +17,7 @@ from deconfound._core import rows
 from deconfound._core.design import Design, array_part, constant_part
 from deconfound._core.logistic import fit_logistic, predict
 from deconfound._core.passes import accumulate, gradient_pass, residual_pass
+from deconfound.estimators._matching_se import regression_other_outcome
 
 RTOL = 1e-10
 SEEDS = (0, 1, 2)
@@ -151,6 +152,7 @@ def test_core_passes_directly(scatter):
     full = np.column_stack([np.ones(n), x])
     bread = np.linalg.inv(full.T @ (w[:, None] * full))
     t = (rng.uniform(size=n) < 0.4).astype(float)
+    assert design.leading_constant_view() is not None  # the in-place path, and the block path when scattered
 
     def run():
         cp = accumulate(design, y, w)
@@ -173,6 +175,7 @@ def test_core_passes_directly(scatter):
             np.array([fit.llf]),
             index,
             prob,
+            regression_other_outcome(design, y, t),
         ]
 
     _same(run, 4, scatter)
