@@ -344,6 +344,12 @@ def _check_not_complex(series: pd.Series, role: str) -> None:
         )
 
 
+def _as_float(series: pd.Series) -> np.ndarray:
+    """A float64 view (or copy) of a column that :func:`_numeric` accepted (no checks: the encode step)."""
+    converted = _numbers_as_objects(series)
+    return (series if converted is None else converted).to_numpy(dtype=np.float64, na_value=np.nan)
+
+
 def _numeric(series: pd.Series, role: str) -> np.ndarray:
     """A float64 view (or copy) of a numeric or boolean column; strings are refused by name."""
     name = series.name
@@ -395,10 +401,29 @@ def _missing_mask(frame: pd.DataFrame, columns: Sequence[str]) -> tuple[np.ndarr
     return mask, counts
 
 
-def _encode_treatment(
-    series: pd.Series, kind: str, treated_level: Any
-) -> tuple[np.ndarray, str, dict[str, Any] | None, str | None]:
-    """Return (values, kind, mapping, note). ``kind`` is "binary", "continuous" or "auto"."""
+@dataclass(frozen=True)
+class TreatmentCode:
+    """How a treatment column is coded (a global fact of the schema): ``rule`` "float" takes the values as
+    they are, "equal" codes ``level`` 1 and the other level 0, "high" codes the larger of two numbers 1."""
+
+    kind: str  # "binary" or "continuous"
+    mapping: dict[str, Any] | None
+    note: str | None
+    rule: str = "float"
+    level: Any = None
+
+    def apply(self, series: pd.Series) -> np.ndarray:
+        """The coded values of some rows of the column (the per-partition encode step)."""
+        if self.rule == "equal":
+            return np.where(series.isna(), np.nan, (series == self.level).to_numpy(dtype=np.float64))
+        values = _as_float(series)
+        if self.rule == "high":
+            return np.where(np.isnan(values), np.nan, (values == self.level).astype(np.float64))
+        return values
+
+
+def _treatment_code(series: pd.Series, kind: str, treated_level: Any) -> TreatmentCode:
+    """The coding of a treatment column from its levels. ``kind`` is "binary", "continuous" or "auto"."""
     name = series.name
     _check_not_temporal(series, "treatment")
     levels = pd.unique(series.dropna())
@@ -417,32 +442,33 @@ def _encode_treatment(
         if len(levels) != 2:
             raise DataError(f"treatment {name!r} has {len(levels)} levels; treated_level needs exactly two.")
         control = next(lv for lv in levels if lv != treated_level)
-        values = np.where(series.isna(), np.nan, (series == treated_level).to_numpy(dtype=np.float64))
         mapping = {"treated": _plain(treated_level), "control": _plain(control)}
-        return values, "binary", mapping, f"treatment {name!r}: {treated_level!r} coded 1, {control!r} coded 0"
+        note = f"treatment {name!r}: {treated_level!r} coded 1, {control!r} coded 0"
+        return TreatmentCode("binary", mapping, note, "equal", treated_level)
     if pd.api.types.is_bool_dtype(series.dtype):
-        return series.to_numpy(dtype=np.float64, na_value=np.nan), "binary", None, None
+        return TreatmentCode("binary", None, None)
     if _is_numeric(series):
-        values = _numeric(series, "treatment")
+        _numeric(series, "treatment")
         uniq = {float(v) for v in levels}
         if uniq == {0.0, 1.0}:
-            return values, "binary", None, None
+            return TreatmentCode("binary", None, None)
         if len(uniq) == 2 and kind != "continuous":
             lo, hi = sorted(uniq)
             if kind == "binary":
-                mapped = np.where(np.isnan(values), np.nan, (values == hi).astype(np.float64))
-                return (
-                    mapped,
+                return TreatmentCode(
                     "binary",
                     {"treated": _plain(hi), "control": _plain(lo)},
                     f"treatment {name!r}: {hi:g} coded 1 (treated), {lo:g} coded 0 (control)",
+                    "high",
+                    hi,
                 )
         if kind == "binary":
             raise DataError(
                 f"treatment {name!r} must be binary (0/1, bool, or two levels) but has {len(uniq)} distinct values. "
                 "Use method='ols' for a continuous treatment (a dose), or recode it."
             )
-        return values, "continuous", None, f"treatment {name!r} is continuous: the effect is per one-unit increase"
+        note = f"treatment {name!r} is continuous: the effect is per one-unit increase"
+        return TreatmentCode("continuous", None, note)
     if len(levels) != 2:
         raise DataError(
             f"treatment {name!r} must have two levels but has {len(levels)}: {sorted(map(str, levels))[:6]}. "
@@ -452,13 +478,13 @@ def _encode_treatment(
     hits = [lv for lv in ordered if str(lv).strip().lower() in _TREATED_WORDS]
     treated = hits[0] if len(hits) == 1 else ordered[1]
     control = next(lv for lv in ordered if lv != treated)
-    values = np.where(series.isna(), np.nan, (series == treated).to_numpy(dtype=np.float64))
-    return (
-        values,
+    return TreatmentCode(
         "binary",
         {"treated": _plain(treated), "control": _plain(control)},
         f"treatment {name!r}: {treated!r} coded 1 (treated), {control!r} coded 0 (control); "
         "pass treated_level= to choose otherwise",
+        "equal",
+        treated,
     )
 
 
@@ -466,14 +492,15 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _encode_covariates(frame: pd.DataFrame, names: Sequence[str]) -> tuple[list[Part], list[str]]:
-    parts: list[Part] = []
+def _covariate_codes(frame: pd.DataFrame, names: Sequence[str]) -> tuple[dict[str, pd.Index | None], list[str]]:
+    """The schema of the covariates: None for a numeric column, the levels of a categorical one."""
+    codes: dict[str, pd.Index | None] = {}
     notes: list[str] = []
     for col in names:
         series = frame[col]
         if _is_numeric(series) or pd.api.types.is_bool_dtype(series.dtype) or _numbers_as_objects(series) is not None:
-            values = _numeric(series, "covariate")
-            parts.append(Part(col, values, source=col))
+            _numeric(series, "covariate")
+            codes[col] = None
             continue
         _check_not_temporal(series, "covariate")
         _check_not_complex(series, "covariate")
@@ -482,14 +509,27 @@ def _encode_covariates(frame: pd.DataFrame, names: Sequence[str]) -> tuple[list[
         cat = pd.Categorical(series)
         if len(cat.categories) < 2:
             raise DataError(f"covariate {col!r} has a single level ({cat.categories[0]!r}); drop it from covariates.")
-        codes = cat.codes.astype(np.int32)
-        for level_index in range(1, len(cat.categories)):
-            parts.append(Part(f"{col}[{cat.categories[level_index]}]", codes, level_index, col))
+        codes[col] = cat.categories
         notes.append(
             f"covariate {col!r} is categorical: one-hot encoded with {len(cat.categories) - 1} column(s), "
             f"level {cat.categories[0]!r} is the reference"
         )
-    return parts, notes
+    return codes, notes
+
+
+def _covariate_parts(codes: dict[str, pd.Index | None], frame: pd.DataFrame) -> list[Part]:
+    """The design columns of some rows (the per-partition encode step): numbers as they are, a dummy per
+    non-reference level of a categorical (its codes against the schema's levels)."""
+    parts: list[Part] = []
+    for col, levels in codes.items():
+        series = frame[col]
+        if levels is None:
+            parts.append(Part(col, _as_float(series), source=col))
+            continue
+        values = pd.Categorical(series, categories=levels).codes.astype(np.int32)
+        for level_index in range(1, len(levels)):
+            parts.append(Part(f"{col}[{levels[level_index]}]", values, level_index, col))
+    return parts
 
 
 def _check_numbers_as_text(series: pd.Series) -> None:
@@ -508,9 +548,127 @@ def _check_numbers_as_text(series: pd.Series) -> None:
         )
 
 
-def _cluster_codes(series: pd.Series) -> np.ndarray:
-    codes, _ = pd.factorize(series, sort=False)
-    return codes.astype(np.int64)
+@dataclass(frozen=True)
+class Schema:
+    """The global facts of one estimate's table, from one pass over its rows: the columns of each role,
+    the missing-value counts and the rows kept, the treatment's coding, the covariates' levels and the
+    cluster levels. Partitions of the rows are then encoded against it (:func:`encode_rows`), so codes
+    and one-hot columns mean the same in every partition."""
+
+    outcome: str | None
+    treatment: str | None
+    treatment_code: TreatmentCode | None
+    covariates: dict[str, pd.Index | None]  # None for a numeric column, else its levels
+    weights: str | None
+    cluster_names: tuple[str, ...]
+    cluster_levels: tuple[pd.Index, ...]  # in order of first appearance: code i is level i
+    extra: dict[str, str]
+    used: list[str]
+    n_input: int
+    dropped: np.ndarray  # rows with a missing value in a used column (dropped with missing="drop")
+    dropped_by: dict[str, int]
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """The arrays of some rows, encoded against a :class:`Schema`."""
+
+    outcome: np.ndarray
+    treatment: np.ndarray | None
+    parts: list[Part]
+    weights: np.ndarray | None
+    clusters: tuple[np.ndarray, ...]
+    extra: dict[str, np.ndarray]
+
+
+def scan_schema(
+    frame: pd.DataFrame,
+    *,
+    outcome: str | None,
+    treatment: str | None,
+    covariates: Sequence[str],
+    weights: str | None,
+    cluster: Sequence[str],
+    extra: dict[str, str],
+    used: list[str],
+    missing: str,
+    treatment_kind: str,
+    treated_level: Any,
+    min_rows: int,
+) -> tuple[Schema, pd.DataFrame]:
+    """The schema pass: validate every used column over all rows and collect the global facts. Returns
+    the schema and the rows kept (the user's frame itself when no row is dropped)."""
+    n_input = len(frame)
+    mask, counts = _missing_mask(frame, used)
+    for col, count in counts.items():
+        if count == n_input:
+            raise DataError(f"column {col!r} is entirely missing ({count} rows); it cannot be used.")
+    if counts and missing == "raise":
+        shown = ", ".join(f"{col!r} ({cnt} rows)" for col, cnt in counts.items())
+        raise DataError(
+            f"Missing values in {shown}. Pass missing='drop' to drop those {int(mask.sum())} rows "
+            "(the result reports how many), or fill them first."
+        )
+    # without dropped rows the columns are read straight from the user's frame (float64 columns as views:
+    # selecting frame[used] would copy a frame built from one 2-D array)
+    sub = frame.loc[~mask, used] if mask.any() else frame
+    if len(sub) < min_rows:
+        raise DataError(f"Only {len(sub)} usable row(s) after removing missing values; at least {min_rows} are needed.")
+    notes = [f"{int(mask.sum())} of {n_input} rows dropped for missing values"] if mask.any() else []
+    if outcome is not None:
+        y = _numeric(sub[outcome], "outcome")
+        if y.min() == y.max():
+            raise DataError(
+                f"outcome {outcome!r} takes the single value {y[0]:g} in every used row; there is no variation "
+                "for a treatment to explain. Check the column (or the rows kept)."
+            )
+    code = None
+    if treatment is not None:
+        code = _treatment_code(sub[treatment], treatment_kind, treated_level)
+        notes += [code.note] if code.note else []
+    cov_codes, cov_notes = _covariate_codes(sub, covariates)
+    notes += cov_notes
+    if weights is not None:
+        w = _numeric(sub[weights], "weights")
+        if (w < 0).any():
+            raise DataError(f"weights {weights!r} has {int((w < 0).sum())} negative value(s); weights must be >= 0.")
+        if not (w > 0).any():
+            raise DataError(f"weights {weights!r} is zero in every row.")
+    levels = tuple(pd.Index(pd.factorize(sub[c], sort=False)[1]) for c in cluster)
+    schema = Schema(
+        outcome,
+        treatment,
+        code,
+        cov_codes,
+        weights,
+        tuple(cluster),
+        levels,
+        extra,
+        used,
+        n_input,
+        mask,
+        counts,
+        tuple(notes),
+    )
+    return schema, sub
+
+
+def encode_rows(schema: Schema, rows: pd.DataFrame) -> Encoded:
+    """The per-partition encode step: the arrays of ``rows`` (rows the schema pass kept) by role."""
+    n = len(rows)
+    code = schema.treatment_code
+    return Encoded(
+        outcome=np.zeros(n) if schema.outcome is None else _as_float(rows[schema.outcome]),
+        treatment=None if code is None or schema.treatment is None else code.apply(rows[schema.treatment]),
+        parts=_covariate_parts(schema.covariates, rows),
+        weights=None if schema.weights is None else _as_float(rows[schema.weights]),
+        clusters=tuple(
+            levels.get_indexer(rows[c]).astype(np.int64)
+            for c, levels in zip(schema.cluster_names, schema.cluster_levels, strict=True)
+        ),
+        extra={role: rows[col].to_numpy() for role, col in schema.extra.items()},
+    )
 
 
 def prepare(
@@ -533,6 +691,8 @@ def prepare(
     ``treatment_kind`` is "binary" (two levels, mapped to 0/1), "continuous" (a dose) or "auto"
     (binary when it has two levels, a dose otherwise). Only the columns named here are checked
     for missing values; with ``missing="drop"`` rows missing any of them are dropped and counted.
+    Two steps: the schema pass (:func:`scan_schema`: global facts such as levels and codes) and the
+    encode step (:func:`encode_rows`), here on all the rows kept as one partition.
     """
     missing = check_option("missing", missing, MISSING_POLICIES)
     treatment_kind = check_option("treatment_kind", treatment_kind, ("binary", "continuous", "auto"))
@@ -550,7 +710,50 @@ def prepare(
     roles += [("cluster", c) for c in cluster_names]
     roles += [(role, col) for role, col in extra.items() if col is not None]
     used = list(dict.fromkeys(col for _, col in roles))
+    frame = _load_roles(data, roles, used)
+    _check_role_overlap(outcome, treatment, cov_names)
+    if len(frame) == 0:
+        raise DataError("The data has no rows.")
+    schema, sub = scan_schema(
+        frame,
+        outcome=outcome,
+        treatment=treatment,
+        covariates=cov_names,
+        weights=weights,
+        cluster=cluster_names,
+        extra=extra,  # type: ignore[arg-type]
+        used=used,
+        missing=missing,
+        treatment_kind=treatment_kind,
+        treated_level=treated_level,
+        min_rows=min_rows,
+    )
+    enc = encode_rows(schema, sub)
+    code = schema.treatment_code
+    return Prepared(
+        outcome_name=outcome,
+        outcome=enc.outcome,
+        treatment_name=treatment,
+        treatment=enc.treatment,
+        treatment_kind=None if code is None else code.kind,
+        treatment_mapping=None if code is None else code.mapping,
+        covariates=Design(enc.parts, len(sub)),
+        covariate_columns=tuple(cov_names),
+        weights=enc.weights,
+        clusters=enc.clusters,
+        cluster_names=tuple(cluster_names),
+        extra=enc.extra,
+        n_input=schema.n_input,
+        n_dropped=int(schema.dropped.sum()),
+        dropped_by=schema.dropped_by,
+        notes=schema.notes,
+        frame=sub[used] if keep_frame else None,
+        index=sub.index,
+    )
 
+
+def _load_roles(data: Any, roles: Sequence[tuple[str, str]], used: list[str]) -> pd.DataFrame:
+    """The table with the used columns, every role's column checked to exist (and to be unique)."""
     listed = available_columns(data)
     if listed is not None:
         _check_roles(listed, roles)
@@ -560,78 +763,7 @@ def prepare(
         dup = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]} & set(used))
         if dup:
             raise DataError(f"The data has duplicated column names: {dup}. Rename them so that each is unique.")
-    _check_role_overlap(outcome, treatment, cov_names)
-    n_input = len(frame)
-    if n_input == 0:
-        raise DataError("The data has no rows.")
-
-    mask, counts = _missing_mask(frame, used)
-    for col, count in counts.items():
-        if count == n_input:
-            raise DataError(f"column {col!r} is entirely missing ({count} rows); it cannot be used.")
-    if counts and missing == "raise":
-        shown = ", ".join(f"{col!r} ({cnt} rows)" for col, cnt in counts.items())
-        raise DataError(
-            f"Missing values in {shown}. Pass missing='drop' to drop those {int(mask.sum())} rows "
-            "(the result reports how many), or fill them first."
-        )
-    # without dropped rows the columns are read straight from the user's frame (float64 columns as views:
-    # selecting frame[used] would copy a frame built from one 2-D array)
-    sub = frame.loc[~mask, used] if mask.any() else frame
-    n = len(sub)
-    if n < min_rows:
-        raise DataError(f"Only {n} usable row(s) after removing missing values; at least {min_rows} are needed.")
-
-    notes: list[str] = []
-    if mask.any():
-        notes.append(f"{int(mask.sum())} of {n_input} rows dropped for missing values")
-    if outcome is None:
-        y = np.zeros(n)
-    else:
-        y = _numeric(sub[outcome], "outcome")
-        if y.min() == y.max():
-            raise DataError(
-                f"outcome {outcome!r} takes the single value {y[0]:g} in every used row; there is no variation "
-                "for a treatment to explain. Check the column (or the rows kept)."
-            )
-    t = None
-    kind = None
-    mapping = None
-    if treatment is not None:
-        t, kind, mapping, note = _encode_treatment(sub[treatment], treatment_kind, treated_level)
-        if note:
-            notes.append(note)
-    parts, cov_notes = _encode_covariates(sub, cov_names)
-    notes += cov_notes
-    w = None
-    if weights is not None:
-        w = _numeric(sub[weights], "weights")
-        if (w < 0).any():
-            raise DataError(f"weights {weights!r} has {int((w < 0).sum())} negative value(s); weights must be >= 0.")
-        if not (w > 0).any():
-            raise DataError(f"weights {weights!r} is zero in every row.")
-    clusters = tuple(_cluster_codes(sub[c]) for c in cluster_names)
-    extras = {role: sub[col].to_numpy() for role, col in extra.items()}
-    return Prepared(
-        outcome_name=outcome,
-        outcome=y,
-        treatment_name=treatment,
-        treatment=t,
-        treatment_kind=kind,
-        treatment_mapping=mapping,
-        covariates=Design(parts, n),
-        covariate_columns=tuple(cov_names),
-        weights=w,
-        clusters=clusters,
-        cluster_names=tuple(cluster_names),
-        extra=extras,
-        n_input=n_input,
-        n_dropped=int(mask.sum()),
-        dropped_by=counts,
-        notes=tuple(notes),
-        frame=sub[used] if keep_frame else None,
-        index=sub.index,
-    )
+    return frame
 
 
 def _check_roles(columns: Sequence[Any], roles: Sequence[tuple[str, str]]) -> None:

@@ -93,27 +93,33 @@ class Design:
 
     def tdot(self, columns: np.ndarray | Sequence[np.ndarray | float], chunk_rows: int = 6144) -> np.ndarray:
         """X' V for V given as an (n, m) array or as m columns (arrays of n, or numbers for constant
-        columns): one pass over the rows in cache-sized blocks, V assembled block by block."""
+        columns): one pass over the rows' partitions (:mod:`._core.rows`), V assembled partition by
+        partition, the products merged by sums."""
+        from . import rows
+
         if isinstance(columns, np.ndarray) and columns.ndim == 2:
             columns = [columns[:, j] for j in range(columns.shape[1])]
         m = len(columns)
-        out = np.zeros((self.k, m))
-        matrix = self.leading_constant_view()
-        rows = max(1, min(chunk_rows, self.n))
-        rhs = np.empty((rows, m), order="F")
-        buf = None
-        for start in range(0, self.n, rows):
-            stop = min(start + rows, self.n)
-            part = rhs[: stop - start]
+        arrays = {f"v{j}": col for j, col in enumerate(columns) if isinstance(col, np.ndarray)}
+        scratch: dict[str, np.ndarray | None] = {"rhs": None, "buf": None}
+
+        def kernel(part: rows.Partition) -> np.ndarray:
+            rhs = scratch["rhs"] = rows.scratch(scratch["rhs"], part.n, m)
+            block = rhs[: part.n]
             for j, col in enumerate(columns):
-                part[:, j] = col[start:stop] if isinstance(col, np.ndarray) else col
+                block[:, j] = part[f"v{j}"] if isinstance(col, np.ndarray) else col
+            out = np.zeros((self.k, m))
+            matrix = part.matrix()
             if matrix is None:
-                buf = self.block(start, stop, buf)
-                out += buf.T @ part
+                blk = scratch["buf"] = part.block(scratch["buf"])
+                out += blk.T @ block
             else:  # a constant 1 and a matrix read in place
-                out[1:] += matrix[start:stop].T @ part
-                out[0] += part.sum(axis=0)
-        return out
+                out[1:] += matrix.T @ block
+                out[0] += block.sum(axis=0)
+            return out
+
+        src = rows.source(self, max(1, min(chunk_rows, self.n)), extra=arrays)
+        return rows.fold(src, kernel, np.zeros((self.k, m)))
 
     def leading_constant_view(self) -> np.ndarray | None:
         """When the design is a constant 1 followed by float columns adjacent in one 2-D array (a pandas

@@ -2,7 +2,8 @@
 
 Each iteration is one pass over the rows in bounded-memory chunks that accumulates the information
 matrix X'WX (W = w p (1 - p)), the score X'w(y - p) and the log-likelihood; solving needs no data.
-Like :func:`_core.passes.accumulate`, a pass is additive across chunks, so other engines can produce it.
+Like :func:`_core.passes.accumulate`, a pass is a kernel per partition of a row source (:mod:`._core.rows`)
+merged by sums, so other engines can produce it.
 
 Separation (the maximum-likelihood estimate does not exist) is detected and explained:
 
@@ -25,9 +26,9 @@ import numpy as np
 from scipy.special import expit
 
 from ..errors import ConvergenceError, DataError
-from . import linalg
+from . import linalg, rows
 from .design import Design
-from .passes import CHUNK_ROWS, _chunks
+from .passes import CHUNK_ROWS
 
 MAX_ITER = 100
 TOL = 1e-10
@@ -82,6 +83,20 @@ class _Pass:
     sum_v: float = 0.0  # sum of the information weights w p (1 - p)
 
 
+@dataclass
+class _Sums:
+    """A partition's share of a logistic pass: X'[v X | r], log-likelihood, sum v, max |eta| (merged by +)."""
+
+    acc: np.ndarray
+    llf: float = 0.0
+    sum_v: float = 0.0
+    max_eta: float = 0.0
+
+    def __add__(self, other: _Sums) -> _Sums:
+        eta = max(self.max_eta, other.max_eta)
+        return _Sums(self.acc + other.acc, self.llf + other.llf, self.sum_v + other.sum_v, eta)
+
+
 def logistic_pass(
     design: Design,
     y: np.ndarray,
@@ -91,56 +106,50 @@ def logistic_pass(
 ) -> _Pass:
     """One pass over the rows: information X'WX, score X'w(y-p) and log-likelihood at ``beta``.
 
-    Each block is copied once into a buffer that stays in the CPU cache; one matrix product of the
+    Each partition is copied once into a buffer that stays in the CPU cache; one matrix product of the
     block with [v X | w (y - p)] (v = w p (1 - p)) gives the information and the score together.
     Probabilities are those of the *observed* outcome, s = 1 / (1 + exp(-q)) with q = +-eta, and
     1 - s = exp(-q) s: both are accurate to a few ulps relative, as is log s (the log-likelihood).
-    The pass is additive over ranges of rows (:func:`_pass_range`); it runs on one thread, since numpy's
-    matrix products hold the interpreter lock.
+    The pass is a kernel per partition of a row source merged by sums (:class:`_Sums`); it runs on one
+    thread, since numpy's matrix products hold the interpreter lock.
     """
-    n, k = design.n, design.k
-    acc, llf, sum_v, max_eta = _pass_range(design, y, w, beta, 0, n, chunk_rows)
-    info = acc[:, :k]
-    return _Pass(0.5 * (info + info.T), acc[:, k].copy(), llf, max_eta, sum_v)
-
-
-def _pass_range(
-    design: Design,
-    y: np.ndarray,
-    w: np.ndarray | None,
-    beta: np.ndarray,
-    first: int,
-    last: int,
-    chunk_rows: int,
-) -> tuple[np.ndarray, float, float, float]:
-    """:func:`logistic_pass` over rows ``first:last``: (X'[v X | r], log-likelihood, sum v, max |eta|)."""
     k = design.k
-    rows = max(1, min(chunk_rows, last - first))
-    # a constant followed by columns of one matrix: blocks are read in place, the constant's row of the
-    # products comes from column sums
-    matrix = design.leading_constant_view()
-    buf = np.empty((rows, k), order="F") if matrix is None else None
-    rhs = np.empty((rows, k + 1), order="F")
-    eta_buf = np.empty(rows)
-    acc = np.zeros((k, k + 1))
-    llf = sum_v = sum_r = 0.0
-    max_eta = 0.0
-    for start in range(first, last, rows):
-        stop = min(start + rows, last)
-        m = stop - start
-        eta = eta_buf[:m]
+    kernel = _PassKernel(k, beta)
+    total = rows.fold(rows.source(design, chunk_rows, y=y, w=w), kernel, _Sums(np.zeros((k, k + 1))))
+    info = total.acc[:, :k]
+    return _Pass(0.5 * (info + info.T), total.acc[:, k].copy(), total.llf, total.max_eta, total.sum_v)
+
+
+class _PassKernel:
+    """The logistic pass over one partition (scratch buffers are reused from one partition to the next)."""
+
+    def __init__(self, k: int, beta: np.ndarray) -> None:
+        self.k, self.beta = k, beta
+        self.buf: np.ndarray | None = None
+        self.rhs: np.ndarray | None = None
+        self.eta: np.ndarray | None = None
+
+    def __call__(self, part: rows.Partition) -> _Sums:
+        k, beta, m = self.k, self.beta, part.n
+        # a constant followed by columns of one matrix: blocks are read in place, the constant's row of the
+        # products comes from column sums
+        matrix = part.matrix()
+        self.rhs = rows.scratch(self.rhs, m, k + 1)
+        if self.eta is None or self.eta.shape[0] < m:
+            self.eta = np.empty(m)
+        eta = self.eta[:m]
         if matrix is None:
-            blk = design.block(start, stop, buf)
+            self.buf = rows.scratch(self.buf, m, k)
+            blk = part.block(self.buf)
             np.matmul(blk, beta, out=eta)
         else:
-            blk = matrix[start:stop]
+            blk = matrix
             np.matmul(blk, beta[1:], out=eta)
             eta += beta[0]
-        yc = y[start:stop]
+        yc = part["y"]
         sign = 2.0 * yc - 1.0  # +1 for y = 1, -1 for y = 0
         q = eta * sign  # log-odds of the observed outcome
         q_min, q_max = float(q.min()), float(q.max())
-        max_eta = max(max_eta, -q_min, q_max)
         if q_min < -EXP_SAFE:  # exp(-q) overflows: the exact (slower) formulas for this block
             s, r, ll = _exact_probabilities(q)
         else:
@@ -151,26 +160,25 @@ def _pass_range(
             ll = np.log(s)
         v = s * r
         r *= sign  # y - p
-        wc = None if w is None else w[start:stop]
+        wc = part.get("w")
         if wc is not None:
             v *= wc
             r *= wc
             ll *= wc
-        part = rhs[:m]
-        part[:, k] = r
+        rhs = self.rhs[:m]
+        rhs[:, k] = r
+        acc = np.zeros((k, k + 1))
+        sum_v = float(v.sum())
         if matrix is None:
-            np.multiply(blk, v[:, None], out=part[:, :k])
-            acc += blk.T @ part  # a general product: faster than syrk for so few columns
+            np.multiply(blk, v[:, None], out=rhs[:, :k])
+            acc += blk.T @ rhs  # a general product: faster than syrk for so few columns
         else:
-            part[:, 0] = v
-            np.multiply(blk, v[:, None], out=part[:, 1:k])
-            acc[1:] += blk.T @ part
-            sum_r += float(r.sum())
-        llf += float(ll.sum())
-        sum_v += float(v.sum())
-    if matrix is not None:  # the constant's row: sum v, sum v x (the column below, by symmetry), sum r
-        acc[0, 0], acc[0, 1:k], acc[0, k] = sum_v, acc[1:, 0], sum_r
-    return acc, llf, sum_v, max_eta
+            rhs[:, 0] = v
+            np.multiply(blk, v[:, None], out=rhs[:, 1:k])
+            acc[1:] += blk.T @ rhs
+            # the constant's row: sum v, sum v x (the column below, by symmetry), sum r
+            acc[0, 0], acc[0, 1:k], acc[0, k] = sum_v, acc[1:, 0], float(r.sum())
+        return _Sums(acc, float(ll.sum()), sum_v, max(-q_min, q_max))
 
 
 def _exact_probabilities(q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -185,25 +193,29 @@ def predict_index(design: Design, beta: np.ndarray, chunk_rows: int = CHUNK_ROWS
 
 
 def predict(design: Design, beta: np.ndarray, chunk_rows: int = CHUNK_ROWS) -> tuple[np.ndarray, np.ndarray]:
-    """The linear index X beta and the probability 1 / (1 + exp(-X beta)) of every row, in one pass."""
+    """The linear index X beta and the probability 1 / (1 + exp(-X beta)) of every row, in one pass (each
+    partition writes the rows it carries)."""
     index = np.empty(design.n)
     prob = np.empty(design.n)
     buf = None
-    matrix = design.leading_constant_view()
     with np.errstate(over="ignore"):  # exp(-eta) = inf gives the right limit, probability 0
-        for start, stop in _chunks(design.n, chunk_rows):
-            eta = index[start:stop]
+        for part in rows.source(design, chunk_rows).partitions():
+            at = part.rows
+            eta = index[at] if isinstance(at, slice) else np.empty(part.n)
+            matrix = part.matrix()
             if matrix is None:
-                buf = design.block(start, stop, buf)
+                buf = part.block(buf)
                 np.matmul(buf, beta, out=eta)
             else:
-                np.matmul(matrix[start:stop], beta[1:], out=eta)
+                np.matmul(matrix, beta[1:], out=eta)
                 eta += beta[0]
-            p = prob[start:stop]
+            p = prob[at] if isinstance(at, slice) else np.empty(part.n)
             np.negative(eta, out=p)
             np.exp(p, out=p)
             p += 1.0
             np.reciprocal(p, out=p)
+            if not isinstance(at, slice):
+                index[at], prob[at] = eta, p
     return index, prob
 
 

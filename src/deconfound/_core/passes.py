@@ -1,6 +1,7 @@
 """Least squares from sufficient statistics.
 
-Two passes over the rows, each in bounded-memory chunks:
+Two passes over the rows, each a kernel per partition of a row source (:mod:`._core.rows`: bounded-memory
+chunks of the in-memory arrays by default) merged exactly:
 
 1. ``accumulate``: the (weighted) means of every column and of y, and the *centered* cross-products
    sum w (x - mean)(x - mean)', sum w (x - mean)(y - mean_y), sum w (y - mean_y)^2. Chunks are merged
@@ -20,14 +21,14 @@ same :class:`CrossProducts` (per partition, then ``+``) and reuse everything aft
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.linalg import blas
 
 from ..errors import CollinearityError, DataError
-from . import linalg
+from . import linalg, rows
 from .design import Design
 
 CHUNK_ROWS = 1 << 15
@@ -125,11 +126,6 @@ class CrossProducts:
         return [j for j in range(len(self.names)) if raw[j] > 0 and self.cxx[j, j] <= CONST_TOL * raw[j]]
 
 
-def _chunks(n: int, size: int):
-    for start in range(0, n, size):
-        yield start, min(start + size, n)
-
-
 def _gram(a: np.ndarray) -> np.ndarray:
     """a'a for a column-major block (BLAS syrk: half the work of a general product)."""
     if a.shape[0] == 0:
@@ -164,17 +160,21 @@ def _products(ext: np.ndarray, w: np.ndarray | None, names: Sequence[str]) -> Cr
 def accumulate(
     design: Design, y: np.ndarray, w: np.ndarray | None = None, chunk_rows: int = CHUNK_ROWS
 ) -> CrossProducts:
-    """One pass over the rows accumulating weighted means and centered cross-products."""
+    """One pass over the rows accumulating weighted means and centered cross-products (a kernel per
+    partition, merged exactly by :meth:`CrossProducts.__add__`)."""
     k = design.k
-    total = CrossProducts.empty(design.names)
-    buf = np.empty((min(chunk_rows, max(design.n, 1)), k + 1), order="F")
-    for start, stop in _chunks(design.n, chunk_rows):
-        ext = buf[: stop - start]
-        design.block(start, stop, buf[:, :k])
-        ext[:, k] = y[start:stop]
-        wc = None if w is None else w[start:stop]
-        total = total + _products(ext, wc, design.names)
-    return total
+    names = design.names
+    buf: np.ndarray | None = None
+
+    def kernel(part: rows.Partition) -> CrossProducts:
+        nonlocal buf
+        buf = rows.scratch(buf, part.n, k + 1)
+        ext = buf[: part.n]
+        part.block(buf[:, :k])
+        ext[:, k] = part["y"]
+        return _products(ext, part.get("w"), names)
+
+    return rows.fold(rows.source(design, chunk_rows, y=y, w=w), kernel, CrossProducts.empty(names))
 
 
 def _fitted(blk: np.ndarray, beta: np.ndarray) -> np.ndarray:
@@ -312,26 +312,29 @@ def _collinearity_error(cp: CrossProducts, deps: list[linalg.Dependency]) -> Col
 
 @dataclass
 class Residuals:
-    """What the second pass over the rows collects (in the coordinates of the coefficients given)."""
+    """What the second pass over the rows collects (in the coordinates of the coefficients given);
+    partial results of partitions merge exactly with ``+``."""
 
     ssr: float  # sum w e^2
     meat: np.ndarray | None = None  # HC meat, sum of w^2 e^2 / (1-h)^p x x'
     cluster_scores: list[np.ndarray] = field(default_factory=list)  # per clustering: G x k score sums
     min_one_minus_h: float = 1.0
 
+    def __add__(self, other: Residuals) -> Residuals:
+        meat = self.meat if other.meat is None else (other.meat if self.meat is None else self.meat + other.meat)
+        scores = [a + b for a, b in zip(self.cluster_scores, other.cluster_scores, strict=True)]
+        return Residuals(self.ssr + other.ssr, meat, scores, min(self.min_one_minus_h, other.min_one_minus_h))
 
-def _residual_blocks(
-    design: Design, y: np.ndarray, beta: np.ndarray, coords: Coordinates | None, chunk_rows: int
-) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
-    """(start, stop, block of rows in the coordinates of ``coords``, residuals y - block @ beta), chunk by
-    chunk; the block's buffer is reused by the next chunk, so a caller may overwrite it."""
-    buf = None
-    for start, stop in _chunks(design.n, chunk_rows):
-        blk = design.block(start, stop, buf)
-        buf = blk
-        if coords is not None:
-            coords.to_z(blk)
-        yield start, stop, blk, y[start:stop] - _fitted(blk, beta)
+
+def _residual_block(
+    part: rows.Partition, beta: np.ndarray, coords: Coordinates | None, buf: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """A partition's rows in the coordinates of ``coords`` (written into ``buf`` when it fits, so a caller
+    may overwrite it) and its residuals y - block @ beta."""
+    blk = part.block(buf)
+    if coords is not None:
+        coords.to_z(blk)
+    return blk, part["y"] - _fitted(blk, beta)
 
 
 def residual_pass(
@@ -347,20 +350,23 @@ def residual_pass(
 ) -> Residuals:
     """Second pass: residual sum of squares and the meat of the requested sandwich covariance.
 
-    ``beta`` and ``xtx_inv`` are in the coordinates of ``coords`` (the user's when it is None).
+    ``beta`` and ``xtx_inv`` are in the coordinates of ``coords`` (the user's when it is None). Cluster
+    codes are global (their number of groups comes from the whole arrays, not from a partition).
     """
     k = design.k
     need_meat = cov_type in ("HC0", "HC1", "HC2", "HC3")
     power = {"HC2": 1.0, "HC3": 2.0}.get(cov_type, 0.0)
-    meat = np.zeros((k, k)) if need_meat else None
     n_groups = [int(c.max()) + 1 if len(c) else 0 for c in clusters]
-    scores = [np.zeros((g, k)) for g in n_groups]
-    ssr = 0.0
-    min_omh = 1.0
-    for start, stop, blk, e in _residual_blocks(design, y, beta, coords, chunk_rows):
-        wc = None if w is None else w[start:stop]
+    codes = {f"cluster{g}": c for g, c in enumerate(clusters)}
+    buf: np.ndarray | None = None
+
+    def kernel(part: rows.Partition) -> Residuals:
+        nonlocal buf
+        blk, e = _residual_block(part, beta, coords, buf)
+        buf = blk
+        wc = part.get("w")
         we = e if wc is None else wc * e
-        ssr += float(we @ e)
+        out = Residuals(ssr=float(we @ e))
         if need_meat:
             u = np.abs(we)
             if power:
@@ -368,22 +374,30 @@ def residual_pass(
                 if wc is not None:
                     h *= wc
                 omh = 1.0 - h
-                min_omh = min(min_omh, float(omh.min()))
-                if min_omh <= 1e-10:  # refused below; scaling by 1 / (1 - h) would only overflow
-                    break
+                out.min_one_minus_h = min(1.0, float(omh.min()))
+                if out.min_one_minus_h <= 1e-10:  # refused below; scaling by 1 / (1 - h) would only overflow
+                    out.meat = np.zeros((k, k))
+                    return out
                 u /= np.power(np.maximum(omh, 1e-300), power / 2.0)
             scaled = blk * u[:, None] if clusters else np.multiply(blk, u[:, None], out=blk)
-            meat += _gram(scaled)  # type: ignore[operator]
-        for g, codes in enumerate(clusters):
-            c = codes[start:stop]
+            out.meat = _gram(scaled)
+        for g in range(len(clusters)):
+            c = part[f"cluster{g}"]
+            sums = np.empty((n_groups[g], k))
             for j in range(k):
-                scores[g][:, j] += np.bincount(c, weights=blk[:, j] * we, minlength=n_groups[g])
-    if need_meat and min_omh <= 1e-10:
+                sums[:, j] = np.bincount(c, weights=blk[:, j] * we, minlength=n_groups[g])
+            out.cluster_scores.append(sums)
+        return out
+
+    start = Residuals(0.0, np.zeros((k, k)) if need_meat else None, [np.zeros((g, k)) for g in n_groups])
+    src = rows.source(design, chunk_rows, extra=codes, y=y, w=w)
+    res = rows.fold(src, kernel, start, stop=lambda r: r.min_one_minus_h <= 1e-10)
+    if need_meat and res.min_one_minus_h <= 1e-10:
         raise DataError(
             f"{cov_type} standard errors are undefined: some observation has leverage 1 (it alone determines "
             "a coefficient). Use HC0 or HC1, or remove that observation's own dummy column."
         )
-    return Residuals(ssr=ssr, meat=meat, cluster_scores=scores, min_one_minus_h=min_omh)
+    return res
 
 
 def gradient_pass(
@@ -395,12 +409,18 @@ def gradient_pass(
     chunk_rows: int = CHUNK_ROWS,
 ) -> np.ndarray:
     """Z'W(y - Z beta) in the coordinates of ``coords``: zero at the exact solution (used to refine it)."""
-    grad = np.zeros(design.k)
-    for start, stop, blk, e in _residual_blocks(design, y, beta, coords, chunk_rows):
-        if w is not None:
-            e *= w[start:stop]
-        grad += e @ blk
-    return grad
+    buf: np.ndarray | None = None
+
+    def kernel(part: rows.Partition) -> np.ndarray:
+        nonlocal buf
+        blk, e = _residual_block(part, beta, coords, buf)
+        buf = blk
+        wc = part.get("w")
+        if wc is not None:
+            e *= wc
+        return e @ blk
+
+    return rows.fold(rows.source(design, chunk_rows, y=y, w=w), kernel, np.zeros(design.k))
 
 
 def sandwich(bread: np.ndarray, meat: np.ndarray) -> np.ndarray:

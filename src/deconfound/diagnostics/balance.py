@@ -8,20 +8,49 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._core import rows
 from .._core.design import Design, constant_part
 from .._core.distributions import chi2_sf
 from .hypotheses import TestResult
 
 
-def _wmean_var(x: np.ndarray, w: np.ndarray) -> tuple[float, float]:
-    sw = w.sum()
-    m = float(w @ x / sw)
-    v = float(w @ (x - m) ** 2 / sw)
-    # unbiased for frequency-like weights, matching the usual (n-1) variance when w is all ones
-    n_eff = sw**2 / float(w @ w)
-    if n_eff > 1:
-        v *= n_eff / (n_eff - 1.0)
-    return m, v
+def _arm_mean_var(column: Design, t: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Weighted mean and (n_eff-corrected) variance of one column in four groups: treated and control
+    rows, weighted by ``w`` and unweighted. Returns a 4 x 2 array (mean, variance).
+
+    Two passes over the column's partitions, each a kernel merged by sums: sum w and sum w x, then
+    sum w (x - mean)^2 and sum w^2 (unbiased for frequency-like weights: the usual n - 1 variance when
+    w is all ones). The in-memory source reads all rows as one partition."""
+    groups = ((True, False), (False, False), (True, True), (False, True))  # (treated?, unweighted?)
+    src = rows.source(column, max(column.n, 1), extra={"t": t, "w": w})
+
+    def pieces(part: rows.Partition) -> list[tuple[np.ndarray, np.ndarray]]:
+        x, tp, wp = part.block()[:, 0], part["t"], part["w"]
+        out = []
+        for treated, unweighted in groups:
+            mask = tp if treated else ~tp
+            out.append((x[mask], np.ones(part.n)[mask] if unweighted else wp[mask]))
+        return out
+
+    def first(part: rows.Partition) -> np.ndarray:
+        return np.array([[wg.sum(), wg @ xg] for xg, wg in pieces(part)])
+
+    sums = rows.fold(src, first, np.zeros((4, 2)))
+    means = np.array([float(s[1] / s[0]) for s in sums])
+
+    def second(part: rows.Partition) -> np.ndarray:
+        return np.array([[wg @ (xg - m) ** 2, wg @ wg] for (xg, wg), m in zip(pieces(part), means, strict=True)])
+
+    spread = rows.fold(src, second, np.zeros((4, 2)))
+    out = np.empty((4, 2))
+    for g in range(4):
+        sw = sums[g, 0]
+        v = float(spread[g, 0] / sw)
+        n_eff = sw**2 / float(spread[g, 1])
+        if n_eff > 1:
+            v *= n_eff / (n_eff - 1.0)
+        out[g] = means[g], v
+    return out
 
 
 def balance_table(
@@ -35,20 +64,15 @@ def balance_table(
     sample when ``weights`` are given, so that before and after weighting share one yardstick.
     """
     t = treatment == 1.0
-    ones = np.ones_like(treatment)
-    w = ones if weights is None else weights
-    rows = []
+    w = np.ones_like(treatment) if weights is None else weights
+    out = []
     for name in covariates.names:
-        x = covariates.column(name)
-        m1, v1 = _wmean_var(x[t], w[t])
-        m0, v0 = _wmean_var(x[~t], w[~t])
-        _, u1 = _wmean_var(x[t], ones[t])
-        _, u0 = _wmean_var(x[~t], ones[~t])
+        (m1, v1), (m0, v0), (_, u1), (_, u0) = _arm_mean_var(covariates.select([name]), t, w)
         pooled = np.sqrt((u1 + u0) / 2.0)
         smd = (m1 - m0) / pooled if pooled > 0 else (0.0 if m1 == m0 else np.inf)
         ratio = v1 / v0 if v0 > 0 else np.inf
-        rows.append({"mean_treated": m1, "mean_control": m0, "smd": smd, "variance_ratio": ratio})
-    return pd.DataFrame(rows, index=pd.Index(covariates.names, name="covariate"))
+        out.append({"mean_treated": m1, "mean_control": m0, "smd": smd, "variance_ratio": ratio})
+    return pd.DataFrame(out, index=pd.Index(covariates.names, name="covariate"))
 
 
 def covariate_balance(
@@ -102,43 +126,51 @@ def joint_balance_test(covariates: Design, treatment: np.ndarray) -> TestResult:
     return TestResult(name, stat, "chi2", float(df), None, chi2_sf(stat, df), BALANCE_NULL, layout=BALANCE_LAYOUT)
 
 
+class _Moments:
+    """Per-weight sums of one partition: sum w, sum w^2, sum w x and sum w x^2 (x shifted); merged by +."""
+
+    def __init__(self, s0: np.ndarray, w2: np.ndarray, s1: np.ndarray, s2: np.ndarray) -> None:
+        self.s0, self.w2, self.s1, self.s2 = s0, w2, s1, s2
+
+    def __add__(self, other: _Moments) -> _Moments:
+        return _Moments(self.s0 + other.s0, self.w2 + other.w2, self.s1 + other.s1, self.s2 + other.s2)
+
+
 def _arm_moments(
     covariates: Design, weights: Sequence[np.ndarray], chunk_rows: int = 1 << 13
 ) -> tuple[np.ndarray, ...]:
     """Weighted means and (n_eff-corrected) variances of every column for each weight vector.
 
-    Returns (means, variances), each (len(weights), k). One pass over the design in cache-sized blocks
-    (the weights assembled block by block); columns are shifted by the first block's means so that raw
-    moments do not lose precision.
+    Returns (means, variances), each (len(weights), k). One pass over the design's partitions (a kernel
+    per partition merged by sums, the weights assembled partition by partition); columns are shifted by
+    the means of the first partition read, so that raw moments do not lose precision.
     """
     k, m = covariates.k, len(weights)
-    s0 = np.zeros(m)
-    w2 = np.zeros(m)
-    s1 = np.zeros((m, k))
-    s2 = np.zeros((m, k))
-    rows = max(1, min(chunk_rows, covariates.n))
-    wbuf = np.empty((rows, m), order="F")
-    shift = None
-    buf = None
-    for start in range(0, covariates.n, rows):
-        stop = min(start + rows, covariates.n)
-        blk = covariates.block(start, stop, buf)
-        buf = blk
-        if shift is None:
+    shift: np.ndarray | None = None
+    buf: np.ndarray | None = None
+    wbuf: np.ndarray | None = None
+
+    def kernel(part: rows.Partition) -> _Moments:
+        nonlocal shift, buf, wbuf
+        blk = buf = part.block(buf)
+        if shift is None:  # one shift for every partition: the sums stay additive
             shift = blk.mean(axis=0)
         blk -= shift  # the block is our own buffer
-        wc = wbuf[: stop - start]
-        for j, w in enumerate(weights):
-            wc[:, j] = w[start:stop]
-        s0 += wc.sum(axis=0)
-        w2 += np.einsum("ij,ij->j", wc, wc)
-        s1 += wc.T @ blk
+        wbuf = rows.scratch(wbuf, part.n, m)
+        wc = wbuf[: part.n]
+        for j in range(m):
+            wc[:, j] = part[f"w{j}"]
+        s1 = wc.T @ blk
         np.multiply(blk, blk, out=blk)
-        s2 += wc.T @ blk
+        return _Moments(wc.sum(axis=0), np.einsum("ij,ij->j", wc, wc), s1, wc.T @ blk)
+
+    src = rows.source(covariates, chunk_rows, extra={f"w{j}": w for j, w in enumerate(weights)})
+    zero = _Moments(np.zeros(m), np.zeros(m), np.zeros((m, k)), np.zeros((m, k)))
+    tot = rows.fold(src, kernel, zero)
     with np.errstate(divide="ignore", invalid="ignore"):
-        mean_c = s1 / s0[:, None]
-        var = s2 / s0[:, None] - mean_c**2
-        n_eff = s0**2 / w2
+        mean_c = tot.s1 / tot.s0[:, None]
+        var = tot.s2 / tot.s0[:, None] - mean_c**2
+        n_eff = tot.s0**2 / tot.w2
         corr = np.where(n_eff > 1, n_eff / (n_eff - 1.0), 1.0)
     var = np.maximum(var, 0.0) * corr[:, None]
     return mean_c + (0.0 if shift is None else shift), var

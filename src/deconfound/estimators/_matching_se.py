@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .._core import rows as row_source
 from .._core.design import Design, constant_part
 from .._core.least_squares import fit_ols
 from .._core.nearest import (
@@ -710,48 +711,49 @@ def regression_other_outcome(design: Design, y: np.ndarray, t: np.ndarray) -> np
     so large means lose no precision), a least-squares solve per group in the group's own centred
     coordinates (:func:`_centred_solve`: a column constant within a group gets no coefficient there, as R's
     ``lm`` drops it), and a second pass each unit's fitted value under the other group's regression."""
-    matrix = design.leading_constant_view()  # a constant and one matrix's columns: read in place
-    k = design.k if matrix is None else design.k - 1  # columns besides the explicit intercept below
-    rows = min(1 << 13, max(design.n, 1))
+    whole = design.leading_constant_view()  # a constant and one matrix's columns: read in place
+    k = design.k if whole is None else design.k - 1  # columns besides the explicit intercept below
     treated = (t == 1.0).astype(np.float64)
-    gram_all = np.zeros((k + 1, k + 1))  # [X - shift, 1]' [X - shift, 1], all rows and the treated rows
-    gram_treated = np.zeros((k + 1, k + 1))
-    rhs = np.zeros((k + 1, 2))  # ... times y for the controls and the treated
+    src = row_source.source(design, 1 << 13, y=y, t=treated)
     shift: np.ndarray | None = None
-    buf = None
-    ext = np.empty((rows, k + 1), order="F")
-    wy = np.empty((rows, 2), order="F")
+    scratch: dict[str, np.ndarray | None] = {"buf": None, "ext": None, "wy": None}
 
-    def shifted(start: int, stop: int) -> np.ndarray:
-        nonlocal buf, shift
+    def shifted(part: row_source.Partition) -> np.ndarray:
+        nonlocal shift
+        matrix = part.matrix() if whole is not None else None
         if matrix is not None:
-            blk = matrix[start:stop]
-        else:
-            blk = buf = design.block(start, stop, buf)
-        if shift is None:
+            blk = matrix
+        else:  # (without the leading constant when the other partitions are read in place)
+            blk = scratch["buf"] = part.block(scratch["buf"])
+            blk = blk if whole is None else blk[:, 1:]
+        if shift is None:  # one shift for every partition: the sums stay additive
             shift = blk.mean(axis=0)
-        part = ext[: stop - start]
-        np.subtract(blk, shift, out=part[:, :k])
-        part[:, k] = 1.0
-        return part
+        ext = scratch["ext"] = row_source.scratch(scratch["ext"], part.n, k + 1)
+        out = ext[: part.n]
+        np.subtract(blk, shift, out=out[:, :k])
+        out[:, k] = 1.0
+        return out
 
-    for start in range(0, design.n, rows):
-        stop = min(start + rows, design.n)
-        part = shifted(start, stop)
-        tb, yb = treated[start:stop], y[start:stop]
-        gram_all += part.T @ part
-        gram_treated += part.T @ (part * tb[:, None])
-        both = wy[: stop - start]
+    def products(part: row_source.Partition) -> np.ndarray:
+        """[X - shift, 1]' [X - shift, 1] over all rows and the treated rows, and its products with y for
+        the controls and the treated, side by side."""
+        x = shifted(part)
+        tb, yb = part["t"], part["y"]
+        wy = scratch["wy"] = row_source.scratch(scratch["wy"], part.n, 2)
+        both = wy[: part.n]
         np.multiply(yb, tb, out=both[:, 1])
         np.subtract(yb, both[:, 1], out=both[:, 0])
-        rhs += part.T @ both
+        return np.hstack([x.T @ x, x.T @ (x * tb[:, None]), x.T @ both])
+
+    sums = row_source.fold(src, products, np.zeros((k + 1, 2 * (k + 1) + 2)))
+    gram_all, gram_treated, rhs = sums[:, : k + 1], sums[:, k + 1 : 2 * (k + 1)], sums[:, 2 * (k + 1) :]
     grams = (gram_all - gram_treated, gram_treated)
     coef = np.column_stack([_centred_solve(grams[g], rhs[:, g]) for g in (0, 1)])
     out = np.empty(len(y))
-    for start in range(0, design.n, rows):
-        stop = min(start + rows, design.n)
-        fitted = shifted(start, stop) @ coef  # under the controls' and the treated's regression
-        out[start:stop] = np.where(treated[start:stop] == 1.0, fitted[:, 0], fitted[:, 1])
+    for part in src.partitions():  # per-row outputs: each partition writes the rows it carries
+        if part.n:
+            fitted = shifted(part) @ coef  # under the controls' and the treated's regression
+            out[part.rows] = np.where(part["t"] == 1.0, fitted[:, 0], fitted[:, 1])
     return out
 
 

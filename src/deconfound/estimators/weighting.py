@@ -25,6 +25,7 @@ import pandas as pd
 
 from .._core.design import Design, constant_part
 from .._core.least_squares import fit_ols
+from .._core.mestimation import Ratio, effect
 from .._core.options import check_level, check_option
 from ..diagnostics.balance import balance_before_after, balance_warnings
 from ..errors import DataError, SpecificationError
@@ -36,33 +37,6 @@ from .propensity import Setup, propensity_setup
 ESTIMANDS = ("ATE", "ATT", "ATC")
 WEIGHTINGS = ("hajek", "ht")
 ESS_WARN = 0.1  # warn when a group's effective sample size falls below this share of its rows
-
-
-@dataclass(frozen=True)
-class _Ratio:
-    """mu = sum s h / sum s c, with dh/dtheta = gh x, dc/dtheta = gc x and dh/dbeta = hb x_out."""
-
-    h: np.ndarray
-    c: np.ndarray
-    gh: np.ndarray | None = None  # derivative factors w.r.t. the propensity index
-    gc: np.ndarray | None = None
-    beta_arm: float | None = None  # which outcome model h depends on
-    hb: np.ndarray | None = None  # dh/dbeta = hb * x_out (row factor)
-
-
-def _ratio_influence(r: _Ratio, s: np.ndarray, ps: Any, outcome: dict | None) -> tuple[float, np.ndarray]:
-    den = float(np.sum(s * r.c))
-    mu = float(np.sum(s * r.h)) / den
-    infl = s * (r.h - mu * r.c)
-    if ps is not None and (r.gh is not None or r.gc is not None):
-        factor = (r.gh if r.gh is not None else 0.0) - mu * (r.gc if r.gc is not None else 0.0)
-        g_theta = ps["x"].T @ (s * factor)
-        infl = infl + ps["influence"] @ g_theta
-    if r.beta_arm is not None and outcome is not None:
-        model = outcome[r.beta_arm]
-        g_beta = model["x"].T @ (s * r.hb)
-        infl = infl + model["influence"] @ g_beta
-    return mu, infl / den
 
 
 def _outcome_models(design: Design, y: np.ndarray, t: np.ndarray, s: np.ndarray | None) -> dict[float, dict]:
@@ -101,7 +75,7 @@ def _ps_parts(setup: Setup, s: np.ndarray | None) -> tuple[np.ndarray, dict | No
 # --------------------------------------------------------------------------------------------------
 
 
-def _ipw_ratios(t: np.ndarray, e: np.ndarray, y: np.ndarray, estimand: str, weighting: str) -> tuple[_Ratio, _Ratio]:
+def _ipw_ratios(t: np.ndarray, e: np.ndarray, y: np.ndarray, estimand: str, weighting: str) -> tuple[Ratio, Ratio]:
     one = np.ones_like(t)
     if estimand == "ATE":
         a1, g1 = t / e, -t * (1.0 - e) / e
@@ -122,20 +96,20 @@ def _ipw_ratios(t: np.ndarray, e: np.ndarray, y: np.ndarray, estimand: str, weig
         c1 = c0 = one
     if weighting == "hajek":
         return (
-            _Ratio(a1 * y, a1, None if g1 is None else g1 * y, g1),
-            _Ratio(a0 * y, a0, None if g0 is None else g0 * y, g0),
+            Ratio(a1 * y, a1, None if g1 is None else g1 * y, g1),
+            Ratio(a0 * y, a0, None if g0 is None else g0 * y, g0),
         )
-    return _Ratio(a1 * y, c1, None if g1 is None else g1 * y), _Ratio(a0 * y, c0, None if g0 is None else g0 * y)
+    return Ratio(a1 * y, c1, None if g1 is None else g1 * y), Ratio(a0 * y, c0, None if g0 is None else g0 * y)
 
 
-def _aipw_ratios(t, e, y, m, estimand: str) -> tuple[_Ratio, _Ratio]:
+def _aipw_ratios(t, e, y, m, estimand: str) -> tuple[Ratio, Ratio]:
     one = np.ones_like(t)
     if estimand == "ATE":
         r1 = t * (y - m[1.0]["fitted"]) / e
         r0 = (1.0 - t) * (y - m[0.0]["fitted"]) / (1.0 - e)
         return (
-            _Ratio(m[1.0]["fitted"] + r1, one, -r1 * (1.0 - e), None, 1.0, 1.0 - t / e),
-            _Ratio(m[0.0]["fitted"] + r0, one, r0 * e, None, 0.0, 1.0 - (1.0 - t) / (1.0 - e)),
+            Ratio(m[1.0]["fitted"] + r1, one, -r1 * (1.0 - e), None, 1.0, 1.0 - t / e),
+            Ratio(m[0.0]["fitted"] + r0, one, r0 * e, None, 0.0, 1.0 - (1.0 - t) / (1.0 - e)),
         )
     # ATT: treated minus their predicted untreated outcome, corrected by odds-weighted control residuals
     # (ATC: the mirror image); the odds weights are normalised within the control group
@@ -145,31 +119,22 @@ def _aipw_ratios(t, e, y, m, estimand: str) -> tuple[_Ratio, _Ratio]:
     sign = 1.0 if arm == 1.0 else -1.0  # d odds / d index = sign * odds
     resid = y - m[other]["fitted"]
     w_other = (1.0 - own) * odds
-    first = _Ratio(own * resid, own, None, None, other, -own)
-    second = _Ratio(w_other * resid, w_other, sign * w_other * resid, sign * w_other, other, -w_other)
+    first = Ratio(own * resid, own, None, None, other, -own)
+    second = Ratio(w_other * resid, w_other, sign * w_other * resid, sign * w_other, other, -w_other)
     return first, second
 
 
-def _ra_ratios(t: np.ndarray, m: dict, estimand: str) -> tuple[_Ratio, _Ratio]:
+def _ra_ratios(t: np.ndarray, m: dict, estimand: str) -> tuple[Ratio, Ratio]:
     c = {"ATE": np.ones_like(t), "ATT": t, "ATC": 1.0 - t}[estimand]
     return (
-        _Ratio(c * m[1.0]["fitted"], c, None, None, 1.0, c),
-        _Ratio(c * m[0.0]["fitted"], c, None, None, 0.0, c),
+        Ratio(c * m[1.0]["fitted"], c, None, None, 1.0, c),
+        Ratio(c * m[0.0]["fitted"], c, None, None, 0.0, c),
     )
 
 
 # --------------------------------------------------------------------------------------------------
 # running a method and reporting
 # --------------------------------------------------------------------------------------------------
-
-
-def _effect(
-    pair: tuple[_Ratio, _Ratio], s: np.ndarray, ps: Any, outcome: Any, sign: float
-) -> tuple[float, float, tuple]:
-    mu1, if1 = _ratio_influence(pair[0], s, ps, outcome)
-    mu0, if0 = _ratio_influence(pair[1], s, ps, outcome)
-    infl = sign * (if1 - if0)
-    return sign * (mu1 - mu0), float(np.sqrt(np.sum(infl * infl))), (mu1, mu0)
 
 
 def _weight_report(prep: Any, w: np.ndarray, t: np.ndarray) -> tuple[pd.DataFrame, list[str]]:
@@ -203,6 +168,18 @@ def _weight_report(prep: Any, w: np.ndarray, t: np.ndarray) -> tuple[pd.DataFram
     return frame, warnings
 
 
+@dataclass
+class _Fitted:
+    """What the fitting step of a weighting method leaves for its result."""
+
+    estimate: float
+    se: float
+    mu: tuple[float, float]
+    e: np.ndarray | None  # propensity scores (None for regression adjustment)
+    diagnostics: dict[str, Any]
+    notes: list[str]
+
+
 def _run(
     method: str,
     label: str,
@@ -217,8 +194,8 @@ def _run(
     weighting: str,
     options: dict,
 ) -> Estimate:
+    """validate -> prepare -> fit -> result."""
     level = check_level(options.pop("level"))
-    needs_ps = method != "ra"
     setup = propensity_setup(
         data,
         outcome=outcome,
@@ -226,17 +203,21 @@ def _run(
         covariates=covariates,
         propensity_covariates=propensity_covariates,
         weights=weights,
-        need_scores=needs_ps,
+        need_scores=method != "ra",
         weighting=method in ("ipw", "aipw"),
         **options,
     )
+    fitted = _fit(method, label, setup, estimand, weighting)
+    return _result(method, label, setup, estimand, level, fitted)
+
+
+def _fit(method: str, label: str, setup: Setup, estimand: str, weighting: str) -> _Fitted:
+    """The first steps (outcome models, propensity scores) and the effect with its M-estimation error."""
     prep = setup.prep
-    y, t = prep.outcome, prep.treatment
+    y, t, s = prep.outcome, prep.treatment, prep.weights
     assert t is not None
-    s = prep.weights
-    ones = np.ones_like(y) if s is None else s
-    warnings, notes = list(setup.warnings), list(setup.notes)
     diagnostics: dict[str, Any] = dict(setup.diagnostics)
+    notes = list(setup.notes)
     models = None
     if method in ("ra", "aipw"):
         if setup.outcome_design.k == 0:
@@ -246,7 +227,7 @@ def _run(
             diagnostics[f"outcome_model_{name}"] = coef_table(models[arm]["fit"]).to_frame()
     ps = None
     e = None
-    if needs_ps:
+    if method != "ra":
         e, ps = _ps_parts(setup, s)
         if ps is None:
             notes.append(
@@ -265,13 +246,23 @@ def _run(
         assert models is not None
         pair = _ra_ratios(t, models, estimand)
         sign = 1.0
-    estimate, se, (mu1, mu0) = _effect(pair, ones, ps, models, sign)
+    estimate, se, mu = effect(pair, np.ones_like(y) if s is None else s, ps, models, sign)
     if not (np.isfinite(estimate) and np.isfinite(se)):
         raise DataError(f"The {label} estimate is not finite; check the propensity scores and outcome for extremes.")
+    return _Fitted(estimate, se, mu, e, diagnostics, notes)
+
+
+def _result(method: str, label: str, setup: Setup, estimand: str, level: float, fitted: _Fitted) -> Estimate:
+    """The estimate with its weights, balance and warnings."""
+    prep = setup.prep
+    t, s = prep.treatment, prep.weights
+    assert t is not None
+    warnings = list(setup.warnings)
+    diagnostics, notes, e = fitted.diagnostics, fitted.notes, fitted.e
     if method != "aipw" or estimand == "ATE":
-        diagnostics["potential_outcome_means"] = {"treated": mu1, "control": mu0}
+        diagnostics["potential_outcome_means"] = {"treated": fitted.mu[0], "control": fitted.mu[1]}
     if e is not None:
-        w = _final_weights(t, e, "ATO" if method == "overlap" else estimand) * ones
+        w = _final_weights(t, e, "ATO" if method == "overlap" else estimand) * (np.ones_like(t) if s is None else s)
         report, w_warn = _weight_report(prep, w, t)
         warnings += w_warn
         diagnostics["weight_summary"] = report
@@ -288,8 +279,8 @@ def _run(
         method=method,
         label=label,
         estimand="ATO" if method == "overlap" else estimand,
-        estimate=estimate,
-        std_error=se,
+        estimate=fitted.estimate,
+        std_error=fitted.se,
         df=None,
         level=level,
         warnings=warnings,
