@@ -32,7 +32,6 @@ from . import linalg, rows
 from .design import Design
 
 CHUNK_ROWS = 1 << 15
-COV_TYPES = ("nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster")
 #: a column whose weighted variance is below this fraction of its mean square is constant
 CONST_TOL = 1e-20
 
@@ -421,24 +420,3 @@ def gradient_pass(
         return e @ blk
 
     return rows.fold(rows.source(design, chunk_rows, y=y, w=w), kernel, np.zeros(design.k))
-
-
-def sandwich(bread: np.ndarray, meat: np.ndarray) -> np.ndarray:
-    v = bread @ meat @ bread
-    return 0.5 * (v + v.T)
-
-
-def cluster_cov(bread: np.ndarray, scores: np.ndarray, n: int, k: int, small_sample: bool = True) -> np.ndarray:
-    """CR1 covariance from per-cluster score sums: G/(G-1) * (n-1)/(n-k) * B (S'S) B."""
-    g = scores.shape[0]
-    v = sandwich(bread, scores.T @ scores)
-    if small_sample:
-        v = v * (g / (g - 1.0)) * ((n - 1.0) / (n - k))
-    return v
-
-
-def intersect_codes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Integer codes of the intersection of two clusterings."""
-    combined = a.astype(np.int64) * (int(b.max()) + 1) + b.astype(np.int64)
-    _, codes = np.unique(combined, return_inverse=True)
-    return codes.astype(np.int64)
