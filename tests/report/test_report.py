@@ -494,3 +494,21 @@ def test_model_compare_tells_the_article_story():
     assert round(comparison["naive"].estimate, 2) == 3.47
     assert round(comparison["ols"].estimate, 2) == -9.89
     assert round(comparison["psm"].estimate, 2) == -10.16  # the article's matched estimate
+
+
+def test_identical_warnings_are_shown_once_with_their_methods():
+    from deconfound.report.content import ReportContent
+
+    heart = dc.datasets.heart_attack()
+    holes = heart.assign(Severity=heart["Severity"].where(heart.index % 20 != 0))  # 50 missing outcomes
+    model = CausalModel(holes, "Drug", "Severity", covariates=["I.H"], missing="drop")
+    html = _quiet(render_report, model, methods=["naive", "ols", "lin"], seed=1)
+    block = _warnings_block(html)
+    assert block.count("50 of 1000 rows were dropped for missing values") == 1
+    assert "Difference in means, Regression adjustment (OLS), Lin interacted regression:" in block
+    content = ReportContent(title="t", question="q")
+    content.add_warning("A / x", "same")
+    content.add_warning("A / y", "same")
+    content.add_warning("B", "same")
+    content.add_warning("A / x", "other")
+    assert [(w.source, w.message) for w in content.warnings] == [("A / x, y; B", "same"), ("A / x", "other")]

@@ -57,9 +57,25 @@ class ReportContent:
     footer: dict[str, Any] = field(default_factory=dict)
 
     def add_warning(self, source: str, message: str) -> None:
-        item = ReportWarning(source, message)
-        if item not in self.warnings:
-            self.warnings.append(item)
+        """Add a warning; the same message from another source is shown once, with every source listed
+        ("Drug -> Severity / ols, lin: 55 rows were dropped ...")."""
+        for i, item in enumerate(self.warnings):
+            if item.message == message:
+                self.warnings[i] = ReportWarning(_merge_sources(item.source, source), message)
+                return
+        self.warnings.append(ReportWarning(source, message))
+
+
+def _merge_sources(first: str, second: str) -> str:
+    """'A / x' and 'A / y' -> 'A / x, y'; different prefixes are joined with '; '."""
+    if second == first or second in first.split(", "):
+        return first
+    head, sep, tail = first.rpartition(" / ")
+    other_head, other_sep, other_tail = second.rpartition(" / ")
+    if sep and other_sep and head == other_head:
+        names = tail.split(", ")
+        return first if other_tail in names else f"{first}, {other_tail}"
+    return f"{first}; {second}"
 
 
 #: how column names read in the page (others: underscores become spaces)
