@@ -353,3 +353,28 @@ def test_float_columns_are_read_in_place_and_left_untouched():
     dc.lin(frame, outcome="y", treatment="t", covariates=["x"], weights="w")
     dc.difference_in_means(frame, outcome="y", treatment="t", covariates=["x"], weights="w", randomized=True)
     pd.testing.assert_frame_equal(frame, before)
+
+
+def test_a_treatment_whose_treated_level_is_not_obvious_is_refused():
+    # 'not enrolled' sorts after 'enrolled': it used to be coded treated, flipping the sign of the effect
+    rng = np.random.default_rng(4)
+    enrolled = rng.integers(0, 2, 200)
+    df = pd.DataFrame({"status": np.where(enrolled == 1, "enrolled", "not enrolled"), "x": rng.normal(size=200)})
+    df["y"] = 3.0 * enrolled + df["x"] + rng.normal(size=200)
+    with pytest.raises(dc.SpecificationError, match=r"'enrolled' and 'not enrolled'.*treated_level='enrolled'"):
+        dc.ols(df, outcome="y", treatment="status", covariates=["x"])
+    fit = dc.ols(df, outcome="y", treatment="status", covariates=["x"], treated_level="enrolled")
+    assert fit.estimate > 2.0  # the sign the data were made with
+
+
+@pytest.mark.parametrize(
+    ("levels", "treated"),
+    [(("treated", "control"), "treated"), (("drug", "placebo"), "drug"), (("yes", "no"), "yes"), (("on", "x"), "on")],
+)
+def test_obvious_treated_levels_are_read(levels, treated):
+    rng = np.random.default_rng(5)
+    arm = rng.integers(0, 2, 100)
+    df = pd.DataFrame({"arm": np.where(arm == 1, levels[0], levels[1]), "y": 2.0 * arm + rng.normal(size=100)})
+    with pytest.warns(dc.DiagnosticWarning, match="randomly assigned"):
+        est = dc.difference_in_means(df, outcome="y", treatment="arm")
+    assert est.treatment_mapping["treated"] == treated and est.estimate > 1.0

@@ -229,12 +229,15 @@ def test_the_cli_json_of_parquet_files_with_decimal_or_date_levels(df, tmp_path,
 
     path = tmp_path / "decimals.parquet"
     df.assign(t=[decimal.Decimal("2.5") if v else decimal.Decimal("1.5") for v in df["t"]]).to_parquet(path)
-    assert main(["estimate", str(path), "-y", "y", "-t", "t", "--json"]) == 0
+    # two numbers as objects: which is 'treated' is not obvious, so it must be named (issue 11, item 4)
+    assert main(["estimate", str(path), "-y", "y", "-t", "t", "--json"]) == 2
+    assert "not obvious" in capsys.readouterr().err
+    assert main(["estimate", str(path), "-y", "y", "-t", "t", "--treated-level", "2.5", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["treatment_mapping"] == {"treated": 2.5, "control": 1.5}
     dates = tmp_path / "dates.parquet"  # read back as datetime.date objects
     df.assign(t=[datetime.date(2021, 1, 1) if v else datetime.date(2020, 1, 1) for v in df["t"]]).to_parquet(dates)
-    assert main(["estimate", str(dates), "-y", "y", "-t", "t", "--json"]) == 0
+    assert main(["estimate", str(dates), "-y", "y", "-t", "t", "--treated-level", "2021-01-01", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["treatment_mapping"] == {"treated": "2021-01-01", "control": "2020-01-01"}
 

@@ -32,6 +32,8 @@ PARALLEL_CHECK_BYTES = 8 * 2**20  # the row shape of a larger CSV file is checke
 #: larger magnitudes overflow the sums of squares and cross-products
 MAX_ABS_VALUE = 1e100
 _TREATED_WORDS = ("treated", "treatment", "treat", "yes", "true", "y", "t", "on", "exposed", "1")
+#: the other level of an obvious pair (a treated word and one of these)
+_CONTROL_WORDS = ("control", "untreated", "no", "false", "n", "f", "off", "unexposed", "0", "none", "placebo")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -434,6 +436,9 @@ def _treatment_code(series: pd.Series, kind: str, treated_level: Any) -> Treatme
             "an effect needs both treated and untreated rows."
         )
     if treated_level is not None:
+        as_text = [lv for lv in levels.tolist() if str(lv) == str(treated_level)]
+        if treated_level not in set(levels.tolist()) and len(as_text) == 1:
+            treated_level = as_text[0]  # e.g. '2021-01-01' from the command line for a date level
         if treated_level not in set(levels.tolist()):
             raise SpecificationError(
                 f"treated_level={treated_level!r} does not occur in treatment {name!r}; "
@@ -476,8 +481,20 @@ def _treatment_code(series: pd.Series, kind: str, treated_level: Any) -> Treatme
         )
     ordered = sorted(levels.tolist(), key=str)
     hits = [lv for lv in ordered if str(lv).strip().lower() in _TREATED_WORDS]
-    treated = hits[0] if len(hits) == 1 else ordered[1]
-    control = next(lv for lv in ordered if lv != treated)
+    controls = [lv for lv in ordered if str(lv).strip().lower() in _CONTROL_WORDS]
+    if len(hits) == 1 and hits[0] not in controls:  # one level says 'treated'
+        controls = [lv for lv in ordered if lv != hits[0]]
+    elif len(controls) == 1 and not hits:  # one level says 'control' (e.g. 'drug' / 'placebo')
+        hits = [lv for lv in ordered if lv != controls[0]]
+    if len(hits) != 1 or len(controls) != 1 or hits[0] == controls[0]:
+        shown = " and ".join(repr(_plain(lv)) for lv in ordered)
+        raise SpecificationError(
+            f"treatment {name!r} has the levels {shown}, and which one means 'treated' is not obvious; guessing "
+            f"could flip the sign of the effect. Name it: treated_level={_plain(ordered[0])!r} or "
+            f"treated_level={_plain(ordered[1])!r} (on the command line: --treated-level)."
+        )
+    treated = hits[0]
+    control = controls[0]
     return TreatmentCode(
         "binary",
         {"treated": _plain(treated), "control": _plain(control)},
