@@ -13,7 +13,7 @@ import argparse
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..estimators.registry import REGISTRY, Method
+from ..estimators.registry import OPTIONS, REGISTRY, Method
 from .args import convert, graph_arg, observed, require
 
 # plot kind -> runner(args) -> matplotlib Figure. Plot families add theirs here.
@@ -45,10 +45,45 @@ def method_arguments(name: str, method: Method, function: Callable[..., Any], ar
     return kwargs
 
 
+def unused_flags(name: str, function: Callable[..., Any], args: argparse.Namespace) -> None:
+    """Refuse a flag that was given but that ``--method name`` does not take: running without it would
+    silently answer another question (e.g. ``--cluster`` with a method whose standard error ignores it)."""
+    import inspect
+
+    from ..errors import SpecificationError
+
+    params = set(inspect.signature(function).parameters)
+    seen: dict[str, Any] = {}
+    for method in REGISTRY.values():
+        for option in method.cli_options:
+            seen.setdefault(option.dest, option)
+    for option in OPTIONS:
+        seen.setdefault(option.dest, option)
+    unused = []
+    for dest, option in seen.items():
+        value = getattr(args, dest, None)
+        if value is None or value == option.default or (option.kind == "bool" and value is False):
+            continue
+        if option.name not in params:
+            users = [
+                m
+                for m, entry in REGISTRY.items()
+                if entry.cli and option.name in inspect.signature(entry.load()).parameters
+            ]
+            takers = f" (it is for --method {', '.join(users)})" if users else ""
+            unused.append(f"{option.flag_name}{takers}")
+    if unused:
+        raise SpecificationError(
+            f"--method {name} does not use {'; '.join(unused)}. Remove the flag, or choose a method that takes it: "
+            "running without it would silently answer a different question."
+        )
+
+
 def run_method(args: argparse.Namespace) -> Any:
     """Run ``--method`` (a registry id) on the data file with the parsed flags; returns its Estimate."""
     method = REGISTRY[args.method]
     function = method.load()
+    unused_flags(args.method, function, args)
     return function(args.data, **method_arguments(args.method, method, function, args))
 
 

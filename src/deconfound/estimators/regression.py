@@ -249,7 +249,12 @@ def ols(
     level = check_level(level)
     cov, cluster = _cov_type(cov_type, cluster, "ols")
     if formula is not None:
-        return _ols_formula(data, formula, treatment, weights, cov, cluster, level, missing, treated_level)
+        if covariates is not None:
+            raise SpecificationError(
+                "covariates= is not used with a formula: write them into the formula instead "
+                f"(e.g. '... + {as_name_list(covariates, 'covariates')[0]}')."
+            )
+        return _ols_formula(data, formula, treatment, weights, cov, cluster, level, missing, treated_level, outcome)
     if outcome is None or treatment is None:
         raise SpecificationError("ols() needs outcome= and treatment= (and optionally covariates=), or a formula.")
     prep = prepare(
@@ -279,6 +284,7 @@ def _ols_formula(
     level: float,
     missing: str,
     treated_level: Any,
+    outcome: str | None = None,
 ) -> Estimate:
     if not isinstance(formula, str):
         raise SpecificationError(f"formula must be a string, got {type(formula).__name__}.")
@@ -287,6 +293,11 @@ def _ols_formula(
     if len(lhs_cols) != 1:
         raise SpecificationError(
             f"The left of '~' in {formula!r} must name one column of the data; found {lhs_cols or 'none'}."
+        )
+    if outcome is not None and outcome not in lhs_cols:
+        raise SpecificationError(
+            f"outcome={outcome!r} but the formula {formula!r} models {lhs_cols[0]!r}: give one outcome (drop "
+            "outcome=, or make it the left of '~')."
         )
     treat_col = treatment
     if treat_col is None:
