@@ -329,3 +329,15 @@ def test_bad_options(rng, fn, kwargs, message):
     kwargs = {"covariates": COVS, **kwargs}
     with pytest.raises(dc.SpecificationError, match=message):
         fn(df, outcome="y", treatment="t", **kwargs)
+
+
+def test_balance_advice_leaves_out_what_was_already_done(heart):
+    # issue 11, item 3: with trim given, the warning used to advise "trim extreme scores (trim='crump')"
+    with pytest.warns(dc.DiagnosticWarning, match="remain imbalanced") as record:
+        est = dc.ipw(heart, outcome="Severity", treatment="Drug", covariates=["I.H"], trim="crump")
+    message = next(str(w.message) for w in record if "remain imbalanced" in str(w.message))
+    assert "trim=" not in message and "method 'aipw'" in message
+    assert any(w == message for w in est.warnings)
+    with pytest.warns(dc.DiagnosticWarning, match="remain imbalanced") as record:
+        dc.ipw(heart, outcome="Severity", treatment="Drug", covariates=["I.H"])
+    assert any("trim extreme scores (trim='crump')" in str(w.message) for w in record)

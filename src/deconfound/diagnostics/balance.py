@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -222,17 +222,34 @@ def balance_before_after(
     )
 
 
+#: what to try next, by family: (what it is, the advice); advice about something already ``done`` is left out
 BALANCE_HINTS = {
-    "matching": "add them to the propensity model (or interactions/squares), use a caliper, or adjust for them "
-    "in an outcome model (bias_adjust=True, or method 'aipw')",
-    "weighting": "add them to the propensity model (or interactions/squares), trim extreme scores "
-    "(trim='crump'), or also model the outcome (method 'aipw')",
-    "cem": "use finer bins for them (bins=), or adjust for them in an outcome model",
+    "matching": (
+        ("", "add them to the propensity model (or interactions/squares)"),
+        ("caliper", "use a caliper"),
+        ("bias_adjust", "adjust for them in an outcome model (bias_adjust=True, or method 'aipw')"),
+    ),
+    "weighting": (
+        ("", "add them to the propensity model (or interactions/squares)"),
+        ("trim", "trim extreme scores (trim='crump')"),
+        ("aipw", "also model the outcome (method 'aipw')"),
+    ),
+    "cem": (("", "use finer bins for them (bins=)"), ("", "adjust for them in an outcome model")),
 }
 
 
-def balance_warnings(table: pd.DataFrame, threshold: float = 0.1, kind: str = "matching") -> list[str]:
-    """Plain-words warning for covariates still imbalanced after adjustment (|SMD| above ``threshold``)."""
+def _advice(kind: str, done: Collection[str]) -> str:
+    steps = [text for key, text in BALANCE_HINTS[kind] if not key or key not in done]
+    return steps[0] if len(steps) == 1 else ", ".join(steps[:-1]) + ", or " + steps[-1]
+
+
+def balance_warnings(
+    table: pd.DataFrame, threshold: float = 0.1, kind: str = "matching", done: Collection[str] = ()
+) -> list[str]:
+    """Plain-words warning for covariates still imbalanced after adjustment (|SMD| above ``threshold``).
+
+    ``done`` names what the user already did ("trim", "caliper", "bias_adjust", "aipw"): the advice then
+    suggests only what is left to try."""
     bad = table.index[np.abs(table["smd_after"].to_numpy()) > threshold]
     if not len(bad):
         return []
@@ -241,5 +258,5 @@ def balance_warnings(table: pd.DataFrame, threshold: float = 0.1, kind: str = "m
     return [
         f"After adjustment {len(bad)} covariate(s) remain imbalanced (|standardized difference| > {threshold}): "
         f"{listed}; the worst is {worst!r} at {table.loc[worst, 'smd_after']:.2f}. The estimate may still be "
-        f"confounded by them: {BALANCE_HINTS[kind]}."
+        f"confounded by them: {_advice(kind, done)}."
     ]

@@ -271,7 +271,9 @@ def _result(method: str, label: str, setup: Setup, estimand: str, level: float, 
         balance = balance_before_after(setup.balance_design(), t, w, s)
         diagnostics["balance"] = balance
         if method != "aipw":  # AIPW's outcome models correct remaining imbalance
-            warnings += balance_warnings(balance.drop(index="propensity score", errors="ignore"), kind="weighting")
+            done = ("trim",) if "trimming" in setup.diagnostics else ()
+            table = balance.drop(index="propensity score", errors="ignore")
+            warnings += balance_warnings(table, kind="weighting", done=done)
     first_steps = {"aipw": "propensity and outcome models", "ra": "outcome models"}.get(method, "propensity model")
     notes.append(f"standard error from stacked estimating equations (M-estimation), accounting for the {first_steps}")
     return make_estimate(
