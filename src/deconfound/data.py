@@ -266,11 +266,12 @@ class Prepared:
     cluster_names: tuple[str, ...]
     extra: dict[str, np.ndarray]  # other roles (unit, time, instrument...) as raw arrays
     n_input: int
-    n_dropped: int
-    dropped_by: dict[str, int]  # column -> rows with a missing value there
+    n_dropped: int  # rows left out: a missing value in a used column, or weight 0
+    dropped_by: dict[str, int]  # column -> rows with a missing value there; "<weights> == 0" -> rows of weight 0
     notes: tuple[str, ...] = field(default=())
     frame: pd.DataFrame | None = None  # the used columns after dropping rows (for formulas, plots)
     index: pd.Index | None = None  # row labels of the data for the rows used (row identity of per-row outputs)
+    n_zero_weight: int = 0  # of n_dropped: rows whose weight is 0 (not observations, as in R's lm and fixest)
 
     @property
     def n(self) -> int:
@@ -524,6 +525,11 @@ def _covariate_codes(frame: pd.DataFrame, names: Sequence[str]) -> tuple[dict[st
         if not isinstance(series.dtype, pd.CategoricalDtype):
             _check_numbers_as_text(series)
         cat = pd.Categorical(series)
+        unused = cat.categories[~np.isin(np.arange(len(cat.categories)), cat.codes)]
+        if len(unused):  # levels with no used row (a filtered categorical, a polars Enum, rows dropped)
+            cat = cat.remove_unused_categories()
+            shown = ", ".join(repr(_plain(v)) for v in unused[:6]) + (", ..." if len(unused) > 6 else "")
+            notes.append(f"covariate {col!r}: {len(unused)} level(s) without a used row left out ({shown})")
         if len(cat.categories) < 2:
             raise DataError(f"covariate {col!r} has a single level ({cat.categories[0]!r}); drop it from covariates.")
         codes[col] = cat.categories
@@ -543,7 +549,10 @@ def _covariate_parts(codes: dict[str, pd.Index | None], frame: pd.DataFrame) -> 
         if levels is None:
             parts.append(Part(col, _as_float(series), source=col))
             continue
-        values = pd.Categorical(series, categories=levels).codes.astype(np.int32)
+        if isinstance(series.dtype, pd.CategoricalDtype):  # its own categories may include levels left out
+            values = series.cat.set_categories(levels).cat.codes.to_numpy(dtype=np.int32)
+        else:
+            values = pd.Categorical(series, categories=levels).codes.astype(np.int32)
         for level_index in range(1, len(levels)):
             parts.append(Part(f"{col}[{levels[level_index]}]", values, level_index, col))
     return parts
@@ -582,9 +591,10 @@ class Schema:
     extra: dict[str, str]
     used: list[str]
     n_input: int
-    dropped: np.ndarray  # rows with a missing value in a used column (dropped with missing="drop")
+    dropped: np.ndarray  # rows left out: a missing value in a used column (missing="drop") or weight 0
     dropped_by: dict[str, int]
     notes: tuple[str, ...]
+    n_zero_weight: int = 0  # of the dropped rows, those whose weight is 0 (and no value missing)
 
 
 @dataclass(frozen=True)
@@ -627,12 +637,19 @@ def scan_schema(
             f"Missing values in {shown}. Pass missing='drop' to drop those {int(mask.sum())} rows "
             "(the result reports how many), or fill them first."
         )
+    notes = [f"{int(mask.sum())} of {n_input} rows dropped for missing values"] if mask.any() else []
+    zero = _zero_weights(frame, weights, mask)
+    n_zero = int(zero.sum())
+    if n_zero:
+        counts = {**counts, f"{weights} == 0": n_zero}
+        notes.append(f"{n_zero} row(s) with weight 0 were left out (they are not observations)")
+        mask = mask | zero
     # without dropped rows the columns are read straight from the user's frame (float64 columns as views:
     # selecting frame[used] would copy a frame built from one 2-D array)
     sub = frame.loc[~mask, used] if mask.any() else frame
     if len(sub) < min_rows:
-        raise DataError(f"Only {len(sub)} usable row(s) after removing missing values; at least {min_rows} are needed.")
-    notes = [f"{int(mask.sum())} of {n_input} rows dropped for missing values"] if mask.any() else []
+        removed = "missing values and rows of weight 0" if n_zero else "missing values"
+        raise DataError(f"Only {len(sub)} usable row(s) after removing {removed}; at least {min_rows} are needed.")
     if outcome is not None:
         y = _numeric(sub[outcome], "outcome")
         if y.min() == y.max():
@@ -646,12 +663,6 @@ def scan_schema(
         notes += [code.note] if code.note else []
     cov_codes, cov_notes = _covariate_codes(sub, covariates)
     notes += cov_notes
-    if weights is not None:
-        w = _numeric(sub[weights], "weights")
-        if (w < 0).any():
-            raise DataError(f"weights {weights!r} has {int((w < 0).sum())} negative value(s); weights must be >= 0.")
-        if not (w > 0).any():
-            raise DataError(f"weights {weights!r} is zero in every row.")
     levels = tuple(pd.Index(pd.factorize(sub[c], sort=False)[1]) for c in cluster)
     schema = Schema(
         outcome,
@@ -667,8 +678,30 @@ def scan_schema(
         mask,
         counts,
         tuple(notes),
+        n_zero,
     )
     return schema, sub
+
+
+def _zero_weights(frame: pd.DataFrame, weights: str | None, missing: np.ndarray) -> np.ndarray:
+    """Validate the weights on the rows without missing values and return the rows (of all) whose weight is
+    0 there: such rows are not observations, so they are left out of n, the degrees of freedom and the levels."""
+    zero = np.zeros(len(frame), dtype=bool)
+    kept = ~missing
+    if weights is None or not kept.any():
+        return zero  # no row left: reported by the caller
+    w = _numeric(frame.loc[kept, weights] if missing.any() else frame[weights], "weights")
+    if (w < 0).any():
+        raise DataError(
+            f"weights {weights!r} has {int((w < 0).sum())} negative value(s); weights must be >= 0. "
+            "Fix the column (negative weights are not frequencies or inverse probabilities)."
+        )
+    if not (w > 0).any():
+        raise DataError(
+            f"weights {weights!r} is zero in every row used; pass positive weights (or leave weights= out)."
+        )
+    zero[np.flatnonzero(kept)[w == 0]] = True
+    return zero
 
 
 def encode_rows(schema: Schema, rows: pd.DataFrame) -> Encoded:
@@ -763,6 +796,7 @@ def prepare(
         n_input=schema.n_input,
         n_dropped=int(schema.dropped.sum()),
         dropped_by=schema.dropped_by,
+        n_zero_weight=schema.n_zero_weight,
         notes=schema.notes,
         frame=sub[used] if keep_frame else None,
         index=sub.index,

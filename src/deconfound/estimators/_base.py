@@ -66,10 +66,14 @@ def make_estimate(
     all_warnings += _cluster_warnings(n_clusters, std_error, all_warnings)
     _check_std_error(prepared, std_error, estimate, fit)
     data_warnings = list(data_warnings)
-    if prepared.n_dropped:
-        detail = ", ".join(f"{c!r}: {k}" for c, k in prepared.dropped_by.items())
+    n_zero = prepared.n_zero_weight
+    if n_zero:  # the data layer lists the zero-weight count last in dropped_by
+        data_warnings.insert(0, f"{n_zero} of {prepared.n_input} rows with weight 0 were left out (not observations).")
+    if prepared.n_dropped > n_zero:
+        by_column = list(prepared.dropped_by.items())[: -1 if n_zero else None]
+        detail = ", ".join(f"{c!r}: {k}" for c, k in by_column)
         data_warnings.insert(
-            0, f"{prepared.n_dropped} of {prepared.n_input} rows were dropped for missing values ({detail})."
+            0, f"{prepared.n_dropped - n_zero} of {prepared.n_input} rows were dropped for missing values ({detail})."
         )
     emit(data_warnings, DataWarning)
     emit(convergence_warnings, ConvergenceWarning)
