@@ -286,9 +286,12 @@ def _check_collinearity(e: Any) -> tuple[str, str] | None:
 
 
 def _check_dropped(e: Any) -> tuple[str, str] | None:
+    """Rows lost to missing values (rows of weight 0 were left out on purpose: not counted)."""
     total = e.n + e.n_dropped
-    if total and e.n_dropped / total > DROPPED_CAUTION:
-        return "caution", f"{e.n_dropped} of {total} rows were dropped ({e.n_dropped / total:.0%})"
+    zero_weight = sum(int(k) for key, k in dict(e.dropped_by).items() if str(key).endswith("== 0"))
+    lost = e.n_dropped - zero_weight
+    if total and lost / total > DROPPED_CAUTION:
+        return "caution", f"{lost} of {total} rows were dropped ({lost / total:.0%})"
     return None
 
 

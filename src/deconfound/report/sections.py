@@ -170,7 +170,9 @@ def _overview(model: Any, comparison: Comparison) -> pd.DataFrame:
         rows.append((f"rows used by {e.name}", e.n))
         if e.n_dropped:
             detail = ", ".join(f"{c}: {k}" for c, k in e.dropped_by.items())
-            rows.append((f"rows dropped by {e.name} (missing values)", f"{e.n_dropped} ({detail})"))
+            zero = any(str(c).endswith("== 0") for c in e.dropped_by)
+            why = "missing values or weight 0" if zero else "missing values"
+            rows.append((f"rows dropped by {e.name} ({why})", f"{e.n_dropped} ({detail})"))
     first = comparison.estimates[0] if len(comparison) else None
     if first is not None and first.n_treated is not None:
         rows += [("treated rows", first.n_treated), ("control rows", first.n_control)]
