@@ -35,7 +35,7 @@ Stata's printed standard errors are reproduced (tests/test_matching.py, cattaneo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -65,6 +65,7 @@ from ._matching_se import (
     resolve_imputation,
     unit_effects,
 )
+from ._matching_shortfall import shortfall, unmatched
 from .bundles import MatchingSE, PropensityOptions
 from .propensity import Setup, propensity_setup
 
@@ -423,25 +424,13 @@ def matching(
     return _finish(setup, directions, metric, plan, adjust)
 
 
-def _unmatched(directions: list, metric: Metric, estimand: str) -> tuple[dict[str, int], list[str]]:
-    """Targets left without a match, by group, and the warnings saying so (an error when none matched)."""
-    n_unmatched = {("treated" if d.arm == 1.0 else "control"): len(d.targets) - len(d.matched) for d in directions}
-    warnings = []
-    for d in directions:
-        group = "treated" if d.arm == 1.0 else "control"
-        if len(d.matched) == 0:
-            raise DataError(
-                f"No {group} row found a match{' within the caliper' if metric.caliper is not None else ''}"
-                f"{' and exact-matching cells' if metric.groups is not None else ''}: every one of the "
-                f"{len(d.targets)} {group} rows would be dropped. Widen the caliper or relax exact matching."
-            )
-        if n_unmatched[group]:
-            warnings.append(
-                f"{n_unmatched[group]} of {len(d.targets)} {group} rows found no match within the caliper or "
-                f"exact-matching cells and were left out: the estimate is the {estimand} over the "
-                f"{len(d.matched)} matched {group} rows, which may differ from the {estimand} you asked for."
-            )
-    return n_unmatched, warnings
+def _reach_search(metric: Metric) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """The targets (positions in ``left``) with a match in ``pool`` when pool units may be reused."""
+
+    def search(left: np.ndarray, pool: np.ndarray) -> np.ndarray:
+        return np.unique(_search(metric, left, pool, 1, True, "nearest", False).target)
+
+    return search
 
 
 def _finish(setup: Setup, directions: list, metric: Metric, plan: _Plan, adjust: bool) -> Estimate:
@@ -451,8 +440,13 @@ def _finish(setup: Setup, directions: list, metric: Metric, plan: _Plan, adjust:
     y, t = prep.outcome, prep.treatment
     assert t is not None
     notes = list(setup.notes)
-    n_unmatched, unmatched_warnings = _unmatched(directions, metric, estimand)
-    warnings = list(setup.warnings) + unmatched_warnings
+    n_unmatched, unmatched_warnings, reasons = unmatched(
+        directions, metric.caliper, metric.groups is not None, plan.replace, estimand, _reach_search(metric), t
+    )
+    short_warnings, short = (
+        ([], {}) if plan.replace else shortfall(directions, k, metric.caliper, metric.groups is not None, t)
+    )
+    warnings = list(setup.warnings) + unmatched_warnings + short_warnings
     mu = None
     if plan.bias_adjust:
         used, _ = match_counts(directions, len(y))
@@ -497,6 +491,10 @@ def _finish(setup: Setup, directions: list, metric: Metric, plan: _Plan, adjust:
     se = float(np.sqrt(variance))
     diagnostics, bal_warn = _match_diagnostics(setup, directions, target_rows, metric, n_unmatched, k1)
     warnings += bal_warn
+    if reasons:
+        diagnostics["n_unmatched_by_reason"] = reasons
+    if short:
+        diagnostics["neighbors_shortfall"] = short
     how = {"nearest": "nearest-neighbour", "optimal": "optimal pair"}[plan.method]
     return make_estimate(
         prep,
