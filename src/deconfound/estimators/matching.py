@@ -9,7 +9,12 @@ Conventions (Stata ``teffects nnmatch`` / Abadie and Imbens 2006, 2011):
   ties, so that the matches do not depend on the last bits of the fitted score);
 * with replacement a unit can be the match of several targets; ``K_i`` counts how many (as weights);
 * a caliper refuses matches farther than it; targets left without a match are dropped from the
-  estimand and counted (``diagnostics["n_unmatched"]``);
+  estimand and counted (``diagnostics["n_unmatched"]``), by reason: no unit in reach (caliper, exact
+  cell) or, without replacement, every unit in reach already taken (``n_unmatched_by_reason``);
+* without replacement ``neighbors=k`` is filled in rounds (one more match per target per round) until no
+  unused unit is in reach: targets left with fewer than k are warned about and counted
+  (``diagnostics["neighbors_shortfall"]``) rather than refused, since the matches they got are valid;
+  with replacement ``neighbors`` above the size of the other group is refused;
 * the estimate averages each target's observed-minus-imputed outcome; with ``bias_adjust=True`` the
   imputed outcomes are corrected by a linear regression within each group, fitted on the units used as
   matches and weighted by how often each is used (Abadie and Imbens 2011; Stata's ``biasadj()``);
