@@ -95,3 +95,13 @@ def test_neighbors_met_without_replacement_says_nothing():
         r = dc.matching(df, outcome="y", treatment="t", covariates=["x"], replace=False, neighbors=5)
     assert not _messages(r, "neighbors=5") and "neighbors_shortfall" not in r.diagnostics
     assert set(r.diagnostics["matches"].groupby("unit").size()) == {5}
+
+
+def test_optimal_pairs_running_out_of_controls_say_so_and_are_labelled_without_replacement():
+    df = _outnumbered(40, 20)  # optimal pair matching uses each control once, whatever replace= says
+    with pytest.warns(dc.DiagnosticWarning):
+        r = dc.matching(df, outcome="y", treatment="t", covariates=["x"], method="optimal")
+    (msg,) = _messages(r, "found no match")
+    assert "20 of 40 treated rows" in msg and "all 20 control rows already taken" in msg
+    assert r.diagnostics["n_unmatched_by_reason"] == {"treated": {"out_of_reach": 0, "pool_used_up": 20}}
+    assert r.label == "Optimal pair matching on propensity (1:1, without replacement)"

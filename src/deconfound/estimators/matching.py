@@ -445,11 +445,12 @@ def _finish(setup: Setup, directions: list, metric: Metric, plan: _Plan, adjust:
     y, t = prep.outcome, prep.treatment
     assert t is not None
     notes = list(setup.notes)
+    reuse = plan.nearest_with_replacement  # optimal pair matching uses each unit once, whatever replace= says
     n_unmatched, unmatched_warnings, reasons = unmatched(
-        directions, metric.caliper, metric.groups is not None, plan.replace, estimand, _reach_search(metric), t
+        directions, metric.caliper, metric.groups is not None, reuse, estimand, _reach_search(metric), t
     )
     short_warnings, short = (
-        ([], {}) if plan.replace else shortfall(directions, k, metric.caliper, metric.groups is not None, t)
+        ([], {}) if reuse else shortfall(directions, k, metric.caliper, metric.groups is not None, t)
     )
     warnings = list(setup.warnings) + unmatched_warnings + short_warnings
     mu = None
@@ -504,7 +505,7 @@ def _finish(setup: Setup, directions: list, metric: Metric, plan: _Plan, adjust:
     return make_estimate(
         prep,
         method="psm" if distance != "mahalanobis" else "matching",
-        label=f"{how.capitalize()} matching on {distance} (1:{k}, {'with' if plan.replace else 'without'} replacement)",
+        label=f"{how.capitalize()} matching on {distance} (1:{k}, {'with' if reuse else 'without'} replacement)",
         estimand=estimand,
         estimate=estimate,
         std_error=se,
