@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._core.options import as_name_list, check_level, check_option
-from .data import check_columns, load_table
+from .data import MISSING_POLICIES, check_columns, load_table
 from .errors import BadControlWarning, DataWarning, DeconfoundError, IdentificationError, SpecificationError, warn
 from .estimators.registry import DESIGNS, REGISTRY, Method
 from .graph.causal_graph import CausalGraph, as_graph
@@ -215,17 +215,19 @@ class CausalModel:
         self.level = level
         self.missing = missing
         self.treated_level = treated_level
+        self._check_question()
         if graph is not None:  # a cyclic or unreadable graph is refused now, not in estimate() or repr()
             as_graph(graph)
         if isinstance(getattr(data, "columns", None), Iterable) and isinstance(treatment, str):
             check_columns([str(c) for c in data.columns], [treatment], "treatment")  # a frame: check now
 
     # setup ----------------------------------------------------------------------------------------
-    def _setup(self) -> None:
-        if getattr(self, "frame_", None) is not None:
-            return
+    def _check_question(self) -> None:
+        """The options that need no data, checked when the model is built (and again before use, in case an
+        attribute was set since): each error names the argument and the values it allows."""
         self.design = check_option("design", self.design, DESIGNS)
-        check_level(self.level)
+        self.level = check_level(self.level)
+        self.missing = check_option("missing", self.missing, MISSING_POLICIES)
         for role in ("treatment", "outcome"):
             if not isinstance(getattr(self, role), str):
                 raise SpecificationError(f"{role} must be a column name, got {getattr(self, role)!r}.")
@@ -235,6 +237,11 @@ class CausalModel:
             )
         if self.design == "panel" and (self.unit is None or self.time is None):
             raise SpecificationError("design='panel' needs unit= and time= (the columns naming units and periods).")
+
+    def _setup(self) -> None:
+        if getattr(self, "frame_", None) is not None:
+            return
+        self._check_question()
         frame = load_table(self.data)
         roles = [("treatment", self.treatment), ("outcome", self.outcome)]
         roles += [(r, getattr(self, r)) for r in ("unit", "time", "weights") if getattr(self, r) is not None]
@@ -321,9 +328,21 @@ class CausalModel:
         return self._plan().covariates
 
     def applicable_methods(self) -> list[str]:
-        """Ids of the registered estimators that apply to this model, in registry order."""
+        """Ids of the registered estimators that apply to this model, in registry order; an empty list (not
+        an error) when none does, e.g. when the graph leaves the effect unidentified: :meth:`not_applicable`
+        says why for each."""
+        reasons = self.not_applicable()
+        return [m for m, spec in ESTIMATORS.items() if spec.in_compare and m not in reasons]
+
+    def not_applicable(self) -> dict[str, str]:
+        """Method id -> why that registered estimator does not apply to this model (those compare() would skip)."""
         self._setup()
-        return [m for m, spec in ESTIMATORS.items() if spec.in_compare and spec.why_not(self) is None]
+        try:
+            self._plan()
+        except IdentificationError as exc:  # no adjustment set: every method would adjust for nothing valid
+            return {m: f"the effect is not identified: {exc}" for m, spec in ESTIMATORS.items() if spec.in_compare}
+        reasons = {m: spec.why_not(self) for m, spec in ESTIMATORS.items() if spec.in_compare}
+        return {m: reason for m, reason in reasons.items() if reason is not None}
 
     def estimate(
         self, method: str = "ols", *, covariates: str | Iterable[str] | None = None, **options: Any
@@ -387,9 +406,9 @@ class CausalModel:
         the verdict (docs/verdict.md) that recommends one. ``.plot()`` on the result draws the forest plot."""
         chosen = self.applicable_methods() if methods is None else [m for m in as_name_list(methods, "methods")]
         if not chosen:
-            raise SpecificationError(
-                f"no registered estimator applies to design {self.design!r}; registered: {sorted(ESTIMATORS)}."
-            )
+            self._plan()  # an effect the graph leaves unidentified: its IdentificationError, with the explanation
+            reasons = "; ".join(f"{m}: {why}" for m, why in self.not_applicable().items())
+            raise SpecificationError(f"no registered estimator applies to design {self.design!r} ({reasons}).")
         return self.judge([self.estimate(m) for m in chosen])
 
     def judge(self, estimates: Iterable[Estimate]) -> Comparison:

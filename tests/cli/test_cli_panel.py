@@ -200,4 +200,6 @@ def test_plot_function_reads_results_only():
     labels = [t.get_text() for t in ax.get_xticklabels()]
     assert labels[0] == "\u2264-2" and labels[-1] == "\u22652"
     with pytest.raises(dc.SpecificationError, match="no event-study table"):
-        plot_event_study(dc.did(dc.datasets.ice_cream(), outcome="sales", treated="treated", post="post"))
+        with pytest.warns(dc.DiagnosticWarning, match="table of four means has no standard error"):
+            from_means = dc.did(dc.datasets.ice_cream(), outcome="sales", treated="treated", post="post")
+        plot_event_study(from_means)

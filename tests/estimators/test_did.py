@@ -23,7 +23,8 @@ def panel():
 
 
 def test_ice_cream_from_means():
-    r = dc.did(dc.datasets.ice_cream(), outcome="sales", treated="treated", post="post")
+    with pytest.warns(dc.DiagnosticWarning, match="a table of four means has no standard error: pass unit-level rows"):
+        r = dc.did(dc.datasets.ice_cream(), outcome="sales", treated="treated", post="post")
     assert r.estimate == 200.0
     assert r.diagnostics["treated_change"] == 300.0
     assert r.diagnostics["control_change"] == 100.0
@@ -34,6 +35,8 @@ def test_ice_cream_from_means():
     assert any("table of four group means" in n for n in r.notes)
     assert r.to_dict()["std_error"] is None
     assert "Group means" in str(r.summary())
+    assert "Warning: a table of four means has no standard error: pass unit-level rows" in str(r.summary())
+    assert r.warnings == ("a table of four means has no standard error: pass unit-level rows",)
 
 
 def test_means_equal_regression_and_statsmodels_cluster(panel):
@@ -127,3 +130,29 @@ def test_cov_type_options(panel):
 def test_all_units_treated_leaves_no_control_group(panel):
     with pytest.raises(dc.DataError, match="treatment 'D' is constant"):
         dc.did(panel.assign(D=1), outcome="y", treated="D", post="P", unit="id")
+
+
+@pytest.mark.parametrize(
+    ("column", "dependency"),
+    [
+        (lambda df: 1.0, r"'z' = 1\*const"),  # a constant
+        (lambda df: 2 * df.x, r"'z' = 2\*x"),  # a copy of another covariate
+        (lambda df: df.D.astype(float), r"'z' = 1\*D"),  # the group itself: fixed over time
+        (lambda df: 3 * df.P - 1, r"'z' = -1\*const \+ 3\*P"),  # time only: the same change for both groups
+    ],
+)
+def test_collinear_covariate_that_is_no_bad_control_is_refused_with_its_real_dependency(panel, column, dependency):
+    df = panel.assign(z=column)
+    with pytest.raises(dc.CollinearityError, match=dependency) as info:
+        dc.did(df, outcome="y", treated="D", post="P", covariates=["x", "z"], unit="id")
+    assert "D:P" not in str(info.value)
+    assert info.value.dependent == ("z",)
+
+
+def test_covariate_that_moved_with_treatment_names_its_combination(panel):
+    df = panel.assign(q=2 * panel.P + 3 * panel.D * panel.P + panel.x)
+    with pytest.warns(dc.DiagnosticWarning, match=r"'q' = 2\*P \+ 3\*D:P \+ 1\*x, which moves with 'D:P'"):
+        r = dc.did(df, outcome="y", treated="D", post="P", covariates=["x", "q"], unit="id")
+    assert r.diagnostics["dropped_collinear"] == ["q"]
+    without = dc.did(df, outcome="y", treated="D", post="P", covariates=["x"], unit="id")
+    assert r.estimate == pytest.approx(without.estimate, rel=1e-10)

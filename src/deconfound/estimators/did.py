@@ -11,9 +11,12 @@ changed alike (parallel trends). It shows the four means, the two changes and th
   the difference of the means, without a standard error.
 
 The article's trap is caught: a covariate that changes almost only for the treated after treatment
-(its Quality_of_Care) cannot be told apart from the effect. Exact collinearity drops the covariate and
-warns; near collinearity, or a covariate that shifts with treatment, warns in plain words naming the
-column. The condition number of the full design is on the summary.
+(its Quality_of_Care) cannot be told apart from the effect. A covariate that is an exact combination of
+the design through the treated-after term is dropped with a warning naming that combination; any other
+exact dependence (a constant, a copy of another covariate, the group or the period itself) is refused as
+``ols`` refuses it, in the core's words. Near collinearity, or a covariate that shifts with treatment, warns
+in plain words naming the column. The condition number of the full design is on the summary. A table of
+four means has no standard error: that is a warning, not only a note.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ from ._base import coef_table, make_estimate
 
 SHIFT_WARN = 0.25  # a covariate whose own DiD exceeds this many standard deviations is suspect
 VIF_WARN = 10.0
+#: the warning (and summary line) of a 2x2 read from a table of four means
+NO_SE_FROM_MEANS = "a table of four means has no standard error: pass unit-level rows"
 
 
 def _indicator(values: np.ndarray, name: str, role: str) -> tuple[np.ndarray, str | None]:
@@ -139,15 +144,39 @@ def _design(prep: Prepared, d: np.ndarray, p: np.ndarray, terms: tuple[str, str,
     return Design(parts + [part for part in prep.covariates.parts if part.name in covs], prep.n)
 
 
+def _combination(
+    prep: Prepared, d: np.ndarray, p: np.ndarray, terms: tuple[str, str, str], others: list[str], name: str
+) -> list[tuple[str, float]]:
+    """Covariate ``name`` as the exact combination of the design's other columns, small terms left out."""
+    design = _design(prep, d, p, terms, others)
+    x = design.to_array()
+    root = np.ones(prep.n) if prep.weights is None else np.sqrt(prep.weights)
+    target = prep.covariates.column(name)
+    coef = np.linalg.lstsq(x * root[:, None], target * root, rcond=None)[0]
+    size = np.abs(coef) * np.sqrt(np.mean(x**2, axis=0))  # each term's contribution, on the data's scale
+    scale = max(float(np.sqrt(np.mean(target**2))), 1e-300)
+    return [(n, float(c)) for n, c, s in zip(design.names, coef, size, strict=True) if s > 1e-8 * scale]
+
+
+def _moves_with_treatment(combo: list[tuple[str, float]], terms: tuple[str, str, str]) -> bool:
+    """The article's trap: the covariate is (partly) the treated-after indicator, so it changed with treatment."""
+    return any(n == terms[2] for n, _ in combo)
+
+
+def _combination_text(combo: list[tuple[str, float]]) -> str:
+    return " + ".join(f"{c:.4g}*{n}" for n, c in combo) or "0"
+
+
 def _fit_dropping(
     prep: Prepared, d: np.ndarray, p: np.ndarray, terms: tuple[str, str, str], cov: str, clusters: tuple
-) -> tuple[OLSFit, list[str], float]:
-    """Fit; a covariate exactly collinear with the design is dropped (reported). Returns (fit, dropped,
+) -> tuple[OLSFit, list[tuple[str, list[tuple[str, float]]]], float]:
+    """Fit; a covariate exactly collinear with the design through the treated-after term is dropped (reported);
+    any other exact dependence is refused as ols refuses it. Returns (fit, dropped with their combinations,
     condition number of the full design)."""
     covs = list(prep.covariates.names)
     full = _design(prep, d, p, terms, covs)
     cond = linalg.condition_number(full.to_array().T @ (full.to_array() * _wcol(prep.weights)))
-    dropped: list[str] = []
+    dropped: list[tuple[str, list[tuple[str, float]]]] = []
     while True:
         try:
             fit = fit_ols(
@@ -163,8 +192,12 @@ def _fit_dropping(
             bad = [c for c in exc.dependent if c in covs]
             if not bad:
                 raise
-            dropped += bad
-            covs = [c for c in covs if c not in bad]
+            kept = [c for c in covs if c not in bad]
+            combos = {c: _combination(prep, d, p, terms, kept, c) for c in bad}
+            if not all(_moves_with_treatment(combo, terms) for combo in combos.values()):
+                raise  # a constant, a copy or a combination of other columns: refused in ols's words
+            dropped += [(c, combos[c]) for c in bad]
+            covs = kept
 
 
 def _wcol(w: np.ndarray | None) -> np.ndarray | float:
@@ -188,16 +221,22 @@ def _covariate_shifts(prep: Prepared, d: np.ndarray, p: np.ndarray) -> pd.DataFr
 
 
 def _trap_warnings(
-    fit: OLSFit, terms: tuple[str, str, str], dropped: list[str], shifts: pd.DataFrame, cond: float, plain: float
+    fit: OLSFit,
+    terms: tuple[str, str, str],
+    dropped: list[tuple[str, list[tuple[str, float]]]],
+    shifts: pd.DataFrame,
+    cond: float,
+    plain: float,
 ) -> tuple[list[str], list[str]]:
     """Plain-words warnings about covariates the effect cannot be told apart from; returns (warnings, suspects)."""
     warnings: list[str] = []
-    suspects: list[str] = list(dropped)
+    suspects: list[str] = [name for name, _ in dropped]
     inter = terms[2]
-    for name in dropped:
+    for name, combo in dropped:
         warnings.append(
             f"The effect is not separately identified from covariate {name!r}: in this data {name!r} is an exact "
-            f"combination of {terms[1]!r} and {inter!r} (it changes only with time and with treatment), so no "
+            f"combination of the design's columns, {name!r} = {_combination_text(combo)}, which moves with "
+            f"{inter!r} (it changed with treatment), so no "
             f"data can split the credit between them (condition number {cond:.3g}). {name!r} was left out, so "
             f"the estimate gives the treatment all of the joint change. That is right if {name!r} changed because "
             "of the treatment (a bad control); if it has an effect of its own, the two cannot be separated."
@@ -290,9 +329,10 @@ def did(
     if max(cells["counts"].values()) == 1:
         return _from_means(prep, diagnostics, notes, level)
     terms = (treated, post, f"{treated}:{post}")
-    fit, dropped, cond = _fit_dropping(prep, d, p, terms, cov, prep.clusters)
+    fit, dropped_with, cond = _fit_dropping(prep, d, p, terms, cov, prep.clusters)
+    dropped = [name for name, _ in dropped_with]
     shifts = _covariate_shifts(prep, d, p)
-    warnings, _ = _trap_warnings(fit, terms, dropped, shifts, cond, diagnostics["difference"])
+    warnings, _ = _trap_warnings(fit, terms, dropped_with, shifts, cond, diagnostics["difference"])
     const_idx = [0]
     covariate_idx = [0] + [i for i, n in enumerate(fit.names) if n not in ("const", *terms)]
     sub = fit.xtx[np.ix_(covariate_idx, covariate_idx)]
@@ -354,6 +394,7 @@ def _from_means(prep: Prepared, diagnostics: dict[str, Any], notes: list[str], l
         std_error=float("nan"),
         df=None,
         level=level,
+        warnings=[NO_SE_FROM_MEANS],
         notes=notes,
         diagnostics=diagnostics,
     )

@@ -9,7 +9,12 @@ Conventions (Stata ``teffects nnmatch`` / Abadie and Imbens 2006, 2011):
   ties, so that the matches do not depend on the last bits of the fitted score);
 * with replacement a unit can be the match of several targets; ``K_i`` counts how many (as weights);
 * a caliper refuses matches farther than it; targets left without a match are dropped from the
-  estimand and counted (``diagnostics["n_unmatched"]``);
+  estimand and counted (``diagnostics["n_unmatched"]``), by reason: no unit in reach (caliper, exact
+  cell) or, without replacement, every unit in reach already taken (``n_unmatched_by_reason``);
+* without replacement ``neighbors=k`` is filled in rounds (one more match per target per round) until no
+  unused unit is in reach: targets left with fewer than k are warned about and counted
+  (``diagnostics["neighbors_shortfall"]``) rather than refused, since the matches they got are valid;
+  with replacement ``neighbors`` above the size of the other group is refused;
 * the estimate averages each target's observed-minus-imputed outcome; with ``bias_adjust=True`` the
   imputed outcomes are corrected by a linear regression within each group, fitted on the units used as
   matches and weighted by how often each is used (Abadie and Imbens 2011; Stata's ``biasadj()``);
@@ -35,7 +40,7 @@ Stata's printed standard errors are reproduced (tests/test_matching.py, cattaneo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -65,6 +70,7 @@ from ._matching_se import (
     resolve_imputation,
     unit_effects,
 )
+from ._matching_shortfall import shortfall, unmatched
 from .bundles import MatchingSE, PropensityOptions
 from .propensity import Setup, propensity_setup
 
@@ -423,25 +429,13 @@ def matching(
     return _finish(setup, directions, metric, plan, adjust)
 
 
-def _unmatched(directions: list, metric: Metric, estimand: str) -> tuple[dict[str, int], list[str]]:
-    """Targets left without a match, by group, and the warnings saying so (an error when none matched)."""
-    n_unmatched = {("treated" if d.arm == 1.0 else "control"): len(d.targets) - len(d.matched) for d in directions}
-    warnings = []
-    for d in directions:
-        group = "treated" if d.arm == 1.0 else "control"
-        if len(d.matched) == 0:
-            raise DataError(
-                f"No {group} row found a match{' within the caliper' if metric.caliper is not None else ''}"
-                f"{' and exact-matching cells' if metric.groups is not None else ''}: every one of the "
-                f"{len(d.targets)} {group} rows would be dropped. Widen the caliper or relax exact matching."
-            )
-        if n_unmatched[group]:
-            warnings.append(
-                f"{n_unmatched[group]} of {len(d.targets)} {group} rows found no match within the caliper or "
-                f"exact-matching cells and were left out: the estimate is the {estimand} over the "
-                f"{len(d.matched)} matched {group} rows, which may differ from the {estimand} you asked for."
-            )
-    return n_unmatched, warnings
+def _reach_search(metric: Metric) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """The targets (positions in ``left``) with a match in ``pool`` when pool units may be reused."""
+
+    def search(left: np.ndarray, pool: np.ndarray) -> np.ndarray:
+        return np.unique(_search(metric, left, pool, 1, True, "nearest", False).target)
+
+    return search
 
 
 def _finish(setup: Setup, directions: list, metric: Metric, plan: _Plan, adjust: bool) -> Estimate:
@@ -451,8 +445,14 @@ def _finish(setup: Setup, directions: list, metric: Metric, plan: _Plan, adjust:
     y, t = prep.outcome, prep.treatment
     assert t is not None
     notes = list(setup.notes)
-    n_unmatched, unmatched_warnings = _unmatched(directions, metric, estimand)
-    warnings = list(setup.warnings) + unmatched_warnings
+    reuse = plan.nearest_with_replacement  # optimal pair matching uses each unit once, whatever replace= says
+    n_unmatched, unmatched_warnings, reasons = unmatched(
+        directions, metric.caliper, metric.groups is not None, reuse, estimand, _reach_search(metric), t
+    )
+    short_warnings, short = (
+        ([], {}) if reuse else shortfall(directions, k, metric.caliper, metric.groups is not None, t)
+    )
+    warnings = list(setup.warnings) + unmatched_warnings + short_warnings
     mu = None
     if plan.bias_adjust:
         used, _ = match_counts(directions, len(y))
@@ -497,11 +497,15 @@ def _finish(setup: Setup, directions: list, metric: Metric, plan: _Plan, adjust:
     se = float(np.sqrt(variance))
     diagnostics, bal_warn = _match_diagnostics(setup, directions, target_rows, metric, n_unmatched, k1)
     warnings += bal_warn
+    if reasons:
+        diagnostics["n_unmatched_by_reason"] = reasons
+    if short:
+        diagnostics["neighbors_shortfall"] = short
     how = {"nearest": "nearest-neighbour", "optimal": "optimal pair"}[plan.method]
     return make_estimate(
         prep,
         method="psm" if distance != "mahalanobis" else "matching",
-        label=f"{how.capitalize()} matching on {distance} (1:{k}, {'with' if plan.replace else 'without'} replacement)",
+        label=f"{how.capitalize()} matching on {distance} (1:{k}, {'with' if reuse else 'without'} replacement)",
         estimand=estimand,
         estimate=estimate,
         std_error=se,
