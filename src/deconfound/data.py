@@ -763,6 +763,7 @@ def _load_roles(data: Any, roles: Sequence[tuple[str, str]], used: list[str]) ->
         dup = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]} & set(used))
         if dup:
             raise DataError(f"The data has duplicated column names: {dup}. Rename them so that each is unique.")
+    _check_not_nested(frame, roles)
     return frame
 
 
@@ -770,7 +771,26 @@ def _check_roles(columns: Sequence[Any], roles: Sequence[tuple[str, str]]) -> No
     present = set(columns)
     for role, col in roles:
         if col not in present:
+            if any(not isinstance(c, str) and str(c) == col for c in columns):
+                raise DataError(
+                    f"{role} {col!r} matches a column whose name is not a string ({col} as a number); name the "
+                    "columns with strings first, e.g. df.columns = df.columns.astype(str)."
+                )
             check_columns(columns, [col], role)
+
+
+_NESTED = (list, tuple, dict, set, np.ndarray)
+
+
+def _check_not_nested(frame: pd.DataFrame, roles: Sequence[tuple[str, str]]) -> None:
+    """Refuse a used column of lists, arrays or records (polars List/Array/Struct, or such pandas objects)."""
+    for role, col in roles:
+        series = frame[col]
+        if series.dtype == object and series.map(lambda v: isinstance(v, _NESTED)).any():
+            raise DataError(
+                f"{role} {col!r} holds lists or records (a nested column, e.g. polars List or Struct), not one "
+                "value per row; unnest it (e.g. polars' .explode() or .struct.unnest()) or pick another column."
+            )
 
 
 def _check_role_overlap(outcome: str | None, treatment: str | None, covariates: Sequence[str]) -> None:
