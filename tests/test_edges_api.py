@@ -80,3 +80,13 @@ def test_integer_column_names_get_a_clear_error(heart):
         dc.ols(frame, outcome="0", treatment="1", covariates=["2"])
     with pytest.raises(SpecificationError, match="outcome must be a column name, got 0"):
         dc.ols(frame, outcome=0, treatment=1, covariates=[2])
+
+
+@pytest.mark.parametrize(
+    "seed, message", [(-1, "non-negative integer"), (1.5, "non-negative integer"), (2**32, "between 0")]
+)
+def test_article_data_seeds(seed, message):
+    with pytest.raises(SpecificationError, match=f"seed must be .*{message}"):
+        dc.datasets.heart_attack(seed=seed)
+    with pytest.raises(SpecificationError, match=f"seed must be .*{message}"):
+        dc.datasets.heart_attack_panel(seed=seed)

@@ -68,15 +68,16 @@ def as_name_list(value: str | Iterable[str] | None, name: str, columns: Collecti
     return names
 
 
-def check_seed(seed: Any, name: str = "seed") -> int | None:
+def check_seed(seed: Any, name: str = "seed", maximum: int | None = None) -> int | None:
     """A seed: None or a non-negative integer (what numpy's generators accept); ``True``, ``1.5`` or ``-1``
-    are refused naming ``name``. A float with an integer value (``42.0``) is refused too: seeds are exact."""
+    are refused naming ``name``. A float with an integer value (``42.0``) is refused too: seeds are exact.
+    ``maximum`` bounds it where the generator does (``RandomState`` takes at most 2**32 - 1)."""
     if seed is None:
         return None
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise SpecificationError(f"{name} must be a non-negative integer (e.g. 42), got {seed!r}.")
-    if seed < 0:
-        raise SpecificationError(f"{name} must be a non-negative integer (e.g. 42), got {seed!r}.")
+    if maximum is not None and seed > maximum:
+        raise SpecificationError(f"{name} must be an integer between 0 and {maximum}, got {seed!r}.")
     return int(seed)
 
 
