@@ -78,6 +78,8 @@ def test_integer_column_names_get_a_clear_error(heart):
     frame.columns = [0, 1, 2]
     with pytest.raises(DataError, match=r"outcome '0' matches a column whose name is not a string.*astype\(str\)"):
         dc.ols(frame, outcome="0", treatment="1", covariates=["2"])
+    with pytest.raises(DataError, match=r"treatment '1' matches a column whose name is not a string"):
+        dc.ols(frame, "Q('0') ~ Q('1')")
     with pytest.raises(SpecificationError, match="outcome must be a column name, got 0"):
         dc.ols(frame, outcome=0, treatment=1, covariates=[2])
 

@@ -234,6 +234,7 @@ def check_columns(frame: pd.DataFrame | Sequence[str], names: Iterable[str], rol
         present = set(cols)
     for name in names:
         if name not in present:
+            _check_string_names(present, name, role)
             close = difflib.get_close_matches(name, cols, n=1, cutoff=0.6)
             lowered = [c for c in cols if c.lower() == name.lower()]
             hint = lowered[0] if lowered else (close[0] if close else None)
@@ -771,12 +772,17 @@ def _check_roles(columns: Sequence[Any], roles: Sequence[tuple[str, str]]) -> No
     present = set(columns)
     for role, col in roles:
         if col not in present:
-            if any(not isinstance(c, str) and str(c) == col for c in columns):
-                raise DataError(
-                    f"{role} {col!r} matches a column whose name is not a string ({col} as a number); name the "
-                    "columns with strings first, e.g. df.columns = df.columns.astype(str)."
-                )
+            _check_string_names(present, col, role)
             check_columns(columns, [col], role)
+
+
+def _check_string_names(present: Iterable[Any], name: Any, role: str) -> None:
+    """``name`` matches only a column whose name is not a string (``0`` for ``"0"``): say so."""
+    if any(not isinstance(c, str) and str(c) == str(name) for c in present):
+        raise DataError(
+            f"{role} {name!r} matches a column whose name is not a string ({name} as a number); name the "
+            "columns with strings first, e.g. df.columns = df.columns.astype(str)."
+        )
 
 
 _NESTED = (list, tuple, dict, set, np.ndarray)
