@@ -236,6 +236,7 @@ def check_columns(frame: pd.DataFrame | Sequence[str], names: Iterable[str], rol
         present = set(cols)
     for name in names:
         if name not in present:
+            _check_string_names(present, name, role)
             close = difflib.get_close_matches(name, cols, n=1, cutoff=0.6)
             lowered = [c for c in cols if c.lower() == name.lower()]
             hint = lowered[0] if lowered else (close[0] if close else None)
@@ -814,6 +815,7 @@ def _load_roles(data: Any, roles: Sequence[tuple[str, str]], used: list[str]) ->
         dup = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]} & set(used))
         if dup:
             raise DataError(f"The data has duplicated column names: {dup}. Rename them so that each is unique.")
+    _check_not_nested(frame, roles)
     return frame
 
 
@@ -821,7 +823,31 @@ def _check_roles(columns: Sequence[Any], roles: Sequence[tuple[str, str]]) -> No
     present = set(columns)
     for role, col in roles:
         if col not in present:
+            _check_string_names(present, col, role)
             check_columns(columns, [col], role)
+
+
+def _check_string_names(present: Iterable[Any], name: Any, role: str) -> None:
+    """``name`` matches only a column whose name is not a string (``0`` for ``"0"``): say so."""
+    if any(not isinstance(c, str) and str(c) == str(name) for c in present):
+        raise DataError(
+            f"{role} {name!r} matches a column whose name is not a string ({name} as a number); name the "
+            "columns with strings first, e.g. df.columns = df.columns.astype(str)."
+        )
+
+
+_NESTED = (list, tuple, dict, set, np.ndarray)
+
+
+def _check_not_nested(frame: pd.DataFrame, roles: Sequence[tuple[str, str]]) -> None:
+    """Refuse a used column of lists, arrays or records (polars List/Array/Struct, or such pandas objects)."""
+    for role, col in roles:
+        series = frame[col]
+        if series.dtype == object and series.map(lambda v: isinstance(v, _NESTED)).any():
+            raise DataError(
+                f"{role} {col!r} holds lists or records (a nested column, e.g. polars List or Struct), not one "
+                "value per row; unnest it (e.g. polars' .explode() or .struct.unnest()) or pick another column."
+            )
 
 
 def _check_role_overlap(outcome: str | None, treatment: str | None, covariates: Sequence[str]) -> None:

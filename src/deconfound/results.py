@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import math
 import textwrap
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -546,17 +546,26 @@ def compare(
     means that ignores them is set aside), the question's ``estimand`` (preferred when given) and how
     the adjustment was justified (``identification``: "identified" by a graph, or "assumed").
     """
+    from .errors import SpecificationError
+
     flat: list[Estimate] = []
     for item in estimates:
         if isinstance(item, Estimate):
             flat.append(item)
+        elif isinstance(item, (str, bytes)) or not isinstance(item, Iterable):
+            raise SpecificationError(
+                f"compare() takes estimates (results of dc.ols(...), dc.ipw(...), ...) or lists of them, "
+                f"got {type(item).__name__}."
+            )
         else:
             flat.extend(item)
-    from .errors import SpecificationError
-
     for item in flat:
         if not isinstance(item, Estimate):
             raise SpecificationError(f"compare() takes Estimate objects, got {type(item).__name__}.")
+    if not flat:
+        raise SpecificationError(
+            "compare() needs at least one estimate, e.g. dc.compare(dc.naive(df, ...), dc.ols(df, ...))."
+        )
     check_option("design", design, ("cross-section", "rct", "panel"))
     found = None
     if flat:

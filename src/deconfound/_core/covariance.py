@@ -21,6 +21,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -166,6 +167,19 @@ def ssc(*, adj: bool = True, fixef_k: str = "nested", cluster_adj: bool = True, 
         fixef_k=check_option("fixef_k", fixef_k, ("nested", "full", "none")),
         cluster_adj=bool(cluster_adj),
         cluster_df=check_option("cluster_df", cluster_df, ("min", "conventional")),
+    )
+
+
+def check_small_sample(value: Any, name: str = "ssc") -> SmallSample:
+    """``value`` if it is what :func:`ssc` returns (None means the defaults), else our error pointing to it:
+    ``ssc="fixest"`` or ``ssc={"adj": False}`` are refused naming ``name``."""
+    if value is None:
+        return SmallSample()
+    if isinstance(value, SmallSample):
+        return value
+    raise SpecificationError(
+        f"{name} must be the result of deconfound.ssc(...), e.g. ssc=dc.ssc(adj=False, cluster_df='conventional'); "
+        f"got {value!r}. The defaults already follow fixest."
     )
 
 

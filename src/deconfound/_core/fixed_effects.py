@@ -27,7 +27,16 @@ import numpy as np
 
 from ..errors import CollinearityError, DataError
 from . import linalg
-from .covariance import ABSORBED, SmallSample, assemble, check_cov_type, cluster_terms, pass_kind, ssc
+from .covariance import (
+    ABSORBED,
+    SmallSample,
+    assemble,
+    check_cov_type,
+    check_small_sample,
+    cluster_terms,
+    pass_kind,
+    ssc,
+)
 from .demean import DEMEAN_MAX_ITER, DEMEAN_TOL, Demeaner, fixed_effect_count, is_nested
 from .design import Design
 from .least_squares import OLSFit, build_fit
@@ -128,7 +137,7 @@ def fit_absorbed(
 ) -> AbsorbedFit:
     """Regress ``y`` on ``x`` with the fixed effects ``fe_codes`` absorbed."""
     cov_type = check_cov_type(cov_type, method="a fixed-effects model", allowed=ABSORBED)
-    small = small_sample or SmallSample()
+    small = check_small_sample(small_sample)
     n, k = x.shape
     demeaner = Demeaner(fe_codes, w, tol=tol, max_iter=max_iter)
     yd, y_its, y_ok = demeaner.demean(y)

@@ -68,14 +68,27 @@ def as_name_list(value: str | Iterable[str] | None, name: str, columns: Collecti
     return names
 
 
-def check_random_state(random_state: Any) -> np.random.Generator:
-    """A numpy Generator from None, an int seed or an existing Generator."""
-    if random_state is None or isinstance(random_state, (int, np.integer)):
-        return np.random.default_rng(random_state)
+def check_seed(seed: Any, name: str = "seed", maximum: int | None = None) -> int | None:
+    """A seed: None or a non-negative integer (what numpy's generators accept); ``True``, ``1.5`` or ``-1``
+    are refused naming ``name``. A float with an integer value (``42.0``) is refused too: seeds are exact.
+    ``maximum`` bounds it where the generator does (``RandomState`` takes at most 2**32 - 1)."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise SpecificationError(f"{name} must be a non-negative integer (e.g. 42), got {seed!r}.")
+    if maximum is not None and seed > maximum:
+        raise SpecificationError(f"{name} must be an integer between 0 and {maximum}, got {seed!r}.")
+    return int(seed)
+
+
+def check_random_state(random_state: Any, name: str = "random_state") -> np.random.Generator:
+    """A numpy Generator from None, a non-negative int seed or an existing Generator (or RandomState)."""
     if isinstance(random_state, np.random.Generator):
         return random_state
     if isinstance(random_state, np.random.RandomState):
         return np.random.default_rng(random_state.randint(0, 2**31 - 1))
+    if random_state is None or isinstance(random_state, (int, np.integer, float, str)):
+        return np.random.default_rng(check_seed(random_state, name))
     raise SpecificationError(
-        f"random_state must be None, an integer seed or a numpy Generator, got {type(random_state).__name__}."
+        f"{name} must be None, a non-negative integer seed or a numpy Generator, got {type(random_state).__name__}."
     )

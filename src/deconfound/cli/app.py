@@ -17,7 +17,9 @@
 
 Heavy modules are imported only inside the command that needs them, so ``deconfound --help`` is fast.
 With ``--json`` the command prints one JSON object whose keys are documented in docs/cli-json.md and
-are a stable contract. Errors print ``error: ...`` on stderr and exit with status 2.
+are a stable contract. Errors (ours, and any error of the operating system such as an unreadable or
+unwritable file) print one line ``error: ...`` on stderr and exit with status 2; anything else is a bug
+and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -187,10 +189,15 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    from .._core.paths import check_image_path, save_figure
+
+    check_image_path(args.output, "--output", FigureCanvasBase.get_supported_filetypes())  # before the work
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
         fig = PLOTS[kind](args)
-    fig.savefig(args.output, bbox_inches="tight", dpi=150)
+    save_figure(fig, args.output, "--output", bbox_inches="tight", dpi=150)
     if not args.quiet:
         print(f"wrote {args.output}", file=sys.stderr)
     return 0
@@ -229,6 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ..errors import DeconfoundError
 
     try:
+        _check_seeds(args)
         if args.command in ("report", "run"):
             from . import report as _cli_report
 
@@ -238,8 +246,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = handlers[args.command]
         return handler(args)
     except DeconfoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return _fail(str(exc))
+    except OSError as exc:  # a file the operating system would not read or write: ours to explain, not a bug
+        return _fail(_os_message(exc))
+
+
+def _check_seeds(args: argparse.Namespace) -> None:
+    """--seed and --random-state: non-negative integers, refused before any work (argparse checked the int)."""
+    for dest, flag in (("seed", "--seed"), ("random_state", "--random-state")):
+        if getattr(args, dest, None) is not None:
+            from .._core.options import check_seed
+
+            check_seed(getattr(args, dest), flag)
+
+
+def _fail(message: str) -> int:
+    """One ``error: ...`` line on stderr (the message's lines joined) and the error exit status."""
+    print("error: " + " ".join(line.strip() for line in message.splitlines() if line.strip()), file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _os_message(exc: OSError) -> str:
+    where = f" {exc.filename!r}" if exc.filename is not None else ""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return f"could not access{where}: {reason}; check that the path exists and that you may read (or write) it."
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -28,15 +28,54 @@ def graph_arg(args: argparse.Namespace, what: str) -> Any:
     """The --graph value: the graph text itself, or a path to a file holding it (compact form or DOT)."""
     import os
 
+    from ..errors import SpecificationError
+
     value = getattr(args, "graph", None)
     if value is None:
-        from ..errors import SpecificationError
-
         raise SpecificationError(f'{what} needs --graph, e.g. --graph "Z -> T; Z -> Y; T -> Y" (or a .dot file).')
     if os.path.isfile(value):
-        with open(value, encoding="utf-8") as handle:
-            return handle.read()
+        return read_text_file(value, "--graph", "a graph file (compact form or DOT)")
+    if os.path.isdir(value):
+        raise SpecificationError(f"--graph {value!r} is a directory; give the graph text or a file holding it.")
+    if _looks_like_path(value) and not os.path.exists(value):
+        raise SpecificationError(
+            f"--graph {value!r} looks like a file name, but there is no such file; check the path, or give the "
+            'graph itself, e.g. --graph "Z -> T; Z -> Y; T -> Y".'
+        )
     return value
+
+
+#: extensions of graph files: a --graph value ending in one of them is a path, not graph text
+GRAPH_FILE_SUFFIXES = (".dot", ".gv", ".txt")
+
+
+def _looks_like_path(value: str) -> bool:
+    """A --graph value that names a file: ends in a graph file's extension, or holds a path separator and no
+    edge (graph text always has an arrow or a DOT brace)."""
+    import os
+
+    if any(mark in value for mark in ("->", "<-", "--", "{", ";")):
+        return False
+    separators = {os.sep, "/"} | ({os.altsep} if os.altsep else set())
+    return value.lower().endswith(GRAPH_FILE_SUFFIXES) or any(sep in value for sep in separators)
+
+
+def read_text_file(path: Any, flag: str, what: str) -> str:
+    """The text of a UTF-8 file named on the command line, or our error naming ``flag`` (binary, not UTF-8)."""
+    from ..errors import SpecificationError
+
+    with open(path, "rb") as handle:
+        raw = handle.read()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SpecificationError(
+            f"{flag} {str(path)!r} is not a UTF-8 text file (byte {exc.start} cannot be decoded); "
+            f"give {what} saved as UTF-8."
+        ) from None
+    if "\x00" in text:
+        raise SpecificationError(f"{flag} {str(path)!r} is a binary file; give {what} saved as UTF-8 text.")
+    return text
 
 
 def observed(args: argparse.Namespace) -> list[str] | None:

@@ -232,6 +232,7 @@ def _write_report(out: Path, quiet: bool) -> Path:
         return write_report(
             article_analyses(),
             out / "report.html",
+            argument="--output",
             title="Causal ML for the Aspiring Data Scientist: the whole analysis",
             seed=42,
             command="deconfound demo --output " + str(out),
@@ -246,27 +247,29 @@ def _write_figures(out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from .._core.paths import save_figure
     from ..datasets import heart_attack
     from ..model import CausalModel
 
     model = CausalModel(heart_attack(), "Drug", "Severity", graph=FIGURE_1)
     fig = model.draw(title="Figure 1: Initial Health (I.H) confounds Drug and Severity")
-    fig.savefig(out / "figure1_dag.png", bbox_inches="tight", dpi=120)
+    save_figure(fig, out / "figure1_dag.png", "--output", bbox_inches="tight", dpi=120)
     comparison = _quiet(model.compare)
     fig = comparison.plot(truth=-10.0, title="The article's estimates (true effect -10)")
-    fig.savefig(out / "estimates_forest.png", bbox_inches="tight", dpi=120)
+    save_figure(fig, out / "estimates_forest.png", "--output", bbox_inches="tight", dpi=120)
     plt.close("all")
 
 
 def run_demo(as_json: bool = False, output: str | None = None, quiet: bool = False) -> int:
+    from .._core.paths import output_dir, write_text
+
+    out = output_dir(output, "--output") if output else None  # checked before the work
     rows = collect()
     payload = [{**asdict(r), "matches": r.matches} for r in rows]
     text = _format(rows)
-    if output:
-        out = Path(output)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "walkthrough.txt").write_text(text + "\n")
-        (out / "walkthrough.json").write_text(json.dumps(payload, indent=2))
+    if out is not None:
+        write_text(out / "walkthrough.txt", text + "\n", "--output")
+        write_text(out / "walkthrough.json", json.dumps(payload, indent=2), "--output")
         _write_figures(out)
         report = _write_report(out, quiet)
     print(json.dumps(payload, indent=2) if as_json else text)

@@ -39,7 +39,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .args import coerce_level, graph_arg
+from .args import coerce_level, graph_arg, read_text_file
 
 QUESTION_KEYS = (
     "outcome",
@@ -91,13 +91,22 @@ def _command_line(argv: list[str] | None) -> str:
     return "deconfound " + " ".join(shlex.quote(w) for w in words)
 
 
-def _write(target: Any, output: str, args: argparse.Namespace, argv: list[str] | None, **options: Any) -> int:
+def _write(
+    target: Any,
+    output: str,
+    args: argparse.Namespace,
+    argv: list[str] | None,
+    argument: str = "--output",
+    **options: Any,
+) -> int:
     """Write the report (progress on stderr unless --quiet) and say where."""
     from .._core.progress import progress_for
     from ..report import write_report
 
     with progress_for(args.quiet) as progress:
-        path = write_report(target, output, command=_command_line(argv), progress=progress, **options)
+        path = write_report(
+            target, output, argument=argument, command=_command_line(argv), progress=progress, **options
+        )
     if not args.quiet:
         print(f"wrote {path}", file=sys.stderr)
     return 0
@@ -126,6 +135,46 @@ def cmd_report(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     return _write(model, args.output, args, argv, title=args.title, methods=methods, seed=args.seed, data=args.data)
 
 
+_TEXT = (str,)
+_NAMES = (str, list)
+_NUMBER = (int, float)
+#: (table or "" for the top level, key) -> the TOML types the key accepts; lists must hold strings
+KEY_TYPES: dict[tuple[str, str], tuple[type, ...]] = {
+    ("", "title"): _TEXT,
+    ("", "output"): _TEXT,
+    ("data", "path"): _TEXT,
+    ("data", "missing"): _TEXT,
+    **{("question", key): _TEXT for key in ("outcome", "treatment", "graph", "design", "unit", "time", "weights")},
+    ("question", "covariates"): _NAMES,
+    ("question", "cluster"): _NAMES,
+    ("question", "level"): _NUMBER,
+    ("question", "treated_level"): (str, int, float, bool),
+    ("methods", "include"): _NAMES,
+}
+_TYPE_WORDS = {str: "a string", list: "a list of strings", int: "an integer", float: "a number", bool: "true/false"}
+
+
+def _check_types(spec: dict[str, Any], where: str) -> None:
+    """Every key of the analysis file holds the kind of value it needs (``path = 5`` is refused here)."""
+    from .._core.options import check_seed
+    from ..errors import SpecificationError
+
+    for (table, key), types in KEY_TYPES.items():
+        holder = spec if not table else spec.get(table, {})
+        if key not in holder:
+            continue
+        value = holder[key]
+        ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
+        if ok and isinstance(value, list):
+            ok = bool(value) and all(isinstance(v, str) for v in value)
+        if not ok:
+            name = f"{key}" if not table else f"[{table}] {key}"
+            wanted = " or ".join(dict.fromkeys(_TYPE_WORDS[t] for t in types))
+            raise SpecificationError(f"{name} in {where!r} must be {wanted}, got {value!r}.")
+    if "seed" in spec:
+        check_seed(spec["seed"], "seed")
+
+
 def load_spec(path: str | Path) -> dict[str, Any]:
     """Read and check an analysis file; paths in it are resolved relative to the file."""
     from ..errors import SpecificationError
@@ -138,7 +187,7 @@ def load_spec(path: str | Path) -> dict[str, Any]:
     spec_path = Path(path)
     if not spec_path.is_file():
         raise SpecificationError(f"No such analysis file: {str(spec_path)!r}.")
-    text = spec_path.read_text(encoding="utf-8")
+    text = read_text_file(spec_path, "analysis file", "a TOML file")
     try:
         spec = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -149,15 +198,15 @@ def load_spec(path: str | Path) -> dict[str, Any]:
     for table in ("data", "question"):
         if not isinstance(spec.get(table), dict):
             raise SpecificationError(f"{str(spec_path)!r} needs a [{table}] table.")
+    if not isinstance(spec.get("methods", {}), dict):
+        raise SpecificationError(f"methods in {str(spec_path)!r} must be a table: [methods] include = [...].")
     if "path" not in spec["data"]:
         raise SpecificationError(f"[data] in {str(spec_path)!r} needs path = '...' (a CSV or Parquet file).")
     for table, allowed in (("data", DATA_KEYS), ("question", QUESTION_KEYS), ("methods", METHODS_KEYS)):
         bad = sorted(set(spec.get(table, {})) - set(allowed))
         if bad:
             raise SpecificationError(f"Unknown key(s) {bad} in [{table}]; allowed: {list(allowed)}.")
-    seed = spec.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-        raise SpecificationError(f"seed must be a non-negative integer, got {seed!r}.")
+    _check_types(spec, str(spec_path))
     options = spec.get("methods", {}).get("options", {})
     if not isinstance(options, dict) or not all(isinstance(v, dict) for v in options.values()):
         raise SpecificationError("[methods.options] holds one table per method, e.g. [methods.options.ols].")

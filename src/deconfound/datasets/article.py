@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._core.options import check_seed
+
 TRUE_EFFECT = -10.0
 
 
@@ -19,7 +21,7 @@ def heart_attack(n: int = 1000, seed: int | None = 42) -> pd.DataFrame:
     Sicker patients (I.H > 50) get the drug with probability 0.8, others 0.2, so the naive difference
     in means is biased upwards (+3.47 at the article's n=1000, seed=42).
     """
-    rng = np.random.RandomState(seed)
+    rng = np.random.RandomState(check_seed(seed, "seed", maximum=2**32 - 1))
     initial_health = rng.normal(50, 15, n).clip(0, 100)
     prob_drug = np.where(initial_health > 50, 0.8, 0.2)
     drug = rng.binomial(1, prob_drug)
@@ -46,7 +48,7 @@ def heart_attack_panel(
     patient-level noise to it, turning exact collinearity into near collinearity. Quality of care has
     no effect of its own on severity: all of the -10 is the drug's.
     """
-    rng = np.random.RandomState(seed)
+    rng = np.random.RandomState(check_seed(seed, "seed", maximum=2**32 - 1))
     initial_health = rng.normal(50, 15, n).clip(0, 100)
     drug = rng.binomial(1, np.where(initial_health > 50, 0.8, 0.2))
     unit_effect = rng.normal(0, 5, n)

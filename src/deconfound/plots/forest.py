@@ -21,6 +21,22 @@ def _estimates(estimates: Any) -> list[Estimate]:
     return items
 
 
+def _check_truth(truth: Any) -> float | None:
+    """``truth`` as a finite number (None: no line), else our error naming it."""
+    import math
+
+    if truth is None:
+        return None
+    if (not isinstance(truth, bool) and isinstance(truth, (int, float))) or type(truth).__module__ == "numpy":
+        try:
+            value = float(truth)
+        except (TypeError, ValueError):
+            value = math.nan
+        if math.isfinite(value):
+            return value
+    raise SpecificationError(f"truth must be a finite number (the known true effect, e.g. truth=-10), got {truth!r}.")
+
+
 def forest_plot(
     estimates: Estimate | Iterable[Estimate],
     *,
@@ -45,6 +61,7 @@ def forest_plot(
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
+    truth = _check_truth(truth)
     items = _estimates(estimates)
     if verdict is None:
         verdict = getattr(estimates, "verdict", None)

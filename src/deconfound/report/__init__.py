@@ -55,9 +55,13 @@ def render_report(
     return render_html(content)
 
 
-def write_report(target: Any, path: str | os.PathLike[str], **options: Any) -> Path:
-    """Write the report for ``target`` to ``path`` (creating its folder) and return the path."""
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_report(target, **options), encoding="utf-8")
-    return out
+def write_report(target: Any, path: str | os.PathLike[str], *, argument: str = "path", **options: Any) -> Path:
+    """Write the report for ``target`` to ``path`` and return the path.
+
+    The path is checked before any work (:func:`deconfound._core.paths.output_file`): a missing folder is
+    created; a directory, a path under a regular file or an unwritable place is refused with an error naming
+    ``argument`` (the parameter or command-line flag the path came from)."""
+    from .._core.paths import output_file, write_text
+
+    output_file(path, argument)
+    return write_text(path, render_report(target, **options), argument)

@@ -159,7 +159,9 @@ def _resolve_seed(seed: Any) -> tuple[Any, bool]:
     """``seed``, or a fresh one drawn from the operating system's entropy (so the footer can say how to
     rerun the page exactly); the flag says whether it was drawn."""
     if seed is not None:
-        return seed, False
+        from .._core.options import check_seed
+
+        return check_seed(seed, "seed"), False
     import numpy as np
 
     entropy = np.random.SeedSequence().entropy
