@@ -143,3 +143,19 @@ def test_welch_interval_covers_the_truth():
         r = dc.difference_in_means(pd.DataFrame({"y": y, "t": t}), outcome="y", treatment="t", randomized=True)
         covered += r.ci_low <= effect <= r.ci_high
     assert 0.93 <= covered / reps <= 0.97
+
+
+def test_large_outcomes_do_not_overflow_the_welch_df():
+    # hypothesis found it: squaring the group variances overflowed a Python float (OverflowError) near 2e77
+    import pandas as pd
+
+    rng = np.random.default_rng(8)
+    t = np.repeat([0, 1], 50)
+    frame = pd.DataFrame({"t": t, "y": 2.3e77 * (1.0 + t + rng.normal(size=100))})
+    with pytest.warns(dc.DiagnosticWarning, match="randomly assigned"):
+        big = dc.difference_in_means(frame, outcome="y", treatment="t")
+    with pytest.warns(dc.DiagnosticWarning, match="randomly assigned"):
+        small = dc.difference_in_means(frame.assign(y=frame["y"] / 2.3e77), outcome="y", treatment="t")
+    assert np.isfinite(big.std_error)
+    assert big.diagnostics["welch_df"] == pytest.approx(small.diagnostics["welch_df"], rel=1e-12)
+    assert big.estimate / 2.3e77 == pytest.approx(small.estimate, rel=1e-12)

@@ -75,7 +75,9 @@ def difference_in_means(
     m1, v1, n1 = _group_moments(y[treated], w[treated])
     m0, v0, n0 = _group_moments(y[~treated], w[~treated])
     se = float(np.sqrt(v1 + v0))
-    df = (v1 + v0) ** 2 / (v1**2 / (n1 - 1) + v0**2 / (n0 - 1)) if se > 0 else None
+    # Welch-Satterthwaite df, written in shares of the variance so large outcomes cannot overflow v**2
+    share = v1 / (v1 + v0) if se > 0 else 0.0
+    df = 1.0 / (share**2 / (n1 - 1) + (1.0 - share) ** 2 / (n0 - 1)) if se > 0 else None
     warnings: list[str] = []
     diagnostics: dict[str, Any] = {"mean_treated": m1, "mean_control": m0, "welch_df": df}
     if not randomized:
