@@ -95,7 +95,19 @@ REPORT_OUTPUTS = st.one_of(
     st.sampled_from(["r.html", "new/r.html"]), st.sampled_from(["folder", "somefile.txt/r.html"])
 )
 NUMBERS = st.sampled_from(["-1", "0", "1", "0.5", "abc", "1e400", "nan", "-5,5", "3"])
-ESTIMATE_METHODS = st.sampled_from(["naive", "ols", "lin", "ipw", "aipw", "psm", "did", "twfe", "panel", "nosuch"])
+#: each method with the roles it takes (a flag a method does not use is refused, so each gets its own)
+_CROSS = ["-y", "y", "-t", "d", "-x", "x"]
+_PANEL = ["-y", "y", "--unit", "u", "--time", "t"]
+METHOD_ARGS = {
+    **{m: _CROSS for m in ("naive", "ols", "lin", "ipw", "aipw", "ra", "overlap", "psm", "cem")},
+    "did": ["-y", "y", "--treated", "d", "--post", "post"],
+    "twfe": [*_PANEL, "-t", "d"],
+    "panel": [*_PANEL, "-t", "d"],
+    "event-study": [*_PANEL, "--first-treated", "g"],
+    "staggered": [*_PANEL, "--first-treated", "g"],
+    "nosuch": _CROSS,
+}
+ESTIMATE_METHODS = st.sampled_from(sorted(METHOD_ARGS))
 
 
 def _path(root: Path, name: str) -> str:
@@ -167,9 +179,7 @@ def check(args: list[str], json_output: bool) -> None:
 @SETTINGS
 @given(data=DATA, method=ESTIMATE_METHODS, flags=options(ESTIMATE_FLAGS), as_json=st.booleans())
 def test_estimate(files, data, method, flags, as_json):
-    base = ["-y", "y", "-t", "d", "-x", "x", "--unit", "u", "--time", "t", "--treated", "d", "--post", "post"]
-    flags = ["--first-treated", "g", *flags] if method == "staggered" else flags
-    args = ["estimate", _path(files, data), "--method", method, *base, *flags, "-q"]
+    args = ["estimate", _path(files, data), "--method", method, *METHOD_ARGS[method], *flags, "-q"]
     check(args + (["--json"] if as_json else []), as_json)
 
 
