@@ -117,6 +117,7 @@ def _check_groups_fixed(d: np.ndarray, unit: np.ndarray | None, name: str) -> No
     switching = np.flatnonzero(lo != hi)
     if switching.size:
         example = pd.unique(unit)[switching[0]]
+        example = example.item() if isinstance(example, np.generic) else example  # 0, not np.int64(0)
         raise DataError(
             f"treated {name!r} changes within unit {example!r} ({switching.size} unit(s) in all): in a "
             "difference-in-differences it marks the group (1 for every row of a treated unit). For a "
