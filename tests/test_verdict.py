@@ -164,3 +164,14 @@ def test_rounding_never_prints_minus_zero():
 def test_a_warning_no_check_covers_is_a_caution():
     found = assess(_estimate("ols", warnings=("The outcome has few distinct values. Consider a count model.",)))
     assert found.status == "caution" and found.reasons == ("The outcome has few distinct values",)
+
+
+def test_model_summary_leads_with_the_verdict(heart):
+    model = dc.CausalModel(heart, "Drug", "Severity", graph="I.H -> Drug; I.H -> Severity; Drug -> Severity")
+    text = str(_quiet(model.summary))
+    lead = " ".join(text.split("=" * 78, 2)[1].split())  # the lead is wrapped at 78 columns
+    assert "lowers 'Severity' by about 9.9" in lead and "Set aside:" in lead
+    assert "Identified by:" in text and "graph" in text
+    assumed = str(_quiet(dc.CausalModel(heart, "Drug", "Severity", covariates=["I.H"]).summary, methods=["ols"]))
+    assumed = " ".join(assumed.split())
+    assert "assumes the covariates are the only confounders" in assumed

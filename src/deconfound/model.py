@@ -35,7 +35,7 @@ from .errors import BadControlWarning, DataWarning, DeconfoundError, Identificat
 from .estimators.registry import DESIGNS, REGISTRY, Method
 from .graph.causal_graph import CausalGraph, as_graph
 from .graph.identification import AdjustmentCheck, Identification, check_adjustment, identify
-from .results import Comparison, Estimate, compare
+from .results import Comparison, Estimate, Summary, compare
 
 __all__ = ["DESIGNS", "ESTIMATORS", "AdjustmentPlan", "CausalModel", "MethodSpec", "plan_adjustment"]
 
@@ -422,6 +422,23 @@ class CausalModel:
             estimand=None if self.design == "panel" else "ATE",
             identification="assumed" if self.graph is None else "identified",
         )
+
+    def summary(self, methods: Iterable[str] | None = None) -> Summary:
+        """The question and every applicable estimate (or those named), led by the verdict: the
+        recommended estimate, its interval and why (docs/verdict.md). Renders as text and HTML."""
+        comparison = self.compare(methods)
+        inner = comparison.summary()
+        how = "assumed (no graph: the covariates are taken to be the confounders)" if self.graph is None else "graph"
+        header = (
+            ("Treatment", str(self.treatment)),
+            ("Outcome", str(self.outcome)),
+            ("Design", self.design),
+            ("Adjustment set", "{" + ", ".join(self.adjustment_set) + "}"),
+            ("Identified by", how),
+            ("Estimates", str(len(comparison))),
+        )
+        title = f"deconfound: the effect of {self.treatment!r} on {self.outcome!r}"
+        return Summary(title, header, inner.tables, inner.messages, lead=inner.lead)
 
     def report(
         self,
