@@ -181,3 +181,20 @@ def test_balance_before_after_agrees_with_balance_table(rng):
     np.testing.assert_allclose(both["variance_ratio_after"], after["variance_ratio"], rtol=1e-9)
     np.testing.assert_allclose(both["smd_before"], before["smd"], rtol=1e-9)
     np.testing.assert_allclose(both["mean_control_after"], after["mean_control"], rtol=1e-12)
+
+
+def test_a_drawn_seed_is_recorded_and_reproduces_the_estimate(heart):
+    # issue 11, item 3: random_state=None gave a different number each call and no way back to it
+    import re
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        first = dc.ipw(heart, outcome="Severity", treatment="Drug", covariates=["I.H"], propensity_model="gbm")
+        note = next(n for n in first.notes if "drew the seed" in n)
+        seed = int(re.search(r"random_state=(\d+)", note).group(1))
+        again = dc.ipw(
+            heart, outcome="Severity", treatment="Drug", covariates=["I.H"], propensity_model="gbm", random_state=seed
+        )
+    assert again.estimate == first.estimate and again.std_error == first.std_error
+    assert not any("drew the seed" in n for n in again.notes)

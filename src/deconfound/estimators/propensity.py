@@ -158,6 +158,8 @@ def fit_propensity(
     notes = [f"propensity scores from {name}" + (f", cross-fitted in {folds} folds" if folds else ", fitted in-sample")]
     if folds == 0 and name not in ("sklearn-logistic",):
         notes.append("in-sample scores of a flexible classifier can overfit; consider cross_fit=5")
+    if random_state is None:  # the seed drawn is recorded, so any number can be reproduced
+        notes.append(f"random_state=None drew the seed {seed}: pass random_state={seed} to get these numbers again")
     return PropensityFit(score, index, name, covariates, None, folds, tuple(notes))
 
 
