@@ -25,7 +25,7 @@ import dataclasses
 import difflib
 import inspect
 import os
-from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -390,16 +390,14 @@ class CausalModel:
         if "randomized" in params:
             kwargs["randomized"] = self.design == "rct"
         kwargs.update(spec.options)
-        for name, value in options.items():
-            if name in _MODEL_ROLES or name in ("data", "randomized", "treated_level"):
-                raise SpecificationError(
-                    f"{name}= is part of the model's question; set it on CausalModel(...) instead of estimate()."
-                )
-            if name not in params:
-                allowed = [p for p in params if p not in (*_MODEL_ROLES, "data", "formula", "randomized")]
-                raise SpecificationError(f"method {method!r} has no option {name!r}; its options are {allowed}.")
-            kwargs[name] = value
+        _check_option_names(method, params, options)
+        kwargs.update(options)
         return kwargs
+
+    def check_options(self, method: str, options: Mapping[str, Any]) -> None:
+        """Refuse an option ``method`` does not take (with the closest name it does), before estimating."""
+        spec = ESTIMATORS[check_option("method", method, tuple(ESTIMATORS))]
+        _check_option_names(method, inspect.signature(spec.load()).parameters, options)
 
     def compare(self, methods: Iterable[str] | None = None) -> Comparison:
         """Run every registered estimator that applies (or those named) and return them side by side, with
@@ -514,3 +512,16 @@ class CausalModel:
         return (
             f"CausalModel(treatment={self.treatment!r}, outcome={self.outcome!r}{graph}{cov}, design={self.design!r})"
         )
+
+
+def _check_option_names(method: str, params: Mapping[str, Any], options: Mapping[str, Any]) -> None:
+    for name in options:
+        if name in _MODEL_ROLES or name in ("data", "randomized", "treated_level"):
+            raise SpecificationError(
+                f"{name}= is part of the model's question; set it on CausalModel(...) instead of estimate()."
+            )
+        if name not in params:
+            allowed = [p for p in params if p not in (*_MODEL_ROLES, "data", "formula", "randomized")]
+            close = difflib.get_close_matches(str(name), allowed, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise SpecificationError(f"method {method!r} has no option {name!r}.{hint} Its options are {allowed}.")

@@ -512,3 +512,31 @@ def test_identical_warnings_are_shown_once_with_their_methods():
     content.add_warning("B", "same")
     content.add_warning("A / x", "other")
     assert [(w.source, w.message) for w in content.warnings] == [("A / x, y; B", "same"), ("A / x", "other")]
+
+
+def test_a_misspelt_method_option_fails_the_run_before_estimating(tmp_path, capsys):
+    # issue 11, item 4: `neighbours = 3` used to become a line on the page, and the run exited 0
+    dc.datasets.heart_attack().to_csv(tmp_path / "heart.csv", index=False)
+    spec = tmp_path / "analysis.toml"
+    spec.write_text(
+        'output = "r.html"\n[data]\npath = "heart.csv"\n[question]\noutcome = "Severity"\ntreatment = "Drug"\n'
+        'covariates = ["I.H"]\n[methods]\ninclude = ["ols", "psm"]\n[methods.options.psm]\nneighbours = 3\n'
+    )
+    assert main(["run", str(spec), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "method 'psm' has no option 'neighbours'. Did you mean 'neighbors'?" in err
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_a_method_failing_in_a_report_exits_non_zero_unless_keep_going(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    t = rng.binomial(1, 0.5, 300)
+    frame = pd.DataFrame({"t": t, "copy": 2.0 * t, "x": rng.normal(size=300)})
+    frame["y"] = 2 * t + frame["x"] + rng.normal(size=300)
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    argv = ["report", str(tmp_path / "d.csv"), "-y", "y", "-t", "t", "-x", "copy,x", "--methods", "naive,ols"]
+    assert main([*argv, "-o", str(tmp_path / "a.html"), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "1 method(s) could not be estimated" in err and "ols" in err and "--keep-going" in err
+    assert (tmp_path / "a.html").exists()  # the page is written and says what failed
+    assert main([*argv, "-o", str(tmp_path / "b.html"), "-q", "--keep-going"]) == 0

@@ -3,7 +3,7 @@
     deconfound report FILE --outcome Y --treatment T [--covariates a,b | --graph "..."]
                       [--design cross-section|rct|panel] [--unit U --time T] [--methods a,b]
                       [--seed N] [--title "..."] -o report.html [--quiet]
-    deconfound run analysis.toml [--output report.html] [--quiet]
+    deconfound run analysis.toml [--output report.html] [--quiet] [--keep-going]
 
 An analysis file (TOML) holds everything needed to rerun the analysis exactly::
 
@@ -59,6 +59,11 @@ DATA_KEYS = ("path", "missing")
 METHODS_KEYS = ("include", "options")
 
 
+KEEP_GOING_HELP = "exit 0 even when some method fails (the page says what failed); without it such a run exits 1"
+#: the exit status of a report written with methods that failed (errors that stop the run exit 2)
+EXIT_FAILED_METHODS = 1
+
+
 def add_parsers(sub: Any) -> None:
     p = sub.add_parser("report", help="write one self-contained HTML report of every applicable estimate")
     p.add_argument("data", help="path to a CSV or Parquet file")
@@ -79,11 +84,13 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--title", help="title of the page")
     p.add_argument("--output", "-o", required=True, help="HTML file to write")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    p.add_argument("--keep-going", action="store_true", help=KEEP_GOING_HELP)
 
     r = sub.add_parser("run", help="run an analysis file (TOML) and write its report")
     r.add_argument("spec", help="path to the analysis file, e.g. analysis.toml")
     r.add_argument("--output", "-o", help="HTML file to write (default: the file's `output`)")
     r.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    r.add_argument("--keep-going", action="store_true", help=KEEP_GOING_HELP)
 
 
 def _command_line(argv: list[str] | None) -> str:
@@ -101,14 +108,22 @@ def _write(
 ) -> int:
     """Write the report (progress on stderr unless --quiet) and say where."""
     from .._core.progress import progress_for
-    from ..report import write_report
+    from ..report import write_report_content
 
     with progress_for(args.quiet) as progress:
-        path = write_report(
+        path, content = write_report_content(
             target, output, argument=argument, command=_command_line(argv), progress=progress, **options
         )
     if not args.quiet:
         print(f"wrote {path}", file=sys.stderr)
+    if content.failures and not getattr(args, "keep_going", False):
+        listed = "; ".join(content.failures)
+        print(
+            f"error: {len(content.failures)} method(s) could not be estimated (the page says why): {listed}. "
+            "Pass --keep-going to exit 0 anyway.",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED_METHODS
     return 0
 
 

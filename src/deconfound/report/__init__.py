@@ -43,7 +43,35 @@ def render_report(
     progress: Progress = SILENT,
 ) -> str:
     """The report for ``target`` (a CausalModel, an Analysis, or a list of them) as an HTML string."""
-    content = build_report(
+    return render_html(
+        report_content(
+            target,
+            title=title,
+            methods=methods,
+            truth=truth,
+            seed=seed,
+            command=command,
+            spec=spec,
+            data=data,
+            progress=progress,
+        )
+    )
+
+
+def report_content(
+    target: Any,
+    *,
+    title: str | None = None,
+    methods: Sequence[str] | None = None,
+    truth: float | None = None,
+    seed: Any = None,
+    command: str | None = None,
+    spec: str | None = None,
+    data: Any = None,
+    progress: Progress = SILENT,
+) -> ReportContent:
+    """The report's content (plain data: headline, warnings, sections, the methods that failed)."""
+    return build_report(
         _analyses(target, methods, truth),
         title=title,
         seed=seed,
@@ -52,7 +80,6 @@ def render_report(
         data=data,
         progress=progress,
     )
-    return render_html(content)
 
 
 def write_report(target: Any, path: str | os.PathLike[str], *, argument: str = "path", **options: Any) -> Path:
@@ -61,7 +88,15 @@ def write_report(target: Any, path: str | os.PathLike[str], *, argument: str = "
     The path is checked before any work (:func:`deconfound._core.paths.output_file`): a missing folder is
     created; a directory, a path under a regular file or an unwritable place is refused with an error naming
     ``argument`` (the parameter or command-line flag the path came from)."""
+    return write_report_content(target, path, argument=argument, **options)[0]
+
+
+def write_report_content(
+    target: Any, path: str | os.PathLike[str], *, argument: str = "path", **options: Any
+) -> tuple[Path, ReportContent]:
+    """:func:`write_report`, also returning the content (e.g. to see which methods failed)."""
     from .._core.paths import output_file, write_text
 
     output_file(path, argument)
-    return write_text(path, render_report(target, **options), argument)
+    content = report_content(target, **options)
+    return write_text(path, render_html(content), argument), content

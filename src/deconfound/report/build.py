@@ -85,6 +85,8 @@ def _run(analysis: Analysis, seed: Any, progress: Progress, label: str) -> Outco
     unknown = sorted(set(analysis.options) - set(ESTIMATORS))
     if unknown:
         raise SpecificationError(f"options given for unknown method(s) {unknown}; registered: {sorted(ESTIMATORS)}.")
+    for method, options in analysis.options.items():  # a misspelt option fails the run before any estimate
+        model.check_options(method, options)
     methods = [check_option("method", m, tuple(ESTIMATORS)) for m in analysis.methods or model.applicable_methods()]
     if not methods:
         return Outcome(*naive_first([]), reason=_not_applicable(model))
@@ -111,6 +113,7 @@ def _add_warnings(
         content.add_warning(label, f"No estimate: {outcome.reason}")
     for name, message in outcome.failures:
         content.add_warning(f"{label} / {name}", f"could not be estimated: {message}")
+        content.failures.append(f"{label} / {name}: {message}")
     shown = set()
     for e in outcome.comparison:
         for w in e.warnings:

@@ -55,6 +55,7 @@ class ReportContent:
     warnings: list[ReportWarning] = field(default_factory=list)
     sections: list[ReportSection] = field(default_factory=list)
     footer: dict[str, Any] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)  # methods that could not be estimated ("label / method: why")
 
     def add_warning(self, source: str, message: str) -> None:
         """Add a warning; the same message from another source is shown once, with every source listed
