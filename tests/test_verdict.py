@@ -114,7 +114,7 @@ def test_dropped_rows_unmatched_units_and_missing_standard_errors():
     assert "rows were dropped" in assess(_estimate(n=80, n_dropped=20)).reasons[0]
     few = assess(_estimate("psm", diagnostics={"n_unmatched_by_group": {"treated": 5}}))
     assert few.status == "caution" and "5 treated units" in few.reasons[0]
-    most = assess(_estimate("cem", diagnostics={"n_unmatched_treated": 40}))
+    most = assess(_estimate("cem", n_treated=10, diagnostics={"n_unmatched_treated": 40}))  # CEM: n_treated = kept
     assert most.status == "set aside"
     assert "no standard error" in assess(_estimate(se=float("nan"))).reasons[0]
 

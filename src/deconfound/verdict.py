@@ -297,11 +297,12 @@ def _check_dropped(e: Any) -> tuple[str, str] | None:
 
 def _check_unmatched(e: Any) -> tuple[str, str] | None:
     d = e.diagnostics
-    lost = _number(d.get("n_unmatched_treated"))
+    lost = _number(d.get("n_unmatched_treated"))  # CEM: its n_treated counts the kept treated rows only
+    treated = (e.n_treated or 0) + (lost or 0)
     if lost is None:
         by_group = d.get("n_unmatched_by_group")
         lost = _number(_field(by_group, "treated")) if by_group is not None else None
-    treated = e.n_treated
+        treated = e.n_treated or 0
     if not lost or not treated:
         return None
     if lost / treated > 0.5:

@@ -83,3 +83,17 @@ def test_cem_with_too_fine_bins_is_an_error(rng):
 def test_cem_bins_for_unknown_column(rng):
     with pytest.raises(dc.SpecificationError, match=r"bins names \['z'\], which are not among the covariates"):
         dc.cem(_frame(rng, 100), outcome="y", treatment="t", covariates=["x"], bins={"z": 3})
+
+
+def test_cem_counts_the_kept_units_and_says_the_question_changed(rng):
+    # issue 11, item 4: n, n_treated and n_control used to count every row, matched or not
+    df = _frame(rng)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = dc.cem(df, outcome="y", treatment="t", covariates=["x", "g"], bins=8)
+    kept = r.diagnostics["weights"]["weight"] > 0
+    treated = r.diagnostics["weights"]["treatment"] == 1
+    assert r.n == int(kept.sum()) and r.n_treated == int((kept & treated).sum())
+    assert r.n_control == int((kept & ~treated).sum())
+    assert r.n_treated + r.diagnostics["n_unmatched_treated"] == int(treated.sum())
+    assert any("so the question changed" in str(w.message) for w in caught)

@@ -174,6 +174,9 @@ def cem(
         warnings=warnings,
         notes=notes,
         diagnostics=diagnostics,
+        n=int(np.count_nonzero(matched)),  # the matched sample the estimate is about
+        n_treated=int(np.count_nonzero(matched & (t == 1))),
+        n_control=int(np.count_nonzero(matched & (t == 0))),
     )
 
 
@@ -182,9 +185,12 @@ def _cem_report(prep: Any, strata: np.ndarray, matched: np.ndarray, w: np.ndarra
     dropped_t = int(np.count_nonzero(~matched & (t == 1)))
     dropped_c = int(np.count_nonzero(~matched & (t == 0)))
     if estimand in ("ATT", "ATE") and dropped_t:
+        kept_t = int(np.count_nonzero(matched & (t == 1)))
         warnings.append(
-            f"{dropped_t} treated row(s) fell in strata without controls and were dropped: the estimate is the "
-            f"{estimand} over the matched strata only. Coarser bins keep more rows (at the cost of looser matches)."
+            f"{dropped_t} treated row(s) fell in strata without controls and were dropped (of {kept_t + dropped_t}), "
+            f"so the question changed: this is the {estimand} of the {kept_t} matched treated rows (the "
+            "feasible-sample effect), not of every treated row. Coarser bins keep more rows (at the cost of "
+            "looser matches)."
         )
     if estimand in ("ATC", "ATE") and dropped_c:
         warnings.append(
