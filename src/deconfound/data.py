@@ -493,7 +493,7 @@ def _treatment_code(series: pd.Series, kind: str, treated_level: Any) -> Treatme
         raise SpecificationError(
             f"treatment {name!r} has the levels {shown}, and which one means 'treated' is not obvious; guessing "
             f"could flip the sign of the effect. Name it: treated_level={_plain(ordered[0])!r} or "
-            f"treated_level={_plain(ordered[1])!r} (on the command line: --treated-level)."
+            f"treated_level={_plain(ordered[1])!r}."
         )
     treated = hits[0]
     control = controls[0]

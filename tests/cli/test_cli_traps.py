@@ -49,3 +49,25 @@ def test_a_formula_whose_outcome_differs_from_outcome_is_refused(heart):
         dc.ols(heart, "Severity ~ Drug", covariates=["I.H"], treatment="Drug")
     fit = dc.ols(heart, "Severity ~ Drug + Q('I.H')", outcome="Severity", treatment="Drug")
     assert fit.outcome == "Severity"
+
+
+def test_errors_on_the_command_line_name_flags(tmp_path, capsys):
+    # issue 11, item 5: "Pass missing='drop'" on the command line, where the option is --missing drop
+    frame = dc.datasets.heart_attack()
+    frame.loc[3, "I.H"] = float("nan")
+    frame["arm"] = frame["Drug"].map({1: "enrolled", 0: "not enrolled"})
+    path = tmp_path / "holes.csv"
+    frame.to_csv(path, index=False)
+    assert main(["estimate", str(path), *HEART]) == 2
+    err = capsys.readouterr().err
+    assert "Pass --missing drop to drop those 1 rows" in err and "missing=" not in err
+    assert main(["estimate", str(path), "-y", "Severity", "-t", "arm", "--missing", "drop"]) == 2
+    err = capsys.readouterr().err
+    assert "--treated-level enrolled or --treated-level 'not enrolled'" in err and "treated_level=" not in err
+
+
+def test_the_flag_rewrite_leaves_other_text_alone():
+    from deconfound.cli.app import as_flags
+
+    assert as_flags("use cov_type='HC1' or x=2 (a=b)") == "use --cov-type HC1 or x=2 (a=b)"
+    assert as_flags("pass covariates=, not weights=w") == "pass --covariates, not --weights w"

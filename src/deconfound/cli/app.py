@@ -246,7 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = handlers[args.command]
         return handler(args)
     except DeconfoundError as exc:
-        return _fail(str(exc))
+        return _fail(as_flags(str(exc)))
     except OSError as exc:  # a file the operating system would not read or write: ours to explain, not a bug
         return _fail(_os_message(exc))
 
@@ -258,6 +258,32 @@ def _check_seeds(args: argparse.Namespace) -> None:
             from .._core.options import check_seed
 
             check_seed(getattr(args, dest), flag)
+
+
+def as_flags(message: str) -> str:
+    """The library speaks Python (``missing='drop'``); the command line speaks flags (``--missing drop``):
+    every ``name=value`` whose name is a command-line option is rewritten to its flag."""
+    import re
+
+    from ..estimators.registry import OPTIONS, REGISTRY
+
+    flags = {o.name: o.flag_name for o in OPTIONS}
+    for method in REGISTRY.values():
+        flags.update({o.name: o.flag_name for o in method.cli_options})
+
+    def rewrite(match: re.Match[str]) -> str:
+        name, value = match.group(1), match.group(2)
+        flag = flags.get(name)
+        if flag is None:
+            return match.group(0)
+        if value is None:
+            return flag
+        if value[:1] in "'\"" and value[-1:] == value[:1] and " " not in value:
+            value = value[1:-1]  # a value with a space keeps its quotes, as the shell needs them
+        return f"{flag} {value}"
+
+    pattern = r"(?<![\w.-])([a-z_]+)=('[^']*'|\"[^\"]*\"|[\w.-][\w.,-]*)?"
+    return re.sub(pattern, rewrite, message)
 
 
 def _fail(message: str) -> int:

@@ -26,6 +26,8 @@ def _group_moments(y: np.ndarray, w: np.ndarray) -> tuple[float, float, int]:
     n = len(y)
     if n < 2:
         return mean, float("nan"), n
+    if np.any(1.0 - h <= 1e-12):  # one row carries (nearly) all the group's weight: leverage 1
+        return mean, float("nan"), n
     var = float(np.sum(w * w * e * e / (1.0 - h)) / sw**2)
     return mean, var, n
 
@@ -74,6 +76,12 @@ def difference_in_means(
         )
     m1, v1, n1 = _group_moments(y[treated], w[treated])
     m0, v0, n0 = _group_moments(y[~treated], w[~treated])
+    for group, v in (("treated", v1), ("control", v0)):
+        if np.isnan(v):
+            raise DataError(
+                f"In the {group} group of {treatment!r} one row carries all the weight (the others' weights are "
+                "vanishingly small), so its variance cannot be estimated. Check the weights column."
+            )
     se = float(np.sqrt(v1 + v0))
     # Welch-Satterthwaite df, written in shares of the variance so large outcomes cannot overflow v**2
     share = v1 / (v1 + v0) if se > 0 else 0.0
