@@ -102,9 +102,9 @@ def test_sensitivity_and_placebo_dicts_keep_their_keys(heart):
 def test_the_result_is_immutable_and_reads_as_a_mapping(rng):
     coef, cov = _coef_cov(rng)
     test = pretrend_test(coef, cov, [-2.0, -1.5, 0.0, 1.0], df=None)
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot assign to field"):
         test.p_value = 0.5
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="does not support item assignment"):
         test["p_value"] = 0.5
     copy = test.to_dict()
     copy["p_value"] = -1.0
