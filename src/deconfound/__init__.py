@@ -52,8 +52,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .graph.identification import check_adjustment, identify
     from .model import CausalModel
     from .plots.event_study import plot_event_study
+    from .plots.sensitivity import plot_sensitivity
     from .results import CoefTable, Comparison, Estimate, Summary, compare
-    from .robustness import placebo_treatment, robustness_value, sensitivity
+    from .robustness import e_value, ovb_bounds, placebo_treatment, robustness_value, rosenbaum_bounds, sensitivity
 
 __version__ = "0.1.0"
 
@@ -67,6 +68,10 @@ _LAZY = {
     "PropensityOptions": ".estimators.bundles",
     "MatchingSE": ".estimators.bundles",
     "placebo_treatment": ".robustness",
+    "e_value": ".robustness",
+    "ovb_bounds": ".robustness",
+    "rosenbaum_bounds": ".robustness",
+    "plot_sensitivity": ".plots.sensitivity",
     "robustness_value": ".robustness",
     "sensitivity": ".robustness",
     "plot_event_study": ".plots.event_study",

@@ -44,3 +44,8 @@ def chi2_sf(stat: float, df: float) -> float:
 
 def f_sf(stat: float, df_num: float, df_den: float) -> float:
     return float(special.fdtrc(df_num, df_den, stat))
+
+
+def normal_sf(stat: float) -> float:
+    """The standard normal's upper tail, P(Z > stat)."""
+    return float(special.ndtr(-stat))
