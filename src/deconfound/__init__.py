@@ -54,7 +54,15 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .plots.event_study import plot_event_study
     from .plots.sensitivity import plot_sensitivity
     from .results import CoefTable, Comparison, Estimate, Summary, compare
-    from .robustness import e_value, ovb_bounds, placebo_treatment, robustness_value, rosenbaum_bounds, sensitivity
+    from .robustness import (
+        e_value,
+        oster,
+        ovb_bounds,
+        placebo_treatment,
+        robustness_value,
+        rosenbaum_bounds,
+        sensitivity,
+    )
 
 __version__ = "0.1.0"
 
@@ -70,6 +78,7 @@ _LAZY = {
     "placebo_treatment": ".robustness",
     "e_value": ".robustness",
     "ovb_bounds": ".robustness",
+    "oster": ".robustness",
     "rosenbaum_bounds": ".robustness",
     "plot_sensitivity": ".plots.sensitivity",
     "robustness_value": ".robustness",

@@ -2,14 +2,17 @@
 
 from .bounds import SensitivityBounds, ovb_bounds
 from .evalue import e_value
+from .oster import OsterResult, oster
 from .refute import placebo_treatment
 from .rosenbaum import RosenbaumBounds, rosenbaum_bounds
 from .sensitivity import robustness_value, sensitivity
 
 __all__ = [
+    "OsterResult",
     "RosenbaumBounds",
     "SensitivityBounds",
     "e_value",
+    "oster",
     "ovb_bounds",
     "placebo_treatment",
     "robustness_value",

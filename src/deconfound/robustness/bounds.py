@@ -30,6 +30,7 @@ import pandas as pd
 
 from ..data import as_name_list
 from ..errors import DiagnosticWarning, SpecificationError
+from ._fits import regress_on_covariates
 from .sensitivity import robustness_value
 
 __all__ = ["SensitivityBounds", "ovb_bounds"]
@@ -197,14 +198,7 @@ def ovb_bounds(
     if not isinstance(data, pd.DataFrame):
         raise SpecificationError("ovb_bounds needs a pandas DataFrame (data=).")
     fit = ols(data, outcome=outcome, treatment=treatment, covariates=covs, weights=weights)
-    # the treatment's regression on the covariates (a numeric covariate stands in the "treatment" slot)
-    pivot = next((c for c in covs if pd.api.types.is_numeric_dtype(data[c])), None)
-    if pivot is None:
-        raise SpecificationError("ovb_bounds needs at least one numeric covariate among covariates=.")
-    others = [c for c in covs if c != pivot]
-    with warnings.catch_warnings():  # the same covariates' diagnostics were just given by the outcome regression
-        warnings.simplefilter("ignore")
-        first = ols(data, outcome=treatment, treatment=pivot, covariates=others or None, weights=weights)
+    first = regress_on_covariates(data, treatment, covs, weights)
     return _assemble(fit, first, marks, kds, kys, alpha, outcome, treatment)
 
 
