@@ -62,6 +62,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         robustness_value,
         rosenbaum_bounds,
         sensitivity,
+        wild_cluster_bootstrap,
     )
 
 __version__ = "0.1.0"
@@ -79,6 +80,7 @@ _LAZY = {
     "e_value": ".robustness",
     "ovb_bounds": ".robustness",
     "oster": ".robustness",
+    "wild_cluster_bootstrap": ".robustness",
     "rosenbaum_bounds": ".robustness",
     "plot_sensitivity": ".plots.sensitivity",
     "robustness_value": ".robustness",

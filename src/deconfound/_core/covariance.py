@@ -292,7 +292,7 @@ def few_clusters_message(g: int) -> str:
         f"Only {g} clusters: cluster-robust standard errors are too small with few clusters, and tests "
         f"over-reject (Cameron, Gelbach and Miller 2008; below about {SMALL_CLUSTERS} clusters), so read the "
         "interval as optimistic. More clusters, or a test that does not rely on many clusters (randomization "
-        "inference, the wild cluster bootstrap), give honest uncertainty."
+        "inference, the wild cluster bootstrap: deconfound.wild_cluster_bootstrap), give honest uncertainty."
     )
 
 

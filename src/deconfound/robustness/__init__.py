@@ -6,6 +6,7 @@ from .oster import OsterResult, oster
 from .refute import placebo_treatment
 from .rosenbaum import RosenbaumBounds, rosenbaum_bounds
 from .sensitivity import robustness_value, sensitivity
+from .wild import wild_cluster_bootstrap
 
 __all__ = [
     "OsterResult",
@@ -18,4 +19,5 @@ __all__ = [
     "robustness_value",
     "rosenbaum_bounds",
     "sensitivity",
+    "wild_cluster_bootstrap",
 ]
