@@ -55,6 +55,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .plots.sensitivity import plot_sensitivity
     from .results import CoefTable, Comparison, Estimate, Summary, compare
     from .robustness import (
+        bootstrap,
         e_value,
         oster,
         ovb_bounds,
@@ -80,6 +81,7 @@ _LAZY = {
     "e_value": ".robustness",
     "ovb_bounds": ".robustness",
     "oster": ".robustness",
+    "bootstrap": ".robustness",
     "wild_cluster_bootstrap": ".robustness",
     "rosenbaum_bounds": ".robustness",
     "plot_sensitivity": ".plots.sensitivity",

@@ -325,6 +325,8 @@ class Estimate:
     treatment_mapping: Mapping[str, Any] | None = None
     coefficients: CoefTable | None = None
     label: str | None = None
+    #: an interval not of the form estimate -+ critical value x standard error (a bootstrap's), at ``level``
+    interval: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "diagnostics", Diagnostics(self.diagnostics))
@@ -345,7 +347,12 @@ class Estimate:
         return float(two_sided_p(self.statistic, self.df))
 
     def ci(self, level: float | None = None) -> tuple[float, float]:
-        """Confidence interval at ``level`` (default: the level the estimate was made with)."""
+        """Confidence interval at ``level`` (default: the level the estimate was made with).
+
+        A bootstrapped estimate returns its bootstrap interval at its own level; at another level, the
+        normal interval from the bootstrap standard error."""
+        if self.interval is not None and (level is None or check_level(level) == self.level):
+            return (float(self.interval[0]), float(self.interval[1]))
         crit = critical_value(self.level if level is None else check_level(level), self.df)
         return (self.estimate - crit * self.std_error, self.estimate + crit * self.std_error)
 

@@ -1,5 +1,6 @@
 """Robustness: how much could an unobserved confounder move the estimate, and do placebos come out null?"""
 
+from .bootstrap import bootstrap
 from .bounds import SensitivityBounds, ovb_bounds
 from .evalue import e_value
 from .oster import OsterResult, oster
@@ -12,6 +13,7 @@ __all__ = [
     "OsterResult",
     "RosenbaumBounds",
     "SensitivityBounds",
+    "bootstrap",
     "e_value",
     "oster",
     "ovb_bounds",
