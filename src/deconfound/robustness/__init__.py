@@ -4,13 +4,16 @@ from .bootstrap import bootstrap
 from .bounds import SensitivityBounds, ovb_bounds
 from .evalue import e_value
 from .oster import OsterResult, oster
+from .randomization import randomization_test
 from .refute import placebo_treatment
+from .refuters import Refutation, refute
 from .rosenbaum import RosenbaumBounds, rosenbaum_bounds
 from .sensitivity import robustness_value, sensitivity
 from .wild import wild_cluster_bootstrap
 
 __all__ = [
     "OsterResult",
+    "Refutation",
     "RosenbaumBounds",
     "SensitivityBounds",
     "bootstrap",
@@ -18,6 +21,8 @@ __all__ = [
     "oster",
     "ovb_bounds",
     "placebo_treatment",
+    "randomization_test",
+    "refute",
     "robustness_value",
     "rosenbaum_bounds",
     "sensitivity",
