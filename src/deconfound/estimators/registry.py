@@ -384,6 +384,7 @@ REGISTRY: dict[str, Method] = {
         one_of=("first_treated", "treatment"),
         cli_options=(
             Option("aggregate", "staggered: simple (default), event, group or calendar"),
+            Option("est_method", "staggered with covariates: dr (default, doubly robust), ipw or reg", default="dr"),
             Option("base_period", "staggered: varying (default) or universal", default="varying"),
             Option("anticipation", "staggered: periods of anticipation (default 0)", kind="int", default=0),
             Option("n_boot", "staggered: multiplier-bootstrap draws (default: analytic SEs)", kind="int"),

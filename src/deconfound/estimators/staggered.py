@@ -35,6 +35,7 @@ from ..diagnostics.pretrends import pretrend_warning, wald_test
 from ..errors import DataError, SpecificationError
 from ..results import CoefTable, Estimate
 from ._base import make_estimate
+from ._drdid import EST_METHODS, Singular, dr_did, ipw_did
 from ._panel import Panel, panel_index, read_timing_frame, unit_timing
 from ._staggered_agg import AGGREGATIONS, aggregate_all, apply_bootstrap
 
@@ -126,7 +127,9 @@ def _controls(g_units: np.ndarray, g: float, t: float, b: float, control: str, a
     return never | ((g_units > max(t, b) + anticipation) & (g_units != g))
 
 
-def group_time_effects(panel: UnitPanel, control: str, base: str, anticipation: float) -> tuple[Cells, list[str]]:
+def group_time_effects(
+    panel: UnitPanel, control: str, base: str, anticipation: float, est_method: str = "reg"
+) -> tuple[Cells, list[str]]:
     """Every ATT(g, t) with its influence function; cells without controls are skipped (noted)."""
     n, n_t = panel.y.shape
     cohorts = np.unique(panel.g[np.isfinite(panel.g)])
@@ -147,7 +150,7 @@ def group_time_effects(panel: UnitPanel, control: str, base: str, anticipation: 
             if not ctrl.any():
                 skipped.append(f"({g:g}, {t:g})")
                 continue
-            att, psi = _cell(panel, treat, ctrl, j, b, g, t)
+            att, psi = _cell(panel, treat, ctrl, j, b, g, t, est_method)
             _append(out, g, t, tb, att, psi, False)
     notes = []
     if skipped:
@@ -173,16 +176,18 @@ def _append(out: dict, g: float, t: float, b: float, att: float, psi: np.ndarray
         out[key].append(value)
 
 
-def _cell(panel: UnitPanel, treat: np.ndarray, ctrl: np.ndarray, j: int, b: int, g: float, t: float):
+def _cell(panel: UnitPanel, treat: np.ndarray, ctrl: np.ndarray, j: int, b: int, g: float, t: float, est: str):
     sub = treat | ctrl
     n, n1 = len(treat), int(sub.sum())
     dy = panel.y[sub, j] - panel.y[sub, b]
     w = panel.w[sub] / panel.w[sub].mean()
     ones = np.ones((n1, 1))
     z = ones if panel.x is None else np.column_stack([ones, panel.x[sub, min(j, b), :]])
+    # without covariates the three estimators are the same difference of mean changes: one code path
+    block = _or_did if panel.x is None or est == "reg" else (dr_did if est == "dr" else ipw_did)
     try:
-        att, inf = _or_did(dy, treat[sub].astype(float), z, w)
-    except _Singular:
+        att, inf = block(dy, treat[sub].astype(float), z, w)
+    except (_Singular, Singular):
         raise DataError(
             f"The covariates {list(panel.covariate_names)} are collinear (or constant) among the comparison units "
             f"of cohort {g:g} at period {t:g}, so the outcome regression cannot be fitted. Remove or recode them."
@@ -287,6 +292,7 @@ def staggered(
     covariates: str | Iterable[str] | None = None,
     weights: str | None = None,
     control_group: str = "never",
+    est_method: str = "dr",
     aggregate: str = "simple",
     base_period: str = "varying",
     anticipation: int = 0,
@@ -302,7 +308,9 @@ def staggered(
     Timing comes from ``first_treated`` (first treated period per unit; 0 or missing = never) or
     ``treatment`` (0/1 that stays on). ``control_group``: "never" or "not-yet" treated units.
     ``aggregate``: "simple" (overall ATT), "event", "group" or "calendar"; the headline estimate is
-    that aggregation's overall effect. ``covariates`` enter through an outcome regression. Standard
+    that aggregation's overall effect. ``covariates`` make parallel trends conditional on them, through
+    ``est_method``: "dr" (default, as R's `did`: doubly robust, Sant'Anna and Zhao 2020), "ipw" (inverse
+    probability weighting, Abadie 2005) or "reg" (outcome regression). Standard
     errors are analytic from influence functions (clustered by unit, or by ``cluster`` if it is fixed
     within units) or, with ``n_boot`` draws, from the multiplier bootstrap with uniform bands.
     ``result.coefficients`` holds every ATT(g, t) (keys group, time, event_time); the aggregation is
@@ -310,6 +318,7 @@ def staggered(
     """
     level = check_level(level)
     control_group = check_option("control_group", control_group, CONTROL_GROUPS)
+    est_method = check_option("est_method", est_method, EST_METHODS)
     kind = check_option("aggregate", aggregate, AGGREGATIONS)
     base_period = check_option("base_period", base_period, BASE_PERIODS)
     anticipation = check_positive_int(anticipation, "anticipation", 0)
@@ -338,7 +347,12 @@ def staggered(
     early = np.isfinite(g) & (g - anticipation <= panel.periods[0])
     wide, balance_w = _wide(prep, panel, g, (weights, cluster_names[0] if cluster_names else None), early)
     _check_design(wide, control_group)
-    cells, cell_notes = group_time_effects(wide, control_group, base_period, anticipation)
+    cells, cell_notes = group_time_effects(wide, control_group, base_period, anticipation, est_method)
+    if cov_names:
+        label = {"dr": "doubly robust", "ipw": "inverse probability weighting", "reg": "outcome regression"}
+        cell_notes.append(
+            f"covariates enter each group-time comparison by {label[est_method]} (est_method={est_method!r})"
+        )
     kinds = [kind] if kind == "event" else [kind, "event"]
     aggs = aggregate_all(cells, wide.w, wide.g, kinds, win, wide.clusters, level)
     cov_cells = if_covariance(cells.psi, wide.clusters)
