@@ -53,7 +53,7 @@ def test_intervals_follow_their_definitions(kind):
     df = _data()
     res = bootstrap(dc.ols, df, outcome="y", treatment="d", covariates=["x"], n_boot=499, interval=kind, random_state=3)
     info = res.diagnostics["bootstrap"]
-    draws, theta = info["draws"], res.estimate
+    draws, theta = res.diagnostics["bootstrap_draws"], res.estimate
     lo, hi = np.quantile(draws, [0.025, 0.975])
     expected = {
         "percentile": (lo, hi),
@@ -88,7 +88,7 @@ def test_bca_uses_the_jackknife_acceleration():
     res = bootstrap(
         dc.ols, df, outcome="y", treatment="d", covariates=["x"], n_boot=999, interval="bca", random_state=4
     )
-    draws, theta = res.diagnostics["bootstrap"]["draws"], res.estimate
+    draws, theta = res.diagnostics["bootstrap_draws"], res.estimate
     jack = np.array(
         [dc.ols(df.drop(index=i), outcome="y", treatment="d", covariates=["x"]).estimate for i in range(len(df))]
     )
@@ -104,7 +104,7 @@ def test_serial_and_parallel_give_the_same_numbers_and_clusters_are_resampled_wh
     kwargs = {"outcome": "y", "treatment": "d", "n_boot": 40, "random_state": 8, "cluster": "g", "randomized": True}
     serial = bootstrap(dc.difference_in_means, df, **kwargs)
     parallel = bootstrap(dc.difference_in_means, df, n_jobs=2, **kwargs)
-    np.testing.assert_array_equal(serial.diagnostics["bootstrap"]["draws"], parallel.diagnostics["bootstrap"]["draws"])
+    np.testing.assert_array_equal(serial.diagnostics["bootstrap_draws"], parallel.diagnostics["bootstrap_draws"])
     assert serial.diagnostics["bootstrap"]["unit"] == "clusters"
     ticks = []
     bootstrap(dc.difference_in_means, df, progress=lambda i, n: ticks.append((i, n)), **kwargs)
@@ -115,7 +115,7 @@ def test_failed_resamples_are_counted_not_hidden():
     df = pd.DataFrame({"y": np.arange(30.0), "d": [1] * 2 + [0] * 28})  # two treated rows: some resamples have none
     res = bootstrap(dc.difference_in_means, df, outcome="y", treatment="d", n_boot=200, random_state=0, randomized=True)
     info = res.diagnostics["bootstrap"]
-    assert info["n_failed"] > 0 and len(info["draws"]) == 200 - info["n_failed"]
+    assert info["n_failed"] > 0 and len(res.diagnostics["bootstrap_draws"]) == 200 - info["n_failed"]
     assert info["failures"]
 
 

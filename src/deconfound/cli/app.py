@@ -65,6 +65,9 @@ def _estimate_parser(sub: Any) -> None:
         action="store_true",
         help="with --json, also print the per-row tables (propensity scores, weights, matched pairs)",
     )
+    from .robust import add_bootstrap_flags
+
+    add_bootstrap_flags(p)
 
 
 def _plot_parser(sub: Any) -> None:
@@ -106,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     from . import report as _cli_report
 
     _cli_report.add_parsers(sub)
+    from . import robust as _cli_robust
+
+    _cli_robust.add_parsers(sub, _add_design_options)
     return parser
 
 
@@ -242,7 +248,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             runner = _cli_report.cmd_report if args.command == "report" else _cli_report.cmd_run
             return runner(args, None if argv is None else list(argv))
-        handlers = {"estimate": _cmd_estimate, "identify": _cmd_identify, "plot": _cmd_plot, "demo": _cmd_demo}
+        from . import robust as _cli_robust
+
+        handlers = {
+            "estimate": _cmd_estimate,
+            "identify": _cmd_identify,
+            "plot": _cmd_plot,
+            "demo": _cmd_demo,
+            "refute": _cli_robust.cmd_refute,
+            "sensitivity": _cli_robust.cmd_sensitivity,
+        }
         handler = handlers[args.command]
         return handler(args)
     except DeconfoundError as exc:

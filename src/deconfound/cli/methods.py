@@ -83,8 +83,18 @@ def run_method(args: argparse.Namespace) -> Any:
     """Run ``--method`` (a registry id) on the data file with the parsed flags; returns its Estimate."""
     method = REGISTRY[args.method]
     function = method.load()
+    seed = None
+    if getattr(args, "bootstrap", None):
+        from .robust import take_seed
+
+        seed = take_seed(function, args)
     unused_flags(args.method, function, args)
-    return function(args.data, **method_arguments(args.method, method, function, args))
+    kwargs = method_arguments(args.method, method, function, args)
+    if seed is not None:
+        from .robust import bootstrapped
+
+        return bootstrapped(function, args, kwargs, seed)
+    return function(args.data, **kwargs)
 
 
 def _plot(name: str) -> Callable[[Callable[[argparse.Namespace], Any]], Callable[[argparse.Namespace], Any]]:

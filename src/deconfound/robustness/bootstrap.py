@@ -94,7 +94,8 @@ def bootstrap(
     ``interval`` is one of "percentile", "basic", "normal" or "bca"; ``cluster`` resamples whole clusters
     (the clustered bootstrap); ``n_jobs`` runs resamples in parallel (the numbers do not change). The
     result is an :class:`~deconfound.Estimate` whose ``ci()`` at ``level`` is the bootstrap interval, whose
-    ``diagnostics["bootstrap"]`` holds the draws, the kind, the seed and the failures.
+    ``diagnostics["bootstrap"]`` holds the kind, the seed and the failures, ``diagnostics["bootstrap_draws"]``
+    the bootstrap estimates.
     """
     from ..data import load_table
     from ..estimators.learners.seeds import derive_seed, seed_from
@@ -115,6 +116,12 @@ def bootstrap(
     if fast is not None:
         draws, failures = fast[0](n_boot, root), []
     else:
+        if progress is None:  # the command line's bar, or nothing
+            from .._core.progress import current
+
+            bar = current()
+            bar.step(f"bootstrap: re-estimating on {n_boot:,} resamples")
+            progress = bar.advance
         units, _ = _units(frame, cluster)
         tasks = [(estimator, frame, units, derive_seed(root, "bootstrap", b), options) for b in range(n_boot)]
         draws, failures = _map(tasks, n_jobs, progress)
@@ -138,7 +145,6 @@ def bootstrap(
         "bias": float(np.mean(ok) - theta),
         "ci_low": low,
         "ci_high": high,
-        "draws": ok,
     }
     notes = (*original.notes, f"bootstrap: {len(ok)} resamples of {info['unit']}, {interval} interval, seed {root}")
     return replace(
@@ -148,7 +154,7 @@ def bootstrap(
         level=level,
         interval=(low, high),
         notes=notes,
-        diagnostics={**original.diagnostics, "bootstrap": info},
+        diagnostics={**original.diagnostics, "bootstrap": info, "bootstrap_draws": ok},
     )
 
 

@@ -112,7 +112,7 @@ def refute(
     data: Any,
     *,
     refuters: Sequence[str] | None = None,
-    cluster: str | None = None,
+    leave_out: str | None = None,
     n_simulations: int = 20,
     random_state: Any = None,
     **options: Any,
@@ -120,8 +120,9 @@ def refute(
     """Run the refuters that apply to ``estimator(data, **options)`` and return one table with pass/fail.
 
     ``refuters`` picks some of :data:`REFUTERS` (default: all that apply: the random common cause needs an
-    estimator that takes ``covariates``, leaving one cluster out needs ``cluster=`` or the estimator's own
-    ``cluster`` option).
+    estimator that takes ``covariates``; leaving one cluster out needs ``leave_out=`` (the column whose
+    values are left out in turn) or the estimator's own one-column ``cluster`` option, which is used by
+    default). Every other keyword goes to the estimator.
     """
     from ..data import load_table
     from ..estimators.learners.seeds import seed_from
@@ -136,18 +137,25 @@ def refute(
     theta, se = float(original.estimate), float(original.std_error)
     seed = seed_from(random_state)
     rng = np.random.default_rng(seed)
-    if cluster is None and isinstance(options.get("cluster"), str):
-        cluster = options["cluster"]
+    cluster = leave_out
+    if cluster is None:
+        own = options.get("cluster")
+        own = [own] if isinstance(own, str) else list(own or [])
+        cluster = own[0] if len(own) == 1 else None
     if cluster is not None and cluster not in frame.columns:
-        raise SpecificationError(f"cluster={cluster!r} is not a column of the data.")
+        raise SpecificationError(f"leave_out={cluster!r} is not a column of the data.")
     rows: list[dict[str, Any]] = []
     skipped: list[tuple[str, str]] = []
     context = _Context(estimator, frame, options, theta, se, n_simulations, cluster)
+    from .._core.progress import current
+
+    bar = current()
     for name in chosen:
         why = context.not_applicable(name)
         if why:
             skipped.append((name, why))
             continue
+        bar.step(f"refuter: {name.replace('_', ' ')}")
         rows.append(getattr(context, name)(rng))
     return Refutation(theta, se, tuple(rows), tuple(skipped), seed)
 
@@ -177,7 +185,7 @@ class _Context:
             return "the estimator takes no covariates"
         if name == "leave_one_cluster_out":
             if self.cluster is None:
-                return "no cluster= column given"
+                return "no cluster column given (leave_out= or the estimator's cluster=)"
             if self.data[self.cluster].nunique() > 200:
                 return f"{self.data[self.cluster].nunique()} clusters: leave-one-out is meant for a few (at most 200)"
         return None

@@ -1,0 +1,183 @@
+"""The command line questions an estimate: estimate --bootstrap, refute and sensitivity, their JSON keys
+(docs/cli-json.md) and exit statuses."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import deconfound as dc
+from deconfound.cli import main
+
+
+@pytest.fixture
+def heart(tmp_path):
+    path = tmp_path / "heart.csv"
+    dc.datasets.heart_attack().to_csv(path, index=False)
+    return str(path)
+
+
+def _json(capsys, argv):
+    code = main(argv)
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_estimate_with_the_bootstrap(heart, capsys):
+    argv = [
+        "estimate",
+        heart,
+        "-y",
+        "Severity",
+        "-t",
+        "Drug",
+        "--covariates",
+        "I.H",
+        "--method",
+        "ols",
+        "--bootstrap",
+        "199",
+        "--bootstrap-interval",
+        "basic",
+        "--json",
+        "-q",
+    ]
+    code, out = _json(capsys, argv)
+    assert code == 0
+    info = out["diagnostics"]["bootstrap"]
+    assert info["n_boot"] == 199 and info["interval"] == "basic" and info["seed"] == 0
+    assert out["per_row_tables"]["bootstrap_draws"] == 199
+    lib = dc.bootstrap(
+        dc.ols,
+        dc.datasets.heart_attack(),
+        outcome="Severity",
+        treatment="Drug",
+        covariates=["I.H"],
+        n_boot=199,
+        interval="basic",
+        random_state=0,
+    )
+    assert out["ci_low"] == pytest.approx(lib.ci()[0], rel=1e-12) and out["std_error"] == pytest.approx(lib.std_error)
+    code, again = _json(capsys, [*argv, "--random-state", "5"])
+    assert again["diagnostics"]["bootstrap"]["seed"] == 5 and again["ci_low"] != out["ci_low"]
+
+
+def test_refute_json_and_exit_status(heart, capsys, tmp_path):
+    code, out = _json(
+        capsys,
+        [
+            "refute",
+            heart,
+            "-y",
+            "Severity",
+            "-t",
+            "Drug",
+            "--covariates",
+            "I.H",
+            "--n-simulations",
+            "5",
+            "--json",
+            "-q",
+        ],
+    )
+    assert code == 0 and out["passed"] is True and out["method"] == "ols"
+    assert [r["refuter"] for r in out["refuters"]] == [
+        "placebo_treatment",
+        "random_common_cause",
+        "data_subsets",
+        "dummy_outcome",
+    ]
+    assert out["skipped"] == [
+        {
+            "refuter": "leave_one_cluster_out",
+            "reason": "no cluster column given (leave_out= or the estimator's cluster=)",
+        }
+    ]
+    # an effect carried by one cluster: leaving that cluster out fails, and the command says so by its status
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"g": np.repeat(np.arange(8), 50), "t": rng.integers(0, 2, 400), "x": rng.normal(size=400)})
+    df["y"] = df["x"] + rng.normal(size=400) + 10.0 * df["t"] * (df["g"] == 3)
+    path = tmp_path / "one.csv"
+    df.to_csv(path, index=False)
+    code = main(
+        [
+            "refute",
+            str(path),
+            "-y",
+            "y",
+            "-t",
+            "t",
+            "--covariates",
+            "x",
+            "--cluster",
+            "g",
+            "--cov-type",
+            "cluster",
+            "--refuters",
+            "leave_one_cluster_out",
+            "-q",
+        ]
+    )
+    text = capsys.readouterr()
+    assert code == 1 and "failed 1 of 1" in text.out
+
+
+def test_sensitivity_json(heart, capsys):
+    code, out = _json(
+        capsys,
+        [
+            "sensitivity",
+            heart,
+            "-y",
+            "Severity",
+            "-t",
+            "Drug",
+            "--covariates",
+            "I.H",
+            "--benchmark",
+            "I.H",
+            "--kd",
+            "0.05,0.1",
+            "--json",
+            "-q",
+        ],
+    )
+    assert code == 0
+    assert set(out) == {"method", "estimate", "std_error", "e_value", "robustness_value", "oster", "bounds"}
+    assert out["robustness_value"]["rv"] == pytest.approx(
+        dc.sensitivity(dc.ols(dc.datasets.heart_attack(), outcome="Severity", treatment="Drug", covariates=["I.H"]))[
+            "rv"
+        ]
+    )
+    assert [b["kd"] for b in out["bounds"]["bounds"]] == [0.05, 0.1]
+    assert out["e_value"]["e_value"] > 1 and out["oster"]["delta_star"] < 0
+
+
+def test_sensitivity_benchmark_needs_a_regression(heart, capsys):
+    code = main(
+        [
+            "sensitivity",
+            heart,
+            "-y",
+            "Severity",
+            "-t",
+            "Drug",
+            "--covariates",
+            "I.H",
+            "--method",
+            "ipw",
+            "--benchmark",
+            "I.H",
+            "-q",
+        ]
+    )
+    assert code == 2 and "--benchmark needs --method ols" in capsys.readouterr().err
+
+
+def test_the_help_lists_every_refuter():
+    from deconfound.cli.robust import REFUTER_NAMES
+    from deconfound.robustness.refuters import REFUTERS
+
+    assert REFUTER_NAMES == REFUTERS
