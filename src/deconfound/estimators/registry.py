@@ -60,6 +60,7 @@ FAMILIES: dict[str, str | None] = {
     "regression": None,
     "panel": "panels and difference-in-differences",
     "propensity": "propensity score, matching and weighting",
+    "iv": "instrumental variables",
 }
 
 
@@ -258,7 +259,7 @@ REGISTRY: dict[str, Method] = {
         "Regression adjustment (OLS)",
         cov_types=OLS_COV_TYPES,
         renders=("vif",),
-        cli_options=(Option("formula", "a formula such as \"Severity ~ Drug + Q('I.H')\" (method ols)"),),
+        cli_options=(Option("formula", "a formula such as \"Severity ~ Drug + Q('I.H')\" (method ols; iv: 'y ~ x | d ~ z')"),),
     ),
     "lin": Method(
         "deconfound.estimators.regression:lin",
@@ -362,7 +363,7 @@ REGISTRY: dict[str, Method] = {
             Option(
                 "bin_endpoints", "pool (default), or drop, event times beyond the window", kind="bool", default=True
             ),
-            Option("estimator", "event-study estimator: twfe (default) or sun-abraham"),
+            Option("estimator", "event-study estimator: twfe (default) or sun-abraham; iv: 2sls, liml, fuller or gmm"),
         ),
     ),
     "sun-abraham": Method(
@@ -417,6 +418,38 @@ REGISTRY: dict[str, Method] = {
         cov_types=FE_COV_TYPES,
     ),
 }
+
+# instrumental variables (issue 13): the roles endog/instruments are not the model's (model=False here)
+_IV_OPTIONS = (
+    Option("endog", "iv: endogenous regressor(s), comma-separated (default: --treatment)", kind="names"),
+    Option("instruments", "iv: excluded instrument(s), comma-separated", kind="names"),
+    Option("estimator", "iv: 2sls (default), liml, fuller or gmm"),
+    Option("fuller", "iv: Fuller's constant for --estimator fuller (default 1)", kind="float"),
+    Option("absorb", "iv: factors whose fixed effects are absorbed, comma-separated", kind="names"),
+    Option("small_sample", "iv: small-sample corrections and t inference (default on)", kind="bool", default=True),
+    Option("formula", "iv formula 'y ~ x | fe | d ~ z' (pyfixest syntax)"),
+)
+REGISTRY["iv"] = Method(
+    "deconfound.estimators.iv:iv",
+    "Instrumental variables",
+    family="iv",
+    model=False,
+    in_compare=False,
+    cov_types=OLS_COV_TYPES,
+    renders=(),
+    cli_options=_IV_OPTIONS,
+    one_of=("treatment", "endog", "formula"),
+)
+REGISTRY["wald"] = Method(
+    "deconfound.estimators.iv:wald_estimator",
+    "Wald estimator (LATE)",
+    family="iv",
+    model=False,
+    in_compare=False,
+    binary_treatment=True,
+    cov_types=OLS_COV_TYPES,
+    cli_options=(Option("instrument", "wald: the binary instrument column"),),
+)
 
 #: the command line's method when --method is not given
 DEFAULT_METHOD = "ols"
