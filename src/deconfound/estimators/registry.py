@@ -129,6 +129,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("missing", "raise (default) or drop rows with missing values", default="raise"),
     Option("treated_level", "the level of a two-level treatment that means 'treated'"),
     Option("random_state", "seed for every random step (bootstrap, gbm/rf propensity, cross-fitting)", kind="int"),
+    Option("formula", "a formula such as \"Severity ~ Drug + Q('I.H')\" (method ols; iv: 'y ~ x | fe | d ~ z')"),
+    Option("estimator", "event-study: twfe (default) or sun-abraham; iv: 2sls (default), liml, fuller or gmm"),
     *_shared(
         "panel",
         Option("unit", "unit (panel id) column"),
@@ -259,7 +261,6 @@ REGISTRY: dict[str, Method] = {
         "Regression adjustment (OLS)",
         cov_types=OLS_COV_TYPES,
         renders=("vif",),
-        cli_options=(Option("formula", "a formula such as \"Severity ~ Drug + Q('I.H')\" (method ols; iv: 'y ~ x | d ~ z')"),),
     ),
     "lin": Method(
         "deconfound.estimators.regression:lin",
@@ -363,7 +364,6 @@ REGISTRY: dict[str, Method] = {
             Option(
                 "bin_endpoints", "pool (default), or drop, event times beyond the window", kind="bool", default=True
             ),
-            Option("estimator", "event-study estimator: twfe (default) or sun-abraham; iv: 2sls, liml, fuller or gmm"),
         ),
     ),
     "sun-abraham": Method(
@@ -423,11 +423,9 @@ REGISTRY: dict[str, Method] = {
 _IV_OPTIONS = (
     Option("endog", "iv: endogenous regressor(s), comma-separated (default: --treatment)", kind="names"),
     Option("instruments", "iv: excluded instrument(s), comma-separated", kind="names"),
-    Option("estimator", "iv: 2sls (default), liml, fuller or gmm"),
     Option("fuller", "iv: Fuller's constant for --estimator fuller (default 1)", kind="float"),
     Option("absorb", "iv: factors whose fixed effects are absorbed, comma-separated", kind="names"),
     Option("small_sample", "iv: small-sample corrections and t inference (default on)", kind="bool", default=True),
-    Option("formula", "iv formula 'y ~ x | fe | d ~ z' (pyfixest syntax)"),
 )
 REGISTRY["iv"] = Method(
     "deconfound.estimators.iv:iv",
@@ -443,6 +441,7 @@ REGISTRY["iv"] = Method(
 REGISTRY["wald"] = Method(
     "deconfound.estimators.iv:wald_estimator",
     "Wald estimator (LATE)",
+    adjustment="none",
     family="iv",
     model=False,
     in_compare=False,
