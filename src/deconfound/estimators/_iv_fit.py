@@ -91,8 +91,8 @@ def _estimand_note(problem: IVProblem, binary: bool) -> str:
             "treatment, and move nobody away from it (monotonicity)"
         )
     return (
-        f"{t!r} is continuous: the IV estimate is the effect of one more unit for the units whose {t!r} the "
-        f"instrument(s) {z} move, a weighted average of their per-unit effects (assuming exclusion and monotonicity)"
+        f"the IV estimate is the effect of one more unit of {t!r} for the units whose {t!r} the instrument(s) {z} "
+        "move, a weighted average of their per-unit effects (assuming exclusion and monotonicity)"
     )
 
 
