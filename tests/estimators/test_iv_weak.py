@@ -138,3 +138,22 @@ def test_compliers_on_a_binary_instrument_and_treatment():
     assert "age" not in wald.diagnostics["compliers"].means  # no covariates given to the Wald estimator
     json.dumps(est.to_dict(rows=False))
     assert not math.isnan(found.means["outcome"]["compliers"])
+
+
+def test_cli_json_carries_the_instrument_diagnostics(frame, tmp_path, capsys):
+    from deconfound.cli.app import main
+
+    path = tmp_path / "iv.csv"
+    df = frame.assign(zw=np.random.default_rng(0).normal(size=len(frame)))
+    df["dw"] = 0.05 * df.zw + df.d
+    df.to_csv(path, index=False)
+    args = ["estimate", str(path), "--method", "iv", "-y", "y", "-t", "dw", "--instruments", "zw", "--cov-type", "HC1"]
+    code = main([*args, "--covariates", "w2", "--json", "--quiet"])  # the CLI prints warnings itself
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    weak = out["diagnostics"]["weak_iv"]
+    assert weak["weak"] and weak["verdict"] in out["warnings"]
+    assert {"first_stage", "weak_iv", "anderson_rubin", "tf"} <= set(out["diagnostics"])
+    row = out["diagnostics"]["first_stage"]["endogenous"][0]
+    assert row["f_stat"] == pytest.approx(weak["effective_f"], rel=1e-12)
+    assert out["diagnostics"]["tf"]["first_stage_f"] == pytest.approx(row["f_stat"], rel=1e-12)
