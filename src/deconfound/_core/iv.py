@@ -234,8 +234,14 @@ class IVSpec:
     and the score columns design @ scores; ``leverage`` H gives h = s' H s for HC2/HC3."""
 
     coef: np.ndarray
-    scores: np.ndarray
+    scores: np.ndarray | slice  # a slice: adjacent columns of the design, read in place
     leverage: np.ndarray | None = None
+
+    @property
+    def m(self) -> int:
+        if isinstance(self.scores, slice):
+            return int(self.scores.stop - self.scores.start)
+        return int(self.scores.shape[1])
 
 
 @dataclass
@@ -278,9 +284,9 @@ def residual_pass(
     def one(blk: np.ndarray, yv: np.ndarray, wc: np.ndarray | None, part: rows.Partition, spec: IVSpec) -> SpecSums:
         e = yv - np.einsum("ij,j->i", blk, spec.coef)
         we = e if wc is None else wc * e
-        m = spec.scores.shape[1]
+        m = spec.m
         out = SpecSums(float(we @ e), None, [])
-        s = blk @ spec.scores
+        s = blk[:, spec.scores] if isinstance(spec.scores, slice) else blk @ spec.scores
         if need_meat:
             u = np.abs(we)
             if power and spec.leverage is not None:
@@ -308,7 +314,7 @@ def residual_pass(
         return _Totals(one(blk, yv, wc, part, spec) for spec in specs)
 
     def start(spec: IVSpec) -> SpecSums:
-        m = spec.scores.shape[1]
+        m = spec.m
         return SpecSums(0.0, np.zeros((m, m)) if need_meat else None, [np.zeros((g, m)) for g in n_groups])
 
     src = rows.source(design, chunk_rows, extra=codes, y=y, w=w)
@@ -326,6 +332,14 @@ def selector(p: int, idx: Sequence[int]) -> np.ndarray:
     out = np.zeros((p, len(idx)))
     out[list(idx), np.arange(len(idx))] = 1.0
     return out
+
+
+def columns(p: int, idx: Sequence[int]) -> np.ndarray | slice:
+    """Score columns ``idx``: a slice when they are adjacent (read in place), else a selector matrix."""
+    ix = list(idx)
+    if ix and ix == list(range(ix[0], ix[0] + len(ix))):
+        return slice(ix[0], ix[0] + len(ix))
+    return selector(p, ix)
 
 
 def full_coef(p: int, idx: Sequence[int], beta: np.ndarray, prod: IVProducts) -> np.ndarray:
@@ -427,7 +441,7 @@ def fit_iv(
         if estimator == "fuller":
             kappa = k_liml - float(fuller) / (n - n_q - k_absorbed)
     beta, bread = kclass(system, kappa)
-    q_scores = selector(p, lay.q)
+    q_scores = columns(p, lay.q)
     moment_cov = None
     extra = list(extra_specs or ())
     if estimator == "gmm":
@@ -489,7 +503,7 @@ def ols_spec(prod: IVProducts, idx: Sequence[int], cov_type: str) -> tuple[IVSpe
     beta, bread = linalg.solve_spd(g, prod.gram[list(idx), prod.y])
     p = len(prod.names)
     lev = bread if cov_type in ("HC2", "HC3") else None
-    return IVSpec(full_coef(p, idx, beta, prod), selector(p, idx), lev), beta, bread
+    return IVSpec(full_coef(p, idx, beta, prod), columns(p, idx), lev), beta, bread
 
 
 def linear_spec(prod: IVProducts, combo: np.ndarray, cov_type: str) -> tuple[IVSpec, np.ndarray, np.ndarray]:

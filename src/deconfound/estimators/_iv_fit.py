@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._core.covariance import cluster_terms, pass_kind
 from .._core.distributions import chi2_sf, two_sided_p
-from .._core.iv import IVFit, fit_iv, gmm, linear_spec, ols_spec, selector, spec_covariance
-from .._core.iv import System as IVSystem
+from .._core.iv import IVFit, SpecSums, fit_iv, gmm, linear_spec, ols_spec, residual_pass, selector, spec_covariance
 from ..diagnostics.hypotheses import TestResult
 from ..errors import DataError
-from ..results import CoefTable, Estimate
+from ..results import CoefTable, Estimate, LazyValue
 from ._base import make_estimate
 from ._iv_weak import instrument_diagnostics
 
@@ -34,18 +34,10 @@ LABELS = {
 def fit_and_report(problem: IVProblem, *, estimator: str, fuller: float, small_sample: bool, level: float) -> Estimate:
     """Fit ``estimator`` on the problem and build the Estimate with its diagnostics."""
     prod, lay = problem.products, problem.layout
-    cov_type = problem.cov_type
-    kind = "HC0" if cov_type == "HC1" else cov_type
-    system = IVSystem.of(prod)
-    rf_spec, rf_beta, rf_bread = ols_spec(prod, lay.q, kind)
-    p = len(prod.names)
-    n_e = len(lay.endog)
-    residual = selector(p, lay.endog) - selector(p, lay.q) @ system.pi[:, :n_e]
-    cf_spec, cf_beta, cf_bread = linear_spec(prod, np.hstack([selector(p, lay.x), residual]), kind)
     fit = fit_iv(
-        problem.design, problem.y, problem.weights, lay, estimator=estimator, fuller=fuller, cov_type=cov_type,
-        clusters=problem.clusters, small_sample=small_sample, rules=problem.rules, k_absorbed=problem.k_absorbed,
-        extra_specs=[rf_spec, cf_spec], products=prod, chunk_rows=problem.chunk_rows,
+        problem.design, problem.y, problem.weights, lay, estimator=estimator, fuller=fuller,
+        cov_type=problem.cov_type, clusters=problem.clusters, small_sample=small_sample, rules=problem.rules,
+        k_absorbed=problem.k_absorbed, products=prod, chunk_rows=problem.chunk_rows,
     )  # fmt: skip
     j = fit.names.index(problem.roles.treatment)
     var = fit.cov[j, j]
@@ -54,11 +46,11 @@ def fit_and_report(problem: IVProblem, *, estimator: str, fuller: float, small_s
             f"The two-way cluster-robust variance of {problem.roles.treatment!r} is negative ({var:.3g}); "
             "cluster on one dimension only."
         )
-    common = (fit.n, problem.k_absorbed, fit.n_clusters, small_sample, problem.rules)
+    side = _SideRegressions(problem, fit, small_sample)
     diagnostics = {
         "overid": overid_test(fit, problem, small_sample),
-        "endogeneity": endogeneity_test(fit, cf_beta, cf_bread, n_e, *common),
-        "reduced_form": reduced_form(fit, problem, rf_beta, rf_bread, *common),
+        "endogeneity": LazyValue(side.endogeneity),  # one more pass over the rows, run when first read
+        "reduced_form": LazyValue(side.reduced_form),
     }
     stats = _stats(fit, problem, small_sample)
     table = CoefTable(tuple(fit.names), fit.coef, fit.cov, fit.df_inference, stats)
@@ -105,8 +97,8 @@ def _estimand_note(problem: IVProblem, binary: bool) -> str:
             "treatment, and move nobody away from it (monotonicity)"
         )
     return (
-        f"{t!r} is continuous: the IV estimate is the effect of one more unit for the units whose {t!r} the "
-        f"instrument(s) {z} move, a weighted average of their per-unit effects (assuming exclusion and monotonicity)"
+        f"the IV estimate is the effect of one more unit of {t!r} for the units whose {t!r} the instrument(s) {z} "
+        "move, a weighted average of their per-unit effects (assuming exclusion and monotonicity)"
     )
 
 
@@ -170,41 +162,62 @@ def overid_test(fit: IVFit, problem: IVProblem, small_sample: bool) -> TestResul
     return TestResult("Hansen J test", stat, "chi2", df, None, chi2_sf(stat, df), null, details={"form": form})
 
 
-def endogeneity_test(
-    fit: IVFit, beta: np.ndarray, bread: np.ndarray, n_e: int, n: int, k_absorbed: int, sizes: tuple[int, ...],
-    small_sample: bool, rules: Any,
-) -> TestResult:  # fmt: skip
-    """Durbin-Wu-Hausman in the regression (control-function) form: the outcome on the regressors and the
-    first-stage residuals; the residuals' coefficients tested jointly with the fit's covariance type."""
-    sums = fit.extra[1]
-    cov, _ = spec_covariance(fit.cov_type, bread, sums, n, len(beta) + k_absorbed, sizes, small_sample, rules)
-    b, v = beta[-n_e:], cov[-n_e:, -n_e:]
-    stat = float(b @ np.linalg.solve(v, b))
-    df = float(n_e)
-    return TestResult(
-        "Durbin-Wu-Hausman test (control function)", stat, "chi2", df, None, chi2_sf(stat, df),
-        "the endogenous regressor(s) are exogenous (OLS would be consistent)",
-        details={"cov_type": fit.cov_type, "coefficients": [float(x) for x in b]},
-    )  # fmt: skip
+class _SideRegressions:
+    """The reduced form (y on the instruments and covariates) and the control-function regression (y on the
+    regressors and the first-stage residuals): both from the products, their covariances from one more pass
+    over the rows, run the first time either is read."""
 
+    def __init__(self, problem: IVProblem, fit: IVFit, small_sample: bool) -> None:
+        self.problem, self.fit, self.small_sample = problem, fit, small_sample
+        self._sums: list[SpecSums] | None = None
+        prod, lay = problem.products, problem.layout
+        kind = pass_kind(fit.cov_type)
+        p, n_e = len(prod.names), len(lay.endog)
+        self.rf_spec, self.rf_beta, self.rf_bread = ols_spec(prod, lay.q, kind)
+        residual = selector(p, lay.endog) - selector(p, lay.q) @ fit.system.pi[:, :n_e]
+        combo = np.hstack([selector(p, lay.x), residual])
+        self.cf_spec, self.cf_beta, self.cf_bread = linear_spec(prod, combo, kind)
 
-def reduced_form(
-    fit: IVFit, problem: IVProblem, beta: np.ndarray, bread: np.ndarray, n: int, k_absorbed: int,
-    sizes: tuple[int, ...], small_sample: bool, rules: Any,
-) -> Any:  # fmt: skip
-    """The outcome on the instruments and covariates: the instruments' rows (estimate, std_error, p_value)."""
-    import pandas as pd
+    def _covariance(self, index: int, bread: np.ndarray) -> tuple[np.ndarray, float | None]:
+        problem, fit = self.problem, self.fit
+        if self._sums is None:
+            codes, _ = cluster_terms(fit.cov_type, problem.clusters)
+            self._sums = residual_pass(
+                problem.design, problem.y, problem.weights, [self.rf_spec, self.cf_spec], problem.products.coords,
+                pass_kind(fit.cov_type), codes, problem.chunk_rows,
+            )  # fmt: skip
+        df_k = bread.shape[0] + problem.k_absorbed
+        return spec_covariance(
+            fit.cov_type, bread, self._sums[index], fit.n, df_k, fit.n_clusters, self.small_sample, problem.rules
+        )  # fmt: skip
 
-    sums = fit.extra[0]
-    cov, df = spec_covariance(fit.cov_type, bread, sums, n, len(beta) + k_absorbed, sizes, small_sample, rules)
-    n_w = len(problem.layout.exog)
-    b = beta[n_w:]
-    se = np.sqrt(np.diag(cov)[n_w:])
-    return pd.DataFrame(
-        {
-            "term": problem.instrument_names,
-            "estimate": b,
-            "std_error": se,
-            "p_value": np.asarray(two_sided_p(b / se, df)),
-        }
-    )
+    def endogeneity(self) -> TestResult:
+        """Durbin-Wu-Hausman in the regression (control-function) form: the outcome on the regressors and the
+        first-stage residuals; the residuals' coefficients tested jointly with the fit's covariance type."""
+        n_e = len(self.problem.layout.endog)
+        cov, _ = self._covariance(1, self.cf_bread)
+        b, v = self.cf_beta[-n_e:], cov[-n_e:, -n_e:]
+        stat = float(b @ np.linalg.solve(v, b))
+        df = float(n_e)
+        return TestResult(
+            "Durbin-Wu-Hausman test (control function)", stat, "chi2", df, None, chi2_sf(stat, df),
+            "the endogenous regressor(s) are exogenous (OLS would be consistent)",
+            details={"cov_type": self.fit.cov_type, "coefficients": [float(x) for x in b]},
+        )  # fmt: skip
+
+    def reduced_form(self) -> Any:
+        """The outcome on the instruments and covariates: the instruments' rows (estimate, std_error, p_value)."""
+        import pandas as pd
+
+        cov, df = self._covariance(0, self.rf_bread)
+        n_w = len(self.problem.layout.exog)
+        b = self.rf_beta[n_w:]
+        se = np.sqrt(np.diag(cov)[n_w:])
+        return pd.DataFrame(
+            {
+                "term": self.problem.instrument_names,
+                "estimate": b,
+                "std_error": se,
+                "p_value": np.asarray(two_sided_p(b / se, df)),
+            }
+        )
