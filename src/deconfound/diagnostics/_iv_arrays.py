@@ -21,7 +21,7 @@ covariates, weighted) is added to the leverage of the partialled instruments.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -76,9 +76,11 @@ def _matrix(value: ArrayLike, name: str, n: int | None) -> np.ndarray:
     return arr
 
 
-def _codes(value: object, n: int) -> tuple[np.ndarray, ...]:
+def _codes(value: object, n: int, compact: bool = False) -> tuple[np.ndarray, ...]:
     if value is None:
         return ()
+    if compact:  # already integer codes 0..G-1 (the data layer's)
+        return tuple(np.asarray(c, dtype=np.int64) for c in value)  # type: ignore[attr-defined]
     arrays = [value] if isinstance(value, np.ndarray) and value.ndim == 1 else list(value)  # type: ignore[call-overload]
     if isinstance(value, np.ndarray) and value.ndim == 2:
         arrays = [value[:, j] for j in range(value.shape[1])]
@@ -115,8 +117,14 @@ def prepare(
     endog_names: Sequence[str] | None = None,
     instrument_names: Sequence[str] | None = None,
     method: str = "the weak-instrument diagnostics",
+    checked: bool = False,
 ) -> IVArrays:
-    """Validate the partialled arrays, apply the weights and check the instruments' rank."""
+    """Validate the partialled arrays, apply the weights and check the instruments' rank.
+
+    ``checked=True`` (an estimator that validated its data and instruments already, with compact integer
+    cluster codes) skips the value and rank checks, which cost as much as the diagnostics on large data."""
+    if checked:
+        return _trusted(y, X, Z, weights, clusters, cov_type, int(k_exog), exog_leverage, endog_names, instrument_names)
     yv = _matrix(y, "y", None)
     if yv.shape[1] != 1:
         raise DataError(f"y must be one column, got {yv.shape[1]}.")
@@ -163,6 +171,25 @@ def prepare(
             f"{n} rows leave no residual degrees of freedom for {Zm.shape[1]} instruments and {k_exog} covariates."
         )
     return IVArrays(yv[:, 0], Xm, Zm, int(k_exog), kind, codes, lev, xn, zn)
+
+
+def _trusted(
+    y: ArrayLike, X: ArrayLike, Z: ArrayLike, weights: ArrayLike | None, clusters: object, cov_type: str, k_exog: int,
+    exog_leverage: ArrayLike | None, endog_names: Sequence[str] | None, instrument_names: Sequence[str] | None,
+) -> IVArrays:  # fmt: skip
+    yv, Xm, Zm = (np.asarray(a, dtype=float) for a in (y, X, Z))
+    Xm = Xm[:, None] if Xm.ndim == 1 else Xm
+    Zm = Zm[:, None] if Zm.ndim == 1 else Zm
+    if weights is not None:
+        root = np.sqrt(np.asarray(weights, dtype=float))
+        yv, Xm, Zm = yv * root, Xm * root[:, None], Zm * root[:, None]
+    kind = check_cov_type(cov_type, method="iv")
+    codes = _codes(clusters, len(yv), compact=True) if kind == "cluster" else ()
+    lev = None if exog_leverage is None else np.asarray(exog_leverage, dtype=float)
+    if kind in ("HC2", "HC3") and lev is None:
+        lev = np.zeros(len(yv))
+    xn, zn = _names(endog_names, Xm.shape[1], "endogenous"), _names(instrument_names, Zm.shape[1], "instrument")
+    return IVArrays(yv, Xm, Zm, k_exog, kind, codes, lev, xn, zn)
 
 
 def _check_rank(M: np.ndarray, names: Sequence[str], what: str, when: str) -> None:
@@ -230,17 +257,39 @@ def wald(coef: np.ndarray, cov: np.ndarray) -> float:
 
 
 @dataclass(frozen=True)
+class Regression:
+    """A column regressed on the partialled instruments: coefficients, residuals, covariance and its df."""
+
+    coef: np.ndarray
+    resid: np.ndarray
+    cov: np.ndarray
+    df: float
+
+
+@dataclass(frozen=True)
 class Projection:
-    """The instruments' cross-products, computed once: Z'Z, its inverse, and P_Z of a column on demand."""
+    """The instruments' cross-products, computed once: Z'Z, its inverse, P_Z of a column on demand, and the
+    regressions on Z already run (the first stages serve the F statistics, Kleibergen-Paap, the effective F
+    and the Anderson-Rubin set alike)."""
 
     Z: np.ndarray
     zz: np.ndarray
     zz_inv: np.ndarray
+    done: dict[object, Regression] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, Z: np.ndarray) -> Projection:
         zz = Z.T @ Z
         return cls(Z, zz, np.linalg.inv(zz))
+
+    def regress(self, st: IVArrays, key: object, v: np.ndarray) -> Regression:
+        """The regression of ``v`` on Z with ``st``'s covariance, computed once per ``key``."""
+        if key not in self.done:
+            coef = self.coef(v)
+            resid = v - self.Z @ coef
+            cov, df = coef_cov(st, self.Z, resid, self.zz_inv)
+            self.done[key] = Regression(coef, resid, cov, df)
+        return self.done[key]
 
     def coef(self, v: np.ndarray) -> np.ndarray:
         return self.zz_inv @ (self.Z.T @ v)

@@ -134,18 +134,18 @@ class FirstStage:
 
 
 def _first_stage(st: IVArrays, proj: Projection) -> tuple[FirstStageRow, ...]:
-    X, Z = st.X, st.Z
+    X = st.X
     q, p = st.q, st.p
-    fitted = proj.fitted(X)
-    shea = np.diag(np.linalg.inv(X.T @ X)) / np.diag(np.linalg.inv(fitted.T @ fitted))
+    pi = np.column_stack([proj.regress(st, ("x", j), X[:, j]).coef for j in range(p)])
+    shea = np.diag(np.linalg.inv(X.T @ X)) / np.diag(np.linalg.inv(pi.T @ proj.zz @ pi))  # X^'X^ = Pi'Z'Z Pi
+    fitted = st.Z @ pi if p > 1 else None
     rows = []
     for j in range(p):
         x = X[:, j]
-        coef = proj.zz_inv @ (Z.T @ x)
-        resid = x - Z @ coef
-        cov, df = coef_cov(st, Z, resid, proj.zz_inv)
+        fit = proj.regress(st, ("x", j), x)
+        coef, resid, cov, df = fit.coef, fit.resid, fit.cov, fit.df
         chi2 = wald(coef, cov)
-        sw_chi2, sw_df = _sanderson_windmeijer(st, proj, fitted, j) if p > 1 else (chi2, q)
+        sw_chi2, sw_df = _sanderson_windmeijer(st, proj, fitted, j) if fitted is not None else (chi2, q)
         rows.append(
             FirstStageRow(
                 endogenous=st.endog_names[j],
@@ -229,7 +229,8 @@ def cragg_donald_f(st: IVArrays, proj: Projection) -> float:
 def _smallest_canonical(st: IVArrays, proj: Projection) -> float:
     xpx = st.X.T @ st.X
     a = _inv_chol(xpx)
-    m = a.T @ (st.X.T @ proj.fitted(st.X)) @ a
+    pi = np.column_stack([proj.regress(st, ("x", j), st.X[:, j]).coef for j in range(st.p)])
+    m = a.T @ (pi.T @ proj.zz @ pi) @ a  # X'P_Z X
     return float(np.linalg.eigvalsh(0.5 * (m + m.T))[0])
 
 
@@ -248,7 +249,7 @@ def kleibergen_paap_f(st: IVArrays, proj: Projection) -> float:
     u, _, vt = np.linalg.svd(theta)
     a, b = u[:, p - 1 :], vt.T[:, p - 1 :]
     lam = (b.T @ theta.T @ a).ravel(order="C")  # vec(A' Theta B), one column
-    resid = st.X - st.Z @ pi
+    resid = np.column_stack([proj.regress(st, ("x", j), st.X[:, j]).resid for j in range(p)])
     scores = np.column_stack([resid[:, [j]] * st.Z for j in range(p)])  # vec(Z'V) ordered by regressor
     if st.cov_type == "cluster":
         codes = list(st.clusters)
@@ -284,9 +285,8 @@ def effective_f(st: IVArrays, proj: Projection) -> tuple[float, dict[str, float]
     """(F_eff, simplified 5% critical values by tau, K_eff) for one endogenous regressor."""
     from scipy import special
 
-    x = st.X[:, 0]
-    pi = proj.coef(x)
-    cov, _ = coef_cov(st, st.Z, x - st.Z @ pi, proj.zz_inv)
+    fit = proj.regress(st, ("x", 0), st.X[:, 0])
+    pi, cov = fit.coef, fit.cov
     f_eff = float(pi @ proj.zz @ pi / np.trace(cov @ proj.zz))
     root = np.linalg.cholesky(proj.zz)  # L L' = Z'Z; S = L' V L is the covariance of orthonormalised scores
     s = root.T @ cov @ root
@@ -472,7 +472,11 @@ def weak_iv_diagnostics(
         instrument_names=instrument_names,
         method="weak_iv_diagnostics",
     )
-    proj = Projection.of(st.Z)
+    return diagnose(st, Projection.of(st.Z), estimator)
+
+
+def diagnose(st: IVArrays, proj: Projection, estimator: str = "2sls") -> WeakIVDiagnostics:
+    """:func:`weak_iv_diagnostics` on prepared arrays (an estimator that has them already)."""
     fs = FirstStage(_first_stage(st, proj), st.cov_type, st.n)
     kp = None if st.cov_type == "nonrobust" else kleibergen_paap_f(st, proj)
     eff, crit, k_eff = effective_f(st, proj) if st.p == 1 else (None, {}, None)

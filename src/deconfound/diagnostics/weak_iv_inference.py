@@ -165,12 +165,10 @@ class _RobustAR:
     """AR(b) - critical value for robust/clustered covariances, from three covariance evaluations."""
 
     def __init__(self, st: IVArrays, proj: Projection, crit: float) -> None:
-        x, y, Z = st.X[:, 0], st.y, st.Z
-        self.gy, self.gx = proj.coef(y), proj.coef(x)
-        ry, rx = y - Z @ self.gy, x - Z @ self.gx
-        cyy, df = coef_cov(st, Z, ry, proj.zz_inv)
-        cxx, _ = coef_cov(st, Z, rx, proj.zz_inv)
-        csum, _ = coef_cov(st, Z, ry + rx, proj.zz_inv)
+        fx, fy = proj.regress(st, ("x", 0), st.X[:, 0]), proj.regress(st, "y", st.y)
+        self.gy, self.gx = fy.coef, fx.coef
+        cyy, cxx, df = fy.cov, fx.cov, fy.df
+        csum, _ = coef_cov(st, st.Z, fy.resid + fx.resid, proj.zz_inv)
         self.cyy, self.cxx, self.cxy = cyy, cxx, 0.5 * (csum - cyy - cxx)
         self.q, self.df, self.crit = st.q, df, crit
 
@@ -230,7 +228,6 @@ def anderson_rubin(
 ) -> AndersonRubin:
     """The Anderson-Rubin test of beta = ``beta0`` and the ``level`` confidence set for the coefficient of the
     one endogenous regressor ``x`` (partialled arrays; see the module docstring)."""
-    from scipy import special
 
     level = check_level(level)
     st = prepare(
@@ -249,17 +246,24 @@ def anderson_rubin(
         raise SpecificationError(
             f"anderson_rubin takes one endogenous regressor, got {st.p}; the confidence set is for one coefficient."
         )
-    proj = Projection.of(st.Z)
+    return ar_set(st, Projection.of(st.Z), beta0=beta0, level=level)
+
+
+def ar_set(st: IVArrays, proj: Projection, *, beta0: float = 0.0, level: float = 0.95) -> AndersonRubin:
+    """:func:`anderson_rubin` on prepared arrays (an estimator that has them already)."""
+    from scipy import special
+
     robust = _RobustAR(st, proj, 0.0)
     df = robust.df
     crit = float(special.fdtri(st.q, df, level))
     robust.crit = crit
     stat = float(robust.stat(np.array([beta0]))[0])
     xv, yv = st.X[:, 0], st.y
-    xpx, xpy = float(xv @ proj.fitted(xv)), float(xv @ proj.fitted(yv))
+    gx, gy = robust.gx, robust.gy  # x'P_Z y = gx' Z'Z gy
+    xpx, xpy = float(gx @ proj.zz @ gx), float(gx @ proj.zz @ gy)
     center = xpy / xpx
     if st.cov_type == "nonrobust":
-        ypy = float(yv @ proj.fitted(yv))
+        ypy = float(gy @ proj.zz @ gy)
         kappa = crit * st.q / st.df_resid
         a = xpx - kappa * (float(xv @ xv) - xpx)
         b = -2.0 * (xpy - kappa * (float(xv @ yv) - xpy))

@@ -20,13 +20,41 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..diagnostics._iv_arrays import Projection, prepare
 from ..diagnostics.compliers import compliers
-from ..diagnostics.weak_iv import weak_iv_diagnostics
-from ..diagnostics.weak_iv_inference import anderson_rubin, tf_interval
-from ..results import Estimate
+from ..diagnostics.weak_iv import diagnose
+from ..diagnostics.weak_iv_inference import ar_set, tf_interval
+from ..results import Estimate, LazyValue
 
 if TYPE_CHECKING:
     from .iv import IVProblem
+
+#: rows per block when partialling (a few MB of columns at a time)
+PARTIAL_ROWS = 1 << 15
+
+
+def _partialled(problem: IVProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """y, the endogenous regressors and the instruments with the covariates (and absorbed effects) partialled
+    out, as ``IVProblem.partialled()`` gives them, computed in row blocks so that only these columns are held."""
+    prod, lay = problem.products, problem.layout
+    ex, endog, instr = list(lay.exog), list(lay.endog), list(lay.instruments)
+    cols = [*endog, *instr]
+    n, step = problem.n, max(int(problem.chunk_rows), PARTIAL_ROWS)
+    y = np.asarray(problem.y, dtype=float) - prod.mean_y
+    out = np.empty((n, len(cols)))
+    coef = np.linalg.solve(prod.block(ex, ex), prod.block(ex, [*cols, prod.y])) if ex else None
+    buf = None
+    for a in range(0, n, step):
+        b = min(a + step, n)
+        blk = prod.coords.to_z(problem.design.block(a, b, out=buf))
+        buf = blk
+        out[a:b] = blk[:, cols]
+        if coef is not None:
+            fitted = blk[:, ex] @ coef
+            out[a:b] -= fitted[:, :-1]
+            y[a:b] -= fitted[:, -1]
+    p = len(endog)
+    return y, out[:, :p], out[:, p:]
 
 
 def _exog_leverage(problem: IVProblem) -> np.ndarray | None:
@@ -41,48 +69,49 @@ def _exog_leverage(problem: IVProblem) -> np.ndarray | None:
 
 
 def _binary(values: np.ndarray) -> bool:
-    levels = np.unique(values)
-    return levels.size == 2 and set(levels.tolist()) == {0.0, 1.0}
+    return bool(values.size) and bool(np.all((values == 0.0) | (values == 1.0))) and values.min() != values.max()
 
 
 def _compliers(problem: IVProblem) -> Any:
+    """The complier analysis, or None when the instrument and treatment are not one binary pair."""
     prep, lay = problem.prep, problem.layout
     if len(lay.endog) != 1 or len(lay.instruments) != 1 or prep.treatment is None:
         return None
     z = np.asarray(prep.extra[f"instrument:{problem.roles.instruments[0]}"], dtype=float)
     d = np.asarray(prep.treatment, dtype=float)
-    if z.shape != d.shape or not (_binary(z) and _binary(d)):
+    if z.shape != d.shape or not (_binary(d) and _binary(z)):
         return None
-    covariates: dict[str, np.ndarray] = {}
-    if not problem.roles.absorb:
-        block = problem.design.block(0, problem.n)
-        for i in lay.exog:
-            column = block[:, i]
-            if column.min() != column.max():  # not the constant
-                covariates[problem.design.names[i]] = column
-    return compliers(prep.outcome, d, z, covariates, weights=problem.weights)
+
+    def build() -> Any:
+        covariates: dict[str, np.ndarray] = {}
+        if not problem.roles.absorb and len(lay.exog) > 1:
+            block = problem.design.block(0, problem.n)
+            for i in lay.exog:
+                column = block[:, i]
+                if column.min() != column.max():  # not the constant
+                    covariates[problem.design.names[i]] = column
+        return compliers(prep.outcome, d, z, covariates, weights=problem.weights)
+
+    return LazyValue(build)
 
 
 def instrument_diagnostics(
     problem: IVProblem, *, estimator: str, estimate: float, std_error: float, level: float
 ) -> tuple[dict[str, Any], WeakIVResult]:
     """The diagnostics entries of an IV fit and the weak-instrument verdict (not yet issued)."""
-    part = problem.partialled()
+    y, endog, instruments = _partialled(problem)
     lay = problem.layout
-    common: dict[str, Any] = {
-        "k_exog": len(lay.exog) + problem.k_absorbed,
-        "weights": problem.weights,
-        "clusters": problem.clusters if problem.cov_type == "cluster" else None,
-        "cov_type": problem.cov_type,
-        "exog_leverage": _exog_leverage(problem),
-        "instrument_names": problem.instrument_names,
-    }
-    weak = weak_iv_diagnostics(
-        part["y"], part["endog"], part["instruments"], estimator=estimator, endog_names=problem.endog_names, **common
-    )
+    st = prepare(
+        y, endog, instruments, k_exog=len(lay.exog) + problem.k_absorbed, weights=problem.weights,
+        clusters=problem.clusters if problem.cov_type == "cluster" else None, cov_type=problem.cov_type,
+        exog_leverage=_exog_leverage(problem), endog_names=problem.endog_names,
+        instrument_names=problem.instrument_names, checked=True,
+    )  # fmt: skip
+    proj = Projection.of(st.Z)
+    weak = diagnose(st, proj, estimator)
     out: dict[str, Any] = {"first_stage": weak.first_stage, "weak_iv": weak}
     if len(lay.endog) == 1:
-        out["anderson_rubin"] = anderson_rubin(part["y"], part["endog"], part["instruments"], level=level, **common)
+        out["anderson_rubin"] = ar_set(st, proj, level=level)
         if len(lay.instruments) == 1 and estimator == "2sls" and abs(level - 0.95) < 1e-12:
             out["tf"] = tf_interval(estimate, std_error, weak.first_stage.rows[0].f_stat)
     found = _compliers(problem)
