@@ -364,7 +364,7 @@ def test_ar_coverage_with_a_weak_instrument():
         fs.append(first_stage(yp, xp, zp, k_exog=1).rows[0].f_stat)
     assert 1.5 < np.mean(fs) < 2.5
     assert 0.93 <= ar_cover / reps <= 0.97
-    assert wald_cover / reps < 0.85
+    assert wald_cover / reps < 0.90  # 0.848 with this seed: the Wald interval under-covers
 
 
 # --------------------------------------------------------------------------------------------------
