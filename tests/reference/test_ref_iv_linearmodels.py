@@ -97,11 +97,14 @@ def test_two_way_cluster_matches_linearmodels(sim):
 
 
 @pytest.mark.parametrize("cov_type", ["HC0", "HC1", "cluster"])
-def test_gmm_matches_linearmodels(sim, cov_type):
+@pytest.mark.parametrize("weighted", [False, True])
+def test_gmm_matches_linearmodels(sim, cov_type, weighted):
     kw = {"clusters": sim.c} if cov_type == "cluster" else {}
     weight = "clustered" if cov_type == "cluster" else "robust"
-    ref = _lm(sim, IVGMM, weight_type=weight, **kw).fit(cov_type=LM_COV[cov_type], debiased=cov_type != "HC0", **kw)
-    ours = _ours(sim, estimator="gmm", cov_type=cov_type, cluster="c" if cov_type == "cluster" else None)
+    model = _lm(sim, IVGMM, weights=sim.wt if weighted else None, weight_type=weight, **kw)
+    ref = model.fit(cov_type=LM_COV[cov_type], debiased=cov_type != "HC0", **kw)
+    ours = _ours(sim, estimator="gmm", cov_type=cov_type, cluster="c" if cov_type == "cluster" else None,
+                 weights="wt" if weighted else None)  # fmt: skip
     _close(ours, ref)
     j = ours.diagnostics["overid"]
     assert j.name == "Hansen J test"
@@ -135,6 +138,13 @@ def test_dwh_regression_form_matches_linearmodels(sim, cov_type, lm):
     test = ours.diagnostics["endogeneity"]
     assert test.statistic == pytest.approx(ref.stat, rel=1e-7)
     assert test.df == ref.df == 2
+
+
+def test_dwh_nonrobust_is_wu_hausman_times_its_df(sim):
+    """With the small-sample nonrobust covariance the control-function Wald statistic is df x Wu-Hausman's F."""
+    ref = _lm(sim).fit(cov_type="unadjusted").wu_hausman()
+    test = _ours(sim).diagnostics["endogeneity"]
+    assert test.statistic / test.df == pytest.approx(ref.stat, rel=1e-8)
 
 
 def test_reduced_form_is_ols_of_the_outcome_on_the_instruments(sim):
