@@ -30,6 +30,7 @@ from .errors import (
     IdentificationError,
     NotFittedError,
     SpecificationError,
+    WeakInstrumentWarning,
 )
 from .estimators.registry import public_functions as _public_functions
 

@@ -12,7 +12,8 @@ Every error a user can trigger is one of these; every diagnostic is a warning fr
 
     DeconfoundWarning(UserWarning)
     ├── DiagnosticWarning                a diagnostic found a problem (collinearity, imbalance, overlap)
-    │   └── BadControlWarning            the adjustment set holds a bad control or leaves a backdoor path open
+    │   ├── BadControlWarning            the adjustment set holds a bad control or leaves a backdoor path open
+    │   └── WeakInstrumentWarning        the instruments are weak (names the statistic and its critical value)
     ├── DataWarning                      something about the data the user should know (rows dropped, encoding)
     └── ConvergenceWarning               a solver stopped early but produced an answer
 """
@@ -37,6 +38,7 @@ __all__ = [
     "IdentificationError",
     "NotFittedError",
     "SpecificationError",
+    "WeakInstrumentWarning",
 ]
 
 
@@ -112,3 +114,8 @@ def _user_stacklevel() -> int:
 def warn(message: str, category: type[DeconfoundWarning] = DiagnosticWarning) -> None:
     """Issue ``message`` as a deconfound warning pointing at the user's line of code."""
     warnings.warn(message, category, stacklevel=_user_stacklevel())
+
+
+class WeakInstrumentWarning(DiagnosticWarning):
+    """The excluded instruments are weak: the message names the statistic (effective F, Kleibergen-Paap or
+    Cragg-Donald F), its value and the critical value it fell below."""

@@ -18,6 +18,7 @@ from ..diagnostics.hypotheses import TestResult
 from ..errors import DataError
 from ..results import CoefTable, Estimate, LazyValue
 from ._base import make_estimate
+from ._iv_weak import instrument_diagnostics
 
 if TYPE_CHECKING:
     from .iv import IVProblem
@@ -64,7 +65,11 @@ def fit_and_report(problem: IVProblem, *, estimator: str, fuller: float, small_s
             f"{problem.n_singletons} observation(s) dropped because they are alone in their group of a fixed effect "
             f"({', '.join(problem.roles.absorb)}) (fixest drops them the same way)."
         )
-    return make_estimate(
+    extra, weak = instrument_diagnostics(
+        problem, estimator=estimator, estimate=float(fit.coef[j]), std_error=float(np.sqrt(var)), level=level
+    )
+    diagnostics.update(extra)
+    result = make_estimate(
         prep,
         method="iv",
         label=LABELS[estimator],
@@ -80,6 +85,7 @@ def fit_and_report(problem: IVProblem, *, estimator: str, fuller: float, small_s
         n=problem.n,
         n_clusters=min(fit.n_clusters) if fit.n_clusters else None,
     )
+    return weak.attach(result)
 
 
 def _estimand_note(problem: IVProblem, binary: bool) -> str:

@@ -421,6 +421,8 @@ REGISTRY: dict[str, Method] = {
 }
 
 # instrumental variables (issue 13): the roles endog/instruments are not the model's (model=False here)
+#: the instruments' diagnostics the report draws (report/iv_section.py)
+IV_RENDERS = ("first_stage", "weak_iv", "compliers")
 _IV_OPTIONS = (
     Option("endog", "iv: endogenous regressor(s), comma-separated (default: --treatment)", kind="names"),
     Option("instruments", "iv: excluded instrument(s), comma-separated", kind="names"),
@@ -435,7 +437,7 @@ REGISTRY["iv"] = Method(
     model=False,
     in_compare=False,
     cov_types=OLS_COV_TYPES,
-    renders=(),
+    renders=IV_RENDERS,
     cli_options=_IV_OPTIONS,
     one_of=("treatment", "endog", "formula"),
 )
@@ -448,6 +450,7 @@ REGISTRY["wald"] = Method(
     in_compare=False,
     binary_treatment=True,
     cov_types=OLS_COV_TYPES,
+    renders=IV_RENDERS,
     cli_options=(Option("instrument", "wald: the binary instrument column"),),
 )
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .._core.progress import SILENT, Progress
+from . import iv_section as _iv_section  # noqa: F401  (registers the IV diagnostics renderers)
 from .build import DIAGNOSTIC_RENDERERS, Analysis, build_report
 from .content import ReportContent, render_html
 
