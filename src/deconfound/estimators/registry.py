@@ -60,6 +60,7 @@ FAMILIES: dict[str, str | None] = {
     "regression": None,
     "panel": "panels and difference-in-differences",
     "propensity": "propensity score, matching and weighting",
+    "front-door": "front-door adjustment",
 }
 
 
@@ -417,6 +418,26 @@ REGISTRY: dict[str, Method] = {
         cov_types=FE_COV_TYPES,
     ),
 }
+
+# the front door: identified when the graph names mediators that carry the whole effect (issue 13, item 6);
+# the model passes the front-door set the graph names as mediators= (``needs``), only when adjustment fails.
+REGISTRY["front-door"] = Method(
+    "deconfound.estimators.frontdoor:front_door",
+    "Front-door adjustment",
+    adjustment="none",
+    needs=("mediators",),
+    family="front-door",
+    cli_options=(
+        Option("mediators", "front-door: the mediator column(s), comma-separated", kind="names", example="M"),
+        Option(
+            "model",
+            "front-door: linear (default: product of coefficients) or a regressor preset (ols, lasso, gbm, rf)",
+            flag="front-door-model",
+        ),
+        Option("se", "front-door: stacked (default for linear) or bootstrap", flag="front-door-se"),
+        Option("n_bootstrap", "front-door: bootstrap resamples (default 500)", kind="int"),
+    ),
+)
 
 #: the command line's method when --method is not given
 DEFAULT_METHOD = "ols"
