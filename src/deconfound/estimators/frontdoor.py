@@ -288,13 +288,14 @@ def _stacked(
     infl_a = np.column_stack([_influence(fit, x1, rows.m[:, j], rows.w, 1) for j, fit in enumerate(stage1)])
     infl_b = np.column_stack([_influence(stage2, x2, rows.y, rows.w, 1 + j) for j in range(k)])
     paths = infl_a * b + infl_b * a
-    infl = np.hstack([infl_a, infl_b, paths, paths.sum(axis=1, keepdims=True)])
+    several = k > 1  # with one mediator its path is the effect: listed once
+    infl = np.hstack([infl_a, infl_b, *([paths] if several else []), paths.sum(axis=1, keepdims=True)])
     cov = _sandwich(infl, rows.clusters)
-    coef = np.concatenate([a, b, a * b, [float(a @ b)]])
+    coef = np.concatenate([a, b, a * b if several else [], [float(a @ b)]])
     terms = (
         [f"{treatment} -> {m}" for m in names]
         + [f"{m} -> {outcome} | {treatment}" for m in names]
-        + [f"{treatment} -> {m} -> {outcome}" for m in names]
+        + ([f"{treatment} -> {m} -> {outcome}" for m in names] if several else [])
         + ["front-door effect"]
     )
     stats = {"cov_type": "stacked (HC0)" if rows.clusters is None else "stacked (cluster)", "n": len(rows.y)}
