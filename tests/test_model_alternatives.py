@@ -147,3 +147,5 @@ def test_report_of_a_front_door_model(fd_data):
     html = model.report(seed=1)
     assert "Front-door adjustment" in html
     assert "front-door criterion" in html
+    assert "Treatment -&gt; mediators: Front-door adjustment" in html
+    assert "Mediators -&gt; outcome: Front-door adjustment" in html

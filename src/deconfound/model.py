@@ -192,6 +192,23 @@ def _alternative_roles(ident: Identification, strategy: str | None) -> tuple[str
     return ()
 
 
+def graph_alternative(
+    graph: Any, *, treatment: str, outcome: str, strategy: str, observed: Iterable[str] | None = None
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The mediators (``strategy="front-door"``) or instruments (``"iv"``) the graph names, with the covariates
+    they need (the instruments' conditioning set; none for the front door). Raises an IdentificationError
+    saying what the graph offers when it names none (the command line's ``estimate --graph``)."""
+    ident = identify(as_graph(graph), treatment=treatment, outcome=outcome, observed=observed, alternatives=True)
+    if strategy == "front-door" and ident.front_door:
+        return tuple(ident.front_door[0]), ()
+    if strategy == "iv" and ident.instruments:
+        return _instrument_names(ident), _instrument_given(ident)
+    what = "front-door set" if strategy == "front-door" else "observed instrument"
+    raise IdentificationError(
+        f"The graph names no {what} for the effect of {treatment} on {outcome}. {ident.explanation}"
+    )
+
+
 def identifies_by(method: str, spec: Method) -> str:
     """How a registered method identifies the effect: ``"backdoor"`` (adjustment), ``"front-door"`` (it
     needs ``mediators``) or ``"iv"`` (it needs ``instruments``, or is the registry's ``"iv"``)."""

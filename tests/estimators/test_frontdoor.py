@@ -271,3 +271,16 @@ def test_the_joint_table_lists_each_path_with_several_mediators():
     assert abs(fd.estimate - (TRUTH - 0.5)) < 3 * fd.std_error
     single = dc.front_door(df, outcome="Y", treatment="T", mediators="M").coefficients
     assert single.names == ("T -> M", "M -> Y | T", "front-door effect")
+
+
+def test_command_line_takes_the_mediators_from_the_graph(tmp_path, capsys, data):
+    path = tmp_path / "fd.csv"
+    data.to_csv(path, index=False)
+    argv = ["estimate", str(path), "-y", "Y", "-t", "T", "--method", "front-door", "--json"]
+    assert main([*argv, "--graph", "U -> T; U -> Y; T -> M -> Y"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["diagnostics"]["mediators"] == ["M"]
+    ref = dc.front_door(data, outcome="Y", treatment="T", mediators="M")
+    assert out["estimate"] == pytest.approx(ref.estimate, rel=1e-12)
+    assert main([*argv, "--graph", "U -> T; U -> Y; T -> Y"]) == 2
+    assert "The graph names no front-door set for the effect of T on Y" in capsys.readouterr().err

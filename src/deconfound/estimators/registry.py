@@ -427,6 +427,7 @@ REGISTRY["front-door"] = Method(
     adjustment="none",
     needs=("mediators",),
     family="front-door",
+    renders=("mediator_model", "outcome_model"),
     cli_options=(
         Option("mediators", "front-door: the mediator column(s), comma-separated", kind="names", example="M"),
         Option(
