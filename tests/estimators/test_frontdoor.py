@@ -171,7 +171,7 @@ def test_flexible_learner_captures_a_nonlinear_outcome():
     from scipy.stats import norm
 
     truth = 2 * (norm.sf(0.5 - 0.8) - norm.sf(0.5))
-    fit = dc.front_door(df, outcome="Y", treatment="T", mediators="M", model="gbm", n_bootstrap=30, random_state=1)
+    fit = dc.front_door(df, outcome="Y", treatment="T", mediators="M", model="gbm", n_bootstrap=20, random_state=1)
     assert abs(fit.estimate - truth) < 0.1
 
 
@@ -284,3 +284,11 @@ def test_command_line_takes_the_mediators_from_the_graph(tmp_path, capsys, data)
     assert out["estimate"] == pytest.approx(ref.estimate, rel=1e-12)
     assert main([*argv, "--graph", "U -> T; U -> Y; T -> Y"]) == 2
     assert "The graph names no front-door set for the effect of T on Y" in capsys.readouterr().err
+
+
+def test_flexible_treatment_model_that_separates_the_arms_is_refused():
+    rng = np.random.default_rng(5)
+    df = _confounded(rng, 300, covariate=True)
+    df["X"] = (2 * df["T"] - 1) * rng.uniform(1, 3, size=len(df))  # the sign of X is the arm
+    with pytest.raises(dc.DeconfoundError, match=r"treatment_model 'logistic' .*covariate 'X' separates treated"):
+        dc.front_door(df, outcome="Y", treatment="T", mediators="M", covariates="X", model="ols", n_bootstrap=20)

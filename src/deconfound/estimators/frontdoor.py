@@ -22,7 +22,7 @@ do(T = t) is their empirical distribution among the units with T = t:
 
     E[Y | do(t)] = mean over {i: T_i = t} of  sum_t' P(t') mu(M_i, t')
 
-With covariates P(t' | X) comes from ``propensity_model`` and the units with T = t are weighted by
+With covariates P(t' | X) comes from ``treatment_model`` and the units with T = t are weighted by
 1 / P(t | X_i), so that their covariates stand for everyone's. Standard errors by the bootstrap
 (``n_bootstrap`` resamples, seeded by ``random_state``; the learner gets a seed derived from it).
 """
@@ -66,6 +66,7 @@ class _Rows:
     x: np.ndarray  # n x k covariates (k may be 0)
     w: np.ndarray | None
     clusters: np.ndarray | None
+    names: tuple[str, ...] = ()  # of the learners' features: the mediators, the treatment, the covariates
 
     def take(self, idx: np.ndarray) -> _Rows:
         return _Rows(
@@ -75,7 +76,16 @@ class _Rows:
             self.x[idx],
             None if self.w is None else self.w[idx],
             None if self.clusters is None else self.clusters[idx],
+            self.names,
         )
+
+    def features(self, t: float | None = None) -> pd.DataFrame:
+        """The outcome learner's features (the treatment set to ``t`` when given), named as the columns."""
+        treatment = self.t if t is None else np.full_like(self.t, t)
+        return pd.DataFrame(np.hstack([self.m, treatment[:, None], self.x]), columns=list(self.names))
+
+    def covariates(self) -> pd.DataFrame:
+        return pd.DataFrame(self.x, columns=list(self.names[self.m.shape[1] + 1 :]))
 
 
 def front_door(
@@ -88,7 +98,7 @@ def front_door(
     weights: str | None = None,
     cluster: str | None = None,
     model: Any = "linear",
-    propensity_model: Any = "logistic",
+    treatment_model: Any = "logistic",
     se: str | None = None,
     n_bootstrap: int = 500,
     random_state: Any = None,
@@ -103,7 +113,7 @@ def front_door(
     estimating equations (``se="stacked"``, default) or the bootstrap (``se="bootstrap"``). Any other
     ``model`` (a regressor preset such as ``"gbm"``, ``"rf"``, ``"lasso"``, ``"ols"``, or a scikit-learn
     regressor) fits E[outcome | mediators, treatment, covariates] with it and averages the plug-in formula
-    (a two-level treatment; with covariates ``propensity_model`` gives P(treatment | covariates));
+    (a two-level treatment; with covariates ``treatment_model`` gives P(treatment | covariates));
     standard errors by the bootstrap. ``n_bootstrap`` resamples (of clusters with ``cluster``) are seeded
     by ``random_state``. The result carries both stages' tables (``diagnostics["mediator_model"]``,
     ``diagnostics["outcome_model"]``) and warns in plain words when the treatment barely moves the mediators.
@@ -114,7 +124,7 @@ def front_door(
     se = _check_se(se, linear)
     n_bootstrap = check_positive_int(n_bootstrap, "n_bootstrap", minimum=20)
     seed = seed_from(random_state)
-    learners = None if linear else _learners(model, propensity_model, covariates, seed)
+    learners = None if linear else _learners(model, treatment_model, covariates, seed)
     prep = prepare(
         data,
         outcome=outcome,
@@ -205,14 +215,14 @@ def _check_se(se: Any, linear: bool) -> str:
     return se
 
 
-def _learners(model: Any, propensity_model: Any, covariates: Any, seed: int) -> tuple[Any, Any]:
+def _learners(model: Any, treatment_model: Any, covariates: Any, seed: int) -> tuple[Any, Any]:
     outcome_learner = make_learner(model, kind="regressor", argument="model", random_state=derive_seed(seed, "outcome"))
     propensity = None
     if as_name_list(covariates, "covariates"):
         propensity = make_learner(
-            propensity_model,
+            treatment_model,
             kind="classifier",
-            argument="propensity_model",
+            argument="treatment_model",
             random_state=derive_seed(seed, "propensity"),
         )
     return outcome_learner, propensity
@@ -231,7 +241,8 @@ def _rows(prep: Prepared, names: Sequence[str]) -> _Rows:
     assert prep.treatment is not None
     x = prep.covariates.to_array() if prep.covariates.k else np.empty((prep.n, 0))
     clusters = prep.clusters[0] if prep.clusters else None
-    return _Rows(prep.outcome, prep.treatment, np.column_stack(columns), x, prep.weights, clusters)
+    names = (*names, str(prep.treatment_name), *prep.covariates.names)
+    return _Rows(prep.outcome, prep.treatment, np.column_stack(columns), x, prep.weights, clusters, names)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -329,22 +340,18 @@ def _linear_point(rows: _Rows) -> float:
 
 def _flexible_means(rows: _Rows, outcome_learner: Any, propensity: Any) -> tuple[float, float]:
     """E[Y | do(T=1)] and E[Y | do(T=0)] by the plug-in formula (module docstring)."""
-    features = np.hstack([rows.m, rows.t[:, None], rows.x])
-    fitted = outcome_learner.fit(features, rows.y, rows.w)
-    col = rows.m.shape[1]
-    as_treated, as_control = features.copy(), features.copy()
-    as_treated[:, col], as_control[:, col] = 1.0, 0.0
-    mu1, mu0 = outcome_learner.predict(fitted, as_treated), outcome_learner.predict(fitted, as_control)
+    fitted = outcome_learner.fit(rows.features(), rows.y, rows.w)
+    mu1, mu0 = outcome_learner.predict(fitted, rows.features(1.0)), outcome_learner.predict(fitted, rows.features(0.0))
     w = np.ones_like(rows.y) if rows.w is None else rows.w
     treated = rows.t == 1.0
     if propensity is None:
         p1 = float(np.sum(w[treated]) / np.sum(w))
         e1 = np.full_like(rows.y, p1)
     else:
-        e1 = propensity.fit_predict(rows.x, rows.t, rows.w, rows.x)
+        e1 = propensity.fit_predict(rows.covariates(), rows.t, rows.w, rows.covariates())
         if np.any(e1 <= 0.0) or np.any(e1 >= 1.0):
             raise DataError(
-                "propensity_model predicts a probability of exactly 0 or 1 for some rows: the covariates separate "
+                "treatment_model predicts a probability of exactly 0 or 1 for some rows: the covariates separate "
                 "the arms, so the mediators of one arm cannot stand for the other's. Drop or coarsen covariates."
             )
     g = e1 * mu1 + (1.0 - e1) * mu0

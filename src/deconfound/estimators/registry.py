@@ -437,6 +437,11 @@ REGISTRY["front-door"] = Method(
         ),
         Option("se", "front-door: stacked (default for linear) or bootstrap", flag="front-door-se"),
         Option("n_bootstrap", "front-door: bootstrap resamples (default 500)", kind="int"),
+        Option(
+            "treatment_model",
+            "front-door, flexible model with covariates: classifier for P(treatment | covariates), logistic "
+            "(default), sklearn-logistic, gbm or rf",
+        ),
     ),
 )
 
