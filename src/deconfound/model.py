@@ -163,35 +163,6 @@ BESIDE = ("ols",)
 ALTERNATIVES = {"front-door": "mediators", "iv": "instruments"}
 
 
-def _strategy(ident: Identification) -> str | None:
-    """The front door when the graph names a front-door set, else IV when it names an observed instrument."""
-    if ident.front_door:
-        return "front-door"
-    if ident.instruments:
-        return "iv"
-    return None
-
-
-def _instrument_given(ident: Identification) -> tuple[str, ...]:
-    """The smallest conditioning set among the graph's instruments (usually empty)."""
-    found = ident.instruments or ()
-    return min((i.given for i in found), key=lambda g: (len(g), g)) if found else ()
-
-
-def _instrument_names(ident: Identification) -> tuple[str, ...]:
-    """Every instrument valid given the smallest conditioning set: the IV estimate uses them together."""
-    given = _instrument_given(ident)
-    return tuple(i.variable for i in (ident.instruments or ()) if i.given == given)
-
-
-def _alternative_roles(ident: Identification, strategy: str | None) -> tuple[str, ...]:
-    if strategy == "front-door" and ident.front_door:
-        return tuple(ident.front_door[0])
-    if strategy == "iv":
-        return _instrument_names(ident)
-    return ()
-
-
 def graph_alternative(
     graph: Any, *, treatment: str, outcome: str, strategy: str, observed: Iterable[str] | None = None
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -202,7 +173,7 @@ def graph_alternative(
     if strategy == "front-door" and ident.front_door:
         return tuple(ident.front_door[0]), ()
     if strategy == "iv" and ident.instruments:
-        return _instrument_names(ident), _instrument_given(ident)
+        return ident.instrument_set
     what = "front-door set" if strategy == "front-door" else "observed instrument"
     raise IdentificationError(
         f"The graph names no {what} for the effect of {treatment} on {outcome}. {ident.explanation}"
@@ -361,19 +332,20 @@ class CausalModel:
         the treatment does not affect, instruments and mediators left out), for the biased estimate shown
         beside the identified one."""
         ident = self.identify()
-        strategy = _strategy(ident)
-        if strategy is None:
+        strategy = ident.strategy
+        if strategy in (None, "backdoor"):
             ident.require()  # raises the IdentificationError with the explanation
         assert self.graph_ is not None
         columns = [str(c) for c in self.frame_.columns]
         g, t, y = self.graph_, self.treatment, self.outcome
-        left_out = {t, y} | set(g.descendants(t)) | set(_alternative_roles(ident, strategy))
+        used = ident.front_door[0] if strategy == "front-door" and ident.front_door else ident.instrument_set[0]
+        left_out = {t, y} | set(g.descendants(t)) | set(used)
         best = sorted(n for n in (g.ancestors(t) | g.ancestors(y)) if n in columns and n not in left_out)
         check = check_adjustment(g, treatment=t, outcome=y, covariates=best, observed=columns)
         if strategy == "front-door":
-            how = f"the front-door criterion through {_braces(_alternative_roles(ident, strategy))}"
+            how = f"the front-door criterion through {_braces(used)}"
         else:
-            how = f"the instrument(s) {_braces(_instrument_names(ident))}"
+            how = f"the instrument(s) {_braces(used)}"
         note = (
             f"not identifiable by adjustment (an unobserved confounder of {t!r} and {y!r}); the graph identifies "
             f"the effect by {how}"
@@ -402,11 +374,11 @@ class CausalModel:
         """The observed instruments the model estimates with (when an instrument identifies the effect)."""
         if self.identified_by != "iv":
             return None
-        return _instrument_names(self.identify())
+        return self.identify().instrument_set[0]
 
     def _instrument_given(self) -> tuple[str, ...]:
         """The covariates the chosen instruments are valid given (the IV estimate's exogenous covariates)."""
-        return _instrument_given(self.identify())
+        return self.identify().instrument_set[1]
 
     def _plan_without_graph(self, given: list[str]) -> AdjustmentPlan:
         check_columns(self.frame_, given, "covariate")
