@@ -426,10 +426,24 @@ class TreatmentCode:
         return values
 
 
+def _is_dose(values: np.ndarray) -> bool:
+    """Whether a numeric column has at least three distinct values (NaN aside), in O(n): no sort, no hashing."""
+    with np.errstate(invalid="ignore"):
+        values = values[values == values]  # drop NaN
+        if values.size < 3:
+            return False
+        other = values[values != values[0]]
+        return bool(other.size) and bool((other != other[0]).any())
+
+
 def _treatment_code(series: pd.Series, kind: str, treated_level: Any) -> TreatmentCode:
     """The coding of a treatment column from its levels. ``kind`` is "binary", "continuous" or "auto"."""
     name = series.name
     _check_not_temporal(series, "treatment")
+    if kind != "binary" and treated_level is None and series.dtype.kind in "iuf" and _is_dose(series.to_numpy()):
+        _numeric(series, "treatment")  # a dose of plain floats/ints: the same checks and code, without hashing n levels
+        note = f"treatment {name!r} is continuous: the effect is per one-unit increase"
+        return TreatmentCode("continuous", None, note)
     levels = pd.unique(series.dropna())
     if len(levels) < 2:
         shown = _plain(levels[0]) if len(levels) else "nothing (all missing)"

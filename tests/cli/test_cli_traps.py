@@ -26,7 +26,7 @@ HEART = ["-y", "Severity", "-t", "Drug", "-x", "I.H"]
         ("psm", ["--cluster", "I.H"], "--cluster"),
         ("ipw", ["--cluster", "I.H"], "--cluster"),
         ("cem", ["--weights", "I.H"], "--weights"),
-        ("psm", ["--formula", "Severity ~ Drug"], "--formula (it is for --method ols)"),
+        ("psm", ["--formula", "Severity ~ Drug"], "--formula (it is for --method ols, iv)"),
     ],
 )
 def test_an_option_the_method_does_not_use_is_refused(heart_csv, capsys, method, extra, named):

@@ -301,3 +301,60 @@ def evaluation_context() -> dict[str, Any]:
         }
     )
     return context
+
+
+# --------------------------------------------------------------------------------------------------
+# instrumental-variable formulas (pyfixest's syntax): "y ~ exog | fe1 + fe2 | d1 + d2 ~ z1 + z2"
+# --------------------------------------------------------------------------------------------------
+
+
+class IVFormula:
+    """The roles an IV formula names: outcome, exogenous covariates, absorbed factors, endogenous
+    regressors and instruments (column names)."""
+
+    def __init__(self, outcome: str, exog: list[str], absorb: list[str], endog: list[str], instruments: list[str]):
+        self.outcome, self.exog, self.absorb, self.endog, self.instruments = outcome, exog, absorb, endog, instruments
+
+
+def _iv_terms(formula: str, text: str, names: set[str], what: str, allow_one: bool = False) -> list[str]:
+    out = []
+    for raw in text.split("+"):
+        term = raw.strip()
+        if not term:
+            raise SpecificationError(f"formula {formula!r}: an empty term among the {what}; write 'a + b'.")
+        if allow_one and term == "1":
+            continue
+        bare = term[1:-1] if len(term) > 2 and term.startswith("`") and term.endswith("`") else term
+        if bare not in names:
+            hint = " (an IV formula takes column names only: make transformed columns first)" if any(
+                ch in bare for ch in "()*:^/") else ""  # fmt: skip
+            raise SpecificationError(
+                f"formula {formula!r}: {term!r} among the {what} is not a column of the data{hint}. Columns are "
+                f"written bare or in backticks, joined by '+'."
+            )
+        out.append(bare)
+    return out
+
+
+def parse_iv_formula(formula: str, columns: Iterable[Any]) -> IVFormula:
+    """Split ``"y ~ x1 + x2 | fe1 + fe2 | d1 + d2 ~ z1 + z2"`` (the fixed-effects part optional; ``1`` for no
+    covariates) into its roles. Every term must be a column of the data: nothing is evaluated."""
+    if not isinstance(formula, str):
+        raise SpecificationError(f"formula must be a string, got {type(formula).__name__}.")
+    names = {str(c) for c in columns}
+    parts = [p.strip() for p in formula.split("|")]
+    if len(parts) not in (2, 3) or "~" not in parts[0] or parts[-1].count("~") != 1:
+        raise SpecificationError(
+            f"formula {formula!r} is not an IV formula; write 'y ~ covariates | endogenous ~ instruments' or "
+            "'y ~ covariates | fixed effects | endogenous ~ instruments' (pyfixest's syntax; '1' for no covariates)."
+        )
+    lhs, rhs = (s.strip() for s in parts[0].split("~", 1))
+    outcome = _iv_terms(formula, lhs, names, "outcome")
+    if len(outcome) != 1:
+        raise SpecificationError(f"formula {formula!r} must have exactly one outcome on the left of '~'.")
+    exog = _iv_terms(formula, rhs, names, "covariates", allow_one=True) if rhs not in ("", "1") else []
+    absorb = _iv_terms(formula, parts[1], names, "fixed effects") if len(parts) == 3 else []
+    endog_text, instr_text = parts[-1].split("~", 1)
+    endog = _iv_terms(formula, endog_text, names, "endogenous regressors")
+    instruments = _iv_terms(formula, instr_text, names, "instruments")
+    return IVFormula(outcome[0], exog, absorb, endog, instruments)

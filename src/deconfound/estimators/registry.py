@@ -60,6 +60,7 @@ FAMILIES: dict[str, str | None] = {
     "regression": None,
     "panel": "panels and difference-in-differences",
     "propensity": "propensity score, matching and weighting",
+    "iv": "instrumental variables",
     "front-door": "front-door adjustment",
 }
 
@@ -129,6 +130,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("missing", "raise (default) or drop rows with missing values", default="raise"),
     Option("treated_level", "the level of a two-level treatment that means 'treated'"),
     Option("random_state", "seed for every random step (bootstrap, gbm/rf propensity, cross-fitting)", kind="int"),
+    Option("formula", "a formula such as \"Severity ~ Drug + Q('I.H')\" (method ols; iv: 'y ~ x | fe | d ~ z')"),
+    Option("estimator", "event-study: twfe (default) or sun-abraham; iv: 2sls (default), liml, fuller or gmm"),
     *_shared(
         "panel",
         Option("unit", "unit (panel id) column"),
@@ -259,7 +262,6 @@ REGISTRY: dict[str, Method] = {
         "Regression adjustment (OLS)",
         cov_types=OLS_COV_TYPES,
         renders=("vif",),
-        cli_options=(Option("formula", "a formula such as \"Severity ~ Drug + Q('I.H')\" (method ols)"),),
     ),
     "lin": Method(
         "deconfound.estimators.regression:lin",
@@ -363,7 +365,6 @@ REGISTRY: dict[str, Method] = {
             Option(
                 "bin_endpoints", "pool (default), or drop, event times beyond the window", kind="bool", default=True
             ),
-            Option("estimator", "event-study estimator: twfe (default) or sun-abraham"),
         ),
     ),
     "sun-abraham": Method(
@@ -418,6 +419,37 @@ REGISTRY: dict[str, Method] = {
         cov_types=FE_COV_TYPES,
     ),
 }
+
+# instrumental variables (issue 13): the model passes the instruments the graph names (when adjustment fails)
+_IV_OPTIONS = (
+    Option("endog", "iv: endogenous regressor(s), comma-separated (default: --treatment)", kind="names"),
+    Option("instruments", "iv: excluded instrument(s), comma-separated", kind="names"),
+    Option("fuller", "iv: Fuller's constant for --estimator fuller (default 1)", kind="float"),
+    Option("absorb", "iv: factors whose fixed effects are absorbed, comma-separated", kind="names"),
+    Option("small_sample", "iv: small-sample corrections and t inference (default on)", kind="bool", default=True),
+)
+REGISTRY["iv"] = Method(
+    "deconfound.estimators.iv:iv",
+    "Instrumental variables",
+    family="iv",
+    needs=("instruments",),  # the model runs it (and compares it) only when the graph names the instruments
+    in_compare=True,
+    cov_types=OLS_COV_TYPES,
+    renders=(),
+    cli_options=_IV_OPTIONS,
+    one_of=("treatment", "endog", "formula"),
+)
+REGISTRY["wald"] = Method(
+    "deconfound.estimators.iv:wald_estimator",
+    "Wald estimator (LATE)",
+    adjustment="none",
+    family="iv",
+    model=False,
+    in_compare=False,
+    binary_treatment=True,
+    cov_types=OLS_COV_TYPES,
+    cli_options=(Option("instrument", "wald: the binary instrument column"),),
+)
 
 # the front door: identified when the graph names mediators that carry the whole effect (issue 13, item 6);
 # the model passes the front-door set the graph names as mediators= (``needs``), only when adjustment fails.
