@@ -149,3 +149,20 @@ def test_report_of_a_front_door_model(fd_data):
     assert "front-door criterion" in html
     assert "Treatment -&gt; mediators: Front-door adjustment" in html
     assert "Mediators -&gt; outcome: Front-door adjustment" in html
+
+
+@NEEDS_IV
+def test_iv_through_the_report_and_the_command_line(iv_data, tmp_path, capsys):
+    import json
+
+    from deconfound.cli import main
+
+    model = CausalModel(iv_data, "T", "Y", graph=IV_GRAPH)
+    html = model.report(seed=1)
+    assert "Instrumental variables" in html and "could not be estimated" not in html
+    path = tmp_path / "iv.csv"
+    iv_data.to_csv(path, index=False)
+    argv = ["estimate", str(path), "-y", "Y", "-t", "T", "--method", "iv", "--graph", IV_GRAPH, "--json"]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["estimate"] == pytest.approx(dc.iv(iv_data, outcome="Y", treatment="T", instruments="Z").estimate)
