@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .estimators.cem import cem
     from .estimators.did import did
     from .estimators.event_study import event_study
+    from .estimators.frontdoor import front_door
     from .estimators.iv import iv, wald_estimator
     from .estimators.matching import matching
     from .estimators.means import difference_in_means

@@ -93,6 +93,10 @@ class AdjustmentPlan:
     identification: Identification | None = None
     check: AdjustmentCheck | None = None
     notes: tuple[str, ...] = ()
+    #: how the graph identifies the effect: "backdoor" (by this set), or, when no observed set closes the
+    #: backdoor paths, "front-door" or "iv" (then ``covariates`` is only the best available set, and an
+    #: estimate adjusted for it is biased: compare() shows it beside the identified one)
+    strategy: str = "backdoor"
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -150,6 +154,39 @@ def plan_adjustment(
 
 def _braces(names: Iterable[str]) -> str:
     return "{" + ", ".join(names) + "}"
+
+
+#: the adjusted estimate compare() shows beside a front-door or IV estimate (biased: the verdict sets it aside)
+BESIDE = ("ols",)
+
+#: the role each alternative to adjustment hands its estimator (the model passes it by this name)
+ALTERNATIVES = {"front-door": "mediators", "iv": "instruments"}
+
+
+def graph_alternative(
+    graph: Any, *, treatment: str, outcome: str, strategy: str, observed: Iterable[str] | None = None
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The mediators (``strategy="front-door"``) or instruments (``"iv"``) the graph names, with the covariates
+    they need (the instruments' conditioning set; none for the front door). Raises an IdentificationError
+    saying what the graph offers when it names none (the command line's ``estimate --graph``)."""
+    ident = identify(as_graph(graph), treatment=treatment, outcome=outcome, observed=observed, alternatives=True)
+    if strategy == "front-door" and ident.front_door:
+        return tuple(ident.front_door[0]), ()
+    if strategy == "iv" and ident.instruments:
+        return ident.instrument_set
+    what = "front-door set" if strategy == "front-door" else "observed instrument"
+    raise IdentificationError(
+        f"The graph names no {what} for the effect of {treatment} on {outcome}. {ident.explanation}"
+    )
+
+
+def identifies_by(method: str, spec: Method) -> str:
+    """How a registered method identifies the effect: ``"backdoor"`` (adjustment), ``"front-door"`` (it
+    needs ``mediators``) or ``"iv"`` (it needs ``instruments``, or is the registry's ``"iv"``)."""
+    for strategy, role in ALTERNATIVES.items():
+        if role in spec.needs:
+            return strategy
+    return "iv" if method == "iv" else "backdoor"
 
 
 def _implied_graph(treatment: str, outcome: str, covariates: Iterable[str], design: str) -> CausalGraph:
@@ -274,9 +311,12 @@ class CausalModel:
         if self.graph_ is not None:
             if self.design == "rct" and given is None:
                 given = []
-            plan = plan_adjustment(
-                self.graph_, treatment=self.treatment, outcome=self.outcome, covariates=given, observed=columns
-            )
+            try:
+                plan = plan_adjustment(
+                    self.graph_, treatment=self.treatment, outcome=self.outcome, covariates=given, observed=columns
+                )
+            except IdentificationError:
+                plan = self._plan_without_adjustment()  # the front door or an instrument, or the error again
             if self.design == "rct":
                 rct = "design='rct': randomization cuts every arrow into the treatment"
                 plan = dataclasses.replace(plan, notes=(*plan.notes, rct))
@@ -284,6 +324,61 @@ class CausalModel:
             plan = self._plan_without_graph(given or [])
         self.plan_ = plan
         return plan
+
+    def _plan_without_adjustment(self) -> AdjustmentPlan:
+        """No observed set closes the backdoor paths: the front door when the graph names a front-door set,
+        else an instrument when it names an observed one (re-raising the IdentificationError otherwise). The
+        plan's covariates are the best available set (observed causes of the treatment or the outcome that
+        the treatment does not affect, instruments and mediators left out), for the biased estimate shown
+        beside the identified one."""
+        ident = self.identify()
+        strategy = ident.strategy
+        if strategy in (None, "backdoor"):
+            ident.require()  # raises the IdentificationError with the explanation
+        assert self.graph_ is not None
+        columns = [str(c) for c in self.frame_.columns]
+        g, t, y = self.graph_, self.treatment, self.outcome
+        used = ident.front_door[0] if strategy == "front-door" and ident.front_door else ident.instrument_set[0]
+        left_out = {t, y} | set(g.descendants(t)) | set(used)
+        best = sorted(n for n in (g.ancestors(t) | g.ancestors(y)) if n in columns and n not in left_out)
+        check = check_adjustment(g, treatment=t, outcome=y, covariates=best, observed=columns)
+        if strategy == "front-door":
+            how = f"the front-door criterion through {_braces(used)}"
+        else:
+            how = f"the instrument(s) {_braces(used)}"
+        note = (
+            f"not identifiable by adjustment (an unobserved confounder of {t!r} and {y!r}); the graph identifies "
+            f"the effect by {how}"
+        )
+        return AdjustmentPlan(tuple(best), ident, check, (note,), str(strategy))
+
+    @property
+    def identified_by(self) -> str | None:
+        """How the effect is identified: ``"backdoor"`` (adjustment; also when the covariates are assumed to be
+        the confounders), ``"front-door"``, ``"iv"``, or None when the graph leaves it unidentified."""
+        try:
+            return self._plan().strategy
+        except IdentificationError:
+            return None
+
+    @property
+    def mediators(self) -> tuple[str, ...] | None:
+        """The front-door set the model estimates through (when the front door identifies the effect)."""
+        if self.identified_by != "front-door":
+            return None
+        front = self.identify().front_door
+        return tuple(front[0]) if front else None
+
+    @property
+    def instruments(self) -> tuple[str, ...] | None:
+        """The observed instruments the model estimates with (when an instrument identifies the effect)."""
+        if self.identified_by != "iv":
+            return None
+        return self.identify().instrument_set[0]
+
+    def _instrument_given(self) -> tuple[str, ...]:
+        """The covariates the chosen instruments are valid given (the IV estimate's exogenous covariates)."""
+        return self.identify().instrument_set[1]
 
     def _plan_without_graph(self, given: list[str]) -> AdjustmentPlan:
         check_columns(self.frame_, given, "covariate")
@@ -338,11 +433,26 @@ class CausalModel:
         """Method id -> why that registered estimator does not apply to this model (those compare() would skip)."""
         self._setup()
         try:
-            self._plan()
+            plan = self._plan()
         except IdentificationError as exc:  # no adjustment set: every method would adjust for nothing valid
             return {m: f"the effect is not identified: {exc}" for m, spec in ESTIMATORS.items() if spec.in_compare}
-        reasons = {m: spec.why_not(self) for m, spec in ESTIMATORS.items() if spec.in_compare}
+        reasons = {m: self._why_not(m, spec, plan) for m, spec in ESTIMATORS.items() if spec.in_compare}
         return {m: reason for m, reason in reasons.items() if reason is not None}
+
+    def _why_not(self, method: str, spec: Method, plan: AdjustmentPlan) -> str | None:
+        """Why ``method`` does not apply: the registry's reasons, and whether the way it identifies the effect
+        (adjustment, the front door, an instrument) is the one the graph supports."""
+        wanted = identifies_by(method, spec)
+        if self.design not in spec.designs:
+            return spec.why_not(self)
+        if wanted != plan.strategy:
+            if plan.strategy == "backdoor" and wanted != "backdoor":
+                how = "the graph" if self.graph_ is not None else "the covariates (assumed to be the confounders)"
+                return f"{how} identifies the effect by adjustment; {spec.label} is for when adjustment cannot"
+            if wanted == "backdoor":
+                return f"the effect is {plan.notes[0]}"
+            return f"the graph identifies the effect by {plan.strategy}, not by {wanted}"
+        return spec.why_not(self)
 
     def estimate(
         self, method: str = "ols", *, covariates: str | Iterable[str] | None = None, **options: Any
@@ -356,14 +466,53 @@ class CausalModel:
         method = check_option("method", method, tuple(ESTIMATORS))
         spec = ESTIMATORS[method]
         self._setup()
+        strategy = identifies_by(method, spec)
+        if strategy != "backdoor":
+            return self._estimate_alternative(method, spec, strategy, covariates, options)
         reason = spec.why_not(self)
         if reason:
             raise SpecificationError(f"method {method!r} does not apply to this model: {reason}.")
         plan = self._plan() if covariates is None else self._override(covariates)
+        if plan.strategy != "backdoor" and covariates is None:  # adjustment cannot identify it: say what can
+            explanation = plan.identification.explanation if plan.identification is not None else plan.notes[0]
+            alternative = "front-door" if plan.strategy == "front-door" else "iv"
+            raise IdentificationError(
+                f"{explanation} Estimate it with model.estimate({alternative!r}); compare() shows both. To adjust "
+                "anyway (a biased estimate), pass covariates=."
+            )
         function = spec.load()
         kwargs = self._arguments(method, spec, function, plan.covariates, options)
         result = function(self.frame_, **kwargs)
         return plan.attach(result, adjusted=spec.adjustment == "covariates")
+
+    def _estimate_alternative(
+        self, method: str, spec: Method, strategy: str, covariates: Any, options: dict[str, Any]
+    ) -> Estimate:
+        """The front door or IV: the mediators or instruments (and the instruments' conditioning set) come
+        from the graph; ``covariates`` and the option of the role (``mediators=``/``instruments=``) override."""
+        role = ALTERNATIVES[strategy]
+        plan = self._plan()
+        if plan.strategy != strategy and options.get(role) is None:
+            reason = self._why_not(method, spec, plan) or f"it needs {role}="
+            raise SpecificationError(
+                f"method {method!r} does not apply to this model: {reason}. Pass {role}= to use it anyway."
+            )
+        if design_reason := (spec.why_not(self) if plan.strategy == strategy else None):
+            raise SpecificationError(f"method {method!r} does not apply to this model: {design_reason}.")
+        function = spec.load()
+        params = inspect.signature(function).parameters
+        given = self._instrument_given() if strategy == "iv" and plan.strategy == "iv" else ()
+        chosen = tuple(as_name_list(covariates, "covariates")) if covariates is not None else given
+        kwargs = self._arguments(method, spec, function, chosen, options)
+        if "covariates" in params and (covariates is not None or given):
+            kwargs["covariates"] = list(chosen)
+        value = getattr(self, role)
+        if role in params and role not in options and value is not None:
+            kwargs[role] = list(value)
+        result = function(self.frame_, **kwargs)
+        if plan.strategy != strategy:
+            return result
+        return dataclasses.replace(result, notes=(*result.notes, *plan.notes))
 
     def _override(self, covariates: str | Iterable[str]) -> AdjustmentPlan:
         names = as_name_list(covariates, "covariates", list(map(str, self.frame_.columns)))
@@ -407,7 +556,16 @@ class CausalModel:
             self._plan()  # an effect the graph leaves unidentified: its IdentificationError, with the explanation
             reasons = "; ".join(f"{m}: {why}" for m, why in self.not_applicable().items())
             raise SpecificationError(f"no registered estimator applies to design {self.design!r} ({reasons}).")
-        return self.judge([self.estimate(m) for m in chosen])
+        plan = self._plan()
+        if plan.strategy == "backdoor":
+            return self.judge([self.estimate(m) for m in chosen])
+        if methods is None:  # beside the identified estimate, the adjusted one a user would otherwise report
+            chosen += [m for m in BESIDE if m in ESTIMATORS and m not in chosen and not ESTIMATORS[m].why_not(self)]
+        estimates = []
+        for m in chosen:
+            adjusts = identifies_by(m, ESTIMATORS[check_option("method", m, tuple(ESTIMATORS))]) == "backdoor"
+            estimates.append(self.estimate(m, covariates=list(plan.covariates)) if adjusts else self.estimate(m))
+        return self.judge(estimates)
 
     def judge(self, estimates: Iterable[Estimate]) -> Comparison:
         """The estimates side by side with the verdict for this model's question: its design, its
@@ -418,8 +576,16 @@ class CausalModel:
             design=self.design,
             confounders=list(self.adjustment_set),
             estimand=None if self.design == "panel" else "ATE",
-            identification="assumed" if self.graph is None else "identified",
+            identification=self._identification_word(),
         )
+
+    def _identification_word(self) -> str:
+        """The verdict's ``identification``: "assumed" (no graph), "identified" (adjustment identified by the
+        graph), or "front-door" / "iv" (adjustment cannot identify the effect; docs/verdict.md)."""
+        if self.graph is None:
+            return "assumed"
+        strategy = self._plan().strategy
+        return "identified" if strategy == "backdoor" else strategy
 
     def summary(self, methods: Iterable[str] | None = None) -> Summary:
         """The question and every applicable estimate (or those named), led by the verdict: the
@@ -427,6 +593,10 @@ class CausalModel:
         comparison = self.compare(methods)
         inner = comparison.summary()
         how = "assumed (no graph: the covariates are taken to be the confounders)" if self.graph is None else "graph"
+        if self.identified_by == "front-door":
+            how = f"graph: the front door through {_braces(self.mediators or ())} (not by adjustment)"
+        elif self.identified_by == "iv":
+            how = f"graph: the instrument(s) {_braces(self.instruments or ())} (not by adjustment)"
         header = (
             ("Treatment", str(self.treatment)),
             ("Outcome", str(self.outcome)),

@@ -11,6 +11,9 @@ The rule (docs/verdict.md gives the reasoning and the literature):
    ==========================  ======================================  =====================================
    confounding                 --                                      a difference in means outside a
                                                                        randomized design with confounders
+   identification              --                                      an adjusted estimate when the graph
+                                                                       identifies the effect only by the
+                                                                       front door or an instrument
    balance after adjustment    largest |SMD| above 0.1                 largest |SMD| above 0.25
    overlap                     > 10% of a group outside the other's    --
                                score range
@@ -29,8 +32,9 @@ The rule (docs/verdict.md gives the reasoning and the literature):
 2. The recommended estimate is the first *supported* estimate (else, saying so, the first *caution*
    estimate) in the design's order of preference: for a randomized trial the difference in means; for a
    cross-section Lin's interacted regression, then AIPW, regression per arm, OLS, overlap weights,
-   matching, IPW, CEM; for a panel Callaway-Sant'Anna, then the 2x2 DiD, TWFE, event studies, panel
-   regressions. Estimates of the question's estimand come before the others.
+   matching, IPW, CEM, then the front door and IV (recommended when adjustment cannot identify the
+   effect and the graph names a front-door set or an instrument); for a panel Callaway-Sant'Anna, then
+   the 2x2 DiD, TWFE, event studies, panel regressions. Estimates of the question's estimand come before the others.
 3. Other usable estimates *agree* when their point estimate lies inside the recommended interval.
 4. Numbers are rounded to the decimal place of the first significant digit of the recommended
    estimate's standard error, the same on the whole page.
@@ -60,7 +64,7 @@ DROPPED_CAUTION = 0.05
 
 PREFERENCE = {
     "rct": ("naive", "lin", "ols", "aipw", "ra", "overlap", "ipw", "psm", "cem"),
-    "cross-section": ("lin", "aipw", "ra", "ols", "overlap", "psm", "ipw", "cem", "naive"),
+    "cross-section": ("lin", "aipw", "ra", "ols", "overlap", "psm", "ipw", "cem", "naive", "front-door", "iv"),
     "panel": (
         "staggered",
         "did",
@@ -184,6 +188,24 @@ def _check_confounding(e: Any, design: str, confounders: Sequence[str]) -> tuple
         return None
     names = ", ".join(repr(c) for c in confounders)
     return "set aside", f"ignores the confounder(s) {names}, so it is biased unless treatment was randomized"
+
+
+#: how the model says adjustment cannot identify the effect -> the methods that identify it then
+IDENTIFIED_BY = {"front-door": ("front-door",), "iv": ("iv",)}
+
+
+def _check_identification(e: Any, identification: str | None) -> tuple[str, str] | None:
+    """An estimate that adjusts, when the graph identifies the effect only by the front door or an instrument."""
+    methods = IDENTIFIED_BY.get(identification or "")
+    if methods is None or e.method in methods:
+        return None
+    t = repr(e.treatment) if e.treatment else "the treatment"
+    y = repr(e.outcome) if e.outcome else "the outcome"
+    how = "the front door" if identification == "front-door" else "an instrument"
+    return "set aside", (
+        f"not identified: an unobserved confounder of {t} and {y} leaves a backdoor path open that no adjustment "
+        f"closes (the graph identifies the effect by {how})"
+    )
 
 
 #: estimators whose answer rests on the balance they reach (AIPW also models the outcome: a caution only)
@@ -323,10 +345,13 @@ def assess(
     design: str = "cross-section",
     confounders: Sequence[str] = (),
     methods: Iterable[str] = (),
+    identification: str | None = None,
 ) -> Assessment:
-    """The status of one estimate. ``methods`` are the other methods in the comparison."""
+    """The status of one estimate. ``methods`` are the other methods in the comparison; ``identification``
+    as for :func:`verdict`."""
     others = set(methods)
     found = [
+        _check_identification(estimate, identification),
         _check_confounding(estimate, design, confounders),
         _check_balance(estimate),
         _check_overlap(estimate),
@@ -375,12 +400,16 @@ def verdict(
 ) -> Verdict:
     """Assess every estimate and pick the recommended one (module docstring; docs/verdict.md).
 
-    ``identification`` is ``"identified"`` (a graph identifies the effect), ``"assumed"`` (the
-    covariates are assumed to be the confounders, which the headline says) or None (not known).
+    ``identification`` is ``"identified"`` (a graph identifies the effect by adjustment), ``"assumed"``
+    (the covariates are assumed to be the confounders, which the headline says), ``"front-door"`` or
+    ``"iv"`` (the graph identifies it only by the front door or an instrument: adjusted estimates are set
+    aside and the headline says so) or None (not known).
     """
     ests = list(estimates)
     methods = {e.method for e in ests}
-    found = [assess(e, design=design, confounders=confounders, methods=methods) for e in ests]
+    found = [
+        assess(e, design=design, confounders=confounders, methods=methods, identification=identification) for e in ests
+    ]
     order = PREFERENCE.get(design, PREFERENCE["cross-section"])
     for wanted in ("supported", "caution"):
         pool = [e for e, a in zip(ests, found) if a.status == wanted]
@@ -436,6 +465,11 @@ def _headline(
         parts.append(f"No estimate passed every check; this one with caution: {'; '.join(status[rec.name].reasons)}.")
     if identification == "assumed":
         parts.append("This assumes the covariates are the only confounders (no graph was given).")
+    if identification in IDENTIFIED_BY:
+        how = "the front-door criterion" if identification == "front-door" else "an instrumental variable"
+        parts.append(
+            f"Adjustment cannot identify this effect (an unobserved confounder); the graph identifies it by {how}."
+        )
     if agree:
         parts.append(f"{_join(agree)} agree{'s' if len(agree) == 1 else ''}.")
     if differ:

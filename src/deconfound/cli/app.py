@@ -147,6 +147,23 @@ def _graph_plan(args: argparse.Namespace) -> Any:
             "--graph chooses the covariates, so it cannot be combined with --formula; use "
             "--covariates to check your own set against the graph."
         )
+    from ..model import ALTERNATIVES, graph_alternative, identifies_by
+
+    strategy = identifies_by(args.method, REGISTRY[args.method])
+    if strategy != "backdoor":  # the front door or IV: the graph names the mediators or the instruments
+        role = ALTERNATIVES[strategy]
+        names, given = graph_alternative(
+            graph_arg(args, "estimate"),
+            treatment=need(args, "treatment"),
+            outcome=need(args, "outcome"),
+            strategy=strategy,
+            observed=observed(args),
+        )
+        if getattr(args, role, None) is None:
+            setattr(args, role, list(names))
+        if args.covariates is None and given:
+            args.covariates = list(given)
+        return None
     plan = plan_adjustment(
         graph_arg(args, "estimate"),
         treatment=need(args, "treatment"),

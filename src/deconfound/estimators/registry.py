@@ -61,6 +61,7 @@ FAMILIES: dict[str, str | None] = {
     "panel": "panels and difference-in-differences",
     "propensity": "propensity score, matching and weighting",
     "iv": "instrumental variables",
+    "front-door": "front-door adjustment",
 }
 
 
@@ -420,7 +421,7 @@ REGISTRY: dict[str, Method] = {
     ),
 }
 
-# instrumental variables (issue 13): the roles endog/instruments are not the model's (model=False here)
+# instrumental variables (issue 13): the model passes the instruments the graph names (when adjustment fails)
 #: the instruments' diagnostics the report draws (report/iv_section.py)
 IV_RENDERS = ("first_stage", "weak_iv", "compliers")
 _IV_OPTIONS = (
@@ -434,8 +435,8 @@ REGISTRY["iv"] = Method(
     "deconfound.estimators.iv:iv",
     "Instrumental variables",
     family="iv",
-    model=False,
-    in_compare=False,
+    needs=("instruments",),  # the model runs it (and compares it) only when the graph names the instruments
+    in_compare=True,
     cov_types=OLS_COV_TYPES,
     renders=IV_RENDERS,
     cli_options=_IV_OPTIONS,
@@ -452,6 +453,32 @@ REGISTRY["wald"] = Method(
     cov_types=OLS_COV_TYPES,
     renders=IV_RENDERS,
     cli_options=(Option("instrument", "wald: the binary instrument column"),),
+)
+
+# the front door: identified when the graph names mediators that carry the whole effect (issue 13, item 6);
+# the model passes the front-door set the graph names as mediators= (``needs``), only when adjustment fails.
+REGISTRY["front-door"] = Method(
+    "deconfound.estimators.frontdoor:front_door",
+    "Front-door adjustment",
+    adjustment="none",
+    needs=("mediators",),
+    family="front-door",
+    renders=("mediator_model", "outcome_model"),
+    cli_options=(
+        Option("mediators", "front-door: the mediator column(s), comma-separated", kind="names", example="M"),
+        Option(
+            "model",
+            "front-door: linear (default: product of coefficients) or a regressor preset (ols, lasso, gbm, rf)",
+            flag="front-door-model",
+        ),
+        Option("se", "front-door: stacked (default for linear) or bootstrap", flag="front-door-se"),
+        Option("n_bootstrap", "front-door: bootstrap resamples (default 500)", kind="int"),
+        Option(
+            "treatment_model",
+            "front-door, flexible model with covariates: classifier for P(treatment | covariates), logistic "
+            "(default), sklearn-logistic, gbm or rf",
+        ),
+    ),
 )
 
 #: the command line's method when --method is not given

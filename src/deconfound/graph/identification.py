@@ -172,6 +172,26 @@ class Identification:
             )
         return text
 
+    @property
+    def strategy(self) -> str | None:
+        """How to estimate: ``"backdoor"`` (adjust for ``adjustment_set``); when no observed set works,
+        ``"front-door"`` (a front-door set was found), else ``"iv"`` (an observed instrument), else None."""
+        if self.identifiable and self.adjustment_set is not None:
+            return "backdoor"
+        if self.front_door:
+            return "front-door"
+        return "iv" if self.instruments else None
+
+    @property
+    def instrument_set(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The instruments to use together and the covariates they need: every instrument valid given the
+        smallest conditioning set among them (usually empty), and that set."""
+        found = self.instruments or ()
+        if not found:
+            return (), ()
+        given = min((i.given for i in found), key=lambda g: (len(g), g))
+        return tuple(i.variable for i in found if i.given == given), given
+
     def require(self) -> tuple[str, ...]:
         """The adjustment set, or an :class:`IdentificationError` carrying the explanation."""
         if not self.identifiable or self.adjustment_set is None:

@@ -131,6 +131,21 @@ def _balance_test(estimate: Estimate, value: Any) -> list[ReportTable | ReportFi
     return [frame_table(f"balance-test-{estimate.method}", f"Randomization check: {estimate.name}", table, caption)]
 
 
+@renders("mediator_model")
+def _mediator_model(estimate: Estimate, value: Any) -> list[ReportTable | ReportFigure]:
+    caption = (
+        "Front door, first stage: each mediator on the treatment. A weak link (a robust F below 10) makes the "
+        "product of the two stages unreliable."
+    )
+    return [frame_table(f"fd-first-{id(estimate)}", f"Treatment -> mediators: {estimate.name}", value, caption)]
+
+
+@renders("outcome_model")
+def _outcome_model(estimate: Estimate, value: Any) -> list[ReportTable | ReportFigure]:
+    caption = "Front door, second stage: the outcome on the mediators given the treatment (linear models)."
+    return [frame_table(f"fd-second-{id(estimate)}", f"Mediators -> outcome: {estimate.name}", value, caption)]
+
+
 @dataclass
 class Outcome:
     """What running one analysis produced: the estimates (naive first), the methods that failed (method
