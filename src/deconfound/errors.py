@@ -12,7 +12,8 @@ Every error a user can trigger is one of these; every diagnostic is a warning fr
 
     DeconfoundWarning(UserWarning)
     ├── DiagnosticWarning                a diagnostic found a problem (collinearity, imbalance, overlap)
-    │   └── BadControlWarning            the adjustment set holds a bad control or leaves a backdoor path open
+    │   ├── BadControlWarning            the adjustment set holds a bad control or leaves a backdoor path open
+    │   └── NuisanceWarning              a DML nuisance learner predicts no better than a constant
     ├── DataWarning                      something about the data the user should know (rows dropped, encoding)
     └── ConvergenceWarning               a solver stopped early but produced an answer
 """
@@ -36,6 +37,7 @@ __all__ = [
     "DiagnosticWarning",
     "IdentificationError",
     "NotFittedError",
+    "NuisanceWarning",
     "SpecificationError",
 ]
 
@@ -112,3 +114,8 @@ def _user_stacklevel() -> int:
 def warn(message: str, category: type[DeconfoundWarning] = DiagnosticWarning) -> None:
     """Issue ``message`` as a deconfound warning pointing at the user's line of code."""
     warnings.warn(message, category, stacklevel=_user_stacklevel())
+
+
+class NuisanceWarning(DiagnosticWarning):
+    """A cross-fitted nuisance model of a double machine learning estimate predicts its target no better
+    than a constant (out-of-fold R-squared at most 0, or a log loss no better than the base rate's)."""
