@@ -79,6 +79,23 @@ def _clip(m: np.ndarray, threshold: float, argument: str) -> tuple[np.ndarray, i
     return np.clip(m, threshold, 1.0 - threshold), n_out
 
 
+#: out-of-fold residual variance below this share of the target's variance: a perfect prediction
+PERFECT = 1e-4
+
+
+def _check_not_perfect(model: str, target: np.ndarray, preds: list[np.ndarray]) -> None:
+    """Refuse a treatment (or instrument) that the covariates predict perfectly: nothing is left to compare."""
+    var = float(np.var(target))
+    worst = max(float(np.mean((target - p) ** 2)) for p in preds)
+    if var > 0 and worst < PERFECT * var:
+        what = "instrument" if model in ("pliv", "iivm") else "treatment"
+        raise DataError(
+            f"The covariates predict the {what} perfectly out of fold (ml_m leaves {worst / var:.1e} of its variance): "
+            f"there are no comparable rows with another {what} value (no overlap), so the effect is not identified. "
+            f"Remove covariates that encode the {what}, or estimate the effect where overlap holds."
+        )
+
+
 def _run(specs: list[tuple[int, Spec]], x: np.ndarray, folds: list[Folds], n_jobs, message: str) -> list[np.ndarray]:
     many = len(folds) > 1
     jobs = [
@@ -110,6 +127,7 @@ def fit_model(
     for (_, s), p in zip(first, out):
         preds[s.name].append(p)
     targets = {s.name: s.target for s in specs}
+    _check_not_perfect(model, targets["ml_m"], preds["ml_m"])
     nuisances = [_nuisance(s) for s in specs]
     theta0: list[float] = []
     if second is not None:  # IV-type: g fitted on y - theta0 d, theta0 from partialling out on this repetition

@@ -40,6 +40,7 @@ from .learners.presets import Kind, Learner, make_learner
 from .learners.seeds import derive_seed, seed_from
 
 PLR_SCORES = ("partialling out", "IV-type")
+_SCORE_ALIASES = {"partialling-out": "partialling out", "iv-type": "IV-type"}
 IRM_ESTIMANDS = ("ATE", "ATT")
 IV_MODELS = ("pliv", "iivm")
 LABELS = {
@@ -265,7 +266,7 @@ def dml(
     ml_g: Any = None,
     folds: Any = 5,
     repeats: int = 1,
-    cluster: str | None = None,
+    cluster: str | Iterable[str] | None = None,
     level: float = 0.95,
     missing: str = "raise",
     treated_level: Any = None,
@@ -282,7 +283,7 @@ def dml(
     ``repeats`` repeats the split. ``cluster`` makes the folds of whole clusters and the standard error
     cluster-robust. Under heterogeneous effects theta is a variance-weighted average effect.
     """
-    score = check_option("score", score, PLR_SCORES)
+    score = check_option("score", _SCORE_ALIASES.get(str(score).lower(), score), PLR_SCORES)
     repeats, _, level, seed = _common(folds, repeats, 0.0, level, random_state)
     prep, d = _prepare(data, outcome, treatment, covariates, None, cluster, missing, treated_level, "auto")
     binary = _binary(d.d)
@@ -339,7 +340,7 @@ def dml_irm(
     repeats: int = 1,
     trimming_threshold: float = 0.01,
     normalize_ipw: bool = False,
-    cluster: str | None = None,
+    cluster: str | Iterable[str] | None = None,
     level: float = 0.95,
     missing: str = "raise",
     treated_level: Any = None,
@@ -418,7 +419,7 @@ def dml_iv(
     normalize_ipw: bool = False,
     always_takers: bool = True,
     never_takers: bool = True,
-    cluster: str | None = None,
+    cluster: str | Iterable[str] | None = None,
     level: float = 0.95,
     missing: str = "raise",
     treated_level: Any = None,
@@ -434,7 +435,7 @@ def dml_iv(
     :func:`dml` and :func:`dml_irm`.
     """
     model = check_option("model", model, IV_MODELS)
-    score = check_option("score", score, PLR_SCORES)
+    score = check_option("score", _SCORE_ALIASES.get(str(score).lower(), score), PLR_SCORES)
     repeats, threshold, level, seed = _common(folds, repeats, trimming_threshold, level, random_state)
     kind = "binary" if model == "iivm" else "auto"
     prep, d = _prepare(data, outcome, treatment, covariates, instrument, cluster, missing, treated_level, kind)

@@ -60,6 +60,7 @@ FAMILIES: dict[str, str | None] = {
     "regression": None,
     "panel": "panels and difference-in-differences",
     "propensity": "propensity score, matching and weighting",
+    "dml": "double machine learning",
 }
 
 
@@ -417,6 +418,45 @@ REGISTRY: dict[str, Method] = {
         cov_types=FE_COV_TYPES,
     ),
 }
+
+# double machine learning (issue 14): cross-fitted nuisances; dml-iv (PLIV, or IIVM with --iv-model) is not
+# the model's (its instrument is not a model role)
+_DML_OPTIONS = (
+    Option("learner", "every nuisance model: auto (lightgbm if installed, else gbm; default), linear, lasso, gbm, rf"),
+    Option("folds", "cross-fitting folds (default 5)", kind="int"),
+    Option("repeats", "dml: repeated sample splits, aggregated by the median (default 1)", kind="int"),
+    Option("n_jobs", "dml: parallel workers over folds x repetitions (same numbers as serial)", kind="int"),
+)
+_DML_SCORE = Option("score", "dml, dml-iv: partialling-out (default) or IV-type")
+_DML_IPW = (
+    Option("trimming_threshold", "dml-irm, dml-iv: clip propensities to [c, 1-c] (default 0.01)", kind="float"),
+    Option("normalize_ipw", "dml-irm, dml-iv: normalize the inverse probability weights", kind="bool", default=False),
+)
+_DML = {"designs": ("cross-section",), "needs_covariates": True, "family": "dml"}
+REGISTRY["dml"] = Method(
+    "deconfound.estimators.dml:dml", "Double ML (partially linear)", **_DML, cli_options=(*_DML_OPTIONS, _DML_SCORE)
+)
+REGISTRY["dml-irm"] = Method(
+    "deconfound.estimators.dml:dml_irm",
+    "Double ML (interactive)",
+    **_DML,
+    binary_treatment=True,
+    cli_options=(*_DML_OPTIONS, *_DML_IPW),
+)
+REGISTRY["dml-iv"] = Method(
+    "deconfound.estimators.dml:dml_iv",
+    "Double ML with an instrument",
+    **_DML,
+    model=False,
+    in_compare=False,
+    cli_options=(
+        *_DML_OPTIONS,
+        _DML_SCORE,
+        *_DML_IPW,
+        Option("instrument", "dml-iv: the instrument column"),
+        Option("model", "dml-iv: pliv (default) or iivm (LATE; binary instrument and treatment)", flag="iv-model"),
+    ),
+)
 
 #: the command line's method when --method is not given
 DEFAULT_METHOD = "ols"
