@@ -84,15 +84,19 @@ PERFECT = 1e-4
 
 
 def _check_not_perfect(model: str, target: np.ndarray, preds: list[np.ndarray]) -> None:
-    """Refuse a treatment (or instrument) that the covariates predict perfectly: nothing is left to compare."""
+    """Refuse a treatment (or instrument) that the covariates predict perfectly - almost all its variance
+    explained, or a binary one whose out-of-fold scores separate the two groups - nothing is left to compare."""
     var = float(np.var(target))
     worst = max(float(np.mean((target - p) ** 2)) for p in preds)
-    if var > 0 and worst < PERFECT * var:
+    binary = bool(np.all((target == 0.0) | (target == 1.0)))
+    separated = binary and any(float(np.max(p[target == 0.0])) < float(np.min(p[target == 1.0])) for p in preds)
+    if var > 0 and (worst < PERFECT * var or separated):
         what = "instrument" if model in ("pliv", "iivm") else "treatment"
+        how = "its scores separate the two groups" if separated else f"it leaves {worst / var:.1e} of the variance"
         raise DataError(
-            f"The covariates predict the {what} perfectly out of fold (ml_m leaves {worst / var:.1e} of its variance): "
-            f"there are no comparable rows with another {what} value (no overlap), so the effect is not identified. "
-            f"Remove covariates that encode the {what}, or estimate the effect where overlap holds."
+            f"The covariates predict the {what} perfectly out of fold (ml_m: {how}): there are no comparable rows "
+            f"with another {what} value (no overlap), so the effect is not identified. Remove covariates that "
+            f"encode the {what}, or estimate the effect where overlap holds."
         )
 
 

@@ -422,7 +422,7 @@ REGISTRY: dict[str, Method] = {
 # double machine learning (issue 14): cross-fitted nuisances; dml-iv (PLIV, or IIVM with --iv-model) is not
 # the model's (its instrument is not a model role)
 _DML_OPTIONS = (
-    Option("learner", "every nuisance model: auto (lightgbm if installed, else gbm; default), linear, lasso, gbm, rf"),
+    Option("learner", "every nuisance model: auto (small boosted trees; default), linear, lasso, gbm, rf"),
     Option("folds", "cross-fitting folds (default 5)", kind="int"),
     Option("repeats", "dml: repeated sample splits, aggregated by the median (default 1)", kind="int"),
     Option("n_jobs", "dml: parallel workers over folds x repetitions (same numbers as serial)", kind="int"),
