@@ -29,6 +29,7 @@ from .errors import (
     DiagnosticWarning,
     IdentificationError,
     NotFittedError,
+    NuisanceWarning,
     SpecificationError,
     WeakInstrumentWarning,
 )
@@ -40,6 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .estimators.bundles import MatchingSE, PropensityOptions
     from .estimators.cem import cem
     from .estimators.did import did
+    from .estimators.dml import dml, dml_irm, dml_iv
     from .estimators.event_study import event_study
     from .estimators.frontdoor import front_door
     from .estimators.iv import iv, wald_estimator

@@ -13,7 +13,8 @@ Every error a user can trigger is one of these; every diagnostic is a warning fr
     DeconfoundWarning(UserWarning)
     ├── DiagnosticWarning                a diagnostic found a problem (collinearity, imbalance, overlap)
     │   ├── BadControlWarning            the adjustment set holds a bad control or leaves a backdoor path open
-    │   └── WeakInstrumentWarning        the instruments are weak (names the statistic and its critical value)
+    │   ├── WeakInstrumentWarning        the instruments are weak (names the statistic and its critical value)
+    │   └── NuisanceWarning              a DML nuisance learner predicts no better than a constant
     ├── DataWarning                      something about the data the user should know (rows dropped, encoding)
     └── ConvergenceWarning               a solver stopped early but produced an answer
 """
@@ -37,6 +38,7 @@ __all__ = [
     "DiagnosticWarning",
     "IdentificationError",
     "NotFittedError",
+    "NuisanceWarning",
     "SpecificationError",
     "WeakInstrumentWarning",
 ]
@@ -119,3 +121,8 @@ def warn(message: str, category: type[DeconfoundWarning] = DiagnosticWarning) ->
 class WeakInstrumentWarning(DiagnosticWarning):
     """The excluded instruments are weak: the message names the statistic (effective F, Kleibergen-Paap or
     Cragg-Donald F), its value and the critical value it fell below."""
+
+
+class NuisanceWarning(DiagnosticWarning):
+    """A cross-fitted nuisance model of a double machine learning estimate predicts its target no better
+    than a constant (out-of-fold R-squared at most 0, or a log loss no better than the base rate's)."""

@@ -62,6 +62,7 @@ FAMILIES: dict[str, str | None] = {
     "propensity": "propensity score, matching and weighting",
     "iv": "instrumental variables",
     "front-door": "front-door adjustment",
+    "dml": "double machine learning",
 }
 
 
@@ -452,7 +453,7 @@ REGISTRY["wald"] = Method(
     binary_treatment=True,
     cov_types=OLS_COV_TYPES,
     renders=IV_RENDERS,
-    cli_options=(Option("instrument", "wald: the binary instrument column"),),
+    cli_options=(Option("instrument", "wald, dml-iv: the instrument column (binary for wald)"),),
 )
 
 # the front door: identified when the graph names mediators that carry the whole effect (issue 13, item 6);
@@ -478,6 +479,45 @@ REGISTRY["front-door"] = Method(
             "front-door, flexible model with covariates: classifier for P(treatment | covariates), logistic "
             "(default), sklearn-logistic, gbm or rf",
         ),
+    ),
+)
+
+# double machine learning (issue 14): cross-fitted nuisances; dml-iv (PLIV, or IIVM with --iv-model) is not
+# the model's (its instrument is not a model role)
+_DML_OPTIONS = (
+    Option("learner", "every nuisance model: auto (small boosted trees; default), linear, lasso, gbm, rf"),
+    Option("folds", "cross-fitting folds (default 5)", kind="int"),
+    Option("repeats", "dml: repeated sample splits, aggregated by the median (default 1)", kind="int"),
+    Option("n_jobs", "dml: parallel workers over folds x repetitions (same numbers as serial)", kind="int"),
+)
+_DML_SCORE = Option("score", "dml, dml-iv: partialling-out (default) or IV-type")
+_DML_IPW = (
+    Option("trimming_threshold", "dml-irm, dml-iv: clip propensities to [c, 1-c] (default 0.01)", kind="float"),
+    Option("normalize_ipw", "dml-irm, dml-iv: normalize the inverse probability weights", kind="bool", default=False),
+)
+_DML = {"designs": ("cross-section",), "needs_covariates": True, "family": "dml"}
+REGISTRY["dml"] = Method(
+    "deconfound.estimators.dml:dml", "Double ML (partially linear)", **_DML, cli_options=(*_DML_OPTIONS, _DML_SCORE)
+)
+REGISTRY["dml-irm"] = Method(
+    "deconfound.estimators.dml:dml_irm",
+    "Double ML (interactive)",
+    **_DML,
+    binary_treatment=True,
+    cli_options=(*_DML_OPTIONS, *_DML_IPW),
+)
+REGISTRY["dml-iv"] = Method(
+    "deconfound.estimators.dml:dml_iv",
+    "Double ML with an instrument",
+    **_DML,
+    model=False,
+    in_compare=False,
+    cli_options=(
+        *_DML_OPTIONS,
+        _DML_SCORE,
+        *_DML_IPW,
+        Option("instrument", "wald, dml-iv: the instrument column (binary for wald)"),
+        Option("model", "dml-iv: pliv (default) or iivm (LATE; binary instrument and treatment)", flag="iv-model"),
     ),
 )
 

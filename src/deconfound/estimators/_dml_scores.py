@@ -1,0 +1,167 @@
+"""The numbers of double machine learning once the nuisances are cross-fitted: scores, estimates,
+standard errors (plain and clustered) and the aggregation over repeated sample splits.
+
+Every model here has a score linear in the effect, psi = psi_a * theta + psi_b (Chernozhukov et al.
+2018), so for one repetition (the "DML2" estimator, as DoubleML)
+
+    theta = -mean(psi_b) / mean(psi_a),    se = sqrt( mean(psi^2) / (n * mean(psi_a)^2) ).
+
+With clusters (one way; folds made of whole clusters) the means are taken fold by fold over the
+clusters of the fold, as DoubleML's cluster data does: with I_k the test clusters of fold k and K folds,
+
+    theta = -sum_k |I_k|^-1 sum_{i in k} psi_b,i / sum_k |I_k|^-1 sum_{i in k} psi_a,i
+    J = K^-1 sum_k |I_k|^-1 sum_{i in k} psi_a,i,    Gamma = K^-1 sum_k |I_k|^-1 sum_{c in I_k} (sum_{i in c} psi_i)^2
+    se = sqrt( Gamma / (G J^2) )      (G clusters).
+
+Repetitions are aggregated as DoubleML (0.10 and later) does: the median of the estimates, and the
+standard error that makes the median of the upper 95% bounds theta_r + 1.96 se_r the aggregated upper
+bound. :func:`paper_se` gives the formula of the original paper, median of sqrt(se_r^2 + (theta_r -
+theta)^2), for reference.
+
+Score elements of each model (m: propensity or E[D|X], clipped to [c, 1-c] where a probability divides):
+
+* PLR partialling out: psi_a = -(d - m)^2, psi_b = (d - m)(y - l); IV-type: psi_a = -(d - m) d,
+  psi_b = (d - m)(y - g) with g fitted on y - theta0 d (theta0 from partialling out).
+* IRM ATE: psi_a = -1, psi_b = g1 - g0 + d (y - g1)/m - (1 - d)(y - g0)/(1 - m);
+  ATT: with p = mean(d), psi_a = -d/p / mean(d/p), psi_b = d/p (g1 - g0) + m/p [d (y - g1)/m - (1 - d)(y - g0)/(1 - m)]
+  (the g1 terms cancel, so g1 is not fitted for the ATT).
+* PLIV: psi_a = -(d - r)(z - m), psi_b = (z - m)(y - l); IV-type: psi_a = -(z - m) d, psi_b = (z - m)(y - g).
+* IIVM (LATE): psi_b = g1 - g0 + z (y - g1)/m - (1 - z)(y - g0)/(1 - m),
+  psi_a = -[r1 - r0 + z (d - r1)/m - (1 - z)(d - r0)/(1 - m)].
+
+With ``normalize_ipw`` the propensity is replaced by the one that makes the inverse weights average to
+one in each arm (Hajek), as DoubleML's ``normalize_ipw`` (for the IIVM we normalize with the instrument,
+whose probability m is; DoubleML normalizes with the treatment there).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import DataError
+
+#: DoubleML's critical value for aggregating the repetitions' upper bounds
+AGGREGATION_Z = 1.96
+
+
+@dataclass(frozen=True)
+class RepResult:
+    """One repetition: the estimate, its standard error and the per-fold estimates."""
+
+    theta: float
+    se: float
+    fold_thetas: np.ndarray
+
+
+def normalized(m: np.ndarray, arm: np.ndarray) -> np.ndarray:
+    """The propensity whose inverse weights average to one within each arm (DoubleML's normalize_ipw)."""
+    mean1 = np.mean(arm / m)
+    mean0 = np.mean((1.0 - arm) / (1.0 - m))
+    return arm * (m * mean1) + (1.0 - arm) * (1.0 - (1.0 - m) * mean0)
+
+
+def plr(y, d, l_hat, m_hat, g_hat, score: str) -> tuple[np.ndarray, np.ndarray]:
+    v = d - m_hat
+    if score == "IV-type":
+        return -(v * d), v * (y - g_hat)
+    return -(v * v), v * (y - l_hat)
+
+
+def initial_theta(y, d, l_hat, m_hat) -> float:
+    """The partialling-out estimate that the IV-type score's g is fitted with (y - theta0 d)."""
+    v = d - m_hat
+    return float(-np.mean(v * (y - l_hat)) / np.mean(-(v * v)))
+
+
+def irm(y, d, g0, g1, m, estimand: str) -> tuple[np.ndarray, np.ndarray]:
+    u0 = y - g0
+    if estimand == "ATE":
+        u1 = y - g1
+        psi_b = g1 - g0 + d * u1 / m - (1.0 - d) * u0 / (1.0 - m)
+        return -np.ones_like(y), psi_b
+    # ATT: g1 cancels (d/p * g1 - m/p * d g1/m = 0), so it enters as zero
+    p = np.mean(d)
+    w = d / p
+    w_bar = m / p
+    psi_b = w * (-g0) + w_bar * (d * y / m - (1.0 - d) * u0 / (1.0 - m))
+    return -(w / np.mean(w)), psi_b
+
+
+def pliv(y, z, d, l_hat, m_hat, r_hat, g_hat, score: str) -> tuple[np.ndarray, np.ndarray]:
+    v = z - m_hat
+    if score == "IV-type":
+        return -(v * d), v * (y - g_hat)
+    return -((d - r_hat) * v), v * (y - l_hat)
+
+
+def initial_theta_iv(y, z, d, l_hat, m_hat, r_hat) -> float:
+    v = z - m_hat
+    return float(-np.mean(v * (y - l_hat)) / np.mean(-((d - r_hat) * v)))
+
+
+def iivm(y, z, d, g0, g1, m, r0, r1) -> tuple[np.ndarray, np.ndarray]:
+    psi_b = g1 - g0 + z * (y - g1) / m - (1.0 - z) * (y - g0) / (1.0 - m)
+    psi_a = -(r1 - r0 + z * (d - r1) / m - (1.0 - z) * (d - r0) / (1.0 - m))
+    return psi_a, psi_b
+
+
+def _check_jacobian(mean_a: float, scale: float, what: str) -> None:
+    if not np.isfinite(mean_a) or abs(mean_a) <= 1e-12 * max(scale, 1e-300):
+        raise DataError(
+            f"The DML score has no information about the effect: {what}. The effect is not identified on these "
+            "data; check that the treatment varies given the covariates, and use fewer folds or another learner."
+        )
+
+
+def solve(
+    psi_a: np.ndarray,
+    psi_b: np.ndarray,
+    fold: np.ndarray,
+    k: int,
+    cluster: np.ndarray | None,
+    what: str,
+) -> RepResult:
+    """The estimate and standard error of one repetition (``fold``: each row's fold; ``cluster``: codes)."""
+    counts = np.bincount(fold, minlength=k).astype(np.float64)
+    sum_a = np.bincount(fold, weights=psi_a, minlength=k)
+    sum_b = np.bincount(fold, weights=psi_b, minlength=k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fold_thetas = -sum_b / sum_a
+    scale = float(np.mean(np.abs(psi_a))) + float(np.mean(np.abs(psi_b)))
+    if cluster is None:
+        mean_a = float(np.mean(psi_a))
+        _check_jacobian(mean_a, scale, what)
+        theta = float(-np.mean(psi_b) / mean_a)
+        psi = psi_a * theta + psi_b
+        se = float(np.sqrt(np.mean(psi * psi) / (len(psi) * mean_a**2)))
+        return RepResult(theta, se, fold_thetas)
+    # clusters per fold: |I_k|
+    g = int(cluster.max()) + 1
+    fold_of_cluster = np.zeros(g, dtype=np.int64)
+    fold_of_cluster[cluster] = fold
+    n_clusters_fold = np.bincount(fold_of_cluster, minlength=k).astype(np.float64)
+    del counts
+    a = float(np.sum(sum_a / n_clusters_fold))
+    _check_jacobian(a / k, scale, what)
+    theta = float(-np.sum(sum_b / n_clusters_fold) / a)
+    psi = psi_a * theta + psi_b
+    per_cluster = np.bincount(cluster, weights=psi, minlength=g)
+    gamma = float(np.sum(per_cluster**2 / n_clusters_fold[fold_of_cluster])) / k
+    jac = a / k
+    se = float(np.sqrt(gamma / (g * jac**2)))
+    return RepResult(theta, se, fold_thetas)
+
+
+def aggregate(thetas: np.ndarray, ses: np.ndarray) -> tuple[float, float]:
+    """DoubleML's aggregation over repetitions: median estimate, SE from the median upper bound."""
+    theta = float(np.median(thetas))
+    upper = float(np.median(thetas + AGGREGATION_Z * ses))
+    return theta, (upper - theta) / AGGREGATION_Z
+
+
+def paper_se(thetas: np.ndarray, ses: np.ndarray) -> float:
+    """The median-based standard error of Chernozhukov et al. (2018, eq. 3.7 adapted to the median)."""
+    theta = np.median(thetas)
+    return float(np.median(np.sqrt(ses**2 + (thetas - theta) ** 2)))

@@ -1,0 +1,85 @@
+"""Many cross-fitted nuisances at once: every (nuisance, repetition, fold) fit as one flat list of tasks.
+
+:func:`cross_fit_many` is :func:`~deconfound.estimators.learners.crossfit.cross_fit_predict` for a whole
+estimate: each :class:`Job` is one nuisance on one repetition's folds, and all their folds run in one
+serial loop or one joblib pool (so two cores stay busy across nuisances and repetitions, not only within
+one). Workers receive the full feature matrix once (joblib memory-maps large arrays) and the row indices
+of their fold, and write only their own rows, so the numbers are bit-identical whatever ``n_jobs`` is.
+A learner that fails in a fold raises a :class:`~deconfound.errors.SpecificationError` naming the
+user's argument, the fold and the repetition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...errors import DeconfoundError, SpecificationError
+from .crossfit import _check_training_rows, _rows
+from .folds import Folds
+from .presets import Learner
+
+
+@dataclass(frozen=True, eq=False)
+class Job:
+    """One nuisance to cross-fit: ``learner`` fitted on ``(x, y)`` of the training rows of ``folds``
+    (those where ``train_mask`` holds), predicting the test rows. ``label`` (e.g. "repetition 2") is
+    added to the place of a failure."""
+
+    learner: Learner
+    x: np.ndarray
+    y: np.ndarray
+    folds: Folds
+    train_mask: np.ndarray | None = None
+    label: str = ""
+
+
+def _task(learner: Learner, x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray, where: str):
+    try:
+        return learner.fit_predict(x[train], y[train], None, x[test], where=where)
+    except DeconfoundError:
+        raise
+    except Exception as exc:  # a learner's own failure, mapped to ours at the boundary
+        raise SpecificationError(
+            f"{learner.argument} {learner.name!r} failed{where}: {type(exc).__name__}: {exc}. Check the learner's "
+            "settings, or choose another learner."
+        ) from exc
+
+
+def cross_fit_many(jobs: Sequence[Job], *, n_jobs: int | None = None, message: str | None = None) -> list[np.ndarray]:
+    """Out-of-fold predictions of every job (P(y = 1) for a classifier), in the order of ``jobs``.
+
+    ``message`` announces the stage to the current progress object, which then advances task by task.
+    """
+    tasks = []
+    for j, job in enumerate(jobs):
+        y = np.asarray(job.y)
+        if job.folds.n != len(y) or job.x.shape[0] != len(y):
+            raise SpecificationError(f"the folds, features and target of {job.learner.argument} differ in length.")
+        mask = None if job.train_mask is None else np.asarray(job.train_mask, dtype=bool)
+        for fold in range(job.folds.k):
+            train, test = _rows(job.folds, fold, mask)
+            where = f" in fold {fold + 1} of {job.folds.k}" + (f" ({job.label})" if job.label else "")
+            _check_training_rows(job.learner, y[train], where)
+            tasks.append((j, test, (job.learner, job.x, y, train, test, where)))
+    from ..._core.progress import current
+
+    progress = current()
+    if message:
+        progress.step(message)
+    out = [np.empty(len(job.y)) for job in jobs]
+    total = len(tasks)
+    if n_jobs is None or n_jobs == 1 or total <= 1:
+        for done, (j, test, args) in enumerate(tasks, 1):
+            out[j][test] = _task(*args)
+            progress.advance(done, total)
+        return out
+    from joblib import Parallel, delayed
+
+    results = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_task)(*args) for _, _, args in tasks)
+    for done, ((j, test, _), values) in enumerate(zip(tasks, results), 1):
+        out[j][test] = values
+        progress.advance(done, total)
+    return out
