@@ -60,6 +60,7 @@ FAMILIES: dict[str, str | None] = {
     "regression": None,
     "panel": "panels and difference-in-differences",
     "propensity": "propensity score, matching and weighting",
+    "metalearners": "meta-learners and heterogeneous effects",
 }
 
 
@@ -417,6 +418,34 @@ REGISTRY: dict[str, Method] = {
         cov_types=FE_COV_TYPES,
     ),
 }
+
+# meta-learners of the CATE (issue 14): one function each, the same options
+_META_OPTIONS = (
+    Option("learner", "outcome models: linear (default), lasso, gbm or rf"),
+    Option("propensity_learner", "meta-learners: propensity model: logistic, gbm or rf (default: as --learner)"),
+    Option("final_learner", "meta-learners: CATE model of x/r/dr-learner: linear (default), lasso, gbm or rf"),
+    Option("folds", "cross-fitting folds (default 5)", kind="int"),
+    Option("groups", "meta-learners: CATE groups of GATES and CLAN (default 5)", kind="int"),
+    Option("subgroups", "meta-learners: a column whose levels get their own average effect"),
+    Option("propensity_clip", "meta-learners: clip propensities to [c, 1-c] (default 0.01)", kind="float"),
+)
+_META = {
+    "binary_treatment": True,
+    "needs_covariates": True,
+    "family": "metalearners",
+    "in_compare": False,
+    "renders": ("cate_summary", "blp", "gates", "clan", "subgroups", "policy"),
+    "plots": ("cate", "gates"),
+    "cli_options": _META_OPTIONS,
+}
+for _id, _label in (
+    ("s-learner", "S-learner"),
+    ("t-learner", "T-learner"),
+    ("x-learner", "X-learner"),
+    ("r-learner", "R-learner"),
+    ("dr-learner", "DR-learner"),
+):
+    REGISTRY[_id] = Method(f"deconfound.estimators.metalearners:{_id.replace('-', '_')}", _label, **_META)
 
 #: the command line's method when --method is not given
 DEFAULT_METHOD = "ols"
