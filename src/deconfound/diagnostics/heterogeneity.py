@@ -73,8 +73,24 @@ def _proxy_is_constant(proxy: np.ndarray) -> bool:
     return spread <= 1e-12 * max(1.0, float(np.max(np.abs(proxy))))
 
 
-def blp_test(proxy: Any, score: Any) -> TestResult:
+def _within(values: np.ndarray, folds: Any) -> np.ndarray:
+    """``values`` centered within each fold (or overall without folds)."""
+    if folds is None:
+        return values - values.mean()
+    _, codes = np.unique(np.asarray(folds), return_inverse=True)
+    codes = codes.reshape(-1)
+    if len(codes) != len(values):
+        raise SpecificationError(f"folds has {len(codes)} labels for {len(values)} rows; give one per row.")
+    means = np.bincount(codes, weights=values) / np.bincount(codes)
+    return values - means[codes]
+
+
+def blp_test(proxy: Any, score: Any, *, folds: Any = None) -> TestResult:
     """The BLP regression of the pseudo-outcome ``score`` on the centered ``proxy`` (see the module doc).
+
+    With ``folds`` (the cross-fitting fold of each row) the proxy is centered within each fold: each fold's
+    proxy comes from other models, whose level (the mean of the other folds' scores) would otherwise
+    correlate with the fold's own scores and make the test reject too often.
 
     details: ``ate`` (beta1), ``ate_std_error``, ``loading`` (beta2), ``loading_std_error``."""
     s, phi = _vectors(proxy, score)
@@ -85,7 +101,7 @@ def blp_test(proxy: Any, score: Any) -> TestResult:
             "the CATE proxy is the same for every row (the learner predicts no heterogeneity at all, e.g. an "
             "S-learner with a linear model); choose a learner that can let the effect vary",
         )
-    c = s - s.mean()
+    c = _within(s, folds)
     sxx = float(c @ c)
     beta1 = float(phi.mean())
     beta2 = float(c @ phi / sxx)
@@ -105,15 +121,21 @@ def blp_test(proxy: Any, score: Any) -> TestResult:
     )
 
 
-def group_labels(proxy: Any, groups: int = 5) -> np.ndarray:
-    """Group 1..G of each row: equal-sized groups by the rank of ``proxy`` (ties split by row order)."""
+def group_labels(proxy: Any, groups: int = 5, *, folds: Any = None) -> np.ndarray:
+    """Group 1..G of each row: equal-sized groups by the rank of ``proxy`` (ties split by row order);
+    with ``folds``, ranked within each fold (each fold's proxy comes from its own models)."""
     s = np.asarray(proxy, dtype=np.float64)
     g = check_positive_int(groups, "groups", minimum=2)
     if len(s) < 2 * g:
         raise DataError(f"groups={g} needs at least {2 * g} rows (two per group); there are {len(s)}.")
-    ranks = np.empty(len(s), dtype=np.int64)
-    ranks[np.argsort(s, kind="stable")] = np.arange(len(s))
-    return (ranks * g // len(s) + 1).astype(np.int64)
+    fold = None if folds is None else np.asarray(folds).reshape(-1)
+    parts = [np.arange(len(s))] if fold is None else [np.flatnonzero(fold == f) for f in np.unique(fold)]
+    out = np.empty(len(s), dtype=np.int64)
+    for rows in parts:
+        ranks = np.empty(len(rows), dtype=np.int64)
+        ranks[np.argsort(s[rows], kind="stable")] = np.arange(len(rows))
+        out[rows] = ranks * g // max(len(rows), 1) + 1
+    return out
 
 
 def _mean_row(values: np.ndarray, crit: float) -> tuple[float, float, float, float]:
@@ -122,12 +144,12 @@ def _mean_row(values: np.ndarray, crit: float) -> tuple[float, float, float, flo
     return mean, se, mean - crit * se, mean + crit * se
 
 
-def gates(proxy: Any, score: Any, *, groups: int = 5, level: float = 0.95) -> pd.DataFrame:
+def gates(proxy: Any, score: Any, *, groups: int = 5, level: float = 0.95, folds: Any = None) -> pd.DataFrame:
     """Group average treatment effects by CATE-proxy group, least (1) to most (G) affected, plus a last row
     ``most - least`` (the difference of the top and bottom groups, with its p-value)."""
     s, phi = _vectors(proxy, score)
     crit = critical_value(check_level(level), None)
-    labels = group_labels(s, groups)
+    labels = group_labels(s, groups, folds=folds)
     rows: list[dict[str, Any]] = []
     for g in range(1, int(labels.max()) + 1):
         rows_g = labels == g
@@ -164,14 +186,16 @@ def gates(proxy: Any, score: Any, *, groups: int = 5, level: float = 0.95) -> pd
     return pd.DataFrame(rows).set_index("group")
 
 
-def clan(proxy: Any, covariates: pd.DataFrame, *, groups: int = 5, level: float = 0.95) -> pd.DataFrame:
+def clan(
+    proxy: Any, covariates: pd.DataFrame, *, groups: int = 5, level: float = 0.95, folds: Any = None
+) -> pd.DataFrame:
     """Classification analysis: each covariate's mean in the most and the least affected group (by the
     proxy), the difference (most - least), its Welch standard error, interval and p-value."""
     (s,) = _vectors(proxy)
     if len(covariates) != len(s):
         raise SpecificationError(f"covariates have {len(covariates)} rows; the proxy has {len(s)}.")
     crit = critical_value(check_level(level), None)
-    labels = group_labels(s, groups)
+    labels = group_labels(s, groups, folds=folds)
     top, bottom = labels == labels.max(), labels == 1
     rows = []
     for name in covariates.columns:
@@ -306,16 +330,19 @@ def heterogeneity(
     subgroup_name: str = "subgroup",
     groups: int = 5,
     level: float = 0.95,
+    folds: Any = None,
 ) -> Heterogeneity:
     """Every check of this module on one proxy and its scores; ``verdict`` says in words whether the effect
     varies (at the level's alpha = 1 - level)."""
     level = check_level(level)
     s, p1, p0 = _vectors(proxy, score1, score0)
     phi = p1 - p0
-    blp = blp_test(s, phi)
+    blp = blp_test(s, phi, folds=folds)
     constant = not blp.applicable
-    gates_table = None if constant else gates(s, phi, groups=groups, level=level)
-    clan_table = None if constant or covariates is None else clan(s, covariates, groups=groups, level=level)
+    gates_table = None if constant else gates(s, phi, groups=groups, level=level, folds=folds)
+    clan_table = (
+        None if constant or covariates is None else clan(s, covariates, groups=groups, level=level, folds=folds)
+    )
     sub = None if subgroups is None else subgroup_effects(phi, subgroups, level=level, name=subgroup_name)
     return Heterogeneity(
         blp=blp,

@@ -286,4 +286,5 @@ class MetaLearner:
             subgroup_name=subgroup_name,
             groups=groups,
             level=self.level,
+            folds=None if proxy is full or self.folds_ is None else self.folds_.assignment,
         )
