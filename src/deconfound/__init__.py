@@ -47,6 +47,18 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .estimators.iv import iv, wald_estimator
     from .estimators.matching import matching
     from .estimators.means import difference_in_means
+    from .estimators.metalearners import (
+        DRLearner,
+        RLearner,
+        SLearner,
+        TLearner,
+        XLearner,
+        dr_learner,
+        r_learner,
+        s_learner,
+        t_learner,
+        x_learner,
+    )
     from .estimators.panel import panel_regression
     from .estimators.propensity import propensity_scores
     from .estimators.regression import lin, ols
@@ -108,6 +120,7 @@ _LAZY = {
     "Summary": ".results",
     "compare": ".results",
     "datasets": ".datasets",
+    **{name: ".estimators.metalearners" for name in ("SLearner", "TLearner", "XLearner", "RLearner", "DRLearner")},
 }
 
 __all__ = sorted([*_errors.__all__, "__version__", *_LAZY])

@@ -47,7 +47,7 @@ JSON_KEYS = (
 
 #: diagnostics keys that hold one row per data row (scores, weights, matched pairs). ``to_dict(rows=False)``
 #: (the command line's default) leaves them out and says how long they are under ``per_row_tables``.
-PER_ROW_KEYS = frozenset({"propensity", "weights", "matches", "bootstrap_draws"})
+PER_ROW_KEYS = frozenset({"propensity", "weights", "matches", "bootstrap_draws", "cate"})
 
 #: diagnostics tables longer than this (per-row data such as scores or matched pairs) are listed, not
 #: printed, by ``Estimate.summary()``

@@ -174,3 +174,20 @@ def _plot_runner(kind: str) -> Callable[[argparse.Namespace], Any]:
 
 PLOTS["overlap"] = _plot_runner("overlap")
 PLOTS["balance"] = _plot_runner("balance")
+
+
+def _plot_heterogeneity(kind: str) -> Callable[[argparse.Namespace], Any]:
+    def run(args: argparse.Namespace) -> Any:
+        from .._core.options import check_option
+        from ..plots.heterogeneity import cate_plot, gates_plot
+
+        usable = tuple(m for m, spec in REGISTRY.items() if spec.cli and kind in spec.plots)
+        args.method = args.method if args.method in usable else "dr-learner"
+        check_option("--method", args.method, usable)
+        return (cate_plot if kind == "cate" else gates_plot)(run_method(args))
+
+    return run
+
+
+PLOTS["cate"] = _plot_heterogeneity("cate")
+PLOTS["gates"] = _plot_heterogeneity("gates")

@@ -155,4 +155,3 @@ class TestResult(Mapping[str, Any]):
                 rows.append(("p-value", _num(self.p_value, 3)))
         body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
         return f'<table class="deconfound-test"><tbody>{body}</tbody></table>'
-

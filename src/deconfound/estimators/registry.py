@@ -63,6 +63,7 @@ FAMILIES: dict[str, str | None] = {
     "iv": "instrumental variables",
     "front-door": "front-door adjustment",
     "dml": "double machine learning",
+    "metalearners": "meta-learners and heterogeneous effects",
 }
 
 
@@ -133,6 +134,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("random_state", "seed for every random step (bootstrap, gbm/rf propensity, cross-fitting)", kind="int"),
     Option("formula", "a formula such as \"Severity ~ Drug + Q('I.H')\" (method ols; iv: 'y ~ x | fe | d ~ z')"),
     Option("estimator", "event-study: twfe (default) or sun-abraham; iv: 2sls (default), liml, fuller or gmm"),
+    Option("instrument", "wald, dml-iv: the instrument column (binary for wald)"),
+    Option(
+        "learner",
+        "dml: every nuisance model, auto (default), linear, lasso, gbm or rf; meta-learners: the outcome models, "
+        "linear (default), lasso, gbm or rf",
+    ),
+    Option("folds", "dml, meta-learners: cross-fitting folds (default 5)", kind="int"),
     *_shared(
         "panel",
         Option("unit", "unit (panel id) column"),
@@ -453,7 +461,6 @@ REGISTRY["wald"] = Method(
     binary_treatment=True,
     cov_types=OLS_COV_TYPES,
     renders=IV_RENDERS,
-    cli_options=(Option("instrument", "wald, dml-iv: the instrument column (binary for wald)"),),
 )
 
 # the front door: identified when the graph names mediators that carry the whole effect (issue 13, item 6);
@@ -485,8 +492,6 @@ REGISTRY["front-door"] = Method(
 # double machine learning (issue 14): cross-fitted nuisances; dml-iv (PLIV, or IIVM with --iv-model) is not
 # the model's (its instrument is not a model role)
 _DML_OPTIONS = (
-    Option("learner", "every nuisance model: auto (small boosted trees; default), linear, lasso, gbm, rf"),
-    Option("folds", "cross-fitting folds (default 5)", kind="int"),
     Option("repeats", "dml: repeated sample splits, aggregated by the median (default 1)", kind="int"),
     Option("n_jobs", "dml: parallel workers over folds x repetitions (same numbers as serial)", kind="int"),
 )
@@ -516,10 +521,35 @@ REGISTRY["dml-iv"] = Method(
         *_DML_OPTIONS,
         _DML_SCORE,
         *_DML_IPW,
-        Option("instrument", "wald, dml-iv: the instrument column (binary for wald)"),
         Option("model", "dml-iv: pliv (default) or iivm (LATE; binary instrument and treatment)", flag="iv-model"),
     ),
 )
+
+# meta-learners of the CATE (issue 14): one function each, the same options
+_META_OPTIONS = (
+    Option("propensity_learner", "meta-learners: propensity model: logistic, gbm or rf (default: as --learner)"),
+    Option("final_learner", "meta-learners: CATE model of x/r/dr-learner: linear (default), lasso, gbm or rf"),
+    Option("groups", "meta-learners: CATE groups of GATES and CLAN (default 5)", kind="int"),
+    Option("subgroups", "meta-learners: a column whose levels get their own average effect"),
+    Option("propensity_clip", "meta-learners: clip propensities to [c, 1-c] (default 0.01)", kind="float"),
+)
+_META = {
+    "binary_treatment": True,
+    "needs_covariates": True,
+    "family": "metalearners",
+    "in_compare": False,
+    "renders": ("cate_summary", "blp", "gates", "clan", "subgroups", "policy"),
+    "plots": ("cate", "gates"),
+    "cli_options": _META_OPTIONS,
+}
+for _id, _label in (
+    ("s-learner", "S-learner"),
+    ("t-learner", "T-learner"),
+    ("x-learner", "X-learner"),
+    ("r-learner", "R-learner"),
+    ("dr-learner", "DR-learner"),
+):
+    REGISTRY[_id] = Method(f"deconfound.estimators.metalearners:{_id.replace('-', '_')}", _label, **_META)
 
 #: the command line's method when --method is not given
 DEFAULT_METHOD = "ols"

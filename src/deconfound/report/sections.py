@@ -444,3 +444,6 @@ def naive_first(
     listed = [e for _, e in ordered]
     comparison = judge(listed) if judge is not None and listed else Comparison(tuple(listed))
     return comparison, tuple(m for m, _ in ordered)
+
+
+from . import heterogeneity as _heterogeneity  # noqa: E402,F401  (registers the meta-learners' views)

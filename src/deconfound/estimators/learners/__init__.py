@@ -17,7 +17,7 @@ Four pieces, each usable alone:
 scikit-learn is imported only when a split is made or a scikit-learn preset is built.
 """
 
-from .crossfit import cross_fit_predict
+from .crossfit import cross_fit_predict, cross_fit_variants
 from .folds import Folds, make_folds, repeated_folds
 from .linear import LeastSquaresRegressor, LogisticClassifier
 from .presets import CLASSIFIER_PRESETS, PRESETS, REGRESSOR_PRESETS, Learner, learner_name, make_learner
@@ -32,6 +32,7 @@ __all__ = [
     "LeastSquaresRegressor",
     "LogisticClassifier",
     "cross_fit_predict",
+    "cross_fit_variants",
     "derive_seed",
     "learner_name",
     "make_folds",

@@ -93,3 +93,50 @@ def cross_fit_predict(
         out[test] = values
     progress.advance(folds.k, folds.k)
     return out
+
+
+def _fold_variants(learner: Learner, x, y, w, variants: list[np.ndarray], where: str) -> list[np.ndarray]:
+    fitted = learner.fit(x, y, w, where=where)
+    return [learner.predict(fitted, v) for v in variants]
+
+
+def cross_fit_variants(
+    learner: Learner,
+    x: np.ndarray,
+    y: np.ndarray,
+    folds: Folds,
+    variants: list[np.ndarray],
+    *,
+    sample_weight: np.ndarray | None = None,
+    train_mask: np.ndarray | None = None,
+    n_jobs: int | None = None,
+) -> list[np.ndarray]:
+    """Out-of-fold predictions of one fit per fold at several feature matrices of the same rows.
+
+    ``variants`` are matrices with the rows of ``x`` (e.g. the features with the treatment set to 1 and
+    to 0, for an S-learner); fold k's model, fitted on the (masked) rows outside fold k, predicts fold k's
+    rows of each. One fit per fold whatever the number of variants; serial and parallel give equal numbers.
+    """
+    x, y = np.asarray(x), np.asarray(y)
+    n = len(y)
+    if folds.n != n or any(len(v) != n for v in variants):
+        raise SpecificationError(f"the folds, features and variants must all have the {n} rows of the target.")
+    mask = None if train_mask is None else np.asarray(train_mask, dtype=bool)
+    tasks = []
+    for fold in range(folds.k):
+        train, test = _rows(folds, fold, mask)
+        where = f" in fold {fold + 1} of {folds.k}"
+        _check_training_rows(learner, y[train], where)
+        w = None if sample_weight is None else sample_weight[train]
+        tasks.append((test, (learner, x[train], y[train], w, [v[test] for v in variants], where)))
+    if n_jobs is None or n_jobs == 1:
+        results = [_fold_variants(*args) for _, args in tasks]
+    else:
+        from joblib import Parallel, delayed
+
+        results = Parallel(n_jobs=n_jobs)(delayed(_fold_variants)(*args) for _, args in tasks)
+    out = [np.empty(n) for _ in variants]
+    for (test, _), values in zip(tasks, results):
+        for target, value in zip(out, values):
+            target[test] = value
+    return out
