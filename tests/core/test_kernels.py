@@ -72,3 +72,37 @@ def test_twfe_estimate_and_clustered_se_are_the_same_compiled_and_in_numpy(balan
     a, b = _both(fit)
     _close(a.coefficients.coef, b.coefficients.coef)
     _close(a.coefficients.std_err, b.coefficients.std_err)
+
+
+@pytest.mark.parametrize("k", [1, 2])
+@pytest.mark.parametrize("tied", [False, True])
+@pytest.mark.parametrize("grouped", [False, True])
+def test_greedy_without_replacement_is_the_same_compiled_and_in_numpy(k, tied, grouped, rng):
+    from deconfound._core.assignment import greedy_1d_ratio
+
+    x = rng.beta(3, 2, 700)
+    pool = rng.beta(2, 3, 1100)
+    if tied:  # a score with a few distinct values: long runs of equal values on both sides
+        x, pool = np.round(x, 1), np.round(pool, 1)
+    groups = rng.integers(0, 3, 700) if grouped else None
+    pool_groups = rng.integers(0, 3, 1100) if grouped else None
+    run = lambda: greedy_1d_ratio(x, pool, k, caliper=0.05, groups=groups, pool_groups=pool_groups)  # noqa: E731
+    a, b = _both(run)
+    assert len(a) > 100 and len(a) < k * 700  # the caliper drops some targets
+    np.testing.assert_array_equal(a.target, b.target)
+    np.testing.assert_array_equal(a.pool, b.pool)
+    np.testing.assert_array_equal(a.distance, b.distance)
+
+
+def test_greedy_ties_on_both_sides_follow_the_sequential_rule():
+    from deconfound._core.assignment import greedy_1d
+
+    # targets 0.5, 0.5 and pool 0.4, 0.6, 0.6: the first target (by position) takes the left unit at equal
+    # distance; the second the first of the tied right units
+    x = np.array([0.5, 0.5])
+    pool = np.array([0.6, 0.4, 0.6])
+    for name in kernels.BACKENDS:
+        with kernels.using(name):
+            pairs = greedy_1d(x, pool)
+        np.testing.assert_array_equal(pairs.target, [0, 1])
+        np.testing.assert_array_equal(pairs.pool, [1, 0])
