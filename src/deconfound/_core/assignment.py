@@ -35,6 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import DataError, SpecificationError
+from . import kernels
 from .nearest import Pairs, SortedPool
 from .sorting import stable_argsort, stable_lexsort
 
@@ -84,6 +85,8 @@ def greedy_1d(
         p_idx = np.flatnonzero(np.ones(len(pool_values), bool) if available is None else available)
         t_ord = t_idx[_order(x[t_idx], None if groups is None else groups[t_idx])]
         p_ord = p_idx[_order(pool_values[p_idx], None if pool_groups is None else pool_groups[p_idx])]
+    if kernels.compiled() and len(t_ord) and len(p_ord):
+        return _greedy_compiled(x, pool_values, t_ord, p_ord, cal, groups, pool_groups)
     out_t, out_p, out_d = [], [], []
     # values (and groups) in sorted order, compressed as units leave: no gathers by position per round
     xt, xp = x[t_ord], pool_values[p_ord]
@@ -128,6 +131,47 @@ def greedy_1d(
     return Pairs(t[order], np.concatenate(out_p)[order], np.concatenate(out_d)[order])
 
 
+def _segments(
+    x: np.ndarray,
+    pool_values: np.ndarray,
+    t_ord: np.ndarray,
+    p_ord: np.ndarray,
+    groups: np.ndarray | None,
+    pool_groups: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each target's insertion point in the sorted pool and the pool positions lo..hi-1 of its group."""
+    n = len(p_ord)
+    if pool_groups is None:
+        start = np.searchsorted(pool_values[p_ord], x[t_ord], side="left")
+        return start, np.zeros(len(t_ord), np.int64), np.full(len(t_ord), n, np.int64)
+    pool = SortedPool(pool_values[p_ord], np.arange(n), pool_groups[p_ord], None)
+    return pool.segments(x[t_ord], groups[t_ord] if groups is not None else None)
+
+
+def _greedy_compiled(
+    x: np.ndarray,
+    pool_values: np.ndarray,
+    t_ord: np.ndarray,
+    p_ord: np.ndarray,
+    cal: float,
+    groups: np.ndarray | None,
+    pool_groups: np.ndarray | None,
+) -> Pairs:
+    """Closest pair first in one compiled pass (heap + "next free" pointers), pairs ordered by target."""
+    from . import _jit_assign
+
+    xt = np.ascontiguousarray(x[t_ord], dtype=np.float64)
+    xs = np.ascontiguousarray(pool_values[p_ord], dtype=np.float64)
+    gt = np.zeros(len(xt), np.int64) if groups is None else groups[t_ord].astype(np.int64)
+    gs = np.zeros(len(xs), np.int64) if pool_groups is None else pool_groups[p_ord].astype(np.int64)
+    ti, pj, d = _jit_assign.greedy_sorted(xt, gt, xs, gs, float(cal))
+    if not len(ti):
+        return Pairs.empty()
+    t = t_ord[ti]
+    order = np.argsort(t, kind="stable")
+    return Pairs(t[order].astype(np.int64), p_ord[pj[order]].astype(np.int64), d[order])
+
+
 def _greedy_sequential(
     x: np.ndarray,
     pool_values: np.ndarray,
@@ -147,13 +191,7 @@ def _greedy_sequential(
 
     xs = pool_values[p_ord].tolist()
     n = len(xs)
-    gs = None if pool_groups is None else pool_groups[p_ord]
-    if gs is None:
-        start = np.searchsorted(pool_values[p_ord], x[t_ord], side="left")
-        lo_arr, hi_arr = np.zeros(len(t_ord), np.int64), np.full(len(t_ord), n, np.int64)
-    else:
-        pool = SortedPool(pool_values[p_ord], np.arange(n), gs, None)
-        start, lo_arr, hi_arr = pool.segments(x[t_ord], groups[t_ord] if groups is not None else None)
+    start, lo_arr, hi_arr = _segments(x, pool_values, t_ord, p_ord, groups, pool_groups)
     # union-find "next free" pointers; right[i] leads to the smallest free position >= i (n: none);
     # left[s] leads to s' with s' - 1 the largest free position <= s - 1 (s' = 0: none)
     right = list(range(n + 1))

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from . import kernels
+
 DEMEAN_TOL = 1e-10
 DEMEAN_MAX_ITER = 10_000
 
@@ -94,12 +96,18 @@ class Demeaner:
         self.tol = float(tol)
         self.max_iter = int(max_iter)
         self._inv = []
-        self._runs: list[tuple[np.ndarray, np.ndarray] | None] = []
         for c, g in zip(self.codes, self.sizes):
             wsum = np.bincount(c, weights=self.weights, minlength=g).astype(np.float64)
             with np.errstate(divide="ignore"):
                 self._inv.append(np.where(wsum > 0, 1.0 / np.where(wsum > 0, wsum, 1.0), 0.0))
-            self._runs.append(_runs(c, g))
+        self._small_codes: tuple[np.ndarray, ...] | None = None
+        self._runs_cache: list[tuple[np.ndarray, np.ndarray] | None] | None = None
+
+    @property
+    def _runs(self) -> list[tuple[np.ndarray, np.ndarray] | None]:
+        if self._runs_cache is None:  # the numpy path only: the compiled one does not need them
+            self._runs_cache = [_runs(c, g) for c, g in zip(self.codes, self.sizes)]
+        return self._runs_cache
 
     # one projection and one sweep -----------------------------------------------------------------
     def _project(self, x: np.ndarray, j: int) -> float:
@@ -127,6 +135,8 @@ class Demeaner:
         x = np.array(x, dtype=np.float64, copy=True)
         if not self.codes:
             return x, 0, True
+        if kernels.compiled() and x.size:
+            return self._demean_compiled(x)
         if len(self.codes) == 1:
             self._project(x, 0)
             return x, 1, True
@@ -147,6 +157,24 @@ class Demeaner:
             x = _irons_tuck(x, px, ppx)
         return x, sweeps, False
 
+    def _demean_compiled(self, x: np.ndarray) -> tuple[np.ndarray, int, bool]:
+        from . import _jit_demean
+
+        if self._small_codes is None:  # int32 when they fit: less memory to read per sweep
+            small = max(self.sizes) < 2**31 - 1
+            self._small_codes = tuple(c.astype(np.int32) if small else _plain(c) for c in self.codes)
+        codes = self._small_codes
+        inv = tuple(self._inv)
+        sums = tuple(np.empty(g) for g in self.sizes)
+        w = _plain(self.weights) if self.weights is not None else np.empty(0)
+        has_w = self.weights is not None
+        if len(codes) == 1:
+            _jit_demean.sweep(x, x, codes, inv, w, has_w, sums)
+            return x, 1, True
+        limit = self.tol * max(float(np.abs(x).max()), 1e-300)
+        out, sweeps, ok = _jit_demean.demean(x, codes, inv, w, has_w, sums, limit, self.max_iter)
+        return out, int(sweeps), bool(ok)
+
     def demean_columns(self, matrix: np.ndarray) -> tuple[np.ndarray, DemeanInfo]:
         """Demean every column of a 2-D array (returned as a new Fortran-ordered array)."""
         matrix = np.asarray(matrix, dtype=np.float64)
@@ -158,6 +186,11 @@ class Demeaner:
             iterations.append(its)
             converged &= ok
         return out, DemeanInfo(tuple(iterations), converged)
+
+
+def _plain(a: np.ndarray) -> np.ndarray:
+    """``a`` as a writeable C-contiguous array (a copy only when it is not one)."""
+    return a if a.flags.c_contiguous and a.flags.writeable else np.array(a, order="C")
 
 
 def _runs(codes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray] | None:

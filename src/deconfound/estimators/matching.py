@@ -57,6 +57,7 @@ from ..diagnostics.balance import balance_before_after, balance_warnings
 from ..errors import DataError, SpecificationError
 from ..results import Estimate, LazyValue
 from ._base import make_estimate
+from ._fweights import expand_frequency
 from ._matching_se import (
     IMPUTATIONS,
     Direction,
@@ -369,6 +370,7 @@ def matching(
     n_jobs: int | None = None,
     propensity: PropensityOptions | None = None,
     se: MatchingSE | None = None,
+    fweights: str | None = None,
 ) -> Estimate:
     """Matching estimator of the ATT (default), ATC or ATE with Abadie-Imbens standard errors.
 
@@ -393,8 +395,10 @@ def matching(
     on the covariates (Stata's ``teffects psmatch``), ``"regression"`` by a linear regression within each
     group, and ``"auto"`` (default) uses matching when that search is small (up to 5,000 rows, or rows x
     2^covariates up to a million) and regression above, where it would take seconds to minutes; a note
-    on the result says which was used. Sampling
-    weights are not supported by matching (use ipw).
+    on the result says which was used. ``fweights`` names a column of
+    frequency weights (whole numbers: each row stands for that many identical units, as Stata's ``teffects``
+    ``fweight``; the estimate and standard error are those of the rows repeated). Sampling weights are not
+    supported by matching, as in Stata (use ipw or aipw).
 
     The propensity settings can come as one :class:`~deconfound.PropensityOptions` (``propensity=``) and the
     standard-error settings as one :class:`~deconfound.MatchingSE` (``se=``) instead of their keywords.
@@ -421,7 +425,12 @@ def matching(
     options.update(caliper=caliper, caliper_scale=caliper_scale, exact=exact, ties=ties, bias_adjust=bias_adjust)
     plan = _validate({**options, "level": level}, vce, ps, covariates)
     roles = dict(outcome=outcome, treatment=treatment, covariates=covariates, missing=missing)
+    weight_note = None
+    if fweights is not None:
+        data, weight_note = expand_frequency(data, fweights)
     setup = _prepare(data, plan, ps, {**roles, "treated_level": treated_level})
+    if weight_note:
+        setup.notes.append(weight_note)
     stage(setup.prep.n, f"matching {setup.prep.n:,} rows")
     metric = _metric(setup, plan.distance, plan.caliper, plan.scale, _exact_groups(setup, plan.exact))
     directions = _match(setup, metric, plan)

@@ -307,6 +307,7 @@ REGISTRY: dict[str, Method] = {
                 kind="bool",
                 default=True,
             ),
+            Option("fweights", "psm: frequency-weight column (whole numbers, as Stata's fweight)"),
         ),
     ),
     "ipw": Method(

@@ -1,0 +1,182 @@
+"""Compiled greedy matching without replacement (numba). Imported only when the compiled kernels run.
+
+Closest pair first, exactly the numpy path's rule (pairs taken in the order of (distance, pool position,
+target position) in the sorted arrays; a target's nearest free unit is the one on its left when the two
+sides are equally far). On a line the closest remaining (target, pool) pair is always *adjacent* in the
+merged order of the remaining units, so the search keeps a doubly linked list of the merged order and a
+heap of adjacent candidate pairs only: making a pair removes at most two list nodes and creates at most a
+few new adjacencies, so the matching costs O(n log n) after the sort, however the units are tied.
+
+Ties: units of one side with equal (group, value) are one list node (a *run*): a target run hands out its
+members in increasing position, a pool run hands out its lowest free member to a target on its left and
+its highest free member to a target on its right -- what the sequential rule's insertion point and
+"next free unit" pointers pick. At equal values a target run is placed before the pool run (its nearest
+free unit is then the pool run's first). Without runs, k tied targets wanting one unit would re-search
+k times per pair made.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def _runs(xt, gt, xs, gs):  # pragma: no cover - compiled
+    """Merge the two sorted sides into runs: (kind 0 target / 1 pool, group, value, first, end) per node."""
+    n_t, n_p = xt.shape[0], xs.shape[0]
+    kind = np.empty(n_t + n_p, np.int8)
+    grp = np.empty(n_t + n_p, np.int64)
+    val = np.empty(n_t + n_p)
+    first = np.empty(n_t + n_p, np.int64)
+    end = np.empty(n_t + n_p, np.int64)
+    i = 0
+    j = 0
+    m = 0
+    while i < n_t or j < n_p:
+        take_t = j >= n_p or (i < n_t and (gt[i] < gs[j] or (gt[i] == gs[j] and xt[i] <= xs[j])))
+        if take_t:
+            a = i
+            while i < n_t and gt[i] == gt[a] and xt[i] == xt[a]:
+                i += 1
+            kind[m], grp[m], val[m], first[m], end[m] = 0, gt[a], xt[a], a, i
+        else:
+            a = j
+            while j < n_p and gs[j] == gs[a] and xs[j] == xs[a]:
+                j += 1
+            kind[m], grp[m], val[m], first[m], end[m] = 1, gs[a], xs[a], a, j
+        m += 1
+    return kind[:m], grp[:m], val[:m], first[:m], end[:m]
+
+
+# The (4-ary) heap holds rows (distance bits, pool position * 2^32 + target position, left node) of one int64
+# array, so an entry is one small record compared on its first two fields (a non-negative float64's bits
+# order as an int64). An entry is stale when its left node's right neighbour would now make another pair.
+
+
+@njit(cache=True, inline="always")
+def _less(h, a, b):  # pragma: no cover - compiled
+    if h[a, 0] != h[b, 0]:
+        return h[a, 0] < h[b, 0]
+    return h[a, 1] < h[b, 1]
+
+
+@njit(cache=True, inline="always")
+def _swap(h, a, b):  # pragma: no cover - compiled
+    for r in range(3):
+        h[a, r], h[b, r] = h[b, r], h[a, r]
+
+
+@njit(cache=True)
+def _push(h, size, dbits, pair, left):  # pragma: no cover - compiled
+    pos = size
+    h[pos, 0], h[pos, 1], h[pos, 2] = dbits, pair, left
+    while pos > 0:
+        parent = (pos - 1) // 4
+        if not _less(h, pos, parent):
+            break
+        _swap(h, pos, parent)
+        pos = parent
+    return size + 1
+
+
+@njit(cache=True)
+def _pop(h, size):  # pragma: no cover - compiled
+    size -= 1
+    _swap(h, 0, size)
+    pos = 0
+    while True:
+        first = 4 * pos + 1  # a 4-ary heap: half the depth, the children in one or two cache lines
+        if first >= size:
+            break
+        child = first
+        for c in range(first + 1, min(first + 4, size)):
+            if _less(h, c, child):
+                child = c
+        if not _less(h, child, pos):
+            break
+        _swap(h, pos, child)
+        pos = child
+    return size
+
+
+@njit(cache=True)
+def greedy_sorted(xt, gt, xs, gs, cal):  # pragma: no cover - compiled
+    """Closest pairs first between targets ``xt`` and pool ``xs``, both sorted by (group, value, position)
+    (``gt``/``gs`` the groups; pairs never cross groups). Returns (target position, pool position,
+    distance) of the pairs made within ``cal``."""
+    kind, grp, val, lo, hi = _runs(xt, gt, xs, gs)
+    m = kind.shape[0]
+    prev = np.arange(-1, m - 1)
+    nxt = np.arange(1, m + 1)
+    nxt[m - 1] = -1
+    version = np.zeros(m, np.int64)
+    cap = m + 4 * min(xt.shape[0], xs.shape[0]) + 4
+    h = np.empty((cap, 3), np.int64)
+    bits = np.empty(1)
+    ibits = bits.view(np.int64)
+    size = 0
+    for a in range(m - 1):
+        size = _candidate(a, a + 1, kind, grp, val, lo, hi, version, cal, h, size, bits, ibits)
+    n_pairs = min(xt.shape[0], xs.shape[0])
+    out_t = np.empty(n_pairs, np.int64)
+    out_p = np.empty(n_pairs, np.int64)
+    out_d = np.empty(n_pairs)
+    made = 0
+    while size > 0:
+        ibits[0] = h[0, 0]
+        d, pair, a = bits[0], h[0, 1], h[0, 2]
+        size = _pop(h, size)
+        b = nxt[a]
+        if version[a] < 0 or b < 0 or kind[a] == kind[b] or _pair(a, b, kind, lo, hi) != pair:
+            continue  # stale: a node changed or left since the candidate was made
+        j, ti = pair >> 32, pair & 0xFFFFFFFF
+        out_t[made], out_p[made], out_d[made] = ti, j, d
+        made += 1
+        t_node, p_node = (a, b) if kind[a] == 0 else (b, a)
+        lo[t_node] += 1  # the target run's next member
+        if kind[a] == 0:
+            lo[p_node] += 1  # pool run on the right: its lowest free member was taken
+        else:
+            hi[p_node] -= 1  # pool run on the left: its highest free member was taken
+        left, right = prev[a], nxt[b]
+        for node in (a, b):
+            if lo[node] >= hi[node]:  # empty: unlink
+                p, q = prev[node], nxt[node]
+                if p >= 0:
+                    nxt[p] = q
+                if q >= 0:
+                    prev[q] = p
+                version[node] = -1
+        # the adjacencies between left .. right changed: candidates for each consecutive alive pair
+        chain = np.empty(4, np.int64)
+        c = 0
+        for node in (left, a, b, right):
+            if node >= 0 and version[node] >= 0:
+                chain[c] = node
+                c += 1
+        for r in range(c - 1):
+            size = _candidate(chain[r], chain[r + 1], kind, grp, val, lo, hi, version, cal, h, size, bits, ibits)
+    return out_t[:made], out_p[:made], out_d[:made]
+
+
+@njit(cache=True, inline="always")
+def _pair(a, b, kind, lo, hi):  # pragma: no cover - compiled
+    """pool position * 2^32 + target position of the pair adjacent nodes a (left), b would make."""
+    if kind[a] == 0:  # target run, then pool run on its right: the pool run's lowest free member
+        return (lo[b] << 32) | lo[a]
+    return ((hi[a] - 1) << 32) | lo[b]  # pool run, then target run: the pool run's highest free member
+
+
+@njit(cache=True)
+def _candidate(a, b, kind, grp, val, lo, hi, version, cal, h, size, bits, ibits):  # pragma: no cover - compiled
+    """Push the pair that adjacent nodes a (left) and b (right) would make, if any, within the caliper."""
+    if kind[a] == kind[b] or grp[a] != grp[b]:
+        return size
+    d = val[b] - val[a]
+    if not (d <= cal and d < np.inf):
+        return size
+    if size >= h.shape[0]:  # pragma: no cover - the capacity bounds the pushes
+        return size
+    bits[0] = d + 0.0  # -0.0 -> +0.0: equal distances get equal bits
+    return _push(h, size, ibits[0], _pair(a, b, kind, lo, hi), a)

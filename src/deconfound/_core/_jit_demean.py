@@ -1,0 +1,98 @@
+"""Compiled alternating projections (numba). Imported only by ``demean.py`` when the compiled kernels run.
+
+The same arithmetic as ``Demeaner``'s numpy path, fused: subtracting one factor's group means and summing
+the next factor's groups happen in the same pass over the rows, so a sweep over k factors reads the rows
+k + 1 times and allocates nothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def _group_sums(x, c, w, has_w, s):  # pragma: no cover - compiled
+    s[:] = 0.0
+    if has_w:
+        for i in range(x.shape[0]):
+            s[c[i]] += w[i] * x[i]
+    else:
+        for i in range(x.shape[0]):
+            s[c[i]] += x[i]
+
+
+@njit(cache=True)
+def sweep(src, dst, codes, inv, w, has_w, sums):  # pragma: no cover - compiled
+    """``dst`` = ``src`` with the group means of every factor subtracted in turn (``dst`` may be ``src``);
+    returns the sum over factors of the largest absolute group mean subtracted."""
+    k = len(codes)
+    n = src.shape[0]
+    total = 0.0
+    _group_sums(src, codes[0], w, has_w, sums[0])
+    for j in range(k):
+        s = sums[j]
+        iv = inv[j]
+        top = 0.0
+        for g in range(s.shape[0]):
+            s[g] *= iv[g]
+            a = abs(s[g])
+            if a > top:
+                top = a
+        total += top
+        c = codes[j]
+        read = src if j == 0 else dst
+        if j + 1 < k:
+            nxt = sums[j + 1]
+            nxt[:] = 0.0
+            c2 = codes[j + 1]
+            for i in range(n):
+                v = read[i] - s[c[i]]
+                dst[i] = v
+                if has_w:
+                    nxt[c2[i]] += w[i] * v
+                else:
+                    nxt[c2[i]] += v
+        else:
+            for i in range(n):
+                dst[i] = read[i] - s[c[i]]
+    return total
+
+
+@njit(cache=True)
+def _irons_tuck(x, px, ppx):  # pragma: no cover - compiled
+    """x <- the Irons-Tuck extrapolation from x, P(x), P(P(x)) (in place)."""
+    n = x.shape[0]
+    ssq = 0.0
+    cross = 0.0
+    for i in range(n):
+        a = ppx[i] - px[i]
+        b = a - px[i] + x[i]
+        ssq += b * b
+        cross += a * b
+    if ssq <= 0.0 or not np.isfinite(ssq):
+        x[:] = ppx
+        return
+    coef = cross / ssq
+    for i in range(n):
+        x[i] = ppx[i] - coef * (ppx[i] - px[i])
+
+
+@njit(cache=True)
+def demean(x, codes, inv, w, has_w, sums, limit, max_iter):  # pragma: no cover - compiled
+    """Alternating projections with Irons-Tuck acceleration on ``x`` (overwritten); (result, sweeps,
+    converged). The same iterates as the numpy path, without a copy per sweep."""
+    if sweep(x, x, codes, inv, w, has_w, sums) <= limit:
+        return x, 1, True
+    sweeps = 1
+    px = np.empty_like(x)
+    ppx = np.empty_like(x)
+    while sweeps < max_iter:
+        sweeps += 1
+        if sweep(x, px, codes, inv, w, has_w, sums) <= limit:
+            return px, sweeps, True
+        sweeps += 1
+        if sweep(px, ppx, codes, inv, w, has_w, sums) <= limit:
+            return ppx, sweeps, True
+        _irons_tuck(x, px, ppx)
+    return x, sweeps, False

@@ -1,0 +1,108 @@
+"""The compiled (numba) and numpy kernels compute the same numbers, on the same data."""
+
+import numpy as np
+import pytest
+
+import deconfound as dc
+from deconfound._core import kernels
+from deconfound._core.demean import Demeaner
+from deconfound.errors import SpecificationError
+
+RTOL = 1e-12
+
+
+def _both(fn):
+    """fn() under numpy, then under numba."""
+    with kernels.using("numpy"):
+        a = fn()
+    with kernels.using("numba"):
+        b = fn()
+    return a, b
+
+
+def _close(a, b, rtol=RTOL, atol=0.0):
+    np.testing.assert_allclose(np.asarray(b, dtype=float), np.asarray(a, dtype=float), rtol=rtol, atol=atol)
+
+
+def test_use_refuses_an_unknown_backend_and_using_restores():
+    with pytest.raises(SpecificationError, match=r"kernels\.use.*numba, numpy"):
+        kernels.use("cython")
+    before = kernels.backend()
+    with kernels.using("numpy"):
+        assert kernels.backend() == "numpy" and not kernels.compiled()
+    assert kernels.backend() == before
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("layout", ["balanced", "unbalanced", "three"])
+def test_demeaning_is_the_same_compiled_and_in_numpy(layout, weighted, rng):
+    units, periods = 400, 9
+    unit = np.repeat(np.arange(units), periods)
+    time = np.tile(np.arange(periods), units)
+    codes = [unit, time]
+    if layout != "balanced":
+        keep = rng.uniform(size=unit.size) < 0.7
+        codes = [c[keep] for c in codes]
+    if layout == "three":
+        codes.append(rng.integers(0, 13, len(codes[0])))
+    n = len(codes[0])
+    x = rng.normal(size=n) + 0.1 * codes[0]
+    w = rng.uniform(0.2, 3.0, n) if weighted else None
+    a, b = _both(lambda: Demeaner(codes, w, tol=1e-12).demean(x))
+    assert a[1:] == b[1:] and a[2]  # same number of sweeps, converged
+    _close(a[0], b[0], atol=1e-13 * np.abs(x).max())
+
+
+@pytest.mark.parametrize("balanced", [True, False])
+def test_twfe_estimate_and_clustered_se_are_the_same_compiled_and_in_numpy(balanced, rng):
+    units, periods = 300, 8
+    unit = np.repeat(np.arange(units), periods)
+    time = np.tile(np.arange(periods), units)
+    start = rng.choice([5, 100], units)[unit]  # one adoption date: no staggered-timing warning
+    d = (time >= start).astype(float)
+    x = rng.normal(size=unit.size)
+    y = rng.normal(size=units)[unit] + 0.1 * time + 1.5 * d + 0.5 * x + rng.normal(size=unit.size)
+    import pandas as pd
+
+    df = pd.DataFrame({"unit": unit, "time": time, "d": d, "x": x, "y": y})
+    if not balanced:
+        drop = (rng.uniform(size=len(df)) < 0.3) & ~df["time"].isin([4, 5])  # adoption stays at period 5
+        df = df[~drop].sample(frac=1.0, random_state=3)
+    fit = lambda: dc.twfe(df, outcome="y", treatment="d", covariates=["x"], unit="unit", time="time")  # noqa: E731
+    a, b = _both(fit)
+    _close(a.coefficients.coef, b.coefficients.coef)
+    _close(a.coefficients.std_err, b.coefficients.std_err)
+
+
+@pytest.mark.parametrize("k", [1, 2])
+@pytest.mark.parametrize("tied", [False, True])
+@pytest.mark.parametrize("grouped", [False, True])
+def test_greedy_without_replacement_is_the_same_compiled_and_in_numpy(k, tied, grouped, rng):
+    from deconfound._core.assignment import greedy_1d_ratio
+
+    x = rng.beta(3, 2, 700)
+    pool = rng.beta(2, 3, 1100)
+    if tied:  # a score with a few distinct values: long runs of equal values on both sides
+        x, pool = np.round(x, 1), np.round(pool, 1)
+    groups = rng.integers(0, 3, 700) if grouped else None
+    pool_groups = rng.integers(0, 3, 1100) if grouped else None
+    run = lambda: greedy_1d_ratio(x, pool, k, caliper=0.05, groups=groups, pool_groups=pool_groups)  # noqa: E731
+    a, b = _both(run)
+    assert len(a) > 100 and len(a) < k * 700  # the caliper drops some targets
+    np.testing.assert_array_equal(a.target, b.target)
+    np.testing.assert_array_equal(a.pool, b.pool)
+    np.testing.assert_array_equal(a.distance, b.distance)
+
+
+def test_greedy_ties_on_both_sides_follow_the_sequential_rule():
+    from deconfound._core.assignment import greedy_1d
+
+    # targets 0.5, 0.5 and pool 0.4, 0.6, 0.6: the first target (by position) takes the left unit at equal
+    # distance; the second the first of the tied right units
+    x = np.array([0.5, 0.5])
+    pool = np.array([0.6, 0.4, 0.6])
+    for name in kernels.BACKENDS:
+        with kernels.using(name):
+            pairs = greedy_1d(x, pool)
+        np.testing.assert_array_equal(pairs.target, [0, 1])
+        np.testing.assert_array_equal(pairs.pool, [1, 0])
