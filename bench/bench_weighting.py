@@ -9,7 +9,7 @@ The data (outcome, binary treatment logistic in the covariates, 10 float64 covar
 a Parquet file; every contender then runs in its own fresh interpreter, reads the file into a pandas frame,
 imports its library (timed apart), makes its first call (timed: what a script or the command line pays)
 and then ``--warm`` more calls (best kept). BLAS runs single-threaded for everybody. Peak memory is the
-worker's peak resident set (``ru_maxrss``) and its growth over the size after reading the data.
+worker's peak resident set (``VmHWM``) and its growth over the size after reading the data.
 
 * ours: ``deconfound.ipw`` / ``aipw`` / ``ra`` (ATE): our logistic propensity fit, the effect, its
   M-estimation standard error (stacked estimating equations), overlap statistics, the weight summary and
@@ -59,6 +59,15 @@ def write_data(n: int, path: str, seed: int = 0) -> None:
     df = pd.DataFrame(x, columns=COLS)
     df["t"], df["y"] = t, y
     df.to_parquet(path)
+
+
+def _hwm_mb() -> float:
+    """This process's peak resident set (VmHWM; ``ru_maxrss`` would carry over the parent's peak)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / 1024
 
 
 def _rss_mb() -> float:
@@ -163,7 +172,7 @@ def worker(name: str, data: str, warm: int) -> None:
         start = time.perf_counter()
         fn(df)
         warm_times.append(time.perf_counter() - start)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _hwm_mb()
     print(
         json.dumps(
             {
