@@ -67,7 +67,12 @@ class FirstStep:
 
 
 def _factor(gh: np.ndarray | None, gc: np.ndarray | None, mu: float) -> np.ndarray | float:
-    return (gh if gh is not None else 0.0) - mu * (gc if gc is not None else 0.0)
+    if gc is None:
+        return gh if gh is not None else 0.0
+    out = gc * -mu
+    if gh is not None:
+        out += gh
+    return out
 
 
 def ratio_influence(
@@ -125,21 +130,23 @@ class _Step:
 
 def effect(
     pair: tuple[Ratio, Ratio],
-    s: np.ndarray,
+    s: np.ndarray | None,
     ps: FirstStep | None,
     outcome: Mapping[float, FirstStep] | None,
     sign: float,
 ) -> tuple[float, float, tuple[float, float]]:
-    """sign * (mu1 - mu0), its standard error and (mu1, mu0), from passes over the rows."""
-    n = len(s)
+    """sign * (mu1 - mu0), its standard error and (mu1, mu0), from passes over the rows (``s``: sampling
+    weights, None for none: no array of ones is made)."""
+    n = len(pair[0].h)
     arrays: dict[str, np.ndarray | None] = {"s": s}
     for i, r in enumerate(pair):
         arrays.update({f"h{i}": r.h, f"c{i}": r.c})
     src = rows.source(None, max(n, 1), n=n, extra=arrays)
 
     def sums(part: rows.Partition) -> np.ndarray:
-        sp = part["s"]
-        return np.array([float(np.sum(sp * part[f"{a}{i}"])) for i in (0, 1) for a in ("c", "h")])
+        sp = part.get("s")
+        values = [part[f"{a}{i}"] for i in (0, 1) for a in ("c", "h")]
+        return np.array([float(np.sum(v if sp is None else sp * v)) for v in values])
 
     tot = rows.fold(src, sums, np.zeros(4))
     den, mu = tot[0::2], tot[1::2] / tot[0::2]
@@ -156,9 +163,14 @@ def effect(
     scaled = sign / den
 
     def squares(part: rows.Partition) -> float:
-        sp = part["s"]
-        both = sp * (part["h0"] - mu[0] * part["c0"]) * scaled[0]
-        both -= sp * (part["h1"] - mu[1] * part["c1"]) * scaled[1]
+        sp = part.get("s")
+        both = part["h0"] - mu[0] * part["c0"]
+        both *= scaled[0]
+        other = part["h1"] - mu[1] * part["c1"]
+        other *= scaled[1]
+        both -= other
+        if sp is not None:
+            both *= sp
         for j, st in enumerate(steps):
             proj = _block_dot(_Sub(part, st.step.design), coefs[j])
             proj *= part[f"r{j}"][:, None]
@@ -172,7 +184,7 @@ def effect(
 
 def _steps(
     pair: tuple[Ratio, Ratio],
-    s: np.ndarray,
+    s: np.ndarray | None,
     mu: np.ndarray,
     ps: FirstStep | None,
     outcome: Mapping[float, FirstStep] | None,
@@ -184,7 +196,8 @@ def _steps(
         uses = []
         for i, r in enumerate(pair):
             if r.gh is not None or r.gc is not None:
-                arrays[f"gt{i}"] = s * _factor(r.gh, r.gc, float(mu[i]))
+                factor = _factor(r.gh, r.gc, float(mu[i]))
+                arrays[f"gt{i}"] = np.broadcast_to(factor, (len(r.h),)) if s is None else s * factor
                 uses.append((i, f"gt{i}"))
         if uses:
             steps.append(_Step(ps, "ps", uses))
@@ -192,7 +205,7 @@ def _steps(
         by_arm: dict[float, list[tuple[int, str]]] = {}
         for i, r in enumerate(pair):
             if r.beta_arm is not None and r.hb is not None:
-                arrays[f"gb{i}"] = s * r.hb
+                arrays[f"gb{i}"] = r.hb if s is None else s * r.hb
                 by_arm.setdefault(r.beta_arm, []).append((i, f"gb{i}"))
         for arm, uses in by_arm.items():
             steps.append(_Step(outcome[arm], f"out{arm}", uses))

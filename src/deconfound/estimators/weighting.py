@@ -85,14 +85,15 @@ def _ps_parts(setup: Setup, s: np.ndarray | None) -> tuple[np.ndarray, FirstStep
 
 
 def _ipw_ratios(t: np.ndarray, e: np.ndarray, y: np.ndarray, estimand: str, weighting: str) -> tuple[Ratio, Ratio]:
-    one = np.ones_like(t)
+    one = None  # c = 1 (made only for Horvitz-Thompson, whose denominators are counts)
     if estimand == "ATE":
         a1, g1 = t / e, -t * (1.0 - e) / e
         a0, g0 = (1.0 - t) / (1.0 - e), (1.0 - t) * e / (1.0 - e)
         c1 = c0 = one
     elif estimand == "ATT":
         a1, g1 = t, None
-        a0, g0 = (1.0 - t) * e / (1.0 - e), (1.0 - t) * e / (1.0 - e)
+        a0 = (1.0 - t) * e / (1.0 - e)
+        g0 = a0  # d a0 / d index = a0 (the odds e / (1 - e))
         c1 = c0 = t
     elif estimand == "ATC":
         a1, g1 = t * (1.0 - e) / e, -t * (1.0 - e) / e
@@ -104,10 +105,14 @@ def _ipw_ratios(t: np.ndarray, e: np.ndarray, y: np.ndarray, estimand: str, weig
         weighting = "hajek"
         c1 = c0 = one
     if weighting == "hajek":
+        h1, h0 = a1 * y, a0 * y
         return (
-            Ratio(a1 * y, a1, None if g1 is None else g1 * y, g1),
-            Ratio(a0 * y, a0, None if g0 is None else g0 * y, g0),
+            Ratio(h1, a1, None if g1 is None else g1 * y, g1),
+            Ratio(h0, a0, None if g0 is None else (h0 if g0 is a0 else g0 * y), g0),
         )
+    if c1 is None:
+        c1 = c0 = np.ones_like(t)
+    assert c0 is not None
     return Ratio(a1 * y, c1, None if g1 is None else g1 * y), Ratio(a0 * y, c0, None if g0 is None else g0 * y)
 
 
@@ -268,7 +273,7 @@ def _fit(method: str, label: str, setup: Setup, estimand: str, weighting: str) -
         pair = _ra_ratios(t, models, estimand)
         sign = 1.0
     steps = None if models is None else {arm: models[arm]["step"] for arm in models}
-    estimate, se, mu = effect(pair, np.ones_like(y) if s is None else s, ps, steps, sign)
+    estimate, se, mu = effect(pair, s, ps, steps, sign)
     if not (np.isfinite(estimate) and np.isfinite(se)):
         raise DataError(f"The {label} estimate is not finite; check the propensity scores and outcome for extremes.")
     return _Fitted(estimate, se, mu, e, diagnostics, notes)
