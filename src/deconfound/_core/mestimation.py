@@ -12,24 +12,32 @@ with respect to the propensity model's parameters (X its regressors) and G_beta 
 with respect to an outcome model's. A first step whose estimation is ignored (a classifier treated as
 known) is simply left out.
 
+Both first steps are M-estimators whose per-row influence is ``B x_i r_i``: a bread B (the inverse
+information, or (X'WX)^-1), the row's regressors x_i and a per-row factor r_i (the score's residual).
+A :class:`FirstStep` keeps exactly these, so the n x p influence matrix is never formed:
+G' IF_i = r_i x_i' (B G) is one matrix-vector product of the design.
+
 :func:`effect` computes mu1 - mu0 and its standard error sqrt(sum IF^2) in three passes over a row
 source (:mod:`._core.rows`), each a kernel per partition merged by sums: (1) sum s h and sum s c,
-(2) the derivatives G, (3) the sum of squared influences. The in-memory source reads all rows as one
-partition, so the arithmetic is that of whole-array expressions. Any family (weighting, double machine
-learning) can use it.
+(2) the derivatives G (one product X' [v1 .. vm] per design), (3) the sum of squared influences (one
+product X [a1 .. am] per design and partition). Any family (weighting, double machine learning) can
+use it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 import numpy as np
 
 from . import rows
+from .design import Design
 
-__all__ = ["Ratio", "effect", "ratio_influence"]
+__all__ = ["FirstStep", "Ratio", "effect", "ratio_influence"]
+
+CHUNK_ROWS = 8192  # rows per partition: a block of the design and its products stay in the CPU cache
 
 
 @dataclass(frozen=True)
@@ -44,8 +52,27 @@ class Ratio:
     hb: np.ndarray | None = None  # dh/dbeta = hb * x_out (row factor)
 
 
-#: a first-step model: {"x": its per-row regressors (n x p), "influence": its parameters' per-row influence}
-FirstStep = Mapping[str, Any]
+@dataclass(frozen=True)
+class FirstStep:
+    """A first-step M-estimator whose row i has influence ``bread @ x_i * resid[i]`` on its parameters
+    (x_i: row i of ``design``)."""
+
+    design: Design
+    resid: np.ndarray
+    bread: np.ndarray
+
+    def influence(self) -> np.ndarray:
+        """The n x p matrix of per-row influences (for callers that need the rows themselves)."""
+        return (self.design.to_array() * self.resid[:, None]) @ self.bread
+
+
+def _factor(gh: np.ndarray | None, gc: np.ndarray | None, mu: float) -> np.ndarray | float:
+    if gc is None:
+        return gh if gh is not None else 0.0
+    out = gc * -mu
+    if gh is not None:
+        out += gh
+    return out
 
 
 def ratio_influence(
@@ -56,86 +83,156 @@ def ratio_influence(
     mu = float(np.sum(s * r.h)) / den
     infl = s * (r.h - mu * r.c)
     if ps is not None and (r.gh is not None or r.gc is not None):
-        infl = infl + ps["influence"] @ (ps["x"].T @ (s * _factor(r.gh, r.gc, mu)))
-    if r.beta_arm is not None and outcome is not None:
+        g = ps.design.tdot([s * _factor(r.gh, r.gc, mu)])[:, 0]
+        infl = infl + ps.resid * _dot(ps.design, (ps.bread @ g)[:, None])[:, 0]
+    if r.beta_arm is not None and outcome is not None and r.hb is not None:
         model = outcome[r.beta_arm]
-        infl = infl + model["influence"] @ (model["x"].T @ (s * r.hb))
+        g = model.design.tdot([s * r.hb])[:, 0]
+        infl = infl + model.resid * _dot(model.design, (model.bread @ g)[:, None])[:, 0]
     return mu, infl / den
 
 
-def _factor(gh: np.ndarray | None, gc: np.ndarray | None, mu: float) -> Any:
-    return (gh if gh is not None else 0.0) - mu * (gc if gc is not None else 0.0)
+def _dot(design: Design, coefs: np.ndarray) -> np.ndarray:
+    """X @ coefs for every row (n x m), read partition by partition (in place when the design allows)."""
+    out = np.empty((design.n, coefs.shape[1]))
+    buf = None
+    for part in rows.source(design, CHUNK_ROWS).partitions():
+        out[part.rows] = _block_dot(part, coefs, buf)
+    return out
 
 
-def _arrays(
-    pair: tuple[Ratio, Ratio], s: np.ndarray, ps: FirstStep | None, outcome: Mapping[float, FirstStep] | None
-) -> dict[str, np.ndarray | None]:
-    """The per-row arrays the passes read, by name (absent derivatives are None)."""
-    arrays: dict[str, np.ndarray | None] = {"s": s}
-    if ps is not None:
-        arrays["ps_x"], arrays["ps_if"] = ps["x"], ps["influence"]
-    for i, r in enumerate(pair):
-        arrays.update({f"h{i}": r.h, f"c{i}": r.c, f"gh{i}": r.gh, f"gc{i}": r.gc, f"hb{i}": r.hb})
-        if r.beta_arm is not None and outcome is not None:
-            arrays[f"x{i}"], arrays[f"if{i}"] = outcome[r.beta_arm]["x"], outcome[r.beta_arm]["influence"]
-    return arrays
+def _block_dot(part: _Blocks, coefs: np.ndarray, buf: np.ndarray | None = None) -> np.ndarray:
+    matrix = part.matrix()
+    if matrix is None:
+        return part.block(buf) @ coefs
+    out = matrix @ coefs[1:]
+    out += coefs[0]
+    return out
+
+
+class _Blocks(Protocol):
+    """What a product with the design reads from a partition."""
+
+    def matrix(self) -> np.ndarray | None: ...
+
+    def block(self, out: np.ndarray | None = None) -> np.ndarray: ...
+
+
+@dataclass
+class _Step:
+    """One first step as the passes see it: its design's prefix in the partition arrays and the ratios
+    (0, 1) whose equation depends on it, with their derivative factors."""
+
+    step: FirstStep
+    key: str
+    uses: list[tuple[int, str]]  # (ratio index, name of its derivative factor array)
 
 
 def effect(
     pair: tuple[Ratio, Ratio],
-    s: np.ndarray,
+    s: np.ndarray | None,
     ps: FirstStep | None,
     outcome: Mapping[float, FirstStep] | None,
     sign: float,
 ) -> tuple[float, float, tuple[float, float]]:
-    """sign * (mu1 - mu0), its standard error and (mu1, mu0), from passes over the rows."""
-    n = len(s)
-    src = rows.source(None, max(n, 1), n=n, extra=_arrays(pair, s, ps, outcome))
-    uses_ps = [ps is not None and (r.gh is not None or r.gc is not None) for r in pair]
-    uses_out = [r.beta_arm is not None and outcome is not None for r in pair]
+    """sign * (mu1 - mu0), its standard error and (mu1, mu0), from passes over the rows (``s``: sampling
+    weights, None for none: no array of ones is made)."""
+    n = len(pair[0].h)
+    arrays: dict[str, np.ndarray | None] = {"s": s}
+    for i, r in enumerate(pair):
+        arrays.update({f"h{i}": r.h, f"c{i}": r.c})
+    src = rows.source(None, max(n, 1), n=n, extra=arrays)
 
     def sums(part: rows.Partition) -> np.ndarray:
-        sp = part["s"]
-        return np.array([float(np.sum(sp * part[f"{a}{i}"])) for i in (0, 1) for a in ("c", "h")])
+        sp = part.get("s")
+        values = [part[f"{a}{i}"] for i in (0, 1) for a in ("c", "h")]
+        return np.array([float(np.sum(v if sp is None else sp * v)) for v in values])
 
     tot = rows.fold(src, sums, np.zeros(4))
     den, mu = tot[0::2], tot[1::2] / tot[0::2]
-
-    def derivatives(part: rows.Partition) -> _Gradients:
-        sp, out = part["s"], _Gradients()
-        for i in (0, 1):
-            if uses_ps[i]:
-                out.g[f"theta{i}"] = part["ps_x"].T @ (sp * _factor(part.get(f"gh{i}"), part.get(f"gc{i}"), mu[i]))
-            if uses_out[i]:
-                out.g[f"beta{i}"] = part[f"x{i}"].T @ (sp * part[f"hb{i}"])
-        return out
-
-    grads = rows.fold(src, derivatives, _Gradients()).g
+    steps = _steps(pair, s, mu, ps, outcome, arrays)
+    # (2) G = X' v for every (step, ratio) that uses it: one product per design; then a = bread @ G
+    coefs = []
+    for st in steps:
+        columns: list[np.ndarray | float] = [_array(arrays, name) for _, name in st.uses]
+        g = st.step.design.tdot(columns, chunk_rows=CHUNK_ROWS)
+        coefs.append(st.step.bread @ g)
+    # (3) each row's influence: its own term plus, per first step, resid * (x a) for the ratios using it
+    for j, st in enumerate(steps):
+        arrays[f"r{j}"] = st.step.resid
+    scaled = sign / den
 
     def squares(part: rows.Partition) -> float:
-        sp, infl = part["s"], []
-        for i in (0, 1):
-            row = sp * (part[f"h{i}"] - mu[i] * part[f"c{i}"])
-            if uses_ps[i]:
-                row = row + part["ps_if"] @ grads[f"theta{i}"]
-            if uses_out[i]:
-                row = row + part[f"if{i}"] @ grads[f"beta{i}"]
-            infl.append(row / den[i])
-        both = sign * (infl[0] - infl[1])
-        return float(np.sum(both * both))
+        sp = part.get("s")
+        both = part["h0"] - mu[0] * part["c0"]
+        both *= scaled[0]
+        other = part["h1"] - mu[1] * part["c1"]
+        other *= scaled[1]
+        both -= other
+        if sp is not None:
+            both *= sp
+        for j, st in enumerate(steps):
+            proj = _block_dot(_Sub(part, st.step.design), coefs[j])
+            proj *= part[f"r{j}"][:, None]
+            for col, (i, _) in enumerate(st.uses):
+                both += proj[:, col] * (scaled[0] if i == 0 else -scaled[1])
+        return float(both @ both)
 
-    total = rows.fold(src, squares, 0.0)
+    total = rows.fold(rows.source(None, CHUNK_ROWS, n=n, extra=arrays), squares, 0.0)
     return float(sign * (mu[0] - mu[1])), float(np.sqrt(total)), (float(mu[0]), float(mu[1]))
 
 
-class _Gradients:
-    """Named derivative vectors of one partition, merged by adding them name by name."""
+def _steps(
+    pair: tuple[Ratio, Ratio],
+    s: np.ndarray | None,
+    mu: np.ndarray,
+    ps: FirstStep | None,
+    outcome: Mapping[float, FirstStep] | None,
+    arrays: dict[str, np.ndarray | None],
+) -> list[_Step]:
+    """The first steps the ratios depend on, with each ratio's derivative factor s * (...) as an array."""
+    steps: list[_Step] = []
+    if ps is not None:
+        uses = []
+        for i, r in enumerate(pair):
+            if r.gh is not None or r.gc is not None:
+                factor = _factor(r.gh, r.gc, float(mu[i]))
+                arrays[f"gt{i}"] = np.broadcast_to(factor, (len(r.h),)) if s is None else s * factor
+                uses.append((i, f"gt{i}"))
+        if uses:
+            steps.append(_Step(ps, "ps", uses))
+    if outcome is not None:
+        by_arm: dict[float, list[tuple[int, str]]] = {}
+        for i, r in enumerate(pair):
+            if r.beta_arm is not None and r.hb is not None:
+                arrays[f"gb{i}"] = r.hb if s is None else s * r.hb
+                by_arm.setdefault(r.beta_arm, []).append((i, f"gb{i}"))
+        for arm, uses in by_arm.items():
+            steps.append(_Step(outcome[arm], f"out{arm}", uses))
+    return steps
 
-    def __init__(self, g: dict[str, np.ndarray] | None = None) -> None:
-        self.g = g if g is not None else {}
 
-    def __add__(self, other: _Gradients) -> _Gradients:
-        merged = dict(self.g)
-        for name, value in other.g.items():
-            merged[name] = merged[name] + value if name in merged else value
-        return _Gradients(merged)
+def _array(arrays: Mapping[str, np.ndarray | None], name: str) -> np.ndarray:
+    value = arrays[name]
+    assert value is not None
+    return value
+
+
+class _Sub:
+    """The rows of a partition of a design-less source, read from ``design`` (same row positions)."""
+
+    def __init__(self, part: rows.Partition, design: Design) -> None:
+        self.part, self.design = part, design
+
+    def matrix(self) -> np.ndarray | None:
+        at = self.part.rows
+        view = self.design.leading_constant_view()
+        if view is None or not isinstance(at, slice):
+            return None
+        return view[at]
+
+    def block(self, out: np.ndarray | None = None) -> np.ndarray:
+        at = self.part.rows
+        if isinstance(at, slice):
+            return self.design.block(at.start, at.stop, out)
+        return self.design.take(at).to_array()

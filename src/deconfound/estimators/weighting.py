@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -25,11 +26,12 @@ import pandas as pd
 
 from .._core.design import Design, constant_part
 from .._core.least_squares import fit_ols
-from .._core.mestimation import Ratio, effect
+from .._core.logistic import predict_index
+from .._core.mestimation import FirstStep, Ratio, effect
 from .._core.options import check_level, check_option
 from ..diagnostics.balance import balance_before_after, balance_warnings
 from ..errors import DataError, SpecificationError
-from ..results import Estimate
+from ..results import Estimate, LazyValue
 from ._base import coef_table, make_estimate
 from .bundles import PropensityOptions
 from .propensity import Setup, propensity_setup
@@ -40,21 +42,25 @@ ESS_WARN = 0.1  # warn when a group's effective sample size falls below this sha
 
 
 def _outcome_models(design: Design, y: np.ndarray, t: np.ndarray, s: np.ndarray | None) -> dict[float, dict]:
-    """Per-group OLS of y on [1, covariates]: fitted values for every row and each row's influence."""
+    """Per-group OLS of y on [1, covariates]: fitted values for every row and each model as a first step
+    (its rows' influence is (X'X)^-1 x_i s_i e_i, kept as the design, the residual factor and the bread)."""
     full = design.with_parts([constant_part()], front=True)
-    x = full.to_array()
     out = {}
     for arm in (0.0, 1.0):
-        rows = t == arm
+        mask = t == arm
+        rows = np.flatnonzero(mask)  # one index for every column (taking by a mask scans it once per column)
         w = None if s is None else s[rows]
         fit = fit_ols(full.take(rows), y[rows], w, cov_type="HC1")
-        fitted = x @ fit.coef
-        resid = np.where(rows, y - fitted, 0.0) * (1.0 if s is None else s)
-        out[arm] = {"fitted": fitted, "x": x, "influence": (x * resid[:, None]) @ fit.xtx_inv, "fit": fit}
+        fitted = predict_index(full, fit.coef)
+        resid = y - fitted
+        resid[~mask] = 0.0
+        if s is not None:
+            resid *= s
+        out[arm] = {"fitted": fitted, "step": FirstStep(full, resid, fit.xtx_inv), "fit": fit}
     return out
 
 
-def _ps_parts(setup: Setup, s: np.ndarray | None) -> tuple[np.ndarray, dict | None]:
+def _ps_parts(setup: Setup, s: np.ndarray | None) -> tuple[np.ndarray, FirstStep | None]:
     fit = setup.fit
     assert fit is not None and setup.prep.treatment is not None
     e = fit.score
@@ -65,9 +71,12 @@ def _ps_parts(setup: Setup, s: np.ndarray | None) -> tuple[np.ndarray, dict | No
             "weight is infinite. Trim them (trim=0.01 or trim='crump'), use a smoother propensity model, or use "
             "overlap weights (method 'overlap')."
         )
-    if not fit.parametric:
+    if fit.logistic is None:
         return e, None
-    return e, {"x": fit.design.to_array(), "influence": fit.influence(setup.prep.treatment, s)}
+    r = setup.prep.treatment - e
+    if s is not None:
+        r *= s
+    return e, FirstStep(fit.design, r, fit.logistic.cov)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -76,14 +85,15 @@ def _ps_parts(setup: Setup, s: np.ndarray | None) -> tuple[np.ndarray, dict | No
 
 
 def _ipw_ratios(t: np.ndarray, e: np.ndarray, y: np.ndarray, estimand: str, weighting: str) -> tuple[Ratio, Ratio]:
-    one = np.ones_like(t)
+    one = None  # c = 1 (made only for Horvitz-Thompson, whose denominators are counts)
     if estimand == "ATE":
         a1, g1 = t / e, -t * (1.0 - e) / e
         a0, g0 = (1.0 - t) / (1.0 - e), (1.0 - t) * e / (1.0 - e)
         c1 = c0 = one
     elif estimand == "ATT":
         a1, g1 = t, None
-        a0, g0 = (1.0 - t) * e / (1.0 - e), (1.0 - t) * e / (1.0 - e)
+        a0 = (1.0 - t) * e / (1.0 - e)
+        g0 = a0  # d a0 / d index = a0 (the odds e / (1 - e))
         c1 = c0 = t
     elif estimand == "ATC":
         a1, g1 = t * (1.0 - e) / e, -t * (1.0 - e) / e
@@ -95,10 +105,14 @@ def _ipw_ratios(t: np.ndarray, e: np.ndarray, y: np.ndarray, estimand: str, weig
         weighting = "hajek"
         c1 = c0 = one
     if weighting == "hajek":
+        h1, h0 = a1 * y, a0 * y
         return (
-            Ratio(a1 * y, a1, None if g1 is None else g1 * y, g1),
-            Ratio(a0 * y, a0, None if g0 is None else g0 * y, g0),
+            Ratio(h1, a1, None if g1 is None else g1 * y, g1),
+            Ratio(h0, a0, None if g0 is None else (h0 if g0 is a0 else g0 * y), g0),
         )
+    if c1 is None:
+        c1 = c0 = np.ones_like(t)
+    assert c0 is not None
     return Ratio(a1 * y, c1, None if g1 is None else g1 * y), Ratio(a0 * y, c0, None if g0 is None else g0 * y)
 
 
@@ -138,34 +152,46 @@ def _ra_ratios(t: np.ndarray, m: dict, estimand: str) -> tuple[Ratio, Ratio]:
 
 
 def _weight_report(prep: Any, w: np.ndarray, t: np.ndarray) -> tuple[pd.DataFrame, list[str]]:
-    """Effective sample size and largest weights by group."""
+    """Effective sample size and largest weights by group (group sums by one bincount each)."""
     rows: dict[str, dict[str, Any]] = {}
     warnings = []
-    labels = prep.index if prep.index is not None else pd.RangeIndex(prep.n)
-    for name, mask in (("treated", t == 1.0), ("control", t == 0.0)):
-        wg = w[mask]
-        total = float(wg.sum())
-        ess = total**2 / float(np.sum(wg * wg)) if total > 0 else 0.0
-        top = int(np.argmax(wg)) if len(wg) else 0
+    arm = (t == 1.0).astype(np.intp)
+    counts = np.bincount(arm, minlength=2)
+    totals = np.bincount(arm, weights=w, minlength=2)
+    squares = np.bincount(arm, weights=w * w, minlength=2)
+    for name, g in (("treated", 1), ("control", 0)):
+        n_g, total = int(counts[g]), float(totals[g])
+        ess = total**2 / float(squares[g]) if total > 0 else 0.0
+        top = int(np.argmax(np.where(arm == g, w, -np.inf))) if n_g else -1
+        wmax = float(w[top]) if n_g else np.nan
         rows[name] = {
-            "n": int(mask.sum()),
+            "n": n_g,
             "sum_weights": total,
             "ess": ess,
-            "ess_share": ess / max(int(mask.sum()), 1),
-            "max_weight": float(wg.max()) if len(wg) else np.nan,
-            "max_weight_share": float(wg.max()) / total if total > 0 else np.nan,
-            "max_weight_row": labels[np.flatnonzero(mask)[top]] if len(wg) else None,
+            "ess_share": ess / max(n_g, 1),
+            "max_weight": wmax,
+            "max_weight_share": wmax / total if total > 0 else np.nan,
+            "max_weight_row": _row_label(prep, top) if n_g else None,
         }
-        if ess / max(int(mask.sum()), 1) < ESS_WARN:
+        if ess / max(n_g, 1) < ESS_WARN:
             warnings.append(
                 f"The weights concentrate the {name} group on few rows: effective sample size {ess:.0f} of "
-                f"{int(mask.sum())} ({rows[name]['ess_share']:.1%}); the largest weight carries "
+                f"{n_g} ({rows[name]['ess_share']:.1%}); the largest weight carries "
                 f"{rows[name]['max_weight_share']:.1%} of the group. The estimate is fragile: trim extreme "
                 "propensities (trim='crump') or use overlap weights (method 'overlap')."
             )
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "group"
     return frame, warnings
+
+
+def _row_label(prep: Any, i: int) -> Any:
+    return prep.index[i] if prep.index is not None else i
+
+
+def _weights_table(prep: Any, t: np.ndarray, w: np.ndarray) -> pd.DataFrame:
+    labels = prep.index if prep.index is not None else pd.RangeIndex(prep.n)
+    return pd.DataFrame({"treatment": t.astype(np.int64), "weight": w}, index=labels)
 
 
 @dataclass
@@ -246,7 +272,8 @@ def _fit(method: str, label: str, setup: Setup, estimand: str, weighting: str) -
         assert models is not None
         pair = _ra_ratios(t, models, estimand)
         sign = 1.0
-    estimate, se, mu = effect(pair, np.ones_like(y) if s is None else s, ps, models, sign)
+    steps = None if models is None else {arm: models[arm]["step"] for arm in models}
+    estimate, se, mu = effect(pair, s, ps, steps, sign)
     if not (np.isfinite(estimate) and np.isfinite(se)):
         raise DataError(f"The {label} estimate is not finite; check the propensity scores and outcome for extremes.")
     return _Fitted(estimate, se, mu, e, diagnostics, notes)
@@ -266,8 +293,7 @@ def _result(method: str, label: str, setup: Setup, estimand: str, level: float, 
         report, w_warn = _weight_report(prep, w, t)
         warnings += w_warn
         diagnostics["weight_summary"] = report
-        labels = prep.index if prep.index is not None else pd.RangeIndex(prep.n)
-        diagnostics["weights"] = pd.DataFrame({"treatment": t.astype(np.int64), "weight": w}, index=labels)
+        diagnostics["weights"] = LazyValue(partial(_weights_table, prep, t, w))  # built when read
         balance = balance_before_after(setup.balance_design(), t, w, s)
         diagnostics["balance"] = balance
         if method != "aipw":  # AIPW's outcome models correct remaining imbalance
