@@ -148,7 +148,7 @@ def test_model_report_writes_file(tmp_path):
     text = (tmp_path / "sub" / "r.html").read_text()
     assert out.endswith("r.html")
     assert _on_page(*_reference_numbers()[1:]) in text
-    assert "Causal graph and adjustment set" in text  # the implied graph is drawn
+    assert "Assumed causal graph and adjustment set" in text  # the implied graph is drawn, as an assumption
 
 
 def test_model_renders_in_jupyter():
