@@ -87,10 +87,20 @@ def effect(
     ps: FirstStep | None,
     outcome: Mapping[float, FirstStep] | None,
     sign: float,
+    clusters: np.ndarray | None = None,
 ) -> tuple[float, float, tuple[float, float]]:
-    """sign * (mu1 - mu0), its standard error and (mu1, mu0), from passes over the rows."""
+    """sign * (mu1 - mu0), its standard error and (mu1, mu0), from passes over the rows.
+
+    With ``clusters`` (integer codes 0..G-1, G >= 2) the meat sums the influence within each cluster
+    before squaring, times G / (G - 1) (the small-sample factor of Stata's ``vce(cluster)`` for
+    M-estimators; statsmodels' cluster covariance has it too, with (N-1)/(N-K) on top for linear models)."""
     n = len(s)
-    src = rows.source(None, max(n, 1), n=n, extra=_arrays(pair, s, ps, outcome))
+    extra = _arrays(pair, s, ps, outcome)
+    n_clusters = 0
+    if clusters is not None:
+        extra["cl"] = clusters
+        n_clusters = int(clusters.max()) + 1 if len(clusters) else 0
+    src = rows.source(None, max(n, 1), n=n, extra=extra)
     uses_ps = [ps is not None and (r.gh is not None or r.gc is not None) for r in pair]
     uses_out = [r.beta_arm is not None and outcome is not None for r in pair]
 
@@ -112,7 +122,7 @@ def effect(
 
     grads = rows.fold(src, derivatives, _Gradients()).g
 
-    def squares(part: rows.Partition) -> float:
+    def squares(part: rows.Partition) -> Any:
         sp, infl = part["s"], []
         for i in (0, 1):
             row = sp * (part[f"h{i}"] - mu[i] * part[f"c{i}"])
@@ -122,9 +132,15 @@ def effect(
                 row = row + part[f"if{i}"] @ grads[f"beta{i}"]
             infl.append(row / den[i])
         both = sign * (infl[0] - infl[1])
+        if clusters is not None:  # the clustered meat: influence summed within clusters
+            return np.bincount(part["cl"], weights=both, minlength=n_clusters)
         return float(np.sum(both * both))
 
-    total = rows.fold(src, squares, 0.0)
+    if clusters is None:
+        total = rows.fold(src, squares, 0.0)
+    else:
+        by_cluster = rows.fold(src, squares, np.zeros(n_clusters))
+        total = n_clusters / (n_clusters - 1) * float(by_cluster @ by_cluster)
     return float(sign * (mu[0] - mu[1])), float(np.sqrt(total)), (float(mu[0]), float(mu[1]))
 
 
