@@ -189,12 +189,16 @@ def identifies_by(method: str, spec: Method) -> str:
     return "iv" if method == "iv" else "backdoor"
 
 
-def _implied_graph(treatment: str, outcome: str, covariates: Iterable[str], design: str) -> CausalGraph:
-    """The graph a covariate list stands for: confounders (or, in an RCT, causes of the outcome only)."""
+def _implied_graph(
+    treatment: str, outcome: str, covariates: Iterable[str], design: str, changing: Iterable[str] = ()
+) -> CausalGraph:
+    """The graph a covariate list stands for: confounders (or, in an RCT, causes of the outcome only).
+    A covariate in ``changing`` (it changes over time within units, so the treatment may move it) is
+    drawn as a possible consequence of the treatment, never as a confounder."""
     cov = list(covariates)
+    moving = set(changing)
     edges = [(treatment, outcome), *[(c, outcome) for c in cov]]
-    if design != "rct":
-        edges += [(c, treatment) for c in cov]
+    edges += [(treatment, c) if c in moving else (c, treatment) for c in cov if design != "rct" or c in moving]
     return CausalGraph(edges, nodes=[treatment, outcome, *cov])
 
 
@@ -638,7 +642,8 @@ class CausalModel:
         graph = self.graph_
         if graph is None:
             assert plan is not None and plan.identification is not None
-            graph = _implied_graph(self.treatment, self.outcome, plan.covariates, self.design)
+            changing = self.changing_covariates()
+            graph = _implied_graph(self.treatment, self.outcome, plan.covariates, self.design, changing)
         return dag_plot(
             graph,
             treatment=self.treatment,
@@ -648,6 +653,20 @@ class CausalModel:
             ax=ax,
             title=title,
         )
+
+    def changing_covariates(self) -> list[str]:
+        """Covariates of a panel (no graph given) that change over time within some unit: the treatment or
+        the passing of time may move them (the article's Quality_of_Care), so they are not assumed to be
+        confounders when the model's graph is drawn, and the report says so."""
+        if self.graph is not None or self.design != "panel" or self.unit is None:
+            return []
+        self._setup()
+        try:
+            covariates = list(self._plan().covariates)
+        except IdentificationError:
+            return []
+        groups = self.frame_.groupby(self.unit, sort=False)
+        return [c for c in covariates if bool((groups[c].nunique(dropna=True) > 1).any())]
 
     def _derived(self, data: Any, **changes: Any) -> CausalModel:
         """The same question on other ``data`` (e.g. with a permuted treatment), roles overridden by ``changes``."""

@@ -381,6 +381,8 @@ class Estimate:
             out["per_row_tables"] = {
                 k: len(v) for k, v in self.diagnostics.items() if k in PER_ROW_KEYS and hasattr(v, "__len__")
             }
+        else:  # every table is in diagnostics: none left out, but the key is always there (docs/cli-json.md)
+            out["per_row_tables"] = {}
         out["dropped_by"] = dict(self.dropped_by)
         if self.treatment_mapping is not None:
             out["treatment_mapping"] = dict(self.treatment_mapping)

@@ -22,6 +22,7 @@ The rule (docs/verdict.md gives the reasoning and the literature):
    staggered timing (TWFE)     --                                      forbidden comparisons carry weight
                                                                        and a heterogeneity-robust
                                                                        estimator is in the comparison
+   random effects              Mundlak test p below 0.10               Mundlak test p below 0.05
    collinearity                VIF of the treatment above 10           --
    rows dropped                over 5% of the rows                     --
    units left unmatched        some treated units unmatched            most treated units unmatched
@@ -292,9 +293,21 @@ def _check_period_effects(e: Any, methods: set[str]) -> tuple[str, str] | None:
     """A panel regression without period effects in a difference-in-differences comparison."""
     if e.method != "panel" or not (methods & {"did", "twfe", "staggered", "event-study"}):
         return None
-    if "time" in str(e.diagnostics.get("fixed_effects", "")):
+    if e.diagnostics.get("period_effects") or "time" in str(e.diagnostics.get("fixed_effects", "")):
         return None
     return "set aside", "it has no period effects, so a trend common to all units is read as an effect of the treatment"
+
+
+def _check_random_effects(e: Any) -> tuple[str, str] | None:
+    """Random effects when the Mundlak test rejects that the unit effects are uncorrelated with the regressors."""
+    p = _number(_field(e.diagnostics.get("mundlak_test"), "p_value"))
+    if p is None or p >= PRETREND_CAUTION:
+        return None
+    reason = (
+        f"the unit effects are correlated with the regressors (Mundlak test p = {p:.2g}), which random effects "
+        "assume away; fixed effects do not need that assumption"
+    )
+    return ("set aside" if p < PRETREND_SET_ASIDE else "caution"), reason
 
 
 def _check_collinearity(e: Any) -> tuple[str, str] | None:
@@ -359,6 +372,7 @@ def assess(
         _check_pretrends(estimate),
         _check_staggered(estimate, others),
         _check_period_effects(estimate, others),
+        _check_random_effects(estimate),
         _check_collinearity(estimate),
         _check_dropped(estimate),
         _check_unmatched(estimate),

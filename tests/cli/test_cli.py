@@ -51,7 +51,9 @@ def run_json(capsys, *args):
 
 
 def test_json_has_the_contract_keys(capsys, heart_csv):
-    payload = run_json(capsys, heart_csv, "--outcome", "Severity", "--treatment", "Drug", "--covariates", "I.H")
+    payload = run_json(
+        capsys, heart_csv, "-m", "ols", "--outcome", "Severity", "--treatment", "Drug", "--covariates", "I.H"
+    )
     assert REQUIRED <= set(payload)
     assert list(payload)[: len(JSON_KEYS)] == list(JSON_KEYS)
     df = dc.datasets.heart_attack()
@@ -70,8 +72,8 @@ def test_json_has_the_contract_keys(capsys, heart_csv):
         (["--method", "naive"], "naive", lambda p: p["warnings"] and "randomly assigned" in p["warnings"][0]),
         (["-m", "naive", "--randomized", "-x", "I.H"], "naive", lambda p: "balance" in p["diagnostics"]),
         (["--method", "lin", "--covariates", "I.H"], "lin", lambda p: p["model"]["cov_type"] == "HC2"),
-        (["--covariates", "I.H", "--cov-type", "HC3", "--level", "0.9"], "ols", lambda p: p["level"] == 0.9),
-        (["--covariates", "I.H", "--cluster", "ward"], "ols", lambda p: p["model"]["n_clusters"] == [17]),
+        (["-m", "ols", "-x", "I.H", "--cov-type", "HC3", "--level", "0.9"], "ols", lambda p: p["level"] == 0.9),
+        (["-m", "ols", "--covariates", "I.H", "--cluster", "ward"], "ols", lambda p: p["model"]["n_clusters"] == [17]),
     ],
 )
 def test_methods_and_options(capsys, heart_csv, args, method, check):
@@ -82,9 +84,11 @@ def test_methods_and_options(capsys, heart_csv, args, method, check):
 
 def test_formula_and_recoded_treatment(capsys, heart_csv):
     formula = run_json(capsys, heart_csv, "--formula", "Severity ~ Drug + Q('I.H')", "--treatment", "Drug")
-    columns = run_json(capsys, heart_csv, "-y", "Severity", "-t", "Drug", "-x", "I.H")
+    columns = run_json(capsys, heart_csv, "-m", "ols", "-y", "Severity", "-t", "Drug", "-x", "I.H")
     assert formula["estimate"] == pytest.approx(columns["estimate"], rel=1e-12)
-    arm = run_json(capsys, heart_csv, "-y", "Severity", "-t", "arm", "-x", "I.H", "--treated-level", "drug")
+    arm = run_json(
+        capsys, heart_csv, "-m", "ols", "-y", "Severity", "-t", "arm", "-x", "I.H", "--treated-level", "drug"
+    )
     assert arm["estimate"] == pytest.approx(columns["estimate"], rel=1e-12)
     assert arm["treatment_mapping"] == {"treated": "drug", "control": "placebo"}
 
@@ -100,7 +104,7 @@ def test_missing_drop_is_reported(capsys, tmp_path):
 
 
 def test_text_output_is_a_summary(capsys, heart_csv):
-    assert main(["estimate", str(heart_csv), "-y", "Severity", "-t", "Drug", "-x", "I.H"]) == 0
+    assert main(["estimate", str(heart_csv), "-m", "ols", "-y", "Severity", "-t", "Drug", "-x", "I.H"]) == 0
     out = capsys.readouterr().out
     assert "Regression adjustment (OLS)" in out and "Coefficients" in out and "-9.8877" in out
 
@@ -110,7 +114,7 @@ def test_text_output_is_a_summary(capsys, heart_csv):
     [
         (["-y", "Severity", "-t", "Drugs"], "error: treatment 'Drugs' is not a column of the data. Did you mean"),
         (["-y", "Severity", "-t", "Drug", "--method", "matchng"], "error: --method='matchng' is not allowed"),
-        (["-y", "Severity", "-t", "Drug", "--cov-type", "HC9"], "error: --cov-type HC9 is not allowed"),
+        (["-y", "Severity", "-t", "Drug", "-m", "ols", "--cov-type", "HC9"], "error: --cov-type HC9 is not allowed"),
         (["-y", "Severity", "-t", "Drug", "--level", "95"], "error: level must be strictly between 0 and 1"),
         (["-t", "Drug", "--method", "naive"], "error: --outcome is required for --method naive"),
         (["-y", "Severity", "-t", "I.H", "--method", "lin"], "error: treatment 'I.H' must be binary"),
@@ -153,7 +157,8 @@ def _run(*args, **kw):
 
 
 def test_subprocess_entry_point(heart_csv):
-    ok = _run("-m", "deconfound.cli", "estimate", str(heart_csv), "-y", "Severity", "-t", "Drug", "-x", "I.H", "--json")
+    argv = ["estimate", str(heart_csv), "--method", "ols", "-y", "Severity", "-t", "Drug", "-x", "I.H", "--json"]
+    ok = _run("-m", "deconfound.cli", *argv)
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["estimate"] == pytest.approx(-9.8877, abs=5e-5)
     bad = _run("-m", "deconfound.cli", "estimate", str(heart_csv), "-y", "Severity", "-t", "Drugs")

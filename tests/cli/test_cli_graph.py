@@ -64,7 +64,9 @@ def test_identify_reads_observed_from_data_and_graph_from_file(capsys, tmp_path,
 
 
 def test_estimate_with_graph_adjusts_for_the_identified_set(capsys, heart_csv, heart):
-    out = run_json(capsys, ["estimate", heart_csv, "-t", "Drug", "-y", "Severity", "--graph", ARTICLE, "--json"])
+    out = run_json(
+        capsys, ["estimate", heart_csv, "-m", "ols", "-t", "Drug", "-y", "Severity", "--graph", ARTICLE, "--json"]
+    )
     ref = dc.ols(heart, outcome="Severity", treatment="Drug", covariates=["I.H"])
     assert out["estimate"] == pytest.approx(ref.estimate, rel=1e-12)
     assert out["warnings"] == []

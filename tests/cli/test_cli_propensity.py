@@ -164,3 +164,11 @@ def test_plot_command(heart_csv, tmp_path, kind):
 def test_errors_exit_2_with_a_message(heart_csv, capsys, extra, message):
     assert main(["estimate", heart_csv, "-y", "Severity", "-t", "Drug", "-x", "I.H", *extra]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_per_row_tables_is_always_present(capsys, heart_csv):
+    """With --rows the key was missing, though docs/cli-json.md lists it for every output (issue 11)."""
+    argv = ["estimate", heart_csv, "-y", "Severity", "-t", "Drug", "-x", "I.H", "--method", "ipw", "--json", "-q"]
+    assert main([*argv, "--rows"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["per_row_tables"] == {} and len(out["diagnostics"]["propensity"]) == 1000

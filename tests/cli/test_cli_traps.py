@@ -24,7 +24,7 @@ HEART = ["-y", "Severity", "-t", "Drug", "-x", "I.H"]
     [
         ("ols", ["--propensity-model", "gbm"], "--propensity-model (it is for --method psm, ipw, aipw, ra, overlap)"),
         ("psm", ["--cluster", "I.H"], "--cluster"),
-        ("ipw", ["--cluster", "I.H"], "--cluster"),
+        ("cem", ["--cluster", "I.H"], "--cluster"),  # ipw now honours --cluster (clustered M-estimation)
         ("cem", ["--weights", "I.H"], "--weights"),
         ("psm", ["--formula", "Severity ~ Drug"], "--formula (it is for --method ols, iv)"),
     ],

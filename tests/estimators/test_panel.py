@@ -1,5 +1,7 @@
 """Panel regression: fixed effects remove unit-level confounding, random effects do not."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -58,3 +60,37 @@ def test_options_and_refusals():
     gaps = df[~((df["time"] == 3) & (df["unit"] < 10))]
     fd = dc.panel_regression(gaps, outcome="y", treatment="dose", unit="unit", time="time", model="first-difference")
     assert fd.n == 50 * 5 - 20
+
+
+def _article_did():
+    df = dc.datasets.heart_attack_panel()
+    df["Drug_x_Post"] = df["Drug"] * df["Post"]
+    return df
+
+
+def test_first_differences_without_period_effects_give_the_treated_groups_own_change():
+    """The trap (issue 11): without period effects the common trend (+3) is read as an effect."""
+    df = _article_did()
+    roles = dict(outcome="Severity", treatment="Drug_x_Post", unit="patient", time="Post")
+    plain = dc.panel_regression(df, model="first-difference", **roles)
+    means = df.groupby(["Drug", "Post"])["Severity"].mean()
+    assert plain.estimate == pytest.approx(means[1, 1] - means[1, 0], rel=1e-9)  # the treated change only
+    fd = dc.panel_regression(df, model="first-difference", time_effects=True, **roles)
+    twfe = dc.twfe(df, **roles)
+    assert fd.estimate == pytest.approx(twfe.estimate, rel=1e-9)
+    did = (means[1, 1] - means[1, 0]) - (means[0, 1] - means[0, 0])
+    assert fd.estimate == pytest.approx(did, rel=1e-9) and fd.diagnostics["period_effects"] == "Post"
+
+
+def test_did_comparison_keeps_first_differences_and_sets_random_effects_aside_by_the_mundlak_test():
+    df = _article_did()
+    model = dc.CausalModel(df, "Drug_x_Post", "Severity", design="panel", unit="patient", time="Post")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        comparison = model.compare(["twfe", "first-difference", "random-effects"])
+    verdict = comparison.verdict
+    fd, re = "Panel regression (first differences, period effects)", "Panel regression (random effects, period effects)"
+    assert verdict.status_of(fd).status == "supported"
+    assert comparison[fd].estimate == pytest.approx(comparison["twfe"].estimate, rel=1e-9)
+    random_effects = verdict.status_of(re)
+    assert random_effects.status == "set aside" and "Mundlak test" in random_effects.reasons[0]

@@ -53,7 +53,7 @@ def test_help_lists_every_method_and_its_flags(capsys):
         main(["estimate", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     for name in cli_methods():
-        assert name in text.split("estimation method (default ols):")[1].split("--")[0], name
+        assert name in text.split("or ols with --formula):")[1].split("--")[0], name
         for option in REGISTRY[name].cli_options:
             assert option.flag_name in text, option.flag_name
     assert "panels and difference-in-differences (methods did, twfe, event-study, staggered, panel)" in text

@@ -98,3 +98,42 @@ def test_random_effects_matches_linearmodels(panel, balanced):
     decomposition = ref.variance_decomposition
     assert r.diagnostics["sigma2_e"] == pytest.approx(decomposition["Residual"], rel=REL)
     assert r.diagnostics["sigma2_u"] == pytest.approx(decomposition["Effects"], rel=REL)
+
+
+def _time_dummies(d):
+    periods = sorted(d.index.get_level_values(1).unique())
+    level = d.index.get_level_values(1)
+    return d.assign(**{f"t{p}": (level == p).astype(float) for p in periods[1:]}), [f"t{p}" for p in periods[1:]]
+
+
+def test_first_difference_with_period_effects_matches_linearmodels(panel):
+    d, dummies = _time_dummies(_indexed(panel))
+    mod = lm.FirstDifferenceOLS(d["y"], d[["dose", "z", *dummies]])
+    ref = _lm_fit(mod, cov_type="clustered", cluster_entity=True, debiased=False)
+    r = _ours(panel, model="first-difference", time_effects=True, ssc=RAW)
+    assert r.n == ref.nobs and r.diagnostics["period_effects"] == "time"
+    np.testing.assert_allclose(r.coefficients.coef, ref.params.to_numpy(), rtol=REL)
+    np.testing.assert_allclose(r.coefficients.std_err, ref.std_errors.to_numpy(), rtol=REL)
+
+
+def test_random_effects_with_period_effects_matches_linearmodels(panel):
+    d, dummies = _time_dummies(_indexed(panel))
+    exog = d[["dose", "z", *dummies]].assign(const=1.0)[["const", "dose", "z", *dummies]]
+    ref = _lm_fit(lm.RandomEffects(d["y"], exog), cov_type="clustered", cluster_entity=True, debiased=False)
+    r = _ours(panel, model="random-effects", time_effects=True, ssc=RAW)
+    np.testing.assert_allclose(r.coefficients.coef, ref.params.to_numpy(), rtol=REL)
+    np.testing.assert_allclose(r.coefficients.std_err, ref.std_errors.to_numpy(), rtol=REL)
+
+
+def test_mundlak_test_matches_a_by_hand_random_effects_regression(panel):
+    """The test is random effects with the unit means added (Wooldridge 2010, 10.7.3), fitted here by
+    linearmodels; the Wald statistic of the means uses the same clustered covariance."""
+    d, dummies = _time_dummies(_indexed(panel))
+    means = d[["dose", "z"]].groupby(level=0).transform("mean").add_prefix("mean_")
+    exog = d[["dose", "z", *dummies]].join(means).assign(const=1.0)
+    exog = exog[["const", "dose", "z", *dummies, "mean_dose", "mean_z"]]
+    ref = _lm_fit(lm.RandomEffects(d["y"], exog), cov_type="clustered", cluster_entity=True, debiased=False)
+    b = ref.params[["mean_dose", "mean_z"]].to_numpy()
+    v = ref.cov.loc[["mean_dose", "mean_z"], ["mean_dose", "mean_z"]].to_numpy()
+    test = _ours(panel, model="random-effects", time_effects=True, ssc=RAW).diagnostics["mundlak_test"]
+    assert test["df"] == 2 and test["statistic"] == pytest.approx(float(b @ np.linalg.solve(v, b)), rel=1e-5)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -134,13 +134,22 @@ def effect(
     ps: FirstStep | None,
     outcome: Mapping[float, FirstStep] | None,
     sign: float,
+    clusters: np.ndarray | None = None,
 ) -> tuple[float, float, tuple[float, float]]:
     """sign * (mu1 - mu0), its standard error and (mu1, mu0), from passes over the rows (``s``: sampling
-    weights, None for none: no array of ones is made)."""
+    weights, None for none: no array of ones is made).
+
+    With ``clusters`` (integer codes 0..G-1, G >= 2) the meat sums the influence within each cluster
+    before squaring, times G / (G - 1) (the small-sample factor of Stata's ``vce(cluster)`` for
+    M-estimators; statsmodels' cluster covariance has it too, with (N-1)/(N-K) on top for linear models)."""
     n = len(pair[0].h)
     arrays: dict[str, np.ndarray | None] = {"s": s}
     for i, r in enumerate(pair):
         arrays.update({f"h{i}": r.h, f"c{i}": r.c})
+    n_clusters = 0
+    if clusters is not None:
+        arrays["cl"] = clusters
+        n_clusters = int(clusters.max()) + 1 if len(clusters) else 0
     src = rows.source(None, max(n, 1), n=n, extra=arrays)
 
     def sums(part: rows.Partition) -> np.ndarray:
@@ -162,7 +171,7 @@ def effect(
         arrays[f"r{j}"] = st.step.resid
     scaled = sign / den
 
-    def squares(part: rows.Partition) -> float:
+    def squares(part: rows.Partition) -> Any:
         sp = part.get("s")
         both = part["h0"] - mu[0] * part["c0"]
         both *= scaled[0]
@@ -176,9 +185,16 @@ def effect(
             proj *= part[f"r{j}"][:, None]
             for col, (i, _) in enumerate(st.uses):
                 both += proj[:, col] * (scaled[0] if i == 0 else -scaled[1])
+        if clusters is not None:  # the clustered meat: influence summed within clusters
+            return np.bincount(part["cl"], weights=both, minlength=n_clusters)
         return float(both @ both)
 
-    total = rows.fold(rows.source(None, CHUNK_ROWS, n=n, extra=arrays), squares, 0.0)
+    meat_source = rows.source(None, CHUNK_ROWS, n=n, extra=arrays)
+    if clusters is None:
+        total = rows.fold(meat_source, squares, 0.0)
+    else:
+        by_cluster = rows.fold(meat_source, squares, np.zeros(n_clusters))
+        total = n_clusters / (n_clusters - 1) * float(by_cluster @ by_cluster)
     return float(sign * (mu[0] - mu[1])), float(np.sqrt(total)), (float(mu[0]), float(mu[1]))
 
 

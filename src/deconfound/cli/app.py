@@ -1,6 +1,8 @@
 """The ``deconfound`` command.
 
-    deconfound estimate FILE --outcome Y --treatment T [--covariates a,b] [--formula F]
+    deconfound estimate FILE --outcome Y --treatment T [--covariates a,b | --graph "Z -> T; Z -> Y; T -> Y"]
+                             [--json]   (no --method: every method that applies, led by the verdict)
+    deconfound estimate FILE --outcome Y --treatment T [--covariates a,b] [--formula F (implies ols)]
                              [--method naive|ols|lin] [--cov-type HC1] [--cluster C] [--json]
                              [--graph "Z -> T; Z -> Y; T -> Y"]   (adjust for the identified set)
     deconfound identify [FILE] --graph G --treatment T --outcome Y [--observed a,b] [--adjust a,b] [--json]
@@ -31,7 +33,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from ..estimators.registry import REGISTRY, cli_methods
+from ..estimators.registry import DEFAULT_METHOD, REGISTRY, cli_methods
 from .args import add_method_options, coerce_level, graph_arg, need, observed
 from .methods import PLOTS, run_method
 
@@ -118,7 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _cmd_estimate(args: argparse.Namespace) -> int:
     from .._core.options import check_option
 
-    method = check_option("--method", args.method, cli_methods())
+    if args.method is None and not args.formula:
+        return _cmd_compare(args)
+    method = check_option("--method", args.method or DEFAULT_METHOD, cli_methods())
     args.method = method
     if args.treated_level is not None:
         args.treated_level = coerce_level(args.treated_level)
@@ -134,6 +138,29 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_dict(rows=args.rows), indent=2, allow_nan=False))
     else:
         print(result.summary().as_text())
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    """No --method: every method that applies, led by the verdict (cli/compare.py)."""
+    from . import compare
+
+    compare.check_flags(args)
+    if args.treated_level is not None:
+        args.treated_level = coerce_level(args.treated_level)
+    seed = compare.DEFAULT_SEED if args.random_state is None else args.random_state
+    from .._core.progress import progress_for, reporting
+
+    with warnings.catch_warnings(record=True), progress_for(args.quiet) as progress, reporting(progress):
+        warnings.simplefilter("always")
+        graph = graph_arg(args, "estimate") if args.graph is not None else None
+        model = compare.build_model(args, graph)
+        comparison, skipped, failed = compare.run_comparison(model, seed)
+    if args.json:
+        payload = compare.to_dict(model, comparison, seed, skipped, failed, rows=args.rows)
+        print(json.dumps(payload, indent=2, allow_nan=False))
+    else:
+        print(compare.as_text(model, comparison, seed, skipped, failed))
     return 0
 
 

@@ -188,8 +188,9 @@ def add_method_options(p: argparse.ArgumentParser, extra: Any = None) -> None:
     p.add_argument(
         "--method",
         "-m",
-        default=DEFAULT_METHOD,
-        help=f"estimation method (default {DEFAULT_METHOD}): " + ", ".join(names),
+        default=None,
+        help="estimation method (default: compare every method that applies and recommend one, or "
+        f"{DEFAULT_METHOD} with --formula): " + ", ".join(names),
     )
     options = method_options()
     for option in options:

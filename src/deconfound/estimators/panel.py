@@ -3,6 +3,11 @@ varies within units over time, with three ways of handling what is fixed about e
 
 * ``"within"`` (fixed effects): unit effects absorbed (plus period effects with ``time_effects``);
   only changes within a unit identify the effect, so anything fixed about a unit cannot confound it.
+  With ``time_effects`` the other two models get period dummies (one per period but the first), as
+  regressors that are differenced or quasi-demeaned with the others (linearmodels' FirstDifferenceOLS
+  and RandomEffects with time dummies): without them a trend common to every unit is read as an effect
+  of any treatment that switches on over time (in a two-period DiD, first differences then give the
+  treated group's own change instead of the difference in changes).
 * ``"first-difference"``: regress the change from one period to the next on the changes of the
   regressors (consecutive periods only); also removes unit effects, and suits random-walk errors.
 * ``"random-effects"``: unit effects treated as random and uncorrelated with the regressors; the data
@@ -24,10 +29,12 @@ import numpy as np
 
 from .._core.demean import factorize
 from .._core.design import Design, array_part
+from .._core.distributions import chi2_sf
 from .._core.fixed_effects import SmallSample, fit_absorbed
 from .._core.options import check_level, check_option
 from ..data import Prepared, prepare
-from ..errors import DataError, SpecificationError
+from ..diagnostics.hypotheses import TestResult
+from ..errors import DataError, DeconfoundError, SpecificationError
 from ..results import CoefTable, Estimate
 from ._base import make_estimate
 from ._fe import Rows, coef_table_absorbed, fit_fixed_effects, removal_messages, resolve_cluster
@@ -39,6 +46,20 @@ LABELS = {
     "first-difference": "Panel regression (first differences)",
     "random-effects": "Panel regression (random effects)",
 }
+#: the label with period effects (time dummies) for the models that do not absorb them
+PERIOD_LABELS = {
+    "first-difference": "Panel regression (first differences, period effects)",
+    "random-effects": "Panel regression (random effects, period effects)",
+}
+
+
+def _period_dummies(period: np.ndarray, time: str) -> tuple[np.ndarray, list[str]]:
+    """One 0/1 column per period but the first (the reference), named ``time=value``."""
+    levels = np.unique(period)
+    if len(levels) < 2:
+        raise DataError(f"time_effects needs at least two periods in {time!r}; the data have one.")
+    names = [f"{time}={int(v) if float(v).is_integer() else v}" for v in levels[1:]]
+    return (period[:, None] == levels[None, 1:]).astype(float), names
 
 
 def _first_differences(rows: Rows, unit: np.ndarray, period: np.ndarray) -> tuple[Rows, int]:
@@ -131,7 +152,9 @@ def panel_regression(
 ) -> Estimate:
     """The treatment's coefficient in a panel regression (see the module docstring for ``model``).
 
-    ``time_effects`` adds period fixed effects to the within model. ``weights`` (analytic) are
+    ``time_effects`` adds period effects: absorbed by the within model, period dummies for first
+    differences and random effects (what a difference-in-differences comparison needs; the model's
+    ``"first-difference"`` and ``"random-effects"`` entries use them). ``weights`` (analytic) are
     supported by the within model. Standard errors are clustered by ``unit`` unless ``cluster`` or
     ``cov_type`` ("nonrobust", "HC1") say otherwise.
     """
@@ -151,21 +174,27 @@ def panel_regression(
     )
     assert prep.treatment is not None
     design = Design([array_part(treatment, prep.treatment)], prep.n).with_parts(prep.covariates.parts)
-    factors = [(unit, prep.extra["unit"])] + ([(time, prep.extra["time"])] if time_effects else [])
+    absorb_time = time_effects and model == "within"
+    factors = [(unit, prep.extra["unit"])] + ([(time, prep.extra["time"])] if absorb_time else [])
     panel = panel_index(prep.extra["unit"], prep.extra["time"], unit, time)  # also checks the panel
-    rows = Rows.build(prep, design.to_array(), design.names, factors)
+    x, names = design.to_array(), list(design.names)
+    if time_effects and not absorb_time:
+        dummies, dummy_names = _period_dummies(np.asarray(prep.extra["time"]), time)
+        x, names = np.column_stack([x, dummies]), names + dummy_names
+    rows = Rows.build(prep, x, names, factors)
     if model == "within":
         fitted = _fit_within(rows, cov, ssc, treatment)
     else:
         fitted = _fit_transformed(rows, panel, model, cov, ssc, treatment)
-    return _result(prep, fitted, model, cov, cluster_names, treatment, level)
+    if time_effects:
+        fitted.diagnostics["period_effects"] = time
+    return _result(prep, fitted, model, cov, cluster_names, treatment, level, time_effects)
 
 
 def _check_model(model: str, weights: str | None, time_effects: bool) -> str:
     model = check_option("model", model, MODELS)
-    if model != "within" and (weights is not None or time_effects):
-        what = "weights" if weights is not None else "time_effects"
-        raise SpecificationError(f"{what} is supported by model='within' only (use twfe for period effects).")
+    if model != "within" and weights is not None:
+        raise SpecificationError("weights is supported by model='within' only; remove weights= or use model='within'.")
     return model
 
 
@@ -207,6 +236,7 @@ def _fit_transformed(
         notes.append(f"{lost} row(s) have no previous period to difference from (first periods and gaps)")
     else:
         work, diagnostics = _random_effects_rows(rows, panel.unit)
+        diagnostics["mundlak_test"] = _mundlak_test(rows, panel.unit, cov, ssc)
     absorbed = fit_absorbed(
         work.x,
         work.names,
@@ -225,8 +255,54 @@ def _fit_transformed(
     return _Fitted(table, fit.n, notes=notes, diagnostics=diagnostics, fit_warnings=fit.warnings)
 
 
+def _mundlak_test(rows: Rows, unit: np.ndarray, cov: str, ssc: SmallSample | None) -> TestResult:
+    """Are the unit effects uncorrelated with the regressors (random effects' assumption)? The robust
+    Hausman test of Mundlak (1978) as in Wooldridge (2010, 10.7.3): random effects with each regressor's
+    unit mean added; the means' coefficients are jointly zero under the assumption (Wald, same covariance
+    as the estimate). Period dummies are left out of the means (they are the same for every unit)."""
+    name = "Mundlak test (random effects vs fixed effects)"
+    null = "the unit effects are uncorrelated with the regressors (random effects is consistent)"
+    counts = np.bincount(unit).astype(float)
+    means = _unit_means(rows.x, unit, counts)[unit]
+    varies = [j for j, n in enumerate(rows.names) if "=" not in n and np.ptp(rows.x[:, j] - means[:, j]) > 1e-12]
+    if not varies:
+        return TestResult.not_applicable(name, "no regressor varies within units")
+    names = (*rows.names, *(f"mean({rows.names[j]})" for j in varies))
+    aug = Rows(rows.y, np.column_stack([rows.x, means[:, varies]]), names, None, rows.clusters, rows.cluster_names, ())
+    try:
+        work, _ = _random_effects_rows(aug, unit)
+        fit = fit_absorbed(
+            work.x,
+            work.names,
+            work.y,
+            None,
+            [],
+            [],
+            cov_type=cov,
+            clusters=work.clusters,
+            cluster_names=work.cluster_names,
+            small_sample=ssc,
+        ).fit
+    except DeconfoundError as exc:
+        return TestResult.not_applicable(name, f"the auxiliary regression failed: {exc}")
+    idx = np.arange(len(fit.names) - len(varies), len(fit.names))
+    b, v = np.asarray(fit.coef)[idx], np.asarray(fit.cov)[np.ix_(idx, idx)]
+    try:
+        stat = float(b @ np.linalg.solve(v, b))
+    except np.linalg.LinAlgError:
+        return TestResult.not_applicable(name, "the covariance of the unit means is singular")
+    return TestResult(name, stat, "chi2", float(len(varies)), None, chi2_sf(stat, len(varies)), null)
+
+
 def _result(
-    prep: Prepared, fitted: _Fitted, model: str, cov: str, cluster_names: list[str], treatment: str, level: float
+    prep: Prepared,
+    fitted: _Fitted,
+    model: str,
+    cov: str,
+    cluster_names: list[str],
+    treatment: str,
+    level: float,
+    time_effects: bool = False,
 ) -> Estimate:
     table = fitted.table
     j = table.index(treatment)
@@ -237,7 +313,7 @@ def _result(
     return make_estimate(
         prep,
         method="panel",
-        label=LABELS[model],
+        label=PERIOD_LABELS[model] if time_effects and model in PERIOD_LABELS else LABELS[model],
         estimand="ATE (per unit)" if continuous else "ATE",
         estimate=float(table.coef[j]),
         std_error=float(table.std_err[j]),

@@ -280,6 +280,7 @@ def propensity_setup(
     need_scores: bool = True,
     weighting: bool = True,
     sort_scores: bool = False,
+    cluster: Any = None,
 ) -> Setup:
     """Prepare the data, fit the propensity score, describe overlap and apply trimming (refitting after it).
 
@@ -300,6 +301,7 @@ def propensity_setup(
         extra=extra,
         missing=missing,
         treated_level=treated_level,
+        cluster=cluster,
     )
     assert prep.treatment is not None
     check_groups(prep.treatment, treatment)

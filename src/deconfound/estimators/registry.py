@@ -410,14 +410,19 @@ REGISTRY: dict[str, Method] = {
         cov_types=FE_COV_TYPES,
         cli_options=(
             Option("model", "panel: within, first-difference or random-effects", default="within", flag="panel-model"),
-            Option("time_effects", "panel within: add period fixed effects", kind="bool", default=False),
+            Option(
+                "time_effects",
+                "panel: add period effects (absorbed by within, time dummies for first-difference and random-effects)",
+                kind="bool",
+                default=False,
+            ),
         ),
     ),
     "first-difference": Method(
         _PANEL_REGRESSION,
         "First differences",
         **_PANEL,
-        options={"model": "first-difference"},
+        options={"model": "first-difference", "time_effects": True},  # period dummies: a DiD needs them
         cli=False,  # on the command line: --method panel --panel-model first-difference
         cov_types=FE_COV_TYPES,
     ),
@@ -425,7 +430,7 @@ REGISTRY: dict[str, Method] = {
         _PANEL_REGRESSION,
         "Random effects",
         **_PANEL,
-        options={"model": "random-effects"},
+        options={"model": "random-effects", "time_effects": True},
         cli=False,  # on the command line: --method panel --panel-model random-effects
         cov_types=FE_COV_TYPES,
     ),

@@ -217,11 +217,13 @@ def _run(
     propensity_covariates: Any,
     estimand: str,
     weights: str | None,
+    cluster: str | Iterable[str] | None,
     weighting: str,
     options: dict,
 ) -> Estimate:
     """validate -> prepare -> fit -> result."""
     level = check_level(options.pop("level"))
+    cluster = _one_cluster(cluster)
     setup = propensity_setup(
         data,
         outcome=outcome,
@@ -231,6 +233,7 @@ def _run(
         weights=weights,
         need_scores=method != "ra",
         weighting=method in ("ipw", "aipw"),
+        cluster=cluster,
         **options,
     )
     fitted = _fit(method, label, setup, estimand, weighting)
@@ -272,8 +275,17 @@ def _fit(method: str, label: str, setup: Setup, estimand: str, weighting: str) -
         assert models is not None
         pair = _ra_ratios(t, models, estimand)
         sign = 1.0
+    clusters = prep.clusters[0] if prep.clusters else None
+    if clusters is not None:
+        n_clusters = int(clusters.max()) + 1
+        if n_clusters < 2:
+            raise DataError(
+                f"cluster {prep.cluster_names[0]!r} has a single cluster in the rows used, so a clustered standard "
+                "error cannot be computed; remove cluster= or cluster by a column with several groups."
+            )
+        notes.append(f"standard error clustered by {prep.cluster_names[0]!r} ({n_clusters} clusters; G/(G-1) factor)")
     steps = None if models is None else {arm: models[arm]["step"] for arm in models}
-    estimate, se, mu = effect(pair, s, ps, steps, sign)
+    estimate, se, mu = effect(pair, s, ps, steps, sign, clusters)
     if not (np.isfinite(estimate) and np.isfinite(se)):
         raise DataError(f"The {label} estimate is not finite; check the propensity scores and outcome for extremes.")
     return _Fitted(estimate, se, mu, e, diagnostics, notes)
@@ -317,6 +329,19 @@ def _result(method: str, label: str, setup: Setup, estimand: str, level: float, 
     )
 
 
+def _one_cluster(cluster: str | Iterable[str] | None) -> str | None:
+    """The one cluster column the M-estimation sandwich sums by (two-way clustering is not offered here)."""
+    from .._core.options import as_name_list
+
+    names = as_name_list(cluster, "cluster")
+    if len(names) > 1:
+        raise SpecificationError(
+            f"cluster={names!r}: the weighting estimators cluster by one column; give one (two-way clustering "
+            "is offered by ols, lin, did and the fixed-effects methods)."
+        )
+    return names[0] if names else None
+
+
 def _final_weights(t: np.ndarray, e: np.ndarray, estimand: str) -> np.ndarray:
     """Each row's weight in the reweighted sample (for balance and diagnostics)."""
     if estimand == "ATE":
@@ -333,10 +358,12 @@ _SHARED_DOC = """
     replaces them in the propensity model when given. ``propensity_model`` is "logistic" (default, its
     estimation is accounted for in the standard error), "sklearn-logistic", "gbm", "rf" or a scikit-learn
     classifier; ``trim`` drops rows with extreme scores (a number a: keep a <= e <= 1 - a; or "crump").
-    ``weights`` are sampling weights. Per-row weights are in ``diagnostics["weights"]``, the effective
-    sample sizes and largest weights in ``diagnostics["weight_summary"]`` and covariate balance before and
-    after weighting in ``diagnostics["balance"]``. ipw, aipw and overlap_weights also take the
-    propensity settings as one ``propensity=PropensityOptions(...)``.
+    ``weights`` are sampling weights; ``cluster`` (one column) clusters the standard error: the
+    stacked influence functions are summed within clusters, times G/(G-1). Per-row weights are in
+    ``diagnostics["weights"]``, the effective sample sizes and largest weights in
+    ``diagnostics["weight_summary"]`` and covariate balance before and after weighting in
+    ``diagnostics["balance"]``. ipw, aipw and overlap_weights also take the propensity settings as one
+    ``propensity=PropensityOptions(...)``.
 """
 
 
@@ -371,6 +398,7 @@ def ipw(
     estimand: str = "ATE",
     weighting: str = "hajek",
     weights: str | None = None,
+    cluster: str | Iterable[str] | None = None,
     propensity_model: Any = "logistic",
     cross_fit: Any = "auto",
     trim: Any = None,
@@ -400,6 +428,7 @@ def ipw(
         propensity_covariates=propensity_covariates,
         estimand=estimand,
         weights=weights,
+        cluster=cluster,
         weighting=weighting,
         options=_options(**ps, level=level, missing=missing, treated_level=treated_level),
     )
@@ -413,6 +442,7 @@ def overlap_weights(
     covariates: str | Iterable[str],
     propensity_covariates: str | Iterable[str] | None = None,
     weights: str | None = None,
+    cluster: str | Iterable[str] | None = None,
     propensity_model: Any = "logistic",
     cross_fit: Any = "auto",
     trim: Any = None,
@@ -439,6 +469,7 @@ def overlap_weights(
         propensity_covariates=propensity_covariates,
         estimand="ATO",
         weights=weights,
+        cluster=cluster,
         weighting="hajek",
         options=_options(**ps, level=level, missing=missing, treated_level=treated_level),
     )
@@ -453,6 +484,7 @@ def aipw(
     propensity_covariates: str | Iterable[str] | None = None,
     estimand: str = "ATE",
     weights: str | None = None,
+    cluster: str | Iterable[str] | None = None,
     propensity_model: Any = "logistic",
     cross_fit: Any = "auto",
     trim: Any = None,
@@ -480,6 +512,7 @@ def aipw(
         propensity_covariates=propensity_covariates,
         estimand=estimand,
         weights=weights,
+        cluster=cluster,
         weighting="ht",
         options=_options(**ps, level=level, missing=missing, treated_level=treated_level),
     )
@@ -493,6 +526,7 @@ def ra(
     covariates: str | Iterable[str],
     estimand: str = "ATE",
     weights: str | None = None,
+    cluster: str | Iterable[str] | None = None,
     propensity_covariates: str | Iterable[str] | None = None,
     propensity_model: Any = "logistic",
     trim: Any = None,
@@ -515,6 +549,7 @@ def ra(
         propensity_covariates=propensity_covariates,
         estimand=estimand,
         weights=weights,
+        cluster=cluster,
         weighting="ht",
         options=_options(
             propensity_model=propensity_model,

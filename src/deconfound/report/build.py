@@ -72,8 +72,10 @@ def _not_applicable(model: Any) -> str:
     return f"no registered estimator applies to this model ({reasons})."
 
 
-def _run(analysis: Analysis, seed: Any, progress: Progress, label: str) -> Outcome:
-    """Estimate every method of the analysis; failures are kept with their messages."""
+def _run(analysis: Analysis, seed: Any, progress: Progress, label: str, strict: bool = True) -> Outcome:
+    """Estimate every method of the analysis; failures are kept with their messages. When every method
+    fails, the first error is raised if ``strict`` (a report of one analysis), else the analysis says so
+    (a page of several analyses keeps the others)."""
     from .._core.options import check_option
     from ..model import ESTIMATORS
 
@@ -102,7 +104,9 @@ def _run(analysis: Analysis, seed: Any, progress: Progress, label: str) -> Outco
             failures.append((method, str(exc)))
             errors.append(exc)
     if not estimates and errors:
-        raise errors[0]
+        if strict:
+            raise errors[0]
+        return Outcome(*naive_first([]), failures=failures, reason="no method could be estimated on this data")
     return Outcome(*naive_first(estimates, model.judge), failures=failures)
 
 
@@ -128,16 +132,16 @@ def _add_warnings(
 
 
 def analysis_sections(
-    analysis: Analysis, content: ReportContent, *, seed: Any, progress: Progress, key: str
+    analysis: Analysis, content: ReportContent, *, seed: Any, progress: Progress, key: str, strict: bool = True
 ) -> list[ReportSection]:
-    """Run one analysis and return its sections; its warnings are added to ``content``."""
+    """Run one analysis and return its sections; its warnings are added to ``content`` (``strict``: see _run)."""
     model = analysis.model
     label = analysis.title or f"{model.treatment} -> {model.outcome}"
     progress.step(f"{label}: identifying and estimating")
     with _warnings.catch_warnings(record=True) as caught:
         _warnings.simplefilter("always")
         model._setup()
-        outcome = _run(analysis, seed, progress, label)
+        outcome = _run(analysis, seed, progress, label, strict)
         comparison = outcome.comparison
         sections = [data_section(model, comparison, key)]
         graph = graph_section(model, key)
@@ -193,7 +197,10 @@ def build_report(
     first = items[0].model
     content = ReportContent(title=title or f"Effect of {first.treatment} on {first.outcome}", question="")
     for i, analysis in enumerate(items):
-        content.sections.extend(analysis_sections(analysis, content, seed=seed, progress=progress, key=f"a{i}"))
+        sections = analysis_sections(
+            analysis, content, seed=seed, progress=progress, key=f"a{i}", strict=len(items) == 1
+        )
+        content.sections.extend(sections)
     content.question = question(first)
     content.footer = {
         **default_footer(data if data is not None else first.data, first.frame_, command, seed, spec),

@@ -247,8 +247,12 @@ def graph_section(model: Any, key: str) -> ReportSection | None:
         return None
     if model.graph is None and not model.covariates:
         return None
-    section = ReportSection(id=f"{key}-graph", title="Causal graph and adjustment set")
-    section.paragraphs.append(ident.explanation)
+    if model.graph is None:
+        section = ReportSection(id=f"{key}-graph", title="Assumed causal graph and adjustment set")
+        section.paragraphs.extend(_assumed_graph_words(model))
+    else:
+        section = ReportSection(id=f"{key}-graph", title="Causal graph and adjustment set")
+        section.paragraphs.append(ident.explanation)
     try:
         chosen = ", ".join(model.adjustment_set) or "nothing"
         section.paragraphs.append(f"Adjusted for: {chosen}.")
@@ -261,6 +265,27 @@ def graph_section(model: Any, key: str) -> ReportSection | None:
     caption = "treatment and outcome highlighted, the adjustment set outlined"
     section.figures.append(figure(f"{key}-dag", "Causal graph", fig, caption))
     return section
+
+
+def _assumed_graph_words(model: Any) -> list[str]:
+    """No graph was given: the covariates are assumed (not identified) to be the confounders; a covariate
+    that changes within units over time is not assumed to be one."""
+    changing = model.changing_covariates()
+    assumed = [c for c in model.adjustment_set if c not in changing]
+    words = [
+        "No causal graph was given, so nothing was identified: the covariates "
+        + ("{" + ", ".join(assumed) + "}" if assumed else "(none)")
+        + " are assumed to be the confounders (causes of both treatment and outcome), and the graph below only "
+        "draws that assumption. The estimates are causal effects if the assumption holds; give a graph to check it."
+    ]
+    if changing:
+        listed = ", ".join(repr(c) for c in changing)
+        words.append(
+            f"{listed} change(s) over time within units, so the treatment (or time) may move them: they are drawn "
+            "as possible consequences of the treatment, not as confounders. Adjusting for a consequence of the "
+            "treatment removes part of its effect (a bad control); leave it out unless it is fixed before treatment."
+        )
+    return words
 
 
 def estimates_section(outcome: Outcome, truth: float | None, key: str) -> ReportSection:
