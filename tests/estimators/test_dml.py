@@ -68,7 +68,11 @@ def test_an_unseeded_learner_gets_the_estimates_seed():
     assert a.estimate == b.estimate and a.std_error == b.std_error
 
 
-def test_progress_counts_every_fit_of_every_repetition():
+def test_progress_counts_every_fit_of_every_repetition(monkeypatch):
+    import deconfound._core.progress as progress_module
+
+    monkeypatch.setattr(progress_module, "LARGE_ROWS", 0)  # progress is shown from this many rows on
+
     class Recorder(Progress):
         def __init__(self):
             self.steps, self.done = [], []

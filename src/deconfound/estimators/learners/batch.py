@@ -64,9 +64,11 @@ def cross_fit_many(jobs: Sequence[Job], *, n_jobs: int | None = None, message: s
             where = f" in fold {fold + 1} of {job.folds.k}" + (f" ({job.label})" if job.label else "")
             _check_training_rows(job.learner, y[train], where)
             tasks.append((j, test, (job.learner, job.x, y, train, test, where)))
-    from ..._core.progress import current
+    from ..._core.progress import LARGE_ROWS, SILENT, current
 
-    progress = current()
+    # a small problem finishes before a progress line would be worth reading (as _core.progress.stage)
+    rows_used = max((len(job.y) for job in jobs), default=0)
+    progress = current() if rows_used >= LARGE_ROWS else SILENT
     if message:
         progress.step(message)
     out = [np.empty(len(job.y)) for job in jobs]
