@@ -26,3 +26,29 @@ def regress_on_covariates(data: pd.DataFrame, target: str, covariates: list[str]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return ols(data, outcome=target, treatment=pivot, covariates=others or None, weights=weights)
+
+
+def regression_design(
+    data: Any, outcome: str, treatment: str, covariates: Any, cluster: Any, missing: str, treated_level: Any
+) -> tuple[Any, Any, Any, list[str], Any]:
+    """The regression adjustment's design as :func:`deconfound.ols` builds it (a constant, the treatment,
+    the covariates): (X as an array, y, the first cluster's codes or None, the term names, the prepared data)."""
+    import numpy as np
+
+    from .._core.design import array_part, constant_part
+    from ..data import prepare
+
+    prep = prepare(
+        data,
+        outcome=outcome,
+        treatment=treatment,
+        covariates=covariates,
+        cluster=cluster,
+        missing=missing,
+        treatment_kind="auto",
+        treated_level=treated_level,
+    )
+    assert prep.treatment is not None
+    design = prep.covariates.with_parts([constant_part(), array_part(treatment, prep.treatment)], front=True)
+    codes = prep.clusters[0] if prep.clusters else None
+    return design.to_array(), np.asarray(prep.outcome, dtype=float), codes, list(design.names), prep

@@ -238,25 +238,18 @@ def _fast_path(estimator: Callable[..., Any], data: pd.DataFrame, options: dict[
     plain = {"outcome", "treatment", "covariates", "cov_type", "level", "missing", "treated_level"}
     if estimator is not ols or not set(options) <= plain or "outcome" not in options or "treatment" not in options:
         return None
-    from .._core.design import array_part, constant_part
     from .._core.resample import ols_bootstrap, ols_jackknife
-    from ..data import prepare
+    from ._fits import regression_design
 
-    prep = prepare(
+    x, y, codes, _, prep = regression_design(
         data,
-        outcome=options["outcome"],
-        treatment=options["treatment"],
-        covariates=options.get("covariates"),
-        cluster=cluster,
-        missing=options.get("missing", "raise"),
-        treatment_kind="auto",
-        treated_level=options.get("treated_level"),
+        options["outcome"],
+        options["treatment"],
+        options.get("covariates"),
+        cluster,
+        options.get("missing", "raise"),
+        options.get("treated_level"),
     )
     if prep.n_dropped:
         return None  # rows were dropped: refit on each resample of the kept rows instead
-    assert prep.treatment is not None
-    design = prep.covariates.with_parts([constant_part(), array_part(options["treatment"], prep.treatment)], front=True)
-    x = design.to_array()
-    y = np.asarray(prep.outcome, dtype=float)
-    codes = prep.clusters[0] if cluster else None
     return (lambda n_boot, seed: ols_bootstrap(x, y, 1, n_boot, seed, codes)), (lambda: ols_jackknife(x, y, 1, codes))

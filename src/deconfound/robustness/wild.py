@@ -19,6 +19,7 @@ from .._core import wild
 from .._core.options import check_level, check_positive_int, check_random_state
 from ..diagnostics.hypotheses import TestResult
 from ..errors import DataError, SpecificationError
+from ._fits import regression_design
 
 __all__ = ["wild_cluster_bootstrap"]
 
@@ -39,25 +40,6 @@ WILD_LAYOUT = (
     "full_enumeration",
     "seed",
 )
-
-
-def _design(data: Any, outcome: str, treatment: str, covariates: Any, cluster: str, missing: str, treated_level: Any):
-    from .._core.design import array_part, constant_part
-    from ..data import prepare
-
-    prep = prepare(
-        data,
-        outcome=outcome,
-        treatment=treatment,
-        covariates=covariates,
-        cluster=cluster,
-        missing=missing,
-        treatment_kind="auto",
-        treated_level=treated_level,
-    )
-    assert prep.treatment is not None
-    design = prep.covariates.with_parts([constant_part(), array_part(treatment, prep.treatment)], front=True)
-    return design.to_array(), np.asarray(prep.outcome, dtype=float), prep.clusters[0], list(design.names), prep
 
 
 def wild_cluster_bootstrap(
@@ -92,7 +74,7 @@ def wild_cluster_bootstrap(
     level = check_level(level)
     if not isinstance(cluster, str):
         raise SpecificationError("cluster= must name one column (the wild cluster bootstrap clusters one way).")
-    x, y, codes, names, _prep = _design(data, outcome, treatment, covariates, cluster, missing, treated_level)
+    x, y, codes, names, _prep = regression_design(data, outcome, treatment, covariates, cluster, missing, treated_level)
     term = treatment if term is None else term
     if term not in names:
         raise SpecificationError(f"term={term!r} is not a coefficient of the regression; its terms are {names}.")
