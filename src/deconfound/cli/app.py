@@ -128,6 +128,7 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
         args.treated_level = coerce_level(args.treated_level)
     from .._core.progress import progress_for, reporting
 
+    seed = _default_seed(args)
     with warnings.catch_warnings(record=True), progress_for(args.quiet) as progress, reporting(progress):
         warnings.simplefilter("always")
         plan = _graph_plan(args) if args.graph is not None else None
@@ -135,10 +136,31 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
         if plan is not None:
             result = plan.attach(result, adjusted=REGISTRY[method].adjustment == "covariates")
     if args.json:
-        print(json.dumps(result.to_dict(rows=args.rows), indent=2, allow_nan=False))
+        payload = result.to_dict(rows=args.rows)
+        if seed is not None:
+            payload["seed"] = seed
+        print(json.dumps(payload, indent=2, allow_nan=False))
     else:
         print(result.summary().as_text())
+        if seed is not None:
+            print(f"Seed: {seed} (--random-state {seed} gives these numbers again).")
     return 0
+
+
+def _default_seed(args: argparse.Namespace) -> int | None:
+    """A random method (learners, cross-fitting, a bootstrap) runs with ``--random-state``, else the fixed
+    default seed (the comparison's), so that the same command prints the same numbers; None for a method
+    that draws nothing."""
+    import inspect
+
+    from .compare import DEFAULT_SEED
+
+    takes = "random_state" in inspect.signature(REGISTRY[args.method].load()).parameters
+    if not (takes or getattr(args, "bootstrap", None)):
+        return None
+    if args.random_state is None:
+        args.random_state = DEFAULT_SEED if takes else 0  # the bootstrap's documented default is 0
+    return int(args.random_state)
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:

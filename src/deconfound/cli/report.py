@@ -80,7 +80,9 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--missing", default="raise", help="raise (default) or drop rows with missing values")
     p.add_argument("--treated-level", help="the level of a two-level treatment that means 'treated'")
     p.add_argument("--methods", help="comma-separated method ids (default: every method that applies)")
-    p.add_argument("--seed", type=int, help="seed for every random step (placebos, learners, bootstrap)")
+    p.add_argument(
+        "--seed", type=int, help="seed for every random step (placebos, learners, bootstrap; default 42, printed)"
+    )
     p.add_argument("--title", help="title of the page")
     p.add_argument("--output", "-o", required=True, help="HTML file to write")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
@@ -115,7 +117,8 @@ def _write(
             target, output, argument=argument, command=_command_line(argv), progress=progress, **options
         )
     if not args.quiet:
-        print(f"wrote {path}", file=sys.stderr)
+        seed = options.get("seed")
+        print(f"wrote {path}" + ("" if seed is None else f" (seed {seed})"), file=sys.stderr)
     if content.failures and not getattr(args, "keep_going", False):
         listed = "; ".join(content.failures)
         print(
@@ -147,7 +150,16 @@ def cmd_report(args: argparse.Namespace, argv: list[str] | None = None) -> int:
         treated_level=None if args.treated_level is None else coerce_level(args.treated_level),
     )
     methods = as_name_list(args.methods, "--methods") or None
-    return _write(model, args.output, args, argv, title=args.title, methods=methods, seed=args.seed, data=args.data)
+    return _write(
+        model, args.output, args, argv, title=args.title, methods=methods, seed=_seed(args.seed), data=args.data
+    )
+
+
+def _seed(seed: int | None) -> int:
+    """The command line's seed: the one given, else the fixed default (printed, and in the page's footer)."""
+    from .compare import DEFAULT_SEED
+
+    return DEFAULT_SEED if seed is None else int(seed)
 
 
 _TEXT = (str,)
@@ -268,7 +280,7 @@ def cmd_run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
         args,
         argv,
         title=spec.get("title"),
-        seed=spec.get("seed"),
+        seed=_seed(spec.get("seed")),
         spec=spec["_text"],
         data=data["path"],
     )

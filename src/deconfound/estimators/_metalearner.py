@@ -22,6 +22,7 @@ from .learners import (
     make_folds,
     make_learner,
     seed_from,
+    seed_note,
 )
 
 __all__ = ["DEFAULT_CLIP", "MetaLearner"]
@@ -260,7 +261,7 @@ class MetaLearner:
             df=None,
             level=self.level,
             warnings=list(self.warnings_),
-            notes=notes,
+            notes=[*notes, *seed_note(self.random_state, self.seed_)],
             diagnostics=diagnostics,
         )
 

@@ -37,7 +37,7 @@ from ._dml_fit import Data, Fitted, Spec, fit_model
 from ._dml_quality import quality_table, spread
 from .learners.folds import Folds, repeated_folds
 from .learners.presets import Kind, Learner, make_learner
-from .learners.seeds import derive_seed, seed_from
+from .learners.seeds import derive_seed, seed_from, seed_note
 
 PLR_SCORES = ("partialling out", "IV-type")
 _SCORE_ALIASES = {"partialling-out": "partialling out", "iv-type": "IV-type"}
@@ -190,7 +190,9 @@ def _folds(
 # --------------------------------------------------------------------------------------------------
 
 
-def _result(method, model, prep, fitted: Fitted, folds, settings, estimand, level, warnings) -> Estimate:
+def _result(
+    method, model, prep, fitted: Fitted, folds, settings, estimand, level, warnings, random_state, seed
+) -> Estimate:
     theta, se = scores.aggregate(fitted.thetas, fitted.ses)
     if not (np.isfinite(theta) and np.isfinite(se)):
         raise DataError(f"The {LABELS[model]} estimate is not finite; check the outcome and the nuisance predictions.")
@@ -206,6 +208,7 @@ def _result(method, model, prep, fitted: Fitted, folds, settings, estimand, leve
         "learners": dict(zip(quality.index, quality["learner"])),
         "n_clusters": n_clusters,
         "se_paper": scores.paper_se(fitted.thetas, fitted.ses),
+        "random_state": seed,
     }
     if fitted.n_clipped:
         threshold = settings["trimming_threshold"]
@@ -221,6 +224,7 @@ def _result(method, model, prep, fitted: Fitted, folds, settings, estimand, leve
         + ", ".join(f"{n}={lrn}" for n, lrn in info["learners"].items()),
         "standard error from the DML score"
         + ("; repetitions aggregated as DoubleML does (median estimate, median upper bound)" if r > 1 else ""),
+        *seed_note(random_state, seed),
     ]
     for message in nuisance_warnings:
         warn(message, NuisanceWarning)
@@ -337,7 +341,9 @@ def dml(
         what="the treatment residuals d - m(X) are all zero",
     )
     settings = {"score": score}
-    return _result("dml", "plr", prep, fitted, folds_, settings, _estimand_of(d.d, "ATE"), level, [])
+    return _result(
+        "dml", "plr", prep, fitted, folds_, settings, _estimand_of(d.d, "ATE"), level, [], random_state, seed
+    )
 
 
 def dml_irm(
@@ -410,7 +416,7 @@ def dml_irm(
         "normalize_ipw": bool(normalize_ipw),
         "clipped": fitted.n_clipped,
     }
-    return _result("dml-irm", "irm", prep, fitted, folds_, settings, estimand, level, [])
+    return _result("dml-irm", "irm", prep, fitted, folds_, settings, estimand, level, [], random_state, seed)
 
 
 def dml_iv(
@@ -502,7 +508,9 @@ def dml_iv(
             what="the instrument does not move the treatment",
         )
         settings: dict[str, Any] = {"score": score, "instrument": instrument}
-        return _result("dml-iv", "pliv", prep, fitted, folds_, settings, _estimand_of(d.d, "LATE"), level, [])
+        return _result(
+            "dml-iv", "pliv", prep, fitted, folds_, settings, _estimand_of(d.d, "LATE"), level, [], random_state, seed
+        )
     specs = _iivm_specs(d, instrument, learner, ml_g, ml_m, ml_r, always_takers, never_takers, seed, n_jobs)
     folds_ = _folds(prep.n, folds, repeats, d.z, d, seed, ("instrument = 1", "instrument = 0"))
     fitted = fit_model(
@@ -525,7 +533,7 @@ def dml_iv(
         "always_takers": bool(always_takers),
         "never_takers": bool(never_takers),
     }
-    return _result("dml-iv", "iivm", prep, fitted, folds_, settings, "LATE", level, [])
+    return _result("dml-iv", "iivm", prep, fitted, folds_, settings, "LATE", level, [], random_state, seed)
 
 
 def _iivm_specs(d: Data, instrument, learner, ml_g, ml_m, ml_r, always_takers, never_takers, seed, n_jobs):

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .._core.influence import if_covariance
-from .._core.options import as_name_list, check_level, check_option, check_positive_int, check_random_state
+from .._core.options import as_name_list, check_level, check_option, check_positive_int
 from ..data import Prepared, name_list, prepare
 from ..diagnostics.hypotheses import TestResult
 from ..diagnostics.pretrends import pretrend_warning, wald_test
@@ -430,7 +430,10 @@ def _bootstrap(
         offsets[kind] = start
         blocks += [agg.psi, agg.overall_psi[:, None]]
         start += agg.psi.shape[1] + 1
-    boot = multiplier_bootstrap(np.column_stack(blocks), n_boot, check_random_state(random_state), wide.clusters, level)
+    from .learners.seeds import seed_from
+
+    seed = seed_from(random_state)  # an integer as given; None draws one, kept so random_state=seed reruns it
+    boot = multiplier_bootstrap(np.column_stack(blocks), n_boot, np.random.default_rng(seed), wide.clusters, level)
     apply_bootstrap(aggs, boot, offsets, level)
     k = cells.psi.shape[1]
     se = np.where(cells.fixed_zero, 0.0, boot.std_error[:k])
@@ -441,6 +444,7 @@ def _bootstrap(
         "n_boot": n_boot,
         "weights": "Rademacher",
         "uniform_critical_value": boot.uniform_critical_value(np.flatnonzero(~cells.fixed_zero), level),
+        "seed": seed,
     }
     return corr * np.outer(se, se), info
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._core.options import check_positive_int, check_random_state
+from .._core.options import check_positive_int
 from ..diagnostics.hypotheses import TestResult
 from ..errors import DataError, DeconfoundError, SpecificationError
 
@@ -124,8 +124,9 @@ def randomization_test(
     y = pd.to_numeric(frame[outcome], errors="coerce").to_numpy(float)
     if not np.isfinite(y).all():
         raise DataError(f"outcome {outcome!r} has missing or non-numeric values: drop those rows first.")
-    rng = check_random_state(random_state)
-    seed = int(rng.integers(0, 2**63 - 1))
+    from ..estimators.learners.seeds import seed_from
+
+    seed = seed_from(random_state)  # an integer as given; None draws one (kept: random_state=seed reruns it)
     draws, exact = _assignments(
         t,
         _groups(frame, strata, "strata"),

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._core.options import check_positive_int, check_random_state
+from .._core.options import check_positive_int
 from ..diagnostics.hypotheses import TestResult
 from ..errors import DeconfoundError, SpecificationError
 
@@ -41,7 +41,10 @@ def placebo_treatment(
     import warnings
 
     n_simulations = check_positive_int(n_simulations, "n_simulations")
-    rng = check_random_state(random_state)
+    from ..estimators.learners.seeds import seed_from
+
+    seed = seed_from(random_state)  # an integer as given; None draws one, kept on the result to rerun it
+    rng = np.random.default_rng(seed)
     if not isinstance(data, pd.DataFrame) or treatment not in data.columns:
         raise SpecificationError(f"placebo_treatment needs a DataFrame with the treatment column {treatment!r}.")
     with warnings.catch_warnings():
@@ -58,7 +61,7 @@ def placebo_treatment(
                 failures.append(str(exc))
             if progress is not None:
                 progress(i + 1, n_simulations)
-    return _summary(float(real), np.asarray(values, dtype=float), failures, n_simulations)
+    return _summary(float(real), np.asarray(values, dtype=float), failures, n_simulations, seed)
 
 
 #: the dict form of a placebo result (keys in order)
@@ -71,11 +74,14 @@ PLACEBO_LAYOUT = (
     "n_failed",
     "failures",
     "passed",
+    "seed",
 )
 PLACEBO_NULL = "the method finds no effect of a randomly permuted treatment as large as the real one"
 
 
-def _summary(real: float, placebo: np.ndarray, failures: list[str], n_simulations: int) -> TestResult:
+def _summary(
+    real: float, placebo: np.ndarray, failures: list[str], n_simulations: int, seed: int | None = None
+) -> TestResult:
     ran = len(placebo)
     mean = float(placebo.mean()) if ran else float("nan")
     sd = float(placebo.std(ddof=1)) if ran > 1 else float("nan")
@@ -88,6 +94,7 @@ def _summary(real: float, placebo: np.ndarray, failures: list[str], n_simulation
         "failures": tuple(dict.fromkeys(failures)),
         # the placebo passes when the permuted estimates centre on zero (within three standard errors)
         "passed": bool(ran > 1 and abs(mean) <= 3 * sd / np.sqrt(ran)),
+        "seed": seed,  # random_state=seed gives these permutations again
     }
     reason = None if ran > 1 else "fewer than two permuted treatments could be estimated"
     return TestResult(

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .._core import wild
-from .._core.options import check_level, check_positive_int, check_random_state
+from .._core.options import check_level, check_positive_int
 from ..diagnostics.hypotheses import TestResult
 from ..errors import DataError, SpecificationError
 from ._fits import regression_design
@@ -82,8 +82,9 @@ def wild_cluster_bootstrap(
     stats = wild.cluster_stats(x, y, codes)
     if stats.n_clusters < 2:
         raise DataError(f"cluster column {cluster!r} has a single cluster: the bootstrap needs at least two.")
-    rng = check_random_state(random_state)
-    seed = int(rng.integers(0, 2**63 - 1))
+    from ..estimators.learners.seeds import seed_from
+
+    seed = seed_from(random_state)  # an integer as given; None draws one (kept: random_state=seed reruns it)
     weights, full = wild.draw_weights(weights_type, stats.n_clusters, n_boot, np.random.default_rng(seed))
     estimate, se, t = wild.t_statistic(stats, j, null)
     t_boot = wild.bootstrap_t(stats, j, null, weights, impose_null)

@@ -21,7 +21,7 @@ from .crossfit import cross_fit_predict, cross_fit_variants
 from .folds import Folds, make_folds, repeated_folds
 from .linear import LeastSquaresRegressor, LogisticClassifier
 from .presets import CLASSIFIER_PRESETS, PRESETS, REGRESSOR_PRESETS, Learner, learner_name, make_learner
-from .seeds import derive_seed, seed_from
+from .seeds import derive_seed, seed_from, seed_note
 
 __all__ = [
     "CLASSIFIER_PRESETS",
@@ -39,4 +39,5 @@ __all__ = [
     "make_learner",
     "repeated_folds",
     "seed_from",
+    "seed_note",
 ]

@@ -33,6 +33,13 @@ def seed_from(random_state: Any, argument: str = "random_state") -> int:
     return int(check_random_state(random_state).integers(0, SEED_BOUND))
 
 
+def seed_note(random_state: Any, seed: int) -> list[str]:
+    """The note an estimate carries when ``random_state=None`` drew its seed: the number that reproduces it."""
+    if random_state is not None:
+        return []
+    return [f"random_state=None drew the seed {seed}: pass random_state={seed} to get these numbers again"]
+
+
 def _key(key: int | str) -> int:
     if isinstance(key, str):
         return zlib.crc32(key.encode("utf-8"))  # stable across runs and platforms, unlike hash()
