@@ -329,6 +329,7 @@ class Prepared:
     frame: pd.DataFrame | None = None  # the used columns after dropping rows (for formulas, plots)
     index: pd.Index | None = None  # row labels of the data for the rows used (row identity of per-row outputs)
     n_zero_weight: int = 0  # of n_dropped: rows whose weight is 0 (not observations, as in R's lm and fixest)
+    input_index: pd.Index | None = None  # row labels of every input row, before any drop (their positions: `row`)
 
     @property
     def n(self) -> int:
@@ -871,6 +872,7 @@ def prepare(
         notes=schema.notes,
         frame=sub[used] if keep_frame else None,
         index=sub.index,
+        input_index=frame.index,
     )
 
 

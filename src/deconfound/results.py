@@ -327,6 +327,9 @@ class Estimate:
     label: str | None = None
     #: an interval not of the form estimate -+ critical value x standard error (a bootstrap's), at ``level``
     interval: tuple[float, float] | None = None
+    #: the row labels of every input row before any drop: ``to_dict()`` turns the labels of the per-row tables
+    #: into each row's 0-based position in the input (``row``), to join them back to the file
+    input_index: pd.Index | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "diagnostics", Diagnostics(self.diagnostics))
@@ -383,6 +386,9 @@ class Estimate:
             }
         else:  # every table is in diagnostics: none left out, but the key is always there (docs/cli-json.md)
             out["per_row_tables"] = {}
+            out["diagnostics"] = {
+                k: self._with_rows(k, v) if k in PER_ROW_KEYS else v for k, v in self.diagnostics.items()
+            }
         out["dropped_by"] = dict(self.dropped_by)
         if self.treatment_mapping is not None:
             out["treatment_mapping"] = dict(self.treatment_mapping)
@@ -401,6 +407,37 @@ class Estimate:
             ]
             out["model"] = dict(self.coefficients.stats)
         return _jsonable(out)
+
+    def input_positions(self, labels: Any) -> np.ndarray | None:
+        """The 0-based positions in the input (before any row was dropped) of rows given by their labels;
+        None when the input's labels are unknown or not unique (then labels cannot name one row)."""
+        index = self.input_index
+        if index is None:
+            return None
+        if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+            return np.asarray(labels, dtype=np.int64)
+        if not index.is_unique:
+            return None
+        return np.asarray(index.get_indexer(pd.Index(labels)), dtype=np.int64)
+
+    def _with_rows(self, key: str, table: Any) -> Any:
+        """A per-row table with ``row`` (and ``match_row`` for matched pairs) first: input positions."""
+        if not isinstance(table, pd.DataFrame) or key == "bootstrap_draws":
+            return table
+        if key == "matches" and {"unit", "match"} <= set(table.columns):
+            rows, matches = self.input_positions(table["unit"]), self.input_positions(table["match"])
+            if rows is None or matches is None:
+                return table
+            out = table.copy()
+            out.insert(0, "row", rows)
+            out.insert(1, "match_row", matches)
+            return out
+        rows = self.input_positions(table.index)
+        if rows is None or "row" in table.columns:
+            return table
+        out = table.copy()
+        out.insert(0, "row", rows)
+        return out
 
     def to_frame(self) -> pd.DataFrame:
         """A one-row DataFrame indexed by the method."""

@@ -47,6 +47,7 @@ def test_dr_learner_json_and_rows(csv, capsys):
     assert again == out
     rows = _json(capsys, ["estimate", *base, "--json", "--rows"])
     assert len(rows["diagnostics"]["cate"]) == 400 and set(rows["diagnostics"]["cate"][0]) == {
+        "row",  # the row's position in the file (issue 11, item 6)
         "cate",
         "cate_cross_fitted",
         "pseudo_outcome",

@@ -98,6 +98,7 @@ def make_estimate(
         dropped_by=prepared.dropped_by,
         treatment_mapping=prepared.treatment_mapping,
         coefficients=coefficients,
+        input_index=prepared.input_index,
     )
 
 
