@@ -891,8 +891,20 @@ def _load_roles(data: Any, roles: Sequence[tuple[str, str]], used: list[str]) ->
     return frame
 
 
+def check_roles(data: Any, roles: Iterable[tuple[str, str | None]]) -> None:
+    """Before a partial read: every ``(role, column)`` given names a column of ``data``, checked against all
+    of its columns (so the message lists them all and suggests the closest), under the caller's own
+    keyword as the role (``first_treated``, ``treated``). Data whose columns are not cheap to list is
+    left to :func:`prepare`."""
+    names = column_names(data)
+    if names is not None:
+        _check_roles(names, [(role, col) for role, col in roles if col is not None])
+
+
 def _check_roles(columns: Sequence[Any], roles: Sequence[tuple[str, str]]) -> None:
     present = set(columns)
+    # a column with two roles (the unit, also the default cluster) is named by the one the user gave
+    roles = sorted(roles, key=lambda pair: pair[0] == "cluster")
     for role, col in roles:
         if col not in present:
             _check_string_names(present, col, role)

@@ -16,6 +16,7 @@
                              [--propensity-model logistic|gbm|rf] [--trim 0.01|crump] [--weighting ht|hajek]
     deconfound plot overlap|balance FILE --outcome Y --treatment T --covariates a,b -o out.png
     deconfound demo [--json] [--output DIR]
+    deconfound datasets [NAME -o FILE.csv] [--seed N]   (the example data; without NAME: the list)
 
 Heavy modules are imported only inside the command that needs them, so ``deconfound --help`` is fast.
 With ``--json`` the command prints one JSON object whose keys are documented in docs/cli-json.md and
@@ -114,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     from . import robust as _cli_robust
 
     _cli_robust.add_parsers(sub, _add_design_options)
+    from . import datasets as _cli_datasets
+
+    _cli_datasets.add_parser(sub)
     return parser
 
 
@@ -314,9 +318,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             runner = _cli_report.cmd_report if args.command == "report" else _cli_report.cmd_run
             return runner(args, None if argv is None else list(argv))
+        from . import datasets as _cli_datasets
         from . import robust as _cli_robust
 
         handlers = {
+            "datasets": _cli_datasets.cmd_datasets,
             "estimate": _cmd_estimate,
             "identify": _cmd_identify,
             "plot": _cmd_plot,
@@ -364,7 +370,15 @@ def as_flags(message: str) -> str:
         return f"{flag} {value}"
 
     pattern = r"(?<![\w.-])([a-z_]+)=('[^']*'|\"[^\"]*\"|[\w.-][\w.,-]*)?"
-    return re.sub(pattern, rewrite, message)
+    message = re.sub(pattern, rewrite, message)
+    # the data layer names a missing column by its role: "first_treated 'g' is not a column" -> --first-treated
+    roles = {**flags, "covariate": flags.get("covariates", "--covariates")}
+
+    def rewrite_role(match: re.Match[str]) -> str:
+        flag = roles.get(match.group(1))
+        return match.group(0) if flag is None else f"{flag} {match.group(2)} is not a column"
+
+    return re.sub(r"(?<![\w.-])([a-z_]+) ('[^']*'|\"[^\"]*\") is not a column", rewrite_role, message)
 
 
 def _fail(message: str) -> int:

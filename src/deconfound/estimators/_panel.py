@@ -4,6 +4,7 @@ event time. Nothing here estimates anything."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -140,10 +141,16 @@ def event_time(panel: Panel, g: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(gu), panel.time - np.where(np.isfinite(gu), gu, 0.0), np.nan)
 
 
-def read_timing_frame(data: object, first_treated: str | None, columns: list[str]) -> tuple[pd.DataFrame, list[str]]:
-    """Load the table; a missing first-treated period means never treated (a note says how many rows)."""
-    from ..data import load_table
+def read_timing_frame(
+    data: object, first_treated: str | None, columns: list[str], roles: Sequence[tuple[str, str | None]] = ()
+) -> tuple[pd.DataFrame, list[str]]:
+    """Load the table; a missing first-treated period means never treated (a note says how many rows).
 
+    ``roles`` (keyword, column) are checked against every column of the data before only ``columns`` are
+    read, so a misspelt name is reported with the full list and the closest name."""
+    from ..data import check_roles, load_table
+
+    check_roles(data, roles)
     frame = load_table(data, columns)
     notes: list[str] = []
     if first_treated is not None and first_treated in frame.columns:

@@ -32,7 +32,7 @@ from .._core.covariance import resolve_cov_type
 from .._core.design import Design, array_part, constant_part
 from .._core.least_squares import OLSFit, fit_ols
 from .._core.options import as_name_list, check_level
-from ..data import Prepared, prepare
+from ..data import Prepared, check_roles, prepare
 from ..diagnostics.collinearity import collinearity_diagnostics
 from ..errors import CollinearityError, DataError
 from ..results import Estimate
@@ -300,6 +300,7 @@ def did(
     cov, groups = resolve_cov_type(
         cov_type, method="did", cluster=cluster_names, default="HC1", fallback=("unit", unit)
     )
+    check_roles(data, [("outcome", outcome), ("treated", treated), ("post", post), ("unit", unit)])
     prep = prepare(
         data,
         outcome=outcome,

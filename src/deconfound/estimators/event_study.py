@@ -242,7 +242,10 @@ def event_study(
     cluster_names, cov = resolve_cluster(cluster, cov_type, unit, method="event_study")
     cov_names = name_list(data, covariates, "covariates")
     used = [c for c in [outcome, unit, time, timing, weights, *cov_names, *extra_fe, *cluster_names] if c]
-    frame, notes = read_timing_frame(data, first_treated, used)
+    roles = [("outcome", outcome), ("unit", unit), ("time", time), ("first_treated", first_treated)]
+    roles += [("treatment", treatment), ("weights", weights), *[("covariates", c) for c in cov_names]]
+    roles += [*[("cluster", c) for c in cluster_names], *[("fixed_effects", f) for f in extra_fe]]
+    frame, notes = read_timing_frame(data, first_treated, used, roles)
     prep = prepare(
         frame,
         outcome=outcome,

@@ -330,7 +330,10 @@ def staggered(
     if len(cluster_names) > 1:
         raise SpecificationError("cluster= takes one column (fixed within units) for the group-time estimator.")
     used = [c for c in [outcome, unit, time, timing, weights, *cov_names, *cluster_names] if c]
-    frame, notes = read_timing_frame(data, first_treated, used)
+    roles = [("outcome", outcome), ("unit", unit), ("time", time), ("first_treated", first_treated)]
+    roles += [("treatment", treatment), ("weights", weights), *[("covariates", c) for c in cov_names]]
+    roles += [*[("cluster", c) for c in cluster_names]]
+    frame, notes = read_timing_frame(data, first_treated, used, roles)
     prep = prepare(
         frame,
         outcome=outcome,
