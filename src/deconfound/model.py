@@ -451,8 +451,12 @@ class CausalModel:
             return spec.why_not(self)
         if wanted != plan.strategy:
             if plan.strategy == "backdoor" and wanted != "backdoor":
-                how = "the graph" if self.graph_ is not None else "the covariates (assumed to be the confounders)"
-                return f"{how} identifies the effect by adjustment; {spec.label} is for when adjustment cannot"
+                how = (
+                    "the graph identifies"
+                    if self.graph_ is not None
+                    else "the covariates (assumed to be the confounders) identify"
+                )
+                return f"{how} the effect by adjustment; {spec.label} is for when adjustment cannot"
             if wanted == "backdoor":
                 return f"the effect is {plan.notes[0]}"
             return f"the graph identifies the effect by {plan.strategy}, not by {wanted}"

@@ -134,6 +134,46 @@ def _json_scalar(value: Any) -> Any:
     return str(value)  # e.g. a complex number or an object a user put in a column
 
 
+#: columns that hold labels or counts (periods, cohorts, event times, row counts): printed as integers when
+#: every value is whole, however they were stored (a period read as 4.0 prints as 4)
+KEY_COLUMNS = frozenset(
+    {"group", "time", "event_time", "base_period", "first_treated", "cohort", "period", "units", "rows", "fold"}
+    | {"repetition", "n", "unit", "match", "row", "match_row", "stratum", "treatment"}
+)
+
+
+def _is_key(name: Any) -> bool:
+    return isinstance(name, str) and (name in KEY_COLUMNS or name.startswith("n_"))
+
+
+def _whole(values: pd.Series | pd.Index) -> bool:
+    if not pd.api.types.is_float_dtype(values.dtype):
+        return False
+    finite = values[np.isfinite(values.to_numpy(dtype=float))]
+    return len(finite) > 0 and bool(np.all(np.asarray(finite) == np.round(np.asarray(finite))))
+
+
+def _whole_keys(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``table`` whose key columns (and index) of whole numbers are integers (missing kept)."""
+    shown = table.copy()
+    for col in shown.columns:
+        if _is_key(col) and _whole(shown[col]):
+            shown[col] = shown[col].astype("Int64") if shown[col].isna().any() else shown[col].astype(np.int64)
+    if not isinstance(shown.index, pd.MultiIndex) and _whole(shown.index):
+        if np.isfinite(shown.index.to_numpy(dtype=float)).all():
+            shown.index = pd.Index(shown.index.astype(np.int64), name=shown.index.name)
+    return shown
+
+
+def _same_estimates(table: pd.DataFrame, other: pd.DataFrame) -> bool:
+    """Two tables of the same estimates, row for row (an aggregation that repeats the event-study table)."""
+    if "estimate" not in table.columns or "estimate" not in other.columns or len(table) != len(other) or not len(table):
+        return False
+    a = pd.to_numeric(table["estimate"], errors="coerce").to_numpy(dtype=float)
+    b = pd.to_numeric(other["estimate"], errors="coerce").to_numpy(dtype=float)
+    return bool(np.array_equal(a, b, equal_nan=True))
+
+
 def _fmt(x: Any, digits: int = 4) -> str:
     if x is None:
         return ""
@@ -189,7 +229,7 @@ class Summary:
             lines.append("-" * width)
             if name:
                 lines.append(name)
-            shown = table.copy()
+            shown = _whole_keys(table)
             for col in shown.columns:
                 if pd.api.types.is_float_dtype(shown[col].dtype):
                     shown[col] = shown[col].map(_fmt)
@@ -483,11 +523,21 @@ class Estimate:
                 if len(value) > SUMMARY_MAX_ROWS:
                     per_row.append(f"diagnostics[{key!r}]: {len(value)} rows")
                     continue
+                if self._repeats_coefficients(value) or any(_same_estimates(value, t) for _, t in tables):
+                    continue  # each table once: a table above already holds these estimates
                 tables.append((key.replace("_", " ").capitalize(), value))
         messages = tuple(f"Warning: {w}" for w in self.warnings) + tuple(f"Note: {n}" for n in self.notes)
         if per_row:
             messages += (f"Per-row tables not shown: {'; '.join(per_row)}",)
         return Summary(f"deconfound: {self.name}", tuple(header), tuple(tables), messages)
+
+    def _repeats_coefficients(self, table: pd.DataFrame) -> bool:
+        """A diagnostics table whose estimates are the coefficients' own, row for row (staggered's cells)."""
+        coefs = self.coefficients
+        if coefs is None or "estimate" not in table.columns or len(table) != len(coefs.coef) or len(table) == 0:
+            return False
+        values = pd.to_numeric(table["estimate"], errors="coerce").to_numpy(dtype=float)
+        return bool(np.allclose(values, np.asarray(coefs.coef, dtype=float), rtol=0, atol=0, equal_nan=True))
 
     def __str__(self) -> str:
         return self.summary().as_text()
@@ -533,10 +583,23 @@ class Comparison:
             out["verdict"] = self.verdict.to_dict()
         return out
 
-    def summary(self) -> Summary:
-        messages = []
+    def grouped_warnings(self) -> list[str]:
+        """Each distinct warning once, led by the estimates it applies to ("every estimate" when all):
+        the same "55 rows were dropped" from eleven methods is one line, not eleven."""
+        by_message: dict[str, list[str]] = {}
         for e in self.estimates:
-            messages += [f"{e.name}: {w}" for w in e.warnings]
+            for w in e.warnings:
+                names = by_message.setdefault(w, [])
+                if e.name not in names:
+                    names.append(e.name)
+        total = len(self.estimates)
+        return [
+            f"{'Every estimate' if len(names) == total > 1 else ', '.join(names)}: {message}"
+            for message, names in by_message.items()
+        ]
+
+    def summary(self) -> Summary:
+        messages = self.grouped_warnings()
         header = (("Estimates", str(len(self.estimates))),)
         lead = self.verdict.headline if self.verdict is not None else ""
         return Summary(

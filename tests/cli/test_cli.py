@@ -112,7 +112,7 @@ def test_text_output_is_a_summary(capsys, heart_csv):
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["-y", "Severity", "-t", "Drugs"], "error: treatment 'Drugs' is not a column of the data. Did you mean"),
+        (["-y", "Severity", "-t", "Drugs"], "error: --treatment 'Drugs' is not a column of the data. Did you mean"),
         (["-y", "Severity", "-t", "Drug", "--method", "matchng"], "error: --method='matchng' is not allowed"),
         (["-y", "Severity", "-t", "Drug", "-m", "ols", "--cov-type", "HC9"], "error: --cov-type HC9 is not allowed"),
         (["-y", "Severity", "-t", "Drug", "--level", "95"], "error: level must be strictly between 0 and 1"),

@@ -159,7 +159,8 @@ def _default_seed(args: argparse.Namespace) -> int | None:
 
     from .compare import DEFAULT_SEED
 
-    takes = "random_state" in inspect.signature(REGISTRY[args.method].load()).parameters
+    params = inspect.signature(REGISTRY[args.method].load()).parameters
+    takes = "random_state" in params and _draws(args, params)
     if not (takes or getattr(args, "bootstrap", None)):
         return None
     if args.random_state is None:
@@ -188,6 +189,18 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     else:
         print(compare.as_text(model, comparison, seed, skipped, failed))
     return 0
+
+
+def _draws(args: argparse.Namespace, params: Any) -> bool:
+    """Whether this run draws random numbers: a learner (DML, meta-learners, a gbm/rf propensity), or a
+    bootstrap the method runs itself. A logistic propensity or analytic standard errors draw nothing."""
+    if "propensity_model" in params:
+        return getattr(args, "propensity_model", None) not in (None, "logistic")
+    for flag in ("n_boot", "n_bootstrap"):
+        if flag in params:
+            value = getattr(args, flag, None)
+            return bool(params[flag].default if value is None else value)
+    return True
 
 
 def _graph_plan(args: argparse.Namespace) -> Any:

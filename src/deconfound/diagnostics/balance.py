@@ -225,12 +225,12 @@ def balance_before_after(
 #: what to try next, by family: (what it is, the advice); advice about something already ``done`` is left out
 BALANCE_HINTS = {
     "matching": (
-        ("", "add them to the propensity model (or interactions/squares)"),
+        ("", "model them more flexibly in the propensity model (squares, interactions)"),
         ("caliper", "use a caliper"),
         ("bias_adjust", "adjust for them in an outcome model (bias_adjust=True, or method 'aipw')"),
     ),
     "weighting": (
-        ("", "add them to the propensity model (or interactions/squares)"),
+        ("", "model them more flexibly in the propensity model (squares, interactions)"),
         ("trim", "trim extreme scores (trim='crump')"),
         ("aipw", "also model the outcome (method 'aipw')"),
     ),

@@ -460,6 +460,19 @@ ESTIMANDS = {
 }
 
 
+def _cohort_counts(g: np.ndarray) -> pd.DataFrame:
+    """Units per cohort, cohorts in time order (whole periods as integers), the never-treated last."""
+    finite = g[np.isfinite(g)]
+    periods, counts = np.unique(finite, return_counts=True)
+    labels: list[Any] = [int(p) if float(p).is_integer() else float(p) for p in periods]
+    values = [int(c) for c in counts]
+    n_never = int(np.isinf(g).sum())
+    if n_never:
+        labels.append("never")
+        values.append(n_never)
+    return pd.DataFrame({"units": values}, index=pd.Index(labels, dtype=object, name="first_treated"))
+
+
 def _cell_frame(cells: Cells, cov: np.ndarray, level: float) -> pd.DataFrame:
     from .._core.distributions import critical_value, two_sided_p
 
@@ -520,12 +533,12 @@ def _result(prep, wide, cells, aggs, kind, cov, boot, level, anticipation, notes
     }
     keys = {"group": tuple(cells.group), "time": tuple(cells.time), "event_time": tuple(cells.event_time)}
     table = CoefTable(names, cells.att, cov, None, stats, keys)
-    cohorts = pd.Series(np.where(np.isinf(wide.g), "never", wide.g)).value_counts().rename("units")
+    cohorts = _cohort_counts(wide.g)
     diagnostics: dict[str, Any] = {
         "group_time": _cell_frame(cells, cov, level),
         "event_study": _event_frame(aggs["event"], level),
         "pretrend_test": test,
-        "cohorts": cohorts.rename_axis("first_treated").to_frame(),
+        "cohorts": cohorts,
         "n_units": len(wide.g),
         "aggregate": kind,
     }

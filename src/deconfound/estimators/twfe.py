@@ -55,15 +55,22 @@ def _staggered_check(
         return [text + advice], [f"Goodman-Bacon decomposition not computed: it needs {why} to be absent"], {}
     index = np.searchsorted(panel.periods, np.where(np.isfinite(g), g, np.inf))
     table = bacon_table(prep.outcome, panel.unit, panel.period, index, panel.n_periods)
-    table["treated"] = [panel.periods[int(i)] if i < panel.n_periods else np.inf for i in table["treated"]]
+    table["treated"] = [_period(panel.periods[int(i)]) if i < panel.n_periods else np.inf for i in table["treated"]]
     table["control"] = [
-        "never" if i >= panel.n_periods else panel.periods[int(i)] for i in table["control"].astype(int)
+        "never" if i >= panel.n_periods else _period(panel.periods[int(i)]) for i in table["control"].astype(int)
     ]
     by_kind = summarize(table)
     bad = float(by_kind["weight"].filter(like="earlier treated (already").sum())
     bad += float(by_kind["weight"].filter(like="always").sum())
     text += f": {bad:.0%} of the weight is on comparisons with already-treated controls (Goodman-Bacon)"
     return [text + advice], [], {"bacon": table, "bacon_summary": by_kind}
+
+
+def _period(value: Any) -> Any:
+    """A period as read (4.0 from a float column) shown as the whole number it is (4)."""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return int(value)
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def twfe(
