@@ -374,6 +374,8 @@ def as_flags(message: str) -> str:
     def rewrite(match: re.Match[str]) -> str:
         name, value = match.group(1), match.group(2)
         flag = flags.get(name)
+        if name == "method" and (value or "").strip("'\"") not in ("nearest", "optimal"):
+            flag = "--method"  # the estimator's name (the model's method=); matching's own method= is --match-method
         if flag is None:
             return match.group(0)
         if value is None:

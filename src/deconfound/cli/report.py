@@ -150,9 +150,20 @@ def cmd_report(args: argparse.Namespace, argv: list[str] | None = None) -> int:
         treated_level=None if args.treated_level is None else coerce_level(args.treated_level),
     )
     methods = as_name_list(args.methods, "--methods") or None
+    _check_methods(methods, "--methods")
     return _write(
         model, args.output, args, argv, title=args.title, methods=methods, seed=_seed(args.seed), data=args.data
     )
+
+
+def _check_methods(methods: list[str] | None, where: str) -> None:
+    """Every method named is a method id (checked before any data is read), the closest one suggested."""
+    from .._core.options import check_option
+    from ..estimators.registry import REGISTRY
+
+    known = tuple(m for m, spec in REGISTRY.items() if spec.model)
+    for name in methods or ():
+        check_option(where, name, known)
 
 
 def _seed(seed: int | None) -> int:
@@ -269,6 +280,7 @@ def cmd_run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     if args.output is None:
         output = str(Path(spec["_base"]) / output)
     methods = spec.get("methods", {})
+    _check_methods(as_name_list(methods.get("include"), "[methods] include") or None, "[methods] include")
     analysis = Analysis(
         model,
         methods=as_name_list(methods.get("include"), "[methods] include") or None,
