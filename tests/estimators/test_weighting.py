@@ -341,3 +341,25 @@ def test_balance_advice_leaves_out_what_was_already_done(heart):
     with pytest.warns(dc.DiagnosticWarning, match="remain imbalanced") as record:
         dc.ipw(heart, outcome="Severity", treatment="Drug", covariates=["I.H"])
     assert any("trim extreme scores (trim='crump')" in str(w.message) for w in record)
+
+
+def test_overlap_and_weight_advice_never_repeats_what_was_done():
+    """Issue 11, item 3: with trim given, or with overlap weights in use, the warnings suggest something
+    else to try instead of the trim or the method already used."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=2000)
+    t = rng.binomial(1, 1 / (1 + np.exp(-3.5 * x)))
+    frame = pd.DataFrame({"x": x, "t": t, "y": x + t + rng.normal(size=2000)})
+    kw = {"outcome": "y", "treatment": "t", "covariates": ["x"]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = dc.ipw(frame, **kw).warnings
+        trimmed = dc.ipw(frame, trim=0.02, **kw).warnings
+        overlap = dc.overlap_weights(frame, **kw).warnings
+        overlap_trimmed = dc.overlap_weights(frame, trim=0.02, **kw).warnings
+    assert any("Consider trimming" in w for w in plain) and any("trim='crump'" in w for w in plain)
+    assert any("Weak overlap" in w for w in trimmed)
+    assert not any("trim" in w.split(":", 1)[-1].replace("Even after trimming", "") for w in trimmed)
+    for said in (overlap, overlap_trimmed):
+        assert any("Weak overlap" in w for w in said)
+        assert not any("method 'overlap'" in w or "Consider trim" in w for w in said)

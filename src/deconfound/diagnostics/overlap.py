@@ -85,22 +85,37 @@ def check_some_overlap(
         )
 
 
-def overlap_warnings(table: pd.DataFrame, weighting: bool) -> list[str]:
+def overlap_warnings(
+    table: pd.DataFrame, weighting: bool, trimmed: str | None = None, method: str | None = None
+) -> list[str]:
+    """Weak overlap and extreme scores in plain words, each with what to try next. ``trimmed`` is the trim
+    rule already applied ("fixed" or "crump") and ``method`` the estimator's id: the advice never repeats
+    what was done (a trim given, overlap weights already in use)."""
     out = []
+    if method == "overlap":
+        narrow = "Overlap weights already give these rows little weight: the estimate is for the population "
+        narrow += "where treated and control overlap (ATO); check whether a covariate all but decides the treatment."
+        steady = narrow
+    elif trimmed is None:
+        narrow = "Consider trimming (trim=0.05 or trim='crump') and read the estimate as the effect on the "
+        narrow += "remaining population."
+        steady = "Consider trim=0.01 or trim='crump', or overlap weights (method 'overlap')."
+    else:
+        narrow = "Even after trimming: use overlap weights (method 'overlap'), whose target population is where "
+        narrow += "treated and control overlap, or check whether a covariate all but decides the treatment."
+        steady = "Even after trimming: use overlap weights (method 'overlap'), which stay bounded."
     for group, other in (("treated", "control"), ("control", "treated")):
         share = float(table.loc[group, "share_outside_other"])
         if share > OUTSIDE_WARN:
             out.append(
                 f"Weak overlap: {share:.1%} of the {group} rows have propensity scores outside the range of the "
-                f"{other} rows, so nothing comparable exists for them. Consider trimming (trim=0.05 or "
-                "trim='crump') and read the estimate as the effect on the remaining population."
+                f"{other} rows, so nothing comparable exists for them. {narrow}"
             )
     n_extreme = int(table[["n_below_0.01", "n_above_0.99"]].to_numpy().sum())
     if weighting and n_extreme:
         out.append(
             f"{n_extreme} row(s) have propensity scores below {EXTREME} or above {1 - EXTREME}: their inverse-"
-            "probability weights are very large and make the estimate unstable. Consider trim=0.01 or "
-            "trim='crump', or overlap weights (method 'overlap')."
+            f"probability weights are very large and make the estimate unstable. {steady}"
         )
     return out
 

@@ -281,6 +281,7 @@ def propensity_setup(
     weighting: bool = True,
     sort_scores: bool = False,
     cluster: Any = None,
+    method: str | None = None,
 ) -> Setup:
     """Prepare the data, fit the propensity score, describe overlap and apply trimming (refitting after it).
 
@@ -341,9 +342,9 @@ def propensity_setup(
         if sort_scores and sort is None:
             sort = ScoreSort.build(fit.score, prep.treatment == 1.0)
         diagnostics["overlap_after_trimming"] = overlap_table(fit.score, prep.treatment, _sorted_groups(sort))
-        warnings += overlap_warnings(diagnostics["overlap_after_trimming"], weighting)
+        warnings += overlap_warnings(diagnostics["overlap_after_trimming"], weighting, trimmed=rule, method=method)
     else:
-        warnings += overlap_warnings(diagnostics["overlap"], weighting)
+        warnings += overlap_warnings(diagnostics["overlap"], weighting, method=method)
     diagnostics["propensity"] = table
     coef = fit.coef_table()
     if coef is not None:

@@ -151,8 +151,17 @@ def _ra_ratios(t: np.ndarray, m: dict, estimand: str) -> tuple[Ratio, Ratio]:
 # --------------------------------------------------------------------------------------------------
 
 
-def _weight_report(prep: Any, w: np.ndarray, t: np.ndarray) -> tuple[pd.DataFrame, list[str]]:
-    """Effective sample size and largest weights by group (group sums by one bincount each)."""
+def _weight_report(
+    prep: Any, w: np.ndarray, t: np.ndarray, method: str = "ipw", trimmed: bool = False
+) -> tuple[pd.DataFrame, list[str]]:
+    """Effective sample size and largest weights by group (group sums by one bincount each); the advice
+    leaves out what was already done (a trim given, overlap weights used)."""
+    steps = [] if trimmed else ["trim extreme propensities (trim='crump')"]
+    if method != "overlap":
+        steps.append("use overlap weights (method 'overlap')")
+    else:
+        steps.append("model the propensity more flexibly, or check whether a covariate all but decides treatment")
+    advice = " or ".join(steps)
     rows: dict[str, dict[str, Any]] = {}
     warnings = []
     arm = (t == 1.0).astype(np.intp)
@@ -177,8 +186,7 @@ def _weight_report(prep: Any, w: np.ndarray, t: np.ndarray) -> tuple[pd.DataFram
             warnings.append(
                 f"The weights concentrate the {name} group on few rows: effective sample size {ess:.0f} of "
                 f"{n_g} ({rows[name]['ess_share']:.1%}); the largest weight carries "
-                f"{rows[name]['max_weight_share']:.1%} of the group. The estimate is fragile: trim extreme "
-                "propensities (trim='crump') or use overlap weights (method 'overlap')."
+                f"{rows[name]['max_weight_share']:.1%} of the group. The estimate is fragile: {advice}."
             )
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "group"
@@ -233,6 +241,7 @@ def _run(
         weights=weights,
         need_scores=method != "ra",
         weighting=method in ("ipw", "aipw"),
+        method=method,
         cluster=cluster,
         **options,
     )
@@ -302,7 +311,7 @@ def _result(method: str, label: str, setup: Setup, estimand: str, level: float, 
         diagnostics["potential_outcome_means"] = {"treated": fitted.mu[0], "control": fitted.mu[1]}
     if e is not None:
         w = _final_weights(t, e, "ATO" if method == "overlap" else estimand) * (np.ones_like(t) if s is None else s)
-        report, w_warn = _weight_report(prep, w, t)
+        report, w_warn = _weight_report(prep, w, t, method, trimmed="trimming" in setup.diagnostics)
         warnings += w_warn
         diagnostics["weight_summary"] = report
         diagnostics["weights"] = LazyValue(partial(_weights_table, prep, t, w))  # built when read
