@@ -555,6 +555,10 @@ class CausalModel:
         """Refuse an option ``method`` does not take (with the closest name it does), before estimating."""
         spec = ESTIMATORS[check_option("method", method, tuple(ESTIMATORS))]
         _check_option_names(method, inspect.signature(spec.load()).parameters, options)
+        if options.get("cov_type") is not None and spec.cov_types:  # a value the method would refuse later
+            from ._core.covariance import CovSupport, check_cov_type
+
+            check_cov_type(options["cov_type"], method=method, allowed=CovSupport(tuple(spec.cov_types)))
 
     def compare(self, methods: Iterable[str] | None = None) -> Comparison:
         """Run every registered estimator that applies (or those named) and return them side by side, with

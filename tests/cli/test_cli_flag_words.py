@@ -19,3 +19,30 @@ def test_report_checks_its_methods_first_and_calls_them_methods(tmp_path, capsys
 def test_method_keyword_becomes_the_method_flag_unless_it_is_a_matching_method():
     assert as_flags("method='olss' is not allowed") == "--method olss is not allowed"
     assert as_flags("method='optimal' needs more controls").startswith("--match-method optimal")
+
+
+def test_weights_with_matching_points_to_frequency_weights(tmp_path, capsys):
+    import deconfound as dc
+
+    path = tmp_path / "heart.csv"
+    dc.datasets.heart_attack(n=100).assign(w=1.0).to_csv(path, index=False)
+    argv = ["estimate", str(path), "-y", "Severity", "-t", "Drug", "-x", "I.H", "--method", "psm", "--weights", "w"]
+    assert main(argv) == 2
+    assert "as --fweights" in capsys.readouterr().err
+
+
+def test_run_refuses_a_bad_option_value_before_estimating_anything(tmp_path, capsys):
+    """Issue 11, item 5: the whole request is checked first; a cov_type the method refuses used to let the
+    other methods run, write the page and only then exit 1."""
+    import deconfound as dc
+
+    dc.datasets.heart_attack(n=100).to_csv(tmp_path / "heart.csv", index=False)
+    (tmp_path / "a.toml").write_text(
+        'output = "page.html"\n[data]\npath = "heart.csv"\n[question]\noutcome = "Severity"\ntreatment = "Drug"\n'
+        'covariates = ["I.H"]\n[methods]\ninclude = ["naive", "ols"]\n[methods.options.ols]\ncov_type = "HC9"\n',
+        encoding="utf-8",
+    )
+    assert main(["run", str(tmp_path / "a.toml"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "'HC9' is not allowed" in err and "Did you mean 'HC3'?" in err
+    assert not (tmp_path / "page.html").exists()

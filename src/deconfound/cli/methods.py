@@ -71,6 +71,8 @@ def unused_flags(name: str, function: Callable[..., Any], args: argparse.Namespa
                 if entry.cli and option.name in inspect.signature(entry.load()).parameters
             ]
             takers = f" (it is for --method {', '.join(users)})" if users else ""
+            if option.name == "weights" and "fweights" in params:
+                takers += "; this method takes frequency weights (whole numbers of copies) as --fweights"
             unused.append(f"{option.flag_name}{takers}")
     if unused:
         raise SpecificationError(
