@@ -44,5 +44,5 @@ def test_run_refuses_a_bad_option_value_before_estimating_anything(tmp_path, cap
     )
     assert main(["run", str(tmp_path / "a.toml"), "-q"]) == 2
     err = capsys.readouterr().err
-    assert "'HC9' is not allowed" in err and "Did you mean 'HC3'?" in err
+    assert "HC9 is not allowed" in err and "Did you mean 'HC3'?" in err
     assert not (tmp_path / "page.html").exists()
