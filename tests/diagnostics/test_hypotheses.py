@@ -94,6 +94,7 @@ def test_sensitivity_and_placebo_dicts_keep_their_keys(heart):
 
     placebo = placebo_treatment(ols, frame, treatment="t", n_simulations=5, random_state=1)
     keys = ["estimate", "placebo_mean", "placebo_sd", "p_value", "n_simulations", "n_failed", "failures", "passed"]
+    keys.append("seed")  # issue 11: the seed that reruns the permutations (added, nothing renamed)
     assert list(placebo) == keys
     assert placebo.statistic == placebo["estimate"] and placebo.distribution == "permutation"
     assert placebo.applicable and placebo.p_value == placebo["p_value"]

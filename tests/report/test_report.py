@@ -452,7 +452,7 @@ def test_readme_analysis_file_runs(tmp_path):
     from pathlib import Path
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    spec = re.search(r"```toml\n(.*?)```", readme, re.S)
+    spec = re.search(r"```toml[^\n]*\n(.*?)```", readme, re.S)
     assert spec, "the README has no analysis.toml example"
     (tmp_path / "analysis.toml").write_text(spec.group(1))
     dc.datasets.heart_attack().to_csv(tmp_path / "heart.csv", index=False)
