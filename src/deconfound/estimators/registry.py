@@ -157,6 +157,11 @@ OPTIONS: tuple[Option, ...] = (
         Option("propensity_model", "logistic (default), sklearn-logistic, gbm or rf", default="logistic"),
         Option("cross_fit", "cross-fitting folds for gbm/rf: auto (default), none or a number", kind="folds"),
         Option("trim", "drop extreme propensity scores: a number a (keep a <= e <= 1-a) or crump", kind="trim"),
+        Option(
+            "trim_refit",
+            "after --trim: refit the propensity model on the kept rows (default) or keep the full-sample scores",
+            kind="bool",
+        ),
     ),
 )
 
