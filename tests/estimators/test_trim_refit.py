@@ -23,8 +23,14 @@ def _frame(seed, n=1200):
     t = rng.binomial(1, e).astype(float)
     y = 1 + x @ [1.0, 0.5] + t * (2 + x[:, 0]) + rng.normal(size=n)
     return pd.DataFrame(
-        {"x0": x[:, 0], "x1": x[:, 1], "t": t, "y": y, "w": rng.integers(1, 4, n).astype(float),
-         "g": rng.integers(0, 30, n)}
+        {
+            "x0": x[:, 0],
+            "x1": x[:, 1],
+            "t": t,
+            "y": y,
+            "w": rng.integers(1, 4, n).astype(float),
+            "g": rng.integers(0, 30, n),
+        }
     )
 
 
@@ -158,7 +164,11 @@ def test_matching_and_bundle_take_the_flag():
     assert r.n == int(np.count_nonzero((score >= TRIM) & (score <= 1 - TRIM)))
     assert r.diagnostics["trimming"]["refit"] is False
     bundle = _quiet(
-        dc.ipw, df, outcome="y", treatment="t", covariates=COVS,
+        dc.ipw,
+        df,
+        outcome="y",
+        treatment="t",
+        covariates=COVS,
         propensity=dc.PropensityOptions(trim=TRIM, trim_refit=False),
     )
     direct = _quiet(dc.ipw, df, outcome="y", treatment="t", covariates=COVS, trim=TRIM, trim_refit=False)

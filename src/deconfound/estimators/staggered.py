@@ -475,11 +475,14 @@ def _cell_frame(cells: Cells, cov: np.ndarray, level: float) -> pd.DataFrame:
     )
 
 
-def _event_frame(agg, level: float) -> pd.DataFrame:
+def _event_frame(agg, level: float, cov: np.ndarray) -> pd.DataFrame:
+    """The event-time aggregation; ``frame.attrs["cov"]`` holds the full analytic covariance of its estimates
+    (rows and columns in the frame's order, as nested tuples), for :func:`deconfound.honest_did`."""
     from .._core.distributions import two_sided_p
     from ._staggered_agg import aggregate_frame
 
     frame = aggregate_frame(agg, level)
+    frame.attrs["cov"] = tuple(tuple(float(v) for v in row) for row in np.asarray(cov))
     frame.insert(1, "term", [f"event_time={k:g}" for k in agg.keys])
     se = frame["std_error"].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -516,7 +519,7 @@ def _result(prep, wide, cells, aggs, kind, cov, boot, level, anticipation, notes
     cohorts = pd.Series(np.where(np.isinf(wide.g), "never", wide.g)).value_counts().rename("units")
     diagnostics: dict[str, Any] = {
         "group_time": _cell_frame(cells, cov, level),
-        "event_study": _event_frame(aggs["event"], level),
+        "event_study": _event_frame(aggs["event"], level, if_covariance(aggs["event"].psi, wide.clusters)),
         "pretrend_test": test,
         "cohorts": cohorts.rename_axis("first_treated").to_frame(),
         "n_units": len(wide.g),
