@@ -405,6 +405,17 @@ REGISTRY: dict[str, Method] = {
             Option("base_period", "staggered: varying (default) or universal", default="varying"),
             Option("anticipation", "staggered: periods of anticipation (default 0)", kind="int", default=0),
             Option("n_boot", "staggered: multiplier-bootstrap draws (default: analytic SEs)", kind="int"),
+            Option(
+                "panel",
+                "staggered: --no-panel-data reads the rows as repeated cross-sections (each row its own observation)",
+                kind="bool",
+                flag="panel-data",
+            ),
+            Option(
+                "allow_unbalanced_panel",
+                "staggered: keep every unit of an unbalanced panel instead of dropping those missing a period",
+                kind="bool",
+            ),
         ),
     ),
     "panel": Method(
