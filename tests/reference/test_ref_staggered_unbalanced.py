@@ -1,7 +1,9 @@
 """Callaway-Sant'Anna on unbalanced panels (every unit kept) and on repeated cross-sections, against the csdid
 package (a port of R's `did`) with allow_unbalanced_panel=True / panel=False, live: ATT(g, t), their analytic
 standard errors and every aggregation agree to 1e-8 relative, for never-treated and not-yet-treated controls,
-varying and universal base periods, with weights and clustering."""
+varying and universal base periods, with weights and clustering, and with a time-varying covariate by the
+repeated-cross-section estimators (csdid's est_method "reg", "ipw" and "dr": DRDID's reg_did_rc,
+std_ipw_did_rc and drdid_rc)."""
 
 import warnings
 
@@ -23,6 +25,7 @@ def balanced():
     rng = np.random.default_rng(1)
     df["w"] = rng.uniform(0.5, 2.0, 300)[df["unit"]]
     df["state"] = df["unit"] // 10
+    df["x"] = df["x"] + rng.normal(scale=0.5, size=len(df))  # varies within units: each row's own period counts
     return df
 
 
@@ -40,7 +43,7 @@ def cross_sections(balanced):
     return out.assign(unit=np.arange(len(out)), w=rng.uniform(0.5, 2.0, len(out)))
 
 
-def _pair(data, kind, control, base, aggregate=None, **kw):
+def _pair(data, kind, control, base, aggregate=None, covariate=False, est_method="dr", **kw):
     flags = {"unbalanced": {"allow_unbalanced_panel": True}, "rc": {"panel": False}}[kind]
     theirs_kw = {k: v for k, v in kw.items() if k in ("weights_name", "clustervar")}
     ours_kw = {"weights": kw.get("weights_name"), "cluster": kw.get("clustervar")}
@@ -51,12 +54,12 @@ def _pair(data, kind, control, base, aggregate=None, **kw):
             gname="first_treated",
             idname="unit",
             tname="time",
-            xformla="y~1",
+            xformla="y~x" if covariate else "y~1",
             data=data,
             control_group=control[0],
             **flags,
             **theirs_kw,
-        ).fit(est_method="dr", base_period=base, bstrap=False)
+        ).fit(est_method=est_method, base_period=base, bstrap=False)
         ours = dc.staggered(
             data,
             outcome="y",
@@ -66,6 +69,8 @@ def _pair(data, kind, control, base, aggregate=None, **kw):
             control_group=control[1],
             base_period=base,
             aggregate=aggregate or "simple",
+            covariates=["x"] if covariate else None,
+            est_method=est_method,
             **flags,
             **ours_kw,
         )
@@ -123,6 +128,21 @@ def test_weights_and_clusters_match_csdid(request, kind):
     assert r.std_error == pytest.approx(agg.atte["overall_se"], rel=REL)
 
 
+@pytest.mark.parametrize("kind", ["unbalanced", "rc"])
+@pytest.mark.parametrize("est_method", ["reg", "ipw", "dr"])
+def test_covariates_match_csdid(request, kind, est_method):
+    data = request.getfixturevalue("unbalanced" if kind == "unbalanced" else "cross_sections")
+    ref, r = _pair(data, kind, CONTROLS[1], "varying", aggregate="event", covariate=True, est_method=est_method,
+                   weights_name="w")  # fmt: skip
+    np.testing.assert_allclose(r.diagnostics["group_time"]["estimate"], ref.results["att"], rtol=REL)
+    np.testing.assert_allclose(r.diagnostics["group_time"]["std_error"], ref.results["se"], rtol=REL)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        agg = ref.aggte(typec="dynamic", bstrap=False)
+    assert r.estimate == pytest.approx(agg.atte["overall_att"], rel=REL)
+    assert r.std_error == pytest.approx(agg.atte["overall_se"], rel=REL)
+
+
 def test_unbalanced_flag_on_a_balanced_panel_is_the_panel_estimator(balanced):
     a = dc.staggered(balanced, outcome="y", unit="unit", time="time", first_treated="first_treated")
     b = dc.staggered(
@@ -133,8 +153,9 @@ def test_unbalanced_flag_on_a_balanced_panel_is_the_panel_estimator(balanced):
 
 def test_unsupported_combinations_are_refused(unbalanced):
     base = dict(outcome="y", unit="unit", time="time", first_treated="first_treated")
-    with pytest.raises(dc.SpecificationError, match="covariates with unbalanced panel are not supported"):
-        dc.staggered(unbalanced, **base, covariates=["x"], allow_unbalanced_panel=True)
+    constant = unbalanced.assign(c=1.0)
+    with pytest.raises(dc.DataError, match="collinear"):
+        dc.staggered(constant, **base, covariates=["c"], allow_unbalanced_panel=True, est_method="reg")
     with pytest.raises(dc.SpecificationError, match="needs first_treated="):
         dc.staggered(unbalanced, outcome="y", time="time", treatment="treated", panel=False)
     with pytest.raises(dc.SpecificationError, match="panel must be True or False"):

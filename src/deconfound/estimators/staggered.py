@@ -16,8 +16,9 @@ Every ATT(g, t) comes with its influence function, so standard errors of the cel
 aggregation are analytic (or from the multiplier bootstrap with ``n_boot``); aggregations are in
 ``_staggered_agg``. By default the panel must be balanced: units missing a period are dropped and
 reported. ``allow_unbalanced_panel=True`` keeps them and ``panel=False`` reads repeated cross-sections: each
-ATT(g, t) is then a difference of weighted means over the rows observed in its two periods, with its
-influence function per row (scaled by ids over rows, summed by unit), as R's `did` computes it.
+ATT(g, t) is then a difference of weighted means over the rows observed in its two periods (with
+covariates: the repeated-cross-section estimators of ``_drdid_rc``), with its influence function per row
+(scaled by ids over rows, summed by unit), as R's `did` computes it.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ class LongPanel:
     the result read (``w``, ``g``, ``clusters`` per id; ``y``, ``x``, ``periods``) mirror :class:`UnitPanel`."""
 
     y: np.ndarray  # outcome per row
-    x: None
+    x: np.ndarray | None  # covariates per row (each row's own period), rows x covariates
     w: np.ndarray  # weight per id (mean of its rows' weights)
     g: np.ndarray  # first treated period per id (inf = never)
     periods: np.ndarray
@@ -174,7 +175,7 @@ def group_time_effects(
                 skipped.append(f"({g:g}, {t:g})")
                 continue
             if isinstance(panel, LongPanel):
-                found = _cell_long(panel, treat, ctrl, j, b)
+                found = _cell_long(panel, treat, ctrl, j, b, g, t, est_method)
                 if found is None:
                     empty.append(f"({g:g}, {t:g})")
                     continue
@@ -233,30 +234,45 @@ def _cell(panel: UnitPanel, treat: np.ndarray, ctrl: np.ndarray, j: int, b: int,
 
 
 def _cell_long(
-    panel: LongPanel, treat: np.ndarray, ctrl: np.ndarray, j: int, b: int
+    panel: LongPanel, treat: np.ndarray, ctrl: np.ndarray, j: int, b: int, g: float, t: float, est: str
 ) -> tuple[float, np.ndarray] | None:
-    """ATT(g, t) from the rows of periods t and b (repeated cross-sections): the cohort's change in mean
-    minus the comparison group's, and its influence function (the four weighted means' deltas, per row,
-    scaled by ids / rows and summed by id, as R's `did` with panel = FALSE). None if a mean is empty."""
+    """ATT(g, t) from the rows of periods t and b (repeated cross-sections): without covariates the cohort's
+    change in mean minus the comparison group's; with them the repeated-cross-section estimator ``est``
+    (:mod:`._drdid_rc`). The influence function per row is scaled by ids / rows and summed by id, as R's
+    `did` with panel = FALSE. None if the cohort or its comparison group is missing from a period."""
+    from ._drdid_rc import dr_did_rc, ipw_did_rc, reg_did_rc
+
     sel = treat | ctrl
     rows = np.flatnonzero(((panel.row_period == j) | (panel.row_period == b)) & sel[panel.row_id])
     n, n1 = len(panel.g), len(rows)
     ids = panel.row_id[rows]
     d = treat[ids]
     post = panel.row_period[rows] == j
+    if not all(np.any((d == a) & (post == p)) for a in (True, False) for p in (True, False)):
+        return None
     y = panel.y[rows]
     w = panel.row_w[rows] / panel.row_w[rows].mean()
-    att, inf = 0.0, np.zeros(n1)
-    for in_group, in_post, sign in ((True, True, 1.0), (True, False, -1.0), (False, True, -1.0), (False, False, 1.0)):
-        wm = w * ((d == in_group) & (post == in_post))
-        share = wm.mean()
-        if share <= 0:
-            return None
-        mu = float((wm * y).mean() / share)
-        att += sign * mu
-        inf += sign * wm * (y - mu) / share
+    if panel.x is None:
+        att, inf = 0.0, np.zeros(n1)
+        signs = ((True, True, 1.0), (True, False, -1.0), (False, True, -1.0), (False, False, 1.0))
+        for in_group, in_post, sign in signs:
+            wm = w * ((d == in_group) & (post == in_post))
+            share = wm.mean()
+            mu = float((wm * y).mean() / share)
+            att += sign * mu
+            inf += sign * wm * (y - mu) / share
+    else:
+        z = np.column_stack([np.ones(n1), panel.x[rows]])
+        block = {"reg": reg_did_rc, "ipw": ipw_did_rc, "dr": dr_did_rc}[est]
+        try:
+            att, inf = block(y, post.astype(float), d.astype(float), z, w)
+        except Singular:
+            raise DataError(
+                f"The covariates {list(panel.covariate_names)} are collinear (or constant) within a group of cohort "
+                f"{g:g} at period {t:g} or its base period, so its models cannot be fitted. Remove or recode them."
+            ) from None
     psi = np.bincount(ids, weights=inf * (n / n1), minlength=n)
-    return att, psi
+    return float(att), psi
 
 
 def _long(
@@ -278,8 +294,10 @@ def _long(
     if names[1] is not None:
         sub = dataclasses.replace(panel, unit=ids, unit_labels=np.arange(n), period=panel.period[rows])
         clusters = pd.factorize(_per_unit(sub, prep.clusters[0][rows], names[1], "cluster"))[0]
+    x = prep.covariates.to_array()[rows] if prep.covariates.k else None
+    names_x = tuple(prep.covariates.names)
     long = LongPanel(
-        prep.outcome[rows], None, w, g[keep_units], panel.periods, clusters, (), ids, panel.period[rows], row_w, kind
+        prep.outcome[rows], x, w, g[keep_units], panel.periods, clusters, names_x, ids, panel.period[rows], row_w, kind
     )
     return long, []
 
@@ -410,7 +428,8 @@ def staggered(
     an unbalanced panel instead of dropping those missing a period, estimating each ATT(g, t) from the rows
     observed in its two periods with the influence function summed by unit (R's `did` with panel = FALSE /
     allow_unbalanced_panel = TRUE). Both compare means of the cohort and of its comparison group across the
-    two periods, and take no covariates yet.
+    two periods; with ``covariates`` by the repeated-cross-section estimators of Sant'Anna and Zhao (2020)
+    chosen by ``est_method`` (each row's covariates from its own period).
     """
     level = check_level(level)
     control_group = check_option("control_group", control_group, CONTROL_GROUPS)
@@ -422,7 +441,7 @@ def staggered(
     win = _parse_window(window)
     timing, from_treatment = _timing(treatment, first_treated)
     cov_names = name_list(data, covariates, "covariates")
-    long_kind = _long_kind(panel, allow_unbalanced_panel, unit, from_treatment, cov_names)
+    long_kind = _long_kind(panel, allow_unbalanced_panel, from_treatment)
     if not panel:
         data, unit = _with_row_ids(data)
     if unit is None:
@@ -487,7 +506,7 @@ def staggered(
     )
 
 
-def _long_kind(panel: Any, unbalanced: Any, unit: str | None, from_treatment: bool, covariates: list[str]) -> str:
+def _long_kind(panel: Any, unbalanced: Any, from_treatment: bool) -> str:
     """"" (the balanced-panel estimator), "repeated cross-sections" or "unbalanced panel"."""
     for name, value in (("panel", panel), ("allow_unbalanced_panel", unbalanced)):
         if not isinstance(value, (bool, np.bool_)):
@@ -495,11 +514,6 @@ def _long_kind(panel: Any, unbalanced: Any, unit: str | None, from_treatment: bo
     if panel and not unbalanced:
         return ""
     kind = "unbalanced panel" if panel else "repeated cross-sections"
-    if covariates:
-        raise SpecificationError(
-            f"covariates with {kind} are not supported yet (the group-time means are compared unconditionally); "
-            "drop covariates=, or use a balanced panel (panel=True, allow_unbalanced_panel=False)."
-        )
     if not panel and from_treatment:
         raise SpecificationError(
             "panel=False (repeated cross-sections) needs first_treated= (each row's cohort): a 0/1 treatment= "
