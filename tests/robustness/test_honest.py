@@ -266,3 +266,35 @@ def test_result_summary_dict_and_plot():
     assert "breakdown M" in res.verdict and "M = 0.02" in str(res)
     fig = res.plot()
     assert fig.axes[0].get_xlabel() == "M"
+
+
+@pytest.mark.slow
+def test_robust_intervals_cover_the_truth_when_the_restriction_holds():
+    """Event-study coefficients drawn around a true effect plus a violation of parallel trends inside the
+    restriction: the FLCI (Delta^SD(M), curvature exactly M) and the C-LF set (Delta^RM(Mbar), post-period
+    changes Mbar times the largest pre-period one) cover the true effect in at least 93% of 400 draws."""
+    from deconfound.robustness.honest import _rm_accept
+
+    rng = np.random.default_rng(11)
+    tau = np.array([0.05, 0.07])
+    m = 0.004
+    t = np.arange(-6, 2, dtype=float)  # -6..-2 pre, -1 the reference, 0..1 post; delta_-1 = 0
+    delta_all = 0.002 * (t + 1) + 0.5 * m * (t + 1) ** 2  # second differences m
+    delta = np.delete(delta_all, 5)
+    mean = delta + np.r_[np.zeros(5), tau]
+    flci = _Flci(SIGMA, 5, 2, np.array([1.0, 0.0]))
+    draws = rng.multivariate_normal(mean, SIGMA, size=400)
+    covered = [lo <= tau[0] <= hi for lo, hi, _ in (flci.interval(b, m, 0.05) for b in draws)]
+    assert np.mean(covered) >= 0.93
+
+    pre_changes = np.array([0.004, -0.003, 0.002, -0.004])  # largest |change| 0.004
+    pre = -np.cumsum(pre_changes[::-1])[::-1]  # delta_-6 .. delta_-2 with delta_-1 = 0 (4 pre coefficients)
+    pre = np.r_[pre[0] - 0.001, pre]  # a fifth, smaller, change at the start
+    post = np.cumsum([0.004, -0.004])  # changes of size Mbar * 0.004 with Mbar = 1
+    mean_rm = np.r_[pre, tau + post]
+    draws = rng.multivariate_normal(mean_rm, SIGMA, size=200)
+    hits = [
+        bool(_rm_accept(b, SIGMA, 5, 2, np.array([1.0, 0.0]), 1.0, np.array([tau[0]]), 0.05, "C-LF", 0, 1000)[0])
+        for b in draws
+    ]
+    assert np.mean(hits) >= 0.93
