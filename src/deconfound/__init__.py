@@ -69,11 +69,13 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .graph.identification import check_adjustment, identify
     from .model import CausalModel
     from .plots.event_study import plot_event_study
+    from .plots.honest import honest_plot
     from .plots.sensitivity import plot_sensitivity
     from .results import CoefTable, Comparison, Estimate, Summary, compare
     from .robustness import (
         bootstrap,
         e_value,
+        honest_did,
         oster,
         ovb_bounds,
         placebo_treatment,
@@ -109,6 +111,8 @@ _LAZY = {
     "robustness_value": ".robustness",
     "sensitivity": ".robustness",
     "plot_event_study": ".plots.event_study",
+    "honest_did": ".robustness",
+    "honest_plot": ".plots.honest",
     "ssc": "._core.covariance",
     "CausalGraph": ".graph.causal_graph",
     "CausalModel": ".model",

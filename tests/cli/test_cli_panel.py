@@ -203,3 +203,24 @@ def test_plot_function_reads_results_only():
         with pytest.warns(dc.DiagnosticWarning, match="table of four means has no standard error"):
             from_means = dc.did(dc.datasets.ice_cream(), outcome="sales", treated="treated", post="post")
         plot_event_study(from_means)
+
+
+def test_staggered_unbalanced_and_cross_section_flags(tmp_path, capsys):
+    """--allow-unbalanced-panel keeps every unit; --no-panel-data reads repeated cross-sections (no --unit)."""
+    import numpy as np
+
+    df = dc.datasets.simulate_panel(n_units=150, n_periods=6, cohorts=(3, 5), random_state=1)
+    gappy = df[np.random.default_rng(0).random(len(df)) > 0.2]
+    path = tmp_path / "gappy.csv"
+    gappy.to_csv(path, index=False)
+    base = ["estimate", str(path), "-y", "y", "--time", "time", "--first-treated", "first_treated"]
+    base += ["--method", "staggered", "--json", "-q"]
+    assert main([*base, "--unit", "unit", "--allow-unbalanced-panel"]) == 0
+    kept = json.loads(capsys.readouterr().out)
+    assert kept["n"] == len(gappy)
+    direct = dc.staggered(gappy, outcome="y", unit="unit", time="time", first_treated="first_treated",
+                          allow_unbalanced_panel=True)  # fmt: skip
+    assert kept["estimate"] == pytest.approx(direct.estimate, rel=1e-12)
+    assert main([*base, "--no-panel-data"]) == 0
+    rc = json.loads(capsys.readouterr().out)
+    assert rc["n"] == len(gappy) and any("repeated cross-sections" in n for n in rc["notes"])

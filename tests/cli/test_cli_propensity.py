@@ -141,6 +141,18 @@ def test_weighting_options(heart_csv, capsys):
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert out["estimand"] == "ATT" and out["diagnostics"]["trimming"]["rule"] == "crump"
+    assert out["diagnostics"]["trimming"]["refit"] is True
+
+
+def test_no_trim_refit_flag_keeps_the_full_sample_scores(heart_csv, capsys):
+    args = ["estimate", heart_csv, "-y", "Severity", "-t", "Drug", "-x", "I.H", "--method", "ipw", "--trim", "0.05"]
+    assert main([*args, "--no-trim-refit", "--json"]) == 0
+    kept = json.loads(capsys.readouterr().out)
+    assert main([*args, "--trim-refit", "--json"]) == 0
+    refit = json.loads(capsys.readouterr().out)
+    assert kept["diagnostics"]["trimming"]["refit"] is False and refit["diagnostics"]["trimming"]["refit"] is True
+    assert kept["n"] == refit["n"] and kept["estimate"] != refit["estimate"]
+    assert any("trim_refit=False" in note for note in kept["notes"])
 
 
 @pytest.mark.parametrize("kind", ["overlap", "balance"])

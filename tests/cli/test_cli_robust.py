@@ -145,7 +145,17 @@ def test_sensitivity_json(heart, capsys):
         ],
     )
     assert code == 0
-    assert set(out) == {"method", "estimate", "std_error", "e_value", "robustness_value", "oster", "bounds"}
+    assert set(out) == {
+        "method",
+        "estimate",
+        "std_error",
+        "e_value",
+        "robustness_value",
+        "oster",
+        "bounds",
+        "honest_did",
+    }
+    assert out["honest_did"] is None
     assert out["robustness_value"]["rv"] == pytest.approx(
         dc.sensitivity(dc.ols(dc.datasets.heart_attack(), outcome="Severity", treatment="Drug", covariates=["I.H"]))[
             "rv"
@@ -181,3 +191,38 @@ def test_the_help_lists_every_refuter():
     from deconfound.robustness.refuters import REFUTERS
 
     assert REFUTER_NAMES == REFUTERS
+
+
+@pytest.fixture
+def panel_csv(tmp_path):
+    panel = dc.datasets.simulate_panel(n_units=200, n_periods=7, cohorts=(4,), never_share=0.4, random_state=2)
+    path = tmp_path / "panel.csv"
+    panel.to_csv(path, index=False)
+    return str(path)
+
+
+def test_sensitivity_honest_json_and_plot(panel_csv, tmp_path, capsys):
+    base = ["sensitivity", panel_csv, "-y", "y", "--unit", "unit", "--time", "time", "--first-treated", "first_treated"]
+    plot = tmp_path / "honest.png"
+    args = [*base, "--method", "event-study", "--honest", "sd", "--honest-sizes", "0,0.1", "--honest-average"]
+    code, out = _json(capsys, [*args, "--honest-plot", str(plot), "--json", "-q"])
+    assert code == 0 and plot.stat().st_size > 1000
+    honest = out["honest_did"]
+    assert honest["restriction"] == "sd" and honest["method"] == "FLCI" and honest["plot"] == str(plot)
+    assert [r["size"] for r in honest["intervals"]] == [0.0, 0.1]
+    assert honest["parameter"].startswith("average effect") and out["e_value"] is None
+    direct = dc.honest_did(
+        dc.event_study(pd.read_csv(panel_csv), outcome="y", unit="unit", time="time", first_treated="first_treated"),
+        restriction="sd",
+        sizes=[0, 0.1],
+        l_vec="average",
+    )
+    assert honest["intervals"][1]["lb"] == pytest.approx(direct.table["lb"].iloc[1], rel=1e-12)
+
+
+def test_sensitivity_honest_needs_an_event_study(heart, panel_csv, capsys):
+    assert main(["sensitivity", heart, "-y", "Severity", "-t", "Drug", "--honest", "rm", "-q"]) != 0
+    assert "--honest needs an event study" in capsys.readouterr().err
+    base = ["sensitivity", panel_csv, "-y", "y", "--unit", "unit", "--time", "time", "--first-treated", "first_treated"]
+    assert main([*base, "--method", "staggered", "--honest", "rm", "-q"]) != 0
+    assert "--base-period universal" in capsys.readouterr().err

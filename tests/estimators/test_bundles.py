@@ -20,7 +20,7 @@ def _run(method, data, **options):
 def test_propensity_options_equal_their_keywords(heart, method):
     keywords = {"propensity_model": "logistic", "cross_fit": None, "trim": 0.02, "random_state": 7}
     bundle = dc.PropensityOptions(model="logistic", cross_fit=None, trim=0.02, random_state=7)
-    assert bundle.keywords() == {**keywords, "propensity_covariates": None, "n_jobs": None}
+    assert bundle.keywords() == {**keywords, "propensity_covariates": None, "n_jobs": None, "trim_refit": True}
     by_keywords = _run(method, heart, **keywords)
     by_bundle = _run(method, heart, propensity=bundle)
     assert by_bundle.estimate == by_keywords.estimate

@@ -35,7 +35,7 @@ import numpy as np
 from . import rows
 from .design import Design
 
-__all__ = ["FirstStep", "Ratio", "effect", "ratio_influence"]
+__all__ = ["FirstStep", "Outside", "Ratio", "effect", "ratio_influence"]
 
 CHUNK_ROWS = 8192  # rows per partition: a block of the design and its products stay in the CPU cache
 
@@ -53,13 +53,26 @@ class Ratio:
 
 
 @dataclass(frozen=True)
+class Outside:
+    """Rows that entered a first step's estimation but not the effect's equations (e.g. rows trimmed
+    after a propensity model fitted on every row, kept un-refitted): their design rows, score residuals
+    and cluster codes (in the coding of the effect's rows, clusters absent there numbered after them)."""
+
+    design: Design
+    resid: np.ndarray
+    clusters: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
 class FirstStep:
     """A first-step M-estimator whose row i has influence ``bread @ x_i * resid[i]`` on its parameters
-    (x_i: row i of ``design``)."""
+    (x_i: row i of ``design``). ``outside`` holds the rows of its estimation the effect does not use:
+    their influence on the effect goes through the first step only."""
 
     design: Design
     resid: np.ndarray
     bread: np.ndarray
+    outside: Outside | None = None
 
     def influence(self) -> np.ndarray:
         """The n x p matrix of per-row influences (for callers that need the rows themselves)."""
@@ -150,6 +163,10 @@ def effect(
     if clusters is not None:
         arrays["cl"] = clusters
         n_clusters = int(clusters.max()) + 1 if len(clusters) else 0
+        for step in (ps, *(outcome or {}).values()):
+            if step is not None and step.outside is not None and step.outside.clusters is not None:
+                if len(step.outside.clusters):
+                    n_clusters = max(n_clusters, int(step.outside.clusters.max()) + 1)
     src = rows.source(None, max(n, 1), n=n, extra=arrays)
 
     def sums(part: rows.Partition) -> np.ndarray:
@@ -192,10 +209,28 @@ def effect(
     meat_source = rows.source(None, CHUNK_ROWS, n=n, extra=arrays)
     if clusters is None:
         total = rows.fold(meat_source, squares, 0.0)
+        for out in _outside(steps, coefs, scaled):
+            total += float(out[0] @ out[0])
     else:
         by_cluster = rows.fold(meat_source, squares, np.zeros(n_clusters))
+        for out in _outside(steps, coefs, scaled):
+            assert out[1] is not None, "rows outside the effect need cluster codes when clustering"
+            by_cluster += np.bincount(out[1], weights=out[0], minlength=n_clusters)
         total = n_clusters / (n_clusters - 1) * float(by_cluster @ by_cluster)
     return float(sign * (mu[0] - mu[1])), float(np.sqrt(total)), (float(mu[0]), float(mu[1]))
+
+
+def _outside(steps: list[_Step], coefs: list[np.ndarray], scaled: np.ndarray) -> list[tuple[np.ndarray, Any]]:
+    """The influence on the effect of each first step's rows outside the effect (with their clusters)."""
+    out = []
+    for st, coef in zip(steps, coefs):
+        extra = st.step.outside
+        if extra is None or len(extra.resid) == 0:
+            continue
+        proj = _dot(extra.design, coef) * extra.resid[:, None]
+        signs = np.array([scaled[0] if i == 0 else -scaled[1] for i, _ in st.uses])
+        out.append((proj @ signs, extra.clusters))
+    return out
 
 
 def _steps(

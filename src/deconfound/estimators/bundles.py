@@ -58,7 +58,8 @@ class PropensityOptions(_Bundle):
     """How the propensity score is estimated: the keywords ``propensity_covariates`` (``covariates``: the
     score's covariates when not the method's), ``propensity_model`` (``model``: "logistic", "sklearn-logistic",
     "gbm", "rf" or a scikit-learn classifier), ``cross_fit`` (folds: "auto", None or a number), ``trim`` (a
-    number a keeps a <= e <= 1 - a; or "crump"), ``random_state`` and ``n_jobs``."""
+    number a keeps a <= e <= 1 - a; or "crump"), ``trim_refit`` (True: refit the score on the kept rows;
+    False: keep the full-sample scores), ``random_state`` and ``n_jobs``."""
 
     covariates: str | Iterable[str] | None = None
     model: Any = "logistic"
@@ -66,6 +67,7 @@ class PropensityOptions(_Bundle):
     trim: Any = None
     random_state: Any = None
     n_jobs: int | None = None
+    trim_refit: bool = True
 
     KEYWORDS: ClassVar[Mapping[str, str]] = {
         "propensity_covariates": "covariates",
@@ -74,6 +76,7 @@ class PropensityOptions(_Bundle):
         "trim": "trim",
         "random_state": "random_state",
         "n_jobs": "n_jobs",
+        "trim_refit": "trim_refit",
     }
 
 

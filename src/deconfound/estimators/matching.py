@@ -363,6 +363,7 @@ def matching(
     propensity_model: Any = "logistic",
     cross_fit: Any = "auto",
     trim: Any = None,
+    trim_refit: bool = True,
     level: float = 0.95,
     missing: str = "raise",
     treated_level: Any = None,
@@ -398,7 +399,9 @@ def matching(
     on the result says which was used. ``fweights`` names a column of
     frequency weights (whole numbers: each row stands for that many identical units, as Stata's ``teffects``
     ``fweight``; the estimate and standard error are those of the rows repeated). Sampling weights are not
-    supported by matching, as in Stata (use ipw or aipw).
+    supported by matching, as in Stata (use ipw or aipw). With ``trim``, ``trim_refit=False`` matches on
+    the scores of the model fitted on every row instead of refitting it on the rows kept (the default);
+    the Abadie-Imbens adjustment then uses that full-sample fit's coefficient covariance.
 
     The propensity settings can come as one :class:`~deconfound.PropensityOptions` (``propensity=``) and the
     standard-error settings as one :class:`~deconfound.MatchingSE` (``se=``) instead of their keywords.
@@ -412,6 +415,7 @@ def matching(
         trim=trim,
         random_state=random_state,
         n_jobs=n_jobs,
+        trim_refit=trim_refit,
     )
     vce = MatchingSE.resolve(
         se,

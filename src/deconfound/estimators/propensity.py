@@ -21,7 +21,7 @@ The public :func:`propensity_scores` returns the scores with the data's row labe
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -30,6 +30,7 @@ import pandas as pd
 
 from .._core.design import Design, constant_part
 from .._core.logistic import LogisticFit, fit_logistic, predict
+from .._core.mestimation import Outside
 from .._core.options import check_option
 from .._core.progress import stage
 from .._core.scoresort import ScoreSort
@@ -225,13 +226,15 @@ class Setup:
     """Validated data, fitted scores (after any trimming) and the diagnostics every family reports."""
 
     prep: Prepared  # rows kept after trimming
-    fit: PropensityFit | None  # scores of the kept rows (refitted after trimming)
+    fit: PropensityFit | None  # scores of the kept rows (refitted after trimming unless trim_refit=False)
     outcome_design: Design  # the outcome-model / matching covariates
     ps_design: Design  # the propensity covariates (no constant)
     diagnostics: dict[str, Any]
     warnings: list[str]
     notes: list[str]
     score_sort: ScoreSort | None = None  # every row sorted by score (when asked for: matching on the score)
+    # trim_refit=False: the trimmed rows' part of the full-sample logistic fit (their influence on the effect)
+    outside: Outside | None = None
 
     def balance_design(self) -> Design:
         """Every covariate (outcome and propensity models) plus the propensity score, for balance tables."""
@@ -277,13 +280,19 @@ def propensity_setup(
     missing: str = "raise",
     treated_level: Any = None,
     extra: dict[str, str | None] | None = None,
+    trim_refit: bool = True,
     need_scores: bool = True,
     weighting: bool = True,
     sort_scores: bool = False,
     cluster: Any = None,
     method: str | None = None,
 ) -> Setup:
-    """Prepare the data, fit the propensity score, describe overlap and apply trimming (refitting after it).
+    """Prepare the data, fit the propensity score, describe overlap and apply trimming.
+
+    After trimming the model is refitted on the kept rows (``trim_refit=True``, the default) or the
+    full-sample scores are kept (``trim_refit=False``, as the Mixtape's IPW); then the trimmed rows' part of
+    the logistic fit is kept in ``Setup.outside`` so that the standard error treats the score as fitted on
+    every row.
 
     ``sort_scores`` sorts the final scores once (:class:`ScoreSort`, for matching on the score); the overlap
     statistics then come from the sorted groups.
@@ -309,6 +318,9 @@ def propensity_setup(
     diagnostics: dict[str, Any] = {}
     warnings: list[str] = []
     notes: list[str] = []
+    outside = None
+    if not isinstance(trim_refit, (bool, np.bool_)):
+        raise SpecificationError(f"trim_refit must be True or False, got {trim_refit!r}.")
     if not (need_scores or trim is not None):
         return Setup(
             prep, None, prep.covariates.for_columns(cov_cols), prep.covariates.for_columns(ps_cols), {}, [], []
@@ -326,17 +338,29 @@ def propensity_setup(
     if rule != "none":
         n_out = int(np.count_nonzero(~keep))
         t_out = int(np.count_nonzero(~keep & (prep.treatment == 1.0)))
-        diagnostics["trimming"] = {"rule": rule, "alpha": alpha, "n_trimmed": n_out, "n_trimmed_treated": t_out}
+        diagnostics["trimming"] = {
+            "rule": rule,
+            "alpha": alpha,
+            "n_trimmed": n_out,
+            "n_trimmed_treated": t_out,
+            "refit": bool(trim_refit),
+        }
         if n_out:
+            full = prep
             prep = prep.take(keep)
             assert prep.treatment is not None
             check_groups(prep.treatment, treatment)
             ps_design = prep.covariates.for_columns(ps_cols)
-            fit = fit_propensity(ps_design, prep.treatment, prep.weights, **kwargs)
+            if trim_refit:
+                fit = fit_propensity(ps_design, prep.treatment, prep.weights, **kwargs)
+                how = f"the propensity model was refitted on the {prep.n} rows kept"
+            else:
+                outside = _outside_rows(fit, full, keep)
+                fit = fit.take(keep)
+                how = f"the scores of the model fitted on all {full.n} rows were kept (trim_refit=False)"
             notes.append(
                 f"trimmed {n_out} row(s) ({t_out} treated) with propensity outside [{alpha:.4g}, {1 - alpha:.4g}] "
-                f"({rule} rule); the propensity model was refitted on the {prep.n} rows kept, and the estimand "
-                "is the effect in that population"
+                f"({rule} rule); {how}, and the estimand is the effect in the population kept"
             )
         assert prep.treatment is not None
         if sort_scores and sort is None:
@@ -352,7 +376,30 @@ def propensity_setup(
     notes += list(fit.notes)
     if ps_cols != cov_cols:
         notes.append(f"propensity model covariates: {', '.join(ps_cols)}")
-    return Setup(prep, fit, prep.covariates.for_columns(cov_cols), ps_design, diagnostics, warnings, notes, sort)
+    setup = Setup(prep, fit, prep.covariates.for_columns(cov_cols), ps_design, diagnostics, warnings, notes, sort)
+    return setup if outside is None else replace(setup, outside=outside)
+
+
+def _outside_rows(fit: PropensityFit, full: Prepared, keep: np.ndarray) -> Outside | None:
+    """The trimmed rows' design, logistic-score residual (times their weight) and cluster codes (in the
+    coding of the kept rows, clusters with no kept row numbered after them), for a full-sample fit."""
+    if fit.logistic is None:
+        return None
+    assert full.treatment is not None
+    out = ~keep
+    resid = full.treatment[out] - fit.score[out]
+    if full.weights is not None:
+        resid = resid * full.weights[out]
+    clusters = None
+    if full.clusters:
+        codes = full.clusters[0]
+        kept_levels = np.unique(codes[keep])
+        mapping = np.full(int(codes.max()) + 1, -1, dtype=np.int64)
+        mapping[kept_levels] = np.arange(len(kept_levels))
+        missing = np.setdiff1d(np.unique(codes[out]), kept_levels)
+        mapping[missing] = len(kept_levels) + np.arange(len(missing))
+        clusters = mapping[codes[out]]
+    return Outside(fit.design.take(out), resid, clusters)
 
 
 def _score_table(fit: PropensityFit, treatment: np.ndarray, index: pd.Index | None, keep: np.ndarray) -> pd.DataFrame:

@@ -157,6 +157,11 @@ OPTIONS: tuple[Option, ...] = (
         Option("propensity_model", "logistic (default), sklearn-logistic, gbm or rf", default="logistic"),
         Option("cross_fit", "cross-fitting folds for gbm/rf: auto (default), none or a number", kind="folds"),
         Option("trim", "drop extreme propensity scores: a number a (keep a <= e <= 1-a) or crump", kind="trim"),
+        Option(
+            "trim_refit",
+            "after --trim: refit the propensity model on the kept rows (default) or keep the full-sample scores",
+            kind="bool",
+        ),
     ),
 )
 
@@ -400,6 +405,17 @@ REGISTRY: dict[str, Method] = {
             Option("base_period", "staggered: varying (default) or universal", default="varying"),
             Option("anticipation", "staggered: periods of anticipation (default 0)", kind="int", default=0),
             Option("n_boot", "staggered: multiplier-bootstrap draws (default: analytic SEs)", kind="int"),
+            Option(
+                "panel",
+                "staggered: --no-panel-data reads the rows as repeated cross-sections (each row its own observation)",
+                kind="bool",
+                flag="panel-data",
+            ),
+            Option(
+                "allow_unbalanced_panel",
+                "staggered: keep every unit of an unbalanced panel instead of dropping those missing a period",
+                kind="bool",
+            ),
         ),
     ),
     "panel": Method(

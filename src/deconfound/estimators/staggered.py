@@ -14,7 +14,11 @@ covariates; the "reg" estimator of Sant'Anna and Zhao 2020).
 
 Every ATT(g, t) comes with its influence function, so standard errors of the cells and of any
 aggregation are analytic (or from the multiplier bootstrap with ``n_boot``); aggregations are in
-``_staggered_agg``. The panel must be balanced: units missing a period are dropped and reported.
+``_staggered_agg``. By default the panel must be balanced: units missing a period are dropped and
+reported. ``allow_unbalanced_panel=True`` keeps them and ``panel=False`` reads repeated cross-sections: each
+ATT(g, t) is then a difference of weighted means over the rows observed in its two periods (with
+covariates: the repeated-cross-section estimators of ``_drdid_rc``), with its influence function per row
+(scaled by ids over rows, summed by unit), as R's `did` computes it.
 """
 
 from __future__ import annotations
@@ -54,6 +58,25 @@ class UnitPanel:
     periods: np.ndarray
     clusters: np.ndarray | None  # cluster code per unit (beyond the unit itself)
     covariate_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LongPanel:
+    """Repeated cross-sections or an unbalanced panel kept whole: one entry per row, influence functions per
+    id (a row of a repeated cross-section, a unit of an unbalanced panel). The attributes the aggregation and
+    the result read (``w``, ``g``, ``clusters`` per id; ``y``, ``x``, ``periods``) mirror :class:`UnitPanel`."""
+
+    y: np.ndarray  # outcome per row
+    x: np.ndarray | None  # covariates per row (each row's own period), rows x covariates
+    w: np.ndarray  # weight per id (mean of its rows' weights)
+    g: np.ndarray  # first treated period per id (inf = never)
+    periods: np.ndarray
+    clusters: np.ndarray | None  # cluster code per id
+    covariate_names: tuple[str, ...]
+    row_id: np.ndarray  # id code of each row
+    row_period: np.ndarray  # period index of each row
+    row_w: np.ndarray  # weight of each row, mean 1
+    kind: str  # "repeated cross-sections" or "unbalanced panel"
 
 
 @dataclass(frozen=True)
@@ -128,13 +151,14 @@ def _controls(g_units: np.ndarray, g: float, t: float, b: float, control: str, a
 
 
 def group_time_effects(
-    panel: UnitPanel, control: str, base: str, anticipation: float, est_method: str = "reg"
+    panel: UnitPanel | LongPanel, control: str, base: str, anticipation: float, est_method: str = "reg"
 ) -> tuple[Cells, list[str]]:
     """Every ATT(g, t) with its influence function; cells without controls are skipped (noted)."""
-    n, n_t = panel.y.shape
+    n, n_t = len(panel.g), len(panel.periods)
     cohorts = np.unique(panel.g[np.isfinite(panel.g)])
     out: dict[str, list] = {k: [] for k in ("group", "time", "att", "psi", "base", "zero")}
     skipped: list[str] = []
+    empty: list[str] = []
     start = 0 if base == "universal" else 1
     for g in cohorts:
         treat = panel.g == g
@@ -150,13 +174,25 @@ def group_time_effects(
             if not ctrl.any():
                 skipped.append(f"({g:g}, {t:g})")
                 continue
-            att, psi = _cell(panel, treat, ctrl, j, b, g, t, est_method)
+            if isinstance(panel, LongPanel):
+                found = _cell_long(panel, treat, ctrl, j, b, g, t, est_method)
+                if found is None:
+                    empty.append(f"({g:g}, {t:g})")
+                    continue
+                att, psi = found
+            else:
+                att, psi = _cell(panel, treat, ctrl, j, b, g, t, est_method)
             _append(out, g, t, tb, att, psi, False)
     notes = []
     if skipped:
         notes.append(
             f"no comparison units left for {len(skipped)} group-time cell(s) {', '.join(skipped[:6])}"
             f"{', ...' if len(skipped) > 6 else ''} (every unit is treated by then): those effects are not estimated"
+        )
+    if empty:
+        notes.append(
+            f"{len(empty)} group-time cell(s) {', '.join(empty[:6])}{', ...' if len(empty) > 6 else ''} have no "
+            "observation of the cohort or of its comparison group in one of their two periods: not estimated"
         )
     if not out["att"]:
         raise DataError("No group-time effect could be estimated: no cohort has untreated comparison units.")
@@ -195,6 +231,75 @@ def _cell(panel: UnitPanel, treat: np.ndarray, ctrl: np.ndarray, j: int, b: int,
     psi = np.zeros(n)
     psi[sub] = inf * (n / n1)
     return att, psi
+
+
+def _cell_long(
+    panel: LongPanel, treat: np.ndarray, ctrl: np.ndarray, j: int, b: int, g: float, t: float, est: str
+) -> tuple[float, np.ndarray] | None:
+    """ATT(g, t) from the rows of periods t and b (repeated cross-sections): without covariates the cohort's
+    change in mean minus the comparison group's; with them the repeated-cross-section estimator ``est``
+    (:mod:`._drdid_rc`). The influence function per row is scaled by ids / rows and summed by id, as R's
+    `did` with panel = FALSE. None if the cohort or its comparison group is missing from a period."""
+    from ._drdid_rc import dr_did_rc, ipw_did_rc, reg_did_rc
+
+    sel = treat | ctrl
+    rows = np.flatnonzero(((panel.row_period == j) | (panel.row_period == b)) & sel[panel.row_id])
+    n, n1 = len(panel.g), len(rows)
+    ids = panel.row_id[rows]
+    d = treat[ids]
+    post = panel.row_period[rows] == j
+    if not all(np.any((d == a) & (post == p)) for a in (True, False) for p in (True, False)):
+        return None
+    y = panel.y[rows]
+    w = panel.row_w[rows] / panel.row_w[rows].mean()
+    if panel.x is None:
+        att, inf = 0.0, np.zeros(n1)
+        signs = ((True, True, 1.0), (True, False, -1.0), (False, True, -1.0), (False, False, 1.0))
+        for in_group, in_post, sign in signs:
+            wm = w * ((d == in_group) & (post == in_post))
+            share = wm.mean()
+            mu = float((wm * y).mean() / share)
+            att += sign * mu
+            inf += sign * wm * (y - mu) / share
+    else:
+        z = np.column_stack([np.ones(n1), panel.x[rows]])
+        block = {"reg": reg_did_rc, "ipw": ipw_did_rc, "dr": dr_did_rc}[est]
+        try:
+            att, inf = block(y, post.astype(float), d.astype(float), z, w)
+        except Singular:
+            raise DataError(
+                f"The covariates {list(panel.covariate_names)} are collinear (or constant) within a group of cohort "
+                f"{g:g} at period {t:g} or its base period, so its models cannot be fitted. Remove or recode them."
+            ) from None
+    psi = np.bincount(ids, weights=inf * (n / n1), minlength=n)
+    return float(att), psi
+
+
+def _long(
+    prep: Prepared, panel: Panel, g: np.ndarray, names: tuple[str | None, str | None], drop: np.ndarray, kind: str
+) -> tuple[LongPanel, list[str]]:
+    """Every row kept (but those of ``drop``, always-treated units), ids and their weights, clusters and timing."""
+    rows = ~drop[panel.unit]
+    if not rows.any():
+        raise DataError("No rows left after dropping the units treated from the first period on.")
+    keep_units = np.flatnonzero(~drop)
+    remap = np.full(panel.n_units, -1)
+    remap[keep_units] = np.arange(keep_units.size)
+    ids = remap[panel.unit[rows]]
+    n = keep_units.size
+    row_w = np.ones(int(rows.sum())) if prep.weights is None else prep.weights[rows].astype(float)
+    row_w = row_w / row_w.mean()
+    w = np.bincount(ids, weights=row_w, minlength=n) / np.bincount(ids, minlength=n)
+    clusters = None
+    if names[1] is not None:
+        sub = dataclasses.replace(panel, unit=ids, unit_labels=np.arange(n), period=panel.period[rows])
+        clusters = pd.factorize(_per_unit(sub, prep.clusters[0][rows], names[1], "cluster"))[0]
+    x = prep.covariates.to_array()[rows] if prep.covariates.k else None
+    names_x = tuple(prep.covariates.names)
+    long = LongPanel(
+        prep.outcome[rows], x, w, g[keep_units], panel.periods, clusters, names_x, ids, panel.period[rows], row_w, kind
+    )
+    return long, []
 
 
 # --------------------------------------------------------------------------------------------------
@@ -285,7 +390,7 @@ def staggered(
     data: Any,
     *,
     outcome: str,
-    unit: str,
+    unit: str | None = None,
     time: str,
     first_treated: str | None = None,
     treatment: str | None = None,
@@ -302,6 +407,8 @@ def staggered(
     random_state: Any = None,
     level: float = 0.95,
     missing: str = "raise",
+    panel: bool = True,
+    allow_unbalanced_panel: bool = False,
 ) -> Estimate:
     """Callaway-Sant'Anna group-time effects ATT(g, t), aggregated (see the module docstring).
 
@@ -315,6 +422,14 @@ def staggered(
     within units) or, with ``n_boot`` draws, from the multiplier bootstrap with uniform bands.
     ``result.coefficients`` holds every ATT(g, t) (keys group, time, event_time); the aggregation is
     ``diagnostics["aggregation"]``, the event-time aggregation ``diagnostics["event_study"]``.
+
+    ``panel=False`` reads the rows as repeated cross-sections (``unit`` optional; each row is its own
+    observation and ``first_treated`` gives its cohort); ``allow_unbalanced_panel=True`` keeps every unit of
+    an unbalanced panel instead of dropping those missing a period, estimating each ATT(g, t) from the rows
+    observed in its two periods with the influence function summed by unit (R's `did` with panel = FALSE /
+    allow_unbalanced_panel = TRUE). Both compare means of the cohort and of its comparison group across the
+    two periods; with ``covariates`` by the repeated-cross-section estimators of Sant'Anna and Zhao (2020)
+    chosen by ``est_method`` (each row's covariates from its own period).
     """
     level = check_level(level)
     control_group = check_option("control_group", control_group, CONTROL_GROUPS)
@@ -326,6 +441,11 @@ def staggered(
     win = _parse_window(window)
     timing, from_treatment = _timing(treatment, first_treated)
     cov_names = name_list(data, covariates, "covariates")
+    long_kind = _long_kind(panel, allow_unbalanced_panel, from_treatment)
+    if not panel:
+        data, unit = _with_row_ids(data)
+    if unit is None:
+        raise SpecificationError("staggered needs unit= (the panel's unit column), or panel=False for cross-sections.")
     cluster_names = [c for c in as_name_list(cluster, "cluster") if c != unit]
     if len(cluster_names) > 1:
         raise SpecificationError("cluster= takes one column (fixed within units) for the group-time estimator.")
@@ -344,11 +464,21 @@ def staggered(
         extra={"unit": unit, "time": time, "timing": timing},
     )
     prep = dataclasses.replace(prep, treatment_name=timing)
-    panel = panel_index(prep.extra["unit"], prep.extra["time"], unit, time)
-    g = unit_timing(panel, prep.extra["timing"], from_treatment=from_treatment, name=timing)
-    g, more_notes, data_w = _timing_sample(g, panel.periods, anticipation)
-    early = np.isfinite(g) & (g - anticipation <= panel.periods[0])
-    wide, balance_w = _wide(prep, panel, g, (weights, cluster_names[0] if cluster_names else None), early)
+    panel_rows = panel_index(prep.extra["unit"], prep.extra["time"], unit, time)
+    g = unit_timing(panel_rows, prep.extra["timing"], from_treatment=from_treatment, name=timing)
+    g, more_notes, data_w = _timing_sample(g, panel_rows.periods, anticipation)
+    early = np.isfinite(g) & (g - anticipation <= panel_rows.periods[0])
+    names = (weights, cluster_names[0] if cluster_names else None)
+    wide: UnitPanel | LongPanel
+    if long_kind == "repeated cross-sections" or (long_kind and not panel_rows.balanced):
+        wide, balance_w = _long(prep, panel_rows, g, names, early, long_kind)
+        notes.append(
+            f"{long_kind}: each ATT(g, t) compares the means of the rows observed in its two periods "
+            f"({len(prep.outcome):,} rows, {len(wide.g):,} "
+            f"{'units' if long_kind == 'unbalanced panel' else 'observations'}; no unit dropped)"
+        )
+    else:
+        wide, balance_w = _wide(prep, panel_rows, g, names, early)
     _check_design(wide, control_group)
     cells, cell_notes = group_time_effects(wide, control_group, base_period, anticipation, est_method)
     if cov_names:
@@ -379,6 +509,31 @@ def staggered(
     )
 
 
+def _long_kind(panel: Any, unbalanced: Any, from_treatment: bool) -> str:
+    """"" (the balanced-panel estimator), "repeated cross-sections" or "unbalanced panel"."""
+    for name, value in (("panel", panel), ("allow_unbalanced_panel", unbalanced)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise SpecificationError(f"{name} must be True or False, got {value!r}.")
+    if panel and not unbalanced:
+        return ""
+    kind = "unbalanced panel" if panel else "repeated cross-sections"
+    if not panel and from_treatment:
+        raise SpecificationError(
+            "panel=False (repeated cross-sections) needs first_treated= (each row's cohort): a 0/1 treatment= "
+            "column cannot tell when a row's group started treatment."
+        )
+    return kind
+
+
+def _with_row_ids(data: Any) -> tuple[Any, str]:
+    """Repeated cross-sections: every row is its own observation (a row-number column as the unit)."""
+    from ..data import load_table
+
+    frame = load_table(data)
+    name = "__deconfound_row__"
+    return frame.assign(**{name: np.arange(len(frame))}), name
+
+
 def _parse_window(window: Any) -> tuple[float, float] | None:
     if window is None:
         return None
@@ -405,7 +560,7 @@ def _timing(treatment: str | None, first_treated: str | None) -> tuple[str, bool
     return (treatment, True) if treatment is not None else (first_treated, False)  # type: ignore[return-value]
 
 
-def _check_design(wide: UnitPanel, control: str) -> None:
+def _check_design(wide: UnitPanel | LongPanel, control: str) -> None:
     cohorts = np.unique(wide.g[np.isfinite(wide.g)])
     if cohorts.size == 0:
         raise DataError("No unit starts treatment within the panel: there is no effect to estimate.")
@@ -423,7 +578,7 @@ def _check_design(wide: UnitPanel, control: str) -> None:
 
 
 def _bootstrap(
-    cells: Cells, aggs: dict, wide: UnitPanel, n_boot: int, random_state: Any, level: float, cov: np.ndarray
+    cells: Cells, aggs: dict, wide: UnitPanel | LongPanel, n_boot: int, random_state: Any, level: float, cov: np.ndarray
 ):
     """Multiplier-bootstrap standard errors for the cells and every aggregation (one set of draws)."""
     from .._core.influence import multiplier_bootstrap
@@ -495,11 +650,14 @@ def _cell_frame(cells: Cells, cov: np.ndarray, level: float) -> pd.DataFrame:
     )
 
 
-def _event_frame(agg, level: float) -> pd.DataFrame:
+def _event_frame(agg, level: float, cov: np.ndarray) -> pd.DataFrame:
+    """The event-time aggregation; ``frame.attrs["cov"]`` holds the full analytic covariance of its estimates
+    (rows and columns in the frame's order, as nested tuples), for :func:`deconfound.honest_did`."""
     from .._core.distributions import two_sided_p
     from ._staggered_agg import aggregate_frame
 
     frame = aggregate_frame(agg, level)
+    frame.attrs["cov"] = tuple(tuple(float(v) for v in row) for row in np.asarray(cov))
     frame.insert(1, "term", [f"event_time={k:g}" for k in agg.keys])
     se = frame["std_error"].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -536,7 +694,7 @@ def _result(prep, wide, cells, aggs, kind, cov, boot, level, anticipation, notes
     cohorts = _cohort_counts(wide.g)
     diagnostics: dict[str, Any] = {
         "group_time": _cell_frame(cells, cov, level),
-        "event_study": _event_frame(aggs["event"], level),
+        "event_study": _event_frame(aggs["event"], level, if_covariance(aggs["event"].psi, wide.clusters)),
         "pretrend_test": test,
         "cohorts": cohorts,
         "n_units": len(wide.g),
@@ -546,7 +704,10 @@ def _result(prep, wide, cells, aggs, kind, cov, boot, level, anticipation, notes
         diagnostics["aggregation"] = aggregate_frame(head, level)
     if boot:
         diagnostics["bootstrap"] = boot
-    treated_cells = np.isfinite(wide.g)[:, None] & (wide.periods[None, :] >= wide.g[:, None])
+    if isinstance(wide, LongPanel):  # the rows of treated ids in their treated periods
+        treated_cells = wide.periods[wide.row_period] >= wide.g[wide.row_id]
+    else:
+        treated_cells = np.isfinite(wide.g)[:, None] & (wide.periods[None, :] >= wide.g[:, None])
     n_rows = int(wide.y.size)
     notes = [
         *notes,

@@ -76,7 +76,7 @@ def _ps_parts(setup: Setup, s: np.ndarray | None) -> tuple[np.ndarray, FirstStep
     r = setup.prep.treatment - e
     if s is not None:
         r *= s
-    return e, FirstStep(fit.design, r, fit.logistic.cov)
+    return e, FirstStep(fit.design, r, fit.logistic.cov, setup.outside)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -367,6 +367,10 @@ _SHARED_DOC = """
     replaces them in the propensity model when given. ``propensity_model`` is "logistic" (default, its
     estimation is accounted for in the standard error), "sklearn-logistic", "gbm", "rf" or a scikit-learn
     classifier; ``trim`` drops rows with extreme scores (a number a: keep a <= e <= 1 - a; or "crump").
+    ``trim_refit`` (default True) refits the propensity model on the rows kept; False keeps the scores of
+    the model fitted on every row (the Mixtape's convention), and the standard error then stacks that
+    full-sample logistic score with the kept rows' effect equations. ``diagnostics["trimming"]["refit"]``
+    and a note say which was used.
     ``weights`` are sampling weights; ``cluster`` (one column) clusters the standard error: the
     stacked influence functions are summed within clusters, times G/(G-1). Per-row weights are in
     ``diagnostics["weights"]``, the effective sample sizes and largest weights in
@@ -383,7 +387,7 @@ def _options(**kwargs: Any) -> dict:
 def _propensity(bundle: Any, covariates: Any, *settings: Any) -> tuple[Any, dict[str, Any]]:
     """The propensity score's covariates and other settings, from ``propensity=`` when given (see
     :class:`~deconfound.PropensityOptions`; the keywords must then keep their defaults)."""
-    model, cross_fit, trim, random_state, n_jobs = settings
+    model, cross_fit, trim, random_state, n_jobs, trim_refit = settings
     chosen = PropensityOptions.resolve(
         bundle,
         "propensity",
@@ -393,6 +397,7 @@ def _propensity(bundle: Any, covariates: Any, *settings: Any) -> tuple[Any, dict
         trim=trim,
         random_state=random_state,
         n_jobs=n_jobs,
+        trim_refit=trim_refit,
     ).keywords()
     return chosen.pop("propensity_covariates"), chosen
 
@@ -411,6 +416,7 @@ def ipw(
     propensity_model: Any = "logistic",
     cross_fit: Any = "auto",
     trim: Any = None,
+    trim_refit: bool = True,
     level: float = 0.95,
     missing: str = "raise",
     treated_level: Any = None,
@@ -425,7 +431,7 @@ def ipw(
     weighting = check_option("weighting", weighting, WEIGHTINGS)
     name = {"hajek": "Hajek", "ht": "Horvitz-Thompson"}[weighting]
     propensity_covariates, ps = _propensity(
-        propensity, propensity_covariates, propensity_model, cross_fit, trim, random_state, n_jobs
+        propensity, propensity_covariates, propensity_model, cross_fit, trim, random_state, n_jobs, trim_refit
     )
     return _run(
         "ipw",
@@ -455,6 +461,7 @@ def overlap_weights(
     propensity_model: Any = "logistic",
     cross_fit: Any = "auto",
     trim: Any = None,
+    trim_refit: bool = True,
     level: float = 0.95,
     missing: str = "raise",
     treated_level: Any = None,
@@ -466,7 +473,7 @@ def overlap_weights(
     is the ATO, the effect in the population where treatment is most uncertain; weights are bounded, so
     extreme scores cannot dominate, and a logistic model balances the covariates' means exactly."""
     propensity_covariates, ps = _propensity(
-        propensity, propensity_covariates, propensity_model, cross_fit, trim, random_state, n_jobs
+        propensity, propensity_covariates, propensity_model, cross_fit, trim, random_state, n_jobs, trim_refit
     )
     return _run(
         "overlap",
@@ -497,6 +504,7 @@ def aipw(
     propensity_model: Any = "logistic",
     cross_fit: Any = "auto",
     trim: Any = None,
+    trim_refit: bool = True,
     level: float = 0.95,
     missing: str = "raise",
     treated_level: Any = None,
@@ -509,7 +517,7 @@ def aipw(
     corrects the treated's predicted untreated outcomes with odds-weighted control residuals."""
     estimand = check_option("estimand", estimand, ESTIMANDS)
     propensity_covariates, ps = _propensity(
-        propensity, propensity_covariates, propensity_model, cross_fit, trim, random_state, n_jobs
+        propensity, propensity_covariates, propensity_model, cross_fit, trim, random_state, n_jobs, trim_refit
     )
     return _run(
         "aipw",
@@ -539,6 +547,7 @@ def ra(
     propensity_covariates: str | Iterable[str] | None = None,
     propensity_model: Any = "logistic",
     trim: Any = None,
+    trim_refit: bool = True,
     level: float = 0.95,
     missing: str = "raise",
     treated_level: Any = None,
@@ -564,6 +573,7 @@ def ra(
             propensity_model=propensity_model,
             cross_fit=None,
             trim=trim,
+            trim_refit=trim_refit,
             level=level,
             missing=missing,
             treated_level=treated_level,

@@ -3,6 +3,7 @@
 from .bootstrap import bootstrap
 from .bounds import SensitivityBounds, ovb_bounds
 from .evalue import e_value
+from .honest import HonestDiD, honest_did
 from .oster import OsterResult, oster
 from .randomization import randomization_test
 from .refute import placebo_treatment
@@ -12,12 +13,14 @@ from .sensitivity import robustness_value, sensitivity
 from .wild import wild_cluster_bootstrap
 
 __all__ = [
+    "HonestDiD",
     "OsterResult",
     "Refutation",
     "RosenbaumBounds",
     "SensitivityBounds",
     "bootstrap",
     "e_value",
+    "honest_did",
     "oster",
     "ovb_bounds",
     "placebo_treatment",
