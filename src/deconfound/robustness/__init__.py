@@ -2,6 +2,7 @@
 
 from .bootstrap import bootstrap
 from .bounds import SensitivityBounds, ovb_bounds
+from .dml_bounds import DMLSensitivity, dml_ovb, dml_sensitivity
 from .evalue import e_value
 from .oster import OsterResult, oster
 from .randomization import randomization_test
@@ -12,11 +13,14 @@ from .sensitivity import robustness_value, sensitivity
 from .wild import wild_cluster_bootstrap
 
 __all__ = [
+    "DMLSensitivity",
     "OsterResult",
     "Refutation",
     "RosenbaumBounds",
     "SensitivityBounds",
     "bootstrap",
+    "dml_ovb",
+    "dml_sensitivity",
     "e_value",
     "oster",
     "ovb_bounds",
