@@ -101,7 +101,10 @@ def _ch_sentence(bounds: Any, marks: list[str], prefix: str) -> str:
         k = bounds.multiple_to_erase(mark)
         if k is None:
             top = bounds.max_multiple(mark)
-            parts.append(f"more than {top:.2g} times as strong as {mark!r} (stronger than possible) to erase it")
+            if math.isinf(top):  # the covariate explains none of the treatment: no multiple of it is anything
+                parts.append(f"unlike any multiple of {mark!r} (which explains none of the treatment) to erase it")
+            else:
+                parts.append(f"more than {top:.2g} times as strong as {mark!r} (stronger than possible) to erase it")
             continue
         k_sig = bounds.multiple_to_erase(mark, significance=True)
         tail = ""
