@@ -172,7 +172,7 @@ def paper_se(thetas: np.ndarray, ses: np.ndarray) -> float:
 # --------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays inside: compared by identity
 class SensitivityElements:
     """What the DML omitted-variable-bias bounds need from one fit, per repetition (columns of the arrays).
 

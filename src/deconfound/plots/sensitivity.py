@@ -43,10 +43,25 @@ def plot_sensitivity(result: Any, *, ax: Any = None, lim: float | None = None, t
         ax.contour(r2d, r2y, z, levels=[0.0], colors="#c0392b", linestyles="dashed", linewidths=1.6)
     ax.plot([0], [0], marker="^", color="black")
     ax.annotate(f"unadjusted ({result.estimate:.3g})", (0, 0), textcoords="offset points", xytext=(6, 6), fontsize=8)
-    for row in rows:
-        ax.plot([row["r2dz_x"]], [row["r2yz_dx"]], marker="D", color="#c0392b")
+    edge = False
+    for row in rows:  # a point beyond the drawn square (a capped R2 of 1) is drawn on its edge, starred
+        x, y = min(row["r2dz_x"], lim), min(row["r2yz_dx"], lim)
+        ax.plot([x], [y], marker="D", color="#c0392b", clip_on=False)
         label = f"{row['kd']:g}x {row['benchmark']} ({row['adjusted_estimate']:.3g})"
-        ax.annotate(label, (row["r2dz_x"], row["r2yz_dx"]), textcoords="offset points", xytext=(6, 4), fontsize=8)
+        if (x, y) != (row["r2dz_x"], row["r2yz_dx"]):
+            label += "*"
+            edge = True
+        ax.annotate(label, (x, y), textcoords="offset points", xytext=(5, -12 if y >= lim else 4), fontsize=8)
+    if edge:
+        ax.text(
+            0.99,
+            0.02,
+            "* beyond the chart (an R2 of 1 with the outcome: capped)",
+            transform=ax.transAxes,
+            ha="right",
+            fontsize=7,
+            color="#c0392b",
+        )
     ax.set_xlim(0, lim)
     ax.set_ylim(0, lim)
     ax.set_xlabel("partial R² of the confounder with the treatment")
