@@ -179,3 +179,18 @@ def test_json_form_keeps_scalars_only():
     assert set(d) == {"model", "sigma2", "nu2", "var_y"} and len(d["sigma2"]) == 1
     out = dml_sensitivity(est).to_dict()
     assert out["rv"] > 0 and out["benchmarks"] == [] and "erase the effect" in out["text"]
+
+
+def test_the_contour_plot_marks_the_null_and_the_benchmarks():
+    frame = _data(binary=False)
+    s = _quiet(dml_ovb, frame, outcome="y", treatment="d", covariates=COV, benchmark=["x0", "x3"],
+               learner="linear", random_state=2)
+    fig = s.plot()
+    ax = fig.axes[0]
+    assert ax.get_xlabel().startswith("cf_d") and ax.get_ylabel().startswith("cf_y")
+    labels = [t.get_text() for t in ax.texts]
+    assert any(t.startswith("like x0") for t in labels) and any(t.startswith("like x3") for t in labels)
+    assert any(t.startswith("RV ") for t in labels)
+    # the lower bound over the grid reaches the null (zero) inside the drawn square: the dashed contour
+    lower, _ = s.bounds(np.array([s.rv]), np.array([s.rv]))
+    assert float(lower[0]) == pytest.approx(0.0, abs=1e-8)
