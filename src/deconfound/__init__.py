@@ -74,6 +74,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .results import CoefTable, Comparison, Estimate, Summary, compare
     from .robustness import (
         bootstrap,
+        dml_ovb,
+        dml_sensitivity,
         e_value,
         honest_did,
         oster,
@@ -106,6 +108,8 @@ _LAZY = {
     "refute": ".robustness",
     "bootstrap": ".robustness",
     "wild_cluster_bootstrap": ".robustness",
+    "dml_ovb": ".robustness",
+    "dml_sensitivity": ".robustness",
     "rosenbaum_bounds": ".robustness",
     "plot_sensitivity": ".plots.sensitivity",
     "robustness_value": ".robustness",

@@ -154,8 +154,10 @@ def test_sensitivity_json(heart, capsys):
         "oster",
         "bounds",
         "honest_did",
+        "dml_bounds",
     }
     assert out["honest_did"] is None
+    assert out["dml_bounds"] is None
     assert out["robustness_value"]["rv"] == pytest.approx(
         dc.sensitivity(dc.ols(dc.datasets.heart_attack(), outcome="Severity", treatment="Drug", covariates=["I.H"]))[
             "rv"
@@ -184,6 +186,33 @@ def test_sensitivity_benchmark_needs_a_regression(heart, capsys):
         ]
     )
     assert code == 2 and "--benchmark needs --method ols" in capsys.readouterr().err
+
+
+def test_sensitivity_of_dml_gives_the_ovb_bounds_and_a_benchmark(tmp_path, capsys):
+    from deconfound.robustness.dml_bounds import dml_ovb
+
+    rng = np.random.default_rng(4)
+    n = 800
+    x = rng.normal(size=(n, 3))
+    d = x[:, 0] + rng.normal(size=n)
+    frame = pd.DataFrame({"x0": x[:, 0], "x1": x[:, 1], "x2": x[:, 2], "d": d})
+    frame["y"] = 0.5 * d + x[:, 0] + x[:, 1] + rng.normal(size=n)
+    path = tmp_path / "sim.csv"
+    frame.to_csv(path, index=False)
+    argv = ["sensitivity", str(path), "-y", "y", "-t", "d", "--covariates", "x0,x1,x2", "--method", "dml",
+            "--learner", "linear", "--benchmark", "x1", "--cf-y", "0.05", "--rho", "0.9", "--json", "-q"]
+    code, out = _json(capsys, argv)
+    assert code == 0
+    bounds = out["dml_bounds"]
+    assert bounds["applicable"] and bounds["model"] == "plr" and bounds["cf_y"] == 0.05 and bounds["rho"] == 0.9
+    # the same numbers as the Python function with the command's default seed (0)
+    py = dml_ovb(frame, outcome="y", treatment="d", covariates=["x0", "x1", "x2"], benchmark="x1",
+                 learner="linear", random_state=0, cf_y=0.05, rho=0.9)
+    assert bounds["theta_lower"] == pytest.approx(py.theta_lower, rel=1e-12)
+    assert bounds["rv"] == pytest.approx(py.rv, rel=1e-9)
+    assert [b["benchmark"] for b in bounds["benchmarks"]] == ["x1"]
+    assert bounds["benchmarks"][0]["cf_y"] == pytest.approx(py.benchmarks[0]["cf_y"], rel=1e-12)
+    assert bounds["theta_lower"] < out["estimate"] < bounds["theta_upper"]
 
 
 def test_the_help_lists_every_refuter():

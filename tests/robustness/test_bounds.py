@@ -165,3 +165,20 @@ def test_a_confounder_that_would_explain_more_than_all_of_the_outcome_is_capped_
     assert row["capped"] and row["r2yz_dx"] == 1.0 and row["adjusted_se"] == 0.0
     assert "would have to explain all of the outcome's residual variance" in result.text
     assert result.warnings
+
+
+def test_the_multiple_of_female_that_erases_the_effect(bounds, darfur):
+    """The paper's table brackets them: at 2x 'female' the interval still excludes zero (0.0130, 0.0929),
+    at 3x it covers it (-0.0063, 0.0670) while the estimate is still 0.0304 > 0; so the multiple that
+    makes the effect insignificant lies in (2, 3) and the one that erases it beyond 3. At those multiples
+    the adjusted estimate (interval) reaches zero exactly."""
+    k_sig = bounds.multiple_to_erase("female", significance=True)
+    k = bounds.multiple_to_erase("female")
+    assert 2 < k_sig < 3 < k < bounds.max_multiple("female")
+    with pytest.warns(dc.DeconfoundWarning, match="nearly collinear"):
+        at = ovb_bounds(darfur, outcome="peacefactor", treatment="directlyharmed", covariates=COVARIATES,
+                        benchmark="female", kd=[k_sig, k]).to_frame()
+    assert at.loc[0, "adjusted_ci_low"] == pytest.approx(0.0, abs=1e-9)
+    assert at.loc[1, "adjusted_estimate"] == pytest.approx(0.0, abs=1e-9)
+    with pytest.raises(dc.SpecificationError, match="not a benchmark"):
+        bounds.multiple_to_erase("age")

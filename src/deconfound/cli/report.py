@@ -9,6 +9,7 @@ An analysis file (TOML) holds everything needed to rerun the analysis exactly::
 
     title = "Does the drug lower heart-attack severity?"
     seed = 42                      # reaches every random step (placebos, learners, bootstrap)
+    robustness = true              # refuters, sensitivity, placebo (false: a faster report)
     output = "report.html"         # relative to this file
 
     [data]
@@ -54,11 +55,12 @@ QUESTION_KEYS = (
     "level",
     "treated_level",
 )
-TOP_KEYS = ("title", "seed", "output", "data", "question", "methods")
+TOP_KEYS = ("title", "seed", "output", "data", "question", "methods", "robustness")
 DATA_KEYS = ("path", "missing")
 METHODS_KEYS = ("include", "options")
 
 
+NO_ROBUSTNESS_HELP = "leave out the robustness checks (refuters, sensitivity, placebo): a faster report"
 KEEP_GOING_HELP = "exit 0 even when some method fails (the page says what failed); without it such a run exits 1"
 #: the exit status of a report written with methods that failed (errors that stop the run exit 2)
 EXIT_FAILED_METHODS = 1
@@ -87,12 +89,14 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--output", "-o", required=True, help="HTML file to write")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     p.add_argument("--keep-going", action="store_true", help=KEEP_GOING_HELP)
+    p.add_argument("--no-robustness", action="store_true", help=NO_ROBUSTNESS_HELP)
 
     r = sub.add_parser("run", help="run an analysis file (TOML) and write its report")
     r.add_argument("spec", help="path to the analysis file, e.g. analysis.toml")
     r.add_argument("--output", "-o", help="HTML file to write (default: the file's `output`)")
     r.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     r.add_argument("--keep-going", action="store_true", help=KEEP_GOING_HELP)
+    r.add_argument("--no-robustness", action="store_true", help=NO_ROBUSTNESS_HELP)
 
 
 def _command_line(argv: list[str] | None) -> str:
@@ -152,7 +156,15 @@ def cmd_report(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     methods = as_name_list(args.methods, "--methods") or None
     _check_methods(methods, "--methods")
     return _write(
-        model, args.output, args, argv, title=args.title, methods=methods, seed=_seed(args.seed), data=args.data
+        model,
+        args.output,
+        args,
+        argv,
+        title=args.title,
+        methods=methods,
+        seed=_seed(args.seed),
+        data=args.data,
+        robustness=not args.no_robustness,
     )
 
 
@@ -188,6 +200,7 @@ KEY_TYPES: dict[tuple[str, str], tuple[type, ...]] = {
     ("question", "level"): _NUMBER,
     ("question", "treated_level"): (str, int, float, bool),
     ("methods", "include"): _NAMES,
+    ("", "robustness"): (bool,),
 }
 _TYPE_WORDS = {str: "a string", list: "a list of strings", int: "an integer", float: "a number", bool: "true/false"}
 
@@ -285,6 +298,7 @@ def cmd_run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
         model,
         methods=as_name_list(methods.get("include"), "[methods] include") or None,
         options={k: dict(v) for k, v in methods.get("options", {}).items()},
+        robustness=bool(spec.get("robustness", True)) and not args.no_robustness,
     )
     return _write(
         analysis,

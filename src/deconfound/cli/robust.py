@@ -42,8 +42,13 @@ def add_parsers(sub: Any, design_options: Callable[[argparse.ArgumentParser], No
     q = sub.add_parser("sensitivity", help="how strong would a hidden confounder have to be to change the answer?")
     q.add_argument("data", help="path to a CSV or Parquet file")
     design_options(q)
-    q.add_argument("--benchmark", help="covariate(s) to benchmark a hidden confounder on (regression adjustment)")
+    q.add_argument(
+        "--benchmark", help="covariate(s) to benchmark a hidden confounder on (regression adjustment, dml, dml-irm)"
+    )
     q.add_argument("--kd", default="1,2,3", help="multiples of the benchmark's strength (default 1,2,3)")
+    q.add_argument("--cf-y", type=float, default=0.03, help="DML bounds: share of the outcome's residual variance")
+    q.add_argument("--cf-d", type=float, default=0.03, help="DML bounds: gain in the Riesz representer's variation")
+    q.add_argument("--rho", type=float, default=1.0, help="DML bounds: correlation of the two gains (default 1)")
     h = q.add_argument_group("honest DiD (event-study and staggered methods; Rambachan-Roth)")
     h.add_argument(
         "--honest",
@@ -58,6 +63,32 @@ def add_parsers(sub: Any, design_options: Callable[[argparse.ArgumentParser], No
     h.add_argument("--honest-average", action="store_true", help="study the average of the post-treatment effects")
     h.add_argument("--honest-plot", metavar="PATH", help="write the plot of robust intervals against the size to PATH")
     q.add_argument("--json", action="store_true", help="print one JSON object (stable keys)")
+
+
+#: the methods with the DML omitted-variable-bias bounds (Chernozhukov et al. 2022)
+DML_BOUNDS = ("dml", "dml-irm")
+
+
+def _dml_bounds(
+    function: Callable[..., Any], frame: Any, result: Any, kwargs: dict[str, Any], args: argparse.Namespace
+) -> dict[str, Any]:
+    """The DML bounds at --cf-y/--cf-d/--rho, with a benchmark row per --benchmark covariate (refitted
+    without it on the same folds and learners)."""
+    from .._core.options import as_name_list
+    from ..errors import SpecificationError
+    from ..robustness.dml_bounds import dml_sensitivity, gain_statistics
+
+    if "dml_sensitivity" not in result.diagnostics:
+        return {"applicable": False, "reason": "the DML bounds cover the partially linear model and the IRM's ATE"}
+    rows = []
+    covariates = as_name_list(kwargs["covariates"], "--covariates")
+    for mark in as_name_list(args.benchmark, "--benchmark") if args.benchmark else []:
+        if mark not in covariates:
+            raise SpecificationError(f"--benchmark {mark!r} must be one of --covariates ({', '.join(covariates)}).")
+        short = function(frame, **{**kwargs, "covariates": [c for c in covariates if c != mark]})
+        rows.append(gain_statistics(result, short, mark))
+    bounds = dml_sensitivity(result, cf_y=args.cf_y, cf_d=args.cf_d, rho=args.rho, benchmarks=rows)
+    return {"applicable": True, **bounds.to_dict()}
 
 
 #: the refuters' names (deconfound.robustness.refuters.REFUTERS; spelled out so that --help imports no numpy)
@@ -158,9 +189,14 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     from ..errors import DeconfoundError, SpecificationError
     from ..robustness import e_value, oster, ovb_bounds, sensitivity
 
-    name, function, kwargs, _ = _function_and_kwargs(args)
-    if args.benchmark and (name != "ols" or not kwargs.get("covariates")):
-        raise SpecificationError("--benchmark needs --method ols with --covariates (the bounds are for a regression).")
+    name, function, kwargs, seed = _function_and_kwargs(args)
+    if args.benchmark and (name not in ("ols", *DML_BOUNDS) or not kwargs.get("covariates")):
+        raise SpecificationError(
+            "--benchmark needs --method ols, dml or dml-irm with --covariates (the bounds are for a regression or "
+            "a DML model)."
+        )
+    if name in DML_BOUNDS:  # the benchmark's refit must use the same folds and learners
+        kwargs["random_state"] = seed
     honest = getattr(args, "honest", None)
     if honest and name not in ("event-study", "staggered"):
         raise SpecificationError(
@@ -176,7 +212,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     out: dict[str, Any] = {"method": name, "estimate": result.estimate, "std_error": result.std_error}
     out["honest_did"] = _honest(result, args) if honest else None
     if honest:  # the hidden-confounder measures are for cross-sections; an event study answers with honest DiD
-        out.update(e_value=None, robustness_value=None, oster=None, bounds=None)
+        out.update(e_value=None, robustness_value=None, oster=None, bounds=None, dml_bounds=None)
         return _print_honest(out, args)
     outcome = kwargs.get("outcome") or result.outcome
     sd = float(frame[outcome].std()) if outcome in frame.columns else None
@@ -197,11 +233,12 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
             kd = [float(v) for v in as_name_list(args.kd, "--kd")]
             marks = as_name_list(args.benchmark, "--benchmark")
             out["bounds"] = ovb_bounds(frame, benchmark=marks, kd=kd, **common).to_dict()
+    out["dml_bounds"] = _dml_bounds(function, frame, result, kwargs, args) if name in DML_BOUNDS else None
     if args.json:
         print(json.dumps(out, indent=2, allow_nan=False, default=str))
         return 0
     print(f"Sensitivity of --method {name}: estimate {result.estimate:.4g} (SE {result.std_error:.3g})")
-    for key in ("e_value", "robustness_value", "oster", "bounds"):
+    for key in ("e_value", "robustness_value", "oster", "bounds", "dml_bounds"):
         part = out[key]
         if part and part.get("text"):
             print(f"- {part['text']}")

@@ -62,6 +62,7 @@ class Fitted:
     preds: dict[str, list[np.ndarray]]
     n_clipped: float = 0.0
     theta_initial: list[float] = field(default_factory=list)
+    sensitivity: scores.SensitivityElements | None = None
 
 
 def _nuisance(spec: Spec) -> Nuisance:
@@ -149,14 +150,35 @@ def fit_model(
         targets[second.name] = y - float(np.median(theta0)) * d
         nuisances.append(_nuisance(second))
     thetas, ses, fold_thetas, clipped = [], [], [], []
+    bias_parts: list[tuple[float, float, np.ndarray, np.ndarray, np.ndarray]] = []
+    with_bounds = model == "plr" or (model == "irm" and score == "ATE")
     for r in range(reps):
         current = {name: p[r] for name, p in preds.items()}
-        psi_a, psi_b, n_clip = _score(model, data, current, score, trimming_threshold, normalize_ipw)
+        psi_a, psi_b, n_clip, m_adj = _score(model, data, current, score, trimming_threshold, normalize_ipw)
         clipped.append(n_clip)
         res = scores.solve(psi_a, psi_b, folds[r].assignment, k, data.cluster, what)
         thetas.append(res.theta)
         ses.append(res.se)
         fold_thetas.append(res.fold_thetas)
+        if with_bounds:
+            bias_parts.append(
+                scores.sensitivity_rep(model, score, data.y, data.d, current, m_adj, res.theta, psi_a, psi_b)
+            )
+    elements = None
+    if with_bounds:
+        sigma2, nu2, psi_s, psi_n, psi_scaled = (list(x) for x in zip(*bias_parts))
+        elements = scores.SensitivityElements(
+            model,
+            np.asarray(thetas),
+            np.asarray(sigma2),
+            np.asarray(nu2),
+            np.column_stack(psi_scaled),
+            np.column_stack(psi_s),
+            np.column_stack(psi_n),
+            float(np.var(data.y)),
+            np.vstack([f.assignment for f in folds]),
+            data.cluster,
+        )
     return Fitted(
         np.asarray(thetas),
         np.asarray(ses),
@@ -166,6 +188,7 @@ def fit_model(
         preds,
         float(np.mean(clipped)),
         theta0,
+        elements,
     )
 
 
@@ -173,21 +196,21 @@ def _score(model: str, data: Data, p: dict[str, np.ndarray], score: str, thresho
     y, d, z = data.y, data.d, data.z
     if model == "plr":
         psi_a, psi_b = scores.plr(y, d, p["ml_l"], p["ml_m"], p.get("ml_g"), score)
-        return psi_a, psi_b, 0
+        return psi_a, psi_b, 0, None
     if model == "pliv":
         psi_a, psi_b = scores.pliv(y, z, d, p["ml_l"], p["ml_m"], p["ml_r"], p.get("ml_g"), score)
-        return psi_a, psi_b, 0
+        return psi_a, psi_b, 0, None
     m, n_clip = _clip(p["ml_m"], threshold, "ml_m")
     if model == "irm":
         if normalize:
             m = scores.normalized(m, d)
         g1 = p.get("ml_g1", np.zeros_like(y))
         psi_a, psi_b = scores.irm(y, d, p["ml_g0"], g1, m, score)
-        return psi_a, psi_b, n_clip
+        return psi_a, psi_b, n_clip, m
     assert z is not None
     if normalize:
         m = scores.normalized(m, z)
     r0 = p.get("ml_r0", np.zeros_like(d))
     r1 = p.get("ml_r1", np.ones_like(d))
     psi_a, psi_b = scores.iivm(y, z, d, p["ml_g0"], p["ml_g1"], m, r0, r1)
-    return psi_a, psi_b, n_clip
+    return psi_a, psi_b, n_clip, None

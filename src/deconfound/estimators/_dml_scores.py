@@ -165,3 +165,64 @@ def paper_se(thetas: np.ndarray, ses: np.ndarray) -> float:
     """The median-based standard error of Chernozhukov et al. (2018, eq. 3.7 adapted to the median)."""
     theta = np.median(thetas)
     return float(np.median(np.sqrt(ses**2 + (thetas - theta) ** 2)))
+
+
+# --------------------------------------------------------------------------------------------------
+# omitted-variable-bias elements (Chernozhukov, Cinelli, Newey, Sharma and Syrgkanis 2022)
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)  # arrays inside: compared by identity
+class SensitivityElements:
+    """What the DML omitted-variable-bias bounds need from one fit, per repetition (columns of the arrays).
+
+    ``sigma2`` is the residual variance of the outcome regression, E[(Y - g(D, X))^2]; ``nu2`` the second
+    moment of the Riesz representer alpha (PLR: (D - m) / E[(D - m)^2]; IRM ATE: D/m - (1 - D)/(1 - m)),
+    estimated as E[2 m(W, alpha) - alpha^2]. ``psi_sigma2`` and ``psi_nu2`` are their influence functions,
+    ``psi_scaled`` the effect's score divided by the mean of psi_a (its influence function). ``folds``
+    (repetitions x rows) and ``cluster`` give the clustered variance of the bounds. ``var_y`` is the
+    outcome's variance (the benchmark's nonparametric R-squared). As JSON only the scalars are kept."""
+
+    model: str
+    thetas: np.ndarray
+    sigma2: np.ndarray
+    nu2: np.ndarray
+    psi_scaled: np.ndarray
+    psi_sigma2: np.ndarray
+    psi_nu2: np.ndarray
+    var_y: float
+    folds: np.ndarray
+    cluster: np.ndarray | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "model": self.model,
+            "sigma2": [float(v) for v in self.sigma2],
+            "nu2": [float(v) for v in self.nu2],
+            "var_y": float(self.var_y),
+        }
+
+
+def sensitivity_rep(
+    model: str, score: str, y, d, p: dict[str, np.ndarray], m_adj: np.ndarray | None, theta: float, psi_a, psi_b
+) -> tuple[float, float, np.ndarray, np.ndarray, np.ndarray]:
+    """(sigma2, nu2, psi_sigma2, psi_nu2, psi_scaled) of one repetition of a PLR or IRM (ATE) fit."""
+    if model == "plr":
+        v = d - p["ml_m"]
+        if score == "IV-type":
+            resid2 = (y - p["ml_g"] - theta * d) ** 2
+        else:
+            resid2 = (y - p["ml_l"] - theta * v) ** 2
+        nu2 = 1.0 / float(np.mean(v * v))
+        psi_nu2 = nu2 - v * v * nu2**2
+    else:
+        assert m_adj is not None
+        resid2 = (y - d * p["ml_g1"] - (1.0 - d) * p["ml_g0"]) ** 2
+        m_alpha = 1.0 / m_adj + 1.0 / (1.0 - m_adj)
+        rr = d / m_adj - (1.0 - d) / (1.0 - m_adj)
+        element = 2.0 * m_alpha - rr * rr
+        nu2 = float(np.mean(element))
+        psi_nu2 = element - nu2
+    sigma2 = float(np.mean(resid2))
+    psi = psi_a * theta + psi_b
+    return sigma2, nu2, resid2 - sigma2, psi_nu2, psi / float(np.mean(psi_a))

@@ -235,6 +235,8 @@ def _result(
         "fold_estimates": fold_table,
         "spread": summary,
     }
+    if fitted.sensitivity is not None:  # the omitted-variable-bias bounds read these (robustness.dml_sensitivity)
+        diagnostics["dml_sensitivity"] = fitted.sensitivity
     est = make_estimate(
         prep,
         method=method,

@@ -10,12 +10,14 @@ panel question on the same page) and writes the page; :func:`render_report` retu
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from .._core.progress import SILENT, Progress
+from . import dml_section as _dml_section  # noqa: F401  (registers the DML diagnostics renderers)
 from . import iv_section as _iv_section  # noqa: F401  (registers the IV diagnostics renderers)
 from .build import DIAGNOSTIC_RENDERERS, Analysis, build_report
 from .content import ReportContent, render_html
@@ -42,8 +44,10 @@ def render_report(
     spec: str | None = None,
     data: Any = None,
     progress: Progress = SILENT,
+    robustness: bool = True,
 ) -> str:
-    """The report for ``target`` (a CausalModel, an Analysis, or a list of them) as an HTML string."""
+    """The report for ``target`` (a CausalModel, an Analysis, or a list of them) as an HTML string.
+    ``robustness=False`` leaves out the robustness checks (refuters, sensitivity, placebo): faster."""
     return render_html(
         report_content(
             target,
@@ -55,6 +59,7 @@ def render_report(
             spec=spec,
             data=data,
             progress=progress,
+            robustness=robustness,
         )
     )
 
@@ -70,10 +75,14 @@ def report_content(
     spec: str | None = None,
     data: Any = None,
     progress: Progress = SILENT,
+    robustness: bool = True,
 ) -> ReportContent:
     """The report's content (plain data: headline, warnings, sections, the methods that failed)."""
+    analyses = _analyses(target, methods, truth)
+    if not robustness:
+        analyses = [dataclasses.replace(a, robustness=False) for a in analyses]
     return build_report(
-        _analyses(target, methods, truth),
+        analyses,
         title=title,
         seed=seed,
         command=command,

@@ -45,6 +45,7 @@ class Analysis:
     methods: Sequence[str] | None = None
     truth: float | None = None
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    robustness: bool = True  # refuters, sensitivity and placebo checks (False: --no-robustness)
 
 
 def _with_seed(method: str, options: dict[str, Any], seed: Any) -> dict[str, Any]:
@@ -151,7 +152,15 @@ def analysis_sections(
         diag = diagnostics_section(comparison, key)
         if diag is not None:
             sections.append(diag)
-        robustness, extra = robustness_section(model, outcome, seed, progress, key)
+        robustness, extra = robustness_section(
+            model,
+            outcome,
+            seed,
+            progress,
+            key,
+            options_for=lambda method: _with_seed(method, analysis.options.get(method, {}), seed),
+            enabled=analysis.robustness,
+        )
         sections.append(robustness)
     _add_warnings(content, label, outcome, caught, extra)
     if analysis.title:

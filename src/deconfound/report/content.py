@@ -45,6 +45,7 @@ class ReportSection:
     paragraphs: list[str] = field(default_factory=list)
     tables: list[ReportTable] = field(default_factory=list)
     figures: list[ReportFigure] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # warnings boxed at the top of the section
 
 
 @dataclass
@@ -155,6 +156,7 @@ def render_html(content: ReportContent) -> str:
             "id": s.id,
             "title": s.title,
             "paragraphs": s.paragraphs,
+            "notices": s.notices,
             "tables": [{**t.__dict__, "html": Markup(t.html)} for t in s.tables],
             "figures": [f.__dict__ for f in s.figures],
         }

@@ -28,6 +28,21 @@ DIAGNOSTIC_RENDERERS: dict[str, Renderer] = {}
 PLACEBO_SIMULATIONS = 20
 
 
+Notice = Callable[[Estimate, Any], "list[str]"]
+
+#: diagnostics key -> function(estimate, value) returning warnings to box at the top of the Diagnostics
+#: section (e.g. a DML nuisance that predicts no better than a constant).
+DIAGNOSTIC_NOTICES: dict[str, Notice] = {}
+
+
+def notices(key: str) -> Callable[[Notice], Notice]:
+    def register(fn: Notice) -> Notice:
+        DIAGNOSTIC_NOTICES[key] = fn
+        return fn
+
+    return register
+
+
 #: diagnostics keys drawn once per analysis (the first estimate that has them), e.g. the overlap of the
 #: propensity scores, which every propensity method reports alike.
 RENDER_ONCE: set[str] = set()
@@ -348,6 +363,9 @@ def diagnostics_section(comparison: Comparison, key: str) -> ReportSection | Non
     drawn: set[str] = set()
     for e in comparison:
         for name, value in e.diagnostics.items():
+            notice = DIAGNOSTIC_NOTICES.get(name)
+            if notice is not None:
+                section.notices.extend(notice(e, value))
             renderer = DIAGNOSTIC_RENDERERS.get(name)
             if renderer is None or name in drawn:
                 continue
@@ -404,14 +422,32 @@ def _placebo_text(name: str, result: Mapping[str, Any]) -> str:
 
 
 def robustness_section(
-    model: Any, outcome: Outcome, seed: Any, progress: Progress, key: str
+    model: Any,
+    outcome: Outcome,
+    seed: Any,
+    progress: Progress,
+    key: str,
+    options_for: Callable[[str], dict[str, Any]] | None = None,
+    enabled: bool = True,
 ) -> tuple[ReportSection, list[str]]:
-    """The section, and warnings for the top of the page (a failed placebo)."""
+    """The section, and warnings for the top of the page (a failed placebo or refuter). The main
+    (recommended) estimate gets the refuters, the sensitivity sentence and its plot
+    (:mod:`deconfound.report.robustness_main`); the first regression its robustness value and placebo test.
+    ``enabled=False`` (``--no-robustness``) runs nothing and says so."""
     from ..robustness import sensitivity
+    from .robustness_main import main_checks
 
     section = ReportSection(id=f"{key}-robustness", title="Robustness")
     rows: list[tuple[str, str]] = []
     warnings: list[str] = []
+    if not enabled:
+        section.paragraphs.append("Robustness checks were not run (turned off for this report).")
+        return section, warnings
+    checks = main_checks(model, outcome, options_for or (lambda method: {}), seed, progress, key)
+    section.paragraphs.extend(checks.paragraphs)
+    section.tables.extend(checks.tables)
+    section.figures.extend(checks.figures)
+    warnings.extend(checks.warnings)
     found = _regression(outcome)
     method, regression = found if found is not None else ("", None)
     if regression is not None:
@@ -445,7 +481,7 @@ def robustness_section(
     if rows:
         table = pd.DataFrame(rows, columns=["check", "value"]).set_index("check")
         section.tables.append(frame_table(f"{key}-robustness", "Robustness checks", table))
-    elif not section.paragraphs:
+    elif not section.paragraphs and not section.tables:
         section.paragraphs.append("No robustness check applies to these estimates.")
     return section, warnings
 

@@ -2,6 +2,7 @@
 
 from .bootstrap import bootstrap
 from .bounds import SensitivityBounds, ovb_bounds
+from .dml_bounds import DMLSensitivity, dml_ovb, dml_sensitivity
 from .evalue import e_value
 from .honest import HonestDiD, honest_did
 from .oster import OsterResult, oster
@@ -13,12 +14,15 @@ from .sensitivity import robustness_value, sensitivity
 from .wild import wild_cluster_bootstrap
 
 __all__ = [
+    "DMLSensitivity",
     "HonestDiD",
     "OsterResult",
     "Refutation",
     "RosenbaumBounds",
     "SensitivityBounds",
     "bootstrap",
+    "dml_ovb",
+    "dml_sensitivity",
     "e_value",
     "honest_did",
     "oster",

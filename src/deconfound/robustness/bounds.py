@@ -67,6 +67,8 @@ class SensitivityBounds:
     warnings: tuple[str, ...] = ()
     text: str = ""
     grid: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: benchmark -> (R2_{D~Xj|X-j}, R2_{Y~Xj|D,X-j}): the benchmark's own partial R-squared values
+    benchmark_r2: dict[str, tuple[float, float]] = field(default_factory=dict, repr=False)
 
     def to_frame(self) -> pd.DataFrame:
         """The bounds table (columns :data:`BOUND_COLUMNS`)."""
@@ -91,6 +93,41 @@ class SensitivityBounds:
     def adjusted(self, r2dz_x: Any, r2yz_dx: Any) -> np.ndarray:
         """The estimate adjusted for a confounder with these partial R-squared values (arrays broadcast)."""
         return adjusted_estimate(self.estimate, self.std_error, self.df, r2dz_x, r2yz_dx)
+
+    def max_multiple(self, benchmark: str) -> float:
+        """The largest k for which a confounder k times as strong as ``benchmark`` is possible (it would
+        otherwise explain all of the treatment's residual variance)."""
+        r2d, _ = self._benchmark(benchmark)
+        return math.inf if r2d <= 0 else (1.0 - r2d) / r2d
+
+    def multiple_to_erase(self, benchmark: str, *, significance: bool = False) -> float | None:
+        """The k (kd = ky = k) at which a confounder k times as strong as ``benchmark`` brings the adjusted
+        estimate to zero (``significance=True``: the adjusted interval to reach zero); None when no possible
+        confounder does (up to :meth:`max_multiple`)."""
+        from scipy.optimize import brentq
+
+        from .._core.distributions import t_quantile
+
+        r2d, r2y = self._benchmark(benchmark)
+        crit = abs(t_quantile(self.alpha / 2.0, self.df - 1.0))
+        sign = 1.0 if self.estimate >= 0 else -1.0
+
+        def gap(k: float) -> float:
+            r2dz, r2yz, _ = _bound(r2d, r2y, k, k)
+            adj = float(adjusted_estimate(self.estimate, self.std_error, self.df, r2dz, r2yz)) * sign
+            return adj - crit * _adjusted_se(self.std_error, self.df, r2dz, r2yz) if significance else adj
+
+        top = min(self.max_multiple(benchmark), 1e6) * (1.0 - 1e-9)
+        if gap(1e-12) <= 0.0:
+            return 0.0
+        if gap(top) > 0.0:
+            return None
+        return float(brentq(gap, 1e-12, top, xtol=1e-10, rtol=1e-10))
+
+    def _benchmark(self, benchmark: str) -> tuple[float, float]:
+        if benchmark not in self.benchmark_r2:
+            raise SpecificationError(f"{benchmark!r} is not a benchmark of these bounds ({list(self.benchmark_r2)}).")
+        return self.benchmark_r2[benchmark]
 
     def plot(self, **kwargs: Any) -> Any:
         """The contour plot of the adjusted estimate (``deconfound.plots.plot_sensitivity``)."""
@@ -219,8 +256,10 @@ def _assemble(
     t = est / se
     crit = abs(t_quantile(alpha / 2.0, df - 1.0))
     rows, notes = [], []
+    strengths: dict[str, tuple[float, float]] = {}
     for mark in marks:
         r2d, r2y = _partial_r2(first, mark), _partial_r2(fit, mark)
+        strengths[mark] = (r2d, r2y)
         for k_d, k_y in zip(kds, kys):
             r2dz, r2yz, capped = _bound(r2d, r2y, k_d, k_y)
             if capped:
@@ -262,6 +301,7 @@ def _assemble(
         rows=tuple(rows),
         warnings=tuple(dict.fromkeys(notes)),
         text=_verdict(est, rows, rv, rv_a, alpha),
+        benchmark_r2=strengths,
     )
 
 
