@@ -321,11 +321,9 @@ def test_our_linear_learners_cross_fit_from_shared_cross_products_as_fold_by_fol
     ols = make_learner("linear", kind="regressor", argument="ml_g")
     logit = make_learner("logistic", kind="classifier", argument="ml_m")
     treated = t == 1.0
-    got = cross_fit_many(
-        [Job(ols, x, y, folds), Job(ols, x, y, folds, treated), Job(logit, x, t, folds)], n_jobs=None
-    )
+    got = cross_fit_many([Job(ols, x, y, folds), Job(ols, x, y, folds, treated), Job(logit, x, t, folds)], n_jobs=None)
     design = sm.add_constant(x)
-    for fold, (train, test) in enumerate(folds.split()):
+    for train, test in folds.split():
         keep = train[treated[train]]
         expected = [
             sm.OLS(y[train], design[train]).fit().predict(design[test]),
