@@ -233,8 +233,8 @@ def test_bad_settings_name_the_argument():
         dml_irm(frame, **base, trimming_threshold=0.7)
     with pytest.raises(SpecificationError, match=r"score='bad' is not allowed"):
         dml(frame, **base, score="bad")
-    with pytest.raises(SpecificationError, match=r"clusters one way"):
-        dml(frame.assign(h=frame["g"] % 7), **base, cluster=["g", "h"])
+    with pytest.raises(SpecificationError, match=r"clusters one or two ways"):
+        dml(frame.assign(h=frame["g"] % 7, k=frame["g"] % 3), **base, cluster=["g", "h", "k"])
     with pytest.raises(SpecificationError, match=r"splits a cluster across folds"):
         dml(frame, **base, cluster="g", folds=[np.arange(200) % 3])
     with pytest.raises(SpecificationError, match=r"folds\[0\] must hold one fold number"):

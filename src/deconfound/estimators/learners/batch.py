@@ -84,7 +84,7 @@ def cross_fit_many(jobs: Sequence[Job], *, n_jobs: int | None = None, message: s
         # a fold it declines is fitted the ordinary way below
         fast = (
             cross_fit_fast(job.learner, job.x, y, job.folds.assignment, job.folds.k, mask)
-            if kind_of(job.learner)
+            if kind_of(job.learner) and job.folds.blocks is None  # two-way: training rows are not the other folds
             else [None] * job.folds.k
         )
         for (test, args), values in zip(places, fast):
