@@ -177,7 +177,8 @@ def test_registry_extension_and_applicability(heart, monkeypatch):
         model.estimate("naive")
     dose = heart.assign(Dose=np.arange(len(heart)) % 3)
     dose_model = CausalModel(dose, "Dose", "Severity", covariates=["I.H"])
-    assert dose_model.applicable_methods() == ["ols", "dml"]  # double ML's partially linear model takes a dose
+    assert dose_model.applicable_methods() == ["ols"]  # double ML (PLR) takes a dose, from 2,000 rows on
+    assert "from 2,000 rows on" in dose_model.not_applicable()["dml"]
     with pytest.raises(dc.SpecificationError, match=r"'lin' does not apply.*two-level treatment"):
         dose_model.estimate("lin")
 

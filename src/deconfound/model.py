@@ -441,6 +441,13 @@ class CausalModel:
         except IdentificationError as exc:  # no adjustment set: every method would adjust for nothing valid
             return {m: f"the effect is not identified: {exc}" for m, spec in ESTIMATORS.items() if spec.in_compare}
         reasons = {m: self._why_not(m, spec, plan) for m, spec in ESTIMATORS.items() if spec.in_compare}
+        n_rows = len(self.frame_)
+        for m, spec in ESTIMATORS.items():
+            if spec.in_compare and reasons.get(m) is None and n_rows < spec.compare_min_rows:
+                reasons[m] = (
+                    f"the comparison runs it from {spec.compare_min_rows:,} rows on, and the data have {n_rows:,}; "
+                    f"run it by name (model.estimate({m!r}), or --method {m})"
+                )
         return {m: reason for m, reason in reasons.items() if reason is not None}
 
     def _why_not(self, method: str, spec: Method, plan: AdjustmentPlan) -> str | None:

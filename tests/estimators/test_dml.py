@@ -233,8 +233,8 @@ def test_bad_settings_name_the_argument():
         dml_irm(frame, **base, trimming_threshold=0.7)
     with pytest.raises(SpecificationError, match=r"score='bad' is not allowed"):
         dml(frame, **base, score="bad")
-    with pytest.raises(SpecificationError, match=r"clusters one way"):
-        dml(frame.assign(h=frame["g"] % 7), **base, cluster=["g", "h"])
+    with pytest.raises(SpecificationError, match=r"clusters one or two ways"):
+        dml(frame.assign(h=frame["g"] % 7, k=frame["g"] % 3), **base, cluster=["g", "h", "k"])
     with pytest.raises(SpecificationError, match=r"splits a cluster across folds"):
         dml(frame, **base, cluster="g", folds=[np.arange(200) % 3])
     with pytest.raises(SpecificationError, match=r"folds\[0\] must hold one fold number"):
@@ -270,10 +270,15 @@ def test_cli_runs_each_dml_method_with_the_common_json_keys(tmp_path, capsys):
 
 
 def test_compare_includes_dml_for_a_cross_section_with_covariates():
-    frame = _frame(n=500)
+    frame = _frame(n=2000)
     model = dc.CausalModel(frame, "d", "y", covariates=COV)
     assert {"dml", "dml-irm"} <= set(model.applicable_methods())
     assert "dml-iv" not in model.applicable_methods()
+    small = dc.CausalModel(frame.iloc[:1999], "d", "y", covariates=COV)  # below the comparison's size: named only
+    assert not {"dml", "dml-irm"} & set(small.applicable_methods())
+    assert "from 2,000 rows on, and the data have 1,999" in small.not_applicable()["dml-irm"]
+    named = _quiet(small.estimate, "dml", learner="linear", random_state=0)
+    assert np.isfinite(named.estimate)
     est = _quiet(model.estimate, "dml-irm", learner="linear", random_state=0)
     ref = _quiet(dml_irm, frame, outcome="y", treatment="d", covariates=COV, learner="linear", random_state=0)
     assert est.estimate == ref.estimate

@@ -14,6 +14,7 @@ doubleml = pytest.importorskip("doubleml")
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor  # noqa: E402
 from sklearn.linear_model import LinearRegression, LogisticRegression  # noqa: E402
 
+from deconfound import errors as dc_errors  # noqa: E402
 from deconfound.estimators.dml import dml, dml_irm, dml_iv  # noqa: E402
 
 COV = [f"x{j}" for j in range(4)]
@@ -187,3 +188,72 @@ def test_our_linear_presets_agree_with_scikit_learns_models():
     theirs = doubleml.DoubleMLIRM(_dml_data(frame), LinearRegression(), LogisticRegression(penalty=None),
                                   n_folds=5, draw_sample_splitting=False)
     assert ours.estimate == pytest.approx(_theirs(theirs, folds)[0], rel=1e-5)
+
+
+@pytest.mark.parametrize("model", ["plr", "irm"])
+def test_two_way_clusters_equal_doubleml(model):
+    """Two-way clusters (DoubleML's multiway cluster data): folds are the K x K cells of the product of a
+    split of each cluster variable, training rows share no cluster with the cell, and the standard error
+    is the two-way formula; the same cell splits give DoubleML's estimate and standard error."""
+    frame = _data(n=900, seed=21)
+    rng = np.random.default_rng(5)
+    frame["h"] = rng.integers(0, 30, size=len(frame))
+    g, h = frame["g"].to_numpy(), frame["h"].to_numpy()
+    k = 3
+    folds, smpls, cluster_folds = [], [], []
+    for seed in (1, 2):
+        fold_g = np.random.default_rng(seed).permutation(40) % k
+        fold_h = np.random.default_rng(seed + 10).permutation(30) % k
+        folds.append((fold_g[g] * k + fold_h[h]).astype(np.int64))
+        rep, rep_clusters = [], []
+        for k1 in range(k):  # DoubleML's order of the cells: the first variable's fold, then the second's
+            for k2 in range(k):
+                train = np.flatnonzero((fold_g[g] != k1) & (fold_h[h] != k2))
+                test = np.flatnonzero((fold_g[g] == k1) & (fold_h[h] == k2))
+                rep.append((train, test))
+                ig, ih = np.arange(40), np.arange(30)
+                rep_clusters.append(([ig[fold_g != k1], ih[fold_h != k2]], [ig[fold_g == k1], ih[fold_h == k2]]))
+        smpls.append(rep)
+        cluster_folds.append(rep_clusters)
+    data = _dml_data(frame, cluster_cols=["g", "h"])
+    kw = dict(outcome="y", treatment="d", covariates=COV, folds=folds, cluster=["g", "h"])
+    if model == "plr":
+        ours = _quiet(dml, frame, learner=LinearRegression(), ml_m=LinearRegression(), **kw)
+        theirs = doubleml.DoubleMLPLR(
+            data, LinearRegression(), LinearRegression(), n_folds=k, n_rep=2, draw_sample_splitting=False
+        )
+    else:
+        ours = _quiet(dml_irm, frame, ml_g=LinearRegression(), ml_m=LogisticRegression(), **kw)
+        theirs = doubleml.DoubleMLIRM(
+            data, LinearRegression(), LogisticRegression(), n_folds=k, n_rep=2, draw_sample_splitting=False
+        )
+    theirs.set_sample_splitting(smpls, cluster_folds)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs.fit()
+    _same(ours, (float(theirs.coef[0]), float(theirs.se[0])))
+    assert ours.diagnostics["dml"]["n_clusters"] == 30
+    assert ours.diagnostics["dml"]["n_clusters_by_variable"] == [40, 30]
+    one_way = _quiet(dml_irm if model == "irm" else dml, frame, outcome="y", treatment="d", covariates=COV,
+                     learner="linear", cluster="g", random_state=0)
+    assert one_way.std_error != ours.std_error
+
+
+def test_two_way_folds_of_our_own_keep_training_rows_apart_from_the_cell():
+    frame = _data(n=900, seed=21)
+    frame["h"] = np.random.default_rng(5).integers(0, 30, size=len(frame))
+    est = _quiet(dml_irm, frame, outcome="y", treatment="d", covariates=COV, learner="linear", cluster=["g", "h"],
+                 folds=3, random_state=4)
+    assert est.diagnostics["dml"]["folds"] == 9 and np.isfinite(est.std_error)
+    again = _quiet(dml_irm, frame, outcome="y", treatment="d", covariates=COV, learner="linear", cluster=["g", "h"],
+                   folds=3, random_state=4, n_jobs=2)
+    assert (again.estimate, again.std_error) == (est.estimate, est.std_error)
+    from deconfound.estimators.learners.folds import make_folds
+
+    f = make_folds(900, folds=3, groups=frame["g"].to_numpy(), groups2=frame["h"].to_numpy(), random_state=4)
+    for fold, (train, test) in enumerate(f.split()):
+        assert not set(frame["g"].to_numpy()[train]) & set(frame["g"].to_numpy()[test]), fold
+        assert not set(frame["h"].to_numpy()[train]) & set(frame["h"].to_numpy()[test]), fold
+    with pytest.raises(dc_errors.SpecificationError, match=r"K x K cells"):
+        dml(frame, outcome="y", treatment="d", covariates=COV, learner="linear", cluster=["g", "h"],
+            folds=[np.arange(900) % 5])

@@ -308,3 +308,31 @@ def test_scikit_learn_is_imported_only_when_used():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_our_linear_learners_cross_fit_from_shared_cross_products_as_fold_by_fold_fits(rng):
+    """The batch's fast path for our least squares and logistic learners (one pass of cross-products;
+    logistic folds started from the previous fold) gives statsmodels' fold-by-fold fits, with a training
+    mask, and a fold it cannot solve (a column constant outside it) gets the ordinary fit's error."""
+    from deconfound.estimators.learners.batch import Job, cross_fit_many
+
+    x, t, y = _data(rng, 600)
+    folds = make_folds(600, folds=4, target=t, random_state=3)
+    ols = make_learner("linear", kind="regressor", argument="ml_g")
+    logit = make_learner("logistic", kind="classifier", argument="ml_m")
+    treated = t == 1.0
+    got = cross_fit_many([Job(ols, x, y, folds), Job(ols, x, y, folds, treated), Job(logit, x, t, folds)], n_jobs=None)
+    design = sm.add_constant(x)
+    for train, test in folds.split():
+        keep = train[treated[train]]
+        expected = [
+            sm.OLS(y[train], design[train]).fit().predict(design[test]),
+            sm.OLS(y[keep], design[keep]).fit().predict(design[test]),
+            sm.Logit(t[train], design[train]).fit(disp=0, tol=1e-12).predict(design[test]),
+        ]
+        for values, ref in zip(got, expected):
+            np.testing.assert_allclose(values[test], ref, rtol=1e-8, atol=1e-10)
+    bad = x.copy()
+    bad[folds.assignment != 0, 2] = 1.0  # constant outside fold 0: fold 0's training rows are collinear
+    with pytest.raises(dc.DeconfoundError, match=r"fold 1 of 4"):
+        cross_fit_many([Job(ols, bad, y, folds)])

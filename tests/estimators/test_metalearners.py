@@ -297,3 +297,38 @@ def test_s_learner_with_a_linear_model_says_the_test_does_not_apply():
     assert het.verdict.startswith("The heterogeneity test does not apply")
     result = SLearner(random_state=0).fit(x, y, t).ate()
     assert np.isnan(result.std_error) and "no standard error" in result.notes[-1]
+
+
+def test_clusters_keep_folds_whole_and_give_cluster_robust_ate_errors():
+    """With cluster=, the folds hold whole clusters, and the DR-learner's standard error is the
+    cluster-robust one of the mean AIPW score (statsmodels' clustered variance of a mean, without its
+    small-sample factor); the R-learner's linear final stage clusters its influence values the same way,
+    so one cluster per row gives its unclustered standard error."""
+    import statsmodels.api as sm
+
+    x, y, t, _ = simulate(6, n=800)
+    g = np.arange(800) // 8  # 100 clusters of 8 neighbouring rows
+    labels = g % 4  # folds of whole clusters
+    fitted = DRLearner(learner="linear", propensity_learner="logistic", folds=labels, propensity_clip=0).fit(
+        x, y, t, cluster=g
+    )
+    result = fitted.ate()
+    value, _ = _aipw_by_hand(x, y, t, labels)
+    s1, s0 = fitted._scores()
+    ref = sm.OLS(s1 - s0, np.ones(800)).fit(cov_type="cluster", cov_kwds={"groups": g, "use_correction": False})
+    assert result.estimate == pytest.approx(value, rel=1e-7)
+    assert result.std_error == pytest.approx(float(ref.bse[0]), rel=1e-9)
+    assert "cluster-robust standard error (100 clusters" in result.notes[-1]
+    assert DRLearner(folds=labels, propensity_clip=0).fit(x, y, t).ate().std_error != result.std_error
+    own = DRLearner(folds=4, random_state=2).fit(x, y, t, cluster=g)
+    fold_of = own.folds_.assignment
+    assert all(len(set(fold_of[g == c])) == 1 for c in range(100))
+    r_plain = RLearner(folds=labels).fit(x, y, t).ate()
+    r_single = RLearner(folds=labels).fit(x, y, t, cluster=np.arange(800)).ate()
+    r_clustered = RLearner(folds=labels).fit(x, y, t, cluster=g).ate()
+    assert r_single.std_error == pytest.approx(r_plain.std_error, rel=1e-12)
+    assert r_clustered.estimate == r_plain.estimate and r_clustered.std_error != r_plain.std_error
+    frame = pd.DataFrame(x, columns=[f"x{j}" for j in range(4)]).assign(y=y, t=t, g=g)
+    by_function = dc.dr_learner(frame, outcome="y", treatment="t", covariates=[f"x{j}" for j in range(4)],
+                                folds=labels, propensity_clip=0, cluster="g")
+    assert by_function.std_error == pytest.approx(result.std_error, rel=1e-12)

@@ -370,8 +370,12 @@ def fit_logistic(
     chunk_rows: int = LOGISTIC_CHUNK_ROWS,
     max_iter: int = MAX_ITER,
     what: str = "the propensity model",
+    start: np.ndarray | None = None,
 ) -> LogisticFit:
     """Maximum-likelihood logistic regression of a 0/1 ``y`` on ``design`` (weights are frequency weights).
+
+    ``start`` (coefficients of the design's columns, e.g. the fit on an overlapping sample) replaces the
+    default starting point; Newton's method converges to the same maximum from either.
 
     Raises a :class:`DataError` naming the covariate(s) when the data are separated, a
     :class:`CollinearityError` when the design is rank deficient, and a :class:`ConvergenceError` when
@@ -383,7 +387,10 @@ def fit_logistic(
     if n <= k:
         raise DataError(f"{n} usable rows but {k} coefficients in {what}; it needs more rows than coefficients.")
     const = set(design.constant_columns())
-    beta = _warm_start(design, y, w, _intercept_start(design, y, w, const), chunk_rows)
+    if start is not None and start.shape == (k,) and np.all(np.isfinite(start)):
+        beta = np.array(start, dtype=np.float64)
+    else:
+        beta = _warm_start(design, y, w, _intercept_start(design, y, w, const), chunk_rows)
     cur = logistic_pass(design, y, w, beta, chunk_rows)
     # X'WX with every weight positive has the rank of X'X: the rank check needs no extra pass
     check_rank(_information_products(design, cur.information, const))
@@ -429,9 +436,12 @@ def _information_products(design: Design, information: np.ndarray, const: set[in
 
 
 def _null_llf(y: np.ndarray, w: np.ndarray | None) -> float:
-    ww = np.ones_like(y) if w is None else w
-    sw = float(ww.sum())
-    p = float(ww @ y) / sw
+    if w is None:
+        sw = float(len(y))
+        p = float(np.sum(y)) / sw
+    else:
+        sw = float(w.sum())
+        p = float(w @ y) / sw
     if p <= 0.0 or p >= 1.0:
         return 0.0
     return float(sw * (p * np.log(p) + (1.0 - p) * np.log1p(-p)))

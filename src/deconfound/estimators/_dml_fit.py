@@ -48,6 +48,7 @@ class Data:
     x: np.ndarray
     z: np.ndarray | None = None
     cluster: np.ndarray | None = None
+    cluster2: np.ndarray | None = None  # the second cluster variable (two-way)
 
 
 @dataclass
@@ -156,7 +157,7 @@ def fit_model(
         current = {name: p[r] for name, p in preds.items()}
         psi_a, psi_b, n_clip, m_adj = _score(model, data, current, score, trimming_threshold, normalize_ipw)
         clipped.append(n_clip)
-        res = scores.solve(psi_a, psi_b, folds[r].assignment, k, data.cluster, what)
+        res = scores.solve(psi_a, psi_b, folds[r].assignment, k, data.cluster, what, data.cluster2)
         thetas.append(res.theta)
         ses.append(res.se)
         fold_thetas.append(res.fold_thetas)

@@ -32,7 +32,15 @@ class Nuisance:
 
 def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
     p = np.clip(p, EPS, 1.0 - EPS)
+    if np.all((y == 0.0) | (y == 1.0)):  # one logarithm per row: of the probability of the observed class
+        return float(-np.mean(np.log(np.where(y == 1.0, p, 1.0 - p))))
     return float(-np.mean(y * np.log(p) + (1.0 - y) * np.log(1.0 - p)))
+
+
+def _log_loss_constant(y: np.ndarray, base: float) -> float:
+    """The log loss of predicting ``base`` for every row."""
+    c = min(max(base, EPS), 1.0 - EPS)
+    return float(-(base * np.log(c) + (1.0 - base) * np.log(1.0 - c)))
 
 
 def calibration_error(y: np.ndarray, p: np.ndarray, bins: int = CALIBRATION_BINS) -> float:
@@ -60,7 +68,7 @@ def metrics(y: np.ndarray, pred: np.ndarray, probability: bool) -> dict[str, flo
     if probability:
         base = float(np.mean(y))
         out["log_loss"] = _log_loss(y, pred)
-        out["log_loss_constant"] = _log_loss(y, np.full_like(pred, base))
+        out["log_loss_constant"] = _log_loss_constant(y, base)
         out["brier"] = sse / len(y)
         out["calibration_error"] = calibration_error(y, pred)
     return out

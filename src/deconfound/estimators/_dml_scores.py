@@ -13,6 +13,16 @@ clusters of the fold, as DoubleML's cluster data does: with I_k the test cluster
     J = K^-1 sum_k |I_k|^-1 sum_{i in k} psi_a,i,    Gamma = K^-1 sum_k |I_k|^-1 sum_{c in I_k} (sum_{i in c} psi_i)^2
     se = sqrt( Gamma / (G J^2) )      (G clusters).
 
+With two-way clusters (folds are the K x K cells of the product of the two cluster splits, I_k the first
+clusters of cell kl and J_l its second clusters; training rows share neither), as DoubleML's multiway
+cluster data: each cell's sums are weighted by c_kl = 1 / (|I_k| |J_l|),
+
+    theta = -sum_kl c_kl sum_{i in kl} psi_b,i / sum_kl c_kl sum_{i in kl} psi_a,i,
+    J = K^-2 sum_kl c_kl sum_{i in kl} psi_a,i,
+    Gamma = K^-2 sum_kl min(|I_k|, |J_l|) c_kl^2 [sum_{g in I_k} (sum_{i in kl, first = g} psi_i)^2
+                                                 + sum_{h in J_l} (sum_{i in kl, second = h} psi_i)^2]
+    se = sqrt( Gamma / (min(G, H) J^2) )      (G, H clusters of each variable).
+
 Repetitions are aggregated as DoubleML (0.10 and later) does: the median of the estimates, and the
 standard error that makes the median of the upper 95% bounds theta_r + 1.96 se_r the aggregated upper
 bound. :func:`paper_se` gives the formula of the original paper, median of sqrt(se_r^2 + (theta_r -
@@ -36,6 +46,7 @@ whose probability m is; DoubleML normalizes with the treatment there).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,8 +133,10 @@ def solve(
     k: int,
     cluster: np.ndarray | None,
     what: str,
+    cluster2: np.ndarray | None = None,
 ) -> RepResult:
-    """The estimate and standard error of one repetition (``fold``: each row's fold; ``cluster``: codes)."""
+    """The estimate and standard error of one repetition (``fold``: each row's fold; ``cluster``: codes;
+    ``cluster2``: the second variable's codes, two-way, with ``k`` = K^2 cells numbered k1 * K + k2)."""
     counts = np.bincount(fold, minlength=k).astype(np.float64)
     sum_a = np.bincount(fold, weights=psi_a, minlength=k)
     sum_b = np.bincount(fold, weights=psi_b, minlength=k)
@@ -137,6 +150,8 @@ def solve(
         psi = psi_a * theta + psi_b
         se = float(np.sqrt(np.mean(psi * psi) / (len(psi) * mean_a**2)))
         return RepResult(theta, se, fold_thetas)
+    if cluster2 is not None:
+        return _solve_two_way(psi_a, psi_b, fold, k, cluster, cluster2, fold_thetas, scale, what)
     # clusters per fold: |I_k|
     g = int(cluster.max()) + 1
     fold_of_cluster = np.zeros(g, dtype=np.int64)
@@ -151,6 +166,33 @@ def solve(
     gamma = float(np.sum(per_cluster**2 / n_clusters_fold[fold_of_cluster])) / k
     jac = a / k
     se = float(np.sqrt(gamma / (g * jac**2)))
+    return RepResult(theta, se, fold_thetas)
+
+
+def _solve_two_way(psi_a, psi_b, cell, k, first, second, fold_thetas, scale: float, what: str) -> RepResult:
+    side = math.isqrt(k)
+    k1, k2 = np.divmod(cell, side)
+    g, h = int(first.max()) + 1, int(second.max()) + 1
+    fold1 = np.zeros(g, dtype=np.int64)
+    fold1[first] = k1
+    fold2 = np.zeros(h, dtype=np.int64)
+    fold2[second] = k2
+    n1 = np.bincount(fold1, minlength=side).astype(np.float64)  # |I_k|
+    n2 = np.bincount(fold2, minlength=side).astype(np.float64)  # |J_l|
+    cells = np.arange(k)
+    c = 1.0 / (n1[cells // side] * n2[cells % side])
+    a = float(np.sum(c * np.bincount(cell, weights=psi_a, minlength=k)))
+    jac = a / side**2
+    _check_jacobian(jac, scale, what)
+    theta = float(-np.sum(c * np.bincount(cell, weights=psi_b, minlength=k)) / a)
+    psi = psi_a * theta + psi_b
+    weight = np.minimum(n1[cells // side], n2[cells % side]) * c**2  # min(|I_k|, |J_l|) / (|I_k| |J_l|)^2
+    by_first = np.bincount(first * side + k2, weights=psi, minlength=g * side)  # (first cluster, its cell)
+    by_second = np.bincount(second * side + k1, weights=psi, minlength=h * side)
+    cell_first = fold1[np.arange(g * side) // side] * side + np.arange(g * side) % side
+    cell_second = (np.arange(h * side) % side) * side + fold2[np.arange(h * side) // side]
+    gamma = float(np.sum(weight[cell_first] * by_first**2) + np.sum(weight[cell_second] * by_second**2)) / side**2
+    se = float(np.sqrt(gamma / (min(g, h) * jac**2)))
     return RepResult(theta, se, fold_thetas)
 
 

@@ -23,9 +23,7 @@ from ..errors import DataError, SpecificationError
 def expand_frequency(data: Any, fweights: Any) -> tuple[pd.DataFrame, str]:
     """The rows of ``data`` each repeated as often as its frequency weight says, and a note saying so."""
     if not isinstance(fweights, str):
-        raise SpecificationError(
-            f"fweights={fweights!r}: give the name of a column of whole-number frequency weights."
-        )
+        raise SpecificationError(f"fweights={fweights!r}: give the name of a column of whole-number frequency weights.")
     frame = load_table(data)
     check_columns(frame, [fweights], "fweights")
     raw = frame[fweights]

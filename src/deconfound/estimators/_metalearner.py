@@ -37,14 +37,17 @@ def _default_classifier(learner: Any) -> str:
     return learner if isinstance(learner, str) and learner in ("gbm", "rf") else "logistic"
 
 
-def _fold_array(folds: Any, t: np.ndarray, seed: int) -> Folds | None:
-    """``folds``: a number (stratified K-fold), None/0 (no cross-fitting) or one fold label per row."""
+def _fold_array(folds: Any, t: np.ndarray, seed: int, cluster: np.ndarray | None = None) -> Folds | None:
+    """``folds``: a number (stratified K-fold; of whole clusters with ``cluster``), None/0 (no
+    cross-fitting) or one fold label per row."""
     if folds is None or (isinstance(folds, (int, np.integer)) and not isinstance(folds, bool) and folds == 0):
         return None
     if isinstance(folds, Folds):
         return folds
     if isinstance(folds, (int, np.integer)) and not isinstance(folds, bool):
-        return make_folds(len(t), folds=int(folds), target=t, random_state=seed, labels=("treated", "control"))
+        return make_folds(
+            len(t), folds=int(folds), target=t, groups=cluster, random_state=seed, labels=("treated", "control")
+        )
     labels = np.asarray(folds)
     if labels.ndim != 1 or len(labels) != len(t):
         raise SpecificationError(
@@ -88,8 +91,11 @@ class MetaLearner:
         return f"{type(self).__name__}(learner={self.learner!r}, folds={self.folds!r})"
 
     # -- fitting -----------------------------------------------------------------------------------
-    def fit(self, X: Any, y: Any, treatment: Any) -> MetaLearner:
-        """Fit on features ``X`` (numeric, rows x columns), outcome ``y`` and a two-level ``treatment``."""
+    def fit(self, X: Any, y: Any, treatment: Any, *, cluster: Any = None) -> MetaLearner:
+        """Fit on features ``X`` (numeric, rows x columns), outcome ``y`` and a two-level ``treatment``.
+
+        ``cluster`` (one label per row) makes the folds of whole clusters and the standard error of
+        :meth:`ate` cluster-robust."""
         import pandas as pd
 
         frame = pd.DataFrame(np.asarray(X, dtype=np.float64) if not hasattr(X, "columns") else X).copy()
@@ -107,7 +113,13 @@ class MetaLearner:
         frame[y_name] = np.asarray(y)
         frame[t_name] = np.asarray(treatment)
         covariates = [c for c in frame.columns if c not in (y_name, t_name)]
-        return self._fit_prepared(prepare(frame, outcome=y_name, treatment=t_name, covariates=covariates))
+        c_name = None
+        if cluster is not None:
+            c_name = "__cluster__"
+            frame[c_name] = np.asarray(cluster)
+        return self._fit_prepared(
+            prepare(frame, outcome=y_name, treatment=t_name, covariates=covariates, cluster=c_name)
+        )
 
     def _fit_prepared(self, prep: Prepared) -> MetaLearner:
         self.level = check_level(self.level)
@@ -124,7 +136,12 @@ class MetaLearner:
         self.n_ = len(t)
         self.feature_names_in_ = np.asarray(prep.covariates.names, dtype=object)
         self.seed_ = seed_from(self.random_state)
-        self.folds_ = _fold_array(self.folds, t, self.seed_)
+        if len(prep.clusters) > 1:
+            raise SpecificationError(
+                f"the meta-learners cluster one way; got cluster={list(prep.cluster_names)}. Give one column."
+            )
+        self.cluster_ = prep.clusters[0] if prep.clusters else None
+        self.folds_ = _fold_array(self.folds, t, self.seed_, self.cluster_)
         self.warnings_: list[str] = []
         self._cache: dict[str, Any] = {}
         self._fit()
@@ -251,6 +268,9 @@ class MetaLearner:
         value, se, notes = self._ate()
         if math.isnan(value):
             raise DataError(f"the {self.label} gave a missing average effect; check the learners' predictions.")
+        n_clusters = None if self.cluster_ is None else int(self.cluster_.max()) + 1
+        if n_clusters is not None and not math.isnan(se):
+            notes = [*notes, f"cluster-robust standard error ({n_clusters} clusters; folds of whole clusters)"]
         return make_estimate(
             self.prepared_,
             method=self.method,
@@ -263,7 +283,16 @@ class MetaLearner:
             warnings=list(self.warnings_),
             notes=[*notes, *seed_note(self.random_state, self.seed_)],
             diagnostics=diagnostics,
+            n_clusters=n_clusters if not math.isnan(se) else None,
         )
+
+    def _se_of_mean(self, psi: np.ndarray) -> float:
+        """The standard error of the mean of the centered influence values ``psi``: sqrt(sum psi^2) / n, or
+        with clusters sqrt(sum_g (sum_{i in g} psi_i)^2) / n (Liang-Zeger, no small-sample factor)."""
+        if self.cluster_ is None:
+            return math.sqrt(float(psi @ psi)) / len(psi)
+        per_cluster = np.bincount(self.cluster_, weights=psi)
+        return math.sqrt(float(per_cluster @ per_cluster)) / len(psi)
 
     def heterogeneity(
         self, *, groups: int = 5, subgroups: Any = None, subgroup_name: str = "subgroup", covariates: Any = None

@@ -22,6 +22,7 @@ nuisance (``nuisance_quality``), the estimate of each repetition and each fold (
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -35,7 +36,7 @@ from . import _dml_scores as scores
 from ._base import make_estimate
 from ._dml_fit import Data, Fitted, Spec, fit_model
 from ._dml_quality import quality_table, spread
-from .learners.folds import Folds, repeated_folds
+from .learners.folds import Folds, repeated_folds, two_way_folds
 from .learners.presets import Kind, Learner, make_learner
 from .learners.seeds import derive_seed, seed_from, seed_note
 
@@ -136,9 +137,10 @@ def _prepare(data, outcome, treatment, covariates, instrument, cluster, missing,
         treatment_kind=kind,
         treated_level=treated_level,
     )
-    if len(prep.cluster_names) > 1:
+    if len(prep.cluster_names) > 2:
         raise SpecificationError(
-            f"double machine learning clusters one way; got cluster={list(prep.cluster_names)}. Give one column."
+            f"double machine learning clusters one or two ways; got cluster={list(prep.cluster_names)}. Give one "
+            "or two columns."
         )
     x = prep.covariates.to_array()
     z = None
@@ -147,7 +149,15 @@ def _prepare(data, outcome, treatment, covariates, instrument, cluster, missing,
         if np.unique(z).size < 2:
             raise DataError(f"The instrument {instrument!r} is constant; it cannot move the treatment.")
     assert prep.treatment is not None
-    data_ = Data(prep.outcome, prep.treatment.astype(np.float64), x, z, prep.clusters[0] if prep.clusters else None)
+    clusters = prep.clusters
+    data_ = Data(
+        prep.outcome,
+        prep.treatment.astype(np.float64),
+        x,
+        z,
+        clusters[0] if clusters else None,
+        clusters[1] if len(clusters) > 1 else None,
+    )
     return prep, data_
 
 
@@ -158,7 +168,14 @@ def _folds(
     repetition (e.g. another tool's splits, to compare numbers)."""
     if isinstance(folds, (int, np.integer)) and not isinstance(folds, bool):
         return repeated_folds(
-            n, folds=int(folds), repeats=repeats, target=target, groups=data.cluster, random_state=seed, labels=labels
+            n,
+            folds=int(folds),
+            repeats=repeats,
+            target=target,
+            groups=data.cluster,
+            random_state=seed,
+            labels=labels,
+            groups2=data.cluster2,
         )
     if isinstance(folds, (str, bool)) or not isinstance(folds, Sequence | np.ndarray):
         raise SpecificationError(
@@ -174,15 +191,39 @@ def _folds(
         k = int(a.max()) + 1
         if k < 2 or np.any(np.bincount(a, minlength=k) == 0):
             raise SpecificationError(f"folds[{r}] must use the fold numbers 0..k-1 (k >= 2) with none empty.")
+        if data.cluster2 is not None:
+            out.append(_two_way(a.astype(np.int64), k, data, r))
+            continue
         if data.cluster is not None:
-            first = np.zeros(int(data.cluster.max()) + 1, dtype=np.int64)
-            first[data.cluster] = a
-            if np.any(first[data.cluster] != a):
-                raise SpecificationError(f"folds[{r}] splits a cluster across folds; keep each cluster in one fold.")
+            _per_cluster(a, data.cluster, r, "", "fold")
         out.append(Folds(a.astype(np.int64), k))
     if not out or len({f.k for f in out}) != 1:
         raise SpecificationError("folds must give at least one repetition, all with the same number of folds.")
     return out
+
+
+def _per_cluster(fold: np.ndarray, codes: np.ndarray, r: int, which: str, what: str) -> np.ndarray:
+    """The fold of each cluster, refusing a cluster whose rows lie in several folds."""
+    out = np.zeros(int(codes.max()) + 1, dtype=np.int64)
+    out[codes] = fold
+    if np.any(out[codes] != fold):
+        raise SpecificationError(f"folds[{r}] splits a {which}cluster across {what}s; keep each cluster in one {what}.")
+    return out
+
+
+def _two_way(a: np.ndarray, k: int, data: Data, r: int) -> Folds:
+    """The user's two-way folds: cells numbered k1 * K + k2 (DoubleML's order), K folds of each cluster."""
+    side = math.isqrt(k)
+    if side * side != k or side < 2:
+        raise SpecificationError(
+            f"folds[{r}] numbers {k} cells; two-way clusters need K x K cells (k1 * K + k2 for the folds k1 and k2 "
+            "of the row's first and second cluster)."
+        )
+    assert data.cluster is not None and data.cluster2 is not None
+    k1, k2 = np.divmod(a, side)
+    first = _per_cluster(k1, data.cluster, r, "first ", "fold of the first variable")
+    second = _per_cluster(k2, data.cluster2, r, "second ", "fold of the second variable")
+    return two_way_folds(first[data.cluster], second[data.cluster2], side)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -199,7 +240,8 @@ def _result(
     quality, nuisance_warnings = quality_table(fitted.nuisances, fitted.targets, fitted.preds)
     reps, fold_table, summary = spread(fitted.thetas, fitted.ses, fitted.fold_thetas)
     k, r = folds[0].k, len(folds)
-    n_clusters = None if prep.clusters == () else int(prep.clusters[0].max()) + 1
+    per_variable = [int(c.max()) + 1 for c in prep.clusters]
+    n_clusters = min(per_variable) if per_variable else None
     info = {
         "model": model,
         **settings,
@@ -207,6 +249,7 @@ def _result(
         "repeats": r,
         "learners": dict(zip(quality.index, quality["learner"])),
         "n_clusters": n_clusters,
+        "n_clusters_by_variable": per_variable,
         "se_paper": scores.paper_se(fitted.thetas, fitted.ses),
         "random_state": seed,
     }
@@ -219,7 +262,13 @@ def _result(
         )
     notes = [
         f"cross-fitted with {k} folds x {r} repetition(s)"
-        + (" (folds of whole clusters; cluster-robust standard error)" if n_clusters else "")
+        + (" (folds of whole clusters; cluster-robust standard error)" if len(per_variable) == 1 else "")
+        + (
+            f" (two-way clusters: {k} cells, the product of {folds[0].k_side} folds of each cluster variable; "
+            "two-way cluster-robust standard error)"
+            if len(per_variable) == 2
+            else ""
+        )
         + "; learners: "
         + ", ".join(f"{n}={lrn}" for n, lrn in info["learners"].items()),
         "standard error from the DML score"

@@ -36,7 +36,6 @@ standard error (NaN, with a note).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -177,7 +176,7 @@ class DRLearner(MetaLearner):
     def _ate(self) -> tuple[float, float, list[str]]:
         phi = self._pseudo()
         value = float(phi.mean())
-        return value, math.sqrt(float(np.mean((phi - value) ** 2)) / len(phi)), []
+        return value, self._se_of_mean(phi - value), []
 
 
 def _linear_final(x: np.ndarray, ytil: np.ndarray, ttil: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -245,7 +244,7 @@ class RLearner(MetaLearner):
         z = ttil[:, None] * np.column_stack([np.ones(self.n_), self.x_ - xbar])
         bread = np.linalg.inv(z.T @ z / self.n_)
         psi = (z * resid[:, None]) @ bread[0] + (self.x_ - xbar) @ coef[1:]
-        return float(coef[0]), math.sqrt(float(psi @ psi)) / self.n_, []
+        return float(coef[0]), self._se_of_mean(psi), []
 
 
 LEARNERS: dict[str, type[MetaLearner]] = {
@@ -328,6 +327,7 @@ def _run(
     groups: int,
     missing: str,
     treated_level: Any,
+    cluster: Any = None,
     **settings: Any,
 ) -> Estimate:
     prep = prepare(
@@ -335,6 +335,7 @@ def _run(
         outcome=outcome,
         treatment=treatment,
         covariates=covariates,
+        cluster=cluster,
         extra={"subgroups": subgroups},
         missing=missing,
         treated_level=treated_level,
@@ -343,6 +344,11 @@ def _run(
     labels = prep.extra.get("subgroups") if subgroups is not None else None
     diagnostics = _diagnostics(fitted, groups, labels, subgroups)
     notes = [diagnostics["heterogeneity"]] if "heterogeneity" in diagnostics else []
+    if fitted.cluster_ is not None and "heterogeneity" in diagnostics:
+        notes.append(
+            "the heterogeneity tests (BLP, GATES, CLAN, subgroups, policy) treat rows as independent: their "
+            "intervals are not clustered"
+        )
     estimate = fitted.ate(diagnostics=diagnostics)
     if notes:
         import dataclasses
@@ -365,6 +371,7 @@ def _learner_function(kind: str, doc: str) -> Any:
         propensity_clip: float = DEFAULT_CLIP,
         groups: int = 5,
         subgroups: str | None = None,
+        cluster: str | None = None,
         level: float = 0.95,
         missing: str = "raise",
         treated_level: Any = None,
@@ -381,6 +388,7 @@ def _learner_function(kind: str, doc: str) -> Any:
             groups=groups,
             missing=missing,
             treated_level=treated_level,
+            cluster=cluster,
             learner=learner,
             propensity_learner=propensity_learner,
             final_learner=final_learner,
@@ -401,8 +409,10 @@ _FUNCTION_DOC = """
     ``learner`` fits the outcome models (a regressor preset - linear, lasso, gbm, rf - or a scikit-learn
     regressor), ``propensity_learner`` the propensity (default: gbm/rf with those presets, else logistic),
     ``final_learner`` the CATE model of the X, R and DR learners (default linear). ``folds``: cross-fitting
-    folds (a number, None for in-sample nuisances, or one fold label per row). ``random_state`` seeds
-    everything; ``n_jobs`` runs folds in parallel with identical numbers.
+    folds (a number, None for in-sample nuisances, or one fold label per row). ``cluster``: a column whose
+    clusters the folds keep whole and whose cluster-robust standard error the DR-learner and the R-learner
+    with a linear final stage give. ``random_state`` seeds everything; ``n_jobs`` runs folds in parallel
+    with identical numbers.
 
     The Estimate is the ATE (``ate()`` of the learner); ``diagnostics`` holds ``cate_summary``, the
     heterogeneity verdict (``heterogeneity``), ``blp``, ``gates`` (by ``groups`` CATE groups), ``clan``,

@@ -185,6 +185,7 @@ class _MethodFields(NamedTuple):
     plots: tuple[str, ...] = ()
     cli_options: tuple[Option, ...] = ()
     one_of: tuple[str, ...] = ()
+    compare_min_rows: int = 0
 
 
 class Method(_MethodFields):
@@ -201,7 +202,8 @@ class Method(_MethodFields):
     (empty ``cov_types``: it has no ``cov_type=``). ``renders`` are the diagnostics keys its report draws
     (each has a renderer in ``deconfound.report.sections``); ``plots`` the ``deconfound plot`` kinds that
     draw its result. ``cli_options`` are command-line options only this method has; ``one_of`` names
-    parameters of which the command line needs at least one.
+    parameters of which the command line needs at least one. ``compare_min_rows``: ``compare()`` without
+    a list of methods runs it from this many rows on (it still runs when named, or with ``--method``).
     """
 
     __slots__ = ()
@@ -522,7 +524,17 @@ _DML_IPW = (
     Option("trimming_threshold", "dml-irm, dml-iv: clip propensities to [c, 1-c] (default 0.01)", kind="float"),
     Option("normalize_ipw", "dml-irm, dml-iv: normalize the inverse probability weights", kind="bool", default=False),
 )
-_DML = {"designs": ("cross-section",), "needs_covariates": True, "family": "dml"}
+#: the default comparison runs double ML from this many rows on (docs/how-to/dml.md, "In the comparison"):
+#: on fewer, importing and cross-fitting the boosted learners costs more than the rest of the comparison,
+#: and five folds leave each arm a few hundred training rows, too few for the trees to add to the
+#: regression, weighting and matching estimates beside them
+DML_COMPARE_MIN_ROWS = 2_000
+_DML = {
+    "designs": ("cross-section",),
+    "needs_covariates": True,
+    "family": "dml",
+    "compare_min_rows": DML_COMPARE_MIN_ROWS,
+}
 REGISTRY["dml"] = Method(
     "deconfound.estimators.dml:dml", "Double ML (partially linear)", **_DML, cli_options=(*_DML_OPTIONS, _DML_SCORE)
 )

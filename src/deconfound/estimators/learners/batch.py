@@ -53,17 +53,21 @@ def cross_fit_many(jobs: Sequence[Job], *, n_jobs: int | None = None, message: s
 
     ``message`` announces the stage to the current progress object, which then advances task by task.
     """
-    tasks = []
-    for j, job in enumerate(jobs):
+    from .fast import cross_fit_fast, kind_of
+
+    planned = []
+    for job in jobs:
         y = np.asarray(job.y)
         if job.folds.n != len(y) or job.x.shape[0] != len(y):
             raise SpecificationError(f"the folds, features and target of {job.learner.argument} differ in length.")
         mask = None if job.train_mask is None else np.asarray(job.train_mask, dtype=bool)
+        places = []
         for fold in range(job.folds.k):
             train, test = _rows(job.folds, fold, mask)
             where = f" in fold {fold + 1} of {job.folds.k}" + (f" ({job.label})" if job.label else "")
             _check_training_rows(job.learner, y[train], where)
-            tasks.append((j, test, (job.learner, job.x, y, train, test, where)))
+            places.append((test, (job.learner, job.x, y, train, test, where)))
+        planned.append((y, mask, places))
     from ..._core.progress import LARGE_ROWS, SILENT, current
 
     # a small problem finishes before a progress line would be worth reading (as _core.progress.stage)
@@ -71,17 +75,36 @@ def cross_fit_many(jobs: Sequence[Job], *, n_jobs: int | None = None, message: s
     progress = current() if rows_used >= LARGE_ROWS else SILENT
     if message:
         progress.step(message)
+    total = sum(len(places) for _, _, places in planned)
+    done = 0
     out = [np.empty(len(job.y)) for job in jobs]
-    total = len(tasks)
-    if n_jobs is None or n_jobs == 1 or total <= 1:
-        for done, (j, test, args) in enumerate(tasks, 1):
+    tasks = []
+    for j, (job, (y, mask, places)) in enumerate(zip(jobs, planned)):
+        # our own least squares / logistic: all folds in this process from shared cross-products (.fast);
+        # a fold it declines is fitted the ordinary way below
+        fast = (
+            cross_fit_fast(job.learner, job.x, y, job.folds.assignment, job.folds.k, mask)
+            if kind_of(job.learner) and job.folds.blocks is None  # two-way: training rows are not the other folds
+            else [None] * job.folds.k
+        )
+        for (test, args), values in zip(places, fast):
+            if values is None:
+                tasks.append((j, test, args))
+            else:
+                out[j][test] = values
+                done += 1
+                progress.advance(done, total)
+    if n_jobs is None or n_jobs == 1 or len(tasks) <= 1:
+        for j, test, args in tasks:
             out[j][test] = _task(*args)
+            done += 1
             progress.advance(done, total)
         return out
     from joblib import Parallel, delayed
 
     results = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_task)(*args) for _, _, args in tasks)
-    for done, ((j, test, _), values) in enumerate(zip(tasks, results), 1):
+    for (j, test, _), values in zip(tasks, results):
         out[j][test] = values
+        done += 1
         progress.advance(done, total)
     return out

@@ -19,9 +19,10 @@ from .presets import Learner
 
 
 def _rows(folds: Folds, fold: int, train_mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    mask = folds.assignment == fold
-    keep = ~mask if train_mask is None else ~mask & train_mask
-    return np.flatnonzero(keep), np.flatnonzero(mask)
+    keep = folds.train_mask(fold)
+    if train_mask is not None:
+        keep &= train_mask
+    return np.flatnonzero(keep), folds.test(fold)
 
 
 def _check_training_rows(learner: Learner, y: np.ndarray, where: str) -> None:

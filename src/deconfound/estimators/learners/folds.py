@@ -11,6 +11,7 @@ splitters return them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,21 @@ class Folds:
     stratified: bool = False
     grouped: bool = False
     seed: int | None = None
+    #: two-way clusters: the fold of each row's first and second cluster (k_side folds each); fold
+    #: k1 * k_side + k2 tests the rows in both, and trains on the rows in neither (DoubleML's product of
+    #: cluster splits), so a training row shares no cluster with a test row
+    blocks: tuple[np.ndarray, np.ndarray] | None = None
+
+    @property
+    def k_side(self) -> int:
+        return self.k if self.blocks is None else math.isqrt(self.k)
+
+    def train_mask(self, fold: int) -> np.ndarray:
+        """The rows fold ``fold``'s models are fitted on."""
+        if self.blocks is None:
+            return self.assignment != fold
+        k1, k2 = divmod(fold, self.k_side)
+        return (self.blocks[0] != k1) & (self.blocks[1] != k2)
 
     @property
     def n(self) -> int:
@@ -43,12 +59,11 @@ class Folds:
         return np.flatnonzero(self.assignment == fold)
 
     def train(self, fold: int) -> np.ndarray:
-        return np.flatnonzero(self.assignment != fold)
+        return np.flatnonzero(self.train_mask(fold))
 
     def split(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         for fold in range(self.k):
-            mask = self.assignment == fold
-            yield np.flatnonzero(~mask), np.flatnonzero(mask)
+            yield self.train(fold), self.test(fold)
 
     def sizes(self) -> np.ndarray:
         return np.bincount(self.assignment, minlength=self.k)
@@ -79,8 +94,10 @@ def make_folds(
     random_state: Any = None,
     argument: str = "folds",
     labels: tuple[str, str] = ("positive", "negative"),
+    groups2: np.ndarray | None = None,
 ) -> Folds:
-    """K shuffled folds of ``n`` rows: stratified on a binary ``target``, or grouped by ``groups``.
+    """K shuffled folds of ``n`` rows: stratified on a binary ``target``, or grouped by ``groups``
+    (with ``groups2`` as well: two-way, the K x K product of the two cluster splits, see :class:`Folds`).
 
     ``random_state`` (None, int or Generator) seeds the shuffle; an int gives the folds of scikit-learn's
     ``StratifiedKFold`` / ``KFold(shuffle=True, random_state=...)``. ``argument`` and ``labels`` (the two
@@ -99,7 +116,16 @@ def make_folds(
         if g < k:
             raise DataError(f"{argument}={k} folds of whole clusters need at least {k} clusters; there are {g}.")
         per_group = _assignment(g, KFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(g)), k)
-        return Folds(per_group[inverse.ravel()], k, stratified=False, grouped=True, seed=seed)
+        first = per_group[inverse.ravel()]
+        if groups2 is None:
+            return Folds(first, k, stratified=False, grouped=True, seed=seed)
+        _, inverse2 = np.unique(np.asarray(groups2), return_inverse=True)
+        g2 = int(inverse2.max()) + 1 if n else 0
+        if g2 < k:
+            raise DataError(f"{argument}={k} folds of whole clusters need at least {k} clusters; the second has {g2}.")
+        splitter = KFold(n_splits=k, shuffle=True, random_state=derive_seed(seed, "second cluster"))
+        second = _assignment(g2, splitter.split(np.zeros(g2)), k)[inverse2.ravel()]
+        return two_way_folds(first, second, k, seed)
     if n < k:
         raise DataError(f"{argument}={k} folds need at least {k} rows; there are {n}.")
     codes = _binary(target)
@@ -116,6 +142,12 @@ def make_folds(
     return Folds(_assignment(n, splitter_kf.split(np.zeros(n)), k), k, seed=seed)
 
 
+def two_way_folds(first: np.ndarray, second: np.ndarray, k_side: int, seed: int | None = None) -> Folds:
+    """Two-way folds from the fold of each row's first and second cluster (``k_side`` folds each)."""
+    first, second = first.astype(np.int64), second.astype(np.int64)
+    return Folds(first * k_side + second, k_side * k_side, grouped=True, seed=seed, blocks=(first, second))
+
+
 def repeated_folds(
     n: int,
     *,
@@ -126,6 +158,7 @@ def repeated_folds(
     random_state: Any = None,
     argument: str = "folds",
     labels: tuple[str, str] = ("positive", "negative"),
+    groups2: np.ndarray | None = None,
 ) -> list[Folds]:
     """``repeats`` independent splits (repeated cross-fitting): the first seeded with the root seed (so it
     equals :func:`make_folds` with the same ``random_state``), repetition r with ``derive_seed(seed,
@@ -141,6 +174,7 @@ def repeated_folds(
             random_state=derive_seed(seed, "repeat", r) if r else seed,
             argument=argument,
             labels=labels,
+            groups2=groups2,
         )
         for r in range(repeats)
     ]

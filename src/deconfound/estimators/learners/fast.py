@@ -1,0 +1,121 @@
+"""Cross-fitting our own least squares and logistic learners without refitting from scratch per fold.
+
+Least squares: the centered cross-products of each fold's rows (one pass over the data for all K folds;
+:class:`~deconfound._core.passes.CrossProducts` merge exactly with ``+``) give every fold's training
+cross-products as the merge of the other K - 1 folds', so the K fits cost one pass and K small solves
+instead of K passes over (K - 1)/K of the rows and K copies of the training rows. Logistic regression:
+fold k's Newton iterations start from fold k - 1's coefficients (the training rows overlap in (K - 2)/K
+of the data), which halves the iterations; the maximum is the same.
+
+Anything unusual - a rank-deficient or ill-conditioned fold (which least squares would refine), too few
+rows, a failed or separated logistic fit, a target that is not 0/1 - returns None for that fold and the
+caller fits it the ordinary way, which gives the ordinary error message or the refined solution. The
+path does not depend on ``n_jobs`` (it runs in the calling process), so numbers stay bit-identical with
+any number of workers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..._core import linalg
+from ..._core.least_squares import REFINE_ABOVE
+from ..._core.passes import Coordinates, CrossProducts, block_products, check_rank
+from ...errors import DeconfoundError
+from .linear import LeastSquaresRegressor, LogisticClassifier, _design
+from .presets import Learner
+
+
+def kind_of(learner: Learner) -> str | None:
+    """ "ols" or "logistic" for our own learners with an intercept (the presets), else None."""
+    template = learner.template
+    if type(template) is LeastSquaresRegressor and template.fit_intercept:
+        return "ols"
+    if type(template) is LogisticClassifier and template.fit_intercept and learner.kind == "classifier":
+        return "logistic"
+    return None
+
+
+def _with_constant(x: np.ndarray) -> np.ndarray:
+    out = np.empty((x.shape[0], x.shape[1] + 1), order="F")
+    out[:, 0] = 1.0
+    out[:, 1:] = x
+    return out
+
+
+def _ols_solve(cp: CrossProducts) -> np.ndarray | None:
+    """Coefficients (constant first) from cross-products, or None where fit_ols would refuse or refine."""
+    if cp.n <= len(cp.names):
+        return None
+    coords = Coordinates.from_products(cp)
+    try:
+        check_rank(cp, (), coords)
+    except DeconfoundError:
+        return None
+    ztz, zty = coords.system(cp)
+    if linalg.condition_number(linalg.equilibrate(ztz)) ** 2 > REFINE_ABOVE:
+        return None
+    beta_z, _ = linalg.solve_spd(ztz, zty)
+    return coords.transform @ beta_z
+
+
+def ols_folds(
+    x: np.ndarray, y: np.ndarray, assignment: np.ndarray, k: int, mask: np.ndarray | None
+) -> list[np.ndarray | None]:
+    """Each fold's out-of-fold predictions (None for a fold to fit the ordinary way)."""
+    names = ["(intercept)", *[f"x{j}" for j in range(x.shape[1])]]
+    tests, cps = [], []
+    for fold in range(k):
+        in_fold = assignment == fold
+        tests.append(np.flatnonzero(in_fold))
+        rows = tests[-1] if mask is None else np.flatnonzero(in_fold & mask)
+        cps.append(block_products(_with_constant(x[rows]), y[rows], None, names))
+    out: list[np.ndarray | None] = []
+    for fold in range(k):
+        train = CrossProducts.empty(names)
+        for other in range(k):
+            if other != fold:
+                train = train + cps[other]
+        beta = _ols_solve(train)
+        out.append(None if beta is None else x[tests[fold]] @ beta[1:] + beta[0])
+    return out
+
+
+def logistic_folds(
+    x: np.ndarray, y: np.ndarray, assignment: np.ndarray, k: int, mask: np.ndarray | None
+) -> list[np.ndarray | None]:
+    """Each fold's out-of-fold P(y = 1), fold k started from fold k - 1's coefficients (None: fit it the
+    ordinary way)."""
+    from ..._core.logistic import fit_logistic, predict
+
+    if not np.all((y == 0.0) | (y == 1.0)):
+        return [None] * k
+    out: list[np.ndarray | None] = []
+    start = None
+    for fold in range(k):
+        in_fold = assignment == fold
+        keep = ~in_fold if mask is None else ~in_fold & mask
+        train = np.flatnonzero(keep)
+        target = y[train].astype(np.float64)
+        if not 0.0 < float(target.mean()) < 1.0:
+            out.append(None)
+            continue
+        try:
+            fit = fit_logistic(_design(x[train], True), target, start=start, what="the logistic learner")
+        except DeconfoundError:
+            out.append(None)
+            continue
+        start = fit.coef
+        _, p = predict(_design(x[np.flatnonzero(in_fold)], True), fit.coef)
+        out.append(p if np.all(np.isfinite(p)) else None)
+    return out
+
+
+def cross_fit_fast(learner: Learner, x: np.ndarray, y: np.ndarray, assignment: np.ndarray, k: int, mask) -> list:
+    """Per fold: the out-of-fold predictions, or None where the ordinary fit must run."""
+    kind = kind_of(learner)
+    if kind == "ols":
+        return ols_folds(x, np.asarray(y, dtype=np.float64), assignment, k, mask)
+    if kind == "logistic":
+        return logistic_folds(x, np.asarray(y, dtype=np.float64), assignment, k, mask)
+    return [None] * k
