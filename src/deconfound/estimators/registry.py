@@ -534,6 +534,7 @@ _DML = {
     "needs_covariates": True,
     "family": "dml",
     "compare_min_rows": DML_COMPARE_MIN_ROWS,
+    "renders": ("nuisance_quality", "spread"),
 }
 REGISTRY["dml"] = Method(
     "deconfound.estimators.dml:dml", "Double ML (partially linear)", **_DML, cli_options=(*_DML_OPTIONS, _DML_SCORE)
