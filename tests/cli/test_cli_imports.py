@@ -14,8 +14,9 @@ import deconfound as dc
 
 SRC = str(Path(dc.__file__).resolve().parent.parent)
 
-#: modules an OLS estimate never needs: each costs a large share of a second to import
-NOT_FOR_OLS = ("scipy.stats", "sklearn", "matplotlib", "numba", "statsmodels", "formulaic", "jinja2")
+#: modules an OLS estimate never needs: each costs a large share of a second to import (scipy: its array API
+#: layer touches most of NumPy; the t and F tails and the small solves run without it)
+NOT_FOR_OLS = ("scipy", "sklearn", "matplotlib", "numba", "statsmodels", "formulaic", "jinja2")
 
 
 @pytest.fixture(scope="module")

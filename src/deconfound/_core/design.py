@@ -100,14 +100,15 @@ class Design:
         if isinstance(columns, np.ndarray) and columns.ndim == 2:
             columns = [columns[:, j] for j in range(columns.shape[1])]
         m = len(columns)
-        arrays = {f"v{j}": col for j, col in enumerate(columns) if isinstance(col, np.ndarray)}
+        per_row = [not np.isscalar(col) for col in columns]  # arrays, or row expressions read by blocks
+        arrays = {f"v{j}": col for j, col in enumerate(columns) if per_row[j]}
         scratch: dict[str, np.ndarray | None] = {"rhs": None, "buf": None}
 
         def kernel(part: rows.Partition) -> np.ndarray:
             rhs = scratch["rhs"] = rows.scratch(scratch["rhs"], part.n, m)
             block = rhs[: part.n]
             for j, col in enumerate(columns):
-                block[:, j] = part[f"v{j}"] if isinstance(col, np.ndarray) else col
+                block[:, j] = part[f"v{j}"] if per_row[j] else col
             out = np.zeros((self.k, m))
             matrix = part.matrix()
             if matrix is None:

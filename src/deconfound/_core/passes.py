@@ -25,7 +25,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.linalg import blas
 
 from ..errors import CollinearityError, DataError
 from . import linalg, rows
@@ -129,7 +128,7 @@ def _gram(a: np.ndarray) -> np.ndarray:
     """a'a for a column-major block (BLAS syrk: half the work of a general product)."""
     if a.shape[0] == 0:
         return np.zeros((a.shape[1], a.shape[1]))
-    upper = blas.dsyrk(1.0, a, trans=1)
+    upper = a.T @ a  # NumPy hands a'a to BLAS syrk (the bits of scipy's dsyrk, without importing scipy.linalg)
     return np.triu(upper) + np.triu(upper, 1).T
 
 

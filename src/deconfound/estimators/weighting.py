@@ -27,7 +27,7 @@ import pandas as pd
 from .._core.design import Design, constant_part
 from .._core.least_squares import fit_ols
 from .._core.logistic import predict_index
-from .._core.mestimation import FirstStep, Ratio, effect
+from .._core.mestimation import FirstStep, Ratio, RowExpr, effect
 from .._core.options import check_level, check_option
 from ..diagnostics.balance import balance_before_after, balance_warnings
 from ..errors import DataError, SpecificationError
@@ -84,57 +84,136 @@ def _ps_parts(setup: Setup, s: np.ndarray | None) -> tuple[np.ndarray, FirstStep
 # --------------------------------------------------------------------------------------------------
 
 
-def _ipw_ratios(t: np.ndarray, e: np.ndarray, y: np.ndarray, estimand: str, weighting: str) -> tuple[Ratio, Ratio]:
-    one = None  # c = 1 (made only for Horvitz-Thompson, whose denominators are counts)
+def _ipw_parts(estimand: str) -> tuple[Any, Any, Any, Any]:
+    """(a1, g1, a0, g0) of an IPW estimand as functions of (t, e): each arm's weight a and its derivative
+    g with respect to the propensity index (None where the weight does not depend on it)."""
     if estimand == "ATE":
-        a1, g1 = t / e, -t * (1.0 - e) / e
-        a0, g0 = (1.0 - t) / (1.0 - e), (1.0 - t) * e / (1.0 - e)
-        c1 = c0 = one
-    elif estimand == "ATT":
-        a1, g1 = t, None
-        a0 = (1.0 - t) * e / (1.0 - e)
-        g0 = a0  # d a0 / d index = a0 (the odds e / (1 - e))
-        c1 = c0 = t
-    elif estimand == "ATC":
-        a1, g1 = t * (1.0 - e) / e, -t * (1.0 - e) / e
-        a0, g0 = 1.0 - t, None
-        c1 = c0 = 1.0 - t
-    else:  # ATO: overlap weights, always normalised
-        a1, g1 = t * (1.0 - e), -t * e * (1.0 - e)
-        a0, g0 = (1.0 - t) * e, (1.0 - t) * e * (1.0 - e)
-        weighting = "hajek"
-        c1 = c0 = one
-    if weighting == "hajek":
-        h1, h0 = a1 * y, a0 * y
         return (
-            Ratio(h1, a1, None if g1 is None else g1 * y, g1),
-            Ratio(h0, a0, None if g0 is None else (h0 if g0 is a0 else g0 * y), g0),
+            lambda t, e: t / e,
+            lambda t, e: -t * (1.0 - e) / e,
+            lambda t, e: (1.0 - t) / (1.0 - e),
+            lambda t, e: (1.0 - t) * e / (1.0 - e),
         )
-    if c1 is None:
-        c1 = c0 = np.ones_like(t)
-    assert c0 is not None
-    return Ratio(a1 * y, c1, None if g1 is None else g1 * y), Ratio(a0 * y, c0, None if g0 is None else g0 * y)
+    if estimand == "ATT":
+        odds = _control_odds  # d a0 / d index = a0 (the odds e / (1 - e))
+        return (_treated, None, odds, odds)
+    if estimand == "ATC":
+        return (
+            lambda t, e: t * (1.0 - e) / e,
+            lambda t, e: -t * (1.0 - e) / e,
+            lambda t, e: 1.0 - t,
+            None,
+        )
+    return (  # ATO: overlap weights
+        lambda t, e: t * (1.0 - e),
+        lambda t, e: -t * e * (1.0 - e),
+        lambda t, e: (1.0 - t) * e,
+        lambda t, e: (1.0 - t) * e * (1.0 - e),
+    )
+
+
+def _treated(t: np.ndarray, e: np.ndarray) -> np.ndarray:
+    return t
+
+
+def _control_odds(t: np.ndarray, e: np.ndarray) -> np.ndarray:
+    return (1.0 - t) * e / (1.0 - e)
+
+
+def _times_y(f: Any) -> Any:
+    return lambda t, e, y: f(t, e) * y
+
+
+def _ipw_ratios(t: np.ndarray, e: np.ndarray, y: np.ndarray, estimand: str, weighting: str) -> tuple[Ratio, Ratio]:
+    """The two potential-outcome means as ratios of row expressions of (t, e, y): the passes of
+    :func:`effect` evaluate them block by block, so no weight or derivative is held for every row."""
+    a1, g1, a0, g0 = _ipw_parts(estimand)
+    if estimand == "ATO":  # overlap weights are always normalised
+        weighting = "hajek"
+
+    def expr(f: Any, times_y: bool = False) -> RowExpr:
+        return RowExpr(_times_y(f), t, e, y) if times_y else RowExpr(f, t, e)
+
+    def maybe(f: Any, times_y: bool = False) -> RowExpr | None:
+        return None if f is None else expr(f, times_y)
+
+    if weighting == "hajek":
+        return (
+            Ratio(expr(a1, True), expr(a1), maybe(g1, True), maybe(g1)),
+            Ratio(expr(a0, True), expr(a0), maybe(g0, True), maybe(g0)),
+        )
+    # Horvitz-Thompson: the denominators are counts (all rows, the treated or the controls)
+    c1 = c0 = {"ATE": _ones, "ATT": _treated, "ATC": lambda t, e: 1.0 - t}[estimand]
+    return (
+        Ratio(expr(a1, True), expr(c1), maybe(g1, True)),
+        Ratio(expr(a0, True), expr(c0), maybe(g0, True)),
+    )
+
+
+def _ones(t: np.ndarray, e: np.ndarray) -> np.ndarray:
+    return np.ones_like(t)
 
 
 def _aipw_ratios(t, e, y, m, estimand: str) -> tuple[Ratio, Ratio]:
-    one = np.ones_like(t)
+    """AIPW's two means as ratios of row expressions of (t, e, y and the outcome models' fitted values),
+    evaluated block by block by :func:`effect`."""
     if estimand == "ATE":
-        r1 = t * (y - m[1.0]["fitted"]) / e
-        r0 = (1.0 - t) * (y - m[0.0]["fitted"]) / (1.0 - e)
+        f1, f0 = m[1.0]["fitted"], m[0.0]["fitted"]
+
+        def r1(t, e, y, f):  # the treated's weighted residual
+            return t * (y - f) / e
+
+        def r0(t, e, y, f):
+            return (1.0 - t) * (y - f) / (1.0 - e)
+
+        ones = RowExpr(_ones, t, e)
         return (
-            Ratio(m[1.0]["fitted"] + r1, one, -r1 * (1.0 - e), None, 1.0, 1.0 - t / e),
-            Ratio(m[0.0]["fitted"] + r0, one, r0 * e, None, 0.0, 1.0 - (1.0 - t) / (1.0 - e)),
+            Ratio(
+                RowExpr(lambda t, e, y, f: f + r1(t, e, y, f), t, e, y, f1),
+                ones,
+                RowExpr(lambda t, e, y, f: -r1(t, e, y, f) * (1.0 - e), t, e, y, f1),
+                None,
+                1.0,
+                RowExpr(lambda t, e: 1.0 - t / e, t, e),
+            ),
+            Ratio(
+                RowExpr(lambda t, e, y, f: f + r0(t, e, y, f), t, e, y, f0),
+                ones,
+                RowExpr(lambda t, e, y, f: r0(t, e, y, f) * e, t, e, y, f0),
+                None,
+                0.0,
+                RowExpr(lambda t, e: 1.0 - (1.0 - t) / (1.0 - e), t, e),
+            ),
         )
     # ATT: treated minus their predicted untreated outcome, corrected by odds-weighted control residuals
     # (ATC: the mirror image); the odds weights are normalised within the control group
     arm, other = (1.0, 0.0) if estimand == "ATT" else (0.0, 1.0)
-    own = t if arm == 1.0 else 1.0 - t
-    odds = e / (1.0 - e) if arm == 1.0 else (1.0 - e) / e
+    fitted = m[other]["fitted"]
     sign = 1.0 if arm == 1.0 else -1.0  # d odds / d index = sign * odds
-    resid = y - m[other]["fitted"]
-    w_other = (1.0 - own) * odds
-    first = Ratio(own * resid, own, None, None, other, -own)
-    second = Ratio(w_other * resid, w_other, sign * w_other * resid, sign * w_other, other, -w_other)
+
+    def own(t, e):
+        return t if arm == 1.0 else 1.0 - t
+
+    def w_other(t, e):
+        odds = e / (1.0 - e) if arm == 1.0 else (1.0 - e) / e
+        return (1.0 - own(t, e)) * odds
+
+    first = Ratio(
+        RowExpr(lambda t, e, y, f: own(t, e) * (y - f), t, e, y, fitted),
+        RowExpr(own, t, e),
+        None,
+        None,
+        other,
+        RowExpr(lambda t, e: -own(t, e), t, e),
+    )
+    second = Ratio(
+        RowExpr(lambda t, e, y, f: w_other(t, e) * (y - f), t, e, y, fitted),
+        RowExpr(w_other, t, e),
+        RowExpr(lambda t, e, y, f: sign * w_other(t, e) * (y - f), t, e, y, fitted),
+        RowExpr(lambda t, e: sign * w_other(t, e), t, e),
+        other,
+        RowExpr(lambda t, e: -w_other(t, e), t, e),
+    )
     return first, second
 
 
