@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from . import kernels
 
@@ -34,8 +33,10 @@ DEMEAN_MAX_ITER = 10_000
 
 def factorize(values: np.ndarray) -> tuple[np.ndarray, int]:
     """Integer codes 0..G-1 (in order of first appearance) and G, for any hashable values."""
-    codes, uniques = pd.factorize(np.asarray(values), sort=False)
-    return codes.astype(np.intp, copy=False), len(uniques)
+    from .codes import factorize as fast_factorize
+
+    codes, uniques = fast_factorize(values)
+    return codes, len(uniques)
 
 
 def drop_singletons(codes: Sequence[np.ndarray]) -> np.ndarray:

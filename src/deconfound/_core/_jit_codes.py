@@ -1,0 +1,27 @@
+"""Compiled integer coding (numba). Imported only by ``codes.py`` when the compiled kernels run."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def first_appearance(values, lo, span):  # pragma: no cover - compiled
+    """(codes, row of each code's first appearance) of integers in lo .. lo + span - 1, codes numbered in
+    order of first appearance."""
+    table = np.full(span, -1, np.int64)
+    n = values.shape[0]
+    codes = np.empty(n, np.intp)
+    first = np.empty(min(n, span), np.int64)
+    g = 0
+    for i in range(n):
+        k = values[i] - lo
+        c = table[k]
+        if c < 0:
+            c = g
+            table[k] = g
+            first[g] = i
+            g += 1
+        codes[i] = c
+    return codes, first[:g]
