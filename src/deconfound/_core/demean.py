@@ -158,7 +158,11 @@ class Demeaner:
             x = _irons_tuck(x, px, ppx)
         return x, sweeps, False
 
-    def _demean_compiled(self, x: np.ndarray) -> tuple[np.ndarray, int, bool]:
+    def _demean_compiled(
+        self, x: np.ndarray, scratch: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> tuple[np.ndarray, int, bool]:
+        """Compiled alternating projections on ``x`` (overwritten). With ``scratch`` (two columns like x)
+        the result is written into ``x`` itself, using the scratch columns for the iterates."""
         from . import _jit_demean
 
         if self._small_codes is None:  # int32 when they fit: less memory to read per sweep
@@ -172,7 +176,10 @@ class Demeaner:
         if len(codes) == 1:
             _jit_demean.sweep(x, x, codes, inv, w, has_w, sums)
             return x, 1, True
-        limit = self.tol * max(float(np.abs(x).max()), 1e-300)
+        limit = self.tol * max(float(x.max()), -float(x.min()), 1e-300)  # max |x| without a temporary
+        if scratch is not None:
+            sweeps, ok = _jit_demean.demean_in_place(x, codes, inv, w, has_w, sums, limit, self.max_iter, *scratch)
+            return x, int(sweeps), bool(ok)
         out, sweeps, ok = _jit_demean.demean(x, codes, inv, w, has_w, sums, limit, self.max_iter)
         return out, int(sweeps), bool(ok)
 
@@ -182,6 +189,14 @@ class Demeaner:
         out = np.empty(matrix.shape, dtype=np.float64, order="F")
         iterations = []
         converged = True
+        if kernels.compiled() and self.codes and matrix.size:  # each column demeaned where it is returned
+            scratch = (np.empty(matrix.shape[0]), np.empty(matrix.shape[0]))
+            for j in range(matrix.shape[1]):
+                out[:, j] = matrix[:, j]
+                _, its, ok = self._demean_compiled(out[:, j], scratch)
+                iterations.append(its)
+                converged &= ok
+            return out, DemeanInfo(tuple(iterations), converged)
         for j in range(matrix.shape[1]):
             out[:, j], its, ok = self.demean(matrix[:, j])
             iterations.append(its)
