@@ -420,10 +420,10 @@ def _nearest_kd_profiles(
     if exclude_self:
         tz, t_inv = pz, p_inv
     else:
-        target = _distinct_rows(z) if len(z) > 1 else (np.asarray(z, dtype=np.float64), np.zeros(1, np.int64))
-        if target is None:
+        found = _distinct_rows(z) if len(z) > 1 else (np.asarray(z, dtype=np.float64), np.zeros(1, np.int64))
+        if found is None:
             return None
-        tz, t_inv = target
+        tz, t_inv = found
     if len(tz) * len(pz) > PROFILE_CELLS:
         return None
     d2 = np.zeros((len(tz), len(pz)))
