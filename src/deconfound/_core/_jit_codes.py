@@ -25,3 +25,14 @@ def first_appearance(values, lo, span):  # pragma: no cover - compiled
             g += 1
         codes[i] = c
     return codes, first[:g]
+
+
+@njit(cache=True)
+def increasing_within(unit, period):  # pragma: no cover - compiled
+    """True when ``unit`` never decreases and ``period`` strictly increases within each unit (one pass)."""
+    for i in range(1, unit.shape[0]):
+        if unit[i] < unit[i - 1]:
+            return False
+        if unit[i] == unit[i - 1] and period[i] <= period[i - 1]:
+            return False
+    return True

@@ -45,6 +45,8 @@ def drop_singletons(codes: Sequence[np.ndarray]) -> np.ndarray:
     keep = np.ones(n, dtype=bool)
     if len(codes) == 0:
         return keep
+    if not any(bool((np.bincount(c) == 1).any()) for c in codes if len(c)):
+        return keep  # no group of any factor holds a single row: nothing to drop (the usual panel)
     while True:
         changed = False
         for c in codes:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .._core import kernels
 from .._core.codes import factorize
 from ..errors import DataError
 
@@ -86,6 +87,10 @@ def _increasing_within_units(ucodes: np.ndarray, pcodes: np.ndarray) -> bool:
     (unit, period) pair repeats, which one pass shows without counting every pair."""
     if len(ucodes) < 2:
         return True
+    if kernels.compiled():  # one pass, no temporaries
+        from .._core import _jit_codes
+
+        return bool(_jit_codes.increasing_within(ucodes, pcodes))
     du = np.diff(ucodes)
     if (du < 0).any():
         return False
