@@ -735,7 +735,7 @@ def scan_schema(
         notes += [code.note] if code.note else []
     cov_codes, cov_notes = _covariate_codes(sub, covariates)
     notes += cov_notes
-    levels = tuple(pd.Index(pd.factorize(sub[c], sort=False)[1]) for c in cluster)
+    levels = tuple(pd.Index(_distinct(sub[c])) for c in cluster)
     schema = Schema(
         outcome,
         treatment,
@@ -776,6 +776,23 @@ def _zero_weights(frame: pd.DataFrame, weights: str | None, missing: np.ndarray)
     return zero
 
 
+def _distinct(column: pd.Series) -> Any:
+    """The distinct values of a cluster column in order of first appearance (integer keys without hashing)."""
+    if column.dtype.kind in "iu":
+        from ._core.codes import factorize
+
+        return factorize(column.to_numpy())[1]
+    return pd.factorize(column, sort=False)[1]
+
+
+def _level_codes(levels: pd.Index, column: pd.Series) -> np.ndarray:
+    """Each row's position among a cluster column's levels (a subtraction when they are lo, lo + 1, ...)."""
+    from ._core.codes import range_indexer
+
+    codes = range_indexer(levels, column.to_numpy()) if column.dtype.kind in "iu" else None
+    return (levels.get_indexer(column) if codes is None else codes).astype(np.int64, copy=False)
+
+
 def encode_rows(schema: Schema, rows: pd.DataFrame) -> Encoded:
     """The per-partition encode step: the arrays of ``rows`` (rows the schema pass kept) by role."""
     n = len(rows)
@@ -786,8 +803,7 @@ def encode_rows(schema: Schema, rows: pd.DataFrame) -> Encoded:
         parts=_covariate_parts(schema.covariates, rows),
         weights=None if schema.weights is None else _as_float(rows[schema.weights]),
         clusters=tuple(
-            levels.get_indexer(rows[c]).astype(np.int64)
-            for c, levels in zip(schema.cluster_names, schema.cluster_levels, strict=True)
+            _level_codes(levels, rows[c]) for c, levels in zip(schema.cluster_names, schema.cluster_levels, strict=True)
         ),
         extra={role: rows[col].to_numpy() for role, col in schema.extra.items()},
     )

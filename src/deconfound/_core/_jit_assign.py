@@ -110,19 +110,40 @@ def greedy_sorted(xt, gt, xs, gs, cal):  # pragma: no cover - compiled
     prev = np.arange(-1, m - 1)
     nxt = np.arange(1, m + 1)
     nxt[m - 1] = -1
-    version = np.zeros(m, np.int64)
-    cap = m + 4 * min(xt.shape[0], xs.shape[0]) + 4
-    h = np.empty((cap, 3), np.int64)
-    bits = np.empty(1)
-    ibits = bits.view(np.int64)
-    size = 0
-    for a in range(m - 1):
-        size = _candidate(a, a + 1, kind, grp, val, lo, hi, version, cal, h, size, bits, ibits)
     n_pairs = min(xt.shape[0], xs.shape[0])
     out_t = np.empty(n_pairs, np.int64)
     out_p = np.empty(n_pairs, np.int64)
     out_d = np.empty(n_pairs)
-    made = 0
+    made = _heap_finish(kind, grp, val, lo, hi, prev, nxt, cal, out_t, out_p, out_d, 0)
+    return out_t[:made], out_p[:made], out_d[:made]
+
+
+@njit(cache=True)
+def _heap_finish(kind, grp, val, lo, hi, prev, nxt, cal, out_t, out_p, out_d, made):  # pragma: no cover
+    """Closest pair first over the alive nodes of the linked list (prev/nxt; a node is alive while
+    lo < hi): a heap of adjacent candidate pairs. Appends the pairs to out_* from ``made``; returns the
+    new count."""
+    m = kind.shape[0]
+    version = np.zeros(m, np.int64)
+    first = -1
+    alive = 0
+    for a in range(m):
+        if lo[a] < hi[a]:
+            alive += 1
+            if first < 0:
+                first = a
+        else:
+            version[a] = -1
+    cap = alive + 4 * out_t.shape[0] + 4
+    h = np.empty((cap, 3), np.int64)
+    bits = np.empty(1)
+    ibits = bits.view(np.int64)
+    size = 0
+    a = first
+    while a >= 0 and nxt[a] >= 0:
+        size = _candidate(a, nxt[a], kind, grp, val, lo, hi, version, cal, h, size, bits, ibits)
+        a = nxt[a]
+    chain = np.empty(4, np.int64)
     while size > 0:
         ibits[0] = h[0, 0]
         d, pair, a = bits[0], h[0, 1], h[0, 2]
@@ -149,7 +170,6 @@ def greedy_sorted(xt, gt, xs, gs, cal):  # pragma: no cover - compiled
                     prev[q] = p
                 version[node] = -1
         # the adjacencies between left .. right changed: candidates for each consecutive alive pair
-        chain = np.empty(4, np.int64)
         c = 0
         for node in (left, a, b, right):
             if node >= 0 and version[node] >= 0:
@@ -157,7 +177,7 @@ def greedy_sorted(xt, gt, xs, gs, cal):  # pragma: no cover - compiled
                 c += 1
         for r in range(c - 1):
             size = _candidate(chain[r], chain[r + 1], kind, grp, val, lo, hi, version, cal, h, size, bits, ibits)
-    return out_t[:made], out_p[:made], out_d[:made]
+    return made
 
 
 @njit(cache=True, inline="always")
@@ -180,3 +200,109 @@ def _candidate(a, b, kind, grp, val, lo, hi, version, cal, h, size, bits, ibits)
         return size
     bits[0] = d + 0.0  # -0.0 -> +0.0: equal distances get equal bits
     return _push(h, size, ibits[0], _pair(a, b, kind, lo, hi), a)
+
+
+
+
+#: how many same-side nodes the sweep looks past for a unit's nearest unit of the other side
+SCAN = 64
+
+
+@njit(cache=True)
+def _reach(node, step, kind, grp, val, lo, hi, prev, nxt):  # pragma: no cover - compiled
+    """Distance from ``node`` to the nearest alive node of the other side in direction ``step`` (+1 right,
+    -1 left) within its group: a lower bound on any pair ``node`` can ever make on that side (-1.0 when the
+    search gives up after SCAN nodes of its own side: no bound)."""
+    q = nxt[node] if step > 0 else prev[node]
+    for _ in range(SCAN):
+        if q < 0 or grp[q] != grp[node]:
+            return np.inf
+        if kind[q] != kind[node]:
+            return val[q] - val[node] if step > 0 else val[node] - val[q]
+        q = nxt[q] if step > 0 else prev[q]
+    return -1.0
+
+
+@njit(cache=True)
+def greedy_sorted_linear(xt, gt, xs, gs, cal):  # pragma: no cover - compiled
+    """The pairs of :func:`greedy_sorted` (same arguments, same pairs, in another order), most of them in
+    one linear sweep.
+
+    A candidate pair of adjacent nodes (a, c) is one the closest-pair-first rule makes as it stands when
+    its distance is strictly below every distance a or c can ever have to another partner: below the
+    distance from a to the nearest unit of the other side on its left, and from c to the nearest on its
+    right (units only leave, so later partners are farther). The sweep from the left makes every such pair
+    it meets and steps back to the candidates before it (whose bounds the pair can raise); ties of distance
+    and long stretches of one side are left to the heap of :func:`greedy_sorted`, which finishes the
+    remaining units. On continuous scores the sweep makes almost every pair.
+    """
+    kind, grp, val, lo, hi = _runs(xt, gt, xs, gs)
+    m = kind.shape[0]
+    prev = np.arange(-1, m - 1)
+    nxt = np.arange(1, m + 1)
+    nxt[m - 1] = -1
+    n_pairs = min(xt.shape[0], xs.shape[0])
+    out_t = np.empty(n_pairs, np.int64)
+    out_p = np.empty(n_pairs, np.int64)
+    out_d = np.empty(n_pairs)
+    made = 0
+    c = 1 if m > 1 else -1  # the candidate looked at is (prev[c], c)
+    while c >= 0:
+        a = prev[c]
+        if a < 0 or kind[a] == kind[c] or grp[a] != grp[c]:
+            c = nxt[c]
+            continue
+        d = val[c] - val[a] + 0.0
+        if not (d <= cal and d < np.inf):
+            c = nxt[c]
+            continue
+        left = _reach(a, -1, kind, grp, val, lo, hi, prev, nxt)
+        if not d < left:
+            c = nxt[c]
+            continue
+        right = _reach(c, 1, kind, grp, val, lo, hi, prev, nxt)
+        if not d < right:
+            c = nxt[c]
+            continue
+        pair = _pair(a, c, kind, lo, hi)
+        out_t[made], out_p[made], out_d[made] = pair & 0xFFFFFFFF, pair >> 32, d
+        made += 1
+        lo[c] += 1  # c: the target run's next member, or a pool run on the right: its lowest free member
+        if kind[a] == 0:
+            lo[a] += 1  # target run a: its next member
+        else:
+            hi[a] -= 1  # pool run a, target run c on its right: the pool run's highest free member
+        nxt_c = nxt[c]
+        for node in (a, c):
+            if lo[node] >= hi[node]:  # empty: unlink
+                p, q = prev[node], nxt[node]
+                if p >= 0:
+                    nxt[p] = q
+                if q >= 0:
+                    prev[q] = p
+        # look again from the candidate before a's stretch of its own side (its bound may have grown)
+        back = a if lo[a] < hi[a] else prev[a]
+        if back < 0:
+            c = nxt_c if lo[c] >= hi[c] else c
+            continue
+        for _ in range(SCAN + 1):
+            p = prev[back]
+            if p < 0 or kind[p] != kind[back]:
+                break
+            back = p
+        c = back
+    return out_t[:made], out_p[:made], out_d[:made], kind, grp, val, lo, hi, prev, nxt
+
+
+@njit(cache=True)
+def greedy_sorted_fast(xt, gt, xs, gs, cal):  # pragma: no cover - compiled
+    """:func:`greedy_sorted_linear`'s sweep, then the heap on the units it left."""
+    out_t, out_p, out_d, kind, grp, val, lo, hi, prev, nxt = greedy_sorted_linear(xt, gt, xs, gs, cal)
+    made = out_t.shape[0]
+    n_pairs = min(xt.shape[0], xs.shape[0])
+    all_t = np.empty(n_pairs, np.int64)
+    all_p = np.empty(n_pairs, np.int64)
+    all_d = np.empty(n_pairs)
+    all_t[:made], all_p[:made], all_d[:made] = out_t, out_p, out_d
+    made = _heap_finish(kind, grp, val, lo, hi, prev, nxt, cal, all_t, all_p, all_d, made)
+    return all_t[:made], all_p[:made], all_d[:made]

@@ -82,11 +82,25 @@ def _irons_tuck(x, px, ppx):  # pragma: no cover - compiled
 def demean(x, codes, inv, w, has_w, sums, limit, max_iter):  # pragma: no cover - compiled
     """Alternating projections with Irons-Tuck acceleration on ``x`` (overwritten); (result, sweeps,
     converged). The same iterates as the numpy path, without a copy per sweep."""
+    return demean_into(x, codes, inv, w, has_w, sums, limit, max_iter, np.empty_like(x), np.empty_like(x))
+
+
+@njit(cache=True)
+def demean_in_place(x, codes, inv, w, has_w, sums, limit, max_iter, px, ppx):  # pragma: no cover - compiled
+    """:func:`demean` with the result written into ``x`` and the scratch columns ``px``, ``ppx`` given (one
+    pair reused for every column); (sweeps, converged)."""
+    out, sweeps, ok = demean_into(x, codes, inv, w, has_w, sums, limit, max_iter, px, ppx)
+    if out is not x:
+        x[:] = out
+    return sweeps, ok
+
+
+@njit(cache=True)
+def demean_into(x, codes, inv, w, has_w, sums, limit, max_iter, px, ppx):  # pragma: no cover - compiled
+    """:func:`demean` with the scratch columns given; the result is x, px or ppx."""
     if sweep(x, x, codes, inv, w, has_w, sums) <= limit:
         return x, 1, True
     sweeps = 1
-    px = np.empty_like(x)
-    ppx = np.empty_like(x)
     while sweeps < max_iter:
         sweeps += 1
         if sweep(x, px, codes, inv, w, has_w, sums) <= limit:

@@ -164,7 +164,7 @@ def _greedy_compiled(
     xs = np.ascontiguousarray(pool_values[p_ord], dtype=np.float64)
     gt = np.zeros(len(xt), np.int64) if groups is None else groups[t_ord].astype(np.int64)
     gs = np.zeros(len(xs), np.int64) if pool_groups is None else pool_groups[p_ord].astype(np.int64)
-    ti, pj, d = _jit_assign.greedy_sorted(xt, gt, xs, gs, float(cal))
+    ti, pj, d = _jit_assign.greedy_sorted_fast(xt, gt, xs, gs, float(cal))
     if not len(ti):
         return Pairs.empty()
     t = t_ord[ti]

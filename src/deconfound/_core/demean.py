@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from . import kernels
 
@@ -34,8 +33,10 @@ DEMEAN_MAX_ITER = 10_000
 
 def factorize(values: np.ndarray) -> tuple[np.ndarray, int]:
     """Integer codes 0..G-1 (in order of first appearance) and G, for any hashable values."""
-    codes, uniques = pd.factorize(np.asarray(values), sort=False)
-    return codes.astype(np.intp, copy=False), len(uniques)
+    from .codes import factorize as fast_factorize
+
+    codes, uniques = fast_factorize(values)
+    return codes, len(uniques)
 
 
 def drop_singletons(codes: Sequence[np.ndarray]) -> np.ndarray:
@@ -44,6 +45,8 @@ def drop_singletons(codes: Sequence[np.ndarray]) -> np.ndarray:
     keep = np.ones(n, dtype=bool)
     if len(codes) == 0:
         return keep
+    if not any(bool((np.bincount(c) == 1).any()) for c in codes if len(c)):
+        return keep  # no group of any factor holds a single row: nothing to drop (the usual panel)
     while True:
         changed = False
         for c in codes:
@@ -157,7 +160,11 @@ class Demeaner:
             x = _irons_tuck(x, px, ppx)
         return x, sweeps, False
 
-    def _demean_compiled(self, x: np.ndarray) -> tuple[np.ndarray, int, bool]:
+    def _demean_compiled(
+        self, x: np.ndarray, scratch: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> tuple[np.ndarray, int, bool]:
+        """Compiled alternating projections on ``x`` (overwritten). With ``scratch`` (two columns like x)
+        the result is written into ``x`` itself, using the scratch columns for the iterates."""
         from . import _jit_demean
 
         if self._small_codes is None:  # int32 when they fit: less memory to read per sweep
@@ -171,7 +178,10 @@ class Demeaner:
         if len(codes) == 1:
             _jit_demean.sweep(x, x, codes, inv, w, has_w, sums)
             return x, 1, True
-        limit = self.tol * max(float(np.abs(x).max()), 1e-300)
+        limit = self.tol * max(float(x.max()), -float(x.min()), 1e-300)  # max |x| without a temporary
+        if scratch is not None:
+            sweeps, ok = _jit_demean.demean_in_place(x, codes, inv, w, has_w, sums, limit, self.max_iter, *scratch)
+            return x, int(sweeps), bool(ok)
         out, sweeps, ok = _jit_demean.demean(x, codes, inv, w, has_w, sums, limit, self.max_iter)
         return out, int(sweeps), bool(ok)
 
@@ -181,6 +191,14 @@ class Demeaner:
         out = np.empty(matrix.shape, dtype=np.float64, order="F")
         iterations = []
         converged = True
+        if kernels.compiled() and self.codes and matrix.size:  # each column demeaned where it is returned
+            scratch = (np.empty(matrix.shape[0]), np.empty(matrix.shape[0]))
+            for j in range(matrix.shape[1]):
+                out[:, j] = matrix[:, j]
+                _, its, ok = self._demean_compiled(out[:, j], scratch)
+                iterations.append(its)
+                converged &= ok
+            return out, DemeanInfo(tuple(iterations), converged)
         for j in range(matrix.shape[1]):
             out[:, j], its, ok = self.demean(matrix[:, j])
             iterations.append(its)

@@ -82,8 +82,9 @@ class AbsorbedFit:
 def _total_ss(x: np.ndarray, w: np.ndarray | None) -> np.ndarray:
     """Weighted sum of squares of each column around its mean (before absorbing)."""
     out = np.empty(x.shape[1])
+    buf = np.empty(x.shape[0])  # one centred column at a time, in one reused buffer
     for j in range(x.shape[1]):
-        c = x[:, j] - np.average(x[:, j], weights=w)
+        c = np.subtract(x[:, j], np.average(x[:, j], weights=w), out=buf)
         out[j] = float(c @ c) if w is None else float((c * w) @ c)
     return out
 

@@ -330,16 +330,23 @@ def nearest_kd(
     caliper: float | None = None,
     ties: bool = True,
     exclude_self: bool = False,
+    profiles: bool = True,
 ) -> Pairs:
     """k nearest pool rows by Euclidean distance (pass whitened covariates for Mahalanobis distance).
 
-    ``exclude_self`` treats ``z`` and ``pool_z`` as the same set and skips each row itself.
+    ``exclude_self`` treats ``z`` and ``pool_z`` as the same set and skips each row itself. With ties and
+    many repeated rows (discrete covariates) the search runs over the distinct rows (``profiles=False``
+    forces the search row by row; both give the same pairs, in another order among equal distances).
     """
     from scipy.spatial import cKDTree
 
     n_pool = len(pool_z)
     if n_pool == 0 or len(z) == 0:
         return Pairs.empty()
+    if ties and profiles:
+        by_profile = _nearest_kd_profiles(z, pool_z, k, caliper, exclude_self)
+        if by_profile is not None:
+            return by_profile
     tree = cKDTree(pool_z)
     extra = 1 if exclude_self else 0
     bound = np.inf if caliper is None else caliper * (1 + 1e-12)
@@ -378,6 +385,104 @@ def nearest_kd(
     dd = np.concatenate(dst)
     order = np.lexsort((dd, t))
     return Pairs(t[order].astype(np.int64), p[order].astype(np.int64), dd[order])
+
+
+#: search over distinct rows when the pool has at most 1/PROFILE_REPEAT as many distinct rows as rows and
+#: the distance table between distinct rows has at most PROFILE_CELLS cells
+PROFILE_REPEAT = 4
+PROFILE_CELLS = 4_000_000
+
+
+def _distinct_rows(z: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(distinct rows, each row's index among them), or None when fewer than a 1/PROFILE_REPEAT share of
+    the rows repeat (told from a hash of the rows' bits first, without sorting the rows)."""
+    bits = np.ascontiguousarray(z, dtype=np.float64).view(np.uint64).reshape(len(z), -1)
+    h = np.zeros(len(z), np.uint64)
+    for j in range(bits.shape[1]):
+        h *= np.uint64(0x9E3779B97F4A7C15)
+        h ^= bits[:, j]
+    if len(np.unique(h)) * PROFILE_REPEAT > len(z):
+        return None
+    rows, inverse = np.unique(np.ascontiguousarray(z, dtype=np.float64), axis=0, return_inverse=True)
+    return rows, inverse.ravel().astype(np.int64)
+
+
+def _nearest_kd_profiles(
+    z: np.ndarray, pool_z: np.ndarray, k: int, caliper: float | None, exclude_self: bool
+) -> Pairs | None:
+    """:func:`nearest_kd` with ties over distinct rows: every row of a profile (distinct row) has the same
+    neighbours, so the k-th distance and the ties are found once per profile, from each pool profile's
+    distance and count, and the pairs are then listed unit by unit. None when the rows repeat too little."""
+    pool = _distinct_rows(pool_z)
+    if pool is None:
+        return None
+    pz, p_inv = pool
+    if exclude_self:
+        tz, t_inv = pz, p_inv
+    else:
+        found = _distinct_rows(z) if len(z) > 1 else (np.asarray(z, dtype=np.float64), np.zeros(1, np.int64))
+        if found is None:
+            return None
+        tz, t_inv = found
+    if len(tz) * len(pz) > PROFILE_CELLS:
+        return None
+    d2 = np.zeros((len(tz), len(pz)))
+    for j in range(pz.shape[1]):  # coordinate by coordinate, as the tree sums them
+        diff = tz[:, j, None] - pz[None, :, j]
+        d2 += diff * diff
+    dist = np.sqrt(d2)
+    count = np.bincount(p_inv, minlength=len(pz)).astype(np.int64)
+    avail = np.broadcast_to(count, dist.shape).copy()
+    if exclude_self:
+        avail[np.arange(len(tz)), np.arange(len(tz))] -= 1  # a unit is not its own neighbour
+    reach = dist <= (np.inf if caliper is None else caliper * (1 + 1e-12))
+    reach &= avail > 0
+    order = np.argsort(np.where(reach, dist, np.inf), axis=1, kind="stable")
+    d_sorted = np.take_along_axis(dist, order, axis=1)
+    ok_sorted = np.take_along_axis(reach, order, axis=1)
+    cum = np.cumsum(np.where(ok_sorted, np.take_along_axis(avail, order, axis=1), 0), axis=1)
+    crossing = np.argmax(cum >= k, axis=1)
+    enough = cum[:, -1] >= k
+    kth = np.where(enough, d_sorted[np.arange(len(tz)), crossing], np.inf)
+    limit = kth * (1.0 + KD_TIE_RTOL) + TIE_ATOL
+    keep = ok_sorted & (d_sorted <= limit[:, None])
+    tp, col = np.nonzero(keep)  # row-major: by target profile, nearest first
+    qp = order[tp, col]
+    dd = d_sorted[tp, col]
+    # each kept (target profile, pool profile) contributes every pool unit of that profile
+    p_order = np.argsort(p_inv, kind="stable")
+    p_start = np.zeros(len(pz) + 1, np.int64)
+    np.cumsum(count, out=p_start[1:])
+    size = count[qp]
+    tmpl_pool = p_order[_ranges(p_start[qp], size)]
+    tmpl_d = np.repeat(dd, size)
+    per_profile = np.bincount(tp, weights=size, minlength=len(tz)).astype(np.int64)
+    tmpl_start = np.zeros(len(tz) + 1, np.int64)
+    np.cumsum(per_profile, out=tmpl_start[1:])
+    m = per_profile[t_inv]
+    idx = _ranges(tmpl_start[t_inv], m)
+    target = np.repeat(np.arange(len(z), dtype=np.int64), m)
+    pool_pos = tmpl_pool[idx]
+    distance = tmpl_d[idx]
+    if exclude_self:
+        other = pool_pos != target
+        target, pool_pos, distance = target[other], pool_pos[other], distance[other]
+    return Pairs(target, pool_pos.astype(np.int64), distance)
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The concatenation of arange(s, s + n) for each (s, n)."""
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, np.int64)
+    ends = np.cumsum(lengths)
+    step = np.ones(total, np.int64)
+    nonzero = lengths > 0
+    first = (ends - lengths)[nonzero]
+    step[0] = starts[nonzero][0]
+    jump = starts[nonzero][1:] - (starts[nonzero][:-1] + lengths[nonzero][:-1] - 1)
+    step[first[1:]] = jump
+    return np.cumsum(step)
 
 
 def whiten(x: np.ndarray, cov: np.ndarray) -> np.ndarray:

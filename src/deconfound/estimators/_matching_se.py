@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .._core import kernels
 from .._core import rows as row_source
 from .._core.design import Design, constant_part
 from .._core.least_squares import fit_ols
@@ -530,6 +531,11 @@ def window_covariance_sum(
         ys = y[order]
         centre = float(ys.mean()) if m else 0.0
         ys -= centre
+        if m and isinstance(windows, SortedTieWindows) and kernels.compiled():
+            coef = _tie_windows_compiled(windows, arm, ys, centre, weight, means)
+            coef_rows[order] = coef
+            sums[arm] = float(coef.sum())
+            continue
         cy = np.zeros(m + 1)
         np.cumsum(ys, out=cy[1:])
         a = np.zeros(m + 2)  # difference arrays: a unit's weight enters at its first and leaves after its last
@@ -575,6 +581,41 @@ def window_covariance_sum(
         coef_rows[order] = coef
         sums[arm] = float(coef.sum())
     return _covariance_product(design, t, coef_rows, sums, extra)
+
+
+def _tie_windows_compiled(
+    windows: SortedTieWindows,
+    arm: int,
+    ys: np.ndarray,
+    centre: float,
+    weight: Callable[[float, np.ndarray], np.ndarray],
+    means: np.ndarray | None,
+) -> np.ndarray:
+    """One arm of :func:`window_covariance_sum` over :class:`SortedTieWindows` in one compiled sweep over
+    the units (window, tie widening by binary search, means and difference arrays together); each unit's
+    coefficient in the arm's sorted order."""
+    from .._core import _jit_windows
+
+    sort = windows.sort
+    pool = sort.arm_sorted[arm]
+    m = len(pool)
+    size_w = min(windows.size, m)
+    own = np.full(len(sort.values), -1, np.int64)
+    if windows.size == 1:  # a unit of g alone: no neighbours, so no ties to widen to
+        own[sort.positions[arm]] = np.arange(m)
+    a = np.zeros(m + 2)
+    b = np.zeros(m + 2)
+    mean_out = np.empty(len(sort.values))
+    w_all = np.ascontiguousarray(weight(float(arm), sort.values), dtype=np.float64)
+    below = np.ascontiguousarray(sort.smaller[arm], dtype=np.int64)
+    _jit_windows.tie_window_sweep(
+        sort.values, below, pool, np.ascontiguousarray(ys), size_w, own, w_all, TIE_RTOL, TIE_ATOL, mean_out, a, b
+    )
+    if means is not None:
+        means[:, arm] = mean_out + centre
+    coef = ys * np.cumsum(a[:m])
+    coef -= np.cumsum(b[:m])
+    return coef
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .._core import kernels
+from .._core.codes import factorize
 from ..errors import DataError
 
 NEVER = np.inf  # first-treated period of a unit that is never treated
@@ -58,17 +60,16 @@ def numeric_time(values: np.ndarray, name: str) -> np.ndarray:
 def panel_index(unit: np.ndarray, time: np.ndarray, unit_name: str, time_name: str, *, unique: bool = True) -> Panel:
     """Codes for ``unit`` and ``time``; with ``unique`` a (unit, period) pair may appear only once."""
     numeric_time(time[:1], time_name)  # refuse text and dates early
-    ucodes, labels = pd.factorize(np.asarray(unit), sort=False)
-    ucodes = ucodes.astype(np.intp, copy=False)
+    ucodes, labels = factorize(unit)  # no hashing for sorted or small-range integer keys
     n_units = len(labels)
-    raw_codes, raw_periods = pd.factorize(np.asarray(time), sort=False)  # hash, then sort the distinct periods
+    raw_codes, raw_periods = factorize(time)  # codes, then sort the distinct periods
     raw_periods = numeric_time(np.asarray(raw_periods), time_name)
     order = np.argsort(raw_periods, kind="stable")
     rank = np.empty(len(order), dtype=np.intp)
     rank[order] = np.arange(len(order))
     periods, pcodes = raw_periods[order], rank[raw_codes]
     t = periods[pcodes]
-    if unique:
+    if unique and not _increasing_within_units(ucodes, pcodes):
         key = ucodes.astype(np.int64) * len(periods) + pcodes
         counts = np.bincount(key, minlength=n_units * len(periods))
         if (counts > 1).any():
@@ -80,6 +81,21 @@ def panel_index(unit: np.ndarray, time: np.ndarray, unit_name: str, time_name: s
                 "deduplicate first."
             )
     return Panel(ucodes, np.asarray(labels), t, pcodes.astype(np.intp), periods, unit_name, time_name)
+
+
+def _increasing_within_units(ucodes: np.ndarray, pcodes: np.ndarray) -> bool:
+    """True when the rows are sorted by unit and, within each unit, by strictly increasing period: then no
+    (unit, period) pair repeats, which one pass shows without counting every pair."""
+    if len(ucodes) < 2:
+        return True
+    if kernels.compiled():  # one pass, no temporaries
+        from .._core import _jit_codes
+
+        return bool(_jit_codes.increasing_within(ucodes, pcodes))
+    du = np.diff(ucodes)
+    if (du < 0).any():
+        return False
+    return not bool(((du == 0) & (pcodes[1:] <= pcodes[:-1])).any())
 
 
 def first_treated_from_treatment(panel: Panel, d: np.ndarray, name: str) -> tuple[np.ndarray, list[str]]:

@@ -1,0 +1,38 @@
+"""Compiled integer coding (numba). Imported only by ``codes.py`` when the compiled kernels run."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def first_appearance(values, lo, span):  # pragma: no cover - compiled
+    """(codes, row of each code's first appearance) of integers in lo .. lo + span - 1, codes numbered in
+    order of first appearance."""
+    table = np.full(span, -1, np.int64)
+    n = values.shape[0]
+    codes = np.empty(n, np.intp)
+    first = np.empty(min(n, span), np.int64)
+    g = 0
+    for i in range(n):
+        k = values[i] - lo
+        c = table[k]
+        if c < 0:
+            c = g
+            table[k] = g
+            first[g] = i
+            g += 1
+        codes[i] = c
+    return codes, first[:g]
+
+
+@njit(cache=True)
+def increasing_within(unit, period):  # pragma: no cover - compiled
+    """True when ``unit`` never decreases and ``period`` strictly increases within each unit (one pass)."""
+    for i in range(1, unit.shape[0]):
+        if unit[i] < unit[i - 1]:
+            return False
+        if unit[i] == unit[i - 1] and period[i] <= period[i - 1]:
+            return False
+    return True
