@@ -1,0 +1,1 @@
+"""Engines: the rows of an estimate where they live (in memory, DuckDB, Dask, Spark)."""
