@@ -11,11 +11,12 @@ from typing import Any
 import numpy as np
 
 from .._core.covariance import resolve_cov_type
-from .._core.design import Design, array_part, constant_part
+from .._core.design import Design, Part, array_part, constant_part
 from .._core.least_squares import OLSFit, fit_ols
 from .._core.options import as_name_list, check_level
-from ..data import MAX_ABS_VALUE, Prepared, check_columns, load_table, name_list, prepare
+from ..data import MAX_ABS_VALUE, Prepared, check_columns, load_table, name_list, prepare, prepare_engine
 from ..diagnostics.collinearity import collinearity_diagnostics
+from ..engines import is_engine_input
 from ..errors import DataError, SpecificationError
 from ..results import Estimate
 from ._base import coef_table, make_estimate
@@ -257,6 +258,8 @@ def ols(
         return _ols_formula(data, formula, treatment, weights, cov, cluster, level, missing, treated_level, outcome)
     if outcome is None or treatment is None:
         raise SpecificationError("ols() needs outcome= and treatment= (and optionally covariates=), or a formula.")
+    if is_engine_input(data):
+        return _ols_engine(data, outcome, treatment, covariates, weights, cov, cluster, level, missing, treated_level)
     prep = prepare(
         data,
         outcome=outcome,
@@ -272,6 +275,54 @@ def ols(
     design = prep.covariates.with_parts([constant_part(), array_part(treatment, prep.treatment)], front=True)
     fit = fit_ols(design, prep.outcome, prep.weights, cov_type=cov, clusters=prep.clusters, protect=[treatment])
     return _effect_from_fit(prep, fit, treatment, method="ols", label="Regression adjustment (OLS)", level=level)
+
+
+def _ols_engine(
+    data: Any,
+    outcome: str,
+    treatment: str,
+    covariates: str | Iterable[str] | None,
+    weights: str | None,
+    cov: str,
+    cluster: list[str],
+    level: float,
+    missing: str,
+    treated_level: Any,
+) -> Estimate:
+    """:func:`ols` on rows that stay on an engine (DuckDB, Dask, Spark): the same passes, run where the rows are."""
+    prep = prepare_engine(
+        data,
+        outcome=outcome,
+        treatment=treatment,
+        covariates=covariates,
+        weights=weights,
+        cluster=cluster,
+        missing=missing,
+        treatment_kind="auto",
+        treated_level=treated_level,
+    )
+    tpl = prep.templates
+    design = prep.covariates.with_parts([constant_part(), Part(treatment, tpl["t"], source=treatment)], front=True)
+    codes = prep.cluster_codes()
+    with prep.rows():
+        fit = fit_ols(
+            design,
+            tpl["y"],
+            prep.weights,
+            cov_type=cov,
+            clusters=codes[0][: len(cluster)],
+            protect=[treatment],
+            cluster_codes=codes if cov == "cluster" else None,
+            log_weight_sum=prep.log_weight_sum,
+        )
+    return _effect_from_fit(
+        prep,  # type: ignore[arg-type]
+        fit,
+        treatment,
+        method="ols",
+        label="Regression adjustment (OLS)",
+        level=level,
+    )
 
 
 def _ols_formula(
