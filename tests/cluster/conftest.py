@@ -1,7 +1,8 @@
-"""Session fixtures for the cluster engines: a local Dask cluster of 2 worker processes and Spark ``local[2]``,
-each started once per test process (its tests share one ``xdist_group``, so under ``pytest -n 2`` one worker
-runs them all) and stopped at the end of the session; and helpers that cut a pandas frame into a Dask or Spark
-DataFrame with given, uneven partition sizes (0 for a partition with no rows)."""
+"""Session fixtures for the cluster engines: a local Dask cluster of 2 worker processes and Spark
+``local[2]``, each started once per test process and stopped at the end of the session (under
+``pytest -n 2`` the tests of each engine, files test_dask_*.py and test_spark_*.py, run in one xdist worker:
+tests/conftest.py groups them); and helpers that cut a pandas frame into a Dask or Spark DataFrame with
+given, uneven partition sizes (0 for a partition with no rows)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def dask_client() -> Iterator[object]:
     # one retry per task: a task whose worker dies twice ends in KilledWorker (the killed-worker tests use both)
     with dask.config.set({"distributed.scheduler.allowed-failures": 1, "distributed.admin.tick.limit": "60s"}):
         cluster = LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=50
         )
         client = Client(cluster)
         try:
@@ -85,6 +86,9 @@ def to_spark(spark: object) -> Callable[..., object]:
         k = len(sizes)
         rdd = keyed.rdd.map(lambda row: (row["_part"], row)).partitionBy(k, lambda key: key).values()
         out = spark.createDataFrame(rdd, keyed.schema).drop("_part")  # type: ignore[attr-defined]
+        # materialized once (cached columnar blocks keep the partitions): the passes read it, not the lineage
+        out = out.cache()
+        out.count()
         return out
 
     return make

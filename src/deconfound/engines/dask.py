@@ -1,10 +1,12 @@
 """The Dask engine: a pass runs on the workers of a Dask cluster, one task per partition of the DataFrame.
 
-``DaskEngine(frame)`` holds a ``dask.dataframe.DataFrame``. :meth:`DaskEngine.map_partitions` selects the
-columns a pass reads, turns every partition into a delayed task that converts the pandas partition to an
-Arrow table and applies the kernel there, and brings back only the kernel's small results. Which scheduler
-runs the tasks is Dask's choice: the ``client`` given, else the default distributed client when one exists
-(``Client(address)`` or a ``LocalCluster``), else Dask's local threads. The rows never travel to the driver.
+``DaskEngine(frame)`` holds a ``dask.dataframe.DataFrame`` (a Parquet or CSV path is read with
+``dask.dataframe.read_parquet`` / ``read_csv``; ``scheduler="tcp://host:8786"`` connects to a cluster).
+:meth:`DaskEngine.map_partitions` selects the columns a pass reads, turns every partition into a delayed
+task that converts the pandas partition to an Arrow table and applies the kernel there, and brings back
+only the kernel's small results. Which scheduler runs the tasks is Dask's choice: the ``client`` given,
+else the default distributed client when one exists (``Client(address)`` or a ``LocalCluster``), else
+Dask's local threads. The rows never travel to the driver.
 
 Errors: an exception of deconfound's own raised by the kernel on a worker comes back as itself; anything
 else (a kernel bug, an Arrow conversion error, a worker that died too often: ``KilledWorker``) becomes an
@@ -13,20 +15,23 @@ during a pass is Dask's to retry: its tasks run again on another worker, each pa
 once.
 
 Dask is an optional dependency (``pip install 'deconfound[dask]'``); it is imported when an engine is made.
+The workers need deconfound installed (the kernels refer to its functions by name).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DeconfoundError, EngineError
 from .base import T
+from .errors import engine_error
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["DaskEngine", "require_dask"]
+__all__ = ["DaskEngine", "connect", "require_dask"]
 
 EXTRA = "pip install 'deconfound[dask]'"
 
@@ -49,39 +54,21 @@ class DaskEngine:
 
     name = "dask"
 
-    def __init__(self, frame: Any, client: Any = None) -> None:
+    def __init__(self, frame: Any, client: Any = None, scheduler: str | None = None) -> None:
         require_dask()
         import dask.dataframe as dd
 
+        if isinstance(frame, (str, os.PathLike)):
+            frame = _read(os.fspath(frame))
         if not isinstance(frame, dd.DataFrame):
             raise EngineError(
-                f"DaskEngine needs a dask.dataframe.DataFrame, got {type(frame).__name__}; "
+                f"DaskEngine needs a dask.dataframe.DataFrame (or a Parquet/CSV path), got {type(frame).__name__}; "
                 "make one with dask.dataframe.from_pandas(df, npartitions=...) or dask.dataframe.read_parquet(path)"
             )
+        if client is None and scheduler is not None:
+            client = connect(scheduler)
         self.frame = frame
         self.client = client
-
-    @classmethod
-    def from_path(cls, path: str, scheduler: str | None = None) -> DaskEngine:
-        """Read a Parquet or CSV path (or glob) lazily; with ``scheduler`` (``tcp://host:8786``) connect a
-        client to that cluster and run the passes there (``--dask-scheduler``)."""
-        require_dask()
-        import dask.dataframe as dd
-
-        lower = str(path).lower()
-        frame = dd.read_csv(path) if lower.endswith((".csv", ".csv.gz")) else dd.read_parquet(path)
-        client = None
-        if scheduler is not None:
-            from distributed import Client
-
-            try:
-                client = Client(scheduler, set_as_default=False)
-            except (OSError, TimeoutError) as exc:
-                raise EngineError(
-                    f"--dask-scheduler {scheduler}: could not connect to a Dask scheduler there ({exc}); "
-                    "start one with `dask scheduler` (and workers with `dask worker ADDRESS`) or check the address"
-                ) from exc
-        return cls(frame, client=client)
 
     def __repr__(self) -> str:
         where = f", client={self.client.scheduler.address}" if self.client is not None else ""
@@ -110,7 +97,7 @@ class DaskEngine:
         except DeconfoundError:
             raise
         except Exception as exc:
-            raise EngineError(_describe(exc)) from exc
+            raise _describe(exc) from exc
         return list(results)
 
 
@@ -140,13 +127,36 @@ def _apply(part: Any, fn: Callable[[pa.Table], T], schema: pa.Schema) -> T:
     return fn(table)
 
 
-def _describe(exc: BaseException) -> str:
+def _describe(exc: BaseException) -> EngineError:
     kind = type(exc).__name__
     if kind == "KilledWorker":
-        return (
-            f"dask: a pass failed because the workers running one task died too often ({exc}); the result is "
-            "not computed. Check the workers' memory limit and logs, or raise distributed.scheduler.allowed-failures"
+        return EngineError(
+            f"The dask engine failed: the workers running one task of a pass died too often ({exc}); no result "
+            "is returned. Check the workers' memory limit and logs, or raise distributed.scheduler.allowed-failures."
         )
     if kind in ("CancelledError", "CommClosedError", "FutureCancelledError"):
-        return f"dask: a pass was cancelled or lost its connection to the cluster ({kind}: {exc}); run it again"
-    return f"dask: a pass failed on a worker: {kind}: {exc}"
+        return EngineError(f"The dask engine lost a pass: it was cancelled or lost its connection ({kind}: {exc}).")
+    return engine_error("dask", exc)
+
+
+def _read(path: str) -> Any:
+    """A lazy Dask DataFrame of a Parquet or CSV path (or glob)."""
+    import dask.dataframe as dd
+
+    if path.lower().endswith((".csv", ".csv.gz")):
+        return dd.read_csv(path)
+    return dd.read_parquet(path)
+
+
+def connect(scheduler: str) -> Any:
+    """A client of the Dask scheduler at ``scheduler`` (``--dask-scheduler tcp://host:8786``)."""
+    require_dask()
+    from distributed import Client
+
+    try:
+        return Client(scheduler, set_as_default=False, timeout="20s")
+    except (OSError, TimeoutError) as exc:
+        raise EngineError(
+            f"--dask-scheduler {scheduler}: no Dask scheduler answered there ({type(exc).__name__}: {exc}). Start "
+            "one with `dask scheduler` and workers with `dask worker ADDRESS`, or check the address."
+        ) from exc

@@ -1,6 +1,7 @@
 """The Spark engine: a pass runs on the executors through Arrow (``DataFrame.mapInArrow``).
 
-``SparkEngine(frame)`` holds a ``pyspark.sql.DataFrame``. :meth:`SparkEngine.map_partitions` selects the
+``SparkEngine(frame)`` holds a ``pyspark.sql.DataFrame`` (a Parquet or CSV path is read by a session on
+``master``, default ``local[*]``). :meth:`SparkEngine.map_partitions` selects the
 columns a pass reads and runs one Python function per Spark partition with ``mapInArrow``: the
 partition's Arrow record batches are gathered into tables of at most :data:`PIECE_BYTES` bytes, the kernel
 is applied to each, and every result leaves the executor as one row of a single binary column (the result,
@@ -106,24 +107,18 @@ class SparkEngine:
 
     name = "spark"
 
-    def __init__(self, frame: Any, session: Any = None) -> None:
+    def __init__(self, frame: Any, session: Any = None, master: str | None = None) -> None:
         sql = require_pyspark()
+        if isinstance(frame, (str, os.PathLike)):
+            session = session if session is not None else local_session(master)
+            frame = _read(session, os.fspath(frame))
         if not isinstance(frame, sql.DataFrame):
             raise EngineError(
-                f"SparkEngine needs a pyspark.sql.DataFrame, got {type(frame).__name__}; make one with "
-                "spark.read.parquet(path) or spark.createDataFrame(pandas_frame)"
+                f"SparkEngine needs a pyspark.sql.DataFrame (or a Parquet/CSV path), got {type(frame).__name__}; "
+                "make one with spark.read.parquet(path) or spark.createDataFrame(pandas_frame)"
             )
         self.frame = frame
         self.session = session if session is not None else frame.sparkSession
-
-    @classmethod
-    def from_path(cls, path: str, master: str | None = None) -> SparkEngine:
-        """Read a Parquet or CSV path (or glob) with a session on ``master`` (``--spark-master``)."""
-        session = local_session(master)
-        lower = str(path).lower()
-        reader = session.read
-        frame = reader.csv(path, header=True, inferSchema=True) if lower.endswith(".csv") else reader.parquet(path)
-        return cls(frame, session=session)
 
     def __repr__(self) -> str:
         return f"SparkEngine(master={self.session.sparkContext.master!r})"
@@ -145,8 +140,11 @@ class SparkEngine:
                 rows = selected.mapInArrow(runner, f"{RESULT_COLUMN} binary").collect()
         except DeconfoundError:
             raise
-        except Exception as exc:
-            raise EngineError(f"spark: a pass failed ({type(exc).__name__}: {_first_lines(str(exc))})") from exc
+        except Exception as exc:  # Spark's own failure (lost executors, a crashed Python worker): named
+            raise EngineError(
+                f"The spark engine failed while running a pass over the rows: {type(exc).__name__}: "
+                f"{_first_lines(str(exc))}"
+            ) from exc
         results: list[T] = []
         for row in rows:
             outcome = pickle.loads(bytes(row[0]))
@@ -156,8 +154,18 @@ class SparkEngine:
                 raise outcome[1]
             else:
                 _, kind, message, trace = outcome
-                raise EngineError(f"spark: a pass failed on an executor: {kind}: {message}\n{trace}")
+                raise EngineError(
+                    f"The spark engine failed while running a pass over the rows: {kind}: {message} "
+                    f"(raised on an executor; its traceback follows)\n{trace}"
+                )
         return results
+
+
+def _read(session: Any, path: str) -> Any:
+    """A Spark DataFrame of a Parquet or CSV path (or glob)."""
+    if path.lower().endswith((".csv", ".csv.gz")):
+        return session.read.csv(path, header=True, inferSchema=True)
+    return session.read.parquet(path)
 
 
 def _arrow_schema(frame: Any) -> pa.Schema | None:
