@@ -1016,6 +1016,11 @@ class _Encoder:
         local: dict[str, np.ndarray] = {"y": enc.outcome}
         if enc.treatment is not None:
             local["t"] = enc.treatment
+            if self.schema.treatment_code is not None and self.schema.treatment_code.kind == "binary":
+                # each arm's rows as weights (times the sampling weights): a regression within an arm
+                arm1 = enc.treatment if enc.weights is None else enc.treatment * enc.weights
+                local["arm1"] = arm1
+                local["arm0"] = (1.0 - enc.treatment) if enc.weights is None else enc.weights - arm1
         if enc.weights is not None:
             local["w"] = enc.weights
         for g, codes in enumerate(enc.clusters):
@@ -1234,7 +1239,7 @@ def prepare_engine(
         tuple(notes),
         n_zero,
     )
-    keys = ["y", "t", "w", *[f"cluster{g}" for g in range(3)], *[f"x:{c}" for c in cov_names]]
+    keys = ["y", "t", "w", "arm0", "arm1", *[f"cluster{g}" for g in range(3)], *[f"x:{c}" for c in cov_names]]
     sizes = tuple(len(lv) for lv in cluster_levels)
     # the cluster stand-ins hold their largest code, which is all a pass reads of them on the driver
     fills = {f"cluster{g}": np.array([size - 1]) for g, size in enumerate(sizes)}

@@ -179,3 +179,42 @@ def test_detection(frame, parquet_glob):
         wrap(frame, "nope")
     with pytest.raises(SpecificationError, match="engine='duckdb' reads Parquet/CSV paths"):
         wrap(frame, "duckdb")
+
+
+WEIGHTING_CASES = [
+    ("ipw", {}),
+    ("ipw", {"estimand": "ATT"}),
+    ("ipw", {"weighting": "ht", "weights": "w"}),
+    ("ipw", {"estimand": "ATC", "cluster": "g"}),
+    ("aipw", {}),
+    ("aipw", {"estimand": "ATT", "weights": "w"}),
+    ("aipw", {"estimand": "ATC", "cluster": "g"}),
+    ("overlap_weights", {}),
+]
+
+
+@pytest.mark.parametrize(("method", "case"), WEIGHTING_CASES, ids=lambda c: str(c))
+def test_weighting_m_estimation_equals_memory_path(frame, parquet_glob, method, case):
+    fn = getattr(dc, method)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = fn(frame, outcome="y", treatment="t", covariates=["x1", "x2", "cat"], missing="drop", **case)
+        for _, eng in _engines(frame, parquet_glob):
+            got = fn(eng, outcome="y", treatment="t", covariates=["x1", "x2", "cat"], missing="drop", **case)
+            assert got.n == ref.n
+            _close(ref.estimate, got.estimate)
+            _close(ref.std_error, got.std_error)
+            if "potential_outcome_means" in ref.diagnostics:
+                for arm in ("treated", "control"):
+                    _close(
+                        ref.diagnostics["potential_outcome_means"][arm], got.diagnostics["potential_outcome_means"][arm]
+                    )
+            if method == "aipw":
+                pd.testing.assert_frame_equal(
+                    got.diagnostics["outcome_model_treated"], ref.diagnostics["outcome_model_treated"], rtol=RTOL
+                )
+
+
+def test_weighting_options_that_need_all_rows_are_refused(frame):
+    with pytest.raises(SpecificationError, match=r"trim=0\.05 is not available when the rows stay on an engine"):
+        dc.ipw(MemoryEngine(frame), outcome="y", treatment="t", covariates=["x1"], trim=0.05)
