@@ -874,8 +874,28 @@ def prepare(
     )
 
 
+def needs_memory_error(data: Any, used: Sequence[str]) -> DataError:
+    """The error of a method that needs every row in memory, given rows that stay on an engine: it says
+    how much memory the used columns would take (rows x columns x 8 bytes) and what runs on engines."""
+    from .engines import wrap
+
+    eng = wrap(data)
+    n = sum(eng.map_partitions(list(used[:1]), lambda piece: piece.num_rows))
+    need = n * max(len(used), 1) * 8
+    return DataError(
+        f"This method needs all {n:,} rows in memory ({len(used)} column(s) as float64: about "
+        f"{need / 2**30:.2f} GiB, more while it works) and the data is on the {eng.name} engine. The methods that "
+        "run where the rows live are naive, ols, ipw, aipw and overlap (docs/scaling.md). Otherwise load the "
+        "columns it uses into a pandas frame yourself (e.g. a sample, or on a machine with that much memory)."
+    )
+
+
 def _load_roles(data: Any, roles: Sequence[tuple[str, str]], used: list[str]) -> pd.DataFrame:
     """The table with the used columns, every role's column checked to exist (and to be unique)."""
+    from .engines import is_engine_input
+
+    if is_engine_input(data) and not isinstance(data, (str, os.PathLike)):
+        raise needs_memory_error(data, used)
     listed = available_columns(data)
     if listed is not None:
         _check_roles(listed, roles)

@@ -218,3 +218,55 @@ def test_weighting_m_estimation_equals_memory_path(frame, parquet_glob, method, 
 def test_weighting_options_that_need_all_rows_are_refused(frame):
     with pytest.raises(SpecificationError, match=r"trim=0\.05 is not available when the rows stay on an engine"):
         dc.ipw(MemoryEngine(frame), outcome="y", treatment="t", covariates=["x1"], trim=0.05)
+
+
+def test_methods_that_need_all_rows_say_how_much_memory(frame):
+    with pytest.raises(DataError, match=r"needs all 3,000 rows in memory \(4 column\(s\) as float64: about 0\.00 GiB"):
+        dc.matching(MemoryEngine(frame, SIZES), outcome="y", treatment="t", covariates=["x1", "x2"])
+    with pytest.raises(SpecificationError, match="A formula needs the rows in memory"):
+        dc.ols(MemoryEngine(frame), "y ~ t + x1", treatment="t")
+
+
+def test_registry_records_the_engines_of_each_method():
+    from deconfound.estimators.registry import ENGINES, REGISTRY
+
+    assert set(ENGINES) == {"memory", "duckdb", "dask", "spark"}
+    on_engines = {name for name, m in REGISTRY.items() if "duckdb" in m.engines}
+    assert on_engines == {"naive", "ols", "ipw", "aipw", "overlap"}
+    assert all("memory" in m.engines for m in REGISTRY.values())
+
+
+def test_cli_engine_flags(frame, parquet_glob, capsys):
+    import json
+
+    from deconfound.cli.app import main
+
+    args = ["-m", "ols", "-y", "y", "-t", "t", "-x", "x1,cat", "--cov-type", "HC1", "--json"]
+    assert main(["estimate", parquet_glob, *args, "--engine", "memory"]) == 2  # a glob is not a file to load
+    capsys.readouterr()
+    assert main(["estimate", parquet_glob, *args, "--engine", "duckdb", "--memory-limit", "256MB"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert main(["estimate", parquet_glob, *args]) == 0  # a glob goes to DuckDB by itself
+    auto = json.loads(capsys.readouterr().out)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = dc.ols(frame, outcome="y", treatment="t", covariates=["x1", "cat"], cov_type="HC1")
+    for out in (got, auto):
+        _close(ref.estimate, out["estimate"])
+        _close(ref.std_error, out["std_error"])
+
+
+def test_a_large_file_goes_to_duckdb_by_itself(frame, tmp_path, monkeypatch):
+    import deconfound.engines as engines
+
+    path = tmp_path / "one.parquet"
+    frame.to_parquet(path, index=False)
+    assert not is_engine_input(str(path))
+    monkeypatch.setattr(engines, "LARGE_FILE_BYTES", path.stat().st_size)
+    assert is_engine_input(str(path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = dc.ols(str(path), outcome="y", treatment="t", covariates=["x1"], cov_type="HC1")
+        ref = dc.ols(frame, outcome="y", treatment="t", covariates=["x1"], cov_type="HC1")
+    assert "computed" not in " ".join(ref.notes)
+    _close(ref.std_error, got.std_error)

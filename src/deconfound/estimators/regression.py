@@ -250,6 +250,11 @@ def ols(
     level = check_level(level)
     cov, cluster = _cov_type(cov_type, cluster, "ols")
     if formula is not None:
+        if is_engine_input(data):
+            raise SpecificationError(
+                "A formula needs the rows in memory; on an engine name the columns instead: ols(data, "
+                "outcome=..., treatment=..., covariates=[...]) (categorical covariates are one-hot encoded)."
+            )
         if covariates is not None:
             raise SpecificationError(
                 "covariates= is not used with a formula: write them into the formula instead "
