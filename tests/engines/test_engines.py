@@ -100,6 +100,19 @@ def test_ols_equals_memory_path(frame, parquet_glob, case):
                 _close(ca.stats[key], cb.stats[key])
 
 
+@pytest.mark.parametrize("case", [{}, {"weights": "w", "cov_type": "HC1"}, {"cluster": "g"}, {"cluster": ["g", "h"]}])
+def test_lin_equals_memory_path(frame, parquet_glob, case):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = dc.lin(frame, outcome="y", treatment="t", covariates=["x1", "x2", "cat"], missing="drop", **case)
+        for _, eng in _engines(frame, parquet_glob):
+            got = dc.lin(eng, outcome="y", treatment="t", covariates=["x1", "x2", "cat"], missing="drop", **case)
+            _close(ref.estimate, got.estimate)
+            _close(ref.std_error, got.std_error)
+            assert got.coefficients.names == ref.coefficients.names
+            np.testing.assert_allclose(got.coefficients.coef, ref.coefficients.coef, rtol=RTOL)
+
+
 @pytest.mark.parametrize("case", [{}, {"weights": "w"}, {"randomized": True}])
 def test_difference_in_means_and_balance_equal_memory_path(frame, parquet_glob, case):
     with warnings.catch_warnings():
@@ -232,7 +245,7 @@ def test_registry_records_the_engines_of_each_method():
 
     assert set(ENGINES) == {"memory", "duckdb", "dask", "spark"}
     on_engines = {name for name, m in REGISTRY.items() if "duckdb" in m.engines}
-    assert on_engines == {"naive", "ols", "ipw", "aipw", "overlap"}
+    assert on_engines == {"naive", "ols", "lin", "ipw", "aipw", "overlap"}
     assert all("memory" in m.engines for m in REGISTRY.values())
 
 

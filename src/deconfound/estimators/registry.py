@@ -282,6 +282,7 @@ REGISTRY: dict[str, Method] = {
         binary_treatment=True,
         cov_types=OLS_COV_TYPES,
         renders=("vif",),
+        engines=ROW_ENGINES,
     ),
     "psm": Method(
         "deconfound.estimators.matching:matching",

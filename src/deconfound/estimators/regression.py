@@ -417,6 +417,8 @@ def lin(
     if cluster and cov_type == "HC2":  # the default: clustered errors when clusters are given
         cov_type = None
     cov, cluster = _cov_type(cov_type, cluster, "lin")
+    if is_engine_input(data):
+        return _lin_engine(data, outcome, treatment, covariates, weights, cov, cluster, level, missing, treated_level)
     names = name_list(data, covariates, "covariates")
     prep = prepare(
         data,
@@ -444,6 +446,90 @@ def lin(
     fit = fit_ols(design, prep.outcome, w, cov_type=cov, clusters=prep.clusters, protect=[treatment])
     return _effect_from_fit(
         prep,
+        fit,
+        treatment,
+        method="lin",
+        label="Lin interacted regression",
+        level=level,
+        notes=["covariates centered at their sample means; the treatment coefficient is the ATE"],
+    )
+
+
+def _column_of(key: str, level: int | None) -> Any:
+    """The values of one design column in a piece's encoded arrays (a dummy for a categorical level)."""
+
+    def values(local: Any) -> np.ndarray:
+        x = local[key]
+        return np.asarray(x, dtype=np.float64) if level is None else (x == level).astype(np.float64)
+
+    return values
+
+
+def _lin_engine(
+    data: Any,
+    outcome: str,
+    treatment: str,
+    covariates: str | Iterable[str] | None,
+    weights: str | None,
+    cov: str,
+    cluster: list[str],
+    level: float,
+    missing: str,
+    treated_level: Any,
+) -> Estimate:
+    """:func:`lin` on rows that stay on an engine: one pass for the covariates' (weighted) means, then the
+    interacted regression on centered columns computed inside each piece."""
+    from .._core import rows
+
+    prep = prepare_engine(
+        data,
+        outcome=outcome,
+        treatment=treatment,
+        covariates=covariates,
+        weights=weights,
+        cluster=cluster,
+        missing=missing,
+        treatment_kind="binary",
+        treated_level=treated_level,
+    )
+    tpl = prep.templates
+    covs = prep.covariates
+    columns = [_column_of(tpl.key(p.values) or "", p.level) for p in covs.parts]
+    with prep.rows():
+        src = rows.source(covs, 1 << 16, extra={"w": prep.weights})
+
+        def sums(part: rows.Partition) -> np.ndarray:
+            blk, w = part.block(), part.get("w")
+            return np.append(blk.sum(axis=0), part.n) if w is None else np.append(w @ blk, w.sum())
+
+        tot = rows.fold(src, sums, np.zeros(covs.k + 1))
+        means = tot[:-1] / tot[-1]
+        centered, inter = [], []
+        for j, (part, col) in enumerate(zip(covs.parts, columns, strict=True)):
+            mean = float(means[j])
+
+            def xc(local: Any, col: Any = col, mean: float = mean) -> np.ndarray:
+                return col(local) - mean
+
+            def txc(local: Any, col: Any = col, mean: float = mean) -> np.ndarray:
+                return local["t"] * (col(local) - mean)
+
+            centered.append(Part(f"{part.name} (centered)", tpl.derive(f"lin:c{j}", xc)))
+            inter.append(Part(f"{treatment}:{part.name} (centered)", tpl.derive(f"lin:t{j}", txc)))
+        design = Design([constant_part(), Part(treatment, tpl["t"], source=treatment), *centered, *inter], prep.n)
+        codes = prep.cluster_codes()
+        fit = fit_ols(
+            design,
+            tpl["y"],
+            prep.weights,
+            cov_type=cov,
+            clusters=codes[0][: len(cluster)],
+            protect=[treatment],
+            cluster_codes=codes if cov == "cluster" else None,
+            log_weight_sum=prep.log_weight_sum,
+        )
+    return _effect_from_fit(
+        prep,  # type: ignore[arg-type]
         fit,
         treatment,
         method="lin",
