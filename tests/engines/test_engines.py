@@ -113,6 +113,34 @@ def test_lin_equals_memory_path(frame, parquet_glob, case):
             np.testing.assert_allclose(got.coefficients.coef, ref.coefficients.coef, rtol=RTOL)
 
 
+DID_CASES = [
+    {"post": "post"},
+    {"post": "when", "covariates": ["x1", "cat"], "weights": "w"},
+    {"post": "post", "cluster": "g", "missing": "drop"},
+    {"post": "post", "cluster": ["g", "h"], "covariates": ["x2"], "missing": "drop"},
+]
+
+
+@pytest.mark.parametrize("case", DID_CASES, ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()))
+def test_regression_did_equals_memory_path(frame, tmp_path, case):
+    panel = frame.copy()
+    rng = np.random.default_rng(3)
+    panel["post"] = rng.integers(0, 2, len(panel))
+    panel["when"] = np.where(panel.post == 1, "after", "before")
+    panel["y"] = panel.y + panel.post + 1.5 * panel.t * panel.post
+    panel.iloc[:1700].to_parquet(tmp_path / "a.parquet", index=False)
+    panel.iloc[1700:].to_parquet(tmp_path / "b.parquet", index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = dc.did(panel, outcome="y", treated="t", **case)
+        for eng in (MemoryEngine(panel, SIZES), DuckDBEngine(str(tmp_path / "*.parquet"), batch_rows=999)):
+            got = dc.did(eng, outcome="y", treated="t", **case)
+            _close(ref.estimate, got.estimate)
+            _close(ref.std_error, got.std_error)
+            assert got.coefficients.names == ref.coefficients.names
+            pd.testing.assert_frame_equal(got.diagnostics["group_means"], ref.diagnostics["group_means"], rtol=RTOL)
+
+
 @pytest.mark.parametrize("case", [{}, {"weights": "w"}, {"randomized": True}])
 def test_difference_in_means_and_balance_equal_memory_path(frame, parquet_glob, case):
     with warnings.catch_warnings():
@@ -245,7 +273,7 @@ def test_registry_records_the_engines_of_each_method():
 
     assert set(ENGINES) == {"memory", "duckdb", "dask", "spark"}
     on_engines = {name for name, m in REGISTRY.items() if "duckdb" in m.engines}
-    assert on_engines == {"naive", "ols", "lin", "ipw", "aipw", "overlap"}
+    assert on_engines == {"naive", "ols", "lin", "did", "ipw", "aipw", "overlap"}
     assert all("memory" in m.engines for m in REGISTRY.values())
 
 

@@ -358,6 +358,7 @@ REGISTRY: dict[str, Method] = {
         model=False,  # its roles (treated, post) are not the model's
         cov_types=OLS_COV_TYPES,
         renders=("group_means",),
+        engines=ROW_ENGINES,
         cli_options=(
             Option("treated", "did: the treated-group column (0/1)"),
             Option("post", "did: the after-treatment period column (0/1)"),
