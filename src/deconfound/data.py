@@ -884,9 +884,9 @@ def needs_memory_error(data: Any, used: Sequence[str]) -> DataError:
     need = n * max(len(used), 1) * 8
     return DataError(
         f"This method needs all {n:,} rows in memory ({len(used)} column(s) as float64: about "
-        f"{need / 2**30:.2f} GiB, more while it works) and the data is on the {eng.name} engine. The methods that "
-        "run where the rows live are naive, ols, lin, did, ipw, aipw and overlap (docs/scaling.md). Otherwise load the "
-        "columns it uses into a pandas frame yourself (e.g. a sample, or on a machine with that much memory)."
+        f"{need / 2**30:.2f} GiB, more while it works) and the data is on the {eng.name} engine. The methods "
+        "that run where the rows live are naive, ols, lin, did, iv, ipw, aipw and overlap (docs/scaling.md). Otherwise "
+        "load the columns it uses into a pandas frame yourself (e.g. a sample, or on a machine with that much memory)."
     )
 
 

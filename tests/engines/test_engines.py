@@ -141,6 +141,37 @@ def test_regression_did_equals_memory_path(frame, tmp_path, case):
             pd.testing.assert_frame_equal(got.diagnostics["group_means"], ref.diagnostics["group_means"], rtol=RTOL)
 
 
+IV_CASES = [
+    {},
+    {"estimator": "liml", "cov_type": "HC1"},
+    {"cluster": "g", "missing": "drop", "weights": "w"},
+    {"estimator": "gmm"},
+    {"estimator": "fuller", "cov_type": "HC3"},
+]
+
+
+@pytest.mark.parametrize("case", IV_CASES, ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()) or "2sls")
+def test_iv_equals_memory_path(frame, case):
+    data = frame.copy()
+    rng = np.random.default_rng(5)
+    data["z1"], data["z2"], u = rng.normal(size=(3, len(data)))
+    data["d"] = 0.8 * data.z1 + 0.5 * data.z2 + u + 0.3 * data.x1
+    data["yy"] = 1 + 1.5 * data.d + data.x1 + u + rng.normal(size=len(data))
+    kw = {"outcome": "yy", "treatment": "d", "instruments": ["z1", "z2"], "covariates": ["x1", "cat"], **case}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = dc.iv(data, **kw)
+        got = dc.iv(MemoryEngine(data, SIZES), **kw)
+    _close(ref.estimate, got.estimate)
+    _close(ref.std_error, got.std_error)
+    assert got.coefficients.names == ref.coefficients.names
+    np.testing.assert_allclose(got.coefficients.coef, ref.coefficients.coef, rtol=RTOL)
+    assert "weak-instrument diagnostics" in " ".join(got.notes) and "first_stage" not in got.diagnostics
+    absorbed = {"outcome": "yy", "treatment": "d", "instruments": ["z1"], "covariates": ["x1"], "absorb": "cat"}
+    with pytest.raises(SpecificationError, match="absorb= needs every row in memory"):
+        dc.iv(MemoryEngine(data), **absorbed)
+
+
 @pytest.mark.parametrize("case", [{}, {"weights": "w"}, {"randomized": True}])
 def test_difference_in_means_and_balance_equal_memory_path(frame, parquet_glob, case):
     with warnings.catch_warnings():
@@ -273,7 +304,7 @@ def test_registry_records_the_engines_of_each_method():
 
     assert set(ENGINES) == {"memory", "duckdb", "dask", "spark"}
     on_engines = {name for name, m in REGISTRY.items() if "duckdb" in m.engines}
-    assert on_engines == {"naive", "ols", "lin", "did", "ipw", "aipw", "overlap"}
+    assert on_engines == {"naive", "ols", "lin", "did", "iv", "ipw", "aipw", "overlap"}
     assert all("memory" in m.engines for m in REGISTRY.values())
 
 

@@ -463,6 +463,7 @@ REGISTRY["iv"] = Method(
     in_compare=True,
     cov_types=OLS_COV_TYPES,
     renders=IV_RENDERS,
+    engines=ROW_ENGINES,  # without absorb= or two-way clustering; the weak-IV statistics only in memory
     cli_options=_IV_OPTIONS,
     one_of=("treatment", "endog", "formula"),
 )
