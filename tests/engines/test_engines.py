@@ -342,3 +342,42 @@ def test_a_large_file_goes_to_duckdb_by_itself(frame, tmp_path, monkeypatch):
         ref = dc.ols(frame, outcome="y", treatment="t", covariates=["x1"], cov_type="HC1")
     assert "computed" not in " ".join(ref.notes)
     _close(ref.std_error, got.std_error)
+
+
+COMPRESS_CASES = [
+    {},
+    {"cov_type": "HC1"},
+    {"cov_type": "HC0", "weights": "w"},
+    {"cluster": "g"},
+    {"cluster": "g", "weights": "w"},
+]
+
+
+@pytest.mark.parametrize("case", COMPRESS_CASES, ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()) or "plain")
+def test_discrete_designs_are_compressed_exactly(case):
+    rng = np.random.default_rng(7)
+    n = 20_000
+    df = pd.DataFrame(
+        {
+            "a": rng.choice(list("xyz"), n),
+            "b": rng.choice(["p", "q"], n),
+            "g": rng.integers(0, 30, n),
+            "w": rng.uniform(0.5, 2, n),
+        }
+    )
+    df["t"] = (rng.random(n) < 0.3 + 0.2 * (df.a == "x")).astype(int)
+    df["y"] = 100 + 2 * df.t + (df.a == "y") - 0.5 * (df.b == "q") + rng.normal(size=n) * (1 + df.t)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = dc.ols(df, outcome="y", treatment="t", covariates=["a", "b"], **case)
+        got = dc.ols(
+            MemoryEngine(df, [0, 5000, 3, 0, 14997]), outcome="y", treatment="t", covariates=["a", "b"], **case
+        )
+    cells = 360 if "cluster" in case else 12
+    assert any(f"compressed to {cells} cells" in note for note in got.notes)
+    _close(ref.estimate, got.estimate)
+    _close(ref.std_error, got.std_error)
+    scale = np.abs(ref.coefficients.cov).max()
+    np.testing.assert_allclose(got.coefficients.cov, ref.coefficients.cov, rtol=RTOL, atol=1e-12 * scale)
+    for key in ("r_squared", "f_statistic", "log_likelihood"):
+        _close(ref.coefficients.stats[key], got.coefficients.stats[key])

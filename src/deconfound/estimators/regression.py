@@ -309,6 +309,9 @@ def _ols_engine(
     tpl = prep.templates
     design = prep.covariates.with_parts([constant_part(), Part(treatment, tpl["t"], source=treatment)], front=True)
     codes = prep.cluster_codes()
+    cells = _cell_bound(prep, cov, cluster)
+    if cells is not None and cells * COMPRESS_FACTOR <= prep.n:
+        return _ols_compressed(prep, design, cov, treatment, level)
     with prep.rows():
         fit = fit_ols(
             design,
@@ -452,6 +455,55 @@ def lin(
         label="Lin interacted regression",
         level=level,
         notes=["covariates centered at their sample means; the treatment coefficient is the ATE"],
+    )
+
+
+#: compress an engine's rows to cells when there are at least this many rows per possible cell
+COMPRESS_FACTOR = 20
+
+
+def _cell_bound(prep: Any, cov: str, cluster: list[str]) -> int | None:
+    """The most distinct (design row, cluster) cells an OLS on the engine can have, when every design column
+    is discrete (a binary treatment, categorical covariates) and the covariance can be had from cell sums."""
+    from .._core.compressed import COMPRESSED_COV_TYPES
+
+    if cov not in COMPRESSED_COV_TYPES or len(cluster) > 1 or prep.treatment_kind != "binary":
+        return None
+    if any(levels is None for levels in prep.schema.covariates.values()):
+        return None
+    bound = 2
+    for levels in prep.schema.covariates.values():
+        bound *= len(levels)
+    return bound * (prep.cluster_sizes[0] if cluster else 1)
+
+
+def _ols_compressed(prep: Any, design: Design, cov: str, treatment: str, level: float) -> Estimate:
+    """OLS on an engine whose rows fall into few cells: one pass groups them (:mod:`deconfound._core.compressed`),
+    the fit and its covariance come from the cell sums; the same numbers as the uncompressed passes."""
+    from .._core import rows
+    from .._core.compressed import Cells, fit_cells
+
+    tpl = prep.templates
+    codes = prep.cluster_codes()[0]
+    extra = {"y": tpl["y"], "w": prep.weights, "cl": codes[0] if codes else None}
+    empty = Cells(np.empty((0, design.k + 1)), np.empty((0, 7)))
+    with prep.rows():
+        src = rows.source(design, 1 << 16, extra=extra)
+        cells = rows.fold(src, lambda part: Cells.of(part.block(), part.get("cl"), part["y"], part.get("w")), empty)
+    fit = fit_cells(
+        cells,
+        design.names,
+        cov_type=cov,
+        n_clusters=prep.cluster_sizes[0] if codes else 0,
+        protect=[treatment],
+        log_weight_sum=prep.log_weight_sum,
+    )
+    note = (
+        f"the {prep.n:,} rows were compressed to {len(cells.keys):,} cells (distinct design rows"
+        f"{' and clusters' if codes else ''}) with their sums; the estimate is exactly that of the rows"
+    )
+    return _effect_from_fit(
+        prep, fit, treatment, method="ols", label="Regression adjustment (OLS)", level=level, notes=[note]
     )
 
 
