@@ -874,8 +874,28 @@ def prepare(
     )
 
 
+def needs_memory_error(data: Any, used: Sequence[str]) -> DataError:
+    """The error of a method that needs every row in memory, given rows that stay on an engine: it says
+    how much memory the used columns would take (rows x columns x 8 bytes) and what runs on engines."""
+    from .engines import wrap
+
+    eng = wrap(data)
+    n = sum(eng.map_partitions(list(used[:1]), lambda piece: piece.num_rows))
+    need = n * max(len(used), 1) * 8
+    return DataError(
+        f"This method needs all {n:,} rows in memory ({len(used)} column(s) as float64: about "
+        f"{need / 2**30:.2f} GiB, more while it works) and the data is on the {eng.name} engine. The methods "
+        "that run where the rows live are naive, ols, lin, did, iv, ipw, aipw and overlap (docs/scaling.md). Otherwise "
+        "load the columns it uses into a pandas frame yourself (e.g. a sample, or on a machine with that much memory)."
+    )
+
+
 def _load_roles(data: Any, roles: Sequence[tuple[str, str]], used: list[str]) -> pd.DataFrame:
     """The table with the used columns, every role's column checked to exist (and to be unique)."""
+    from .engines import is_engine_input
+
+    if is_engine_input(data) and not isinstance(data, (str, os.PathLike)):
+        raise needs_memory_error(data, used)
     listed = available_columns(data)
     if listed is not None:
         _check_roles(listed, roles)
@@ -1016,6 +1036,11 @@ class _Encoder:
         local: dict[str, np.ndarray] = {"y": enc.outcome}
         if enc.treatment is not None:
             local["t"] = enc.treatment
+            if self.schema.treatment_code is not None and self.schema.treatment_code.kind == "binary":
+                # each arm's rows as weights (times the sampling weights): a regression within an arm
+                arm1 = enc.treatment if enc.weights is None else enc.treatment * enc.weights
+                local["arm1"] = arm1
+                local["arm0"] = (1.0 - enc.treatment) if enc.weights is None else enc.weights - arm1
         if enc.weights is not None:
             local["w"] = enc.weights
         for g, codes in enumerate(enc.clusters):
@@ -1234,7 +1259,7 @@ def prepare_engine(
         tuple(notes),
         n_zero,
     )
-    keys = ["y", "t", "w", *[f"cluster{g}" for g in range(3)], *[f"x:{c}" for c in cov_names]]
+    keys = ["y", "t", "w", "arm0", "arm1", *[f"cluster{g}" for g in range(3)], *[f"x:{c}" for c in cov_names]]
     sizes = tuple(len(lv) for lv in cluster_levels)
     # the cluster stand-ins hold their largest code, which is all a pass reads of them on the driver
     fills = {f"cluster{g}": np.array([size - 1]) for g, size in enumerate(sizes)}

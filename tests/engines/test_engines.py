@@ -100,6 +100,78 @@ def test_ols_equals_memory_path(frame, parquet_glob, case):
                 _close(ca.stats[key], cb.stats[key])
 
 
+@pytest.mark.parametrize("case", [{}, {"weights": "w", "cov_type": "HC1"}, {"cluster": "g"}, {"cluster": ["g", "h"]}])
+def test_lin_equals_memory_path(frame, parquet_glob, case):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = dc.lin(frame, outcome="y", treatment="t", covariates=["x1", "x2", "cat"], missing="drop", **case)
+        for _, eng in _engines(frame, parquet_glob):
+            got = dc.lin(eng, outcome="y", treatment="t", covariates=["x1", "x2", "cat"], missing="drop", **case)
+            _close(ref.estimate, got.estimate)
+            _close(ref.std_error, got.std_error)
+            assert got.coefficients.names == ref.coefficients.names
+            np.testing.assert_allclose(got.coefficients.coef, ref.coefficients.coef, rtol=RTOL)
+
+
+DID_CASES = [
+    {"post": "post"},
+    {"post": "when", "covariates": ["x1", "cat"], "weights": "w"},
+    {"post": "post", "cluster": "g", "missing": "drop"},
+    {"post": "post", "cluster": ["g", "h"], "covariates": ["x2"], "missing": "drop"},
+]
+
+
+@pytest.mark.parametrize("case", DID_CASES, ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()))
+def test_regression_did_equals_memory_path(frame, tmp_path, case):
+    panel = frame.copy()
+    rng = np.random.default_rng(3)
+    panel["post"] = rng.integers(0, 2, len(panel))
+    panel["when"] = np.where(panel.post == 1, "after", "before")
+    panel["y"] = panel.y + panel.post + 1.5 * panel.t * panel.post
+    panel.iloc[:1700].to_parquet(tmp_path / "a.parquet", index=False)
+    panel.iloc[1700:].to_parquet(tmp_path / "b.parquet", index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = dc.did(panel, outcome="y", treated="t", **case)
+        for eng in (MemoryEngine(panel, SIZES), DuckDBEngine(str(tmp_path / "*.parquet"), batch_rows=999)):
+            got = dc.did(eng, outcome="y", treated="t", **case)
+            _close(ref.estimate, got.estimate)
+            _close(ref.std_error, got.std_error)
+            assert got.coefficients.names == ref.coefficients.names
+            pd.testing.assert_frame_equal(got.diagnostics["group_means"], ref.diagnostics["group_means"], rtol=RTOL)
+
+
+IV_CASES = [
+    {},
+    {"estimator": "liml", "cov_type": "HC1"},
+    {"cluster": "g", "missing": "drop", "weights": "w"},
+    {"estimator": "gmm"},
+    {"estimator": "fuller", "cov_type": "HC3"},
+]
+
+
+@pytest.mark.parametrize("case", IV_CASES, ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()) or "2sls")
+def test_iv_equals_memory_path(frame, case):
+    data = frame.copy()
+    rng = np.random.default_rng(5)
+    data["z1"], data["z2"], u = rng.normal(size=(3, len(data)))
+    data["d"] = 0.8 * data.z1 + 0.5 * data.z2 + u + 0.3 * data.x1
+    data["yy"] = 1 + 1.5 * data.d + data.x1 + u + rng.normal(size=len(data))
+    kw = {"outcome": "yy", "treatment": "d", "instruments": ["z1", "z2"], "covariates": ["x1", "cat"], **case}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = dc.iv(data, **kw)
+        got = dc.iv(MemoryEngine(data, SIZES), **kw)
+    _close(ref.estimate, got.estimate)
+    _close(ref.std_error, got.std_error)
+    assert got.coefficients.names == ref.coefficients.names
+    np.testing.assert_allclose(got.coefficients.coef, ref.coefficients.coef, rtol=RTOL)
+    assert "weak-instrument diagnostics" in " ".join(got.notes) and "first_stage" not in got.diagnostics
+    absorbed = {"outcome": "yy", "treatment": "d", "instruments": ["z1"], "covariates": ["x1"], "absorb": "cat"}
+    with pytest.raises(SpecificationError, match="absorb= needs every row in memory"):
+        dc.iv(MemoryEngine(data), **absorbed)
+
+
 @pytest.mark.parametrize("case", [{}, {"weights": "w"}, {"randomized": True}])
 def test_difference_in_means_and_balance_equal_memory_path(frame, parquet_glob, case):
     with warnings.catch_warnings():
@@ -179,3 +251,133 @@ def test_detection(frame, parquet_glob):
         wrap(frame, "nope")
     with pytest.raises(SpecificationError, match="engine='duckdb' reads Parquet/CSV paths"):
         wrap(frame, "duckdb")
+
+
+WEIGHTING_CASES = [
+    ("ipw", {}),
+    ("ipw", {"estimand": "ATT"}),
+    ("ipw", {"weighting": "ht", "weights": "w"}),
+    ("ipw", {"estimand": "ATC", "cluster": "g"}),
+    ("aipw", {}),
+    ("aipw", {"estimand": "ATT", "weights": "w"}),
+    ("aipw", {"estimand": "ATC", "cluster": "g"}),
+    ("overlap_weights", {}),
+]
+
+
+@pytest.mark.parametrize(("method", "case"), WEIGHTING_CASES, ids=lambda c: str(c))
+def test_weighting_m_estimation_equals_memory_path(frame, parquet_glob, method, case):
+    fn = getattr(dc, method)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = fn(frame, outcome="y", treatment="t", covariates=["x1", "x2", "cat"], missing="drop", **case)
+        for _, eng in _engines(frame, parquet_glob):
+            got = fn(eng, outcome="y", treatment="t", covariates=["x1", "x2", "cat"], missing="drop", **case)
+            assert got.n == ref.n
+            _close(ref.estimate, got.estimate)
+            _close(ref.std_error, got.std_error)
+            if "potential_outcome_means" in ref.diagnostics:
+                for arm in ("treated", "control"):
+                    _close(
+                        ref.diagnostics["potential_outcome_means"][arm], got.diagnostics["potential_outcome_means"][arm]
+                    )
+            if method == "aipw":
+                pd.testing.assert_frame_equal(
+                    got.diagnostics["outcome_model_treated"], ref.diagnostics["outcome_model_treated"], rtol=RTOL
+                )
+
+
+def test_weighting_options_that_need_all_rows_are_refused(frame):
+    with pytest.raises(SpecificationError, match=r"trim=0\.05 is not available when the rows stay on an engine"):
+        dc.ipw(MemoryEngine(frame), outcome="y", treatment="t", covariates=["x1"], trim=0.05)
+
+
+def test_methods_that_need_all_rows_say_how_much_memory(frame):
+    with pytest.raises(DataError, match=r"needs all 3,000 rows in memory \(4 column\(s\) as float64: about 0\.00 GiB"):
+        dc.matching(MemoryEngine(frame, SIZES), outcome="y", treatment="t", covariates=["x1", "x2"])
+    with pytest.raises(SpecificationError, match="A formula needs the rows in memory"):
+        dc.ols(MemoryEngine(frame), "y ~ t + x1", treatment="t")
+
+
+def test_registry_records_the_engines_of_each_method():
+    from deconfound.estimators.registry import ENGINES, REGISTRY
+
+    assert set(ENGINES) == {"memory", "duckdb", "dask", "spark"}
+    on_engines = {name for name, m in REGISTRY.items() if "duckdb" in m.engines}
+    assert on_engines == {"naive", "ols", "lin", "did", "iv", "ipw", "aipw", "overlap"}
+    assert all("memory" in m.engines for m in REGISTRY.values())
+
+
+def test_cli_engine_flags(frame, parquet_glob, capsys):
+    import json
+
+    from deconfound.cli.app import main
+
+    args = ["-m", "ols", "-y", "y", "-t", "t", "-x", "x1,cat", "--cov-type", "HC1", "--json"]
+    assert main(["estimate", parquet_glob, *args, "--engine", "memory"]) == 2  # a glob is not a file to load
+    capsys.readouterr()
+    assert main(["estimate", parquet_glob, *args, "--engine", "duckdb", "--memory-limit", "256MB"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert main(["estimate", parquet_glob, *args]) == 0  # a glob goes to DuckDB by itself
+    auto = json.loads(capsys.readouterr().out)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = dc.ols(frame, outcome="y", treatment="t", covariates=["x1", "cat"], cov_type="HC1")
+    for out in (got, auto):
+        _close(ref.estimate, out["estimate"])
+        _close(ref.std_error, out["std_error"])
+
+
+def test_a_large_file_goes_to_duckdb_by_itself(frame, tmp_path, monkeypatch):
+    import deconfound.engines as engines
+
+    path = tmp_path / "one.parquet"
+    frame.to_parquet(path, index=False)
+    assert not is_engine_input(str(path))
+    monkeypatch.setattr(engines, "LARGE_FILE_BYTES", path.stat().st_size)
+    assert is_engine_input(str(path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = dc.ols(str(path), outcome="y", treatment="t", covariates=["x1"], cov_type="HC1")
+        ref = dc.ols(frame, outcome="y", treatment="t", covariates=["x1"], cov_type="HC1")
+    assert "computed" not in " ".join(ref.notes)
+    _close(ref.std_error, got.std_error)
+
+
+COMPRESS_CASES = [
+    {},
+    {"cov_type": "HC1"},
+    {"cov_type": "HC0", "weights": "w"},
+    {"cluster": "g"},
+    {"cluster": "g", "weights": "w"},
+]
+
+
+@pytest.mark.parametrize("case", COMPRESS_CASES, ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()) or "plain")
+def test_discrete_designs_are_compressed_exactly(case):
+    rng = np.random.default_rng(7)
+    n = 20_000
+    df = pd.DataFrame(
+        {
+            "a": rng.choice(list("xyz"), n),
+            "b": rng.choice(["p", "q"], n),
+            "g": rng.integers(0, 30, n),
+            "w": rng.uniform(0.5, 2, n),
+        }
+    )
+    df["t"] = (rng.random(n) < 0.3 + 0.2 * (df.a == "x")).astype(int)
+    df["y"] = 100 + 2 * df.t + (df.a == "y") - 0.5 * (df.b == "q") + rng.normal(size=n) * (1 + df.t)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = dc.ols(df, outcome="y", treatment="t", covariates=["a", "b"], **case)
+        got = dc.ols(
+            MemoryEngine(df, [0, 5000, 3, 0, 14997]), outcome="y", treatment="t", covariates=["a", "b"], **case
+        )
+    cells = 360 if "cluster" in case else 12
+    assert any(f"compressed to {cells} cells" in note for note in got.notes)
+    _close(ref.estimate, got.estimate)
+    _close(ref.std_error, got.std_error)
+    scale = np.abs(ref.coefficients.cov).max()
+    np.testing.assert_allclose(got.coefficients.cov, ref.coefficients.cov, rtol=RTOL, atol=1e-12 * scale)
+    for key in ("r_squared", "f_statistic", "log_likelihood"):
+        _close(ref.coefficients.stats[key], got.coefficients.stats[key])

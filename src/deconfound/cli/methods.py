@@ -94,7 +94,26 @@ def run_method(args: argparse.Namespace) -> Any:
         from .robust import bootstrapped
 
         return bootstrapped(function, args, kwargs, seed)
-    return function(args.data, **kwargs)
+    return function(engine_data(args), **kwargs)
+
+
+def engine_data(args: argparse.Namespace) -> Any:
+    """The data argument for ``--engine``/``--memory-limit``: the path itself (read in memory, or through
+    DuckDB by itself when it is a glob or a large file) or the engine named."""
+    engine, limit = getattr(args, "engine", None), getattr(args, "memory_limit", None)
+    if engine is None and limit is None:
+        return args.data
+    if engine == "memory":
+        if limit is not None:
+            from ..errors import SpecificationError
+
+            raise SpecificationError("--memory-limit applies to the duckdb engine; leave it out with --engine memory.")
+        from ..data import load_table
+
+        return load_table(args.data)  # in memory even when large (the path itself would go to DuckDB)
+    from ..engines import wrap
+
+    return wrap(args.data, engine or "duckdb", memory_limit=limit)
 
 
 def _plot(name: str) -> Callable[[Callable[[argparse.Namespace], Any]], Callable[[argparse.Namespace], Any]]:

@@ -37,6 +37,16 @@ class Templates:
         fills = fills or {}
         self.arrays: dict[str, np.ndarray] = {k: np.array(fills[k]) if k in fills else np.empty(0) for k in keys}
         self._keys = {id(a): k for k, a in self.arrays.items()}
+        self.derived: dict[str, Callable[[Mapping[str, np.ndarray]], np.ndarray]] = {}
+
+    def derive(self, key: str, fn: Callable[[Mapping[str, np.ndarray]], np.ndarray]) -> np.ndarray:
+        """A stand-in for a column computed in each piece from the encoded ones (``fn(arrays by key)``),
+        e.g. a centered covariate or an interaction."""
+        values = np.empty(0)
+        self.arrays[key] = values
+        self._keys[id(values)] = key
+        self.derived[key] = fn
+        return values
 
     def __getitem__(self, key: str) -> np.ndarray:
         return self.arrays[key]
@@ -75,6 +85,7 @@ class EngineSource:
         arrays: Mapping[str, np.ndarray | None],
     ) -> None:
         self.engine, self.columns, self.encode, self._n = engine, list(columns), encode, int(n)
+        self.derived = dict(templates.derived)
         self.has_design = design is not None
         self.spec = (
             [] if design is None else [(p.name, templates.key(p.values), p.level, p.source) for p in design.parts]
@@ -90,6 +101,7 @@ class EngineSource:
 
     def fold(self, kernel: Callable[[rows.Partition], T], total: T, stop: Callable[[T], bool] | None = None) -> T:
         encode, spec, array_keys, has_design = self.encode, self.spec, self.array_keys, self.has_design
+        derived = self.derived
 
         def run(piece: Any) -> T | None:
             if piece.num_rows == 0:
@@ -97,6 +109,8 @@ class EngineSource:
             local, n = encode(piece)
             if n == 0:
                 return None
+            for key, fn in derived.items():
+                local[key] = fn(local)
             return kernel(_local(spec if has_design else [], array_keys, local, n))
 
         for result in self.engine.map_partitions(self.columns, run):
