@@ -70,6 +70,18 @@ def _estimate_parser(sub: Any) -> None:
     )
     p.add_argument("--memory-limit", help="DuckDB's memory limit, e.g. 2GB (with --engine duckdb or a large file)")
     p.add_argument(
+        "--dask-scheduler",
+        metavar="ADDRESS",
+        help="run the passes on the Dask cluster whose scheduler is at ADDRESS, e.g. tcp://10.0.0.5:8786 "
+        "(implies --engine dask; needs deconfound[dask] here and on the workers)",
+    )
+    p.add_argument(
+        "--spark-master",
+        metavar="URL",
+        help="run the passes on the Spark cluster at URL, e.g. spark://host:7077, yarn or local[4] "
+        "(implies --engine spark; needs deconfound[spark] and Java)",
+    )
+    p.add_argument(
         "--rows",
         action="store_true",
         help="with --json, also print the per-row tables (propensity scores, weights, matched pairs)",
