@@ -86,3 +86,43 @@ def same_difference_in_means(ref: Any, got: Any) -> None:
     close(ref.df, got.df)
     pd.testing.assert_frame_equal(got.diagnostics["balance"], ref.diagnostics["balance"], rtol=RTOL)
     close(ref.diagnostics["balance_test"]["statistic"], got.diagnostics["balance_test"]["statistic"])
+
+
+WEIGHTING_CASES: list[tuple[str, dict[str, Any]]] = [
+    ("ipw", {}),
+    ("ipw", {"estimand": "ATC", "cluster": "g"}),
+    ("aipw", {"estimand": "ATT", "weights": "w"}),
+]
+
+
+def weighting(data: Any, method: str, case: dict[str, Any]) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dc.errors.DeconfoundWarning)  # the same diagnostics on both paths
+        return getattr(dc, method)(
+            data, outcome="y", treatment="t", covariates=["x1", "x2", "cat"], missing="drop", **case
+        )
+
+
+def same_weighting(ref: Any, got: Any) -> None:
+    assert got.n == ref.n
+    close(ref.estimate, got.estimate)
+    close(ref.std_error, got.std_error)
+    assert ("potential_outcome_means" in got.diagnostics) == ("potential_outcome_means" in ref.diagnostics)
+    for arm in ("treated", "control") if "potential_outcome_means" in ref.diagnostics else ():
+        close(ref.diagnostics["potential_outcome_means"][arm], got.diagnostics["potential_outcome_means"][arm])
+
+
+def with_instruments(df: pd.DataFrame) -> pd.DataFrame:
+    data = df.copy()
+    rng = np.random.default_rng(5)
+    data["z1"], data["z2"], u = rng.normal(size=(3, len(data)))
+    data["d"] = 0.8 * data.z1 + 0.5 * data.z2 + u + 0.3 * data.x1
+    data["yy"] = 1 + 1.5 * data.d + data.x1 + u + rng.normal(size=len(data))
+    return data
+
+
+def iv(data: Any) -> Any:
+    kw = {"outcome": "yy", "treatment": "d", "instruments": ["z1", "z2"], "covariates": ["x1", "cat"]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dc.errors.DeconfoundWarning)
+        return dc.iv(data, cov_type="HC1", **kw)

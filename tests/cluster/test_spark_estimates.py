@@ -8,12 +8,15 @@ import pytest
 from _estimates import (
     OLS_CASES,
     SIZES,
+    WEIGHTING_CASES,
     case_id,
     difference_in_means,
     make_frame,
     ols,
     same_difference_in_means,
     same_ols,
+    same_weighting,
+    weighting,
 )
 
 SPARK_CASES = [OLS_CASES[0], OLS_CASES[1], OLS_CASES[4]]
@@ -36,3 +39,9 @@ def test_ols_on_spark_equals_memory(frame, on_spark, case):
 
 def test_difference_in_means_and_balance_on_spark(frame, on_spark):
     same_difference_in_means(difference_in_means(frame), difference_in_means(on_spark))
+
+
+def test_ipw_on_spark_equals_memory(frame, on_spark):
+    """The logistic propensity's IRLS passes and the M-estimation sandwich run on the executors (clustered)."""
+    method, case = WEIGHTING_CASES[1]
+    same_weighting(weighting(frame, method, case), weighting(on_spark, method, case))
