@@ -23,6 +23,7 @@ def rng():
     return np.random.default_rng(12345)
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
     """Under ``pytest -n N`` every test is its own unit of work, except that the tests of each cluster engine
     (tests/cluster/test_dask_*.py, tests/cluster/test_spark_*.py) form one unit: they share one session
