@@ -67,9 +67,25 @@ def ensure_browser() -> None:
             return
 
 
+def ensure_java() -> None:
+    """The Spark engine's tests start Spark (local[2]), which needs a Java runtime (17+); install Debian's
+    headless one when we can (root with apt-get), as ensure_browser does for chromium."""
+    if shutil.which("java") or not shutil.which("apt-get"):
+        return
+    if hasattr(os, "geteuid") and os.geteuid() != 0:
+        print("java not found and not root: the Spark tests will fail (install a Java 17+ runtime)", flush=True)
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "openjdk-17-jre-headless"]):
+        if subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL).returncode != 0:
+            print("could not install openjdk-17-jre-headless: the Spark engine's tests will fail", flush=True)
+            return
+
+
 def test_job(args: list[str]) -> None:
     ensure_env("test")
     ensure_browser()
+    ensure_java()
     lint = [d for d in ("src", "tests", "bench", "scripts") if (ROOT / d).is_dir()]
     run(PY, "-m", "ruff", "check", *lint)
     run(PY, "-m", "mypy", "src/deconfound")
@@ -80,6 +96,7 @@ def test_job(args: list[str]) -> None:
 
 def bench_job(args: list[str]) -> None:
     ensure_env("bench")
+    ensure_java()
     scripts = args or sorted(str(p) for p in (ROOT / "bench").glob("bench_*.py"))
     for script in scripts:
         run(PY, script)

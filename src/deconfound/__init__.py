@@ -27,6 +27,7 @@ from .errors import (
     DeconfoundError,
     DeconfoundWarning,
     DiagnosticWarning,
+    EngineError,
     IdentificationError,
     NotFittedError,
     NuisanceWarning,

@@ -892,8 +892,28 @@ def prepare(
     )
 
 
+def needs_memory_error(data: Any, used: Sequence[str]) -> DataError:
+    """The error of a method that needs every row in memory, given rows that stay on an engine: it says
+    how much memory the used columns would take (rows x columns x 8 bytes) and what runs on engines."""
+    from .engines import wrap
+
+    eng = wrap(data)
+    n = sum(eng.map_partitions(list(used[:1]), lambda piece: piece.num_rows))
+    need = n * max(len(used), 1) * 8
+    return DataError(
+        f"This method needs all {n:,} rows in memory ({len(used)} column(s) as float64: about "
+        f"{need / 2**30:.2f} GiB, more while it works) and the data is on the {eng.name} engine. The methods "
+        "that run where the rows live are naive, ols, lin, did, iv, ipw, aipw and overlap (docs/scaling.md). Otherwise "
+        "load the columns it uses into a pandas frame yourself (e.g. a sample, or on a machine with that much memory)."
+    )
+
+
 def _load_roles(data: Any, roles: Sequence[tuple[str, str]], used: list[str]) -> pd.DataFrame:
     """The table with the used columns, every role's column checked to exist (and to be unique)."""
+    from .engines import is_engine_input
+
+    if is_engine_input(data) and not isinstance(data, (str, os.PathLike)):
+        raise needs_memory_error(data, used)
     listed = available_columns(data)
     if listed is not None:
         _check_roles(listed, roles)
@@ -959,3 +979,342 @@ def _check_role_overlap(outcome: str | None, treatment: str | None, covariates: 
     dup = [c for c in dict.fromkeys(covariates) if list(covariates).count(c) > 1]
     if dup:
         raise SpecificationError(f"covariates lists {dup} more than once.")
+
+
+# --------------------------------------------------------------------------------------------------
+# preparing the roles on an engine (rows that stay where they live)
+# --------------------------------------------------------------------------------------------------
+
+#: distinct treatment values the schema pass keeps per piece (more: a dose, or too many levels)
+_TREATMENT_VALUES = 64
+
+
+@dataclass(frozen=True)
+class _PieceRoles:
+    """What the per-piece steps need (picklable: it travels to the engine's workers)."""
+
+    outcome: str | None
+    treatment: str | None
+    covariates: tuple[str, ...]
+    weights: str | None
+    cluster: tuple[str, ...]
+    used: tuple[str, ...]
+
+
+def _kept_rows(roles: _PieceRoles, frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, dict[str, int], int]:
+    """A piece's rows without a missing value in a used column and without weight 0, the missing mask,
+    the missing counts and the number of rows of weight 0."""
+    mask, counts = _missing_mask(frame, list(roles.used))
+    n_zero = 0
+    if roles.weights is not None:
+        w = frame[roles.weights].to_numpy(dtype=np.float64, na_value=np.nan)
+        zero = (w == 0) & ~mask
+        n_zero = int(zero.sum())
+        if n_zero:
+            mask = mask | zero
+    return (frame.loc[~mask] if mask.any() else frame), mask, counts, n_zero
+
+
+def _scan_piece(roles: _PieceRoles, table: Any) -> dict[str, Any]:
+    """The schema pass on one piece: counts, checks and the distinct values the global schema needs."""
+    frame = table.to_pandas()
+    kept, mask, counts, n_zero = _kept_rows(roles, frame)
+    out: dict[str, Any] = {"n_input": len(frame), "counts": counts, "n_missing": int(mask.sum()) - n_zero}
+    out["n_zero"] = n_zero
+    out["n_kept"] = len(kept)
+    if roles.weights is not None:
+        w = _numeric(kept[roles.weights], "weights")
+        out["n_negative"] = int((w < 0).sum())
+        out["n_positive"] = int((w > 0).sum())
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["log_w"] = float(np.log(w[w > 0]).sum())
+    if roles.outcome is not None and len(kept):
+        y = _numeric(kept[roles.outcome], "outcome")
+        out["y_range"] = (float(y.min()), float(y.max()), float(np.abs(y).max()))
+    if roles.treatment is not None:
+        counts_t = kept[roles.treatment].value_counts(dropna=True, sort=False)
+        out["t_values"] = list(counts_t.index[:_TREATMENT_VALUES])
+        out["t_counts"] = counts_t.to_numpy()[:_TREATMENT_VALUES].tolist()
+        out["t_many"] = len(counts_t) > _TREATMENT_VALUES
+    kinds: dict[str, Any] = {}
+    for col in roles.covariates:
+        series = kept[col]
+        if _is_numeric(series) or pd.api.types.is_bool_dtype(series.dtype) or _numbers_as_objects(series) is not None:
+            _numeric(series, "covariate")
+            kinds[col] = None
+        else:
+            kinds[col] = pd.unique(series.dropna()).tolist()
+    out["covariates"] = kinds
+    out["clusters"] = [pd.unique(kept[c]).tolist() for c in roles.cluster]
+    if len(roles.cluster) == 2:
+        pairs = kept[list(roles.cluster)].drop_duplicates()
+        out["pairs"] = list(zip(pairs.iloc[:, 0].tolist(), pairs.iloc[:, 1].tolist(), strict=True))
+    return out
+
+
+@dataclass(frozen=True)
+class _Encoder:
+    """The per-piece encode step on an engine: a piece's kept rows as arrays by key, against the schema."""
+
+    roles: _PieceRoles
+    schema: Schema
+    pairs: np.ndarray | None  # two-way clustering: sorted keys code1 * G2 + code2 of the intersections
+
+    def __call__(self, table: Any) -> tuple[dict[str, np.ndarray], int]:
+        kept, _, _, _ = _kept_rows(self.roles, table.to_pandas())
+        enc = encode_rows(self.schema, kept)
+        local: dict[str, np.ndarray] = {"y": enc.outcome}
+        if enc.treatment is not None:
+            local["t"] = enc.treatment
+            if self.schema.treatment_code is not None and self.schema.treatment_code.kind == "binary":
+                # each arm's rows as weights (times the sampling weights): a regression within an arm
+                arm1 = enc.treatment if enc.weights is None else enc.treatment * enc.weights
+                local["arm1"] = arm1
+                local["arm0"] = (1.0 - enc.treatment) if enc.weights is None else enc.weights - arm1
+        if enc.weights is not None:
+            local["w"] = enc.weights
+        for g, codes in enumerate(enc.clusters):
+            local[f"cluster{g}"] = codes
+        if self.pairs is not None:
+            size = len(self.schema.cluster_levels[1])
+            local["cluster2"] = np.searchsorted(self.pairs, enc.clusters[0] * size + enc.clusters[1]).astype(np.int64)
+        for part in enc.parts:
+            local[f"x:{part.source}"] = part.values  # type: ignore[assignment]
+        return local, len(kept)
+
+
+@dataclass(frozen=True)
+class EnginePrepared:
+    """The roles of one estimate whose rows stay on an engine: the global schema and counts from the
+    schema pass, and stand-in arrays (:class:`deconfound.engines.source.Templates`) that the estimators
+    use as they would use the arrays of :class:`Prepared`; every pass over them runs on the engine inside
+    ``with prepared.rows():``. Duck-types what the result builders read from :class:`Prepared`."""
+
+    engine: Any
+    schema: Schema
+    encoder: _Encoder
+    templates: Any
+    outcome_name: str | None
+    treatment_name: str | None
+    treatment_kind: str | None
+    treatment_mapping: dict[str, Any] | None
+    covariate_columns: tuple[str, ...]
+    cluster_names: tuple[str, ...]
+    cluster_sizes: tuple[int, ...]
+    n: int
+    n_treated: int | None
+    n_input: int
+    n_dropped: int
+    dropped_by: dict[str, int]
+    n_zero_weight: int
+    notes: tuple[str, ...]
+    outcome: np.ndarray  # the largest |y| (what the underflow check of a zero standard error reads)
+    log_weight_sum: float | None
+    input_index: None = None  # rows stay on the engine: no per-row tables come back
+
+    @property
+    def n_control(self) -> int | None:
+        return None if self.n_treated is None else self.n - self.n_treated
+
+    @property
+    def weights(self) -> np.ndarray | None:
+        return self.templates["w"] if self.schema.weights is not None else None
+
+    @property
+    def covariates(self) -> Design:
+        """The covariates' design columns over the stand-ins (the parts :func:`_covariate_parts` gives)."""
+        parts: list[Part] = []
+        for col, levels in self.schema.covariates.items():
+            values = self.templates[f"x:{col}"]
+            if levels is None:
+                parts.append(Part(col, values, source=col))
+            else:
+                parts += [Part(f"{col}[{levels[i]}]", values, i, col) for i in range(1, len(levels))]
+        return Design(parts, self.n)
+
+    def cluster_codes(self) -> tuple[list[np.ndarray], tuple[int, ...]]:
+        """The stand-ins of the codes the residual pass sums over (two-way adds the intersection) and the
+        numbers of clusters, as ``covariance.cluster_terms`` gives them for arrays."""
+        if not self.cluster_names:
+            return [], ()
+        if min(self.cluster_sizes) < 2:
+            raise DataError("Cluster-robust standard errors need at least two clusters; the data has one.")
+        keys = [f"cluster{g}" for g in range(len(self.cluster_names) + (len(self.cluster_names) == 2))]
+        return [self.templates[k] for k in keys], self.cluster_sizes
+
+    def rows(self) -> Any:
+        """The context in which every pass of the core reads this estimate's rows on the engine."""
+        from .engines.source import engine_rows
+
+        return engine_rows(self.engine, list(self.schema.used), self.encoder, self.templates)
+
+
+def prepare_engine(
+    data: Any,
+    *,
+    outcome: str | None,
+    treatment: str | None = None,
+    covariates: str | Iterable[str] | None = None,
+    weights: str | None = None,
+    cluster: str | Iterable[str] | None = None,
+    missing: str = "raise",
+    treatment_kind: str = "binary",
+    treated_level: Any = None,
+    min_rows: int = 2,
+    engine: str | None = None,
+    memory_limit: str | None = None,
+) -> EnginePrepared:
+    """:func:`prepare` for rows that stay on an engine: one schema pass over the engine (validation, missing
+    counts, the treatment's coding, covariate levels, cluster code maps), the same checks and messages as
+    :func:`prepare`, and no per-row array on the driver."""
+    from .engines import wrap
+    from .engines.source import Templates
+
+    eng = wrap(data, engine, memory_limit=memory_limit)
+    missing = check_option("missing", missing, MISSING_POLICIES)
+    treatment_kind = check_option("treatment_kind", treatment_kind, ("binary", "continuous", "auto"))
+    cov_names = as_name_list(covariates, "covariates")
+    cluster_names = as_name_list(cluster, "cluster")
+    roles_list: list[tuple[str, str]] = [] if outcome is None else [("outcome", outcome)]
+    if treatment is not None:
+        roles_list.append(("treatment", treatment))
+    roles_list += [("covariate", c) for c in cov_names]
+    if weights is not None:
+        roles_list.append(("weights", weights))
+    roles_list += [("cluster", c) for c in cluster_names]
+    _check_roles(eng.columns(), roles_list)
+    _check_role_overlap(outcome, treatment, cov_names)
+    used = list(dict.fromkeys(col for _, col in roles_list))
+    roles = _PieceRoles(outcome, treatment, tuple(cov_names), weights, tuple(cluster_names), tuple(used))
+    from functools import partial
+
+    pieces = [p for p in eng.map_partitions(used, partial(_scan_piece, roles)) if p is not None]
+    n_input = sum(p["n_input"] for p in pieces)
+    if n_input == 0:
+        raise DataError("The data has no rows.")
+    counts: dict[str, int] = {}
+    for col in used:
+        total = sum(p["counts"].get(col, 0) for p in pieces)
+        if total:
+            counts[col] = total
+    n_missing = sum(p["n_missing"] for p in pieces)
+    for col, count in counts.items():
+        if count == n_input:
+            raise DataError(f"column {col!r} is entirely missing ({count} rows); it cannot be used.")
+    if counts and missing == "raise":
+        shown = ", ".join(f"{col!r} ({cnt} rows)" for col, cnt in counts.items())
+        raise DataError(
+            f"Missing values in {shown}. Pass missing='drop' to drop those {n_missing} rows "
+            "(the result reports how many), or fill them first."
+        )
+    notes = [f"{n_missing} of {n_input} rows dropped for missing values"] if n_missing else []
+    n_zero = sum(p["n_zero"] for p in pieces)
+    log_w = None
+    if weights is not None:
+        negative = sum(p["n_negative"] for p in pieces)
+        if negative:
+            raise DataError(
+                f"weights {weights!r} has {negative} negative value(s); weights must be >= 0. "
+                "Fix the column (negative weights are not frequencies or inverse probabilities)."
+            )
+        if not sum(p["n_positive"] for p in pieces):
+            raise DataError(
+                f"weights {weights!r} is zero in every row used; pass positive weights (or leave weights= out)."
+            )
+        log_w = float(sum(p["log_w"] for p in pieces))
+    if n_zero:
+        counts = {**counts, f"{weights} == 0": n_zero}
+        notes.append(f"{n_zero} row(s) with weight 0 were left out (they are not observations)")
+    n = sum(p["n_kept"] for p in pieces)
+    if n < min_rows:
+        removed = "missing values and rows of weight 0" if n_zero else "missing values"
+        raise DataError(f"Only {n} usable row(s) after removing {removed}; at least {min_rows} are needed.")
+    scale = 0.0
+    if outcome is not None:
+        ranges = [p["y_range"] for p in pieces if "y_range" in p]
+        lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
+        scale = max(r[2] for r in ranges)
+        if lo == hi:
+            raise DataError(
+                f"outcome {outcome!r} takes the single value {lo:g} in every used row; there is no variation "
+                "for a treatment to explain. Check the column (or the rows kept)."
+            )
+    code = None
+    n_treated = None
+    if treatment is not None:
+        tally: dict[Any, int] = {}
+        for p in pieces:
+            for value, count in zip(p["t_values"], p["t_counts"], strict=True):
+                tally[value] = tally.get(value, 0) + int(count)
+        many = any(p["t_many"] for p in pieces)
+        values = pd.Series(list(tally), name=treatment)
+        code = _treatment_code(values, treatment_kind, treated_level)
+        notes += [code.note] if code.note else []
+        if code.kind == "binary":
+            if many:  # cannot happen for a binary coding (it has two levels)
+                raise DataError(f"treatment {treatment!r} has more than {_TREATMENT_VALUES} levels.")
+            coded = code.apply(values)
+            n_treated = int(sum(c for c, v in zip(tally.values(), coded, strict=True) if v == 1.0))
+    cov_codes: dict[str, pd.Index | None] = {}
+    for col in cov_names:
+        kinds = [p["covariates"][col] for p in pieces if p["n_kept"]]
+        if all(k is None for k in kinds):
+            cov_codes[col] = None
+            continue
+        levels = list(dict.fromkeys(v for k in kinds if k is not None for v in k))
+        codes_col, cov_notes = _covariate_codes(pd.DataFrame({col: pd.Series(levels, dtype=object)}), [col])
+        cov_codes.update(codes_col)
+        notes += cov_notes
+    cluster_levels = tuple(
+        pd.Index(list(dict.fromkeys(v for p in pieces for v in p["clusters"][g]))) for g in range(len(cluster_names))
+    )
+    pair_keys = None
+    if len(cluster_names) == 2:
+        seen = list(dict.fromkeys(pair for p in pieces for pair in p["pairs"]))
+        a = cluster_levels[0].get_indexer([s[0] for s in seen]).astype(np.int64)
+        b = cluster_levels[1].get_indexer([s[1] for s in seen]).astype(np.int64)
+        pair_keys = np.unique(a * len(cluster_levels[1]) + b)
+    schema = Schema(
+        outcome,
+        treatment,
+        code,
+        cov_codes,
+        weights,
+        tuple(cluster_names),
+        cluster_levels,
+        {},
+        used,
+        n_input,
+        np.zeros(0, dtype=bool),
+        counts,
+        tuple(notes),
+        n_zero,
+    )
+    keys = ["y", "t", "w", "arm0", "arm1", *[f"cluster{g}" for g in range(3)], *[f"x:{c}" for c in cov_names]]
+    sizes = tuple(len(lv) for lv in cluster_levels)
+    # the cluster stand-ins hold their largest code, which is all a pass reads of them on the driver
+    fills = {f"cluster{g}": np.array([size - 1]) for g, size in enumerate(sizes)}
+    if pair_keys is not None:
+        fills["cluster2"] = np.array([len(pair_keys) - 1])
+    return EnginePrepared(
+        engine=eng,
+        schema=schema,
+        encoder=_Encoder(roles, schema, pair_keys),
+        templates=Templates(keys, fills),
+        outcome_name=outcome,
+        treatment_name=treatment,
+        treatment_kind=None if code is None else code.kind,
+        treatment_mapping=None if code is None else code.mapping,
+        covariate_columns=tuple(cov_names),
+        cluster_names=tuple(cluster_names),
+        cluster_sizes=sizes,
+        n=n,
+        n_treated=n_treated,
+        n_input=n_input,
+        n_dropped=n_input - n,
+        dropped_by=counts,
+        n_zero_weight=n_zero,
+        notes=tuple(notes),
+        outcome=np.array([scale]),
+        log_weight_sum=log_w,
+    )

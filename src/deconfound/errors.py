@@ -8,6 +8,7 @@ Every error a user can trigger is one of these; every diagnostic is a warning fr
     │   └── CollinearityError            the design matrix is rank deficient; names the dependent columns
     ├── IdentificationError              the causal effect is not identified by what was given
     ├── NotFittedError(AttributeError)   a fitted attribute was read before ``fit``
+    ├── EngineError(RuntimeError)        an engine (DuckDB, Dask, Spark) failed to run a pass; names the engine
     └── ConvergenceError(RuntimeError)   an iterative solver did not converge
 
     DeconfoundWarning(UserWarning)
@@ -36,6 +37,7 @@ __all__ = [
     "DeconfoundError",
     "DeconfoundWarning",
     "DiagnosticWarning",
+    "EngineError",
     "IdentificationError",
     "NotFittedError",
     "NuisanceWarning",
@@ -77,6 +79,13 @@ class NotFittedError(DeconfoundError, AttributeError):
 
 class ConvergenceError(DeconfoundError, RuntimeError):
     """An iterative solver failed to converge."""
+
+
+class EngineError(DeconfoundError, RuntimeError):
+    """An engine (DuckDB, Dask, Spark) failed to run a pass over its rows; the message names the engine.
+
+    An error raised by deconfound itself inside a pass on a worker is re-raised as it was, not wrapped.
+    """
 
 
 class DeconfoundWarning(UserWarning):

@@ -144,9 +144,10 @@ def _covariance(
     cov_type: str,
     clusters: Sequence[np.ndarray],
     chunk_rows: int,
+    cluster_codes: tuple[list[np.ndarray], tuple[int, ...]] | None = None,
 ) -> tuple[np.ndarray, float, float | None, tuple[int, ...]]:
     """Covariance of the coefficients in the coordinates of ``coords`` (see ``passes.Coordinates``)."""
-    codes, sizes = cluster_terms(cov_type, clusters)
+    codes, sizes = cluster_codes if cluster_codes is not None else cluster_terms(cov_type, clusters)
     res = residual_pass(design, y, w, beta, bread, pass_kind(cov_type), codes, chunk_rows, coords)
     cov, df_inf = assemble(
         cov_type,
@@ -183,11 +184,17 @@ def fit_ols(
     chunk_rows: int = CHUNK_ROWS,
     cross_products: CrossProducts | None = None,
     protect: Sequence[str] = (),
+    cluster_codes: tuple[list[np.ndarray], tuple[int, ...]] | None = None,
+    log_weight_sum: float | None = None,
 ) -> OLSFit:
     """Least squares of ``y`` on ``design`` with sufficient statistics and a rank check.
 
     The problem is solved in centered coordinates when the design has a constant column (see
     ``ols.Coordinates``); coefficients and covariances are reported for the design as given.
+
+    Rows that are not in memory (an engine's, :mod:`deconfound.engines.source`) give what the arrays
+    would: ``cluster_codes`` the codes the residual pass sums over and the numbers of clusters (as
+    ``covariance.cluster_terms`` returns them) and ``log_weight_sum`` the sum of log w (NaN if some w is 0).
     """
     cov_type = check_cov_type(cov_type, method="least squares")
     n, k = design.n, design.k
@@ -203,7 +210,9 @@ def fit_ols(
     beta_z, bread_z = linalg.solve_spd(ztz, zty)
     if linalg.condition_number(linalg.equilibrate(ztz)) ** 2 > REFINE_ABOVE:
         beta_z = _refine(design, y, w, beta_z, bread_z, coords, chunk_rows)
-    cov_z, ssr, df_inf, sizes = _covariance(design, y, w, cp, beta_z, bread_z, coords, cov_type, clusters, chunk_rows)
+    cov_z, ssr, df_inf, sizes = _covariance(
+        design, y, w, cp, beta_z, bread_z, coords, cov_type, clusters, chunk_rows, cluster_codes
+    )
     lmat = coords.transform
     cov = _sym(lmat @ cov_z @ lmat.T)
     if len(clusters) < 2:  # positive semi-definite in exact arithmetic: a negative variance is rounding
@@ -230,17 +239,19 @@ def fit_ols(
         n_clusters=sizes,
         has_const=has_const,
         f_test=f_test,
-        llf=_log_likelihood(n, ssr, w),
+        llf=_log_likelihood(n, ssr, w, log_weight_sum),
         const_index=coords.const,
         centered_xtx=cp.cxx,
     )
 
 
-def _log_likelihood(n: int, ssr: float, w: np.ndarray | None) -> float:
+def _log_likelihood(n: int, ssr: float, w: np.ndarray | None, log_weight_sum: float | None = None) -> float:
     """Gaussian log-likelihood at the fit; WLS adds ½ Σ log w (NaN if some weight is 0)."""
     with np.errstate(divide="ignore"):  # a perfect fit has ssr = 0 and an infinite likelihood
         llf = -n / 2.0 * (np.log(2 * np.pi) + np.log(ssr / n) + 1.0)
-    if w is not None:
+    if log_weight_sum is not None:
+        llf = llf + 0.5 * log_weight_sum
+    elif w is not None:
         llf = llf + 0.5 * float(np.sum(np.log(w))) if np.all(w > 0) else float("nan")
     return float(llf)
 

@@ -220,7 +220,12 @@ def source(
 
 def fold(src: RowSource, kernel: Callable[[Partition], T], total: T, stop: Callable[[T], bool] | None = None) -> T:
     """``total + kernel(p1) + kernel(p2) + ...`` over the source's non-empty partitions, in its order
-    (``stop``: end early once the running total says so, e.g. when a pass has found an error)."""
+    (``stop``: end early once the running total says so, e.g. when a pass has found an error).
+
+    A source with a ``fold`` method folds itself (an engine runs the kernel where its rows live)."""
+    own = getattr(src, "fold", None)
+    if own is not None:
+        return own(kernel, total, stop)  # type: ignore[no-any-return]
     for part in src.partitions():
         if part.n == 0:
             continue

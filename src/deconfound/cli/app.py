@@ -60,9 +60,28 @@ def _add_design_options(p: argparse.ArgumentParser) -> None:
 
 def _estimate_parser(sub: Any) -> None:
     p = sub.add_parser("estimate", help="estimate a causal effect from a CSV or Parquet file")
-    p.add_argument("data", help="path to a CSV or Parquet file")
+    p.add_argument("data", help="path to a CSV or Parquet file (or a glob of them, e.g. 'data/*.parquet')")
     _add_design_options(p)
     p.add_argument("--json", action="store_true", help="print one JSON object (stable keys)")
+    p.add_argument(
+        "--engine",
+        choices=("memory", "duckdb", "dask", "spark"),
+        help="where the rows are read: memory (load the columns used), duckdb (stream the file; the default for "
+        "globs and files of 2 GiB or more), dask or spark (see docs/scaling.md)",
+    )
+    p.add_argument("--memory-limit", help="DuckDB's memory limit, e.g. 2GB (with --engine duckdb or a large file)")
+    p.add_argument(
+        "--dask-scheduler",
+        metavar="ADDRESS",
+        help="run the passes on the Dask cluster whose scheduler is at ADDRESS, e.g. tcp://10.0.0.5:8786 "
+        "(implies --engine dask; needs deconfound[dask] here and on the workers)",
+    )
+    p.add_argument(
+        "--spark-master",
+        metavar="URL",
+        help="run the passes on the Spark cluster at URL, e.g. spark://host:7077, yarn or local[4] "
+        "(implies --engine spark; needs deconfound[spark] and Java)",
+    )
     p.add_argument(
         "--rows",
         action="store_true",

@@ -96,7 +96,53 @@ def run_method(args: argparse.Namespace) -> Any:
         from .robust import bootstrapped
 
         return bootstrapped(function, args, kwargs, seed)
-    return function(args.data, **kwargs)
+    return function(engine_data(args), **kwargs)
+
+
+def engine_data(args: argparse.Namespace) -> Any:
+    """The data argument for ``--engine``/``--memory-limit``: the path itself (read in memory, or through
+    DuckDB by itself when it is a glob or a large file) or the engine named."""
+    engine, limit = getattr(args, "engine", None), getattr(args, "memory_limit", None)
+    options = _cluster_options(args)
+    if options:
+        engine = next(iter(options.values()))[0]
+    if engine is None and limit is None:
+        return args.data
+    if engine == "memory":
+        if limit is not None:
+            from ..errors import SpecificationError
+
+            raise SpecificationError("--memory-limit applies to the duckdb engine; leave it out with --engine memory.")
+        from ..data import load_table
+
+        return load_table(args.data)  # in memory even when large (the path itself would go to DuckDB)
+    from ..engines import wrap
+
+    return wrap(args.data, engine or "duckdb", memory_limit=limit, **{k: v for k, (_, v) in options.items()})
+
+
+def _cluster_options(args: argparse.Namespace) -> dict[str, tuple[str, str]]:
+    """``--dask-scheduler ADDRESS`` / ``--spark-master URL``: the engine's option, by name, with the engine it
+    implies; an error when it contradicts ``--engine`` or the other flag."""
+    from ..errors import SpecificationError
+
+    given = {
+        flag: (engine, option, value)
+        for flag, engine, option, value in (
+            ("--dask-scheduler", "dask", "scheduler", getattr(args, "dask_scheduler", None)),
+            ("--spark-master", "spark", "master", getattr(args, "spark_master", None)),
+        )
+        if value is not None
+    }
+    if len(given) > 1:
+        raise SpecificationError("--dask-scheduler and --spark-master choose different engines; give one of them.")
+    for flag, (engine, _, _) in given.items():
+        chosen = getattr(args, "engine", None)
+        if chosen not in (None, engine):
+            raise SpecificationError(f"{flag} runs on the {engine} engine, not --engine {chosen}; drop one of them.")
+        if getattr(args, "memory_limit", None) is not None:
+            raise SpecificationError(f"--memory-limit applies to the duckdb engine; leave it out with {flag}.")
+    return {option: (engine, value) for engine, option, value in given.values()}
 
 
 def _plot(name: str) -> Callable[[Callable[[argparse.Namespace], Any]], Callable[[argparse.Namespace], Any]]:

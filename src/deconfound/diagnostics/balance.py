@@ -14,18 +14,21 @@ from .._core.distributions import chi2_sf
 from .hypotheses import TestResult
 
 
-def _arm_mean_var(column: Design, t: np.ndarray, w: np.ndarray) -> np.ndarray:
+def _arm_mean_var(column: Design, treatment: np.ndarray, w: np.ndarray | None) -> np.ndarray:
     """Weighted mean and (n_eff-corrected) variance of one column in four groups: treated and control
     rows, weighted by ``w`` and unweighted. Returns a 4 x 2 array (mean, variance).
 
     Two passes over the column's partitions, each a kernel merged by sums: sum w and sum w x, then
     sum w (x - mean)^2 and sum w^2 (unbiased for frequency-like weights: the usual n - 1 variance when
-    w is all ones). The in-memory source reads all rows as one partition."""
+    w is all ones). The in-memory source reads all rows as one partition; the arms (treatment == 1) and
+    the unit weights (``w`` None) are formed per partition, so the passes also run on an engine's rows."""
     groups = ((True, False), (False, False), (True, True), (False, True))  # (treated?, unweighted?)
-    src = rows.source(column, max(column.n, 1), extra={"t": t, "w": w})
+    src = rows.source(column, max(column.n, 1), extra={"t": treatment, "w": w})
 
     def pieces(part: rows.Partition) -> list[tuple[np.ndarray, np.ndarray]]:
-        x, tp, wp = part.block()[:, 0], part["t"], part["w"]
+        x, tp = part.block()[:, 0], part["t"] == 1.0
+        wp = part.get("w")
+        wp = np.ones(part.n) if wp is None else wp
         out = []
         for treated, unweighted in groups:
             mask = tp if treated else ~tp
@@ -63,11 +66,9 @@ def balance_table(
     The standardized difference divides by sqrt((var_treated + var_control) / 2) of the *unweighted*
     sample when ``weights`` are given, so that before and after weighting share one yardstick.
     """
-    t = treatment == 1.0
-    w = np.ones_like(treatment) if weights is None else weights
     out = []
     for name in covariates.names:
-        (m1, v1), (m0, v0), (_, u1), (_, u0) = _arm_mean_var(covariates.select([name]), t, w)
+        (m1, v1), (m0, v0), (_, u1), (_, u0) = _arm_mean_var(covariates.select([name]), treatment, weights)
         pooled = np.sqrt((u1 + u0) / 2.0)
         smd = (m1 - m0) / pooled if pooled > 0 else (0.0 if m1 == m0 else np.inf)
         ratio = v1 / v0 if v0 > 0 else np.inf

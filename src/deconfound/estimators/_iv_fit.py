@@ -18,7 +18,7 @@ from ..diagnostics.hypotheses import TestResult
 from ..errors import DataError
 from ..results import CoefTable, Estimate, LazyValue
 from ._base import make_estimate
-from ._iv_weak import instrument_diagnostics
+from ._iv_weak import WeakIVResult, instrument_diagnostics
 
 if TYPE_CHECKING:
     from .iv import IVProblem
@@ -65,10 +65,17 @@ def fit_and_report(problem: IVProblem, *, estimator: str, fuller: float, small_s
             f"{problem.n_singletons} observation(s) dropped because they are alone in their group of a fixed effect "
             f"({', '.join(problem.roles.absorb)}) (fixest drops them the same way)."
         )
-    extra, weak = instrument_diagnostics(
-        problem, estimator=estimator, estimate=float(fit.coef[j]), std_error=float(np.sqrt(var)), level=level
-    )
-    diagnostics.update(extra)
+    if problem.rows is None:
+        extra, weak = instrument_diagnostics(
+            problem, estimator=estimator, estimate=float(fit.coef[j]), std_error=float(np.sqrt(var)), level=level
+        )
+        diagnostics.update(extra)
+    else:  # an engine's rows: the weak-instrument statistics read the partialled columns row by row
+        weak = WeakIVResult(None)
+        notes.append(
+            "computed on an engine: the weak-instrument diagnostics (first-stage F, Anderson-Rubin set) need the "
+            "rows in memory and were not computed; check them on an in-memory sample"
+        )
     result = make_estimate(
         prep,
         method="iv",

@@ -32,8 +32,9 @@ from .._core.covariance import resolve_cov_type
 from .._core.design import Design, array_part, constant_part
 from .._core.least_squares import OLSFit, fit_ols
 from .._core.options import as_name_list, check_level
-from ..data import Prepared, check_roles, prepare
+from ..data import Prepared, check_roles, prepare, prepare_engine
 from ..diagnostics.collinearity import collinearity_diagnostics
+from ..engines import is_engine_input
 from ..errors import CollinearityError, DataError
 from ..results import Estimate
 from ._base import coef_table, make_estimate
@@ -300,6 +301,8 @@ def did(
     cov, groups = resolve_cov_type(
         cov_type, method="did", cluster=cluster_names, default="HC1", fallback=("unit", unit)
     )
+    if is_engine_input(data):
+        return _did_engine(data, outcome, treated, post, covariates, unit, weights, cov, groups, level, missing)
     check_roles(data, [("outcome", outcome), ("treated", treated), ("post", post), ("unit", unit)])
     prep = prepare(
         data,
@@ -399,4 +402,171 @@ def _from_means(prep: Prepared, diagnostics: dict[str, Any], notes: list[str], l
         warnings=[NO_SE_FROM_MEANS],
         notes=notes,
         diagnostics=diagnostics,
+    )
+
+
+def _post_code(prep: Any, post: str) -> tuple[Any, str | None]:
+    """The 0/1 coding of the post column on an engine (``_indicator``'s rules), as a per-piece function."""
+    levels = prep.schema.covariates[post]
+    if levels is None:  # numbers: their distinct values, from one pass
+        from .._core import rows
+
+        tpl = prep.templates
+        src = rows.source(None, 1 << 16, n=prep.n, extra={"p": tpl[f"x:{post}"]})
+
+        def distinct(part: Any) -> Any:
+            return _Distinct(set(np.unique(part["p"]).tolist()[:3]))
+
+        values = sorted(rows.fold(src, distinct, _Distinct(set())).values)
+        if len(values) != 2:
+            raise DataError(
+                f"post {post!r} must take exactly two values (0/1), but it has {len(values)}"
+                f"{': ' + str(values) if len(values) < 3 else ' or more'}. Both periods are needed."
+            )
+        lo, hi = values
+        note = None if (lo, hi) == (0.0, 1.0) else f"post {post!r}: {hi:g} coded 1, {lo:g} coded 0"
+        return (lambda local, key=f"x:{post}", hi=hi: (local[key] == hi).astype(np.float64)), note
+    words = ("post", "after", "yes", "true", "1")
+    hits = [i for i, lv in enumerate(levels) if str(lv).strip().lower() in words]
+    if len(levels) != 2 or len(hits) != 1:
+        raise DataError(f"post {post!r} has labels {sorted(map(str, levels))}; recode it to 0/1 (1 = after treatment).")
+    return (lambda local, key=f"x:{post}", code=hits[0]: (local[key] == code).astype(np.float64)), (
+        f"post {post!r}: {levels[hits[0]]!r} coded 1"
+    )
+
+
+class _Distinct:
+    """Distinct values seen (at most a few per piece), merged by union."""
+
+    def __init__(self, values: set) -> None:
+        self.values = values
+
+    def __add__(self, other: _Distinct) -> _Distinct:
+        return _Distinct(self.values | other.values)
+
+
+def _did_engine(
+    data: Any,
+    outcome: str,
+    treated: str,
+    post: str,
+    covariates: Any,
+    unit: str | None,
+    weights: str | None,
+    cov: str,
+    groups: list[str],
+    level: float,
+    missing: str,
+) -> Estimate:
+    """:func:`did` on rows that stay on an engine: the four cell means from one pass and the regression on
+    treated, post, their product and the covariates from the least-squares passes. The unit-level checks
+    that need every row (a group that changes within a unit) and the dropping of covariates that moved with
+    treatment are not made; such a covariate is refused as ols refuses it."""
+    from .._core import rows
+    from .._core.design import Part
+
+    covs = as_name_list(covariates, "covariates")
+    if post in covs:
+        raise DataError(f"post {post!r} is also listed among the covariates; remove it from covariates.")
+    prep = prepare_engine(
+        data,
+        outcome=outcome,
+        treatment=treated,
+        covariates=[post, *covs],
+        weights=weights,
+        cluster=groups,
+        missing=missing,
+        treatment_kind="binary",
+    )
+    tpl = prep.templates
+    terms = (treated, post, f"{treated}:{post}")
+    notes: list[str] = []
+    with prep.rows():
+        code, note = _post_code(prep, post)
+        notes += [note] if note else []
+        p_values = tpl.derive("did:p", code)
+        dp_values = tpl.derive("did:dp", lambda local, code=code: local["t"] * code(local))
+        src = rows.source(
+            None, 1 << 16, n=prep.n, extra={"y": tpl["y"], "t": tpl["t"], "p": p_values, "w": prep.weights}
+        )
+
+        def cells(part: Any) -> np.ndarray:
+            y, d, pp, w = part["y"], part["t"], part["p"], part.get("w")
+            w = np.ones(part.n) if w is None else w
+            out = np.zeros((4, 3))
+            for i, (gd, gp) in enumerate(((1.0, 0.0), (1.0, 1.0), (0.0, 0.0), (0.0, 1.0))):
+                m = (d == gd) & (pp == gp)
+                out[i] = m.sum(), w[m].sum(), w[m] @ y[m]
+            return out
+
+        sums = rows.fold(src, cells, np.zeros((4, 3)))
+        counts = {key: int(sums[i, 0]) for i, key in enumerate(((1.0, 0.0), (1.0, 1.0), (0.0, 0.0), (0.0, 1.0)))}
+        shown = ", ".join(
+            f"{'treated' if k[0] else 'control'}/{'after' if k[1] else 'before'} {v}" for k, v in counts.items()
+        )
+        for i, (gd, gp) in enumerate(counts):
+            if sums[i, 0] == 0 or sums[i, 1] == 0:
+                raise DataError(
+                    f"No {'treated' if gd else 'control'} rows {'after (post)' if gp else 'before (pre)'}: a "
+                    f"difference-in-differences needs all four groups ({treated!r} x {post!r}). Counts: {shown}."
+                )
+        means = sums[:, 2] / sums[:, 1]
+        table = pd.DataFrame(
+            {"before": [means[0], means[2]], "after": [means[1], means[3]]},
+            index=pd.Index(["treated", "control"], name="group"),
+        )
+        table["change"] = table["after"] - table["before"]
+        table.loc["difference"] = table.loc["treated"] - table.loc["control"]
+        diagnostics: dict[str, Any] = {
+            "group_means": table,
+            "treated_change": float(table.loc["treated", "change"]),
+            "control_change": float(table.loc["control", "change"]),
+            "difference": float(table.loc["difference", "change"]),
+            "group_sizes": {
+                f"{'treated' if k[0] else 'control'}/{'after' if k[1] else 'before'}": v for k, v in counts.items()
+            },
+        }
+        others = [part for part in prep.covariates.parts if part.source != post]
+        design = Design(
+            [
+                constant_part(),
+                Part(terms[0], tpl["t"], source=treated),
+                Part(terms[1], p_values, source=post),
+                Part(terms[2], dp_values),
+                *others,
+            ],
+            prep.n,
+        )
+        codes = prep.cluster_codes()
+        fit = fit_ols(
+            design,
+            tpl["y"],
+            prep.weights,
+            cov_type=cov,
+            clusters=codes[0][: len(groups)],
+            protect=[terms[2], terms[0], terms[1]],
+            cluster_codes=codes if cov == "cluster" else None,
+            log_weight_sum=prep.log_weight_sum,
+        )
+    coll, warnings = collinearity_diagnostics(fit.xtx, fit.names, [0], treatment=terms[2])
+    diagnostics.update(coll)
+    notes.append(_cov_note(cov, groups, unit))
+    notes.append(
+        f"computed on the {prep.engine.name} engine: a treated group that changes within a unit is not checked"
+    )
+    j = fit.names.index(terms[2])
+    return make_estimate(
+        prep,  # type: ignore[arg-type]
+        method="did",
+        label="Difference-in-differences (2x2)",
+        estimand="ATT",
+        estimate=float(fit.coef[j]),
+        std_error=float(np.sqrt(fit.cov[j, j])),
+        df=fit.df_inference,
+        level=level,
+        warnings=warnings,
+        notes=notes,
+        diagnostics=diagnostics,
+        coefficients=coef_table(fit),
+        fit=fit,
     )

@@ -25,7 +25,8 @@ from .._core.fixed_effects import FE_CHUNK_ROWS, _df_k
 from .._core.iv import ESTIMATORS, IVLayout, IVProducts, check_instruments, iv_products
 from .._core.options import as_name_list, check_level, check_option
 from .._core.passes import CHUNK_ROWS
-from ..data import Prepared, load_table, name_list, prepare
+from ..data import Prepared, load_table, name_list, prepare, prepare_engine
+from ..engines import is_engine_input
 from ..errors import CollinearityError, DataError, SpecificationError
 from ..results import Estimate
 from ._formula import parse_iv_formula
@@ -80,10 +81,11 @@ class IVProblem:
     n_singletons: int
     chunk_rows: int
     cov_type: str
+    rows: Any = None  # for an engine's rows: the context in which passes read them (EnginePrepared.rows)
 
     @property
     def n(self) -> int:
-        return len(self.y)
+        return int(self.products.n)  # the rows of the cross-products (len(y) is 0 for an engine's stand-in)
 
     @property
     def endog_names(self) -> list[str]:
@@ -238,6 +240,8 @@ def build_iv_problem(
     max_iter: int = DEMEAN_MAX_ITER,
 ) -> IVProblem:
     """Validated rows -> the design [endog, exog, instruments] (fixed effects absorbed) -> cross-products."""
+    if is_engine_input(data):
+        return _engine_problem(data, roles, weights, cluster, cov_type, missing, chunk_rows)
     extra: dict[str, str | None] = {f"endog:{d}": d for d in roles.endog if d != roles.treatment}
     extra.update({f"instrument:{z}": z for z in roles.instruments})
     extra.update({f"absorb:{a}": a for a in roles.absorb})
@@ -267,6 +271,46 @@ def build_iv_problem(
         return IVProblem(prep, roles, design, prep.outcome, prep.weights, prep.clusters, prep.cluster_names, layout,
                          products, 0, 0, 0, chunk_rows, cov_type)  # fmt: skip
     return _absorbed_problem(prep, roles, endog, instr, cov_type, chunk_rows, tol, max_iter)
+
+
+def _engine_problem(
+    data: Any, roles: IVRoles, weights: str | None, cluster: Sequence[str], cov_type: str, missing: str,
+    chunk_rows: int,
+) -> IVProblem:  # fmt: skip
+    """:func:`build_iv_problem` on rows that stay on an engine: the other endogenous regressors and the
+    instruments are read as numeric columns of the schema, the cross-products and residual passes run on
+    the engine. Absorbed fixed effects and two-way clustering need every row in memory there."""
+    from .._core.design import Part
+
+    if roles.absorb:
+        raise SpecificationError(
+            "absorb= needs every row in memory (fixed effects are demeaned row by row); on an engine add the "
+            "fixed effects as categorical covariates instead, or load the data into memory."
+        )
+    if len(cluster) > 1:
+        raise SpecificationError("two-way clustering of iv needs every row in memory; cluster by one column here.")
+    others = [d for d in roles.endog if d != roles.treatment]
+    numeric = [*others, *roles.instruments]
+    prep = prepare_engine(
+        data, outcome=roles.outcome, treatment=roles.treatment, covariates=[*roles.covariates, *numeric],
+        weights=weights, cluster=list(cluster), missing=missing, treatment_kind="auto",
+    )  # fmt: skip
+    for name in numeric:
+        if prep.schema.covariates[name] is not None:
+            role = "instrument" if name in roles.instruments else "endogenous regressor"
+            raise DataError(f"{role} {name!r} must be numeric; it holds labels. Recode it to numbers.")
+    tpl = prep.templates
+    endog = [Part(d, tpl["t"] if d == roles.treatment else tpl[f"x:{d}"], source=d) for d in roles.endog]
+    covs = [p for p in prep.covariates.parts if p.source not in numeric]
+    instr = [Part(z, tpl[f"x:{z}"], source=z) for z in roles.instruments]
+    design = Design([*endog, constant_part(), *covs, *instr], prep.n)
+    layout = _layout(len(endog), 1 + len(covs), len(instr))
+    clusters = tuple(prep.cluster_codes()[0][: len(cluster)])
+    with prep.rows():
+        products = iv_products(design, tpl["y"], prep.weights, layout, chunk_rows)
+    check_instruments(products)
+    return IVProblem(prep, roles, design, tpl["y"], prep.weights, clusters, tuple(cluster), layout,  # type: ignore[arg-type]
+                     products, 0, 0, 0, chunk_rows, cov_type, rows=prep.rows)  # fmt: skip
 
 
 def _layout(n_e: int, n_w: int, n_z: int) -> IVLayout:
@@ -382,6 +426,10 @@ def iv(
     if roles.absorb and chosen not in ABSORBED.names:
         raise SpecificationError(f"cov_type={chosen!r} is not offered with absorbed fixed effects; {ABSORBED.why_not}.")
     problem = build_iv_problem(data, roles, weights=weights, cluster=cluster_names, cov_type=chosen, missing=missing)
+    if problem.rows is not None:  # an engine's rows: every pass of the fit and its diagnostics runs there
+        with problem.rows():
+            return fit_and_report(problem, estimator=estimator, fuller=float(fuller),
+                                  small_sample=bool(small_sample), level=level)  # fmt: skip
     return fit_and_report(problem, estimator=estimator, fuller=float(fuller), small_sample=bool(small_sample),
                           level=level)  # fmt: skip
 

@@ -7,9 +7,12 @@ from typing import Any
 
 import numpy as np
 
+from .._core import rows
 from .._core.options import check_level
-from ..data import prepare
+from ..data import EnginePrepared, prepare, prepare_engine
 from ..diagnostics.balance import balance_table, joint_balance_test
+from ..engines import is_engine_input
+from ..errors import DataError
 from ..results import Estimate
 from ._base import make_estimate
 
@@ -52,6 +55,10 @@ def difference_in_means(
     Weighted means use ``weights``; the unweighted standard error equals Welch's.
     """
     level = check_level(level)
+    if is_engine_input(data):
+        return _difference_in_means_engine(
+            data, outcome, treatment, covariates, weights, randomized, level, missing, treated_level
+        )
     prep = prepare(
         data,
         outcome=outcome,
@@ -65,8 +72,6 @@ def difference_in_means(
     assert t is not None
     w = prep.weights if prep.weights is not None else np.ones_like(y)
     treated = t == 1.0
-    from ..errors import DataError
-
     # rows with weight zero do not count (a group whose weights are all zero has no mean)
     p1, p0 = int(np.count_nonzero(w[treated] > 0)), int(np.count_nonzero(w[~treated] > 0))
     if p1 < 2 or p0 < 2:
@@ -109,6 +114,119 @@ def difference_in_means(
                 )
     return make_estimate(
         prep,
+        method="naive",
+        label="Difference in means",
+        estimand="ATE",
+        estimate=m1 - m0,
+        std_error=se,
+        df=df,
+        level=level,
+        warnings=warnings,
+        diagnostics=diagnostics,
+    )
+
+
+def _engine_group_moments(prep: EnginePrepared) -> list[tuple[float, float, int]]:
+    """:func:`_group_moments` of the treated and the control rows of an engine, in two passes over its rows:
+    sums by arm (rows of positive weight, sum w, sum w y), then sum w^2 e^2 / (1 - h) and the smallest 1 - h."""
+    tpl = prep.templates
+    src = rows.source(None, 1 << 16, n=prep.n, extra={"y": tpl["y"], "t": tpl["t"], "w": prep.weights})
+
+    def first(part: rows.Partition) -> np.ndarray:
+        y, treated, w = part["y"], part["t"] == 1.0, part.get("w")
+        w = np.ones(part.n) if w is None else w
+        return np.array([[np.count_nonzero(w[m] > 0), m.sum(), w[m].sum(), w[m] @ y[m]] for m in (treated, ~treated)])
+
+    sums = rows.fold(src, first, np.zeros((2, 4)))
+    p1, p0 = int(sums[0, 0]), int(sums[1, 0])
+    if p1 < 2 or p0 < 2:
+        raise DataError(
+            f"A difference in means needs at least two treated and two control rows; got {p1} treated and "
+            f"{p0} control in {prep.treatment_name!r} (rows with weight zero do not count)."
+        )
+    means = sums[:, 3] / sums[:, 2]
+    sw = sums[:, 2]
+
+    def second(part: rows.Partition) -> np.ndarray:
+        y, treated, w = part["y"], part["t"] == 1.0, part.get("w")
+        w = np.ones(part.n) if w is None else w
+        out = np.empty((2, 2))
+        for g, m in enumerate((treated, ~treated)):
+            e, wg = y[m] - means[g], w[m]
+            omh = 1.0 - wg / sw[g]
+            out[g] = float(np.sum(wg * wg * e * e / omh)) if m.any() else 0.0, float(omh.min(initial=1.0))
+        return out
+
+    spread = rows.fold(
+        src,
+        second,
+        np.zeros((2, 2)) + np.array([0.0, np.inf]),
+    )
+    out = []
+    for g in range(2):
+        n = int(sums[g, 1])
+        bad = n < 2 or spread[g, 1] <= 1e-12
+        out.append((float(means[g]), float("nan") if bad else float(spread[g, 0] / sw[g] ** 2), n))
+    return out
+
+
+def _difference_in_means_engine(
+    data: Any,
+    outcome: str,
+    treatment: str,
+    covariates: str | Iterable[str] | None,
+    weights: str | None,
+    randomized: bool,
+    level: float,
+    missing: str,
+    treated_level: Any,
+) -> Estimate:
+    """:func:`difference_in_means` on rows that stay on an engine (the same numbers, from passes of sums)."""
+    prep = prepare_engine(
+        data,
+        outcome=outcome,
+        treatment=treatment,
+        covariates=covariates,
+        weights=weights,
+        missing=missing,
+        treated_level=treated_level,
+    )
+    with prep.rows():
+        (m1, v1, n1), (m0, v0, n0) = _engine_group_moments(prep)
+        for group, v in (("treated", v1), ("control", v0)):
+            if np.isnan(v):
+                raise DataError(
+                    f"In the {group} group of {treatment!r} one row carries all the weight (the others' weights "
+                    "are vanishingly small), so its variance cannot be estimated. Check the weights column."
+                )
+        se = float(np.sqrt(v1 + v0))
+        share = v1 / (v1 + v0) if se > 0 else 0.0
+        df = 1.0 / (share**2 / (n1 - 1) + (1.0 - share) ** 2 / (n0 - 1)) if se > 0 else None
+        warnings: list[str] = []
+        diagnostics: dict[str, Any] = {"mean_treated": m1, "mean_control": m0, "welch_df": df}
+        if not randomized:
+            warnings.append(
+                "A difference in means is a causal effect only if treatment was randomly assigned; this data was "
+                "not declared randomized (randomized=True), so confounders can bias it. Adjust for them (ols, "
+                "lin, matching) unless assignment really was random."
+            )
+        covs = prep.covariates
+        if covs.k:
+            t = prep.templates["t"]
+            table = balance_table(covs, t, prep.weights)
+            diagnostics["balance"] = table
+            if randomized:
+                test = joint_balance_test(covs, t)
+                diagnostics["balance_test"] = test
+                worst = table["smd"].abs().idxmax()
+                if test["p_value"] < IMBALANCE_P or abs(table.loc[worst, "smd"]) > 2 * IMBALANCE_SMD:
+                    warnings.append(
+                        f"The arms of this randomized trial are imbalanced (joint test p = {test['p_value']:.3g}; "
+                        f"largest standardized difference {table.loc[worst, 'smd']:.2f} in {worst!r}). Check the "
+                        "randomization, or adjust for the covariates (method 'lin') to recover precision."
+                    )
+    return make_estimate(
+        prep,  # type: ignore[arg-type]
         method="naive",
         label="Difference in means",
         estimand="ATE",

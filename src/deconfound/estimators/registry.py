@@ -47,8 +47,10 @@ __all__ = [
 
 DESIGNS = ("cross-section", "rct", "panel")
 ADJUSTMENT_MODES = ("covariates", "balance", "none")
-#: where a method can run; engines for data that does not fit in memory come later.
-ENGINES = ("memory",)
+#: where a method can run: in memory, or where the rows live (deconfound.engines; docs/scaling.md)
+ENGINES = ("memory", "duckdb", "dask", "spark")
+#: the methods whose passes are sums over rows run on every engine
+ROW_ENGINES = ENGINES
 #: the option kinds the command line knows how to read (see ``deconfound.cli.args.convert``)
 OPTION_KINDS = ("str", "names", "int", "float", "bool", "folds", "trim")
 
@@ -180,7 +182,7 @@ class _MethodFields(NamedTuple):
     model: bool = True
     cli: bool = True
     cov_types: tuple[str, ...] = ()
-    engines: tuple[str, ...] = ENGINES
+    engines: tuple[str, ...] = ("memory",)
     renders: tuple[str, ...] = ()
     plots: tuple[str, ...] = ()
     cli_options: tuple[Option, ...] = ()
@@ -271,6 +273,7 @@ REGISTRY: dict[str, Method] = {
         adjustment="balance",
         binary_treatment=True,
         renders=("balance", "balance_test"),
+        engines=ROW_ENGINES,
         cli_options=(Option("randomized", "declare the data a randomized trial", kind="bool", default=False),),
     ),
     "ols": Method(
@@ -278,6 +281,7 @@ REGISTRY: dict[str, Method] = {
         "Regression adjustment (OLS)",
         cov_types=OLS_COV_TYPES,
         renders=("vif",),
+        engines=ROW_ENGINES,
     ),
     "lin": Method(
         "deconfound.estimators.regression:lin",
@@ -285,6 +289,7 @@ REGISTRY: dict[str, Method] = {
         binary_treatment=True,
         cov_types=OLS_COV_TYPES,
         renders=("vif",),
+        engines=ROW_ENGINES,
     ),
     "psm": Method(
         "deconfound.estimators.matching:matching",
@@ -323,6 +328,7 @@ REGISTRY: dict[str, Method] = {
         **_PROPENSITY,
         renders=("balance", "overlap", "weight_summary"),
         plots=("overlap", "balance"),
+        engines=ROW_ENGINES,
         cli_options=(Option("weighting", "ipw weights: hajek (normalised, default) or ht", default="hajek"),),
     ),
     "aipw": Method(
@@ -331,6 +337,7 @@ REGISTRY: dict[str, Method] = {
         **_PROPENSITY,
         renders=("balance", "overlap", "weight_summary"),
         plots=("overlap", "balance"),
+        engines=ROW_ENGINES,
     ),
     "ra": Method("deconfound.estimators.weighting:ra", "Regression adjustment per arm", **_PROPENSITY),
     "overlap": Method(
@@ -339,6 +346,7 @@ REGISTRY: dict[str, Method] = {
         **_PROPENSITY,
         renders=("balance", "overlap", "weight_summary"),
         plots=("overlap", "balance"),
+        engines=ROW_ENGINES,
     ),
     "cem": Method(
         "deconfound.estimators.cem:cem",
@@ -357,6 +365,7 @@ REGISTRY: dict[str, Method] = {
         model=False,  # its roles (treated, post) are not the model's
         cov_types=OLS_COV_TYPES,
         renders=("group_means",),
+        engines=ROW_ENGINES,
         cli_options=(
             Option("treated", "did: the treated-group column (0/1)"),
             Option("post", "did: the after-treatment period column (0/1)"),
@@ -472,6 +481,7 @@ REGISTRY["iv"] = Method(
     in_compare=True,
     cov_types=OLS_COV_TYPES,
     renders=IV_RENDERS,
+    engines=ROW_ENGINES,  # without absorb= or two-way clustering; the weak-IV statistics only in memory
     cli_options=_IV_OPTIONS,
     one_of=("treatment", "endog", "formula"),
 )

@@ -11,11 +11,12 @@ from typing import Any
 import numpy as np
 
 from .._core.covariance import resolve_cov_type
-from .._core.design import Design, array_part, constant_part
+from .._core.design import Design, Part, array_part, constant_part
 from .._core.least_squares import OLSFit, fit_ols
 from .._core.options import as_name_list, check_level
-from ..data import MAX_ABS_VALUE, Prepared, check_columns, load_table, name_list, prepare
+from ..data import MAX_ABS_VALUE, Prepared, check_columns, load_table, name_list, prepare, prepare_engine
 from ..diagnostics.collinearity import collinearity_diagnostics
+from ..engines import is_engine_input
 from ..errors import DataError, SpecificationError
 from ..results import Estimate
 from ._base import coef_table, make_estimate
@@ -249,6 +250,11 @@ def ols(
     level = check_level(level)
     cov, cluster = _cov_type(cov_type, cluster, "ols")
     if formula is not None:
+        if is_engine_input(data):
+            raise SpecificationError(
+                "A formula needs the rows in memory; on an engine name the columns instead: ols(data, "
+                "outcome=..., treatment=..., covariates=[...]) (categorical covariates are one-hot encoded)."
+            )
         if covariates is not None:
             raise SpecificationError(
                 "covariates= is not used with a formula: write them into the formula instead "
@@ -257,6 +263,8 @@ def ols(
         return _ols_formula(data, formula, treatment, weights, cov, cluster, level, missing, treated_level, outcome)
     if outcome is None or treatment is None:
         raise SpecificationError("ols() needs outcome= and treatment= (and optionally covariates=), or a formula.")
+    if is_engine_input(data):
+        return _ols_engine(data, outcome, treatment, covariates, weights, cov, cluster, level, missing, treated_level)
     prep = prepare(
         data,
         outcome=outcome,
@@ -272,6 +280,57 @@ def ols(
     design = prep.covariates.with_parts([constant_part(), array_part(treatment, prep.treatment)], front=True)
     fit = fit_ols(design, prep.outcome, prep.weights, cov_type=cov, clusters=prep.clusters, protect=[treatment])
     return _effect_from_fit(prep, fit, treatment, method="ols", label="Regression adjustment (OLS)", level=level)
+
+
+def _ols_engine(
+    data: Any,
+    outcome: str,
+    treatment: str,
+    covariates: str | Iterable[str] | None,
+    weights: str | None,
+    cov: str,
+    cluster: list[str],
+    level: float,
+    missing: str,
+    treated_level: Any,
+) -> Estimate:
+    """:func:`ols` on rows that stay on an engine (DuckDB, Dask, Spark): the same passes, run where the rows are."""
+    prep = prepare_engine(
+        data,
+        outcome=outcome,
+        treatment=treatment,
+        covariates=covariates,
+        weights=weights,
+        cluster=cluster,
+        missing=missing,
+        treatment_kind="auto",
+        treated_level=treated_level,
+    )
+    tpl = prep.templates
+    design = prep.covariates.with_parts([constant_part(), Part(treatment, tpl["t"], source=treatment)], front=True)
+    codes = prep.cluster_codes()
+    cells = _cell_bound(prep, cov, cluster)
+    if cells is not None and cells * COMPRESS_FACTOR <= prep.n:
+        return _ols_compressed(prep, design, cov, treatment, level)
+    with prep.rows():
+        fit = fit_ols(
+            design,
+            tpl["y"],
+            prep.weights,
+            cov_type=cov,
+            clusters=codes[0][: len(cluster)],
+            protect=[treatment],
+            cluster_codes=codes if cov == "cluster" else None,
+            log_weight_sum=prep.log_weight_sum,
+        )
+    return _effect_from_fit(
+        prep,  # type: ignore[arg-type]
+        fit,
+        treatment,
+        method="ols",
+        label="Regression adjustment (OLS)",
+        level=level,
+    )
 
 
 def _ols_formula(
@@ -361,6 +420,8 @@ def lin(
     if cluster and cov_type == "HC2":  # the default: clustered errors when clusters are given
         cov_type = None
     cov, cluster = _cov_type(cov_type, cluster, "lin")
+    if is_engine_input(data):
+        return _lin_engine(data, outcome, treatment, covariates, weights, cov, cluster, level, missing, treated_level)
     names = name_list(data, covariates, "covariates")
     prep = prepare(
         data,
@@ -388,6 +449,139 @@ def lin(
     fit = fit_ols(design, prep.outcome, w, cov_type=cov, clusters=prep.clusters, protect=[treatment])
     return _effect_from_fit(
         prep,
+        fit,
+        treatment,
+        method="lin",
+        label="Lin interacted regression",
+        level=level,
+        notes=["covariates centered at their sample means; the treatment coefficient is the ATE"],
+    )
+
+
+#: compress an engine's rows to cells when there are at least this many rows per possible cell
+COMPRESS_FACTOR = 20
+
+
+def _cell_bound(prep: Any, cov: str, cluster: list[str]) -> int | None:
+    """The most distinct (design row, cluster) cells an OLS on the engine can have, when every design column
+    is discrete (a binary treatment, categorical covariates) and the covariance can be had from cell sums."""
+    from .._core.compressed import COMPRESSED_COV_TYPES
+
+    if cov not in COMPRESSED_COV_TYPES or len(cluster) > 1 or prep.treatment_kind != "binary":
+        return None
+    if any(levels is None for levels in prep.schema.covariates.values()):
+        return None
+    bound = 2
+    for levels in prep.schema.covariates.values():
+        bound *= len(levels)
+    return bound * (prep.cluster_sizes[0] if cluster else 1)
+
+
+def _ols_compressed(prep: Any, design: Design, cov: str, treatment: str, level: float) -> Estimate:
+    """OLS on an engine whose rows fall into few cells: one pass groups them (:mod:`deconfound._core.compressed`),
+    the fit and its covariance come from the cell sums; the same numbers as the uncompressed passes."""
+    from .._core import rows
+    from .._core.compressed import Cells, fit_cells
+
+    tpl = prep.templates
+    codes = prep.cluster_codes()[0]
+    extra = {"y": tpl["y"], "w": prep.weights, "cl": codes[0] if codes else None}
+    empty = Cells(np.empty((0, design.k + 1)), np.empty((0, 7)))
+    with prep.rows():
+        src = rows.source(design, 1 << 16, extra=extra)
+        cells = rows.fold(src, lambda part: Cells.of(part.block(), part.get("cl"), part["y"], part.get("w")), empty)
+    fit = fit_cells(
+        cells,
+        design.names,
+        cov_type=cov,
+        n_clusters=prep.cluster_sizes[0] if codes else 0,
+        protect=[treatment],
+        log_weight_sum=prep.log_weight_sum,
+    )
+    note = (
+        f"the {prep.n:,} rows were compressed to {len(cells.keys):,} cells (distinct design rows"
+        f"{' and clusters' if codes else ''}) with their sums; the estimate is exactly that of the rows"
+    )
+    return _effect_from_fit(
+        prep, fit, treatment, method="ols", label="Regression adjustment (OLS)", level=level, notes=[note]
+    )
+
+
+def _column_of(key: str, level: int | None) -> Any:
+    """The values of one design column in a piece's encoded arrays (a dummy for a categorical level)."""
+
+    def values(local: Any) -> np.ndarray:
+        x = local[key]
+        return np.asarray(x, dtype=np.float64) if level is None else (x == level).astype(np.float64)
+
+    return values
+
+
+def _lin_engine(
+    data: Any,
+    outcome: str,
+    treatment: str,
+    covariates: str | Iterable[str] | None,
+    weights: str | None,
+    cov: str,
+    cluster: list[str],
+    level: float,
+    missing: str,
+    treated_level: Any,
+) -> Estimate:
+    """:func:`lin` on rows that stay on an engine: one pass for the covariates' (weighted) means, then the
+    interacted regression on centered columns computed inside each piece."""
+    from .._core import rows
+
+    prep = prepare_engine(
+        data,
+        outcome=outcome,
+        treatment=treatment,
+        covariates=covariates,
+        weights=weights,
+        cluster=cluster,
+        missing=missing,
+        treatment_kind="binary",
+        treated_level=treated_level,
+    )
+    tpl = prep.templates
+    covs = prep.covariates
+    columns = [_column_of(tpl.key(p.values) or "", p.level) for p in covs.parts]
+    with prep.rows():
+        src = rows.source(covs, 1 << 16, extra={"w": prep.weights})
+
+        def sums(part: rows.Partition) -> np.ndarray:
+            blk, w = part.block(), part.get("w")
+            return np.append(blk.sum(axis=0), part.n) if w is None else np.append(w @ blk, w.sum())
+
+        tot = rows.fold(src, sums, np.zeros(covs.k + 1))
+        means = tot[:-1] / tot[-1]
+        centered, inter = [], []
+        for j, (part, col) in enumerate(zip(covs.parts, columns, strict=True)):
+            mean = float(means[j])
+
+            def xc(local: Any, col: Any = col, mean: float = mean) -> np.ndarray:
+                return col(local) - mean
+
+            def txc(local: Any, col: Any = col, mean: float = mean) -> np.ndarray:
+                return local["t"] * (col(local) - mean)
+
+            centered.append(Part(f"{part.name} (centered)", tpl.derive(f"lin:c{j}", xc)))
+            inter.append(Part(f"{treatment}:{part.name} (centered)", tpl.derive(f"lin:t{j}", txc)))
+        design = Design([constant_part(), Part(treatment, tpl["t"], source=treatment), *centered, *inter], prep.n)
+        codes = prep.cluster_codes()
+        fit = fit_ols(
+            design,
+            tpl["y"],
+            prep.weights,
+            cov_type=cov,
+            clusters=codes[0][: len(cluster)],
+            protect=[treatment],
+            cluster_codes=codes if cov == "cluster" else None,
+            log_weight_sum=prep.log_weight_sum,
+        )
+    return _effect_from_fit(
+        prep,  # type: ignore[arg-type]
         fit,
         treatment,
         method="lin",

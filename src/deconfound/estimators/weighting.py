@@ -28,8 +28,9 @@ from .._core.design import Design, constant_part
 from .._core.least_squares import fit_ols
 from .._core.logistic import predict_index
 from .._core.mestimation import FirstStep, Ratio, RowExpr, effect
-from .._core.options import check_level, check_option
+from .._core.options import as_name_list, check_level, check_option
 from ..diagnostics.balance import balance_before_after, balance_warnings
+from ..engines import is_engine_input
 from ..errors import DataError, SpecificationError
 from ..results import Estimate, LazyValue
 from ._base import coef_table, make_estimate
@@ -311,6 +312,27 @@ def _run(
     """validate -> prepare -> fit -> result."""
     level = check_level(options.pop("level"))
     cluster = _one_cluster(cluster)
+    if is_engine_input(data) and method != "ra":
+        from ._engine_weighting import weighting_on_engine
+
+        cov_cols, ps_cols = as_name_list(covariates, "covariates"), as_name_list(propensity_covariates, "covariates")
+        return weighting_on_engine(
+            method,
+            label,
+            data,
+            outcome=outcome,
+            treatment=treatment,
+            covariates=cov_cols,
+            propensity_covariates=ps_cols or cov_cols,
+            estimand=estimand,
+            weights=weights,
+            cluster=cluster,
+            weighting=weighting,
+            level=level,
+            missing=options.pop("missing"),
+            treated_level=options.pop("treated_level"),
+            options=options,
+        )
     setup = propensity_setup(
         data,
         outcome=outcome,
