@@ -86,10 +86,14 @@ def wrap(data: Any, engine: str | None = None, *, memory_limit: str | None = Non
     if engine == "dask" or (engine is None and _is_dask(data)):
         from .dask import DaskEngine  # type: ignore[import-not-found,unused-ignore]
 
+        if isinstance(data, (str, os.PathLike)) and hasattr(DaskEngine, "from_path"):  # a path: read lazily by dask
+            return DaskEngine.from_path(os.fspath(data), **options)  # type: ignore[no-any-return,unused-ignore]
         return DaskEngine(data, **options)  # type: ignore[no-any-return,unused-ignore]
     if engine == "spark" or (engine is None and _is_spark(data)):
         from .spark import SparkEngine  # type: ignore[import-not-found,unused-ignore]
 
+        if isinstance(data, (str, os.PathLike)) and hasattr(SparkEngine, "from_path"):  # a path: read by Spark
+            return SparkEngine.from_path(os.fspath(data), **options)  # type: ignore[no-any-return,unused-ignore]
         return SparkEngine(data, **options)  # type: ignore[no-any-return,unused-ignore]
     from .duckdb import DuckDBEngine, is_duckdb_relation
 
