@@ -4,6 +4,8 @@ was read."""
 
 from __future__ import annotations
 
+import pytest
+
 from deconfound.cli.app import as_flags, main
 
 
@@ -21,14 +23,26 @@ def test_method_keyword_becomes_the_method_flag_unless_it_is_a_matching_method()
     assert as_flags("method='optimal' needs more controls").startswith("--match-method optimal")
 
 
-def test_weights_with_matching_points_to_frequency_weights(tmp_path, capsys):
+def test_weights_with_matching_are_sampling_weights(tmp_path, capsys):
+    """--weights is the sampling-weight column for psm as for every method (issue 16, item 5): the JSON is
+    that of matching(weights=), with the usual keys."""
+    import json
+
+    import numpy as np
+
     import deconfound as dc
 
     path = tmp_path / "heart.csv"
-    dc.datasets.heart_attack(n=100).assign(w=1.0).to_csv(path, index=False)
-    argv = ["estimate", str(path), "-y", "Severity", "-t", "Drug", "-x", "I.H", "--method", "psm", "--weights", "w"]
-    assert main(argv) == 2
-    assert "as --fweights" in capsys.readouterr().err
+    frame = dc.datasets.heart_attack(n=200)
+    frame = frame.assign(w=np.random.default_rng(3).uniform(0.5, 2.0, len(frame)))
+    frame.to_csv(path, index=False)
+    base = ["estimate", str(path), "-y", "Severity", "-t", "Drug", "-x", "I.H", "--method", "psm", "--json", "-q"]
+    assert main([*base, "--weights", "w"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    with pytest.warns(dc.DeconfoundWarning):  # the heart data's weak overlap, as on the command line
+        ours = dc.matching(str(path), outcome="Severity", treatment="Drug", covariates=["I.H"], weights="w")
+    assert out["estimate"] == ours.estimate and out["std_error"] == ours.std_error
+    assert any("sampling weights 'w'" in note for note in out["notes"])
 
 
 def test_run_refuses_a_bad_option_value_before_estimating_anything(tmp_path, capsys):

@@ -34,6 +34,11 @@ def _data(rng, n=400):
         dict(estimand="ATE", exact="g"),
         dict(estimand="ATT", replace=False),
         dict(estimand="ATC", distance="mahalanobis"),
+        dict(estimand="ATE", distance="mahalanobis", caliper=0.2),
+        dict(estimand="ATT", distance="mahalanobis", replace=False, caliper=0.5),
+        dict(estimand="ATT", neighbors=2, bias_adjust=True),
+        dict(estimand="ATE", distance="logit", caliper=0.01, vce_convention="ai2006"),
+        dict(estimand="ATT", method="optimal"),
     ],
 )
 def test_fweights_give_the_result_of_the_repeated_rows(options, rng):
@@ -49,6 +54,19 @@ def test_fweights_give_the_result_of_the_repeated_rows(options, rng):
         assert weighted.std_error == pytest.approx(plain.std_error, rel=1e-12)
         assert weighted.n == int(df["w"].sum())
         assert any("frequency weights 'w'" in note for note in weighted.notes)
+
+
+@pytest.mark.parametrize(
+    "options", [dict(estimand="ATT"), dict(estimand="ATE", distance="mahalanobis", exact="g", caliper=0.3)]
+)
+def test_unit_fweights_give_the_unweighted_result(options, rng):
+    df = _data(rng).assign(w=1)
+    common = dict(outcome="y", treatment="t", covariates=["x1", "x2"], **options)
+    weighted, warned = _run(df, fweights="w", **common)
+    plain, plain_warned = _run(df, **common)
+    assert warned == plain_warned
+    assert weighted.estimate == pytest.approx(plain.estimate, rel=1e-12)
+    assert weighted.std_error == pytest.approx(plain.std_error, rel=1e-12)
 
 
 def test_fweights_differ_from_the_unweighted_result(rng):

@@ -56,6 +56,7 @@ from .._core.scoresort import ScoreSort
 from ..diagnostics.balance import balance_before_after, balance_warnings
 from ..errors import DataError, SpecificationError
 from ..results import Estimate, LazyValue
+from . import _matching_weights as sampling
 from ._base import make_estimate
 from ._fweights import expand_frequency
 from ._matching_se import (
@@ -372,6 +373,7 @@ def matching(
     propensity: PropensityOptions | None = None,
     se: MatchingSE | None = None,
     fweights: str | None = None,
+    weights: str | None = None,
 ) -> Estimate:
     """Matching estimator of the ATT (default), ATC or ATE with Abadie-Imbens standard errors.
 
@@ -398,9 +400,12 @@ def matching(
     2^covariates up to a million) and regression above, where it would take seconds to minutes; a note
     on the result says which was used. ``fweights`` names a column of
     frequency weights (whole numbers: each row stands for that many identical units, as Stata's ``teffects``
-    ``fweight``; the estimate and standard error are those of the rows repeated). Sampling weights are not
-    supported by matching, as in Stata (use ipw or aipw). With ``trim``, ``trim_refit=False`` matches on
-    the scores of the model fitted on every row instead of refitting it on the rows kept (the default);
+    ``fweight``; the estimate and standard error are those of the rows repeated). ``weights`` names a column
+    of sampling weights (Stata's matching takes none): the matching is unweighted, the estimate is the
+    weighted mean of the targets' matched effects and the Abadie-Imbens standard error carries the weights
+    (formulas in :mod:`deconfound.estimators._matching_weights`; the 2016 adjustment for the estimated score
+    is not applied with them). With ``trim``, ``trim_refit=False`` matches on the scores of the model fitted
+    on every row instead of refitting it on the rows kept (the default);
     the Abadie-Imbens adjustment then uses that full-sample fit's coefficient covariance.
 
     The propensity settings can come as one :class:`~deconfound.PropensityOptions` (``propensity=``) and the
@@ -430,15 +435,23 @@ def matching(
     plan = _validate({**options, "level": level}, vce, ps, covariates)
     roles = dict(outcome=outcome, treatment=treatment, covariates=covariates, missing=missing)
     weight_note = None
+    sampling.check_weight_options(weights, fweights)
+    if weights is not None:
+        roles["weights"] = weights
     if fweights is not None:
         data, weight_note = expand_frequency(data, fweights)
     setup = _prepare(data, plan, ps, {**roles, "treated_level": treated_level})
     if weight_note:
         setup.notes.append(weight_note)
+    if weights is not None:
+        setup.notes.append(sampling.SAMPLING_NOTE.format(name=weights))
     stage(setup.prep.n, f"matching {setup.prep.n:,} rows")
     metric = _metric(setup, plan.distance, plan.caliper, plan.scale, _exact_groups(setup, plan.exact))
     directions = _match(setup, metric, plan)
     adjust = bool(vce.adjust) and setup.fit is not None and setup.fit.parametric and plan.nearest_with_replacement
+    if adjust and setup.prep.weights is not None:  # derived for unweighted samples (see _matching_weights)
+        adjust = False
+        setup.notes.append(sampling.KNOWN_SCORE_NOTE)
     return _finish(setup, directions, metric, plan, adjust)
 
 
@@ -455,7 +468,7 @@ def _finish(setup: Setup, directions: list, metric: Metric, plan: _Plan, adjust:
     distance, estimand, k = plan.distance, plan.estimand, plan.k
     stata = plan.vce == "stata"
     prep = setup.prep
-    y, t = prep.outcome, prep.treatment
+    y, t, s = prep.outcome, prep.treatment, prep.weights
     assert t is not None
     notes = list(setup.notes)
     reuse = plan.nearest_with_replacement  # optimal pair matching uses each unit once, whatever replace= says
@@ -468,7 +481,8 @@ def _finish(setup: Setup, directions: list, metric: Metric, plan: _Plan, adjust:
     warnings = list(setup.warnings) + unmatched_warnings + short_warnings
     mu = None
     if plan.bias_adjust:
-        used, _ = match_counts(directions, len(y))
+        counts = match_counts if s is None else partial(sampling.weighted_match_counts, s=s)
+        used, _ = counts(directions, len(y))
         mu = bias_models(setup.outcome_design if setup.outcome_design.k else setup.ps_design, y, t, used)
         notes.append(
             "bias-adjusted (Abadie-Imbens 2011): imputed outcomes corrected by per-group linear regressions "
@@ -477,11 +491,15 @@ def _finish(setup: Setup, directions: list, metric: Metric, plan: _Plan, adjust:
     rows, effects = zip(*(unit_effects(d, y, mu) for d in directions))
     target_rows = np.concatenate(rows)
     effects_all = np.concatenate(effects)
-    estimate = float(effects_all.mean())
+    estimate = float(effects_all.mean()) if s is None else sampling.weighted_estimate(effects_all, target_rows, s)
     stage(len(y), "matching standard errors (Abadie-Imbens)")
     k1, k2 = match_counts(directions, len(y))  # every pair belongs to a matched target
     sigma2 = conditional_variance(metric, y, t, k1 > 0, _variance_neighbors(plan.vce, metric, plan.j), pooled=stata)
-    variance = ai_variance(effects_all, target_rows, sigma2, k1, k2)
+    if s is None:
+        variance = ai_variance(effects_all, target_rows, sigma2, k1, k2)
+    else:
+        big_l, big_q = sampling.weighted_match_counts(directions, len(y), s)
+        variance = sampling.weighted_ai_variance(effects_all, target_rows, sigma2, big_l, big_q, s)
     if adjust:
         assert setup.fit is not None
         on_score = distance == "propensity"
@@ -558,7 +576,10 @@ def _match_diagnostics(setup, directions, target_rows, metric, n_unmatched, used
     is_target[target_rows] = True
     matches = LazyValue(partial(_matches_frame, directions, t, prep.index))  # built when read
     after = is_target + used  # each row's weight in the matched sample
-    balance = balance_before_after(setup.balance_design(), t, after)
+    s = prep.weights
+    if s is not None:  # the weighted estimator's weights: s_i for a target, L_k for a match
+        after = s * is_target + sampling.weighted_match_counts(directions, n, s)[0]
+    balance = balance_before_after(setup.balance_design(), t, after, before=s)
     warnings = balance_warnings(balance.drop(index="propensity score", errors="ignore"))
     diagnostics = dict(setup.diagnostics)
     diagnostics.update(
