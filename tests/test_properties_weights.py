@@ -1,5 +1,5 @@
 """Property-based tests (hypothesis) for one class of input: zero and degenerate weights and categorical
-covariates with unused levels, through ols, lin, difference_in_means and ipw.
+covariates with unused levels, through ols, lin, difference_in_means, ipw and matching.
 
 Whatever the frame, each call gives our error or a finite estimate; the user's frame is unchanged; and
 every row left out is counted (rows of weight 0 under their own key of ``dropped_by``).
@@ -67,6 +67,9 @@ _CALLS = {
     ),
     "ipw": lambda df, miss: dc.ipw(
         df, outcome="y", treatment="t", covariates=["a", "c"], weights="w", missing=miss, cross_fit=False
+    ),
+    "matching": lambda df, miss: dc.matching(
+        df, outcome="y", treatment="t", covariates=["a", "c"], weights="w", missing=miss, estimand="ATE"
     ),
 }
 
