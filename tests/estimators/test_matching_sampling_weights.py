@@ -173,7 +173,7 @@ def test_weights_and_fweights_together_are_refused(rng):
 def _population_att() -> float:
     """E[1 + X | T = 1] for X ~ N(0, 1) and P(T = 1 | X) = logistic(0.5 X), by quadrature."""
     grid = np.linspace(-9, 9, 200_001)
-    density = np.exp(-grid**2 / 2)
+    density = np.exp(-(grid**2) / 2)
     e = 1 / (1 + np.exp(-0.5 * grid))
     return float(1 + np.sum(grid * e * density) / np.sum(e * density))
 
