@@ -7,7 +7,7 @@
 Prints wall and process-CPU seconds (the CPU time adds up every thread's time) of: one ``dc.ols(...,
 cov_type="HC1")`` fit from the DataFrame, statsmodels' OLS with HC1 from the same columns (for context),
 ``dc.bootstrap(dc.ols, ...)`` (which builds the design and runs the original fit too), the same bootstrap
-with the numpy kernels, the resample-by-resample loop the bootstrap used before (timed on 20 resamples and
+on two threads and with the numpy kernels, the resample-by-resample loop the bootstrap used before (timed on 20 resamples and
 scaled to the full count), and the fast path's floor: drawing the counts alone, and the matrix products
 alone (resamples x rows x (k(k+1)/2 + k) multiply-adds, k = 12 with the constant and the treatment).
 """
@@ -97,6 +97,7 @@ def main() -> None:
         fit = min(_timed(dc.ols, df, **opts)[:2] for _ in range(3))
         sm_fit = min(_timed(lambda: sm.OLS(y, x).fit(cov_type="HC1"))[:2] for _ in range(3))
         boot = _timed(dc.bootstrap, dc.ols, df, n_boot=args.boot, random_state=1, **opts)
+        boot2 = _timed(dc.bootstrap, dc.ols, df, n_boot=args.boot, random_state=1, n_jobs=2, **opts)
         with kernels.using("numpy"):
             boot_np = _timed(dc.bootstrap, dc.ols, df, n_boot=args.boot, random_state=1, **opts)
     old = _timed(_old_loop, x, y, 20, 1)
@@ -113,6 +114,7 @@ def main() -> None:
         ("one `dc.ols(..., cov_type='HC1')` fit", fit),
         ("statsmodels OLS HC1 fit (arrays given)", sm_fit),
         ("`dc.bootstrap(dc.ols, ...)`, numba kernel", boot[:2]),
+        ("the same, `n_jobs=2` (threads over blocks)", boot2[:2]),
         ("the same, numpy kernel", boot_np[:2]),
         ("previous per-resample loop (20 timed, scaled)", old_scaled),
         ("floor: drawing the counts alone", counts[:2]),
