@@ -7,9 +7,10 @@
 Prints wall and process-CPU seconds (the CPU time adds up every thread's time) of: one ``dc.ols(...,
 cov_type="HC1")`` fit from the DataFrame, statsmodels' OLS with HC1 from the same columns (for context),
 ``dc.bootstrap(dc.ols, ...)`` (which builds the design and runs the original fit too), the same bootstrap
-on two threads and with the numpy kernels, the resample-by-resample loop the bootstrap used before (timed on 20 resamples and
-scaled to the full count), and the fast path's floor: drawing the counts alone, and the matrix products
-alone (resamples x rows x (k(k+1)/2 + k) multiply-adds, k = 12 with the constant and the treatment).
+on two threads and with the numpy kernels, the resample-by-resample loop the bootstrap used before (timed
+on 20 resamples and scaled to the full count), and the fast path's floor: drawing the counts alone, and the
+matrix products alone (resamples x rows x (k(k+1)/2 + k) multiply-adds, k = 12 with the constant and the
+treatment).
 """
 
 from __future__ import annotations

@@ -194,7 +194,8 @@ def test_pretrend_test_on_exact_identities_uses_the_free_coefficients():
     b, v = gt["estimate"].to_numpy()[index], cov[np.ix_(index, index)]
     free: list[int] = []  # a maximal set of linearly independent cells, greedily
     for i in range(len(index)):
-        if np.linalg.matrix_rank(v[np.ix_(free + [i], free + [i])], tol=1e-8 * np.abs(v).max()) == len(free) + 1:
+        trial = [*free, i]
+        if np.linalg.matrix_rank(v[np.ix_(trial, trial)], tol=1e-8 * np.abs(v).max()) == len(trial):
             free.append(i)
     assert len(free) == test.df
     stat = float(b[free] @ np.linalg.solve(v[np.ix_(free, free)], b[free]))

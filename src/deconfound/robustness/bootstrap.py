@@ -17,7 +17,9 @@ estimator raises one of our errors (say, no treated unit drawn) is counted and l
 how many.
 
 The regression adjustment (:func:`deconfound.ols` by columns) has a faster path that needs no refits:
-each resample's coefficients come from reweighted cross-products of the design built once.
+each resample's coefficients come from reweighted cross-products of the design built once; resampled rows
+are drawn as :mod:`deconfound._core.resample` describes (counts for all resamples block by block, one
+matrix product per block; ``n_jobs`` threads share the blocks, the numbers do not change).
 """
 
 from __future__ import annotations
