@@ -29,6 +29,8 @@ from ..errors import DataError
 DRAW_BLOCK = 1 << 12
 #: the counts of this many bytes (resamples x block rows x 8) are held at a time
 CHUNK_BYTES = 1 << 25
+#: blocks summed together (by one thread) before the groups' sums are added in order
+SUM_GROUP = 16
 
 _U64 = np.uint64
 _GOLDEN = _U64(0x9E3779B97F4A7C15)
@@ -109,9 +111,9 @@ def _row_cross_products(
 ) -> np.ndarray:
     """For every resample, the reweighted (X'CX upper triangle, X'Cy) as one row of an n_boot x p array.
 
-    The blocks of rows are split into ``n_jobs`` contiguous runs, each summed by one thread (the counts
-    kernel and the matrix product both release the GIL; the BLAS runs single-threaded inside, since its
-    own threads would compete with ours), and the runs' sums are added in order."""
+    The blocks of rows are summed in groups of ``SUM_GROUP``, the groups shared by ``n_jobs`` threads (the
+    counts kernel and the matrix product both release the GIL; the BLAS runs single-threaded inside, since
+    its own threads would compete with ours), and the groups' sums are added in order."""
     n, k = x.shape
     iu, ju = np.triu_indices(k)
     totals = _block_totals(n, n_boot, seed)
@@ -135,16 +137,21 @@ def _row_cross_products(
                 sums[b0:b1] += part @ products
         return sums
 
-    jobs = max(1, min(n_jobs if n_jobs > 0 else (os.cpu_count() or 1), len(starts)))
-    runs = [list(r) for r in np.array_split(np.arange(len(starts)), jobs)]
+    # blocks are summed in fixed groups, and the groups' sums in order, so n_jobs does not change a digit
+    groups = [list(range(g, min(g + SUM_GROUP, len(starts)))) for g in range(0, len(starts), SUM_GROUP)]
+    jobs = max(1, min(n_jobs if n_jobs > 0 else (os.cpu_count() or 1), len(groups)))
     with _one_blas_thread():
         if jobs == 1:
-            return run(runs[0])
-        from concurrent.futures import ThreadPoolExecutor
+            parts = [run(group) for group in groups]
+        else:
+            from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(jobs) as pool:
-            parts = list(pool.map(run, runs))
-    return np.sum(parts, axis=0)
+            with ThreadPoolExecutor(jobs) as pool:
+                parts = list(pool.map(run, groups))
+    total = parts[0]
+    for part in parts[1:]:
+        total += part
+    return total
 
 
 def _one_blas_thread() -> Any:
@@ -187,8 +194,8 @@ def ols_bootstrap(
     """Coefficient ``j`` of the OLS of ``y`` on ``x`` in ``n_boot`` resamples of rows (drawn as the module
     says; :func:`row_counts` gives them) or of the clusters ``codes``, 0..G-1 (drawn from
     ``numpy.random.default_rng(seed)``); NaN where a resample is singular. ``chunk`` (resamples whose
-    counts are held at a time) changes the memory and ``n_jobs`` (threads) the time, not the numbers (the
-    sums are added in another order: the same to rounding)."""
+    counts are held at a time) changes the memory, not the draws (the products' shapes change, so the
+    numbers agree to rounding); ``n_jobs`` (threads) changes the time only."""
     if codes is None:
         x = np.ascontiguousarray(x, dtype=float)
         return _solve_all(
