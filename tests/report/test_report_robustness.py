@@ -252,4 +252,4 @@ def test_a_two_period_panel_says_why_honest_did_cannot_run():
     clean = article_analyses()[2]
     page = _quiet(render_report, clean, seed=3)
     text = _text(_section(page, "a0-robustness"))
-    assert "honest DiD) could not be computed: honest_did needs at least one pre-treatment coefficient" in text
+    assert "(honest DiD) does not apply: the panel has 2 periods" in text

@@ -210,6 +210,13 @@ def _honest_sensitivity(
     """Honest DiD (relative magnitudes) of the effect at event time 0: one sentence and the plot."""
     from ..robustness import honest_did
 
+    periods = model.frame_[model.time].nunique() if model.time in model.frame_.columns else None
+    if periods is not None and periods < 3:
+        return [
+            f"Sensitivity to violations of parallel trends (honest DiD) does not apply: the panel has {periods} "
+            "periods, so there is one period before treatment and no pre-treatment trend to measure a violation "
+            "against (it needs two periods before treatment or more)."
+        ], []
     try:
         result, source = _event_study_for(model, main, method, options)
         with _warnings.catch_warnings():
