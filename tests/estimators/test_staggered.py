@@ -151,3 +151,52 @@ def test_treatment_column_and_window():
     assert b.diagnostics["aggregation"].set_index("event_time").loc[1.0, "estimate"] == pytest.approx(
         full.loc[1.0, "estimate"]
     )
+
+
+def _small_cohorts(never_share: float) -> pd.DataFrame:
+    """Shaped like the Medicaid-expansion (ehec) panel: 46 units, 12 years, five cohorts of a few units each."""
+    return dc.datasets.simulate_panel(
+        n_units=46, n_periods=12, cohorts=(7, 8, 9, 10, 12), never_share=never_share, random_state=0
+    )
+
+
+def test_pretrend_test_with_a_singular_covariance_says_why_instead_of_nan():
+    # cohort 10 has 2 units but 8 pre-treatment cells: the 36 cells' covariance has rank 34 and the cells do not
+    # obey the same identities, so no Wald statistic exists (it was +-1e16 or NaN before, with a warning)
+    df = _small_cohorts(0.25)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", dc.DeconfoundWarning)  # no pre-trend warning built on a meaningless number
+        res = dc.staggered(df, outcome="y", unit="unit", time="time", first_treated="first_treated",
+                           base_period="universal")  # fmt: skip
+    test = res.diagnostics["pretrend_test"]
+    assert not test.applicable and test.statistic is None and test.p_value is None
+    assert "singular (rank 34 of 36)" in test.reason
+    assert (test.details["rank"], test.details["n_tested"]) == (34, 36)
+    assert any("pre-trend test not computed" in n for n in res.notes)
+    gt = res.diagnostics["group_time"]
+    pre = np.flatnonzero(((gt["time"] < gt["group"]) & (gt["std_error"] > 0)).to_numpy())
+    v = np.asarray(res.coefficients.cov)[np.ix_(pre, pre)]
+    assert len(pre) == 36 and np.linalg.matrix_rank(v, tol=1e-8 * np.abs(v).max()) == 34
+
+
+def test_pretrend_test_on_exact_identities_uses_the_free_coefficients():
+    # with no never-treated units and not-yet controls the last cohort's cells mirror earlier cohorts' (the same
+    # two groups compared the other way round): the identities hold for the estimates too, so the test uses the
+    # 32 free cells (b'V^+b on 32 degrees of freedom), which equals the Wald test on a maximal free subset
+    df = _small_cohorts(0.0)
+    res = _cs(df, control_group="not-yet")
+    test = res.diagnostics["pretrend_test"]
+    assert test.applicable and test.df == test.details["rank"] < test.details["n_tested"]
+    gt = res.diagnostics["group_time"]
+    cells = [(g, t) for g, t in test.details["cells"]]
+    cov = np.asarray(res.coefficients.cov)
+    index = [int(np.flatnonzero((gt["group"] == g) & (gt["time"] == t))[0]) for g, t in cells]
+    b, v = gt["estimate"].to_numpy()[index], cov[np.ix_(index, index)]
+    free: list[int] = []  # a maximal set of linearly independent cells, greedily
+    for i in range(len(index)):
+        trial = [*free, i]
+        if np.linalg.matrix_rank(v[np.ix_(trial, trial)], tol=1e-8 * np.abs(v).max()) == len(trial):
+            free.append(i)
+    assert len(free) == test.df
+    stat = float(b[free] @ np.linalg.solve(v[np.ix_(free, free)], b[free]))
+    assert test.statistic == pytest.approx(stat, rel=1e-6)

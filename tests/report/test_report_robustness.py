@@ -198,3 +198,58 @@ def test_progress_names_the_refuters(tmp_path, capsys):
     assert _quiet(main, argv) == 0
     err = capsys.readouterr().err
     assert "refuting Regression adjustment (OLS) (10 simulations per refuter)" in err
+
+
+@pytest.fixture(scope="module")
+def staggered_panel():
+    return dc.datasets.simulate_panel(n_units=300, n_periods=8, cohorts=(4, 6), never_share=0.4, random_state=3)
+
+
+def _honest_numbers(text: str) -> tuple[float, int, int]:
+    found = re.search(r"breakdown Mbar = ([0-9.]+)\) \(Rambachan and Roth 2023, relative magnitudes; (\d) "
+                      r"pre-treatment and (\d) post-treatment periods\)", text)  # fmt: skip
+    assert found, text
+    return float(found.group(1)), int(found.group(2)), int(found.group(3))
+
+
+def test_a_callaway_santanna_main_estimate_gets_honest_did_on_a_universal_base_period(staggered_panel):
+    model = CausalModel(staggered_panel, "treated", "y", design="panel", unit="unit", time="time")
+    from deconfound.report import Analysis
+
+    page = _quiet(render_report, Analysis(model, methods=["staggered"]), seed=3)
+    section = _section(page, "a0-robustness")
+    text = _text(section)
+    assert "re-run with base_period='universal'" in text and "keeps its varying base period" in text
+    assert 'data-figure="honest-did-' in section
+    # the same check by hand: Callaway-Sant'Anna's event times against -1, relative magnitudes at the default sizes
+    es = _quiet(dc.staggered, staggered_panel, outcome="y", unit="unit", time="time", treatment="treated",
+                base_period="universal", aggregate="event")  # fmt: skip
+    frame = es.diagnostics["event_study"]
+    times = frame.loc[~frame["reference"], "event_time"]
+    honest = dc.honest_did(es, sizes=[0, 0.5, 1, 1.5, 2])
+    breakdown, n_pre, n_post = _honest_numbers(text)
+    assert (n_pre, n_post) == (int((times < -1).sum()), int((times >= 0).sum())) == (4, 5)
+    assert breakdown == pytest.approx(honest.breakdown, abs=5e-3)
+    assert 0.5 < breakdown < 2  # a genuine breakdown inside the sizes tried: the first two intervals exclude 0
+    assert not honest.table["includes_zero"].iloc[:2].any() and honest.table["includes_zero"].iloc[-1]
+
+
+def test_a_twfe_main_estimate_gets_honest_did_on_its_event_study(staggered_panel):
+    model = CausalModel(staggered_panel, "treated", "y", design="panel", unit="unit", time="time")
+    from deconfound.report import Analysis
+
+    page = _quiet(render_report, Analysis(model, methods=["twfe"]), seed=3)
+    text = _text(_section(page, "a0-robustness"))
+    assert "a two-way fixed effects event study of the same treatment" in text
+    es = _quiet(dc.event_study, staggered_panel, outcome="y", unit="unit", time="time", treatment="treated")
+    breakdown, _, _ = _honest_numbers(text)
+    assert breakdown == pytest.approx(dc.honest_did(es, sizes=[0, 0.5, 1, 1.5, 2]).breakdown, abs=5e-3)
+
+
+def test_a_two_period_panel_says_why_honest_did_cannot_run():
+    from deconfound.cli.demo import article_analyses
+
+    clean = article_analyses()[2]
+    page = _quiet(render_report, clean, seed=3)
+    text = _text(_section(page, "a0-robustness"))
+    assert "(honest DiD) does not apply: the panel has 2 periods" in text

@@ -24,16 +24,70 @@ def _data(n: int = 300, seed: int = 0, g: int | None = None) -> pd.DataFrame:
     return df
 
 
-def test_fast_path_equals_refits_on_the_same_resamples():
-    df = _data(120)
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Drawing blocks of 64 rows, so that a small sample spans several blocks and a short last one (whose
+    indices are drawn with rejection), summed two by two."""
+    from deconfound._core import resample
+
+    monkeypatch.setattr(resample, "DRAW_BLOCK", 64)
+    monkeypatch.setattr(resample, "SUM_GROUP", 2)  # and several groups of blocks for n_jobs to share
+
+
+def test_fast_path_equals_refits_on_the_same_resamples(small_blocks):
+    from deconfound._core.resample import row_counts
+
+    df = _data(300)
     x = sm.add_constant(df[["d", "x"]]).to_numpy()
     y = df["y"].to_numpy()
     draws = ols_bootstrap(x, y, 1, 20, seed=5)
-    rng = np.random.default_rng(5)
+    counts = row_counts(300, 20, seed=5)
+    assert counts.shape == (20, 300) and (counts.sum(axis=1) == 300).all()
     for b in range(20):
-        counts = np.bincount(rng.integers(0, len(y), len(y)), minlength=len(y))
-        rows = np.repeat(np.arange(len(y)), counts)
+        rows = np.repeat(np.arange(len(y)), counts[b].astype(int))
         assert draws[b] == pytest.approx(sm.OLS(y[rows], x[rows]).fit().params[1], rel=1e-10)
+
+
+@pytest.mark.parametrize("n", [300, 5000])
+def test_row_draws_do_not_depend_on_chunks_threads_or_kernel(n, request):
+    from deconfound._core import kernels
+    from deconfound._core.resample import row_counts
+
+    if n == 300:
+        request.getfixturevalue("small_blocks")
+    rng = np.random.default_rng(1)
+    x = np.column_stack([np.ones(n), rng.normal(size=(n, 3))])
+    y = x @ [1.0, 2.0, 0.5, -1.0] + rng.standard_exponential(n)
+    base = ols_bootstrap(x, y, 1, 30, seed=11)
+    assert np.array_equal(base, ols_bootstrap(x, y, 1, 30, seed=11))
+    assert not np.array_equal(base, ols_bootstrap(x, y, 1, 30, seed=12))
+    np.testing.assert_allclose(ols_bootstrap(x, y, 1, 30, seed=11, chunk=7), base, rtol=1e-12)
+    assert np.array_equal(ols_bootstrap(x, y, 1, 30, seed=11, n_jobs=2), base)
+    with kernels.using("numpy"):
+        plain = row_counts(n, 30, 11)
+    with kernels.using("numba"):
+        compiled = row_counts(n, 30, 11)
+    assert np.array_equal(plain, compiled)
+    assert np.array_equal(compiled[:10], row_counts(n, 10, 11))  # the first resamples do not depend on how many
+
+
+def test_row_draws_are_multinomial(small_blocks):
+    # each resample is n draws with replacement: a row's count is Binomial(n, 1/n), two rows' counts have
+    # covariance -1/n (multinomial), whether the rows share a drawing block or not
+    from deconfound._core.resample import row_counts
+
+    n, reps = 300, 4000
+    counts = row_counts(n, reps, seed=2)
+    freq = np.bincount(counts.astype(int).ravel(), minlength=8)[:8]
+    expected = stats.binom.pmf(np.arange(8), n, 1 / n) * counts.size
+    expected[-1] += stats.binom.sf(7, n, 1 / n) * counts.size
+    freq[-1] += int((counts >= 8).sum())
+    assert stats.chisquare(freq, expected).pvalue > 1e-3
+    assert counts.mean(axis=0).std() < 4 * np.sqrt(1 / reps)  # every row drawn once on average
+    cov = np.cov(counts[:, [0, 1, 70, 299]], rowvar=False)  # same block (0, 1), other blocks (70, the short one)
+    np.testing.assert_allclose(np.diag(cov), 1 - 1 / n, atol=4 * np.sqrt(3 / reps))  # Var of a variance: 3/reps
+    off = cov[np.triu_indices(4, 1)]
+    assert np.all(np.abs(off + 1 / n) < 4 * np.sqrt(1 / reps))
 
 
 def test_cluster_fast_path_equals_refits_on_the_same_clusters():

@@ -3,7 +3,10 @@
 If treated and control units were on parallel paths before treatment, every lead coefficient
 (event time < 0, the reference period excluded) is zero. The Wald statistic b' V^-1 b over the q
 leads is referred to F(q, df) when the covariance has finite degrees of freedom (clustered: G - 1)
-and to chi-squared(q) otherwise. A test that cannot be run says why instead of raising. Both come back
+and to chi-squared(q) otherwise. A test that cannot be run says why instead of raising; so does one whose
+covariance is singular (rank r below q: eigenvalues under ``SINGULAR_TOL`` of the largest) unless the
+coefficients obey the same identities (b lies in V's span, as when cells are mirror images of each other):
+then the statistic is b' V^+ b on r degrees of freedom. Both come back
 as a :class:`~deconfound.diagnostics.hypotheses.TestResult`.
 """
 
@@ -17,6 +20,8 @@ from .._core.distributions import chi2_sf, f_sf
 from .hypotheses import TestResult
 
 PRETREND_ALPHA = 0.05
+#: an eigenvalue of the tested coefficients' covariance below this share of the largest counts as zero
+SINGULAR_TOL = 1e-10
 
 
 #: keys of the dict form, in the order the pre-trend tests have always had (the --json contract)
@@ -40,12 +45,32 @@ def wald_test(
     q = len(idx)
     b = np.asarray(coef, dtype=float)[idx]
     v = np.asarray(cov, dtype=float)[np.ix_(idx, idx)]
-    try:
+    v = 0.5 * (v + v.T)
+    eig, vecs = np.linalg.eigh(v) if q else (np.zeros(0), np.zeros((0, 0)))
+    top = float(eig.max()) if q else 0.0
+    kept = eig > SINGULAR_TOL * top if top > 0 else np.zeros(q, dtype=bool)
+    rank = int(kept.sum())
+    extra: dict[str, float] = {}
+    if rank < q:
+        off = vecs[:, ~kept].T @ b  # the coefficients' part outside the span of their covariance
+        if rank == 0 or float(np.linalg.norm(off)) > SINGULAR_TOL**0.5 * max(float(np.linalg.norm(b)), 1e-300):
+            return TestResult.not_applicable(
+                name,
+                f"the covariance of the {q} tested coefficients is singular (rank {rank} of {q}) and the coefficients "
+                "do not satisfy the same linear identities (say, a cohort with fewer units than pre-treatment "
+                "periods), so no joint Wald statistic exists; R's did package returns none either. Read the "
+                "pre-treatment coefficients one by one, or test fewer of them",
+                null=null,
+                details={"rank": rank, "n_tested": q},
+            )
+        # exact identities among the coefficients (their covariance is singular along them, and they hold for
+        # the coefficients too): the q coefficients are rank free ones, and the Wald statistic uses those
+        proj = vecs[:, kept] @ ((vecs[:, kept].T @ b) / eig[kept])
+        stat, q, extra = float(b @ proj), rank, {"n_tested": len(idx), "rank": rank}
+    else:
         stat = float(b @ np.linalg.solve(v, b))
-    except np.linalg.LinAlgError:
-        stat = float(b @ np.linalg.pinv(v) @ b)
     p_chi2 = chi2_sf(stat, q)
-    details = {"chi2": stat, "p_value_chi2": p_chi2}
+    details = {"chi2": stat, "p_value_chi2": p_chi2, **extra}
     if df is not None and np.isfinite(df):
         f = stat / q
         return TestResult(name, f, "F", q, float(df), f_sf(f, q, df), null, details=details, layout=WALD_LAYOUT)

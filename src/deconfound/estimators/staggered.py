@@ -716,6 +716,8 @@ def _result(prep, wide, cells, aggs, kind, cov, boot, level, anticipation, notes
         + ("multiplier bootstrap" if boot else "analytic, from influence functions")
         + (" clustered by " + repr(prep.cluster_names[0]) if wide.clusters is not None else " (clustered by unit)"),
     ]
+    if not test.applicable and "rank" in test.details:  # a singular covariance: said, not a NaN p-value
+        notes.append(f"joint pre-trend test not computed: {test.reason}")
     return make_estimate(
         prep,
         method="staggered",

@@ -5,7 +5,12 @@ Nothing here estimates an effect of its own: the refuters re-run the main estima
 on changed data (:func:`deconfound.robustness.refute`, few simulations, seeded by the report's seed), and
 the sensitivity reads Cinelli and Hazlett's bounds of the regression adjustment benchmarked on the
 adjustment set's covariates (:func:`deconfound.ovb_bounds`), the DML bounds of Chernozhukov et al. for a
-DML main estimate (:func:`deconfound.robustness.dml_sensitivity`) and the E-value of the estimate.
+DML main estimate (:func:`deconfound.robustness.dml_sensitivity`) and the E-value of the estimate. For a
+panel (DiD) main estimate the threat is a violation of parallel trends, so the sensitivity is Rambachan
+and Roth's honest DiD (:func:`deconfound.honest_did`, relative magnitudes) on an event study with every
+effect measured against event time -1: the main estimate itself when it is one, else the event study
+re-run for it (Callaway-Sant'Anna with ``base_period="universal"``; for two-way fixed effects and the
+other panel estimators, the TWFE event study of the same treatment), which the page says.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ LEARNER_SIMULATIONS = 3
 LEARNER_FAMILIES = ("dml", "metalearners")
 #: at most this many covariates of the adjustment set serve as benchmarks
 MAX_BENCHMARKS = 3
+#: honest DiD in the report: the relative-magnitude bounds Mbar tried (HonestDiD's grid of 1,000 candidates)
+HONEST_SIZES = (0.0, 0.5, 1.0, 1.5, 2.0)
 
 
 @dataclass
@@ -164,6 +171,76 @@ def _dml_sensitivity(main: Estimate) -> tuple[list[str], list[ReportFigure]]:
     ]
 
 
+def _event_study_for(model: Any, main: Estimate, method: str, options: dict[str, Any]) -> tuple[Any, str]:
+    """An event-study result with reference period -1 for the main estimate, and what was done to get it."""
+    from ..model import ESTIMATORS
+
+    def rerun(target: str, extra: dict[str, Any]) -> Any:
+        spec = ESTIMATORS[target]
+        function = spec.load()
+        kwargs = model._arguments(target, spec, function, tuple(model.adjustment_set), {})
+        kwargs.update(extra)
+        with _warnings.catch_warnings():
+            _warnings.simplefilter("ignore")
+            return function(model.frame_, **kwargs)
+
+    if main.method == "staggered":
+        base = (main.coefficients.stats if main.coefficients is not None else {}).get("base_period")
+        if base == "universal":
+            return main, "the Callaway-Sant'Anna event-time effects (universal base period)"
+        kept = {k: v for k, v in options.items() if k in ("est_method", "control_group", "anticipation")}
+        return rerun("staggered", {**kept, "base_period": "universal", "aggregate": "event"}), (
+            "the Callaway-Sant'Anna event-time effects re-run with base_period='universal' (every effect against "
+            "event time -1, as honest DiD needs; the main estimate keeps its varying base period)"
+        )
+    if main.method == "event-study":
+        if main.diagnostics.get("reference_period", -1) == -1:
+            return main, f"the event study's coefficients ({main.name})"
+        target = "sun-abraham" if method == "sun-abraham" else "event-study"
+        return rerun(target, {"ref_period": -1}), f"{main.name} re-run with reference period -1"
+    return rerun("event-study", {}), (
+        f"a two-way fixed effects event study of the same treatment (leads and lags against event time -1), "
+        f"run for this check since {main.name} gives one effect, not one per event time"
+    )
+
+
+def _honest_sensitivity(
+    model: Any, main: Estimate, method: str, options: dict[str, Any]
+) -> tuple[list[str], list[ReportFigure]]:
+    """Honest DiD (relative magnitudes) of the effect at event time 0: one sentence and the plot."""
+    from ..robustness import honest_did
+
+    periods = model.frame_[model.time].nunique() if model.time in model.frame_.columns else None
+    if periods is not None and periods < 3:
+        return [
+            f"Sensitivity to violations of parallel trends (honest DiD) does not apply: the panel has {periods} "
+            "periods, so there is one period before treatment and no pre-treatment trend to measure a violation "
+            "against (it needs two periods before treatment or more)."
+        ], []
+    try:
+        result, source = _event_study_for(model, main, method, options)
+        with _warnings.catch_warnings():
+            _warnings.simplefilter("ignore")
+            honest = honest_did(result, restriction="rm", sizes=HONEST_SIZES, random_state=0)
+    except DeconfoundError as exc:
+        reason = str(exc).rstrip(".")
+        return [f"Sensitivity to violations of parallel trends (honest DiD) could not be computed: {reason}."], []
+    verdict = honest.verdict.rstrip(".")
+    sentence = (
+        f"Sensitivity to violations of parallel trends, on {source}: {verdict[0].lower()}{verdict[1:]} "
+        f"(Rambachan and Roth 2023, relative magnitudes; {honest.num_pre} pre-treatment and {honest.num_post} "
+        "post-treatment periods)."
+    )
+    caption = (
+        f"Honest DiD: the {honest.level:.0%} robust interval for the {honest.parameter} when post-treatment "
+        "violations of parallel trends may be up to Mbar times the largest pre-treatment one, beside the usual "
+        f"interval; computed on {source}."
+    )
+    fig = honest.plot()
+    key = f"honest-did-{id(main)}"
+    return [sentence], [figure(key, "Sensitivity to violations of parallel trends (honest DiD)", fig, caption)]
+
+
 def _e_value_sentence(model: Any, main: Estimate) -> str | None:
     from ..robustness import e_value
 
@@ -196,6 +273,8 @@ def main_checks(
     try:
         if "dml_sensitivity" in main.diagnostics:
             sentences, figures = _dml_sensitivity(main)
+        elif model.design == "panel":
+            sentences, figures = _honest_sensitivity(model, main, method, options_for(method))
         else:
             sentences, figures = _regression_sensitivity(model, main, method)
     except DeconfoundError as exc:

@@ -17,7 +17,9 @@ estimator raises one of our errors (say, no treated unit drawn) is counted and l
 how many.
 
 The regression adjustment (:func:`deconfound.ols` by columns) has a faster path that needs no refits:
-each resample's coefficients come from reweighted cross-products of the design built once.
+each resample's coefficients come from reweighted cross-products of the design built once; resampled rows
+are drawn as :mod:`deconfound._core.resample` describes (counts for all resamples block by block, one
+matrix product per block; ``n_jobs`` threads share the blocks, the numbers do not change).
 """
 
 from __future__ import annotations
@@ -112,7 +114,7 @@ def bootstrap(
         raise SpecificationError(f"cluster={cluster!r} is not a column of the data.")
     original = estimator(frame, **options)
     root = seed_from(random_state)
-    fast = _fast_path(estimator, frame, options, cluster)
+    fast = _fast_path(estimator, frame, options, cluster, n_jobs)
     if fast is not None:
         draws, failures = fast[0](n_boot, root), []
     else:
@@ -231,7 +233,9 @@ def _jackknife(estimator: Callable[..., Any], data: pd.DataFrame, cluster: str |
     return np.asarray(values)
 
 
-def _fast_path(estimator: Callable[..., Any], data: pd.DataFrame, options: dict[str, Any], cluster: str | None):
+def _fast_path(
+    estimator: Callable[..., Any], data: pd.DataFrame, options: dict[str, Any], cluster: str | None, n_jobs: int = 1
+):
     """Bootstrap of the regression adjustment on reweighted cross-products (no refits), when it applies."""
     from ..estimators.regression import ols
 
@@ -252,4 +256,6 @@ def _fast_path(estimator: Callable[..., Any], data: pd.DataFrame, options: dict[
     )
     if prep.n_dropped:
         return None  # rows were dropped: refit on each resample of the kept rows instead
-    return (lambda n_boot, seed: ols_bootstrap(x, y, 1, n_boot, seed, codes)), (lambda: ols_jackknife(x, y, 1, codes))
+    return (lambda n_boot, seed: ols_bootstrap(x, y, 1, n_boot, seed, codes, n_jobs=n_jobs)), (
+        lambda: ols_jackknife(x, y, 1, codes)
+    )
