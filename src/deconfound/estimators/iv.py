@@ -82,6 +82,16 @@ class IVProblem:
     chunk_rows: int
     cov_type: str
     rows: Any = None  # for an engine's rows: the context in which passes read them (EnginePrepared.rows)
+    # for an engine's rows: the codes the residual passes sum over and the numbers of clusters
+    cluster_codes: tuple[list[np.ndarray], tuple[int, ...]] | None = None
+
+    def cluster_terms(self) -> tuple[list[np.ndarray], tuple[int, ...]]:
+        """The cluster codes the residual passes sum over (two-way adds the intersection) and the sizes."""
+        from .._core.covariance import cluster_terms
+
+        if self.cluster_codes is not None and self.cov_type == "cluster":
+            return self.cluster_codes
+        return cluster_terms(self.cov_type, self.clusters)
 
     @property
     def n(self) -> int:
@@ -279,7 +289,8 @@ def _engine_problem(
 ) -> IVProblem:  # fmt: skip
     """:func:`build_iv_problem` on rows that stay on an engine: the other endogenous regressors and the
     instruments are read as numeric columns of the schema, the cross-products and residual passes run on
-    the engine. Absorbed fixed effects and two-way clustering need every row in memory there."""
+    the engine; two-way clustering sums the scores by each clustering and by their intersection there.
+    Absorbed fixed effects need every row in memory."""
     from .._core.design import Part
 
     if roles.absorb:
@@ -287,8 +298,6 @@ def _engine_problem(
             "absorb= needs every row in memory (fixed effects are demeaned row by row); on an engine add the "
             "fixed effects as categorical covariates instead, or load the data into memory."
         )
-    if len(cluster) > 1:
-        raise SpecificationError("two-way clustering of iv needs every row in memory; cluster by one column here.")
     others = [d for d in roles.endog if d != roles.treatment]
     numeric = [*others, *roles.instruments]
     prep = prepare_engine(
@@ -305,12 +314,14 @@ def _engine_problem(
     instr = [Part(z, tpl[f"x:{z}"], source=z) for z in roles.instruments]
     design = Design([*endog, constant_part(), *covs, *instr], prep.n)
     layout = _layout(len(endog), 1 + len(covs), len(instr))
-    clusters = tuple(prep.cluster_codes()[0][: len(cluster)])
+    codes = prep.cluster_codes()
+    clusters = tuple(codes[0][: len(cluster)])
     with prep.rows():
         products = iv_products(design, tpl["y"], prep.weights, layout, chunk_rows)
     check_instruments(products)
     return IVProblem(prep, roles, design, tpl["y"], prep.weights, clusters, tuple(cluster), layout,  # type: ignore[arg-type]
-                     products, 0, 0, 0, chunk_rows, cov_type, rows=prep.rows)  # fmt: skip
+                     products, 0, 0, 0, chunk_rows, cov_type, rows=prep.rows,
+                     cluster_codes=codes if cov_type == "cluster" else None)  # fmt: skip
 
 
 def _layout(n_e: int, n_w: int, n_z: int) -> IVLayout:
