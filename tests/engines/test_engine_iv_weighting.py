@@ -144,3 +144,61 @@ def test_weak_instruments_are_said_on_an_engine(frame):
     with pytest.warns(dc.errors.WeakInstrumentWarning, match="weak"):
         got = dc.iv(MemoryEngine(frame, SIZES), **kw)
     assert got.diagnostics["weak_iv"].weak and any("weak" in w for w in got.warnings)
+
+
+WEIGHTING_CASES = [
+    ("ra", {}),
+    ("ra", {"estimand": "ATT", "weights": "w"}),
+    ("ra", {"estimand": "ATC", "cluster": "g"}),
+    ("ra", {"trim": 0.1, "trim_refit": False, "cluster": "g"}),
+    ("ra", {"trim": 0.1}),
+    ("ipw", {"trim": 0.1}),
+    ("ipw", {"trim": 0.1, "trim_refit": False}),
+    ("ipw", {"trim": 0.1, "estimand": "ATT", "cluster": "gx"}),  # whole clusters trimmed: fewer G
+    ("ipw", {"trim": 0.1, "trim_refit": False, "cluster": "gx", "weights": "w"}),
+    ("ipw", {"trim": 0.01, "weighting": "ht"}),
+    ("aipw", {"trim": 0.1, "estimand": "ATE"}),
+    ("aipw", {"trim": 0.1, "trim_refit": False, "estimand": "ATC", "cluster": "g"}),
+    ("aipw", {"trim": 0.1, "trim_refit": False, "estimand": "ATT", "weights": "w"}),
+    ("overlap_weights", {"trim": 0.1, "trim_refit": False, "cluster": "gx"}),
+]
+
+
+@pytest.mark.parametrize(("method", "case"), WEIGHTING_CASES, ids=str)
+def test_trimming_and_regression_adjustment_equal_memory_path(frame, parquet_glob, method, case):
+    data = frame.assign(gx=pd.qcut(frame.x1, 25, labels=False))  # clusters of similar scores
+    fn = getattr(dc, method)
+    kw = {"outcome": "y", "treatment": "t", "covariates": ["x1", "x2", "cat"], "missing": "drop", **case}
+    ref = quiet(fn, data, **kw)
+    assert (ref.n < len(data) - 2) == ("trim" in case)  # the trimming bites
+    for eng in (MemoryEngine(data, SIZES),):
+        got = quiet(fn, eng, **kw)
+        assert (got.n, got.n_treated) == (ref.n, ref.n_treated)
+        same(ref.estimate, got.estimate)
+        same(ref.std_error, got.std_error)
+        same(ref.diagnostics.get("trimming"), got.diagnostics.get("trimming"))
+        same(ref.diagnostics.get("potential_outcome_means"), got.diagnostics.get("potential_outcome_means"))
+        for key in ("propensity_model", "outcome_model_treated", "outcome_model_control"):
+            assert (key in got.diagnostics) == (key in ref.diagnostics), key
+            if key in ref.diagnostics:
+                pd.testing.assert_frame_equal(got.diagnostics[key], ref.diagnostics[key], rtol=RTOL)
+
+
+def test_trimming_on_duckdb_and_its_refusals(frame, parquet_glob):
+    kw = {"outcome": "y", "treatment": "t", "covariates": ["x1", "x2", "cat"], "cluster": "g", "missing": "drop"}
+    for refit in (True, False):
+        ref = quiet(dc.aipw, frame, trim=0.08, trim_refit=refit, **kw)
+        got = quiet(dc.aipw, DuckDBEngine(parquet_glob, batch_rows=700), trim=0.08, trim_refit=refit, **kw)
+        same(ref.estimate, got.estimate)
+        same(ref.std_error, got.std_error)
+    ra = quiet(dc.ra, frame, **kw), quiet(dc.ra, DuckDBEngine(parquet_glob, batch_rows=700), **kw)
+    same(ra[0].std_error, ra[1].std_error)
+    crump = r"trim='crump' is not available .* all 3,000 rows \(8 bytes each: about 0\.00 GiB"
+    with pytest.raises(SpecificationError, match=crump):
+        dc.ipw(MemoryEngine(frame), outcome="y", treatment="t", covariates=["x1"], trim="crump")
+    with pytest.raises(SpecificationError, match=r"trim must be strictly between 0 and 0\.5"):
+        dc.ipw(MemoryEngine(frame), outcome="y", treatment="t", covariates=["x1"], trim=0.7)
+    with pytest.raises(SpecificationError, match="trim_refit must be True or False"):
+        dc.aipw(MemoryEngine(frame), outcome="y", treatment="t", covariates=["x1"], trim=0.1, trim_refit="no")
+    with pytest.raises(dc.errors.DataError, match="the treated group has fewer than 2"):
+        dc.ipw(MemoryEngine(frame), outcome="y", treatment="t", covariates=["x1"], trim=0.4999)

@@ -292,8 +292,10 @@ def test_weighting_m_estimation_equals_memory_path(frame, parquet_glob, method, 
 
 
 def test_weighting_options_that_need_all_rows_are_refused(frame):
-    with pytest.raises(SpecificationError, match=r"trim=0\.05 is not available when the rows stay on an engine"):
-        dc.ipw(MemoryEngine(frame), outcome="y", treatment="t", covariates=["x1"], trim=0.05)
+    with pytest.raises(SpecificationError, match=r"trim='crump' is not available when the rows stay on an engine"):
+        dc.ipw(MemoryEngine(frame), outcome="y", treatment="t", covariates=["x1"], trim="crump")
+    with pytest.raises(SpecificationError, match=r"propensity_model='gbm' is not available when the rows stay"):
+        dc.ipw(MemoryEngine(frame), outcome="y", treatment="t", covariates=["x1"], propensity_model="gbm")
 
 
 def test_methods_that_need_all_rows_say_how_much_memory(frame):
@@ -308,7 +310,7 @@ def test_registry_records_the_engines_of_each_method():
 
     assert set(ENGINES) == {"memory", "duckdb", "dask", "spark"}
     on_engines = {name for name, m in REGISTRY.items() if "duckdb" in m.engines}
-    assert on_engines == {"naive", "ols", "lin", "did", "iv", "ipw", "aipw", "overlap"}
+    assert on_engines == {"naive", "ols", "lin", "did", "iv", "ipw", "aipw", "overlap", "ra"}
     assert all("memory" in m.engines for m in REGISTRY.values())
 
 

@@ -31,7 +31,7 @@ from .._core import rows
 from .._core.covariance import OLS_RULES, assemble, pass_kind
 from .._core.distributions import f_sf
 from ..diagnostics._iv_arrays import wald
-from ..diagnostics.weak_iv import FirstStage, FirstStageRow, TAUS, WeakIVDiagnostics, _inv_chol, _verdict, stock_yogo
+from ..diagnostics.weak_iv import TAUS, FirstStage, FirstStageRow, WeakIVDiagnostics, _inv_chol, _verdict, stock_yogo
 from ..diagnostics.weak_iv_inference import AndersonRubin, _grid_set, _quadratic_set, _RobustAR, tf_interval
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ class _Sums:
         extra = {f"cluster{g}": c for g, c in enumerate(codes)}
         buf: np.ndarray | None = None
 
-        def kernel(part: rows.Partition) -> list[np.ndarray]:
+        def kernel(part: rows.Partition) -> _Pieces:
             nonlocal buf
             blk = part.block(buf)
             buf = blk
@@ -101,17 +101,17 @@ class _Sums:
                     c = part[f"cluster{g}"]
                     out.append(np.column_stack([np.bincount(c, weights=u[:, j], minlength=n_groups[g])
                                                 for j in range(m * q)]))  # fmt: skip
-                return out
+                return _Pieces(out)
             t = u.T @ u
             if not power:
-                return [t]
+                return _Pieces([t])
             h = np.einsum("ij,jk,ik->i", z, zz_inv, z)
             if ww_inv is not None:
                 xw = blk[:, ex] if w is None else blk[:, ex] * np.sqrt(w)[:, None]
                 h = h + np.einsum("ij,jk,ik->i", xw, ww_inv, xw)
             h = np.clip(h, 0.0, 1.0 - 1e-12)
             scale = 1.0 / (1.0 - h) ** power
-            return [t, (u * scale[:, None]).T @ u]
+            return _Pieces([t, (u * scale[:, None]).T @ u])
 
         src = rows.source(problem.design, problem.chunk_rows, extra=extra, y=problem.y, w=problem.weights)
         results = rows.fold(src, kernel, _Pieces())
@@ -177,10 +177,10 @@ class _Pieces:
     def __init__(self, sums: list[np.ndarray] | None = None) -> None:
         self.sums = sums or []
 
-    def __add__(self, other: Any) -> _Pieces:
+    def __add__(self, other: _Pieces) -> _Pieces:
         if not self.sums:
-            return _Pieces([np.array(a, copy=True) for a in other])
-        return _Pieces([a + b for a, b in zip(self.sums, other, strict=True)])
+            return _Pieces([np.array(a, copy=True) for a in other.sums])
+        return _Pieces([a + b for a, b in zip(self.sums, other.sums, strict=True)])
 
 
 # --------------------------------------------------------------------------------------------------
