@@ -47,6 +47,16 @@ WEIGHTING_CASES: list[tuple[str, dict[str, Any]]] = [
     for extra in ({}, {"cluster": "g"})
 ] + [("overlap_weights", {}), ("overlap_weights", {"cluster": "g", "weights": "w"})]
 
+#: regression adjustment, and trimming (alpha 0.4 trims about a fifth of these rows) with both trim_refit
+TRIM_RA_CASES: list[tuple[str, dict[str, Any]]] = [
+    ("ra", {"estimand": "ATT", "cluster": "g"}),
+    ("ra", {"trim": 0.4, "trim_refit": False, "weights": "w"}),
+    ("ipw", {"trim": 0.4, "cluster": "g"}),
+    ("ipw", {"trim": 0.4, "trim_refit": False, "estimand": "ATT"}),
+    ("aipw", {"trim": 0.4, "trim_refit": False, "cluster": "g"}),
+    ("overlap_weights", {"trim": 0.4, "weights": "w"}),
+]
+
 NAIVE_CASES: list[dict[str, Any]] = [{}, {"weights": "w", "randomized": True}]
 
 
@@ -139,8 +149,13 @@ def check_weighting(frame: pd.DataFrame, data: Any, method: str, case: dict[str,
     assert ("potential_outcome_means" in got.diagnostics) == ("potential_outcome_means" in ref.diagnostics)
     for arm in ("treated", "control") if "potential_outcome_means" in ref.diagnostics else ():
         close(ref.diagnostics["potential_outcome_means"][arm], got.diagnostics["potential_outcome_means"][arm])
-    pd.testing.assert_frame_equal(got.diagnostics["propensity_model"], ref.diagnostics["propensity_model"], rtol=RTOL)
-    for arm in ("treated", "control") if method == "aipw" else ():
+    assert got.diagnostics.get("trimming") == ref.diagnostics.get("trimming")
+    assert ("propensity_model" in got.diagnostics) == ("propensity_model" in ref.diagnostics)
+    if "propensity_model" in ref.diagnostics:
+        pd.testing.assert_frame_equal(
+            got.diagnostics["propensity_model"], ref.diagnostics["propensity_model"], rtol=RTOL
+        )
+    for arm in ("treated", "control") if method in ("aipw", "ra") else ():
         key = f"outcome_model_{arm}"
         pd.testing.assert_frame_equal(got.diagnostics[key], ref.diagnostics[key], rtol=RTOL)
 

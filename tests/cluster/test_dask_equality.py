@@ -10,6 +10,7 @@ from _equality import (
     IV_CASES,
     LIN_CASES,
     NAIVE_CASES,
+    TRIM_RA_CASES,
     WEIGHTING_CASES,
     case_id,
     check_did,
@@ -55,3 +56,8 @@ def test_weighting_on_dask(frame, on_dask, method, case):
 @pytest.mark.parametrize("case", NAIVE_CASES, ids=case_id)
 def test_balance_table_on_dask(frame, on_dask, case):
     check_naive(frame, on_dask, case)
+
+
+@pytest.mark.parametrize(("method", "case"), TRIM_RA_CASES, ids=case_id)
+def test_trimming_and_regression_adjustment_on_dask(frame, on_dask, method, case):
+    check_weighting(frame, on_dask, method, case)

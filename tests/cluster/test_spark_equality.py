@@ -11,6 +11,7 @@ from _equality import (
     IV_CASES,
     LIN_CASES,
     NAIVE_CASES,
+    TRIM_RA_CASES,
     WEIGHTING_CASES,
     case_id,
     check_did,
@@ -59,3 +60,8 @@ def test_weighting_on_spark(frame, on_spark, method, case):
 
 def test_balance_table_on_spark(frame, on_spark):
     check_naive(frame, on_spark, NAIVE_CASES[1])
+
+
+@pytest.mark.parametrize(("method", "case"), [TRIM_RA_CASES[i] for i in (0, 4)], ids=case_id)
+def test_trimming_and_regression_adjustment_on_spark(frame, on_spark, method, case):
+    check_weighting(frame, on_spark, method, case)

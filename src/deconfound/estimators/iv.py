@@ -290,14 +290,11 @@ def _engine_problem(
     """:func:`build_iv_problem` on rows that stay on an engine: the other endogenous regressors and the
     instruments are read as numeric columns of the schema, the cross-products and residual passes run on
     the engine; two-way clustering sums the scores by each clustering and by their intersection there.
-    Absorbed fixed effects need every row in memory."""
+    Absorbed fixed effects are refused (with the memory they would need)."""
     from .._core.design import Part
 
     if roles.absorb:
-        raise SpecificationError(
-            "absorb= needs every row in memory (fixed effects are demeaned row by row); on an engine add the "
-            "fixed effects as categorical covariates instead, or load the data into memory."
-        )
+        raise _absorb_refusal(data, roles, weights, cluster)
     others = [d for d in roles.endog if d != roles.treatment]
     numeric = [*others, *roles.instruments]
     prep = prepare_engine(
@@ -322,6 +319,28 @@ def _engine_problem(
     return IVProblem(prep, roles, design, tpl["y"], prep.weights, clusters, tuple(cluster), layout,  # type: ignore[arg-type]
                      products, 0, 0, 0, chunk_rows, cov_type, rows=prep.rows,
                      cluster_codes=codes if cov_type == "cluster" else None)  # fmt: skip
+
+
+def _absorb_refusal(data: Any, roles: IVRoles, weights: str | None, cluster: Sequence[str]) -> SpecificationError:
+    """absorb= on an engine: the error, with the memory the in-memory path would need (one counting pass)."""
+    from ..engines import wrap
+
+    eng = wrap(data)
+    used = list(dict.fromkeys([roles.outcome, *roles.endog, *roles.instruments, *roles.covariates, *roles.absorb,
+                               *([weights] if weights else []), *cluster]))  # fmt: skip
+    n = sum(eng.map_partitions([roles.outcome], _piece_rows))
+    need = n * len(used) * 8
+    return SpecificationError(
+        f"absorb= needs every row in memory (the fixed effects are absorbed by demeaning each column within its "
+        f"levels): all {n:,} rows of {len(used)} column(s) as float64, about {need / 2**30:.2f} GiB, and the data is "
+        f"on the {eng.name} engine. There, add the fixed effects as categorical (text) covariates instead (the "
+        "same coefficients; the small-sample corrections then count them as regressors), or load the data into "
+        "memory."
+    )
+
+
+def _piece_rows(piece: Any) -> int:
+    return int(piece.num_rows)
 
 
 def _layout(n_e: int, n_w: int, n_z: int) -> IVLayout:
