@@ -202,3 +202,39 @@ def test_trimming_on_duckdb_and_its_refusals(frame, parquet_glob):
         dc.aipw(MemoryEngine(frame), outcome="y", treatment="t", covariates=["x1"], trim=0.1, trim_refit="no")
     with pytest.raises(dc.errors.DataError, match="the treated group has fewer than 2"):
         dc.ipw(MemoryEngine(frame), outcome="y", treatment="t", covariates=["x1"], trim=0.4999)
+
+
+ABSORB_CASES = [
+    {"absorb": "firm"},
+    {"absorb": ["firm", "yr"], "cov_type": "HC1", "weights": "w"},
+    {"absorb": "firm", "cluster": "region"},  # the factor nested in the cluster: fixest does not count it
+    {"absorb": ["firm", "yr"], "cluster": ["g", "h"]},
+    {"absorb": "yr", "estimator": "liml", "cov_type": "HC1"},
+    {"absorb": "firm", "estimator": "fuller", "cluster": "firm"},
+]
+
+
+@pytest.mark.parametrize("case", ABSORB_CASES, ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()))
+def test_iv_with_few_absorbed_levels_equals_memory_path(frame, case):
+    """Fixed effects with few levels enter as dummies on an engine; singletons (three firms with one row,
+    and the rows a second factor then leaves alone) are dropped as in memory."""
+    data = frame.copy()
+    rng = np.random.default_rng(4)
+    data["firm"] = rng.integers(0, 60, len(data))
+    data["region"] = data.firm // 6
+    data["yr"] = rng.choice(["y1", "y2", "y3", "y4", "y5"], len(data))
+    data.loc[[10, 11, 12], "firm"] = [100, 101, 102]
+    data["yy"] = data.yy + 0.1 * data.firm
+    kw = {"outcome": "yy", "treatment": "d", "instruments": ["z1", "z2"], "covariates": ["x1", "cat"],
+          "missing": "drop", **case}  # fmt: skip
+    ref = quiet(dc.iv, data, **kw)
+    got = quiet(dc.iv, MemoryEngine(data, SIZES), **kw)
+    singletons = 3 if "firm" in case["absorb"] else 0
+    assert (got.n, ref.coefficients.stats["n_singletons"]) == (ref.n, singletons)
+    assert got.coefficients.names == ref.coefficients.names  # no constant, no dummies
+    np.testing.assert_allclose(got.coefficients.coef, ref.coefficients.coef, rtol=RTOL)
+    np.testing.assert_allclose(got.coefficients.cov, ref.coefficients.cov, rtol=RTOL)
+    same(ref.coefficients.stats, got.coefficients.stats)
+    same(ref.df, got.df)
+    same_weak_iv(ref, got)
+    assert got.notes == ref.notes

@@ -171,8 +171,10 @@ def test_iv_equals_memory_path(frame, case):
     for key in ("statistic", "cragg_donald_f", "kleibergen_paap_f", "effective_f"):
         if getattr(weak[0], key) is not None:
             _close(getattr(weak[0], key), getattr(weak[1], key))
-    absorbed = {"outcome": "yy", "treatment": "d", "instruments": ["z1"], "covariates": ["x1"], "absorb": "cat"}
-    with pytest.raises(SpecificationError, match=r"absorb= needs every row in memory .* all 3,000 rows of 5 column"):
+    data["many"] = np.arange(len(data)) // 5  # 600 levels: more than the engine's dummies take
+    absorbed = {"outcome": "yy", "treatment": "d", "instruments": ["z1"], "covariates": ["x1"], "absorb": "many"}
+    too_many = r"absorb= with more than 400 levels .* all 3,000 rows of 5 column\(s\) as float64, about 0\.00 GiB"
+    with pytest.raises(SpecificationError, match=too_many):
         dc.iv(MemoryEngine(data), **absorbed)
 
 

@@ -8,6 +8,7 @@ the reduced form and the control-function regression ride along in the fit's las
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -41,6 +42,10 @@ def fit_and_report(problem: IVProblem, *, estimator: str, fuller: float, small_s
         k_absorbed=problem.k_absorbed, products=prod, chunk_rows=problem.chunk_rows,
         cluster_codes=problem.cluster_codes if problem.cov_type == "cluster" else None,
     )  # fmt: skip
+    if problem.report is not None:  # an engine's absorbed fixed effects: their constant and dummies not shown
+        keep = list(problem.report)
+        cov = fit.cov[np.ix_(keep, keep)]
+        fit = dataclasses.replace(fit, names=[fit.names[i] for i in keep], coef=fit.coef[keep], cov=cov)
     j = fit.names.index(problem.roles.treatment)
     var = fit.cov[j, j]
     if not var >= 0:

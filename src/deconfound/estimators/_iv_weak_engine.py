@@ -99,8 +99,9 @@ class _Sums:
                 out = []
                 for g in range(len(codes)):
                     c = part[f"cluster{g}"]
-                    out.append(np.column_stack([np.bincount(c, weights=u[:, j], minlength=n_groups[g])
-                                                for j in range(m * q)]))  # fmt: skip
+                    sums = [np.bincount(c, weights=u[:, j], minlength=n_groups[g]) for j in range(m * q)]
+                    sums.append(np.bincount(c, minlength=n_groups[g]).astype(float))  # rows: who is present
+                    out.append(np.column_stack(sums))
                 return _Pieces(out)
             t = u.T @ u
             if not power:
@@ -116,7 +117,8 @@ class _Sums:
         src = rows.source(problem.design, problem.chunk_rows, extra=extra, y=problem.y, w=problem.weights)
         results = rows.fold(src, kernel, _Pieces())
         if self.kind == "cluster":
-            self.cluster_sums = results.sums
+            # clusters with no row here (all their rows dropped as singletons) are not counted, as in memory
+            self.cluster_sums = [sums[sums[:, -1] > 0, :-1] for sums in results.sums]
         else:
             self.t = results.sums[0]
             self.t_lev = results.sums[1] if power else None
