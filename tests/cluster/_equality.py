@@ -38,7 +38,11 @@ IV_CASES: list[dict[str, Any]] = [
     {"estimator": estimator, **cov}
     for estimator in ("2sls", "liml")
     for cov in ({"cov_type": "nonrobust"}, {"cov_type": "HC1"}, {"cluster": "g", "weights": "w"})
-] + [{"cluster": ["g", "h"]}]
+] + [
+    {"cluster": ["g", "h"]},
+    {"absorb": ["firm", "when"], "cov_type": "HC1", "weights": "w"},  # as dummies, two singleton firms dropped
+    {"absorb": "firm", "cluster": "g", "estimator": "liml"},
+]
 
 WEIGHTING_CASES: list[tuple[str, dict[str, Any]]] = [
     (method, {"estimand": estimand, **extra})
@@ -72,6 +76,9 @@ def make_shared() -> pd.DataFrame:
     rng = np.random.default_rng(3)
     df["post"] = rng.integers(0, 2, len(df))
     df["when"] = np.where(df.post == 1, "after", "before")
+    df["firm"] = rng.integers(0, 30, len(df))
+    df.loc[[3, 900], "firm"] = [98, 99]  # singletons: absorb= drops them
+    df["yy"] = df.yy + 0.05 * df.firm
     df["y"] = df.y + df.post + 1.5 * df.t * df.post
     return df
 

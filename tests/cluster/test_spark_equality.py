@@ -24,7 +24,7 @@ from _equality import (
 from _estimates import SIZES
 
 LIN = [LIN_CASES[2], LIN_CASES[5]]  # HC2 (the default); two-way clustered and weighted
-IV = [IV_CASES[1], IV_CASES[5], IV_CASES[6]]  # 2sls HC1, liml clustered and weighted, 2sls two-way clustered
+IV = [IV_CASES[1], IV_CASES[5], IV_CASES[6], IV_CASES[8]]  # 2sls HC1; liml clustered, weighted; two-way; absorb=
 WEIGHTING = [WEIGHTING_CASES[i] for i in (4, 7, 8, 13)]  # ipw ATC, aipw ATE clustered, aipw ATT, overlap
 
 

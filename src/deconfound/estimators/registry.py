@@ -483,7 +483,7 @@ REGISTRY["iv"] = Method(
     in_compare=True,
     cov_types=OLS_COV_TYPES,
     renders=IV_RENDERS,
-    engines=ROW_ENGINES,  # without absorb=; no complier analysis on engines
+    engines=ROW_ENGINES,  # absorb= up to 400 levels as dummies; no complier analysis on engines
     cli_options=_IV_OPTIONS,
     one_of=("treatment", "endog", "formula"),
 )
