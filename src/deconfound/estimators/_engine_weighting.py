@@ -326,7 +326,8 @@ def weighting_on_engine(
     options: dict[str, Any],
 ) -> Estimate:
     """IPW, overlap weights or AIPW with a logistic propensity model (and linear outcome models) on an engine."""
-    refused = {k: v for k, v in options.items() if k in ("propensity_model", "cross_fit", "random_state")}
+    uses_ps = method != "ra" or options.get("trim") not in (None, False)  # ra fits none unless it trims
+    refused = {k: v for k, v in options.items() if k in ("propensity_model", "cross_fit", "random_state") and uses_ps}
     defaults = {"propensity_model": "logistic", "cross_fit": "auto", "random_state": None}
     for key, value in refused.items():
         if not (value is None or (isinstance(value, str) and value == defaults[key])):
