@@ -415,10 +415,13 @@ def fit_iv(
     extra_specs: Sequence[IVSpec] | None = None,
     products: IVProducts | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    cluster_codes: tuple[list[np.ndarray], tuple[int, ...]] | None = None,
 ) -> IVFit:
     """Fit one estimator of the family with the covariance ``cov_type`` (canonical name, validated by the
     caller). ``k_absorbed``: parameters absorbed before (fixed effects), counted by the small-sample rules.
-    ``extra_specs`` are evaluated in the last residual pass (their sums are on the fit)."""
+    ``extra_specs`` are evaluated in the last residual pass (their sums are on the fit). ``cluster_codes``:
+    the codes the residual pass sums over and the numbers of clusters, for rows not in memory (an engine's
+    stand-ins, as ``cluster_terms`` would give them for arrays)."""
     if estimator not in ESTIMATORS:
         raise SpecificationError(f"estimator={estimator!r} is not allowed; choose one of {', '.join(ESTIMATORS)}.")
     prod = products if products is not None else iv_products(design, y, w, layout, chunk_rows)
@@ -431,7 +434,7 @@ def fit_iv(
         )
     system = System.of(prod)
     kind = {"HC1": "HC0"}.get(cov_type, cov_type)
-    codes, sizes = cluster_terms(cov_type, clusters)
+    codes, sizes = cluster_codes if cluster_codes is not None else cluster_terms(cov_type, clusters)
     n, df_k = prod.n, n_x + k_absorbed
     if n - df_k <= 0:
         raise DataError(f"{n} observations but {df_k} parameters: no residual degrees of freedom are left.")

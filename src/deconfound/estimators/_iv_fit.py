@@ -7,11 +7,13 @@ the reduced form and the control-function regression ride along in the fit's las
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._core.covariance import cluster_terms, pass_kind
+from .._core.covariance import pass_kind
 from .._core.distributions import chi2_sf, two_sided_p
 from .._core.iv import IVFit, SpecSums, fit_iv, gmm, linear_spec, ols_spec, residual_pass, selector, spec_covariance
 from ..diagnostics.hypotheses import TestResult
@@ -38,7 +40,12 @@ def fit_and_report(problem: IVProblem, *, estimator: str, fuller: float, small_s
         problem.design, problem.y, problem.weights, lay, estimator=estimator, fuller=fuller,
         cov_type=problem.cov_type, clusters=problem.clusters, small_sample=small_sample, rules=problem.rules,
         k_absorbed=problem.k_absorbed, products=prod, chunk_rows=problem.chunk_rows,
+        cluster_codes=problem.cluster_codes if problem.cov_type == "cluster" else None,
     )  # fmt: skip
+    if problem.report is not None:  # an engine's absorbed fixed effects: their constant and dummies not shown
+        keep = list(problem.report)
+        cov = fit.cov[np.ix_(keep, keep)]
+        fit = dataclasses.replace(fit, names=[fit.names[i] for i in keep], coef=fit.coef[keep], cov=cov)
     j = fit.names.index(problem.roles.treatment)
     var = fit.cov[j, j]
     if not var >= 0:
@@ -70,12 +77,15 @@ def fit_and_report(problem: IVProblem, *, estimator: str, fuller: float, small_s
             problem, estimator=estimator, estimate=float(fit.coef[j]), std_error=float(np.sqrt(var)), level=level
         )
         diagnostics.update(extra)
-    else:  # an engine's rows: the weak-instrument statistics read the partialled columns row by row
-        weak = WeakIVResult(None)
-        notes.append(
-            "computed on an engine: the weak-instrument diagnostics (first-stage F, Anderson-Rubin set) need the "
-            "rows in memory and were not computed; check them on an in-memory sample"
+    else:  # an engine's rows: the weak-instrument statistics from the partialled sums (one more pass)
+        from ._iv_weak_engine import engine_instrument_diagnostics
+
+        extra, message, more = engine_instrument_diagnostics(
+            problem, estimator=estimator, estimate=float(fit.coef[j]), std_error=float(np.sqrt(var)), level=level
         )
+        diagnostics.update(extra)
+        notes += more
+        weak = WeakIVResult(message)
     result = make_estimate(
         prep,
         method="iv",
@@ -188,11 +198,13 @@ class _SideRegressions:
     def _covariance(self, index: int, bread: np.ndarray) -> tuple[np.ndarray, float | None]:
         problem, fit = self.problem, self.fit
         if self._sums is None:
-            codes, _ = cluster_terms(fit.cov_type, problem.clusters)
-            self._sums = residual_pass(
-                problem.design, problem.y, problem.weights, [self.rf_spec, self.cf_spec], problem.products.coords,
-                pass_kind(fit.cov_type), codes, problem.chunk_rows,
-            )  # fmt: skip
+            codes, _ = problem.cluster_terms()
+            # read lazily, after the fit returned: an engine's rows are entered again for this one pass
+            with problem.rows() if problem.rows is not None else contextlib.nullcontext():
+                self._sums = residual_pass(
+                    problem.design, problem.y, problem.weights, [self.rf_spec, self.cf_spec],
+                    problem.products.coords, pass_kind(fit.cov_type), codes, problem.chunk_rows,
+                )  # fmt: skip
         df_k = bread.shape[0] + problem.k_absorbed
         return spec_covariance(
             fit.cov_type, bread, self._sums[index], fit.n, df_k, fit.n_clusters, self.small_sample, problem.rules

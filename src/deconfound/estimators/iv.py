@@ -82,6 +82,19 @@ class IVProblem:
     chunk_rows: int
     cov_type: str
     rows: Any = None  # for an engine's rows: the context in which passes read them (EnginePrepared.rows)
+    # for an engine's rows: the codes the residual passes sum over and the numbers of clusters
+    cluster_codes: tuple[list[np.ndarray], tuple[int, ...]] | None = None
+    # the regressors reported (positions among [endog, exog]); None: all. An engine's absorbed fixed effects
+    # enter as a constant and dummies, which are left out of the table as the demeaned fit has none
+    report: tuple[int, ...] | None = None
+
+    def cluster_terms(self) -> tuple[list[np.ndarray], tuple[int, ...]]:
+        """The cluster codes the residual passes sum over (two-way adds the intersection) and the sizes."""
+        from .._core.covariance import cluster_terms
+
+        if self.cluster_codes is not None and self.cov_type == "cluster":
+            return self.cluster_codes
+        return cluster_terms(self.cov_type, self.clusters)
 
     @property
     def n(self) -> int:
@@ -279,21 +292,17 @@ def _engine_problem(
 ) -> IVProblem:  # fmt: skip
     """:func:`build_iv_problem` on rows that stay on an engine: the other endogenous regressors and the
     instruments are read as numeric columns of the schema, the cross-products and residual passes run on
-    the engine. Absorbed fixed effects and two-way clustering need every row in memory there."""
+    the engine; two-way clustering sums the scores by each clustering and by their intersection there.
+    Absorbed fixed effects with few levels enter as dummies (``_iv_engine_absorb``); more are refused with
+    the memory they would need."""
     from .._core.design import Part
 
-    if roles.absorb:
-        raise SpecificationError(
-            "absorb= needs every row in memory (fixed effects are demeaned row by row); on an engine add the "
-            "fixed effects as categorical covariates instead, or load the data into memory."
-        )
-    if len(cluster) > 1:
-        raise SpecificationError("two-way clustering of iv needs every row in memory; cluster by one column here.")
     others = [d for d in roles.endog if d != roles.treatment]
     numeric = [*others, *roles.instruments]
     prep = prepare_engine(
-        data, outcome=roles.outcome, treatment=roles.treatment, covariates=[*roles.covariates, *numeric],
-        weights=weights, cluster=list(cluster), missing=missing, treatment_kind="auto",
+        data, outcome=roles.outcome, treatment=roles.treatment,
+        covariates=[*roles.covariates, *numeric, *roles.absorb], weights=weights, cluster=list(cluster),
+        missing=missing, treatment_kind="auto",
     )  # fmt: skip
     for name in numeric:
         if prep.schema.covariates[name] is not None:
@@ -301,16 +310,58 @@ def _engine_problem(
             raise DataError(f"{role} {name!r} must be numeric; it holds labels. Recode it to numbers.")
     tpl = prep.templates
     endog = [Part(d, tpl["t"] if d == roles.treatment else tpl[f"x:{d}"], source=d) for d in roles.endog]
-    covs = [p for p in prep.covariates.parts if p.source not in numeric]
+    covs = [p for p in prep.covariates.parts if p.source not in numeric and p.source not in roles.absorb]
     instr = [Part(z, tpl[f"x:{z}"], source=z) for z in roles.instruments]
-    design = Design([*endog, constant_part(), *covs, *instr], prep.n)
-    layout = _layout(len(endog), 1 + len(covs), len(instr))
-    clusters = tuple(prep.cluster_codes()[0][: len(cluster)])
+    codes = prep.cluster_codes()
+    clusters = tuple(codes[0][: len(cluster)])
+    dummies: list[Part] = []
+    k_absorbed = n_fe = n_single = 0
+    report = None
+    if roles.absorb:  # few levels: the fixed effects as dummies (estimators/_iv_engine_absorb.py)
+        from ._iv_engine_absorb import absorb_on_engine
+
+        absorbed = absorb_on_engine(
+            prep, roles.absorb, len(endog) + len(covs), cluster, cov_type == "cluster",
+            lambda: _absorb_refusal(data, roles, weights, cluster),
+        )  # fmt: skip
+        prep, dummies = absorbed.prep, absorbed.dummies
+        prep = dataclasses.replace(  # the schema's notes on the factors as covariates do not apply
+            prep, notes=tuple(t for t in prep.notes if not any(f"covariate {a!r}" in t for a in roles.absorb))
+        )
+        k_absorbed, n_fe, n_single = absorbed.k_absorbed, absorbed.n_fe, absorbed.n_singletons
+        codes = (codes[0], absorbed.cluster_sizes)
+        report = (*range(len(endog)), *range(len(endog) + 1, len(endog) + 1 + len(covs)))
+    design = Design([*endog, constant_part(), *covs, *dummies, *instr], prep.n)
+    layout = _layout(len(endog), 1 + len(covs) + len(dummies), len(instr))
     with prep.rows():
         products = iv_products(design, tpl["y"], prep.weights, layout, chunk_rows)
     check_instruments(products)
     return IVProblem(prep, roles, design, tpl["y"], prep.weights, clusters, tuple(cluster), layout,  # type: ignore[arg-type]
-                     products, 0, 0, 0, chunk_rows, cov_type, rows=prep.rows)  # fmt: skip
+                     products, k_absorbed, n_fe, n_single, chunk_rows, cov_type, rows=prep.rows,
+                     cluster_codes=codes if cov_type == "cluster" else None, report=report)  # fmt: skip
+
+
+def _absorb_refusal(data: Any, roles: IVRoles, weights: str | None, cluster: Sequence[str]) -> SpecificationError:
+    """absorb= on an engine: the error, with the memory the in-memory path would need (one counting pass)."""
+    from ..engines import wrap
+    from ._iv_engine_absorb import MAX_DUMMIES
+
+    eng = wrap(data)
+    used = list(dict.fromkeys([roles.outcome, *roles.endog, *roles.instruments, *roles.covariates, *roles.absorb,
+                               *([weights] if weights else []), *cluster]))  # fmt: skip
+    n = sum(eng.map_partitions([roles.outcome], _piece_rows))
+    need = n * len(used) * 8
+    return SpecificationError(
+        f"absorb= with more than {MAX_DUMMIES} levels (less one per factor) needs every row in memory: the fixed "
+        f"effects are absorbed by demeaning each column within its levels, which takes all {n:,} rows of "
+        f"{len(used)} column(s) as float64, about {need / 2**30:.2f} GiB, and the data is on the {eng.name} "
+        f"engine. On an engine absorb= takes factors of at most {MAX_DUMMIES} levels together (as dummy columns, "
+        "with singletons dropped as in memory); use coarser factors there, or load the data into memory."
+    )
+
+
+def _piece_rows(piece: Any) -> int:
+    return int(piece.num_rows)
 
 
 def _layout(n_e: int, n_w: int, n_z: int) -> IVLayout:

@@ -339,7 +339,9 @@ REGISTRY: dict[str, Method] = {
         plots=("overlap", "balance"),
         engines=ROW_ENGINES,
     ),
-    "ra": Method("deconfound.estimators.weighting:ra", "Regression adjustment per arm", **_PROPENSITY),
+    "ra": Method(
+        "deconfound.estimators.weighting:ra", "Regression adjustment per arm", **_PROPENSITY, engines=ROW_ENGINES
+    ),
     "overlap": Method(
         "deconfound.estimators.weighting:overlap_weights",
         "Overlap weights",
@@ -481,7 +483,7 @@ REGISTRY["iv"] = Method(
     in_compare=True,
     cov_types=OLS_COV_TYPES,
     renders=IV_RENDERS,
-    engines=ROW_ENGINES,  # without absorb= or two-way clustering; the weak-IV statistics only in memory
+    engines=ROW_ENGINES,  # absorb= up to 400 levels as dummies; no complier analysis on engines
     cli_options=_IV_OPTIONS,
     one_of=("treatment", "endog", "formula"),
 )

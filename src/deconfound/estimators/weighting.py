@@ -312,7 +312,7 @@ def _run(
     """validate -> prepare -> fit -> result."""
     level = check_level(options.pop("level"))
     cluster = _one_cluster(cluster)
-    if is_engine_input(data) and method != "ra":
+    if is_engine_input(data):
         from ._engine_weighting import weighting_on_engine
 
         cov_cols, ps_cols = as_name_list(covariates, "covariates"), as_name_list(propensity_covariates, "covariates")
