@@ -306,6 +306,31 @@ def cancelled_message(g: int, names: Sequence[str]) -> str:
     )
 
 
+#: a two-way cluster covariance whose smallest eigenvalue is below -this x its largest is not PSD (not rounding)
+NOT_PSD = 1e-12
+
+
+def fix_two_way(cov: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The two-way cluster covariance V1 + V2 - V12 made positive semi-definite when it is not: its negative
+    eigenvalues set to zero (Cameron, Gelbach and Miller 2011, section 2.3; fixest's default ``vcov_fix``),
+    with a message naming the variances that were negative. A PSD matrix is returned unchanged."""
+    sym = (cov + cov.T) / 2.0
+    values, vectors = np.linalg.eigh(sym)
+    if not values.size or values[0] >= -NOT_PSD * max(float(np.abs(values).max()), 1e-300):
+        return cov, ()
+    fixed = (vectors * np.maximum(values, 0.0)) @ vectors.T
+    fixed = (fixed + fixed.T) / 2.0
+    raw = np.diag(cov)
+    negative = [f"{names[j]!r} ({raw[j]:.3g})" for j in range(len(names)) if raw[j] < 0]
+    shown = f"; the variance of {', '.join(negative)} was negative" if negative else ""
+    return fixed, (
+        "The two-way cluster-robust covariance V1 + V2 - V12 was not positive semi-definite (it need not be with "
+        f"few clusters in one dimension){shown}. Its negative eigenvalues were set to zero (Cameron, Gelbach and "
+        "Miller 2011; fixest does the same by default), so the standard errors are conservative in those "
+        "directions. Clustering on one dimension only (the coarser one) avoids the correction.",
+    )
+
+
 def check_clusters(
     cov: np.ndarray,
     bread: np.ndarray,

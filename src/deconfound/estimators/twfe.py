@@ -17,11 +17,12 @@ import numpy as np
 import pandas as pd
 
 from .._core.demean import DEMEAN_MAX_ITER, DEMEAN_TOL
-from .._core.design import Design, array_part
+from .._core.design import Design, Part, array_part
 from .._core.fixed_effects import SmallSample
 from .._core.options import as_name_list, check_level
 from ..data import Prepared, prepare
 from ..diagnostics.bacon import bacon_table, summarize
+from ..engines import is_engine_input
 from ..errors import DataError
 from ..results import Estimate
 from ._base import make_estimate
@@ -103,6 +104,24 @@ def twfe(
     tol, max_iter = check_tolerance(tol, max_iter)
     extra_fe = as_name_list(fixed_effects, "fixed_effects")
     cluster_names, cov = resolve_cluster(cluster, cov_type, unit, method="twfe")
+    if is_engine_input(data):
+        return _twfe_engine(
+            data,
+            outcome,
+            treatment,
+            unit,
+            time,
+            covariates,
+            extra_fe,
+            weights,
+            cluster_names,
+            cov,
+            ssc,
+            level,
+            missing,
+            tol,
+            max_iter,
+        )
     prep = prepare(
         data,
         outcome=outcome,
@@ -164,6 +183,83 @@ def twfe(
         n_treated=None if continuous else int((d_used == 1).sum()),
         n_control=None if continuous else int(n_used - (d_used == 1).sum()),
         n=n_used,
+    )
+
+
+def _twfe_engine(
+    data: Any,
+    outcome: str,
+    treatment: str,
+    unit: str,
+    time: str,
+    covariates: str | Iterable[str] | None,
+    extra_fe: list[str],
+    weights: str | None,
+    cluster_names: list[str],
+    cov: str,
+    ssc: SmallSample | None,
+    level: float,
+    missing: str,
+    tol: float,
+    max_iter: int,
+) -> Estimate:
+    """:func:`twfe` on rows that stay on an engine (DuckDB, Dask, Spark): the same singleton removal, the
+    alternating projections as grouped sums over passes, then the cross-products and the residual pass of
+    the demeaned columns (``_engine_panel``). The staggered-timing check needs the panel in memory."""
+    from ..data import prepare_engine
+    from ._engine_panel import fit_fixed_effects_engine
+
+    fe_cols = [(unit, "unit"), (time, "time"), *[(f, "fixed_effects") for f in extra_fe]]
+    prep = prepare_engine(
+        data,
+        outcome=outcome,
+        treatment=treatment,
+        covariates=covariates,
+        weights=weights,
+        cluster=cluster_names,
+        missing=missing,
+        treatment_kind="auto",
+        factors=[(role, col) for col, role in fe_cols],
+    )
+    design = Design([Part(treatment, prep.templates["t"], source=treatment)], prep.n).with_parts(prep.covariates.parts)
+    fe_names = [col for col, _ in fe_cols]
+    done = fit_fixed_effects_engine(
+        prep, design, fe_names=fe_names, cov_type=cov, small_sample=ssc, tol=tol, max_iter=max_iter, protect=[treatment]
+    )
+    model = done.model
+    data_w, conv_w = removal_messages(model, fe_names)
+    fit = model.absorbed.fit
+    diagnostics: dict[str, Any] = {
+        "fixed_effects": dict(zip(model.absorbed.fe_names, model.absorbed.fe_sizes)),
+        "n_singletons": model.n_singletons,
+        "condition_number": fit.cond_no,
+    }
+    notes = [
+        _cov_note(cov, prep.cluster_names, unit),
+        f"on the {prep.engine.name} engine: {done.passes} passes over the rows after the schema pass, of which "
+        f"the fixed effects took {done.sweeps} sweep(s) of alternating projections (one pass per factor per sweep)",
+        "the staggered-timing check (Goodman-Bacon decomposition) needs the panel in memory: not run on an engine",
+    ]
+    continuous = prep.treatment_kind == "continuous"
+    return make_estimate(
+        prep,  # type: ignore[arg-type]
+        method="twfe",
+        label="Two-way fixed effects",
+        estimand="ATE (per unit)" if continuous else "ATT",
+        estimate=float(fit.coef[0]),
+        std_error=float(np.sqrt(fit.cov[0, 0])),
+        df=fit.df_inference,
+        level=level,
+        warnings=[],
+        notes=notes,
+        diagnostics=diagnostics,
+        coefficients=coef_table_absorbed(model),
+        fit=fit,
+        data_warnings=data_w,
+        convergence_warnings=conv_w,
+        n_treated=None if continuous else done.n_treated,
+        n_control=None if continuous else done.n - done.n_treated,
+        n=done.n,
     )
 
 
