@@ -66,6 +66,18 @@ def test_twfe_passes_follow_the_in_memory_sweeps(panel):
     assert any(n.startswith("on the memory engine: 7 passes") for n in b.notes)
 
 
+@pytest.mark.parametrize("share", [0.0, 1.01])
+def test_pieces_send_only_the_levels_they_hold(panel, monkeypatch, share):
+    """A panel stored by unit: each piece holds a few units, and sends the sums of those levels only (share
+    1.01: every piece sparse; 0: every piece dense); the result is the same either way."""
+    from deconfound.estimators import _engine_panel
+
+    monkeypatch.setattr(_engine_panel, "SPARSE_SHARE", share)
+    by_unit = panel.sort_values(["unit", "year"], kind="stable").reset_index(drop=True)
+    case = {"cluster": ["g", "h"], "weights": "w", "fixed_effects": "firm"}
+    same_twfe(twfe(by_unit, case), twfe(MemoryEngine(by_unit, SIZES), case))
+
+
 def test_twfe_not_converged_is_said_on_both_paths(panel):
     case = {"max_iter": 3, "cov_type": "HC1"}
     ref, got = twfe(panel, case), twfe(MemoryEngine(panel, SIZES), case)

@@ -81,6 +81,26 @@ class _Counts:
         )
 
 
+class _GroupSums:
+    """One piece's sums of the current values by level of a factor: dense (levels x columns), or only the
+    levels the piece holds (codes, sums) when they are few. Added into a dense total on the driver."""
+
+    def __init__(self, dense: np.ndarray | None, codes: np.ndarray | None = None, values: np.ndarray | None = None):
+        self.dense, self.codes, self.values = dense, codes, values
+
+    def __add__(self, other: _GroupSums) -> _GroupSums:
+        assert self.dense is not None  # the total is dense; a piece's sums may be either
+        if other.dense is not None:
+            self.dense += other.dense
+        else:
+            self.dense[other.codes] += other.values  # codes are distinct within a piece
+        return self
+
+
+#: a piece sends only the levels it holds when they are under this share of the factor's levels
+SPARSE_SHARE = 0.25
+
+
 @dataclass(frozen=True)
 class EngineAbsorbed:
     """A fixed-effects fit on an engine, with what the result reports about its passes."""
@@ -368,16 +388,19 @@ def _demean(
         """One projection on factor ``f`` of the active columns (alpha updated in place); the largest mean."""
         frozen = [a.copy() for a in alpha]
 
-        def kernel(part: rows.Partition) -> np.ndarray:
+        def kernel(part: rows.Partition) -> _GroupSums:
             x, codes = current(part, cols, frozen)
             w = part.get("w")
             wx = x if w is None else x * w[:, None]
-            out = np.empty((sizes[f], len(cols)))
+            held, local = np.unique(codes[f], return_inverse=True)
+            sparse = len(held) < SPARSE_SHARE * sizes[f]
+            out = np.empty((len(held) if sparse else sizes[f], len(cols)))
             for j in range(len(cols)):
-                out[:, j] = np.bincount(codes[f], weights=wx[:, j], minlength=sizes[f])
-            return out
+                out[:, j] = np.bincount(local if sparse else codes[f], weights=wx[:, j], minlength=len(out))
+            return _GroupSums(None, held, out) if sparse else _GroupSums(out)
 
-        means = run(kernel, np.zeros((sizes[f], len(cols)))) * inv[f][:, None]
+        total = run(kernel, _GroupSums(np.zeros((sizes[f], len(cols)))))
+        means = total.dense * inv[f][:, None]
         alpha[f] += means
         return np.abs(means).max(axis=0) if means.size else np.zeros(len(cols))
 
