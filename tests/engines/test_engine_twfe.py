@@ -171,3 +171,20 @@ def test_registry_lists_twfe_on_every_engine():
 
     assert set(REGISTRY["twfe"].engines) == set(ENGINES)
     assert RTOL == 1e-9
+
+
+def test_cli_twfe_on_duckdb_equals_memory(panel, tmp_path, capsys):
+    import json
+
+    from deconfound.cli.app import main
+
+    path = tmp_path / "panel.parquet"
+    panel.to_parquet(path, index=False)
+    args = ["-m", "twfe", "-y", "y", "-t", "t", "--unit", "unit", "--time", "year", "--missing", "drop", "--json"]
+    assert main(["estimate", str(path), *args]) == 0
+    ref = json.loads(capsys.readouterr().out)
+    assert main(["estimate", str(path), *args, "--engine", "duckdb", "--memory-limit", "256MB"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert (got["n"], got["n_treated"]) == (ref["n"], ref["n_treated"])
+    close(ref["estimate"], got["estimate"])
+    close(ref["std_error"], got["std_error"])

@@ -392,11 +392,13 @@ def _demean(
             x, codes = current(part, cols, frozen)
             w = part.get("w")
             wx = x if w is None else x * w[:, None]
-            held, local = np.unique(codes[f], return_inverse=True)
+            seen = np.bincount(codes[f], minlength=sizes[f]) > 0
+            held = np.flatnonzero(seen)
             sparse = len(held) < SPARSE_SHARE * sizes[f]
+            index = (np.cumsum(seen) - 1)[codes[f]] if sparse else codes[f]  # without sorting the rows
             out = np.empty((len(held) if sparse else sizes[f], len(cols)))
             for j in range(len(cols)):
-                out[:, j] = np.bincount(local if sparse else codes[f], weights=wx[:, j], minlength=len(out))
+                out[:, j] = np.bincount(index, weights=wx[:, j], minlength=len(out))
             return _GroupSums(None, held, out) if sparse else _GroupSums(out)
 
         total = run(kernel, _GroupSums(np.zeros((sizes[f], len(cols)))))
