@@ -188,3 +188,30 @@ def test_cli_twfe_on_duckdb_equals_memory(panel, tmp_path, capsys):
     assert (got["n"], got["n_treated"]) == (ref["n"], ref["n_treated"])
     close(ref["estimate"], got["estimate"])
     close(ref["std_error"], got["std_error"])
+
+
+def test_staggered_timing_warning_on_an_engine():
+    """A treatment adopted at several times: the same warning as in memory, from two passes (the first treated
+    period of each unit, then the rows untreated after it); the decomposition itself needs the panel."""
+    rng = np.random.default_rng(8)
+    units, years = np.repeat(np.arange(60), 10), np.tile(np.arange(2010, 2020), 60)
+    first = np.array([2013, 2016, 9999])[np.arange(60) % 3][units]
+    df = pd.DataFrame({"unit": units, "year": years, "t": (years >= first).astype(int)})
+    df["y"] = 0.1 * df.unit + 0.2 * (df.year - 2010) + 1.5 * df.t + rng.normal(size=len(df))
+    kw = {"outcome": "y", "treatment": "t", "unit": "unit", "time": "year"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = dc.twfe(df, **kw)
+        got = dc.twfe(MemoryEngine(df, [0, 233, 1, 366]), **kw)
+        (said,) = [w for w in ref.warnings if "starts at 2 different times (2013, 2016)" in w]
+        (ours,) = [w for w in got.warnings if "starts at" in w]
+        head, advice = ours.split(". If effects")
+        assert said.startswith(head + ": ") and said.endswith(". If effects" + advice)  # less the weight share
+        assert "bacon" in ref.diagnostics and "bacon" not in got.diagnostics
+        assert any("Goodman-Bacon decomposition not computed" in n for n in got.notes)
+        close(ref.estimate, got.estimate)
+        close(ref.std_error, got.std_error)
+        df.loc[(df.unit == 0) & (df.year == 2018), "t"] = 0  # unit 0 switches off again
+        off = dc.twfe(MemoryEngine(df, [0, 233, 1, 366]), **kw)
+    assert any("switches off again for 1 unit(s) (e.g. unit 0)" in n for n in off.notes)
+    assert not any("starts at" in w for w in off.warnings)

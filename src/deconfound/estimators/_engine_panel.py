@@ -38,7 +38,7 @@ from .._core.passes import accumulate, check_rank, residual_pass
 from ..errors import DataError
 from ._fe import AbsorbedModel
 
-__all__ = ["EngineAbsorbed", "fit_fixed_effects_engine"]
+__all__ = ["EngineAbsorbed", "fit_fixed_effects_engine", "staggered_starts"]
 
 #: rows per block of the engine passes (each piece is one partition; this only bounds scratch buffers)
 _CHUNK = 1 << 16
@@ -481,3 +481,47 @@ def _irons_tuck(
                 nxt[:, j] -= float(sums[0, j]) / ssq * d1[f][:, j]
         out.append(nxt)
     return out
+
+
+def staggered_starts(prep: Any, treatment: str) -> np.ndarray | str | None:
+    """The distinct first treated periods of the units (``_panel.first_treated_from_treatment`` in two
+    passes over all rows: each unit's first period with treatment 1, then the rows untreated after it); a
+    message when the treatment switches off again; None when there is nothing to check (a treatment that is
+    not binary, periods that are not numbers)."""
+    import pandas as pd
+
+    if prep.treatment_kind != "binary" or len(prep.factor_sizes) < 2:
+        return None
+    periods = prep.encoder.factor_levels[1]
+    if not pd.api.types.is_numeric_dtype(periods.dtype) or pd.api.types.is_bool_dtype(periods.dtype):
+        return None
+    period = np.asarray(periods, dtype=np.float64)
+    n_units = int(prep.factor_sizes[0])
+    tpl = prep.templates
+    arrays = {"unit": tpl["fe0"], "time": tpl["fe1"], "t": tpl["t"]}
+
+    def first(part: rows.Partition) -> _Counts:
+        treated = part["t"] == 1.0
+        g = np.full(n_units, np.inf)
+        np.minimum.at(g, part["unit"][treated], period[part["time"][treated]])
+        return _Counts([], [g], [])
+
+    with prep.rows():
+        src = rows.source(None, _CHUNK, n=prep.n, extra=arrays)
+        g = rows.fold(src, first, _Counts([], [np.full(n_units, np.inf)], [])).lows[0]
+
+        def off(part: rows.Partition) -> _Counts:
+            unit = part["unit"]
+            bad = (period[part["time"]] >= g[unit]) & (part["t"] != 1.0)
+            return _Counts([np.bincount(unit[bad], minlength=n_units).astype(np.float64)])
+
+        switched = rows.fold(rows.source(None, _CHUNK, n=prep.n, extra=arrays), off, _Counts([np.zeros(n_units)]))
+    units = np.flatnonzero(switched.sums[0])
+    if units.size:
+        label = prep.encoder.factor_levels[0][units[0]]
+        label = label.item() if isinstance(label, np.generic) else label
+        return (
+            f"treatment {treatment!r} switches off again for {units.size} unit(s) (e.g. unit {label!r}); "
+            "staggered-adoption methods need a treatment that stays on once it starts"
+        )
+    return np.unique(g[np.isfinite(g)])

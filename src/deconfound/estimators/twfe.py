@@ -42,15 +42,7 @@ def _staggered_check(
     starts = np.unique(g[np.isfinite(g)])
     if len(starts) < 2:
         return [], [], {}
-    shown = ", ".join(f"{s:g}" for s in starts[:6]) + (", ..." if len(starts) > 6 else "")
-    text = (
-        f"Treatment {treatment!r} starts at {len(starts)} different times ({shown}). Two-way fixed effects then "
-        "averages every 2x2 comparison, including later-treated units compared with already-treated ones"
-    )
-    advice = (
-        ". If effects grow or fade over time those comparisons are biased (they can even flip the sign); "
-        "use staggered() (Callaway-Sant'Anna) or event_study(estimator='sun-abraham') instead."
-    )
+    text, advice = _staggered_text(starts, treatment)
     if not (plain and panel.balanced):
         why = "an unbalanced panel" if not panel.balanced else "covariates, weights or extra fixed effects"
         return [text + advice], [f"Goodman-Bacon decomposition not computed: it needs {why} to be absent"], {}
@@ -65,6 +57,19 @@ def _staggered_check(
     bad += float(by_kind["weight"].filter(like="always").sum())
     text += f": {bad:.0%} of the weight is on comparisons with already-treated controls (Goodman-Bacon)"
     return [text + advice], [], {"bacon": table, "bacon_summary": by_kind}
+
+
+def _staggered_text(starts: np.ndarray, treatment: str) -> tuple[str, str]:
+    shown = ", ".join(f"{s:g}" for s in starts[:6]) + (", ..." if len(starts) > 6 else "")
+    text = (
+        f"Treatment {treatment!r} starts at {len(starts)} different times ({shown}). Two-way fixed effects then "
+        "averages every 2x2 comparison, including later-treated units compared with already-treated ones"
+    )
+    advice = (
+        ". If effects grow or fade over time those comparisons are biased (they can even flip the sign); "
+        "use staggered() (Callaway-Sant'Anna) or event_study(estimator='sun-abraham') instead."
+    )
+    return text, advice
 
 
 def _period(value: Any) -> Any:
@@ -205,7 +210,8 @@ def _twfe_engine(
 ) -> Estimate:
     """:func:`twfe` on rows that stay on an engine (DuckDB, Dask, Spark): the same singleton removal, the
     alternating projections as grouped sums over passes, then the cross-products and the residual pass of
-    the demeaned columns (``_engine_panel``). The staggered-timing check needs the panel in memory."""
+    the demeaned columns (``_engine_panel``). The staggered-timing warning comes from two passes (each unit's
+    first treated period; rows untreated after it); the Goodman-Bacon decomposition needs the panel in memory."""
     from ..data import prepare_engine
     from ._engine_panel import fit_fixed_effects_engine
 
@@ -234,11 +240,20 @@ def _twfe_engine(
         "n_singletons": model.n_singletons,
         "condition_number": fit.cond_no,
     }
-    notes = [
+    from ._engine_panel import staggered_starts
+
+    warn_s, notes = [], []
+    found = staggered_starts(prep, treatment)
+    if isinstance(found, str):
+        notes.append(f"{found}: the staggered-timing check was skipped")
+    elif found is not None and len(found) >= 2:
+        text, advice = _staggered_text(found, treatment)
+        warn_s.append(text + advice)
+        notes.append("Goodman-Bacon decomposition not computed: it needs the panel in memory")
+    notes += [
         _cov_note(cov, prep.cluster_names, unit),
         f"on the {prep.engine.name} engine: {done.passes} passes over the rows after the schema pass, of which "
         f"the fixed effects took {done.sweeps} sweep(s) of alternating projections (one pass per factor per sweep)",
-        "the staggered-timing check (Goodman-Bacon decomposition) needs the panel in memory: not run on an engine",
     ]
     continuous = prep.treatment_kind == "continuous"
     return make_estimate(
@@ -250,7 +265,7 @@ def _twfe_engine(
         std_error=float(np.sqrt(fit.cov[0, 0])),
         df=fit.df_inference,
         level=level,
-        warnings=[],
+        warnings=warn_s,
         notes=notes,
         diagnostics=diagnostics,
         coefficients=coef_table_absorbed(model),
