@@ -252,7 +252,8 @@ def _twfe_engine(
         notes.append("Goodman-Bacon decomposition not computed: it needs the panel in memory")
     notes += [
         _cov_note(cov, prep.cluster_names, unit),
-        f"on the {prep.engine.name} engine: {done.passes} passes over the rows after the schema pass, of which "
+        f"on the {prep.engine.name} engine: {done.passes + (found is not None) * 2} passes over the rows after the "
+        "schema pass, of which "
         f"the fixed effects took {done.sweeps} sweep(s) of alternating projections (one pass per factor per sweep)",
     ]
     continuous = prep.treatment_kind == "continuous"
