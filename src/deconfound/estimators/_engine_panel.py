@@ -134,7 +134,9 @@ def _block(local: Any, columns: Sequence[tuple[str, int | None]]) -> np.ndarray:
 def _minus_effects(x: np.ndarray, codes: Sequence[np.ndarray], alpha: Sequence[np.ndarray]) -> np.ndarray:
     """``x`` less each row's fixed-effect coefficients (``alpha[f]``: levels x columns), in place."""
     for c, a in zip(codes, alpha, strict=True):
-        x -= a[c]
+        by_column = np.ascontiguousarray(a.T)  # one gather per column into x's column-major storage
+        for j in range(x.shape[1]):
+            x[:, j] -= by_column[j].take(c)
     return x
 
 
