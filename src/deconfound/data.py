@@ -903,7 +903,8 @@ def needs_memory_error(data: Any, used: Sequence[str]) -> DataError:
     return DataError(
         f"This method needs all {n:,} rows in memory ({len(used)} column(s) as float64: about "
         f"{need / 2**30:.2f} GiB, more while it works) and the data is on the {eng.name} engine. The methods "
-        "that run where the rows live are naive, ols, lin, did, iv, ipw, aipw and overlap (docs/scaling.md). Otherwise "
+        "that run where the rows live are naive, ols, lin, did, twfe, iv, ipw, aipw, ra and overlap (docs/scaling.md). "
+        "Otherwise "
         "load the columns it uses into a pandas frame yourself (e.g. a sample, or on a machine with that much memory)."
     )
 
@@ -999,6 +1000,7 @@ class _PieceRoles:
     weights: str | None
     cluster: tuple[str, ...]
     used: tuple[str, ...]
+    factors: tuple[str, ...] = ()  # fixed-effect columns (twfe's unit, time, ...): their distinct values
 
 
 def _kept_rows(roles: _PieceRoles, frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, dict[str, int], int]:
@@ -1046,6 +1048,7 @@ def _scan_piece(roles: _PieceRoles, table: Any) -> dict[str, Any]:
             kinds[col] = pd.unique(series.dropna()).tolist()
     out["covariates"] = kinds
     out["clusters"] = [pd.unique(kept[c]).tolist() for c in roles.cluster]
+    out["factors"] = [pd.unique(kept[c]) for c in roles.factors]
     if len(roles.cluster) == 2:
         pairs = kept[list(roles.cluster)].drop_duplicates()
         out["pairs"] = list(zip(pairs.iloc[:, 0].tolist(), pairs.iloc[:, 1].tolist(), strict=True))
@@ -1059,6 +1062,7 @@ class _Encoder:
     roles: _PieceRoles
     schema: Schema
     pairs: np.ndarray | None  # two-way clustering: sorted keys code1 * G2 + code2 of the intersections
+    factor_levels: tuple[pd.Index, ...] = ()  # levels of each of roles.factors: codes key "fe0", "fe1", ...
 
     def __call__(self, table: Any) -> tuple[dict[str, np.ndarray], int]:
         kept, _, _, _ = _kept_rows(self.roles, table.to_pandas())
@@ -1080,6 +1084,8 @@ class _Encoder:
             local["cluster2"] = np.searchsorted(self.pairs, enc.clusters[0] * size + enc.clusters[1]).astype(np.int64)
         for part in enc.parts:
             local[f"x:{part.source}"] = part.values  # type: ignore[assignment]
+        for f, (col, levels) in enumerate(zip(self.roles.factors, self.factor_levels, strict=True)):
+            local[f"fe{f}"] = _level_codes(levels, kept[col])
         return local, len(kept)
 
 
@@ -1111,6 +1117,8 @@ class EnginePrepared:
     outcome: np.ndarray  # the largest |y| (what the underflow check of a zero standard error reads)
     log_weight_sum: float | None
     input_index: None = None  # rows stay on the engine: no per-row tables come back
+    factor_names: tuple[str, ...] = ()  # fixed-effect columns given as ``factors`` (codes "fe0", "fe1", ...)
+    factor_sizes: tuple[int, ...] = ()  # their numbers of levels over the kept rows
 
     @property
     def n_control(self) -> int | None:
@@ -1163,10 +1171,13 @@ def prepare_engine(
     min_rows: int = 2,
     engine: str | None = None,
     memory_limit: str | None = None,
+    factors: Sequence[tuple[str, str]] = (),
 ) -> EnginePrepared:
     """:func:`prepare` for rows that stay on an engine: one schema pass over the engine (validation, missing
     counts, the treatment's coding, covariate levels, cluster code maps), the same checks and messages as
-    :func:`prepare`, and no per-row array on the driver."""
+    :func:`prepare`, and no per-row array on the driver. ``factors`` are (role, column) pairs of fixed
+    effects (twfe's unit and time): used columns whose levels the schema pass collects, coded per piece
+    under the keys "fe0", "fe1", ... (in the order given)."""
     from .engines import wrap
     from .engines.source import Templates
 
@@ -1182,10 +1193,12 @@ def prepare_engine(
     if weights is not None:
         roles_list.append(("weights", weights))
     roles_list += [("cluster", c) for c in cluster_names]
+    roles_list += list(factors)
     _check_roles(eng.columns(), roles_list)
     _check_role_overlap(outcome, treatment, cov_names)
     used = list(dict.fromkeys(col for _, col in roles_list))
-    roles = _PieceRoles(outcome, treatment, tuple(cov_names), weights, tuple(cluster_names), tuple(used))
+    factor_cols = tuple(col for _, col in factors)
+    roles = _PieceRoles(outcome, treatment, tuple(cov_names), weights, tuple(cluster_names), tuple(used), factor_cols)
     from functools import partial
 
     pieces = [p for p in eng.map_partitions(used, partial(_scan_piece, roles)) if p is not None]
@@ -1294,12 +1307,18 @@ def prepare_engine(
     sizes = tuple(len(lv) for lv in cluster_levels)
     # the cluster stand-ins hold their largest code, which is all a pass reads of them on the driver
     fills = {f"cluster{g}": np.array([size - 1]) for g, size in enumerate(sizes)}
+    factor_levels = tuple(
+        pd.Index(pd.unique(np.concatenate([p["factors"][f] for p in pieces if len(p["factors"][f])])))
+        for f in range(len(factor_cols))
+    )
+    keys += [f"fe{f}" for f in range(len(factor_cols))]
+    fills.update({f"fe{f}": np.array([len(lv) - 1]) for f, lv in enumerate(factor_levels)})
     if pair_keys is not None:
         fills["cluster2"] = np.array([len(pair_keys) - 1])
     return EnginePrepared(
         engine=eng,
         schema=schema,
-        encoder=_Encoder(roles, schema, pair_keys),
+        encoder=_Encoder(roles, schema, pair_keys, factor_levels),
         templates=Templates(keys, fills),
         outcome_name=outcome,
         treatment_name=treatment,
@@ -1317,4 +1336,6 @@ def prepare_engine(
         notes=tuple(notes),
         outcome=np.array([scale]),
         log_weight_sum=log_w,
+        factor_names=factor_cols,
+        factor_sizes=tuple(len(lv) for lv in factor_levels),
     )

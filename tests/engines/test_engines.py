@@ -312,7 +312,7 @@ def test_registry_records_the_engines_of_each_method():
 
     assert set(ENGINES) == {"memory", "duckdb", "dask", "spark"}
     on_engines = {name for name, m in REGISTRY.items() if "duckdb" in m.engines}
-    assert on_engines == {"naive", "ols", "lin", "did", "iv", "ipw", "aipw", "overlap", "ra"}
+    assert on_engines == {"naive", "ols", "lin", "did", "twfe", "iv", "ipw", "aipw", "overlap", "ra"}
     assert all("memory" in m.engines for m in REGISTRY.values())
 
 

@@ -306,6 +306,27 @@ def cancelled_message(g: int, names: Sequence[str]) -> str:
     )
 
 
+def fix_two_way(cov: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The two-way cluster covariance V1 + V2 - V12 when some variance in it is negative (it need not be
+    positive with few clusters in one dimension): its negative eigenvalues set to zero (Cameron, Gelbach and
+    Miller 2011, section 2.3; what fixest's default ``vcov_fix`` does), with a message naming the negative
+    variances. A covariance whose variances are all >= 0 is returned unchanged (as statsmodels and pyfixest
+    report it), even when some other direction is not positive."""
+    raw = np.diag(cov)
+    negative = [j for j in range(len(names)) if raw[j] < 0]
+    if not negative:
+        return cov, ()
+    values, vectors = np.linalg.eigh((cov + cov.T) / 2.0)
+    fixed = (vectors * np.maximum(values, 0.0)) @ vectors.T
+    shown = ", ".join(f"{names[j]!r} ({raw[j]:.3g})" for j in negative)
+    return (fixed + fixed.T) / 2.0, (
+        f"The two-way cluster-robust variance V1 + V2 - V12 of {shown} was negative (it need not be positive with "
+        "few clusters in one dimension). The covariance's negative eigenvalues were set to zero (Cameron, Gelbach "
+        "and Miller 2011; fixest does the same by default), which makes every standard error conservative; "
+        "clustering on one dimension only (the coarser one) avoids the correction.",
+    )
+
+
 def check_clusters(
     cov: np.ndarray,
     bread: np.ndarray,

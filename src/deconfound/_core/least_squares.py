@@ -9,7 +9,15 @@ import numpy as np
 
 from ..errors import DataError
 from . import linalg
-from .covariance import OLS_RULES, assemble, check_clusters, check_cov_type, cluster_terms, pass_kind
+from .covariance import (
+    OLS_RULES,
+    assemble,
+    check_clusters,
+    check_cov_type,
+    cluster_terms,
+    fix_two_way,
+    pass_kind,
+)
 from .design import Design
 from .distributions import f_sf
 from .passes import (
@@ -98,10 +106,13 @@ def build_fit(
     k = len(names)
     df_resid = float(n - k - k_absorbed)
     warnings: tuple[str, ...] = ()
+    if cov_type == "cluster" and len(n_clusters) == 2:
+        cov, warnings = fix_two_way(cov, list(names))
     if cov_type == "cluster":
-        cov, warnings = check_clusters(
+        cov, checked = check_clusters(
             cov, xtx_inv, ssr=ssr, df_resid=df_resid, cluster_sizes=n_clusters, names=list(names)
         )
+        warnings += checked
     r2 = 1.0 - ssr / tss if tss > 0 else float("nan")
     adj = 1.0 - (n - int(has_const) - k_absorbed) / df_resid * (1.0 - r2) if tss > 0 else float("nan")
     return OLSFit(

@@ -379,6 +379,7 @@ REGISTRY: dict[str, Method] = {
         **_PANEL,
         cov_types=FE_COV_TYPES,
         renders=("bacon_summary",),
+        engines=ROW_ENGINES,  # the Goodman-Bacon check (staggered timing) only in memory
     ),
     "event-study": Method(
         _ES,

@@ -40,7 +40,7 @@ def _effect_from_fit(
     notes: list[str] | None = None,
 ) -> Estimate:
     j = fit.names.index(term)
-    if not fit.cov[j, j] >= 0:
+    if fit.cov[j, j] < 0:  # not reached: a two-way covariance is made PSD (covariance.fix_two_way)
         raise DataError(
             f"The two-way cluster-robust variance of {term!r} is negative ({fit.cov[j, j]:.3g}): the formula "
             "V1 + V2 - V12 is not guaranteed positive with few clusters. Cluster on one dimension only (the "

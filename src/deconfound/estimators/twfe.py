@@ -17,11 +17,12 @@ import numpy as np
 import pandas as pd
 
 from .._core.demean import DEMEAN_MAX_ITER, DEMEAN_TOL
-from .._core.design import Design, array_part
+from .._core.design import Design, Part, array_part
 from .._core.fixed_effects import SmallSample
 from .._core.options import as_name_list, check_level
 from ..data import Prepared, prepare
 from ..diagnostics.bacon import bacon_table, summarize
+from ..engines import is_engine_input
 from ..errors import DataError
 from ..results import Estimate
 from ._base import make_estimate
@@ -41,15 +42,7 @@ def _staggered_check(
     starts = np.unique(g[np.isfinite(g)])
     if len(starts) < 2:
         return [], [], {}
-    shown = ", ".join(f"{s:g}" for s in starts[:6]) + (", ..." if len(starts) > 6 else "")
-    text = (
-        f"Treatment {treatment!r} starts at {len(starts)} different times ({shown}). Two-way fixed effects then "
-        "averages every 2x2 comparison, including later-treated units compared with already-treated ones"
-    )
-    advice = (
-        ". If effects grow or fade over time those comparisons are biased (they can even flip the sign); "
-        "use staggered() (Callaway-Sant'Anna) or event_study(estimator='sun-abraham') instead."
-    )
+    text, advice = _staggered_text(starts, treatment)
     if not (plain and panel.balanced):
         why = "an unbalanced panel" if not panel.balanced else "covariates, weights or extra fixed effects"
         return [text + advice], [f"Goodman-Bacon decomposition not computed: it needs {why} to be absent"], {}
@@ -64,6 +57,19 @@ def _staggered_check(
     bad += float(by_kind["weight"].filter(like="always").sum())
     text += f": {bad:.0%} of the weight is on comparisons with already-treated controls (Goodman-Bacon)"
     return [text + advice], [], {"bacon": table, "bacon_summary": by_kind}
+
+
+def _staggered_text(starts: np.ndarray, treatment: str) -> tuple[str, str]:
+    shown = ", ".join(f"{s:g}" for s in starts[:6]) + (", ..." if len(starts) > 6 else "")
+    text = (
+        f"Treatment {treatment!r} starts at {len(starts)} different times ({shown}). Two-way fixed effects then "
+        "averages every 2x2 comparison, including later-treated units compared with already-treated ones"
+    )
+    advice = (
+        ". If effects grow or fade over time those comparisons are biased (they can even flip the sign); "
+        "use staggered() (Callaway-Sant'Anna) or event_study(estimator='sun-abraham') instead."
+    )
+    return text, advice
 
 
 def _period(value: Any) -> Any:
@@ -103,6 +109,24 @@ def twfe(
     tol, max_iter = check_tolerance(tol, max_iter)
     extra_fe = as_name_list(fixed_effects, "fixed_effects")
     cluster_names, cov = resolve_cluster(cluster, cov_type, unit, method="twfe")
+    if is_engine_input(data):
+        return _twfe_engine(
+            data,
+            outcome,
+            treatment,
+            unit,
+            time,
+            covariates,
+            extra_fe,
+            weights,
+            cluster_names,
+            cov,
+            ssc,
+            level,
+            missing,
+            tol,
+            max_iter,
+        )
     prep = prepare(
         data,
         outcome=outcome,
@@ -164,6 +188,94 @@ def twfe(
         n_treated=None if continuous else int((d_used == 1).sum()),
         n_control=None if continuous else int(n_used - (d_used == 1).sum()),
         n=n_used,
+    )
+
+
+def _twfe_engine(
+    data: Any,
+    outcome: str,
+    treatment: str,
+    unit: str,
+    time: str,
+    covariates: str | Iterable[str] | None,
+    extra_fe: list[str],
+    weights: str | None,
+    cluster_names: list[str],
+    cov: str,
+    ssc: SmallSample | None,
+    level: float,
+    missing: str,
+    tol: float,
+    max_iter: int,
+) -> Estimate:
+    """:func:`twfe` on rows that stay on an engine (DuckDB, Dask, Spark): the same singleton removal, the
+    alternating projections as grouped sums over passes, then the cross-products and the residual pass of
+    the demeaned columns (``_engine_panel``). The staggered-timing warning comes from two passes (each unit's
+    first treated period; rows untreated after it); the Goodman-Bacon decomposition needs the panel in memory."""
+    from ..data import prepare_engine
+    from ._engine_panel import fit_fixed_effects_engine
+
+    fe_cols = [(unit, "unit"), (time, "time"), *[(f, "fixed_effects") for f in extra_fe]]
+    prep = prepare_engine(
+        data,
+        outcome=outcome,
+        treatment=treatment,
+        covariates=covariates,
+        weights=weights,
+        cluster=cluster_names,
+        missing=missing,
+        treatment_kind="auto",
+        factors=[(role, col) for col, role in fe_cols],
+    )
+    design = Design([Part(treatment, prep.templates["t"], source=treatment)], prep.n).with_parts(prep.covariates.parts)
+    fe_names = [col for col, _ in fe_cols]
+    done = fit_fixed_effects_engine(
+        prep, design, fe_names=fe_names, cov_type=cov, small_sample=ssc, tol=tol, max_iter=max_iter, protect=[treatment]
+    )
+    model = done.model
+    data_w, conv_w = removal_messages(model, fe_names)
+    fit = model.absorbed.fit
+    diagnostics: dict[str, Any] = {
+        "fixed_effects": dict(zip(model.absorbed.fe_names, model.absorbed.fe_sizes)),
+        "n_singletons": model.n_singletons,
+        "condition_number": fit.cond_no,
+    }
+    from ._engine_panel import staggered_starts
+
+    warn_s, notes = [], []
+    found = staggered_starts(prep, treatment)
+    if isinstance(found, str):
+        notes.append(f"{found}: the staggered-timing check was skipped")
+    elif found is not None and len(found) >= 2:
+        text, advice = _staggered_text(found, treatment)
+        warn_s.append(text + advice)
+        notes.append("Goodman-Bacon decomposition not computed: it needs the panel in memory")
+    notes += [
+        _cov_note(cov, prep.cluster_names, unit),
+        f"on the {prep.engine.name} engine: {done.passes + (found is not None) * 2} passes over the rows after the "
+        "schema pass, of which "
+        f"the fixed effects took {done.sweeps} sweep(s) of alternating projections (one pass per factor per sweep)",
+    ]
+    continuous = prep.treatment_kind == "continuous"
+    return make_estimate(
+        prep,  # type: ignore[arg-type]
+        method="twfe",
+        label="Two-way fixed effects",
+        estimand="ATE (per unit)" if continuous else "ATT",
+        estimate=float(fit.coef[0]),
+        std_error=float(np.sqrt(fit.cov[0, 0])),
+        df=fit.df_inference,
+        level=level,
+        warnings=warn_s,
+        notes=notes,
+        diagnostics=diagnostics,
+        coefficients=coef_table_absorbed(model),
+        fit=fit,
+        data_warnings=data_w,
+        convergence_warnings=conv_w,
+        n_treated=None if continuous else done.n_treated,
+        n_control=None if continuous else done.n - done.n_treated,
+        n=done.n,
     )
 
 
