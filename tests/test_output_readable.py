@@ -57,9 +57,7 @@ def test_staggered_summary_prints_periods_as_integers_cohorts_in_order_and_each_
 
 
 def test_cohort_table_is_sorted_with_whole_periods(staggered_panel):
-    result = _quiet(
-        dc.staggered, staggered_panel, outcome="y", unit="unit", time="time", first_treated="first_treated"
-    )
+    result = _quiet(dc.staggered, staggered_panel, outcome="y", unit="unit", time="time", first_treated="first_treated")
     cohorts = result.diagnostics["cohorts"]
     assert list(cohorts.index) == [4, 6, 8, "never"]
     assert all(type(g) is int for g in list(cohorts.index)[:3])

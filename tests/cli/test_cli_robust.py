@@ -199,15 +199,44 @@ def test_sensitivity_of_dml_gives_the_ovb_bounds_and_a_benchmark(tmp_path, capsy
     frame["y"] = 0.5 * d + x[:, 0] + x[:, 1] + rng.normal(size=n)
     path = tmp_path / "sim.csv"
     frame.to_csv(path, index=False)
-    argv = ["sensitivity", str(path), "-y", "y", "-t", "d", "--covariates", "x0,x1,x2", "--method", "dml",
-            "--learner", "linear", "--benchmark", "x1", "--cf-y", "0.05", "--rho", "0.9", "--json", "-q"]
+    argv = [
+        "sensitivity",
+        str(path),
+        "-y",
+        "y",
+        "-t",
+        "d",
+        "--covariates",
+        "x0,x1,x2",
+        "--method",
+        "dml",
+        "--learner",
+        "linear",
+        "--benchmark",
+        "x1",
+        "--cf-y",
+        "0.05",
+        "--rho",
+        "0.9",
+        "--json",
+        "-q",
+    ]
     code, out = _json(capsys, argv)
     assert code == 0
     bounds = out["dml_bounds"]
     assert bounds["applicable"] and bounds["model"] == "plr" and bounds["cf_y"] == 0.05 and bounds["rho"] == 0.9
     # the same numbers as the Python function with the command's default seed (0)
-    py = dml_ovb(frame, outcome="y", treatment="d", covariates=["x0", "x1", "x2"], benchmark="x1",
-                 learner="linear", random_state=0, cf_y=0.05, rho=0.9)
+    py = dml_ovb(
+        frame,
+        outcome="y",
+        treatment="d",
+        covariates=["x0", "x1", "x2"],
+        benchmark="x1",
+        learner="linear",
+        random_state=0,
+        cf_y=0.05,
+        rho=0.9,
+    )
     assert bounds["theta_lower"] == pytest.approx(py.theta_lower, rel=1e-12)
     assert bounds["rv"] == pytest.approx(py.rv, rel=1e-9)
     assert [b["benchmark"] for b in bounds["benchmarks"]] == ["x1"]

@@ -62,7 +62,14 @@ def test_mahalanobis_matching_on_tied_covariates_is_the_same_over_distinct_rows(
     for cells in (nearest.PROFILE_CELLS, 0):  # 0: every search row by row
         monkeypatch.setattr(nearest, "PROFILE_CELLS", cells)
         for estimand in ("ATT", "ATE"):
-            r = dc.matching(df, outcome="y", treatment="t", covariates=["a", "b", "c"], distance="mahalanobis",
-                            estimand=estimand, vce_neighbors=3)
+            r = dc.matching(
+                df,
+                outcome="y",
+                treatment="t",
+                covariates=["a", "b", "c"],
+                distance="mahalanobis",
+                estimand=estimand,
+                vce_neighbors=3,
+            )
             fits.append((r.estimate, r.std_error))
     np.testing.assert_allclose(fits[:2], fits[2:], rtol=1e-12, atol=0)

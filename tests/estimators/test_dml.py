@@ -61,8 +61,14 @@ def test_same_seed_same_numbers_serial_and_parallel(learner):
 
 def test_an_unseeded_learner_gets_the_estimates_seed():
     frame = _frame(n=400)
-    kw = dict(outcome="y", treatment="dose", covariates=COV, ml_l=RandomForestRegressor(n_estimators=10),
-              ml_m=RandomForestRegressor(n_estimators=10), folds=3)
+    kw = dict(
+        outcome="y",
+        treatment="dose",
+        covariates=COV,
+        ml_l=RandomForestRegressor(n_estimators=10),
+        ml_m=RandomForestRegressor(n_estimators=10),
+        folds=3,
+    )
     a = _quiet(dml, frame, **kw, random_state=np.random.default_rng(4))
     b = _quiet(dml, frame, **kw, random_state=np.random.default_rng(4))
     assert a.estimate == b.estimate and a.std_error == b.std_error
@@ -85,8 +91,17 @@ def test_progress_counts_every_fit_of_every_repetition(monkeypatch):
 
     frame = _frame(n=300)
     with reporting(Recorder()) as rec:
-        _quiet(dml_irm, frame, outcome="y", treatment="d", covariates=COV, learner="linear", folds=4, repeats=2,
-               random_state=1)
+        _quiet(
+            dml_irm,
+            frame,
+            outcome="y",
+            treatment="d",
+            covariates=COV,
+            learner="linear",
+            folds=4,
+            repeats=2,
+            random_state=1,
+        )
     assert rec.steps == ["cross-fitting 3 nuisances: 4 folds x 2 repetitions"]
     assert rec.done[-1] == (24, 24) and len(rec.done) == 24
 
@@ -124,8 +139,9 @@ def test_a_dose_gives_a_per_unit_effect_and_clusters_a_cluster_robust_error():
     est = _quiet(dml, frame, outcome="y", treatment="dose", covariates=COV, learner="linear", random_state=0)
     assert est.estimand == "ATE (per unit)" and est.n_treated is None
     assert abs(est.estimate - 0.5) < 4 * est.std_error
-    clustered = _quiet(dml, frame, outcome="y", treatment="dose", covariates=COV, learner="linear", cluster="g",
-                       random_state=0)
+    clustered = _quiet(
+        dml, frame, outcome="y", treatment="dose", covariates=COV, learner="linear", cluster="g", random_state=0
+    )
     assert clustered.diagnostics["dml"]["n_clusters"] == 40
     assert "cluster-robust" in clustered.notes[-2]
 
@@ -142,10 +158,20 @@ def test_iv_models_run_and_label_their_estimand():
     frame = _frame(n=1000, seed=5)
     frame["d"] = ((frame["x0"] + 1.5 * frame["z"] + np.random.default_rng(1).normal(size=1000)) > 0.7).astype(int)
     frame["y"] = frame["d"] + frame["x0"] + np.random.default_rng(2).normal(size=1000)
-    late = _quiet(dml_iv, frame, outcome="y", treatment="d", instrument="z", covariates=COV, model="iivm",
-                  learner="linear", random_state=0)
-    pliv = _quiet(dml_iv, frame, outcome="y", treatment="d", instrument="z", covariates=COV, learner="linear",
-                  random_state=0)
+    late = _quiet(
+        dml_iv,
+        frame,
+        outcome="y",
+        treatment="d",
+        instrument="z",
+        covariates=COV,
+        model="iivm",
+        learner="linear",
+        random_state=0,
+    )
+    pliv = _quiet(
+        dml_iv, frame, outcome="y", treatment="d", instrument="z", covariates=COV, learner="linear", random_state=0
+    )
     assert late.estimand == "LATE" and pliv.method == "dml-iv"
     for est in (late, pliv):
         assert abs(est.estimate - 1.0) < 4 * est.std_error
@@ -188,8 +214,17 @@ def test_a_nuisance_that_fails_in_one_fold_names_the_fold(error, words):
     frame.loc[0, "x2"] = 1234.5
     where = r"in fold \d of 3 \(repetition \d\)"
     with pytest.raises(SpecificationError, match=rf"ml_l 'FailsWithoutRowZero' {words} {where}"):
-        dml(frame, outcome="y", treatment="d", covariates=COV, ml_l=FailsWithoutRowZero(error), ml_m="logistic",
-            folds=3, repeats=2, random_state=0)
+        dml(
+            frame,
+            outcome="y",
+            treatment="d",
+            covariates=COV,
+            ml_l=FailsWithoutRowZero(error),
+            ml_m="logistic",
+            folds=3,
+            repeats=2,
+            random_state=0,
+        )
 
 
 def test_a_treatment_constant_in_a_fold_is_refused():
@@ -217,11 +252,25 @@ def test_perfect_propensities_are_refused_and_extreme_ones_clipped_with_a_warnin
         est = dml_irm(strong, outcome="y", treatment="d", covariates=COV, learner="linear", random_state=0)
     assert np.isfinite(est.estimate) and np.isfinite(est.std_error)
     with pytest.raises(DataError, match=r"probabilities of exactly 0 or 1"):
-        _quiet(dml_irm, frame.assign(x0=frame["x0"] + 3 * frame["d"]), outcome="y", treatment="d", covariates=COV,
-               ml_m=RandomForestClassifier(n_estimators=5, random_state=0), trimming_threshold=0, random_state=0)
+        _quiet(
+            dml_irm,
+            frame.assign(x0=frame["x0"] + 3 * frame["d"]),
+            outcome="y",
+            treatment="d",
+            covariates=COV,
+            ml_m=RandomForestClassifier(n_estimators=5, random_state=0),
+            trimming_threshold=0,
+            random_state=0,
+        )
     with pytest.raises(SpecificationError, match=r"ml_m 'logistic' could not be fitted in fold 1 of 5: .*separate"):
-        dml_irm(frame.assign(x0=frame["x0"] + 6 * frame["d"]), outcome="y", treatment="d", covariates=COV,
-                learner="linear", random_state=0)
+        dml_irm(
+            frame.assign(x0=frame["x0"] + 6 * frame["d"]),
+            outcome="y",
+            treatment="d",
+            covariates=COV,
+            learner="linear",
+            random_state=0,
+        )
 
 
 def test_bad_settings_name_the_argument():
@@ -256,10 +305,29 @@ def test_cli_runs_each_dml_method_with_the_common_json_keys(tmp_path, capsys):
 
     path = tmp_path / "d.csv"
     _frame(n=400).to_csv(path, index=False)
-    common = [str(path), "-y", "y", "-t", "d", "-x", "x0,x1,x2", "--learner", "linear", "--folds", "3",
-              "--repeats", "2", "--random-state", "4", "--json"]
-    for method, extra in (("dml", ["--score", "IV-type"]), ("dml-irm", ["--normalize-ipw"]),
-                          ("dml-iv", ["--instrument", "z", "--iv-model", "iivm"])):
+    common = [
+        str(path),
+        "-y",
+        "y",
+        "-t",
+        "d",
+        "-x",
+        "x0,x1,x2",
+        "--learner",
+        "linear",
+        "--folds",
+        "3",
+        "--repeats",
+        "2",
+        "--random-state",
+        "4",
+        "--json",
+    ]
+    for method, extra in (
+        ("dml", ["--score", "IV-type"]),
+        ("dml-irm", ["--normalize-ipw"]),
+        ("dml-iv", ["--instrument", "z", "--iv-model", "iivm"]),
+    ):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DiagnosticWarning)
             assert main(["estimate", "--method", method, *common, *extra]) in (0, None)

@@ -79,11 +79,19 @@ def _quiet(fn, *args, **kwargs):
 def test_plr_linear_equals_doubleml(score, reps):
     frame = _data(binary=False)
     folds = _folds(len(frame), 5, reps, seed=reps)
-    ours = _quiet(dml, frame, outcome="y", treatment="d", covariates=COV, score=score,
-                  learner=LinearRegression(), folds=folds)
-    theirs = doubleml.DoubleMLPLR(_dml_data(frame), LinearRegression(), LinearRegression(),
-                                  LinearRegression() if score == "IV-type" else None, n_folds=5, n_rep=reps,
-                                  score=score, draw_sample_splitting=False)
+    ours = _quiet(
+        dml, frame, outcome="y", treatment="d", covariates=COV, score=score, learner=LinearRegression(), folds=folds
+    )
+    theirs = doubleml.DoubleMLPLR(
+        _dml_data(frame),
+        LinearRegression(),
+        LinearRegression(),
+        LinearRegression() if score == "IV-type" else None,
+        n_folds=5,
+        n_rep=reps,
+        score=score,
+        draw_sample_splitting=False,
+    )
     _same(ours, _theirs(theirs, folds))
 
 
@@ -102,11 +110,28 @@ def test_plr_binary_treatment_with_a_forest_and_a_classifier():
 def test_irm_equals_doubleml(estimand, normalize):
     frame = _data()
     folds = _folds(len(frame), 5, 2, seed=5)
-    ours = _quiet(dml_irm, frame, outcome="y", treatment="d", covariates=COV, estimand=estimand,
-                  ml_g=LinearRegression(), ml_m=LogisticRegression(), folds=folds, normalize_ipw=normalize)
-    theirs = doubleml.DoubleMLIRM(_dml_data(frame), LinearRegression(), LogisticRegression(), n_folds=5, n_rep=2,
-                                  score="ATTE" if estimand == "ATT" else "ATE", normalize_ipw=normalize,
-                                  draw_sample_splitting=False)
+    ours = _quiet(
+        dml_irm,
+        frame,
+        outcome="y",
+        treatment="d",
+        covariates=COV,
+        estimand=estimand,
+        ml_g=LinearRegression(),
+        ml_m=LogisticRegression(),
+        folds=folds,
+        normalize_ipw=normalize,
+    )
+    theirs = doubleml.DoubleMLIRM(
+        _dml_data(frame),
+        LinearRegression(),
+        LogisticRegression(),
+        n_folds=5,
+        n_rep=2,
+        score="ATTE" if estimand == "ATT" else "ATE",
+        normalize_ipw=normalize,
+        draw_sample_splitting=False,
+    )
     _same(ours, _theirs(theirs, folds))
 
 
@@ -115,12 +140,27 @@ def test_irm_with_forests_and_heavy_clipping_equals_doubleml():
     folds = _folds(len(frame), 3, 1, seed=2)
     rf = RandomForestRegressor(n_estimators=20, random_state=1)
     clf = RandomForestClassifier(n_estimators=20, random_state=2)
-    ours = _quiet(dml_irm, frame, outcome="y", treatment="d", covariates=COV, ml_g=rf, ml_m=clf, folds=folds,
-                  trimming_threshold=0.1)
+    ours = _quiet(
+        dml_irm,
+        frame,
+        outcome="y",
+        treatment="d",
+        covariates=COV,
+        ml_g=rf,
+        ml_m=clf,
+        folds=folds,
+        trimming_threshold=0.1,
+    )
     from doubleml.utils.propensity_score_processing import PSProcessorConfig
 
-    theirs = doubleml.DoubleMLIRM(_dml_data(frame), rf, clf, n_folds=3, draw_sample_splitting=False,
-                                  ps_processor_config=PSProcessorConfig(clipping_threshold=0.1))
+    theirs = doubleml.DoubleMLIRM(
+        _dml_data(frame),
+        rf,
+        clf,
+        n_folds=3,
+        draw_sample_splitting=False,
+        ps_processor_config=PSProcessorConfig(clipping_threshold=0.1),
+    )
     _same(ours, _theirs(theirs, folds))
 
 
@@ -128,11 +168,28 @@ def test_irm_with_forests_and_heavy_clipping_equals_doubleml():
 def test_pliv_equals_doubleml(score):
     frame = _data(binary=False)
     folds = _folds(len(frame), 5, 2, seed=4)
-    ours = _quiet(dml_iv, frame, outcome="y", treatment="d", instrument="z", covariates=COV, score=score,
-                  learner=LinearRegression(), folds=folds)
-    theirs = doubleml.DoubleMLPLIV(_dml_data(frame, z_cols="z"), LinearRegression(), LinearRegression(),
-                                   LinearRegression(), LinearRegression() if score == "IV-type" else None,
-                                   n_folds=5, n_rep=2, score=score, draw_sample_splitting=False)
+    ours = _quiet(
+        dml_iv,
+        frame,
+        outcome="y",
+        treatment="d",
+        instrument="z",
+        covariates=COV,
+        score=score,
+        learner=LinearRegression(),
+        folds=folds,
+    )
+    theirs = doubleml.DoubleMLPLIV(
+        _dml_data(frame, z_cols="z"),
+        LinearRegression(),
+        LinearRegression(),
+        LinearRegression(),
+        LinearRegression() if score == "IV-type" else None,
+        n_folds=5,
+        n_rep=2,
+        score=score,
+        draw_sample_splitting=False,
+    )
     _same(ours, _theirs(theirs, folds))
 
 
@@ -142,12 +199,31 @@ def test_iivm_equals_doubleml(subgroups):
     if not subgroups[0]:  # one-sided noncompliance: nobody with z = 0 is treated
         frame.loc[frame["z"] == 0, "d"] = 0.0
     folds = _folds(len(frame), 5, 2, seed=8)
-    ours = _quiet(dml_iv, frame, outcome="y", treatment="d", instrument="z", covariates=COV, model="iivm",
-                  ml_g=LinearRegression(), ml_m=LogisticRegression(), ml_r=LogisticRegression(), folds=folds,
-                  always_takers=subgroups[0], never_takers=subgroups[1])
-    theirs = doubleml.DoubleMLIIVM(_dml_data(frame, z_cols="z"), LinearRegression(), LogisticRegression(),
-                                   LogisticRegression(), n_folds=5, n_rep=2, draw_sample_splitting=False,
-                                   subgroups={"always_takers": subgroups[0], "never_takers": subgroups[1]})
+    ours = _quiet(
+        dml_iv,
+        frame,
+        outcome="y",
+        treatment="d",
+        instrument="z",
+        covariates=COV,
+        model="iivm",
+        ml_g=LinearRegression(),
+        ml_m=LogisticRegression(),
+        ml_r=LogisticRegression(),
+        folds=folds,
+        always_takers=subgroups[0],
+        never_takers=subgroups[1],
+    )
+    theirs = doubleml.DoubleMLIIVM(
+        _dml_data(frame, z_cols="z"),
+        LinearRegression(),
+        LogisticRegression(),
+        LogisticRegression(),
+        n_folds=5,
+        n_rep=2,
+        draw_sample_splitting=False,
+        subgroups={"always_takers": subgroups[0], "never_takers": subgroups[1]},
+    )
     _same(ours, _theirs(theirs, folds))
 
 
@@ -161,20 +237,38 @@ def test_one_way_clusters_equal_doubleml(model):
         per_cluster = np.random.default_rng(seed).permutation(40) % k
         folds.append(per_cluster[codes].astype(np.int64))
         clusters = np.arange(40)
-        cluster_folds.append(
-            [([clusters[per_cluster != f]], [clusters[per_cluster == f]]) for f in range(k)]
-        )
+        cluster_folds.append([([clusters[per_cluster != f]], [clusters[per_cluster == f]]) for f in range(k)])
     data = _dml_data(frame, cluster_cols="g")
     if model == "plr":
-        ours = _quiet(dml, frame, outcome="y", treatment="d", covariates=COV, learner=LinearRegression(),
-                      ml_m=LinearRegression(), folds=folds, cluster="g")
-        theirs = doubleml.DoubleMLPLR(data, LinearRegression(), LinearRegression(), n_folds=k, n_rep=2,
-                                      draw_sample_splitting=False)
+        ours = _quiet(
+            dml,
+            frame,
+            outcome="y",
+            treatment="d",
+            covariates=COV,
+            learner=LinearRegression(),
+            ml_m=LinearRegression(),
+            folds=folds,
+            cluster="g",
+        )
+        theirs = doubleml.DoubleMLPLR(
+            data, LinearRegression(), LinearRegression(), n_folds=k, n_rep=2, draw_sample_splitting=False
+        )
     else:
-        ours = _quiet(dml_irm, frame, outcome="y", treatment="d", covariates=COV, ml_g=LinearRegression(),
-                      ml_m=LogisticRegression(), folds=folds, cluster="g")
-        theirs = doubleml.DoubleMLIRM(data, LinearRegression(), LogisticRegression(), n_folds=k, n_rep=2,
-                                      draw_sample_splitting=False)
+        ours = _quiet(
+            dml_irm,
+            frame,
+            outcome="y",
+            treatment="d",
+            covariates=COV,
+            ml_g=LinearRegression(),
+            ml_m=LogisticRegression(),
+            folds=folds,
+            cluster="g",
+        )
+        theirs = doubleml.DoubleMLIRM(
+            data, LinearRegression(), LogisticRegression(), n_folds=k, n_rep=2, draw_sample_splitting=False
+        )
     _same(ours, _theirs(theirs, folds, cluster_folds))
     assert ours.diagnostics["dml"]["n_clusters"] == 40
 
@@ -185,8 +279,9 @@ def test_our_linear_presets_agree_with_scikit_learns_models():
     frame = _data()
     folds = _folds(len(frame), 5, 1, seed=1)
     ours = _quiet(dml_irm, frame, outcome="y", treatment="d", covariates=COV, learner="linear", folds=folds)
-    theirs = doubleml.DoubleMLIRM(_dml_data(frame), LinearRegression(), LogisticRegression(penalty=None),
-                                  n_folds=5, draw_sample_splitting=False)
+    theirs = doubleml.DoubleMLIRM(
+        _dml_data(frame), LinearRegression(), LogisticRegression(penalty=None), n_folds=5, draw_sample_splitting=False
+    )
     assert ours.estimate == pytest.approx(_theirs(theirs, folds)[0], rel=1e-5)
 
 
@@ -234,19 +329,46 @@ def test_two_way_clusters_equal_doubleml(model):
     _same(ours, (float(theirs.coef[0]), float(theirs.se[0])))
     assert ours.diagnostics["dml"]["n_clusters"] == 30
     assert ours.diagnostics["dml"]["n_clusters_by_variable"] == [40, 30]
-    one_way = _quiet(dml_irm if model == "irm" else dml, frame, outcome="y", treatment="d", covariates=COV,
-                     learner="linear", cluster="g", random_state=0)
+    one_way = _quiet(
+        dml_irm if model == "irm" else dml,
+        frame,
+        outcome="y",
+        treatment="d",
+        covariates=COV,
+        learner="linear",
+        cluster="g",
+        random_state=0,
+    )
     assert one_way.std_error != ours.std_error
 
 
 def test_two_way_folds_of_our_own_keep_training_rows_apart_from_the_cell():
     frame = _data(n=900, seed=21)
     frame["h"] = np.random.default_rng(5).integers(0, 30, size=len(frame))
-    est = _quiet(dml_irm, frame, outcome="y", treatment="d", covariates=COV, learner="linear", cluster=["g", "h"],
-                 folds=3, random_state=4)
+    est = _quiet(
+        dml_irm,
+        frame,
+        outcome="y",
+        treatment="d",
+        covariates=COV,
+        learner="linear",
+        cluster=["g", "h"],
+        folds=3,
+        random_state=4,
+    )
     assert est.diagnostics["dml"]["folds"] == 9 and np.isfinite(est.std_error)
-    again = _quiet(dml_irm, frame, outcome="y", treatment="d", covariates=COV, learner="linear", cluster=["g", "h"],
-                   folds=3, random_state=4, n_jobs=2)
+    again = _quiet(
+        dml_irm,
+        frame,
+        outcome="y",
+        treatment="d",
+        covariates=COV,
+        learner="linear",
+        cluster=["g", "h"],
+        folds=3,
+        random_state=4,
+        n_jobs=2,
+    )
     assert (again.estimate, again.std_error) == (est.estimate, est.std_error)
     from deconfound.estimators.learners.folds import make_folds
 
@@ -255,5 +377,12 @@ def test_two_way_folds_of_our_own_keep_training_rows_apart_from_the_cell():
         assert not set(frame["g"].to_numpy()[train]) & set(frame["g"].to_numpy()[test]), fold
         assert not set(frame["h"].to_numpy()[train]) & set(frame["h"].to_numpy()[test]), fold
     with pytest.raises(dc_errors.SpecificationError, match=r"K x K cells"):
-        dml(frame, outcome="y", treatment="d", covariates=COV, learner="linear", cluster=["g", "h"],
-            folds=[np.arange(900) % 5])
+        dml(
+            frame,
+            outcome="y",
+            treatment="d",
+            covariates=COV,
+            learner="linear",
+            cluster=["g", "h"],
+            folds=[np.arange(900) % 5],
+        )

@@ -329,6 +329,13 @@ def test_clusters_keep_folds_whole_and_give_cluster_robust_ate_errors():
     assert r_single.std_error == pytest.approx(r_plain.std_error, rel=1e-12)
     assert r_clustered.estimate == r_plain.estimate and r_clustered.std_error != r_plain.std_error
     frame = pd.DataFrame(x, columns=[f"x{j}" for j in range(4)]).assign(y=y, t=t, g=g)
-    by_function = dc.dr_learner(frame, outcome="y", treatment="t", covariates=[f"x{j}" for j in range(4)],
-                                folds=labels, propensity_clip=0, cluster="g")
+    by_function = dc.dr_learner(
+        frame,
+        outcome="y",
+        treatment="t",
+        covariates=[f"x{j}" for j in range(4)],
+        folds=labels,
+        propensity_clip=0,
+        cluster="g",
+    )
     assert by_function.std_error == pytest.approx(result.std_error, rel=1e-12)

@@ -74,8 +74,9 @@ def test_the_main_estimate_gets_the_refuters_the_sentence_and_the_plot(heart_pag
     out = smf.ols("Severity ~ Drug + Q('I.H')", data=heart).fit()
     first = smf.ols("Drug ~ Q('I.H')", data=heart).fit()
     partial = lambda fit, term: fit.tvalues[term] ** 2 / (fit.tvalues[term] ** 2 + fit.df_resid)  # noqa: E731
-    k = _ch_multiple(partial(first, "Q('I.H')"), partial(out, "Q('I.H')"), out.params["Drug"], out.bse["Drug"],
-                     out.df_resid)
+    k = _ch_multiple(
+        partial(first, "Q('I.H')"), partial(out, "Q('I.H')"), out.params["Drug"], out.bse["Drug"], out.df_resid
+    )
     assert f"a hidden confounder would have to be {k:.2g} times as strong as 'I.H' to erase it" in text
     assert "For the regression adjustment (the linear outcome model behind Lin interacted regression)" in text
     assert "E-value" in text
@@ -136,8 +137,9 @@ def test_a_failed_refuter_reaches_the_top_of_the_page(monkeypatch, tmp_path):
     heart = dc.datasets.heart_attack()
     monkeypatch.setattr(stubborn_estimator, "REAL", heart["Drug"])
     monkeypatch.setitem(ESTIMATORS, "stubborn", MethodSpec("stubborn_estimator:fit", "Stubborn regression"))
-    page = _quiet(render_report, CausalModel(heart, "Drug", "Severity", covariates=["I.H"]), methods=["stubborn"],
-                  seed=1)
+    page = _quiet(
+        render_report, CausalModel(heart, "Drug", "Severity", covariates=["I.H"]), methods=["stubborn"], seed=1
+    )
     table = _section(page, "a0-robustness")
     assert re.search(r"<td>placebo treatment</td>|>placebo treatment</th>", table)
     block = page[page.index('id="warnings"') :]
@@ -160,8 +162,7 @@ def test_a_dml_main_estimate_gets_the_dml_bounds():
     text = _text(section)
     from deconfound.robustness import dml_sensitivity
 
-    est = _quiet(dc.dml, frame, outcome="y", treatment="t", covariates=["x0", "x1"], learner="linear",
-                 random_state=3)
+    est = _quiet(dc.dml, frame, outcome="y", treatment="t", covariates=["x0", "x1"], learner="linear", random_state=3)
     rv = dml_sensitivity(est).rv
     assert f"explains {rv:.1%} of the outcome's residual variance" in text and "Chernozhukov et al. 2022" in text
     assert 'data-figure="dml-sensitivity-' in section
@@ -172,8 +173,23 @@ def test_the_section_can_be_turned_off(tmp_path, capsys):
     data = tmp_path / "heart.csv"
     dc.datasets.heart_attack().to_csv(data, index=False)
     out = tmp_path / "r.html"
-    argv = ["report", str(data), "-y", "Severity", "-t", "Drug", "--graph", FIGURE_1, "--methods", "naive,ols",
-            "--seed", "3", "-o", str(out), "--no-robustness"]
+    argv = [
+        "report",
+        str(data),
+        "-y",
+        "Severity",
+        "-t",
+        "Drug",
+        "--graph",
+        FIGURE_1,
+        "--methods",
+        "naive,ols",
+        "--seed",
+        "3",
+        "-o",
+        str(out),
+        "--no-robustness",
+    ]
     assert _quiet(main, argv) == 0
     section = _text(_section(out.read_text(), "a0-robustness"))
     assert "Robustness checks were not run" in section and "Placebo" not in section
@@ -193,8 +209,22 @@ def test_progress_names_the_refuters(tmp_path, capsys):
     data = tmp_path / "heart.csv"
     dc.datasets.heart_attack().to_csv(data, index=False)
     out = tmp_path / "r.html"
-    argv = ["report", str(data), "-y", "Severity", "-t", "Drug", "-x", "I.H", "--methods", "ols", "--seed", "3",
-            "-o", str(out)]
+    argv = [
+        "report",
+        str(data),
+        "-y",
+        "Severity",
+        "-t",
+        "Drug",
+        "-x",
+        "I.H",
+        "--methods",
+        "ols",
+        "--seed",
+        "3",
+        "-o",
+        str(out),
+    ]
     assert _quiet(main, argv) == 0
     err = capsys.readouterr().err
     assert "refuting Regression adjustment (OLS) (10 simulations per refuter)" in err

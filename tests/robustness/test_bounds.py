@@ -176,8 +176,14 @@ def test_the_multiple_of_female_that_erases_the_effect(bounds, darfur):
     k = bounds.multiple_to_erase("female")
     assert 2 < k_sig < 3 < k < bounds.max_multiple("female")
     with pytest.warns(dc.DeconfoundWarning, match="nearly collinear"):
-        at = ovb_bounds(darfur, outcome="peacefactor", treatment="directlyharmed", covariates=COVARIATES,
-                        benchmark="female", kd=[k_sig, k]).to_frame()
+        at = ovb_bounds(
+            darfur,
+            outcome="peacefactor",
+            treatment="directlyharmed",
+            covariates=COVARIATES,
+            benchmark="female",
+            kd=[k_sig, k],
+        ).to_frame()
     assert at.loc[0, "adjusted_ci_low"] == pytest.approx(0.0, abs=1e-9)
     assert at.loc[1, "adjusted_estimate"] == pytest.approx(0.0, abs=1e-9)
     with pytest.raises(dc.SpecificationError, match="not a benchmark"):

@@ -51,11 +51,19 @@ def _same_params(ours, theirs, cf_y, cf_d, rho, level=0.95):
 def test_plr_bounds_equal_doubleml(score):
     frame = _data(binary=False)
     folds = _folds(len(frame), 5, 3, seed=1)
-    ours = _quiet(dml, frame, outcome="y", treatment="d", covariates=COV, score=score,
-                  learner=LinearRegression(), folds=folds)
-    theirs = doubleml.DoubleMLPLR(_dml_data(frame), LinearRegression(), LinearRegression(),
-                                  LinearRegression() if score == "IV-type" else None, n_folds=5, n_rep=3,
-                                  score=score, draw_sample_splitting=False)
+    ours = _quiet(
+        dml, frame, outcome="y", treatment="d", covariates=COV, score=score, learner=LinearRegression(), folds=folds
+    )
+    theirs = doubleml.DoubleMLPLR(
+        _dml_data(frame),
+        LinearRegression(),
+        LinearRegression(),
+        LinearRegression() if score == "IV-type" else None,
+        n_folds=5,
+        n_rep=3,
+        score=score,
+        draw_sample_splitting=False,
+    )
     _theirs(theirs, folds)
     _same_params(ours, theirs, 0.05, 0.04, 0.8)
     mine = _same_params(ours, theirs, 0.03, 0.03, 1.0, level=0.9)
@@ -66,10 +74,26 @@ def test_plr_bounds_equal_doubleml(score):
 def test_irm_ate_bounds_equal_doubleml(normalize):
     frame = _data()
     folds = _folds(len(frame), 5, 2, seed=5)
-    ours = _quiet(dml_irm, frame, outcome="y", treatment="d", covariates=COV, ml_g=LinearRegression(),
-                  ml_m=LogisticRegression(), folds=folds, normalize_ipw=normalize)
-    theirs = doubleml.DoubleMLIRM(_dml_data(frame), LinearRegression(), LogisticRegression(), n_folds=5, n_rep=2,
-                                  normalize_ipw=normalize, draw_sample_splitting=False)
+    ours = _quiet(
+        dml_irm,
+        frame,
+        outcome="y",
+        treatment="d",
+        covariates=COV,
+        ml_g=LinearRegression(),
+        ml_m=LogisticRegression(),
+        folds=folds,
+        normalize_ipw=normalize,
+    )
+    theirs = doubleml.DoubleMLIRM(
+        _dml_data(frame),
+        LinearRegression(),
+        LogisticRegression(),
+        n_folds=5,
+        n_rep=2,
+        normalize_ipw=normalize,
+        draw_sample_splitting=False,
+    )
     _theirs(theirs, folds)
     _same_params(ours, theirs, 0.03, 0.03, 1.0)
     _same_params(ours, theirs, 0.1, 0.02, -0.5)
@@ -85,10 +109,17 @@ def test_clustered_plr_bounds_equal_doubleml():
         folds.append(per_cluster[codes].astype(np.int64))
         clusters = np.arange(40)
         cluster_folds.append([([clusters[per_cluster != f]], [clusters[per_cluster == f]]) for f in range(k)])
-    ours = _quiet(dml, frame, outcome="y", treatment="d", covariates=COV, learner=LinearRegression(),
-                  folds=folds, cluster="g")
-    theirs = doubleml.DoubleMLPLR(_dml_data(frame, cluster_cols="g"), LinearRegression(), LinearRegression(),
-                                  n_folds=k, n_rep=2, draw_sample_splitting=False)
+    ours = _quiet(
+        dml, frame, outcome="y", treatment="d", covariates=COV, learner=LinearRegression(), folds=folds, cluster="g"
+    )
+    theirs = doubleml.DoubleMLPLR(
+        _dml_data(frame, cluster_cols="g"),
+        LinearRegression(),
+        LinearRegression(),
+        n_folds=k,
+        n_rep=2,
+        draw_sample_splitting=False,
+    )
     _theirs(theirs, folds, cluster_folds)
     _same_params(ours, theirs, 0.04, 0.05, 1.0)
 
@@ -99,18 +130,29 @@ def test_benchmark_equals_doubleml_gain_statistics(method):
     folds = _folds(len(frame), 5, 2, seed=4)
     if method == "dml":
         options = {"learner": LinearRegression()}
-        theirs = doubleml.DoubleMLPLR(_dml_data(frame), LinearRegression(), LinearRegression(), n_folds=5, n_rep=2,
-                                      draw_sample_splitting=False)
+        theirs = doubleml.DoubleMLPLR(
+            _dml_data(frame), LinearRegression(), LinearRegression(), n_folds=5, n_rep=2, draw_sample_splitting=False
+        )
     else:
         options = {"ml_g": LinearRegression(), "ml_m": LogisticRegression()}
-        theirs = doubleml.DoubleMLIRM(_dml_data(frame), LinearRegression(), LogisticRegression(), n_folds=5,
-                                      n_rep=2, draw_sample_splitting=False)
+        theirs = doubleml.DoubleMLIRM(
+            _dml_data(frame), LinearRegression(), LogisticRegression(), n_folds=5, n_rep=2, draw_sample_splitting=False
+        )
     _theirs(theirs, folds)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         bench = theirs.sensitivity_benchmark(["x0"]).iloc[0]
-    mine = _quiet(dml_ovb, frame, outcome="y", treatment="d", covariates=COV, method=method, benchmark="x0",
-                  folds=folds, **options)
+    mine = _quiet(
+        dml_ovb,
+        frame,
+        outcome="y",
+        treatment="d",
+        covariates=COV,
+        method=method,
+        benchmark="x0",
+        folds=folds,
+        **options,
+    )
     row = mine.benchmarks[0]
     for key in ("cf_y", "cf_d", "rho", "delta_theta"):
         assert row[key] == pytest.approx(float(bench[key]), rel=RTOL, abs=1e-12), key
@@ -127,8 +169,7 @@ def test_gain_statistics_of_a_useless_covariate_are_small():
     frame = _data(binary=False, n=2000)
     folds = _folds(len(frame), 5, 1, seed=2)
     long = _quiet(dml, frame, outcome="y", treatment="d", covariates=COV, learner="linear", folds=folds)
-    short = _quiet(dml, frame, outcome="y", treatment="d", covariates=["x0", "x1", "x3"], learner="linear",
-                   folds=folds)
+    short = _quiet(dml, frame, outcome="y", treatment="d", covariates=["x0", "x1", "x3"], learner="linear", folds=folds)
     row = gain_statistics(long, short, "x2")
     assert row["cf_y"] < 0.01 and row["cf_d"] < 0.01
 
@@ -143,22 +184,26 @@ def test_a_strong_hidden_confounder_makes_the_rv_small_and_a_strong_effect_a_lar
 
     weak = pd.DataFrame({**frame_data, "y": 0.05 * d + x[:, 1] + rng.normal(size=n)})
     strong = pd.DataFrame({**frame_data, "y": 2.0 * d + x[:, 1] + rng.normal(size=n)})
-    rv_weak = dml_sensitivity(_quiet(dml, weak, outcome="y", treatment="d", covariates=["x0", "x1"],
-                                     learner="linear", random_state=1)).rv
-    rv_strong = dml_sensitivity(_quiet(dml, strong, outcome="y", treatment="d", covariates=["x0", "x1"],
-                                       learner="linear", random_state=1)).rv
+    rv_weak = dml_sensitivity(
+        _quiet(dml, weak, outcome="y", treatment="d", covariates=["x0", "x1"], learner="linear", random_state=1)
+    ).rv
+    rv_strong = dml_sensitivity(
+        _quiet(dml, strong, outcome="y", treatment="d", covariates=["x0", "x1"], learner="linear", random_state=1)
+    ).rv
     assert rv_weak < 0.1 < 0.5 < rv_strong
 
 
 def test_refusals_name_the_argument():
     frame = _data()
     folds = _folds(len(frame), 3, 1, seed=1)
-    att = _quiet(dml_irm, frame, outcome="y", treatment="d", covariates=COV, estimand="ATT", learner="linear",
-                 folds=folds)
+    att = _quiet(
+        dml_irm, frame, outcome="y", treatment="d", covariates=COV, estimand="ATT", learner="linear", folds=folds
+    )
     with pytest.raises(SpecificationError, match="dml-irm"):
         dml_sensitivity(att)
-    pliv = _quiet(dml_iv, frame, outcome="y", treatment="d", instrument="z", covariates=COV, learner="linear",
-                  folds=folds)
+    pliv = _quiet(
+        dml_iv, frame, outcome="y", treatment="d", instrument="z", covariates=COV, learner="linear", folds=folds
+    )
     with pytest.raises(SpecificationError, match="partially linear"):
         dml_sensitivity(pliv)
     plr = _quiet(dml, frame, outcome="y", treatment="d", covariates=COV, learner="linear", folds=folds)
@@ -183,8 +228,16 @@ def test_json_form_keeps_scalars_only():
 
 def test_the_contour_plot_marks_the_null_and_the_benchmarks():
     frame = _data(binary=False)
-    s = _quiet(dml_ovb, frame, outcome="y", treatment="d", covariates=COV, benchmark=["x0", "x3"],
-               learner="linear", random_state=2)
+    s = _quiet(
+        dml_ovb,
+        frame,
+        outcome="y",
+        treatment="d",
+        covariates=COV,
+        benchmark=["x0", "x3"],
+        learner="linear",
+        random_state=2,
+    )
     fig = s.plot()
     ax = fig.axes[0]
     assert ax.get_xlabel().startswith("cf_d") and ax.get_ylabel().startswith("cf_y")

@@ -202,8 +202,6 @@ def _candidate(a, b, kind, grp, val, lo, hi, version, cal, h, size, bits, ibits)
     return _push(h, size, ibits[0], _pair(a, b, kind, lo, hi), a)
 
 
-
-
 #: how many same-side nodes the sweep looks past for a unit's nearest unit of the other side
 SCAN = 64
 

@@ -83,9 +83,7 @@ def _arrays(ratio: Any) -> Any:
     from .._core.mestimation import RowExpr
 
     fields = {f.name: getattr(ratio, f.name) for f in dataclasses.fields(ratio)}
-    return dataclasses.replace(
-        ratio, **{k: v[slice(None)] for k, v in fields.items() if isinstance(v, RowExpr)}
-    )
+    return dataclasses.replace(ratio, **{k: v[slice(None)] for k, v in fields.items() if isinstance(v, RowExpr)})
 
 
 def _factor(gh: np.ndarray | None, gc: np.ndarray | None, mu: float) -> np.ndarray | None:

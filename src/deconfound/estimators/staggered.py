@@ -510,7 +510,7 @@ def staggered(
 
 
 def _long_kind(panel: Any, unbalanced: Any, from_treatment: bool) -> str:
-    """"" (the balanced-panel estimator), "repeated cross-sections" or "unbalanced panel"."""
+    """ "" (the balanced-panel estimator), "repeated cross-sections" or "unbalanced panel"."""
     for name, value in (("panel", panel), ("allow_unbalanced_panel", unbalanced)):
         if not isinstance(value, (bool, np.bool_)):
             raise SpecificationError(f"{name} must be True or False, got {value!r}.")
