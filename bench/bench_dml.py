@@ -2,9 +2,12 @@
 
 Learners: "linear" (ours: our least squares and IRLS logistic; peers: scikit-learn's LinearRegression and
 unpenalized LogisticRegression) and "gbm" (scikit-learn's HistGradientBoosting with random_state=0 for
-everyone). Ours runs its fits in parallel (n_jobs=2); DoubleML is timed serial and with n_jobs_cv=2 and the
-faster is kept; EconML cross-fits serially. Estimates are printed next to each other (the same model on
-the same data; folds differ between libraries, so they agree up to the split's noise).
+everyone). Ours runs its fits in parallel (n_jobs=2; boosted learners in threads
+of this process with one OpenMP thread each); DoubleML is timed serial and with n_jobs_cv=2 and the
+faster is kept; EconML cross-fits serially. The last column is the CPU time of this process (threads
+included; DoubleML's n_jobs_cv=2 workers are other processes, so only its serial run is comparable).
+Estimates are printed next to each other (the same model on the same data; folds differ between
+libraries, so they agree up to the split's noise).
 
     python bench/bench_dml.py [--n 100000] [--learners linear,gbm] [--markdown]
 """
@@ -41,9 +44,13 @@ def learners(kind: str):
     return HistGradientBoostingRegressor(random_state=0), HistGradientBoostingClassifier(random_state=0)
 
 
+CPU: dict[str, float] = {}
+
+
 def timed(fn, *args):
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     value = fn(*args)
+    CPU[fn.__name__ if args[-1] is not None else fn.__name__ + "-serial"] = time.process_time() - cpu
     return time.perf_counter() - start, value
 
 
@@ -109,12 +116,19 @@ def main() -> None:
             t_e, e_e = timed(econml, frame, model, kind)
             t_dml = min(t_d1, t_d2)
             fastest = min(t_dml, t_e)
-            rows.append((model.upper(), kind, args.n, t_ours, t_dml, t_e, fastest / t_ours, e_ours, e_d, e_e))
+            cpu = (CPU["ours"], CPU["doubleml-serial"], CPU["econml"])
+            rows.append((model.upper(), kind, args.n, t_ours, t_dml, t_e, fastest / t_ours, e_ours, e_d, e_e, *cpu))
             print(rows[-1], flush=True)
-    print("| model | learners | n | ours s | DoubleML s | EconML s | ratio | ours | DoubleML | EconML |")
-    print("|" + "---|" * 10)
-    for m, k, n, a, b, c, r, e1, e2, e3 in rows:
-        print(f"| {m} | {k} | {n:,} | {a:.2f} | {b:.2f} | {c:.2f} | {r:.2f}x | {e1:.4f} | {e2:.4f} | {e3:.4f} |")
+    print(
+        "| model | learners | n | ours s | DoubleML s | EconML s | ratio | ours | DoubleML | EconML "
+        "| CPU s: ours / DoubleML serial / EconML |"
+    )
+    print("|" + "---|" * 11)
+    for m, k, n, a, b, c, r, e1, e2, e3, c1, c2, c3 in rows:
+        print(
+            f"| {m} | {k} | {n:,} | {a:.2f} | {b:.2f} | {c:.2f} | {r:.2f}x | {e1:.4f} | {e2:.4f} | {e3:.4f} "
+            f"| {c1:.2f} / {c2:.2f} / {c3:.2f} |"
+        )
 
 
 if __name__ == "__main__":

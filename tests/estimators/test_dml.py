@@ -59,6 +59,22 @@ def test_same_seed_same_numbers_serial_and_parallel(learner):
     assert other_seed.estimate != first.estimate
 
 
+def test_boosted_folds_in_threads_give_the_serial_numbers():
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    from deconfound.estimators.learners import batch, make_learner
+
+    frame = _frame(n=1500)
+    reg = HistGradientBoostingRegressor(max_iter=30, early_stopping=True, validation_fraction=0.2)
+    clf = HistGradientBoostingClassifier(max_iter=30, early_stopping=True, validation_fraction=0.2)
+    assert batch._native(make_learner(reg, kind="regressor")) and batch._native(make_learner(clf, kind="classifier"))
+    kw = dict(outcome="y", treatment="d", covariates=COV, ml_g=reg, ml_m=clf, folds=4, random_state=3)
+    serial = _quiet(dml_irm, frame, **kw, n_jobs=1)
+    threads = _quiet(dml_irm, frame, **kw, n_jobs=2)
+    assert (threads.estimate, threads.std_error) == (serial.estimate, serial.std_error)
+    assert threads.diagnostics["fold_estimates"].equals(serial.diagnostics["fold_estimates"])
+
+
 def test_an_unseeded_learner_gets_the_estimates_seed():
     frame = _frame(n=400)
     kw = dict(

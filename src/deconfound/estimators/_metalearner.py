@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .._core.options import check_level
+from .._core.options import check_level, check_positive_int
 from ..data import Prepared, prepare
 from ..errors import DataError, NotFittedError, SpecificationError, warn
 from ..results import Estimate
@@ -35,6 +35,20 @@ _LINEAR = ("linear", "ols")
 def _default_classifier(learner: Any) -> str:
     """The propensity preset that goes with an outcome preset: gbm -> gbm, rf -> rf, otherwise logistic."""
     return learner if isinstance(learner, str) and learner in ("gbm", "rf") else "logistic"
+
+
+def _takes_weights(estimator: Any) -> bool:
+    """Whether ``fit`` takes ``sample_weight`` (a pipeline: its last step's ``fit``)."""
+    import inspect
+
+    steps = getattr(estimator, "steps", None)
+    if isinstance(steps, list) and steps and isinstance(steps[-1], tuple):
+        estimator = steps[-1][1]
+    try:
+        params = inspect.signature(estimator.fit).parameters
+    except (TypeError, ValueError):
+        return True  # not inspectable: let the fit itself say
+    return "sample_weight" in params
 
 
 def _fold_array(folds: Any, t: np.ndarray, seed: int, cluster: np.ndarray | None = None) -> Folds | None:
@@ -91,11 +105,14 @@ class MetaLearner:
         return f"{type(self).__name__}(learner={self.learner!r}, folds={self.folds!r})"
 
     # -- fitting -----------------------------------------------------------------------------------
-    def fit(self, X: Any, y: Any, treatment: Any, *, cluster: Any = None) -> MetaLearner:
+    def fit(self, X: Any, y: Any, treatment: Any, *, cluster: Any = None, sample_weight: Any = None) -> MetaLearner:
         """Fit on features ``X`` (numeric, rows x columns), outcome ``y`` and a two-level ``treatment``.
 
         ``cluster`` (one label per row) makes the folds of whole clusters and the standard error of
-        :meth:`ate` cluster-robust."""
+        :meth:`ate` cluster-robust. ``sample_weight`` (one non-negative weight per row; rows of weight 0
+        are left out) reaches every nuisance fit's ``fit(sample_weight=)`` and the final stage, and makes
+        :meth:`ate` the weighted average effect (with its standard error where the learner gives one); a
+        learner whose ``fit`` takes no ``sample_weight`` is refused by name."""
         import pandas as pd
 
         frame = pd.DataFrame(np.asarray(X, dtype=np.float64) if not hasattr(X, "columns") else X).copy()
@@ -113,12 +130,22 @@ class MetaLearner:
         frame[y_name] = np.asarray(y)
         frame[t_name] = np.asarray(treatment)
         covariates = [c for c in frame.columns if c not in (y_name, t_name)]
-        c_name = None
+        c_name = w_name = None
         if cluster is not None:
             c_name = "__cluster__"
             frame[c_name] = np.asarray(cluster)
+        if sample_weight is not None:
+            w_name = "sample_weight"
+            while w_name in frame.columns:
+                w_name = f"_{w_name}"
+            weight = np.asarray(sample_weight)
+            if weight.ndim != 1 or len(weight) != len(frame):
+                raise SpecificationError(
+                    f"sample_weight must hold one weight per row ({len(frame)}); got shape {weight.shape}."
+                )
+            frame[w_name] = weight
         return self._fit_prepared(
-            prepare(frame, outcome=y_name, treatment=t_name, covariates=covariates, cluster=c_name)
+            prepare(frame, outcome=y_name, treatment=t_name, covariates=covariates, cluster=c_name, weights=w_name)
         )
 
     def _fit_prepared(self, prep: Prepared) -> MetaLearner:
@@ -133,6 +160,7 @@ class MetaLearner:
         self.prepared_ = prep
         self.x_ = prep.covariates.to_array()
         self.y_, self.t_ = prep.outcome, t
+        self.w_ = prep.weights
         self.n_ = len(t)
         self.feature_names_in_ = np.asarray(prep.covariates.names, dtype=object)
         self.seed_ = seed_from(self.random_state)
@@ -141,14 +169,44 @@ class MetaLearner:
                 f"the meta-learners cluster one way; got cluster={list(prep.cluster_names)}. Give one column."
             )
         self.cluster_ = prep.clusters[0] if prep.clusters else None
-        self.folds_ = _fold_array(self.folds, t, self.seed_, self.cluster_)
         self.warnings_: list[str] = []
         self._cache: dict[str, Any] = {}
+        self._fold_args = (self.folds, t, self.seed_, self.cluster_)
+        if isinstance(self.folds, (int, np.integer)) and not isinstance(self.folds, bool):
+            if self.folds != 0:
+                check_positive_int(self.folds, "folds", minimum=2)
+        else:
+            self._cache["folds"] = _fold_array(*self._fold_args)  # labels or None: checked now
+        self._check_weighted_learners()
         self._fit()
         return self
 
+    def _weighted_specs(self) -> list[tuple[str, Any]]:
+        """The (argument, learner) pairs this learner fits, for the sample-weight check."""
+        spec = self.propensity_learner if self.propensity_learner is not None else _default_classifier(self.learner)
+        return [("learner", self.learner), ("propensity_learner", spec), ("final_learner", self.final_learner)]
+
+    def _check_weighted_learners(self) -> None:
+        """With weights, refuse before fitting a learner whose fit() takes no sample_weight."""
+        if self.w_ is None:
+            return
+        for argument, spec in self._weighted_specs():
+            if isinstance(spec, str) or spec is None:
+                continue  # the presets all take sample weights
+            if not _takes_weights(spec):
+                raise SpecificationError(
+                    f"{argument} {type(spec).__name__!r} does not accept sample weights (its fit() has no "
+                    f"sample_weight); drop sample_weight/weights=, or choose a {argument} whose fit() takes them."
+                )
+
     def _fit(self) -> None:  # pragma: no cover - every learner defines it
         raise NotImplementedError
+
+    @property
+    def folds_(self) -> Folds | None:
+        """The cross-fitting folds, split on first use (the S and T learners' fits need none)."""
+        self._check_fitted()
+        return self._cached("folds", lambda: _fold_array(*self._fold_args))
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "seed_"):
@@ -170,11 +228,20 @@ class MetaLearner:
         )
 
     def _oof(self, learner: Learner, target: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-        return cross_fit_predict(learner, self.x_, target, self.folds_, train_mask=mask, n_jobs=self.n_jobs)
+        return cross_fit_predict(
+            learner, self.x_, target, self.folds_, sample_weight=self.w_, train_mask=mask, n_jobs=self.n_jobs
+        )
 
     def _fit_on(self, learner: Learner, target: np.ndarray, mask: np.ndarray | None = None, **kw: Any) -> Any:
         rows = slice(None) if mask is None else np.flatnonzero(mask)
-        return learner.fit(self.x_[rows], target[rows], kw.get("sample_weight"))
+        weight = kw.get("sample_weight", None if self.w_ is None else self.w_[rows])
+        if weight is None:  # our least squares: the coefficients from one pass, nothing else
+            from .learners.fast import ols_fitted
+
+            fitted = ols_fitted(learner, self.x_[rows], target[rows])
+            if fitted is not None:
+                return fitted
+        return learner.fit(self.x_[rows], target[rows], weight)
 
     # -- nuisances (computed once, on first use) -------------------------------------------------
     def _cached(self, key: str, build: Any) -> Any:
@@ -260,7 +327,7 @@ class MetaLearner:
             f"The {self.label} gives no standard error for the average effect (NaN); use the dr-learner (AIPW) "
             "or the r-learner with a linear final stage for one."
         )
-        return float(np.mean(self._effect(self.x_))), float("nan"), [note]
+        return float(np.average(self._effect(self.x_), weights=self.w_)), float("nan"), [note]
 
     def ate(self, *, diagnostics: Any = None) -> Estimate:
         """The average treatment effect as an Estimate (standard error where the learner gives one)."""
@@ -288,7 +355,8 @@ class MetaLearner:
 
     def _se_of_mean(self, psi: np.ndarray) -> float:
         """The standard error of the mean of the centered influence values ``psi``: sqrt(sum psi^2) / n, or
-        with clusters sqrt(sum_g (sum_{i in g} psi_i)^2) / n (Liang-Zeger, no small-sample factor)."""
+        with clusters sqrt(sum_g (sum_{i in g} psi_i)^2) / n (Liang-Zeger, no small-sample factor). With
+        weights ``psi`` is already scaled by w_i / mean(w)."""
         if self.cluster_ is None:
             return math.sqrt(float(psi @ psi)) / len(psi)
         per_cluster = np.bincount(self.cluster_, weights=psi)
@@ -302,6 +370,12 @@ class MetaLearner:
         import pandas as pd
 
         from ..diagnostics.heterogeneity import heterogeneity
+
+        if self.w_ is not None:
+            raise SpecificationError(
+                f"the heterogeneity tests (BLP, GATES, CLAN) are not weighted; this {self.label} was fitted with "
+                "sample weights. Fit it without weights for the tests."
+            )
 
         s1, s0 = self._scores()
         full = self._effect(self.x_)

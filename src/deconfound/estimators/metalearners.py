@@ -70,9 +70,12 @@ class SLearner(MetaLearner):
     def _with(self, x: np.ndarray, d: float) -> np.ndarray:
         return np.column_stack([x, np.full(len(x), d)])
 
+    def _weighted_specs(self) -> list[tuple[str, Any]]:
+        return [("learner", self.learner)]
+
     def _fit(self) -> None:
         self.model_learner_ = self._outcome_learner("s")
-        self.model_ = self.model_learner_.fit(np.column_stack([self.x_, self.t_]), self.y_)
+        self.model_ = self.model_learner_.fit(np.column_stack([self.x_, self.t_]), self.y_, self.w_)
 
     def _effect(self, x: np.ndarray) -> np.ndarray:
         lr = self.model_learner_
@@ -85,7 +88,9 @@ class SLearner(MetaLearner):
             if self.folds_ is None:
                 lr = self.model_learner_
                 return lr.predict(self.model_, variants[0]), lr.predict(self.model_, variants[1])
-            mu0, mu1 = cross_fit_variants(self.model_learner_, xs, self.y_, self.folds_, variants, n_jobs=self.n_jobs)
+            mu0, mu1 = cross_fit_variants(
+                self.model_learner_, xs, self.y_, self.folds_, variants, sample_weight=self.w_, n_jobs=self.n_jobs
+            )
             return mu0, mu1
 
         return self._cached("outcomes", build)
@@ -100,6 +105,9 @@ class TLearner(MetaLearner):
 
     method = "t-learner"
     label = "T-learner"
+
+    def _weighted_specs(self) -> list[tuple[str, Any]]:
+        return [("learner", self.learner)]
 
     def _fit(self) -> None:
         treated = self.t_ == 1.0
@@ -175,16 +183,23 @@ class DRLearner(MetaLearner):
 
     def _ate(self) -> tuple[float, float, list[str]]:
         phi = self._pseudo()
-        value = float(phi.mean())
-        return value, self._se_of_mean(phi - value), []
+        if self.w_ is None:
+            value = float(phi.mean())
+            return value, self._se_of_mean(phi - value), []
+        scale = self.w_ / self.w_.mean()  # the weighted mean's influence: w_i (phi_i - ate) / mean(w)
+        value = float(np.average(phi, weights=self.w_))
+        return value, self._se_of_mean(scale * (phi - value)), []
 
 
-def _linear_final(x: np.ndarray, ytil: np.ndarray, ttil: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The R-learner's linear final stage: tau(x) = b0 + (x - xbar)'b1 minimising sum (ytil - tau ttil)^2.
-    Returns the coefficients (b0, b1), xbar and the residuals."""
-    xbar = x.mean(axis=0)
+def _linear_final(
+    x: np.ndarray, ytil: np.ndarray, ttil: np.ndarray, w: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The R-learner's linear final stage: tau(x) = b0 + (x - xbar)'b1 minimising sum w (ytil - tau ttil)^2
+    (xbar the weighted mean, so b0 is the weighted average of tau). Returns (b0, b1), xbar and the residuals."""
+    xbar = np.average(x, axis=0, weights=w)
     z = ttil[:, None] * np.column_stack([np.ones(len(x)), x - xbar])
-    coef, _, rank, _ = np.linalg.lstsq(z, ytil, rcond=None)
+    root = np.ones(len(x)) if w is None else np.sqrt(w)
+    coef, _, rank, _ = np.linalg.lstsq(z * root[:, None], ytil * root, rcond=None)
     if rank < z.shape[1]:
         raise DataError(
             "the R-learner's linear final stage is rank deficient: a feature is constant or a linear combination "
@@ -212,10 +227,11 @@ class RLearner(MetaLearner):
 
     def _fit_final(self, rows: np.ndarray | slice) -> Any:
         ytil, ttil = self._residuals()
+        w = None if self.w_ is None else self.w_[rows]
         if self.linear_final_:
-            return _linear_final(self.x_[rows], ytil[rows], ttil[rows])
+            return _linear_final(self.x_[rows], ytil[rows], ttil[rows], w)
         learner = self._final()
-        return learner.fit(self.x_[rows], ytil[rows] / ttil[rows], ttil[rows] ** 2)
+        return learner.fit(self.x_[rows], ytil[rows] / ttil[rows], ttil[rows] ** 2 * (1.0 if w is None else w))
 
     def _fit(self) -> None:
         self.final_model_ = self._fit_final(slice(None))
@@ -242,8 +258,10 @@ class RLearner(MetaLearner):
         coef, xbar, resid = self.final_model_
         _, ttil = self._residuals()
         z = ttil[:, None] * np.column_stack([np.ones(self.n_), self.x_ - xbar])
-        bread = np.linalg.inv(z.T @ z / self.n_)
-        psi = (z * resid[:, None]) @ bread[0] + (self.x_ - xbar) @ coef[1:]
+        scale = np.ones(self.n_) if self.w_ is None else self.w_ / self.w_.mean()
+        bread = np.linalg.inv((z * scale[:, None]).T @ z / self.n_)
+        # b0's sandwich influence plus the spread of tau over the (weighted) sample
+        psi = (z * (scale * resid)[:, None]) @ bread[0] + scale * ((self.x_ - xbar) @ coef[1:])
         return float(coef[0]), self._se_of_mean(psi), []
 
 
@@ -293,7 +311,7 @@ def _diagnostics(fitted: MetaLearner, groups: int, subgroups: np.ndarray | None,
         raise DataError(f"the {fitted.label} gave missing or infinite CATE values; check the learners.")
     out: dict[str, Any] = {"cate_summary": cate_summary(cate)}
     het = None
-    if fitted.folds_ is not None:
+    if fitted.folds_ is not None and fitted.w_ is None:  # the tests are not weighted: left out with weights
         het = fitted.heterogeneity(groups=groups, subgroups=subgroups, subgroup_name=subgroup_name or "subgroup")
         out["heterogeneity"] = het.verdict
         out["blp"] = het.blp
@@ -328,6 +346,7 @@ def _run(
     missing: str,
     treated_level: Any,
     cluster: Any = None,
+    weights: str | None = None,
     **settings: Any,
 ) -> Estimate:
     prep = prepare(
@@ -335,6 +354,7 @@ def _run(
         outcome=outcome,
         treatment=treatment,
         covariates=covariates,
+        weights=weights,
         cluster=cluster,
         extra={"subgroups": subgroups},
         missing=missing,
@@ -344,6 +364,11 @@ def _run(
     labels = prep.extra.get("subgroups") if subgroups is not None else None
     diagnostics = _diagnostics(fitted, groups, labels, subgroups)
     notes = [diagnostics["heterogeneity"]] if "heterogeneity" in diagnostics else []
+    if weights is not None:
+        notes.append(
+            f"weighted by {weights!r}: every nuisance fit and the final stage take the weights, and the ATE is the "
+            "weighted average effect; the heterogeneity tests (BLP, GATES, CLAN) are not weighted and were left out"
+        )
     if fitted.cluster_ is not None and "heterogeneity" in diagnostics:
         notes.append(
             "the heterogeneity tests (BLP, GATES, CLAN, subgroups, policy) treat rows as independent: their "
@@ -372,6 +397,7 @@ def _learner_function(kind: str, doc: str) -> Any:
         groups: int = 5,
         subgroups: str | None = None,
         cluster: str | None = None,
+        weights: str | None = None,
         level: float = 0.95,
         missing: str = "raise",
         treated_level: Any = None,
@@ -389,6 +415,7 @@ def _learner_function(kind: str, doc: str) -> Any:
             missing=missing,
             treated_level=treated_level,
             cluster=cluster,
+            weights=weights,
             learner=learner,
             propensity_learner=propensity_learner,
             final_learner=final_learner,
@@ -411,8 +438,11 @@ _FUNCTION_DOC = """
     ``final_learner`` the CATE model of the X, R and DR learners (default linear). ``folds``: cross-fitting
     folds (a number, None for in-sample nuisances, or one fold label per row). ``cluster``: a column whose
     clusters the folds keep whole and whose cluster-robust standard error the DR-learner and the R-learner
-    with a linear final stage give. ``random_state`` seeds everything; ``n_jobs`` runs folds in parallel
-    with identical numbers.
+    with a linear final stage give. ``weights``: a column of non-negative row weights (rows of weight 0 are
+    left out) passed to every nuisance fit and the final stage; the ATE is then the weighted average effect
+    (its standard error weighted too) and the heterogeneity tests are left out (not weighted); a learner
+    whose ``fit`` takes no ``sample_weight`` is refused by name. ``random_state`` seeds everything;
+    ``n_jobs`` runs folds in parallel with identical numbers.
 
     The Estimate is the ATE (``ate()`` of the learner); ``diagnostics`` holds ``cate_summary``, the
     heterogeneity verdict (``heterogeneity``), ``blp``, ``gates`` (by ``groups`` CATE groups), ``clan``,

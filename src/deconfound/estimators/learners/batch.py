@@ -48,6 +48,26 @@ def _task(learner: Learner, x: np.ndarray, y: np.ndarray, train: np.ndarray, tes
         ) from exc
 
 
+#: learners whose fit runs in compiled code without the GIL and threads itself with OpenMP: folds of these
+#: run in threads of this process, each fit limited to one OpenMP thread (no copies of the data to worker
+#: processes, no pool to start, and no more threads than cores; their numbers do not depend on the thread
+#: count, so serial and parallel runs stay bit-identical)
+NATIVE = frozenset(
+    {"HistGradientBoostingRegressor", "HistGradientBoostingClassifier", "LGBMRegressor", "LGBMClassifier"}
+)
+
+
+def _native(learner: Learner) -> bool:
+    return type(learner.template).__name__ in NATIVE
+
+
+def _task_one_thread(*args):
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="openmp"):
+        return _task(*args)
+
+
 def cross_fit_many(jobs: Sequence[Job], *, n_jobs: int | None = None, message: str | None = None) -> list[np.ndarray]:
     """Out-of-fold predictions of every job (P(y = 1) for a classifier), in the order of ``jobs``.
 
@@ -102,7 +122,13 @@ def cross_fit_many(jobs: Sequence[Job], *, n_jobs: int | None = None, message: s
         return out
     from joblib import Parallel, delayed
 
-    results = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_task)(*args) for _, _, args in tasks)
+    # the largest training sets first, so the last round of the pool is short (the results go by place)
+    tasks.sort(key=lambda task: -len(task[2][3]))
+    if all(_native(args[0]) for _, _, args in tasks):
+        runner, kwargs = _task_one_thread, {"prefer": "threads"}
+    else:
+        runner, kwargs = _task, {}
+    results = Parallel(n_jobs=n_jobs, return_as="generator", **kwargs)(delayed(runner)(*args) for _, _, args in tasks)
     for (j, test, _), values in zip(tasks, results):
         out[j][test] = values
         done += 1

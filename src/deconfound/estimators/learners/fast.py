@@ -111,6 +111,23 @@ def logistic_folds(
     return out
 
 
+def ols_fitted(learner: Learner, x: np.ndarray, y: np.ndarray) -> LeastSquaresRegressor | None:
+    """Our least squares fitted on all of ``(x, y)`` from one pass of cross-products, without the
+    residual pass and covariance the ordinary fit adds (a learner needs only the coefficients); None for
+    another learner, or where the ordinary fit would refuse or refine (then fit it the ordinary way)."""
+    if kind_of(learner) != "ols" or x.ndim != 2:
+        return None
+    names = ["(intercept)", *[f"x{j}" for j in range(x.shape[1])]]
+    beta = _ols_solve(block_products(_with_constant(x), np.asarray(y, dtype=np.float64), None, names))
+    if beta is None or not np.all(np.isfinite(beta)):
+        return None
+    fitted = LeastSquaresRegressor()
+    fitted.feature_names_in_ = np.asarray(names[1:], dtype=object)
+    fitted.coef_ = np.asarray(beta[1:])
+    fitted.intercept_ = float(beta[0])
+    return fitted
+
+
 def cross_fit_fast(learner: Learner, x: np.ndarray, y: np.ndarray, assignment: np.ndarray, k: int, mask) -> list:
     """Per fold: the out-of-fold predictions, or None where the ordinary fit must run."""
     kind = kind_of(learner)
