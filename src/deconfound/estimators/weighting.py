@@ -291,12 +291,13 @@ def _ess_low(w: np.ndarray, t: np.ndarray) -> bool:
     :func:`_weight_report` decides and words it; a margin covers the rounding of these sums)."""
     treated = t == 1.0
     n1 = int(np.count_nonzero(treated))
-    for mask, n_g in ((treated, n1), (~treated, len(t) - n1)):
-        if n_g == 0:
-            return True
-        wg = w[mask]
-        total = float(wg.sum())
-        if not total > 0 or total * total < (ESS_WARN * (1.0 + 1e-9)) * n_g * float(wg @ wg):
+    sq = w * w
+    total, squares = float(w.sum()), float(sq.sum())
+    total1, squares1 = float(np.sum(w, where=treated)), float(np.sum(sq, where=treated))
+    if not (0 < total1 <= (1.0 - 1e-6) * total and 0 < squares1 <= (1.0 - 1e-6) * squares):
+        return True  # a group's sums too small to take as differences: let the table decide
+    for n_g, tot, sq in ((n1, total1, squares1), (len(t) - n1, total - total1, squares - squares1)):
+        if n_g == 0 or tot * tot < (ESS_WARN * (1.0 + 1e-6)) * n_g * sq:
             return True
     return False
 
@@ -488,8 +489,10 @@ def _one_cluster(cluster: str | Iterable[str] | None) -> str | None:
 
 def _final_weights(t: np.ndarray, e: np.ndarray, estimand: str) -> np.ndarray:
     """Each row's weight in the reweighted sample (for balance and diagnostics)."""
-    if estimand == "ATE":
-        return np.where(t == 1.0, 1.0 / e, 1.0 / (1.0 - e))
+    if estimand == "ATE":  # 1 / e and 1 / (1 - e), in one array (no temporaries of every row)
+        w = np.subtract(1.0, e)
+        np.copyto(w, e, where=t == 1.0)
+        return np.divide(1.0, w, out=w)
     if estimand == "ATT":
         return np.where(t == 1.0, 1.0, e / (1.0 - e))
     if estimand == "ATC":
