@@ -138,7 +138,7 @@ class _Moments:
 
 
 def _arm_moments(
-    covariates: Design, weights: Sequence[np.ndarray], chunk_rows: int = 1 << 13
+    covariates: Design, weights: Sequence[Any], chunk_rows: int = 1 << 13
 ) -> tuple[np.ndarray, ...]:
     """Weighted means and (n_eff-corrected) variances of every column for each weight vector.
 
