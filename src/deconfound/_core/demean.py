@@ -252,6 +252,12 @@ def is_nested(fe_codes: np.ndarray, cluster_codes: np.ndarray) -> bool:
     if len(fe_codes) == 0:
         return True
     size = int(fe_codes.max()) + 1
+    head = min(len(fe_codes), 4096)  # two rows of one level in different clusters early on: not nested
+    if head < len(fe_codes):
+        seen = np.full(size, -1, dtype=np.int64)
+        seen[fe_codes[:head]] = cluster_codes[:head]
+        if not np.array_equal(seen[fe_codes[:head]], cluster_codes[:head]):
+            return False
     first = np.empty(size, dtype=cluster_codes.dtype)
     first[fe_codes] = cluster_codes
     return bool(np.array_equal(first[fe_codes], cluster_codes))

@@ -36,7 +36,7 @@ import numpy as np
 from . import rows
 from .design import Design
 
-__all__ = ["FirstStep", "Outside", "Ratio", "RowExpr", "effect", "ratio_influence"]
+__all__ = ["FirstStep", "Outside", "Ratio", "RowExpr", "SharedExpr", "copy_rows", "effect", "ratio_influence"]
 
 CHUNK_ROWS = 8192  # rows per partition: a block of the design and its products stay in the CPU cache
 
@@ -60,6 +60,33 @@ class RowExpr:
 
     def __getitem__(self, at: Any) -> np.ndarray:
         return np.asarray(self.fn(*(b[at] for b in self.bases)), dtype=float)
+
+
+class SharedExpr(RowExpr):
+    """A row expression that other expressions of one ratio pair share (an arm's weight, its derivative):
+    the rows of the last slice read are kept, so the expressions built on it evaluate it once per partition.
+    Only expressions read it (they never change their inputs); the passes read the expressions built on it."""
+
+    __slots__ = ("_at", "_value")
+
+    def __init__(self, fn: Any, *bases: Any) -> None:
+        super().__init__(fn, *bases)
+        self._at: tuple[int, int, int | None] | None = None
+        self._value: np.ndarray | None = None
+
+    def __getitem__(self, at: Any) -> np.ndarray:
+        if not isinstance(at, slice):
+            return super().__getitem__(at)
+        key = (at.start, at.stop, at.step)
+        if key != self._at or self._value is None:
+            self._value = super().__getitem__(at)
+            self._at = key
+        return self._value
+
+
+def copy_rows(values: np.ndarray) -> np.ndarray:
+    """The rows themselves, as a new array (an expression equal to a shared one, for readers that may write)."""
+    return np.array(values, dtype=float)
 
 
 Rows = np.ndarray | RowExpr

@@ -138,7 +138,7 @@ class _Moments:
 
 
 def _arm_moments(
-    covariates: Design, weights: Sequence[np.ndarray], chunk_rows: int = 1 << 13
+    covariates: Design, weights: Sequence[Any], chunk_rows: int = 1 << 13
 ) -> tuple[np.ndarray, ...]:
     """Weighted means and (n_eff-corrected) variances of every column for each weight vector.
 
@@ -177,6 +177,22 @@ def _arm_moments(
     return mean_c + (0.0 if shift is None else shift), var
 
 
+def _treated(treatment: np.ndarray) -> np.ndarray:
+    return (treatment == 1.0).astype(np.float64)
+
+
+def _control(treatment: np.ndarray) -> np.ndarray:
+    return 1.0 - _treated(treatment)
+
+
+def _in_treated(w: np.ndarray, treatment: np.ndarray) -> np.ndarray:
+    return w * _treated(treatment)
+
+
+def _in_control(w: np.ndarray, treatment: np.ndarray) -> np.ndarray:
+    return w * _control(treatment)
+
+
 def balance_before_after(
     covariates: Design,
     treatment: np.ndarray,
@@ -190,13 +206,19 @@ def balance_before_after(
     differences divide by the *unweighted* pooled standard deviation of the original sample, so both
     columns share one yardstick (as in :func:`balance_table`).
     """
-    t = (treatment == 1.0).astype(np.float64)
-    c = 1.0 - t
+    from .._core.mestimation import RowExpr
+
+    # the arms' weights as row expressions: each partition makes its own rows (the bits of whole arrays), so
+    # no weight vector of every row is allocated (fresh pages are a sixth of a first IPW call at 1M rows)
+    t, c = RowExpr(_treated, treatment), RowExpr(_control, treatment)
     if before is None:  # the unweighted sample is the sample before adjustment
-        means, var = _arm_moments(covariates, [t, c, after * t, after * c])
+        means, var = _arm_moments(
+            covariates, [t, c, RowExpr(_in_treated, after, treatment), RowExpr(_in_control, after, treatment)]
+        )
         means, var = means[[0, 1, 0, 1, 2, 3]], var[[0, 1, 0, 1, 2, 3]]
     else:
-        means, var = _arm_moments(covariates, [t, c, before * t, before * c, after * t, after * c])
+        weights = [t, c] + [RowExpr(f, w, treatment) for w in (before, after) for f in (_in_treated, _in_control)]
+        means, var = _arm_moments(covariates, weights)
     pooled = np.sqrt((var[0] + var[1]) / 2.0)
 
     def smd(m1: np.ndarray, m0: np.ndarray) -> np.ndarray:

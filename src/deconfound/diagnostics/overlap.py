@@ -69,6 +69,27 @@ def overlap_table(
     return frame
 
 
+def overlap_counts(score: np.ndarray, treatment: np.ndarray) -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray]]:
+    """What :func:`overlap_warnings` reads of :func:`overlap_table` (the share of each group outside the other's
+    range and the counts of extreme scores, the same numbers), without the quantiles' partial sorts; and the
+    two groups' scores (unsorted: enough for :func:`check_some_overlap`, which reads their extremes)."""
+    t = treatment == 1.0
+    s1, s0 = score[t], score[~t]
+    rows = {}
+    for name, (mine, other) in {"treated": (s1, s0), "control": (s0, s1)}.items():
+        lo, hi = (float(other.min()), float(other.max())) if len(other) else (np.nan, np.nan)
+        n_outside = int(np.count_nonzero(mine < lo)) + int(np.count_nonzero(mine > hi))
+        rows[name] = {
+            "n": len(mine),
+            "share_outside_other": n_outside / len(mine) if len(mine) else np.nan,
+            "n_below_0.01": int(np.count_nonzero(mine < EXTREME)),
+            "n_above_0.99": int(np.count_nonzero(mine > 1.0 - EXTREME)),
+        }
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = "group"
+    return frame, (s1, s0)
+
+
 def check_some_overlap(
     score: np.ndarray, treatment: np.ndarray, model: str, sorted_scores: tuple[np.ndarray, np.ndarray] | None = None
 ) -> None:

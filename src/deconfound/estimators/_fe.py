@@ -93,6 +93,20 @@ def _codes(values: np.ndarray) -> np.ndarray:
     return factorize(values)[0]
 
 
+def _codes_counted(values: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`_codes` and, for small non-negative integers, the rows of each code (from the one count that
+    renumbering takes anyway; None otherwise)."""
+    values = np.asarray(values)
+    if values.dtype.kind in "iu" and len(values) and values.min() >= 0 and values.max() < 2 * len(values):
+        codes = values.astype(np.intp, copy=False)
+        counts = np.bincount(codes)
+        present = counts > 0
+        if present.all():
+            return codes, counts
+        return (np.cumsum(present) - 1)[codes].astype(np.intp), counts[present]
+    return factorize(values)[0], None
+
+
 def fit_fixed_effects(
     rows: Rows,
     *,
@@ -103,8 +117,12 @@ def fit_fixed_effects(
     protect: Sequence[str],
 ) -> AbsorbedModel:
     """Drop singletons, absorb the fixed effects and fit; shared by twfe, the event study and panel models."""
-    codes = [_codes(values) for _, values in rows.factors]
-    keep = drop_singletons(codes)
+    counted = [_codes_counted(values) for _, values in rows.factors]
+    codes = [c for c, _ in counted]
+    if any(counts is None or bool((counts == 1).any()) for _, counts in counted):
+        keep = drop_singletons(codes)
+    else:  # no group of any factor holds a single row (drop_singletons' own first test, on the counts taken)
+        keep = np.ones(rows.n, dtype=bool)
     n_single = int((~keep).sum())
     clusters = list(rows.clusters)
     x, y, w = rows.x, rows.y, rows.w

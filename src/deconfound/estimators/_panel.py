@@ -103,6 +103,17 @@ def first_treated_from_treatment(panel: Panel, d: np.ndarray, name: str) -> tupl
     switches off again. Returns (first_treated per unit, problems) where problems lists why the
     timing is not an absorbing binary treatment (empty when it is)."""
     problems: list[str] = []
+    if kernels.compiled() and len(d):  # two passes, no temporaries of the rows' length
+        from .._core import _jit_timing
+
+        g, binary, first_off, n_off = _jit_timing.first_treated(
+            _intp(panel.unit), np.ascontiguousarray(panel.time, dtype=np.float64), _float(d), panel.n_units
+        )
+        if not binary:
+            return np.full(panel.n_units, NEVER), [f"treatment {name!r} is not binary"]
+        if first_off >= 0:
+            problems.append(_switches_off(name, n_off, panel.unit_labels[panel.unit[first_off]]))
+        return g, problems
     if not bool(((d == 0.0) | (d == 1.0)).all()):
         return np.full(panel.n_units, NEVER), [f"treatment {name!r} is not binary"]
     g = np.full(panel.n_units, NEVER)
@@ -112,11 +123,23 @@ def first_treated_from_treatment(panel: Panel, d: np.ndarray, name: str) -> tupl
     off = after & ~treated
     if off.any():
         example = panel.unit_labels[panel.unit[np.flatnonzero(off)[0]]]
-        problems.append(
-            f"treatment {name!r} switches off again for {len(np.unique(panel.unit[off]))} unit(s) (e.g. unit "
-            f"{example!r}); staggered-adoption methods need a treatment that stays on once it starts"
-        )
+        problems.append(_switches_off(name, len(np.unique(panel.unit[off])), example))
     return g, problems
+
+
+def _switches_off(name: str, n_units: int, example: object) -> str:
+    return (
+        f"treatment {name!r} switches off again for {n_units} unit(s) (e.g. unit "
+        f"{example!r}); staggered-adoption methods need a treatment that stays on once it starts"
+    )
+
+
+def _intp(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.intp)
+
+
+def _float(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.float64)
 
 
 def first_treated_from_column(panel: Panel, values: np.ndarray, name: str) -> np.ndarray:

@@ -27,7 +27,7 @@ import pandas as pd
 from .._core.design import Design, constant_part
 from .._core.least_squares import fit_ols
 from .._core.logistic import predict_index
-from .._core.mestimation import FirstStep, Ratio, RowExpr, effect
+from .._core.mestimation import FirstStep, Ratio, RowExpr, SharedExpr, copy_rows, effect
 from .._core.options import as_name_list, check_level, check_option
 from ..diagnostics.balance import balance_before_after, balance_warnings
 from ..engines import is_engine_input
@@ -44,21 +44,33 @@ ESS_WARN = 0.1  # warn when a group's effective sample size falls below this sha
 
 def _outcome_models(design: Design, y: np.ndarray, t: np.ndarray, s: np.ndarray | None) -> dict[float, dict]:
     """Per-group OLS of y on [1, covariates]: fitted values for every row and each model as a first step
-    (its rows' influence is (X'X)^-1 x_i s_i e_i, kept as the design, the residual factor and the bread)."""
+    (its rows' influence is (X'X)^-1 x_i s_i e_i, kept as the design, the residual factor and the bread).
+
+    The effect needs each model's coefficients and (X'X)^-1 only, which the fit without a robust covariance
+    gives with the same bits; the models' tables (HC1 standard errors, one more pass over each group's
+    rows) are built when read (``"table"``)."""
     full = design.with_parts([constant_part()], front=True)
     out = {}
     for arm in (0.0, 1.0):
         mask = t == arm
         rows = np.flatnonzero(mask)  # one index for every column (taking by a mask scans it once per column)
         w = None if s is None else s[rows]
-        fit = fit_ols(full.take(rows), y[rows], w, cov_type="HC1")
+        fit = fit_ols(full.take(rows), y[rows], w, cov_type="nonrobust")
         fitted = predict_index(full, fit.coef)
         resid = y - fitted
         resid[~mask] = 0.0
         if s is not None:
             resid *= s
-        out[arm] = {"fitted": fitted, "step": FirstStep(full, resid, fit.xtx_inv), "fit": fit}
+        table = LazyValue(partial(_outcome_table, full, y, t, s, arm))
+        out[arm] = {"fitted": fitted, "step": FirstStep(full, resid, fit.xtx_inv), "table": table}
     return out
+
+
+def _outcome_table(full: Design, y: np.ndarray, t: np.ndarray, s: np.ndarray | None, arm: float) -> pd.DataFrame:
+    """One group's outcome model with HC1 standard errors (the fit of :func:`_outcome_models`, same rows)."""
+    rows = np.flatnonzero(t == arm)
+    fit = fit_ols(full.take(rows), y[rows], None if s is None else s[rows], cov_type="HC1")
+    return coef_table(fit).to_frame()
 
 
 def _ps_parts(setup: Setup, s: np.ndarray | None) -> tuple[np.ndarray, FirstStep | None]:
@@ -121,10 +133,6 @@ def _control_odds(t: np.ndarray, e: np.ndarray) -> np.ndarray:
     return (1.0 - t) * e / (1.0 - e)
 
 
-def _times_y(f: Any) -> Any:
-    return lambda t, e, y: f(t, e) * y
-
-
 def _ipw_ratios(t: np.ndarray, e: np.ndarray, y: np.ndarray, estimand: str, weighting: str) -> tuple[Ratio, Ratio]:
     """The two potential-outcome means as ratios of row expressions of (t, e, y): the passes of
     :func:`effect` evaluate them block by block, so no weight or derivative is held for every row."""
@@ -132,8 +140,13 @@ def _ipw_ratios(t: np.ndarray, e: np.ndarray, y: np.ndarray, estimand: str, weig
     if estimand == "ATO":  # overlap weights are always normalised
         weighting = "hajek"
 
+    # each arm's weight and derivative is evaluated once per partition (shared), and the expressions read it:
+    # f(t, e) * y and a copy of f(t, e) have the bits of evaluating them apart
+    shared: dict[Any, SharedExpr] = {}
+
     def expr(f: Any, times_y: bool = False) -> RowExpr:
-        return RowExpr(_times_y(f), t, e, y) if times_y else RowExpr(f, t, e)
+        base = shared.setdefault(f, SharedExpr(f, t, e))
+        return RowExpr(np.multiply, base, y) if times_y else RowExpr(copy_rows, base)
 
     def maybe(f: Any, times_y: bool = False) -> RowExpr | None:
         return None if f is None else expr(f, times_y)
@@ -273,6 +286,22 @@ def _weight_report(
     return frame, warnings
 
 
+def _ess_low(w: np.ndarray, t: np.ndarray) -> bool:
+    """Whether a group's effective sample size may fall below ``ESS_WARN`` of its rows (then
+    :func:`_weight_report` decides and words it; a margin covers the rounding of these sums)."""
+    treated = t == 1.0
+    n1 = int(np.count_nonzero(treated))
+    sq = w * w
+    total, squares = float(w.sum()), float(sq.sum())
+    total1, squares1 = float(np.sum(w, where=treated)), float(np.sum(sq, where=treated))
+    if not (0 < total1 <= (1.0 - 1e-6) * total and 0 < squares1 <= (1.0 - 1e-6) * squares):
+        return True  # a group's sums too small to take as differences: let the table decide
+    for n_g, tot, sq in ((n1, total1, squares1), (len(t) - n1, total - total1, squares - squares1)):
+        if n_g == 0 or tot * tot < (ESS_WARN * (1.0 + 1e-6)) * n_g * sq:
+            return True
+    return False
+
+
 def _row_label(prep: Any, i: int) -> Any:
     return prep.index[i] if prep.index is not None else i
 
@@ -363,7 +392,7 @@ def _fit(method: str, label: str, setup: Setup, estimand: str, weighting: str) -
             raise SpecificationError(f"method {method!r} needs covariates= for the outcome models.")
         models = _outcome_models(setup.outcome_design, y, t, s)
         for arm, name in ((1.0, "treated"), (0.0, "control")):
-            diagnostics[f"outcome_model_{name}"] = coef_table(models[arm]["fit"]).to_frame()
+            diagnostics[f"outcome_model_{name}"] = models[arm]["table"]
     ps = None
     e = None
     if method != "ra":
@@ -411,10 +440,16 @@ def _result(method: str, label: str, setup: Setup, estimand: str, level: float, 
     if method != "aipw" or estimand == "ATE":
         diagnostics["potential_outcome_means"] = {"treated": fitted.mu[0], "control": fitted.mu[1]}
     if e is not None:
-        w = _final_weights(t, e, "ATO" if method == "overlap" else estimand) * (np.ones_like(t) if s is None else s)
-        report, w_warn = _weight_report(prep, w, t, method, trimmed="trimming" in setup.diagnostics)
-        warnings += w_warn
-        diagnostics["weight_summary"] = report
+        w = _final_weights(t, e, "ATO" if method == "overlap" else estimand)
+        if s is not None:
+            w *= s
+        report = partial(_weight_report, prep, w, t, method, trimmed="trimming" in setup.diagnostics)
+        if _ess_low(w, t):  # the warnings quote the table
+            frame, w_warn = report()
+            warnings += w_warn
+            diagnostics["weight_summary"] = frame
+        else:  # built when read
+            diagnostics["weight_summary"] = LazyValue(lambda: report()[0])
         diagnostics["weights"] = LazyValue(partial(_weights_table, prep, t, w))  # built when read
         balance = balance_before_after(setup.balance_design(), t, w, s)
         diagnostics["balance"] = balance
@@ -454,8 +489,10 @@ def _one_cluster(cluster: str | Iterable[str] | None) -> str | None:
 
 def _final_weights(t: np.ndarray, e: np.ndarray, estimand: str) -> np.ndarray:
     """Each row's weight in the reweighted sample (for balance and diagnostics)."""
-    if estimand == "ATE":
-        return np.where(t == 1.0, 1.0 / e, 1.0 / (1.0 - e))
+    if estimand == "ATE":  # 1 / e and 1 / (1 - e), in one array (no temporaries of every row)
+        w = np.subtract(1.0, e)
+        np.copyto(w, e, where=t == 1.0)
+        return np.divide(1.0, w, out=w)
     if estimand == "ATT":
         return np.where(t == 1.0, 1.0, e / (1.0 - e))
     if estimand == "ATC":
