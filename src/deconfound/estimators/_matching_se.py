@@ -276,6 +276,11 @@ def _run_variance(
             continue
         ys = y[rows]
         ys -= ys.mean()
+        if kernels.compiled():
+            s2 = _run_variance_compiled(sort, arm, units, ys, j, pooled)
+            sigma2[rows[units]] = np.where(np.isnan(s2), 0.0, s2)
+            alone[rows[units]] = np.isnan(s2)
+            continue
         lo, hi = sort.same_arm_ranges(arm, j, units)
         cum = np.zeros(len(ys) + 1)
         np.cumsum(ys, out=cum[1:])
@@ -292,6 +297,21 @@ def _run_variance(
         sigma2[rows[units]] = np.where(count > 0, s2, 0.0)
         alone[rows[units]] = count == 0
     return sigma2, alone
+
+
+def _run_variance_compiled(
+    sort: ScoreSort, arm: int, units: np.ndarray, ys: np.ndarray, j: int, pooled: bool
+) -> np.ndarray:
+    """:func:`_run_variance` of one arm in one compiled sweep (NaN: a unit without any neighbour)."""
+    from .._core import _jit_windows
+
+    pool = sort.arm_sorted[arm]
+    below = np.ascontiguousarray(sort.smaller[arm][sort.positions[arm]], dtype=np.int64)
+    out = np.empty(len(units))
+    size = min(j + 1, len(pool))
+    units = np.ascontiguousarray(units, dtype=np.int64)
+    _jit_windows.run_variance(pool, below, units, np.ascontiguousarray(ys), size, TIE_RTOL, TIE_ATOL, pooled, out)
+    return out
 
 
 def conditional_variance_cells(
@@ -351,6 +371,11 @@ def match_counts(directions: list[Direction | RangeDirection], n: int) -> tuple[
     k2 = np.zeros(n)
     for d in directions:
         if isinstance(d, RangeDirection):
+            if kernels.compiled() and len(d.lo):
+                from .._core import _jit_windows
+
+                _jit_windows.run_use(d.lo, d.hi, d.pool_rows, k1, k2)
+                continue
             used, used2 = d.use(n)
             k1 += used
             k2 += used2
@@ -676,6 +701,15 @@ def _own_group_means(sort: ScoreSort, y: np.ndarray, size: int, means: np.ndarra
     for arm in (0, 1):
         ys = y[sort.rows(arm)]
         if not len(ys):
+            continue
+        if kernels.compiled():
+            from .._core import _jit_windows
+
+            below = np.ascontiguousarray(sort.smaller[arm][sort.positions[arm]], dtype=np.int64)
+            own = np.empty(len(ys))
+            pool = sort.arm_sorted[arm]
+            _jit_windows.own_window_means(pool, below, ys, min(size + 1, len(ys)), TIE_RTOL, TIE_ATOL, own)
+            means[sort.positions[arm], arm] = own
             continue
         lo, hi = sort.same_arm_ranges(arm, size)
         cum = np.zeros(len(ys) + 1)
