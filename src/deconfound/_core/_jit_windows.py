@@ -56,31 +56,42 @@ def _tie_window(x, bb, pool, size, rtol, atol, scale):  # pragma: no cover - com
 
 
 @njit(cache=True)
-def tie_window_sweep(x_all, below, pool, ys, size, own, w_all, rtol, atol, means, a, b):  # pragma: no cover
+def tie_window_sweep(x_all, below, pool, ys, size, alone, w_all, rtol, atol, centre, means, coef):  # pragma: no cover
     """For every unit (scores ``x_all`` in sort order; ``below`` the pool units strictly below each), its
     window of the ``size`` nearest pool units (ties to the left), widened to every pool unit within the tie
-    limit of its farthest member (its own position when ``own`` >= 0); adds the window's weight
-    ``w_all / (|W| - 1)`` and that times the window's mean of ``ys`` to the difference arrays ``a``, ``b``
-    (entering at the window's first unit, leaving after its last), and writes the mean to ``means``."""
+    limit of its farthest member (its own position ``alone[u]`` when ``alone`` is not empty and that is
+    >= 0); adds the window's weight ``w_all / (|W| - 1)`` and that times the window's mean of ``ys`` to
+    difference arrays (entering at the window's first unit, leaving after its last) and writes the mean
+    plus ``centre`` to ``means``. Then each pool unit's coefficient ``ys * A - B`` (A, B the running sums
+    of the difference arrays) goes to ``coef``."""
     m = pool.shape[0]
     scale = max(abs(pool[0]), abs(pool[m - 1]), 1.0)
     cy = np.empty(m + 1)
     cy[0] = 0.0
     for i in range(m):
         cy[i + 1] = cy[i] + ys[i]
+    a = np.zeros(m + 2)
+    b = np.zeros(m + 2)
+    check = alone.shape[0] > 0
     for u in range(x_all.shape[0]):
         lo, hi = _tie_window(x_all[u], below[u], pool, size, rtol, atol, scale)
-        if own[u] >= 0:
-            lo = own[u]
-            hi = own[u]
+        if check and alone[u] >= 0:
+            lo = alone[u]
+            hi = alone[u]
         count = hi - lo + 1
         mean = (cy[hi + 1] - cy[lo]) / count
-        means[u] = mean
+        means[u] = mean + centre
         weight = w_all[u] / (count - 1.0) if count > 1 else 0.0
         a[lo] += weight
         a[hi + 1] -= weight
         b[lo] += mean * weight
         b[hi + 1] -= mean * weight
+    run_a = 0.0
+    run_b = 0.0
+    for p in range(m):
+        run_a += a[p]
+        run_b += b[p]
+        coef[p] = ys[p] * run_a - run_b
 
 
 @njit(cache=True)

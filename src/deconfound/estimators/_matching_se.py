@@ -625,21 +625,17 @@ def _tie_windows_compiled(
     pool = sort.arm_sorted[arm]
     m = len(pool)
     size_w = min(windows.size, m)
-    own = np.full(len(sort.values), -1, np.int64)
+    alone = np.zeros(0, np.int64)
     if windows.size == 1:  # a unit of g alone: no neighbours, so no ties to widen to
-        own[sort.positions[arm]] = np.arange(m)
-    a = np.zeros(m + 2)
-    b = np.zeros(m + 2)
-    mean_out = np.empty(len(sort.values))
+        alone = np.full(len(sort.values), -1, np.int64)
+        alone[sort.positions[arm]] = np.arange(m)
+    mean_out = np.empty(len(sort.values)) if means is None else means[:, arm]
     w_all = np.ascontiguousarray(weight(float(arm), sort.values), dtype=np.float64)
     below = np.ascontiguousarray(sort.smaller[arm], dtype=np.int64)
-    _jit_windows.tie_window_sweep(
-        sort.values, below, pool, np.ascontiguousarray(ys), size_w, own, w_all, TIE_RTOL, TIE_ATOL, mean_out, a, b
-    )
-    if means is not None:
-        means[:, arm] = mean_out + centre
-    coef = ys * np.cumsum(a[:m])
-    coef -= np.cumsum(b[:m])
+    coef = np.empty(m)
+    ys = np.ascontiguousarray(ys)
+    tol = (TIE_RTOL, TIE_ATOL)
+    _jit_windows.tie_window_sweep(sort.values, below, pool, ys, size_w, alone, w_all, *tol, centre, mean_out, coef)
     return coef
 
 
