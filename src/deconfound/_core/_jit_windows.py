@@ -168,3 +168,35 @@ def run_use(lo, hi, pool_rows, k1, k2):  # pragma: no cover - compiled
         run2 += enter2[p] - leave2[p]
         k1[pool_rows[p]] += run1
         k2[pool_rows[p]] += run2
+
+
+@njit(cache=True)
+def match_runs(x, below, pool, size, ties, cut, caliper, rtol, atol, lo, hi):  # pragma: no cover - compiled
+    """For every target (values ``x``; ``below`` the pool units strictly below each), the run lo..hi of the
+    sorted ``pool`` holding its ``size`` nearest units, widened to the tied ones (``ties``) and cut to the
+    ``caliper`` (``cut``) from both ends a run of equal values at a time (lo > hi: no match): the numpy
+    path of :meth:`ScoreSort.match_ranges`."""
+    m = pool.shape[0]
+    scale = max(abs(pool[0]), abs(pool[m - 1]), 1.0)
+    for u in range(x.shape[0]):
+        xu = x[u]
+        if ties:
+            a, b = _tie_window(xu, below[u], pool, size, rtol, atol, scale)
+        else:
+            bb = below[u]
+            a = bb - size
+            for shift in range(size):
+                if _padded(pool, bb + shift + size, size) - xu < xu - _padded(pool, bb + shift, size):
+                    a += 1
+            b = a + (size - 1)
+        if cut:
+            while a <= b and abs(xu - pool[a]) > caliper:  # past the run of equal values at the left end
+                value = pool[a]
+                while a < m and pool[a] == value:
+                    a += 1
+            while a <= b and abs(xu - pool[b]) > caliper:
+                value = pool[b]
+                while b >= 0 and pool[b] == value:
+                    b -= 1
+        lo[u] = a
+        hi[u] = b
