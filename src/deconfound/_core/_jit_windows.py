@@ -19,57 +19,184 @@ def _padded(pool, i, size):  # pragma: no cover - compiled
     return pool[j]
 
 
+@njit(cache=True, inline="always")
+def _tie_window(x, bb, pool, size, rtol, atol, scale):  # pragma: no cover - compiled
+    """The run lo..hi of the sorted ``pool`` holding the ``size`` units nearest to ``x`` (``bb``: the pool
+    units strictly below x; ties to the left) and every unit within the tie limit of the farthest of them
+    (:meth:`ScoreSort.window_starts` and :meth:`ScoreSort._widened` for one unit)."""
+    m = pool.shape[0]
+    start = bb - size
+    for shift in range(size):
+        if _padded(pool, bb + shift + size, size) - x < x - _padded(pool, bb + shift, size):
+            start += 1
+    stop = start + (size - 1)
+    limit = max(x - pool[start], pool[stop] - x)
+    limit *= 1.0 + rtol
+    limit += atol * scale
+    lo, hi = start, stop
+    if start > 0 and x - pool[start - 1] <= limit:  # the smallest q with x - pool[q] <= limit
+        left, right = 0, start - 1
+        while left < right:
+            mid = (left + right) // 2
+            if x - pool[mid] <= limit:
+                right = mid
+            else:
+                left = mid + 1
+        lo = left
+    if stop < m - 1 and pool[stop + 1] - x <= limit:  # the largest q with pool[q] - x <= limit
+        left, right = stop + 1, m - 1
+        while left < right:
+            mid = (left + right + 1) // 2
+            if pool[mid] - x <= limit:
+                left = mid
+            else:
+                right = mid - 1
+        hi = left
+    return lo, hi
+
+
 @njit(cache=True)
-def tie_window_sweep(x_all, below, pool, ys, size, own, w_all, rtol, atol, means, a, b):  # pragma: no cover
+def tie_window_sweep(x_all, below, pool, ys, size, alone, w_all, rtol, atol, centre, means, coef):  # pragma: no cover
     """For every unit (scores ``x_all`` in sort order; ``below`` the pool units strictly below each), its
     window of the ``size`` nearest pool units (ties to the left), widened to every pool unit within the tie
-    limit of its farthest member (its own position when ``own`` >= 0); adds the window's weight
-    ``w_all / (|W| - 1)`` and that times the window's mean of ``ys`` to the difference arrays ``a``, ``b``
-    (entering at the window's first unit, leaving after its last), and writes the mean to ``means``."""
+    limit of its farthest member (its own position ``alone[u]`` when ``alone`` is not empty and that is
+    >= 0); adds the window's weight ``w_all / (|W| - 1)`` and that times the window's mean of ``ys`` to
+    difference arrays (entering at the window's first unit, leaving after its last) and writes the mean
+    plus ``centre`` to ``means``. Then each pool unit's coefficient ``ys * A - B`` (A, B the running sums
+    of the difference arrays) goes to ``coef``."""
     m = pool.shape[0]
     scale = max(abs(pool[0]), abs(pool[m - 1]), 1.0)
     cy = np.empty(m + 1)
     cy[0] = 0.0
     for i in range(m):
         cy[i + 1] = cy[i] + ys[i]
+    a = np.zeros(m + 2)
+    b = np.zeros(m + 2)
+    check = alone.shape[0] > 0
     for u in range(x_all.shape[0]):
-        x = x_all[u]
-        bb = below[u]
-        start = bb - size
-        for shift in range(size):
-            if _padded(pool, bb + shift + size, size) - x < x - _padded(pool, bb + shift, size):
-                start += 1
-        stop = start + (size - 1)
-        limit = max(x - pool[start], pool[stop] - x)
-        limit *= 1.0 + rtol
-        limit += atol * scale
-        lo, hi = start, stop
-        if start > 0 and x - pool[start - 1] <= limit:  # the smallest q with x - pool[q] <= limit
-            left, right = 0, start - 1
-            while left < right:
-                mid = (left + right) // 2
-                if x - pool[mid] <= limit:
-                    right = mid
-                else:
-                    left = mid + 1
-            lo = left
-        if stop < m - 1 and pool[stop + 1] - x <= limit:  # the largest q with pool[q] - x <= limit
-            left, right = stop + 1, m - 1
-            while left < right:
-                mid = (left + right + 1) // 2
-                if pool[mid] - x <= limit:
-                    left = mid
-                else:
-                    right = mid - 1
-            hi = left
-        if own[u] >= 0:
-            lo = own[u]
-            hi = own[u]
+        lo, hi = _tie_window(x_all[u], below[u], pool, size, rtol, atol, scale)
+        if check and alone[u] >= 0:
+            lo = alone[u]
+            hi = alone[u]
         count = hi - lo + 1
         mean = (cy[hi + 1] - cy[lo]) / count
-        means[u] = mean
+        means[u] = mean + centre
         weight = w_all[u] / (count - 1.0) if count > 1 else 0.0
         a[lo] += weight
         a[hi + 1] -= weight
         b[lo] += mean * weight
         b[hi + 1] -= mean * weight
+    run_a = 0.0
+    run_b = 0.0
+    for p in range(m):
+        run_a += a[p]
+        run_b += b[p]
+        coef[p] = ys[p] * run_a - run_b
+
+
+@njit(cache=True)
+def own_window_means(pool, below, ys, size, rtol, atol, out):  # pragma: no cover - compiled
+    """For every unit of one group (``pool``: the group's sorted values; ``below``: the group's units
+    strictly below each, ties counted from their run's start), the mean of ``ys`` over its tie-widened
+    window of the ``size`` nearest units of the group, the unit itself left out (its own value when the
+    window holds nothing else): the numpy path of ``_own_group_means``, with the same running sums."""
+    m = pool.shape[0]
+    scale = max(abs(pool[0]), abs(pool[m - 1]), 1.0)
+    cy = np.empty(m + 1)
+    cy[0] = 0.0
+    for i in range(m):
+        cy[i + 1] = cy[i] + ys[i]
+    for u in range(m):
+        lo, hi = _tie_window(pool[u], below[u], pool, size, rtol, atol, scale)
+        count = hi - lo
+        out[u] = (cy[hi + 1] - cy[lo] - ys[u]) / count if count > 0 else ys[u]
+
+
+@njit(cache=True)
+def run_variance(pool, below, units, ys, size, rtol, atol, pooled, out):  # pragma: no cover - compiled
+    """For the units ``units`` of one group (indices of its sorted list; ``ys`` its outcomes in that order,
+    centred), the conditional variance from the tie-widened window of the ``size`` nearest units of the
+    group (the unit included): the numpy path of ``_run_variance``, the same running sums and formulas;
+    NaN marks a unit without any neighbour."""
+    m = pool.shape[0]
+    scale = max(abs(pool[0]), abs(pool[m - 1]), 1.0)
+    cy = np.empty(m + 1)
+    cy2 = np.empty(m + 1)
+    cy[0] = 0.0
+    cy2[0] = 0.0
+    for i in range(m):
+        cy[i + 1] = cy[i] + ys[i]
+        cy2[i + 1] = cy2[i] + ys[i] * ys[i]
+    for i in range(units.shape[0]):
+        u = units[i]
+        lo, hi = _tie_window(pool[u], below[u], pool, size, rtol, atol, scale)
+        own = ys[u]
+        count = float(hi - lo)
+        if count == 0.0:
+            out[i] = np.nan
+            continue
+        mean = (cy[hi + 1] - cy[lo] - own) / count
+        s2 = count / (count + 1.0) * (own - mean) ** 2
+        if pooled:
+            spread = cy2[hi + 1] - cy2[lo] - own * own - count * mean * mean
+            s2 = (max(spread, 0.0) + s2) / count
+        out[i] = s2
+
+
+@njit(cache=True)
+def run_use(lo, hi, pool_rows, k1, k2):  # pragma: no cover - compiled
+    """Adds to ``k1`` (``k2``) the summed (squared) weights with which each row serves as a match, target i
+    holding the pool's sorted units ``lo[i]..hi[i]`` with weight 1 / (hi[i] - lo[i] + 1): the numpy path
+    of ``RangeDirection.use`` (difference arrays summed in the same order, then running sums)."""
+    m = pool_rows.shape[0]
+    enter1 = np.zeros(m + 1)
+    leave1 = np.zeros(m + 1)
+    enter2 = np.zeros(m + 1)
+    leave2 = np.zeros(m + 1)
+    for i in range(lo.shape[0]):
+        c = hi[i] - lo[i] + 1
+        w1 = 1.0 / c
+        w2 = 1.0 / (c * c)
+        enter1[lo[i]] += w1
+        leave1[hi[i] + 1] += w1
+        enter2[lo[i]] += w2
+        leave2[hi[i] + 1] += w2
+    run1 = 0.0
+    run2 = 0.0
+    for p in range(m):
+        run1 += enter1[p] - leave1[p]
+        run2 += enter2[p] - leave2[p]
+        k1[pool_rows[p]] += run1
+        k2[pool_rows[p]] += run2
+
+
+@njit(cache=True)
+def match_runs(x, below, pool, size, ties, cut, caliper, rtol, atol, lo, hi):  # pragma: no cover - compiled
+    """For every target (values ``x``; ``below`` the pool units strictly below each), the run lo..hi of the
+    sorted ``pool`` holding its ``size`` nearest units, widened to the tied ones (``ties``) and cut to the
+    ``caliper`` (``cut``) from both ends a run of equal values at a time (lo > hi: no match): the numpy
+    path of :meth:`ScoreSort.match_ranges`."""
+    m = pool.shape[0]
+    scale = max(abs(pool[0]), abs(pool[m - 1]), 1.0)
+    for u in range(x.shape[0]):
+        xu = x[u]
+        if ties:
+            a, b = _tie_window(xu, below[u], pool, size, rtol, atol, scale)
+        else:
+            bb = below[u]
+            a = bb - size
+            for shift in range(size):
+                if _padded(pool, bb + shift + size, size) - xu < xu - _padded(pool, bb + shift, size):
+                    a += 1
+            b = a + (size - 1)
+        if cut:
+            while a <= b and abs(xu - pool[a]) > caliper:  # past the run of equal values at the left end
+                value = pool[a]
+                while a < m and pool[a] == value:
+                    a += 1
+            while a <= b and abs(xu - pool[b]) > caliper:
+                value = pool[b]
+                while b >= 0 and pool[b] == value:
+                    b -= 1
+        lo[u] = a
+        hi[u] = b

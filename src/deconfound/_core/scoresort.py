@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import kernels
 from .nearest import TIE_ATOL, TIE_RTOL, with_sentinels
 from .sorting import stable_argsort
 
@@ -84,6 +85,14 @@ class ScoreSort:
         other = 1 - arm
         pool, x = self.arm_values(other), self.arm_values(arm)
         size = min(k, len(pool))
+        if len(pool) and len(x) and kernels.compiled():
+            from . import _jit_windows
+
+            lo, hi = np.empty(len(x), np.int64), np.empty(len(x), np.int64)
+            below = np.ascontiguousarray(self.smaller[other][self.positions[arm]], dtype=np.int64)
+            cut, cal = caliper is not None, 0.0 if caliper is None else float(caliper)
+            _jit_windows.match_runs(x, below, pool, size, bool(ties), cut, cal, TIE_RTOL, TIE_ATOL, lo, hi)
+            return lo, hi
         lo = self.window_starts(other, size, at=self.positions[arm])
         hi = lo + (size - 1)
         if ties:

@@ -276,6 +276,11 @@ def _run_variance(
             continue
         ys = y[rows]
         ys -= ys.mean()
+        if kernels.compiled():
+            s2 = _run_variance_compiled(sort, arm, units, ys, j, pooled)
+            sigma2[rows[units]] = np.where(np.isnan(s2), 0.0, s2)
+            alone[rows[units]] = np.isnan(s2)
+            continue
         lo, hi = sort.same_arm_ranges(arm, j, units)
         cum = np.zeros(len(ys) + 1)
         np.cumsum(ys, out=cum[1:])
@@ -292,6 +297,21 @@ def _run_variance(
         sigma2[rows[units]] = np.where(count > 0, s2, 0.0)
         alone[rows[units]] = count == 0
     return sigma2, alone
+
+
+def _run_variance_compiled(
+    sort: ScoreSort, arm: int, units: np.ndarray, ys: np.ndarray, j: int, pooled: bool
+) -> np.ndarray:
+    """:func:`_run_variance` of one arm in one compiled sweep (NaN: a unit without any neighbour)."""
+    from .._core import _jit_windows
+
+    pool = sort.arm_sorted[arm]
+    below = np.ascontiguousarray(sort.smaller[arm][sort.positions[arm]], dtype=np.int64)
+    out = np.empty(len(units))
+    size = min(j + 1, len(pool))
+    units = np.ascontiguousarray(units, dtype=np.int64)
+    _jit_windows.run_variance(pool, below, units, np.ascontiguousarray(ys), size, TIE_RTOL, TIE_ATOL, pooled, out)
+    return out
 
 
 def conditional_variance_cells(
@@ -351,6 +371,11 @@ def match_counts(directions: list[Direction | RangeDirection], n: int) -> tuple[
     k2 = np.zeros(n)
     for d in directions:
         if isinstance(d, RangeDirection):
+            if kernels.compiled() and len(d.lo):
+                from .._core import _jit_windows
+
+                _jit_windows.run_use(d.lo, d.hi, d.pool_rows, k1, k2)
+                continue
             used, used2 = d.use(n)
             k1 += used
             k2 += used2
@@ -600,21 +625,17 @@ def _tie_windows_compiled(
     pool = sort.arm_sorted[arm]
     m = len(pool)
     size_w = min(windows.size, m)
-    own = np.full(len(sort.values), -1, np.int64)
+    alone = np.zeros(0, np.int64)
     if windows.size == 1:  # a unit of g alone: no neighbours, so no ties to widen to
-        own[sort.positions[arm]] = np.arange(m)
-    a = np.zeros(m + 2)
-    b = np.zeros(m + 2)
-    mean_out = np.empty(len(sort.values))
+        alone = np.full(len(sort.values), -1, np.int64)
+        alone[sort.positions[arm]] = np.arange(m)
+    mean_out = np.empty(len(sort.values)) if means is None else means[:, arm]
     w_all = np.ascontiguousarray(weight(float(arm), sort.values), dtype=np.float64)
     below = np.ascontiguousarray(sort.smaller[arm], dtype=np.int64)
-    _jit_windows.tie_window_sweep(
-        sort.values, below, pool, np.ascontiguousarray(ys), size_w, own, w_all, TIE_RTOL, TIE_ATOL, mean_out, a, b
-    )
-    if means is not None:
-        means[:, arm] = mean_out + centre
-    coef = ys * np.cumsum(a[:m])
-    coef -= np.cumsum(b[:m])
+    coef = np.empty(m)
+    ys = np.ascontiguousarray(ys)
+    tol = (TIE_RTOL, TIE_ATOL)
+    _jit_windows.tie_window_sweep(sort.values, below, pool, ys, size_w, alone, w_all, *tol, centre, mean_out, coef)
     return coef
 
 
@@ -676,6 +697,15 @@ def _own_group_means(sort: ScoreSort, y: np.ndarray, size: int, means: np.ndarra
     for arm in (0, 1):
         ys = y[sort.rows(arm)]
         if not len(ys):
+            continue
+        if kernels.compiled():
+            from .._core import _jit_windows
+
+            below = np.ascontiguousarray(sort.smaller[arm][sort.positions[arm]], dtype=np.int64)
+            own = np.empty(len(ys))
+            pool = sort.arm_sorted[arm]
+            _jit_windows.own_window_means(pool, below, ys, min(size + 1, len(ys)), TIE_RTOL, TIE_ATOL, own)
+            means[sort.positions[arm], arm] = own
             continue
         lo, hi = sort.same_arm_ranges(arm, size)
         cum = np.zeros(len(ys) + 1)

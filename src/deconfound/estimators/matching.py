@@ -459,6 +459,14 @@ def _reach_search(metric: Metric) -> Callable[[np.ndarray, np.ndarray], np.ndarr
     """The targets (positions in ``left``) with a match in ``pool`` when pool units may be reused."""
 
     def search(left: np.ndarray, pool: np.ndarray) -> np.ndarray:
+        sort = metric.sort
+        arm = int(sort.arm1_rows[left[0]]) if sort is not None and len(left) else -1
+        if sort is not None and arm >= 0 and len(pool) == len(sort.rows(1 - arm)):
+            # the whole other group is the pool: every target's nearest unit is read off the shared sort
+            lo, hi = sort.match_ranges(arm, 1, metric.caliper, False)
+            reached = np.zeros(len(sort.order), bool)
+            reached[sort.rows(arm)[lo <= hi]] = True
+            return np.flatnonzero(reached[left])
         return np.unique(_search(metric, left, pool, 1, True, "nearest", False).target)
 
     return search
