@@ -135,8 +135,9 @@ def _elements(result: Any) -> Any:
         raise SpecificationError(
             f"the DML omitted-variable-bias bounds are not available for the IV models (dml-iv, "
             f"model={info.get('model')!r}): neither the paper's estimator nor DoubleML's covers them. They "
-            f"cover {COVERED}. For the reduced form (the instrument's effect on the outcome, with a binary "
-            "instrument) use dml_ovb(..., method='dml-irm', treatment=<the instrument>)."
+            f"cover {COVERED}. For the reduced form (the effect of a binary instrument on the outcome) take the "
+            "interactive model with the instrument as the treatment: dml_ovb(..., method='dml-irm', "
+            "treatment=<the instrument>), or deconfound sensitivity --method dml-irm -t <the instrument>."
         )
     raise SpecificationError(f"the DML omitted-variable-bias bounds need a DML estimate of {COVERED}; got {method!r}.")
 
