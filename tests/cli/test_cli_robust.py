@@ -261,7 +261,7 @@ def test_sensitivity_of_the_dml_att_and_the_refusal_for_dml_iv(tmp_path, capsys)
     code, out = _json(capsys, [*base, "--method", "dml-irm", "--estimand", "ATT", "--benchmark", "x1", "--json", "-q"])
     assert code == 0
     bounds = out["dml_bounds"]
-    assert bounds["applicable"] and bounds["model"] == "irm"
+    assert bounds["applicable"] and bounds["model"] == "irm" and bounds["estimand"] == "ATT"
     py = dml_ovb(
         frame,
         outcome="y",

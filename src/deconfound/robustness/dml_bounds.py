@@ -82,6 +82,7 @@ class DMLSensitivity:
     benchmarks: tuple[dict[str, Any], ...] = ()
     text: str = ""
     elements: Any = field(default=None, repr=False, compare=False)
+    estimand: str = ""
 
     def to_frame(self) -> pd.DataFrame:
         """The benchmark table (columns :data:`BENCHMARK_COLUMNS`)."""
@@ -89,7 +90,7 @@ class DMLSensitivity:
 
     def to_dict(self) -> dict[str, Any]:
         keys = (
-            "model estimate cf_y cf_d rho level null_hypothesis theta_lower theta_upper se_lower se_upper "
+            "model estimand estimate cf_y cf_d rho level null_hypothesis theta_lower theta_upper se_lower se_upper "
             "ci_lower ci_upper rv rva sigma2 nu2"
         ).split()
         out: dict[str, Any] = {k: getattr(self, k) for k in keys}
@@ -320,6 +321,7 @@ def dml_sensitivity(
         benchmarks=tuple(rows),
         text=_words(res, null),
         elements=el,
+        estimand=str(getattr(result, "estimand", "")),
     )
 
 
