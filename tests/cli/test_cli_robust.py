@@ -244,6 +244,48 @@ def test_sensitivity_of_dml_gives_the_ovb_bounds_and_a_benchmark(tmp_path, capsy
     assert bounds["theta_lower"] < out["estimate"] < bounds["theta_upper"]
 
 
+def test_sensitivity_of_the_dml_att_and_the_refusal_for_dml_iv(tmp_path, capsys):
+    """The ATT's bounds (the command fits E[Y | X, D = 1] for them) equal dml_ovb's; dml-iv says why not."""
+    from deconfound.robustness.dml_bounds import dml_ovb
+
+    rng = np.random.default_rng(9)
+    n = 900
+    x = rng.normal(size=(n, 3))
+    z = rng.binomial(1, 0.5, size=n).astype(float)
+    d = (0.8 * x[:, 0] + z - 0.5 + rng.normal(size=n) > 0).astype(float)
+    frame = pd.DataFrame({"x0": x[:, 0], "x1": x[:, 1], "x2": x[:, 2], "d": d, "z": z})
+    frame["y"] = 0.5 * d + x[:, 0] + x[:, 1] + rng.normal(size=n)
+    path = tmp_path / "sim.csv"
+    frame.to_csv(path, index=False)
+    base = ["sensitivity", str(path), "-y", "y", "-t", "d", "--covariates", "x0,x1,x2", "--learner", "linear"]
+    code, out = _json(capsys, [*base, "--method", "dml-irm", "--estimand", "ATT", "--benchmark", "x1", "--json", "-q"])
+    assert code == 0
+    bounds = out["dml_bounds"]
+    assert bounds["applicable"] and bounds["model"] == "irm" and bounds["estimand"] == "ATT"
+    py = dml_ovb(
+        frame,
+        outcome="y",
+        treatment="d",
+        covariates=["x0", "x1", "x2"],
+        method="dml-irm",
+        estimand="ATT",
+        benchmark="x1",
+        learner="linear",
+        random_state=0,
+    )
+    for key in ("estimate", "theta_lower", "ci_upper", "rv", "sigma2", "nu2"):
+        assert bounds[key] == pytest.approx(getattr(py, key), rel=1e-9), key
+    assert bounds["benchmarks"][0]["cf_d"] == pytest.approx(py.benchmarks[0]["cf_d"], rel=1e-12)
+    for model in ("pliv", "iivm"):
+        code, out = _json(
+            capsys, [*base, "--method", "dml-iv", "--instrument", "z", "--iv-model", model, "--json", "-q"]
+        )
+        assert code == 0 and out["dml_bounds"]["applicable"] is False
+        assert (
+            f"model='{model}'" in out["dml_bounds"]["reason"] and "--method dml-irm -t" in out["dml_bounds"]["reason"]
+        )
+
+
 def test_the_help_lists_every_refuter():
     from deconfound.cli.robust import REFUTER_NAMES
     from deconfound.robustness.refuters import REFUTERS

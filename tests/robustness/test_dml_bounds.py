@@ -99,6 +99,153 @@ def test_irm_ate_bounds_equal_doubleml(normalize):
     _same_params(ours, theirs, 0.1, 0.02, -0.5)
 
 
+@pytest.mark.parametrize("normalize", [False, True])
+def test_irm_att_bounds_equal_doubleml(normalize):
+    """The ATT (DoubleML's score='ATTE'): the Riesz representer weighted by m / p, sigma2 from both arms'
+    outcome models (fit_g1=True fits E[Y | X, D = 1], which the ATT estimate itself does not need)."""
+    frame = _data(seed=8)
+    folds = _folds(len(frame), 4, 3, seed=6)
+    ours = _quiet(
+        dml_irm,
+        frame,
+        outcome="y",
+        treatment="d",
+        covariates=COV,
+        estimand="ATT",
+        fit_g1=True,
+        ml_g=LinearRegression(),
+        ml_m=LogisticRegression(),
+        folds=folds,
+        normalize_ipw=normalize,
+    )
+    theirs = doubleml.DoubleMLIRM(
+        _dml_data(frame),
+        LinearRegression(),
+        LogisticRegression(),
+        n_folds=4,
+        n_rep=3,
+        score="ATTE",
+        normalize_ipw=normalize,
+        draw_sample_splitting=False,
+    )
+    _theirs(theirs, folds)
+    assert ours.estimate == pytest.approx(float(theirs.coef[0]), rel=RTOL)
+    assert "ml_g1" in ours.diagnostics["nuisance_quality"].index
+    _same_params(ours, theirs, 0.03, 0.03, 1.0)
+    _same_params(ours, theirs, 0.08, 0.05, -0.7, level=0.9)
+    without = _quiet(
+        dml_irm,
+        frame,
+        outcome="y",
+        treatment="d",
+        covariates=COV,
+        estimand="ATT",
+        ml_g=LinearRegression(),
+        ml_m=LogisticRegression(),
+        folds=folds,
+        normalize_ipw=normalize,
+    )
+    assert without.estimate == pytest.approx(ours.estimate, rel=1e-12)  # g1 cancels from the ATT's score
+
+
+def _cluster_splits(frame, k):
+    codes = frame["g"].to_numpy()
+    folds, cluster_folds = [], []
+    for seed in (1, 2):
+        per_cluster = np.random.default_rng(seed).permutation(40) % k
+        folds.append(per_cluster[codes].astype(np.int64))
+        clusters = np.arange(40)
+        cluster_folds.append([([clusters[per_cluster != f]], [clusters[per_cluster == f]]) for f in range(k)])
+    return folds, cluster_folds
+
+
+@pytest.mark.parametrize("estimand", ["ATE", "ATT"])
+def test_clustered_irm_bounds_equal_doubleml(estimand):
+    frame = _data(n=800, seed=12)
+    folds, cluster_folds = _cluster_splits(frame, 4)
+    ours = _quiet(
+        dml_irm,
+        frame,
+        outcome="y",
+        treatment="d",
+        covariates=COV,
+        estimand=estimand,
+        fit_g1=True,
+        ml_g=LinearRegression(),
+        ml_m=LogisticRegression(),
+        folds=folds,
+        cluster="g",
+    )
+    theirs = doubleml.DoubleMLIRM(
+        _dml_data(frame, cluster_cols="g"),
+        LinearRegression(),
+        LogisticRegression(),
+        n_folds=4,
+        n_rep=2,
+        score="ATTE" if estimand == "ATT" else "ATE",
+        draw_sample_splitting=False,
+    )
+    _theirs(theirs, folds, cluster_folds)
+    _same_params(ours, theirs, 0.04, 0.05, 1.0)
+
+
+def _two_way_splits(frame, k):
+    g, h = frame["g"].to_numpy(), frame["h"].to_numpy()
+    folds, smpls, cluster_folds = [], [], []
+    for seed in (1, 2):
+        fold_g = np.random.default_rng(seed).permutation(40) % k
+        fold_h = np.random.default_rng(seed + 10).permutation(30) % k
+        folds.append((fold_g[g] * k + fold_h[h]).astype(np.int64))
+        rep, rep_clusters = [], []
+        for k1 in range(k):  # DoubleML's order of the cells: the first variable's fold, then the second's
+            for k2 in range(k):
+                rep.append(
+                    (
+                        np.flatnonzero((fold_g[g] != k1) & (fold_h[h] != k2)),
+                        np.flatnonzero((fold_g[g] == k1) & (fold_h[h] == k2)),
+                    )
+                )
+                ig, ih = np.arange(40), np.arange(30)
+                rep_clusters.append(([ig[fold_g != k1], ih[fold_h != k2]], [ig[fold_g == k1], ih[fold_h == k2]]))
+        smpls.append(rep)
+        cluster_folds.append(rep_clusters)
+    return folds, smpls, cluster_folds
+
+
+@pytest.mark.parametrize("model", ["plr", "att"])
+def test_two_way_clustered_bounds_equal_doubleml(model):
+    """Two-way clusters: the bounds' standard errors use the two-way variance, as DoubleML's."""
+    frame = _data(n=900, seed=21)
+    frame["h"] = np.random.default_rng(5).integers(0, 30, size=len(frame))
+    k = 3
+    folds, smpls, cluster_folds = _two_way_splits(frame, k)
+    data = _dml_data(frame, cluster_cols=["g", "h"])
+    kw = dict(outcome="y", treatment="d", covariates=COV, folds=folds, cluster=["g", "h"])
+    if model == "plr":
+        ours = _quiet(dml, frame, learner=LinearRegression(), ml_m=LinearRegression(), **kw)
+        theirs = doubleml.DoubleMLPLR(
+            data, LinearRegression(), LinearRegression(), n_folds=k, n_rep=2, draw_sample_splitting=False
+        )
+    else:
+        ours = _quiet(
+            dml_irm, frame, estimand="ATT", fit_g1=True, ml_g=LinearRegression(), ml_m=LogisticRegression(), **kw
+        )
+        theirs = doubleml.DoubleMLIRM(
+            data,
+            LinearRegression(),
+            LogisticRegression(),
+            n_folds=k,
+            n_rep=2,
+            score="ATTE",
+            draw_sample_splitting=False,
+        )
+    theirs.set_sample_splitting(smpls, cluster_folds)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs.fit()
+    _same_params(ours, theirs, 0.04, 0.05, 1.0)
+
+
 def test_clustered_plr_bounds_equal_doubleml():
     frame = _data(n=800, seed=12)
     codes = frame["g"].to_numpy()
@@ -124,24 +271,42 @@ def test_clustered_plr_bounds_equal_doubleml():
     _same_params(ours, theirs, 0.04, 0.05, 1.0)
 
 
-@pytest.mark.parametrize("method", ["dml", "dml-irm"])
+@pytest.mark.parametrize("method", ["dml", "dml-iv-type", "dml-irm", "dml-irm-att"])
 def test_benchmark_equals_doubleml_gain_statistics(method):
-    frame = _data(binary=method == "dml-irm")
+    frame = _data(binary=method.startswith("dml-irm"))
     folds = _folds(len(frame), 5, 2, seed=4)
-    if method == "dml":
-        options = {"learner": LinearRegression()}
+    if method in ("dml", "dml-iv-type"):
+        score = "IV-type" if method == "dml-iv-type" else "partialling out"
+        options = {"learner": LinearRegression(), "score": score}
         theirs = doubleml.DoubleMLPLR(
-            _dml_data(frame), LinearRegression(), LinearRegression(), n_folds=5, n_rep=2, draw_sample_splitting=False
+            _dml_data(frame),
+            LinearRegression(),
+            LinearRegression(),
+            LinearRegression() if score == "IV-type" else None,
+            n_folds=5,
+            n_rep=2,
+            score=score,
+            draw_sample_splitting=False,
         )
+        method = "dml"
     else:
-        options = {"ml_g": LinearRegression(), "ml_m": LogisticRegression()}
+        estimand = "ATT" if method == "dml-irm-att" else "ATE"
+        options = {"ml_g": LinearRegression(), "ml_m": LogisticRegression(), "estimand": estimand}
         theirs = doubleml.DoubleMLIRM(
-            _dml_data(frame), LinearRegression(), LogisticRegression(), n_folds=5, n_rep=2, draw_sample_splitting=False
+            _dml_data(frame),
+            LinearRegression(),
+            LogisticRegression(),
+            n_folds=5,
+            n_rep=2,
+            score="ATTE" if estimand == "ATT" else "ATE",
+            draw_sample_splitting=False,
         )
+        method = "dml-irm"
     _theirs(theirs, folds)
+    mark = "x1" if options.get("estimand") == "ATT" else "x0"  # x0 drives the ATT's cf_d to 1
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        bench = theirs.sensitivity_benchmark(["x0"]).iloc[0]
+        bench = theirs.sensitivity_benchmark([mark]).iloc[0]
     mine = _quiet(
         dml_ovb,
         frame,
@@ -149,7 +314,7 @@ def test_benchmark_equals_doubleml_gain_statistics(method):
         treatment="d",
         covariates=COV,
         method=method,
-        benchmark="x0",
+        benchmark=mark,
         folds=folds,
         **options,
     )
@@ -161,7 +326,7 @@ def test_benchmark_equals_doubleml_gain_statistics(method):
     p = theirs.sensitivity_params
     assert row["theta_lower"] == pytest.approx(float(p["theta"]["lower"][0]), rel=RTOL)
     assert row["ci_upper"] == pytest.approx(float(p["ci"]["upper"][0]), rel=RTOL)
-    assert "'x0'" in mine.text
+    assert f"'{mark}'" in mine.text
 
 
 def test_gain_statistics_of_a_useless_covariate_are_small():
@@ -199,13 +364,32 @@ def test_refusals_name_the_argument():
     att = _quiet(
         dml_irm, frame, outcome="y", treatment="d", covariates=COV, estimand="ATT", learner="linear", folds=folds
     )
-    with pytest.raises(SpecificationError, match="dml-irm"):
+    with pytest.raises(SpecificationError, match="fit_g1=True"):
         dml_sensitivity(att)
     pliv = _quiet(
         dml_iv, frame, outcome="y", treatment="d", instrument="z", covariates=COV, learner="linear", folds=folds
     )
-    with pytest.raises(SpecificationError, match="partially linear"):
+    with pytest.raises(SpecificationError, match=r"not available for the IV models.*'pliv'"):
         dml_sensitivity(pliv)
+    iivm = _quiet(
+        dml_iv,
+        frame,
+        outcome="y",
+        treatment="d",
+        instrument="z",
+        covariates=COV,
+        model="iivm",
+        learner="linear",
+        folds=folds,
+    )
+    with pytest.raises(SpecificationError, match=r"'iivm'.*dml-irm', treatment=<the instrument>"):
+        dml_sensitivity(iivm)
+    with pytest.raises(SpecificationError, match="IV models have no such bounds"):
+        dml_ovb(frame, outcome="y", treatment="d", covariates=COV, method="dml-iv", instrument="z")
+    from deconfound.estimators.regression import ols
+
+    with pytest.raises(SpecificationError, match=r"need a DML estimate.*'ols'"):
+        dml_sensitivity(ols(frame, outcome="y", treatment="d", covariates=COV))
     plr = _quiet(dml, frame, outcome="y", treatment="d", covariates=COV, learner="linear", folds=folds)
     with pytest.raises(SpecificationError, match="cf_y"):
         dml_sensitivity(plr, cf_y=1.2)
@@ -213,8 +397,6 @@ def test_refusals_name_the_argument():
         dml_sensitivity(plr, rho=2.0)
     with pytest.raises(SpecificationError, match="benchmark 'w'"):
         dml_ovb(frame, outcome="y", treatment="d", covariates=COV, benchmark="w", learner="linear", folds=folds)
-    with pytest.raises(SpecificationError, match="ATE"):
-        dml_ovb(frame, outcome="y", treatment="d", covariates=COV, method="dml-irm", estimand="ATT")
 
 
 def test_json_form_keeps_scalars_only():

@@ -67,6 +67,8 @@ def add_parsers(sub: Any, design_options: Callable[[argparse.ArgumentParser], No
 
 #: the methods with the DML omitted-variable-bias bounds (Chernozhukov et al. 2022)
 DML_BOUNDS = ("dml", "dml-irm")
+#: DML methods without them: dml_bounds says why (applicable false)
+DML_NO_BOUNDS = ("dml-iv",)
 
 
 def _dml_bounds(
@@ -79,7 +81,10 @@ def _dml_bounds(
     from ..robustness.dml_bounds import dml_sensitivity, gain_statistics
 
     if "dml_sensitivity" not in result.diagnostics:
-        return {"applicable": False, "reason": "the DML bounds cover the partially linear model and the IRM's ATE"}
+        try:
+            dml_sensitivity(result)
+        except SpecificationError as exc:
+            return {"applicable": False, "reason": str(exc)}
     rows = []
     covariates = as_name_list(kwargs["covariates"], "--covariates")
     for mark in as_name_list(args.benchmark, "--benchmark") if args.benchmark else []:
@@ -197,6 +202,8 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
         )
     if name in DML_BOUNDS:  # the benchmark's refit must use the same folds and learners
         kwargs["random_state"] = seed
+    if name == "dml-irm" and str(kwargs.get("estimand", "ATE")).upper() in ("ATT", "ATTE"):
+        kwargs["fit_g1"] = True  # the ATT's bounds need E[Y | X, D = 1] (the estimate is the same)
     honest = getattr(args, "honest", None)
     if honest and name not in ("event-study", "staggered"):
         raise SpecificationError(
@@ -233,7 +240,9 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
             kd = [float(v) for v in as_name_list(args.kd, "--kd")]
             marks = as_name_list(args.benchmark, "--benchmark")
             out["bounds"] = ovb_bounds(frame, benchmark=marks, kd=kd, **common).to_dict()
-    out["dml_bounds"] = _dml_bounds(function, frame, result, kwargs, args) if name in DML_BOUNDS else None
+    out["dml_bounds"] = (
+        _dml_bounds(function, frame, result, kwargs, args) if name in (*DML_BOUNDS, *DML_NO_BOUNDS) else None
+    )
     if args.json:
         print(json.dumps(out, indent=2, allow_nan=False, default=str))
         return 0

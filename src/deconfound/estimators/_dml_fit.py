@@ -152,7 +152,8 @@ def fit_model(
         nuisances.append(_nuisance(second))
     thetas, ses, fold_thetas, clipped = [], [], [], []
     bias_parts: list[tuple[float, float, np.ndarray, np.ndarray, np.ndarray]] = []
-    with_bounds = model == "plr" or (model == "irm" and score == "ATE")
+    # the omitted-variable-bias elements: PLR, IRM ATE, and IRM ATT when E[Y | X, D = 1] was fitted (fit_g1)
+    with_bounds = model == "plr" or (model == "irm" and (score == "ATE" or "ml_g1" in preds))
     for r in range(reps):
         current = {name: p[r] for name, p in preds.items()}
         psi_a, psi_b, n_clip, m_adj = _score(model, data, current, score, trimming_threshold, normalize_ipw)
@@ -179,6 +180,7 @@ def fit_model(
             float(np.var(data.y)),
             np.vstack([f.assignment for f in folds]),
             data.cluster,
+            data.cluster2,
         )
     return Fitted(
         np.asarray(thetas),

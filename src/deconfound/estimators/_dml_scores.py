@@ -169,31 +169,80 @@ def solve(
     return RepResult(theta, se, fold_thetas)
 
 
+@dataclass(frozen=True)
+class TwoWayCells:
+    """The cells of a two-way split: ``side`` folds of each variable, the weights c_kl = 1 / (|I_k| |J_l|)
+    of the K x K cells, and the clusters of each variable (G, H)."""
+
+    side: int
+    c: np.ndarray
+    n1: np.ndarray
+    n2: np.ndarray
+    fold1: np.ndarray
+    fold2: np.ndarray
+
+    @classmethod
+    def of(cls, cell: np.ndarray, k: int, first: np.ndarray, second: np.ndarray) -> TwoWayCells:
+        side = math.isqrt(k)
+        k1, k2 = np.divmod(cell, side)
+        fold1 = np.zeros(int(first.max()) + 1, dtype=np.int64)
+        fold1[first] = k1
+        fold2 = np.zeros(int(second.max()) + 1, dtype=np.int64)
+        fold2[second] = k2
+        n1 = np.bincount(fold1, minlength=side).astype(np.float64)  # |I_k|
+        n2 = np.bincount(fold2, minlength=side).astype(np.float64)  # |J_l|
+        cells = np.arange(k)
+        return cls(side, 1.0 / (n1[cells // side] * n2[cells % side]), n1, n2, fold1, fold2)
+
+    def gamma(self, psi: np.ndarray, cell: np.ndarray, first: np.ndarray, second: np.ndarray) -> float:
+        """Gamma of the two-way variance (see the module's docstring) of the score ``psi``."""
+        side = self.side
+        k1, k2 = np.divmod(cell, side)
+        g, h = len(self.fold1), len(self.fold2)
+        cells = np.arange(side * side)
+        weight = np.minimum(self.n1[cells // side], self.n2[cells % side]) * self.c**2  # min(|I|,|J|)/(|I||J|)^2
+        by_first = np.bincount(first * side + k2, weights=psi, minlength=g * side)  # (first cluster, its cell)
+        by_second = np.bincount(second * side + k1, weights=psi, minlength=h * side)
+        cell_first = self.fold1[np.arange(g * side) // side] * side + np.arange(g * side) % side
+        cell_second = (np.arange(h * side) % side) * side + self.fold2[np.arange(h * side) // side]
+        return float(np.sum(weight[cell_first] * by_first**2) + np.sum(weight[cell_second] * by_second**2)) / side**2
+
+
 def _solve_two_way(psi_a, psi_b, cell, k, first, second, fold_thetas, scale: float, what: str) -> RepResult:
-    side = math.isqrt(k)
-    k1, k2 = np.divmod(cell, side)
-    g, h = int(first.max()) + 1, int(second.max()) + 1
-    fold1 = np.zeros(g, dtype=np.int64)
-    fold1[first] = k1
-    fold2 = np.zeros(h, dtype=np.int64)
-    fold2[second] = k2
-    n1 = np.bincount(fold1, minlength=side).astype(np.float64)  # |I_k|
-    n2 = np.bincount(fold2, minlength=side).astype(np.float64)  # |J_l|
-    cells = np.arange(k)
-    c = 1.0 / (n1[cells // side] * n2[cells % side])
+    cells = TwoWayCells.of(cell, k, first, second)
+    c, side = cells.c, cells.side
     a = float(np.sum(c * np.bincount(cell, weights=psi_a, minlength=k)))
     jac = a / side**2
     _check_jacobian(jac, scale, what)
     theta = float(-np.sum(c * np.bincount(cell, weights=psi_b, minlength=k)) / a)
     psi = psi_a * theta + psi_b
-    weight = np.minimum(n1[cells // side], n2[cells % side]) * c**2  # min(|I_k|, |J_l|) / (|I_k| |J_l|)^2
-    by_first = np.bincount(first * side + k2, weights=psi, minlength=g * side)  # (first cluster, its cell)
-    by_second = np.bincount(second * side + k1, weights=psi, minlength=h * side)
-    cell_first = fold1[np.arange(g * side) // side] * side + np.arange(g * side) % side
-    cell_second = (np.arange(h * side) % side) * side + fold2[np.arange(h * side) // side]
-    gamma = float(np.sum(weight[cell_first] * by_first**2) + np.sum(weight[cell_second] * by_second**2)) / side**2
-    se = float(np.sqrt(gamma / (min(g, h) * jac**2)))
+    gamma = cells.gamma(psi, cell, first, second)
+    se = float(np.sqrt(gamma / (min(len(cells.fold1), len(cells.fold2)) * jac**2)))
     return RepResult(theta, se, fold_thetas)
+
+
+def scaled_variance(
+    psi: np.ndarray, fold: np.ndarray, cluster: np.ndarray | None, cluster2: np.ndarray | None
+) -> float:
+    """The variance of the mean of a scaled score (influence function, derivative one), as DoubleML's
+    ``_var_est`` with ``psi_deriv = 1``: plain, one-way or two-way clustered (the folds' weights above)."""
+    if cluster is None:
+        return float(np.mean(psi * psi)) / len(psi)
+    k = int(fold.max()) + 1
+    if cluster2 is not None:
+        cells = TwoWayCells.of(fold, k, cluster, cluster2)
+        jac = float(np.sum(cells.c * np.bincount(fold, minlength=k))) / cells.side**2
+        gamma = cells.gamma(psi, fold, cluster, cluster2)
+        return gamma / (min(len(cells.fold1), len(cells.fold2)) * jac * jac)
+    g = int(cluster.max()) + 1
+    fold_of_cluster = np.zeros(g, dtype=np.int64)
+    fold_of_cluster[cluster] = fold
+    per_fold = np.bincount(fold_of_cluster, minlength=k).astype(float)
+    rows = np.bincount(fold, minlength=k).astype(float)
+    jac = float(np.sum(rows / per_fold)) / k
+    sums = np.bincount(cluster, weights=psi, minlength=g)
+    gamma = float(np.sum(sums**2 / per_fold[fold_of_cluster])) / k
+    return gamma / (g * jac * jac)
 
 
 def aggregate(thetas: np.ndarray, ses: np.ndarray) -> tuple[float, float]:
@@ -219,11 +268,12 @@ class SensitivityElements:
     """What the DML omitted-variable-bias bounds need from one fit, per repetition (columns of the arrays).
 
     ``sigma2`` is the residual variance of the outcome regression, E[(Y - g(D, X))^2]; ``nu2`` the second
-    moment of the Riesz representer alpha (PLR: (D - m) / E[(D - m)^2]; IRM ATE: D/m - (1 - D)/(1 - m)),
-    estimated as E[2 m(W, alpha) - alpha^2]. ``psi_sigma2`` and ``psi_nu2`` are their influence functions,
-    ``psi_scaled`` the effect's score divided by the mean of psi_a (its influence function). ``folds``
-    (repetitions x rows) and ``cluster`` give the clustered variance of the bounds. ``var_y`` is the
-    outcome's variance (the benchmark's nonparametric R-squared). As JSON only the scalars are kept."""
+    moment of the Riesz representer alpha (PLR: (D - m) / E[(D - m)^2]; IRM ATE: D/m - (1 - D)/(1 - m);
+    IRM ATT: (m / p) [D/m - (1 - D)/(1 - m)] with p = P(D = 1)), estimated as E[2 m(W, alpha) - alpha^2].
+    ``psi_sigma2`` and ``psi_nu2`` are their influence functions, ``psi_scaled`` the effect's score divided
+    by the mean of psi_a (its influence function). ``folds`` (repetitions x rows), ``cluster`` and
+    ``cluster2`` (two-way) give the clustered variance of the bounds. ``var_y`` is the outcome's variance
+    (the benchmark's nonparametric R-squared). As JSON only the scalars are kept."""
 
     model: str
     thetas: np.ndarray
@@ -235,6 +285,7 @@ class SensitivityElements:
     var_y: float
     folds: np.ndarray
     cluster: np.ndarray | None = None
+    cluster2: np.ndarray | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -248,7 +299,11 @@ class SensitivityElements:
 def sensitivity_rep(
     model: str, score: str, y, d, p: dict[str, np.ndarray], m_adj: np.ndarray | None, theta: float, psi_a, psi_b
 ) -> tuple[float, float, np.ndarray, np.ndarray, np.ndarray]:
-    """(sigma2, nu2, psi_sigma2, psi_nu2, psi_scaled) of one repetition of a PLR or IRM (ATE) fit."""
+    """(sigma2, nu2, psi_sigma2, psi_nu2, psi_scaled) of one repetition of a PLR or IRM (ATE, ATT) fit.
+
+    For the IRM, DoubleML's weights: the ATE has omega = omega_bar = 1; the ATT omega = D / p and
+    omega_bar = m / p (p the share treated, m the clipped or normalized propensity), with
+    m(W, alpha) = omega omega_bar [1/m + 1/(1 - m)] and alpha = omega_bar [D/m - (1 - D)/(1 - m)]."""
     if model == "plr":
         v = d - p["ml_m"]
         if score == "IV-type":
@@ -260,8 +315,13 @@ def sensitivity_rep(
     else:
         assert m_adj is not None
         resid2 = (y - d * p["ml_g1"] - (1.0 - d) * p["ml_g0"]) ** 2
-        m_alpha = 1.0 / m_adj + 1.0 / (1.0 - m_adj)
-        rr = d / m_adj - (1.0 - d) / (1.0 - m_adj)
+        if score == "ATT":
+            share = float(np.mean(d))
+            weights, weights_bar = d / share, m_adj / share
+        else:
+            weights = weights_bar = np.ones_like(d)
+        m_alpha = weights * weights_bar * (1.0 / m_adj + 1.0 / (1.0 - m_adj))
+        rr = weights_bar * (d / m_adj - (1.0 - d) / (1.0 - m_adj))
         element = 2.0 * m_alpha - rr * rr
         nu2 = float(np.mean(element))
         psi_nu2 = element - nu2

@@ -411,6 +411,7 @@ def dml_irm(
     repeats: int = 1,
     trimming_threshold: float = 0.01,
     normalize_ipw: bool = False,
+    fit_g1: bool = False,
     cluster: str | Iterable[str] | None = None,
     level: float = 0.95,
     missing: str = "raise",
@@ -424,8 +425,10 @@ def dml_irm(
     ``ml_g`` fits E[Y | X, D = d] in each arm (regressor), ``ml_m`` the propensity P(D = 1 | X) (a
     classifier with predict_proba). Propensities are clipped to [trimming_threshold, 1 -
     trimming_threshold] (DoubleML's default 0.01); ``normalize_ipw`` normalizes the inverse weights in
-    each arm. The ATT does not need E[Y | X, D = 1] and does not fit it. ``folds``, ``repeats``,
-    ``cluster`` as in :func:`dml`.
+    each arm. The ATT does not need E[Y | X, D = 1] and does not fit it unless ``fit_g1=True``: the
+    omitted-variable-bias bounds (:func:`deconfound.robustness.dml_sensitivity`) need it, for the
+    outcome's residual variance (the estimate stays the same). ``folds``, ``repeats``, ``cluster`` as in
+    :func:`dml`.
     """
     estimand = "ATT" if estimand == "ATTE" else check_option("estimand", estimand, IRM_ESTIMANDS)
     repeats, threshold, level, seed = _common(folds, repeats, trimming_threshold, level, random_state)
@@ -435,7 +438,7 @@ def dml_irm(
     specs = [
         Spec("ml_g0", _make(g, "regressor", "ml_g", seed, n_jobs), d.y, ~treated, "outcome | covariates, controls")
     ]
-    if estimand == "ATE":
+    if estimand == "ATE" or fit_g1:
         specs.append(
             Spec("ml_g1", _make(g, "regressor", "ml_g", seed, n_jobs), d.y, treated, "outcome | covariates, treated")
         )
@@ -466,6 +469,7 @@ def dml_irm(
         "trimming_threshold": threshold,
         "normalize_ipw": bool(normalize_ipw),
         "clipped": fitted.n_clipped,
+        "fit_g1": estimand == "ATE" or bool(fit_g1),
     }
     return _result("dml-irm", "irm", prep, fitted, folds_, settings, estimand, level, [], random_state, seed)
 

@@ -2,7 +2,7 @@
 Syrgkanis 2022, "Long story short: omitted variable bias in causal machine learning").
 
 A latent confounder A, left out of the covariates, biases the DML estimate of the partially linear
-model (PLR) or of the interactive model's ATE (IRM) by at most
+model (PLR, either score) or of the interactive model's ATE or ATT (IRM) by at most
 
     |theta_short - theta_long| <= |rho| sqrt(cf_y cf_d / (1 - cf_d)) sqrt(sigma2 nu2) = |rho| C S,
 
@@ -14,7 +14,13 @@ PLR the partial R-squared of A with the treatment) and rho in [-1, 1] the correl
 gains (|rho| = 1, the default, is the adversarial worst case). The bounds theta -/+ |rho| C S and their
 standard errors follow from the influence functions of sigma2 and nu2; the confidence bounds are the
 one-sided ``level`` bounds below the lower and above the upper bound (as DoubleML's
-``sensitivity_analysis``). Repetitions are aggregated as the estimate (medians).
+``sensitivity_analysis``), with one-way or two-way clusters as the estimate's. Repetitions are aggregated
+as the estimate (medians).
+
+For the ATT the Riesz representer carries DoubleML's weights (m / p on the ATE's, p the share
+treated), and sigma2 needs the outcome model of the treated, which the ATT estimate fits only with
+``fit_g1=True``. The IV models (PLIV, IIVM) are not covered (DoubleML 0.11.4 has no bounds for them
+either): they are refused with the reason.
 
 The robustness value RV is the common strength cf_y = cf_d that moves the bound onto the null value
 (zero by default); RVa the strength that moves the confidence bound onto it. Benchmarking refits the
@@ -76,6 +82,7 @@ class DMLSensitivity:
     benchmarks: tuple[dict[str, Any], ...] = ()
     text: str = ""
     elements: Any = field(default=None, repr=False, compare=False)
+    estimand: str = ""
 
     def to_frame(self) -> pd.DataFrame:
         """The benchmark table (columns :data:`BENCHMARK_COLUMNS`)."""
@@ -83,7 +90,7 @@ class DMLSensitivity:
 
     def to_dict(self) -> dict[str, Any]:
         keys = (
-            "model estimate cf_y cf_d rho level null_hypothesis theta_lower theta_upper se_lower se_upper "
+            "model estimand estimate cf_y cf_d rho level null_hypothesis theta_lower theta_upper se_lower se_upper "
             "ci_lower ci_upper rv rva sigma2 nu2"
         ).split()
         out: dict[str, Any] = {k: getattr(self, k) for k in keys}
@@ -105,16 +112,35 @@ class DMLSensitivity:
         return self.text
 
 
+#: what the bounds cover, for the refusals
+COVERED = (
+    "the partially linear model (dml, both scores) and the interactive model's ATE and ATT (dml-irm; the ATT "
+    "with fit_g1=True)"
+)
+
+
 def _elements(result: Any) -> Any:
     diagnostics = getattr(result, "diagnostics", None)
     elements = None if diagnostics is None else diagnostics.get("dml_sensitivity")
-    if elements is None:
-        method = getattr(result, "method", type(result).__name__)
+    if elements is not None:
+        return elements
+    method = getattr(result, "method", type(result).__name__)
+    info = (diagnostics.get("dml") if diagnostics is not None else None) or {}
+    if method == "dml-irm" and info.get("estimand") == "ATT":
         raise SpecificationError(
-            f"the DML omitted-variable-bias bounds need a DML estimate of the partially linear model (dml) or of the "
-            f"interactive model's ATE (dml-irm, estimand='ATE'); got {method!r}."
+            "the DML bounds of the ATT need the outcome model of the treated, E[Y | X, D = 1], which the ATT "
+            "estimate does not fit by default: refit with dml_irm(..., estimand='ATT', fit_g1=True), or call "
+            "dml_ovb(..., method='dml-irm', estimand='ATT'), which does."
         )
-    return elements
+    if method == "dml-iv":
+        raise SpecificationError(
+            f"the DML omitted-variable-bias bounds are not available for the IV models (dml-iv, "
+            f"model={info.get('model')!r}): neither the paper's estimator nor DoubleML's covers them. They "
+            f"cover {COVERED}. For the reduced form (the effect of a binary instrument on the outcome) take the "
+            "interactive model with the instrument as the treatment: dml_ovb(..., method='dml-irm', "
+            "treatment=<the instrument>), or deconfound sensitivity --method dml-irm -t <the instrument>."
+        )
+    raise SpecificationError(f"the DML omitted-variable-bias bounds need a DML estimate of {COVERED}; got {method!r}.")
 
 
 def _check_share(value: Any, name: str) -> float:
@@ -144,25 +170,14 @@ def _theta_bounds(el: Any, cf_y: Any, cf_d: Any, rho: float) -> tuple[np.ndarray
     return np.median(el.thetas - c * s, axis=-1), np.median(el.thetas + c * s, axis=-1)
 
 
-def _variance(psi: np.ndarray, fold: np.ndarray, cluster: np.ndarray | None) -> float:
-    """DoubleML's variance of a scaled score (derivative one), plain or one-way clustered."""
-    if cluster is None:
-        return float(np.mean(psi * psi)) / len(psi)
-    k = int(fold.max()) + 1
-    g = int(cluster.max()) + 1
-    fold_of_cluster = np.zeros(g, dtype=np.int64)
-    fold_of_cluster[cluster] = fold
-    per_fold = np.bincount(fold_of_cluster, minlength=k).astype(float)
-    rows = np.bincount(fold, minlength=k).astype(float)
-    jac = float(np.sum(rows / per_fold)) / k
-    sums = np.bincount(cluster, weights=psi, minlength=g)
-    gamma = float(np.sum(sums**2 / per_fold[fold_of_cluster])) / k
-    return gamma / (g * jac * jac)
-
-
 def _ses(el: Any, shift: np.ndarray) -> np.ndarray:
+    from ..estimators._dml_scores import scaled_variance
+
     psi = el.psi_scaled + shift
-    return np.array([math.sqrt(_variance(psi[:, r], el.folds[r], el.cluster)) for r in range(psi.shape[1])])
+    cluster2 = getattr(el, "cluster2", None)
+    return np.array(
+        [math.sqrt(scaled_variance(psi[:, r], el.folds[r], el.cluster, cluster2)) for r in range(psi.shape[1])]
+    )
 
 
 def _analysis(el: Any, cf_y: float, cf_d: float, rho: float, level: float) -> dict[str, float]:
@@ -255,7 +270,7 @@ def dml_sensitivity(
     null_hypothesis: float = 0.0,
     benchmarks: Iterable[dict[str, Any]] = (),
 ) -> DMLSensitivity:
-    """The omitted-variable-bias bounds of a DML estimate (PLR, or IRM with the ATE) for a confounder of
+    """The omitted-variable-bias bounds of a DML estimate (PLR, or IRM: ATE, ATT) for a confounder of
     strength ``cf_y`` (share of the outcome's residual variance) and ``cf_d`` (gain in the Riesz
     representer's variation) with correlation ``rho``; the robustness values RV and RVa with respect to
     ``null_hypothesis``. Defaults are DoubleML's. ``benchmarks``: rows from :func:`gain_statistics`
@@ -306,6 +321,7 @@ def dml_sensitivity(
         benchmarks=tuple(rows),
         text=_words(res, null),
         elements=el,
+        estimand=str(getattr(result, "estimand", "")),
     )
 
 
@@ -354,16 +370,18 @@ def dml_ovb(
     random_state: Any = None,
     **options: Any,
 ) -> DMLSensitivity:
-    """Fit the DML model (``method`` "dml" or "dml-irm", other keywords go to it), then its bounds; each
-    ``benchmark`` covariate is left out in turn (same folds, same learners) to say how strong a latent
-    confounder like it would be, and how far it would move the estimate."""
+    """Fit the DML model (``method`` "dml" or "dml-irm", other keywords go to it: ``score`` for the PLR,
+    ``estimand`` "ATE" or "ATT" for the IRM), then its bounds; each ``benchmark`` covariate is left out in
+    turn (same folds, same learners) to say how strong a latent confounder like it would be, and how far
+    it would move the estimate."""
     from ..data import as_name_list
     from ..estimators.dml import dml, dml_irm
     from ..estimators.learners.seeds import seed_from
 
     fits: dict[str, Callable[..., Any]] = {"dml": dml, "dml-irm": dml_irm}
     if method not in fits:
-        raise SpecificationError(f"method must be 'dml' or 'dml-irm' for the DML bounds, got {method!r}.")
+        hint = " (the IV models have no such bounds)" if method == "dml-iv" else ""
+        raise SpecificationError(f"method must be 'dml' or 'dml-irm' for the DML bounds{hint}, got {method!r}.")
     covs = as_name_list(covariates, "covariates")
     marks = [] if benchmark is None else as_name_list(benchmark, "benchmark")
     for mark in marks:
@@ -377,8 +395,8 @@ def dml_ovb(
     seed = seed_from(random_state)
     fit = fits[method]
     common = {"outcome": outcome, "treatment": treatment, "random_state": seed, **options}
-    if method == "dml-irm" and options.get("estimand", "ATE") not in ("ATE",):
-        raise SpecificationError("the DML bounds for the interactive model cover the ATE only (estimand='ATE').")
+    if method == "dml-irm" and options.get("estimand", "ATE") in ("ATT", "ATTE"):
+        common["fit_g1"] = True  # the ATT's outcome residuals of the treated need E[Y | X, D = 1]
     long = fit(data, covariates=covs, **common)
     rows = []
     for mark in marks:
