@@ -115,10 +115,17 @@ class MetaLearner:
         learner whose ``fit`` takes no ``sample_weight`` is refused by name."""
         import pandas as pd
 
-        frame = pd.DataFrame(np.asarray(X, dtype=np.float64) if not hasattr(X, "columns") else X).copy()
-        frame.columns = (
-            [str(c) for c in frame.columns] if hasattr(X, "columns") else [f"x{j}" for j in range(frame.shape[1])]
-        )
+        if hasattr(X, "columns"):  # the caller's frame: copied, since the outcome and treatment are added to it
+            frame = pd.DataFrame(X).copy()
+            frame.columns = [str(c) for c in frame.columns]
+        else:  # a new frame over the array (no copy: only columns are added, the array is never written)
+            values = np.asarray(X, dtype=np.float64, order="F")  # columns contiguous, as a frame holds them
+            if values.ndim != 2:
+                raise SpecificationError(
+                    f"X must be two-dimensional (rows x features); got an array of shape {values.shape}. "
+                    "For one feature use X.reshape(-1, 1)."
+                )
+            frame = pd.DataFrame(values, columns=[f"x{j}" for j in range(values.shape[1])], copy=False)
         bad = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
         if bad:
             raise SpecificationError(
@@ -238,7 +245,7 @@ class MetaLearner:
         if weight is None:  # our least squares: the coefficients from one pass, nothing else
             from .learners.fast import ols_fitted
 
-            fitted = ols_fitted(learner, self.x_[rows], target[rows])
+            fitted = ols_fitted(learner, self.x_, target, None if mask is None else rows)
             if fitted is not None:
                 return fitted
         return learner.fit(self.x_[rows], target[rows], weight)

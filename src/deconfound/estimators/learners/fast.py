@@ -20,7 +20,7 @@ import numpy as np
 
 from ..._core import linalg
 from ..._core.least_squares import REFINE_ABOVE
-from ..._core.passes import Coordinates, CrossProducts, block_products, check_rank
+from ..._core.passes import Coordinates, CrossProducts, _products, check_rank
 from ...errors import DeconfoundError
 from .linear import LeastSquaresRegressor, LogisticClassifier, _design
 from .presets import Learner
@@ -36,11 +36,18 @@ def kind_of(learner: Learner) -> str | None:
     return None
 
 
-def _with_constant(x: np.ndarray) -> np.ndarray:
-    out = np.empty((x.shape[0], x.shape[1] + 1), order="F")
-    out[:, 0] = 1.0
-    out[:, 1:] = x
-    return out
+def _scratch(x: np.ndarray, y: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+    """The column-major block [1 | x | y] of ``rows`` (all rows when None), gathered column by column
+    straight into place (no intermediate row-major copy)."""
+    k = x.shape[1]
+    ext = np.empty((x.shape[0] if rows is None else len(rows), k + 2), order="F")
+    ext[:, 0] = 1.0
+    for j, col in enumerate([*(x[:, j] for j in range(k)), y]):
+        if rows is None:
+            ext[:, j + 1] = col
+        else:
+            np.take(col, rows, out=ext[:, j + 1])
+    return ext
 
 
 def _ols_solve(cp: CrossProducts) -> np.ndarray | None:
@@ -69,7 +76,7 @@ def ols_folds(
         in_fold = assignment == fold
         tests.append(np.flatnonzero(in_fold))
         rows = tests[-1] if mask is None else np.flatnonzero(in_fold & mask)
-        cps.append(block_products(_with_constant(x[rows]), y[rows], None, names))
+        cps.append(_products(_scratch(x, y, rows), None, names))
     out: list[np.ndarray | None] = []
     for fold in range(k):
         train = CrossProducts.empty(names)
@@ -111,14 +118,17 @@ def logistic_folds(
     return out
 
 
-def ols_fitted(learner: Learner, x: np.ndarray, y: np.ndarray) -> LeastSquaresRegressor | None:
-    """Our least squares fitted on all of ``(x, y)`` from one pass of cross-products, without the
-    residual pass and covariance the ordinary fit adds (a learner needs only the coefficients); None for
-    another learner, or where the ordinary fit would refuse or refine (then fit it the ordinary way)."""
+def ols_fitted(
+    learner: Learner, x: np.ndarray, y: np.ndarray, rows: np.ndarray | None = None
+) -> LeastSquaresRegressor | None:
+    """Our least squares fitted on ``(x, y)`` (on ``rows`` of them when given) from one pass of
+    cross-products, without the residual pass and covariance the ordinary fit adds (a learner needs only the
+    coefficients); None for another learner, or where the ordinary fit would refuse or refine (then fit it
+    the ordinary way). The rows are gathered straight into the scratch block [1 | x | y]: no other copy."""
     if kind_of(learner) != "ols" or x.ndim != 2:
         return None
     names = ["(intercept)", *[f"x{j}" for j in range(x.shape[1])]]
-    beta = _ols_solve(block_products(_with_constant(x), np.asarray(y, dtype=np.float64), None, names))
+    beta = _ols_solve(_products(_scratch(x, np.asarray(y, dtype=np.float64), rows), None, names))
     if beta is None or not np.all(np.isfinite(beta)):
         return None
     fitted = LeastSquaresRegressor()
