@@ -245,7 +245,7 @@ class MetaLearner:
         if weight is None:  # our least squares: the coefficients from one pass, nothing else
             from .learners.fast import ols_fitted
 
-            fitted = ols_fitted(learner, self.x_, target, None if mask is None else rows)
+            fitted = ols_fitted(learner, self.x_, target, None if isinstance(rows, slice) else rows)
             if fitted is not None:
                 return fitted
         return learner.fit(self.x_[rows], target[rows], weight)
