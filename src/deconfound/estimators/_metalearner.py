@@ -235,6 +235,13 @@ class MetaLearner:
         )
 
     def _oof(self, learner: Learner, target: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        folds = self.folds_
+        if folds is not None and self.w_ is None:
+            # as DML: our least squares / logistic get every fold from one pass of per-fold sums (any other
+            # learner, or a fold these decline, is fitted fold by fold, in parallel with n_jobs)
+            from .learners.batch import Job, cross_fit_many
+
+            return cross_fit_many([Job(learner, self.x_, target, folds, train_mask=mask)], n_jobs=self.n_jobs)[0]
         return cross_fit_predict(
             learner, self.x_, target, self.folds_, sample_weight=self.w_, train_mask=mask, n_jobs=self.n_jobs
         )
