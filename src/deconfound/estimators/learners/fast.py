@@ -50,6 +50,15 @@ def _scratch(x: np.ndarray, y: np.ndarray, rows: np.ndarray | None) -> np.ndarra
     return ext
 
 
+def _take_rows(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``x[rows]`` in column-major order, gathered column by column (a fancy index gives row-major rows, whose
+    columns the passes and checks would then read with a stride)."""
+    out = np.empty((len(rows), x.shape[1]), order="F")
+    for j in range(x.shape[1]):
+        np.take(x[:, j], rows, out=out[:, j])
+    return out
+
+
 def _ols_solve(cp: CrossProducts) -> np.ndarray | None:
     """Coefficients (constant first) from cross-products, or None where fit_ols would refuse or refine."""
     if cp.n <= len(cp.names):
@@ -108,12 +117,12 @@ def logistic_folds(
             out.append(None)
             continue
         try:
-            fit = fit_logistic(_design(x[train], True), target, start=start, what="the logistic learner")
+            fit = fit_logistic(_design(_take_rows(x, train), True), target, start=start, what="the logistic learner")
         except DeconfoundError:
             out.append(None)
             continue
         start = fit.coef
-        _, p = predict(_design(x[np.flatnonzero(in_fold)], True), fit.coef)
+        _, p = predict(_design(_take_rows(x, np.flatnonzero(in_fold)), True), fit.coef)
         out.append(p if np.all(np.isfinite(p)) else None)
     return out
 
