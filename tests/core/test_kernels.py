@@ -202,3 +202,34 @@ def test_score_sort_is_the_same_compiled_and_in_numpy(rng):
             for left, right in zip(getattr(a, field), getattr(b, field)):
                 assert left.dtype == right.dtype, (name, field)
                 np.testing.assert_array_equal(left, right, err_msg=f"{name}: {field}")
+
+
+@pytest.mark.parametrize("kind", ["continuous", "tied"])
+@pytest.mark.parametrize("size", [1, 2, 4])
+@pytest.mark.parametrize("mode", [(0, 1.0), (1, 1.0), (1, 0.0)])
+def test_adjustment_sweep_is_the_same_compiled_and_in_numpy(kind, size, mode, rng):
+    """The 2016 adjustment's covariance sum with its weights, local means and own-group means computed in
+    one compiled sweep per group, against the numpy windows, weights and ``_own_group_means``."""
+    from deconfound._core.design import Design, constant_part
+    from deconfound._core.scoresort import ScoreSort
+    from deconfound.estimators._matching_se import AdjustmentWeight, SortedTieWindows, window_covariance_sum
+
+    n = 5000
+    p = rng.uniform(0.05, 0.95, n)
+    if kind == "tied":
+        p = np.round(p, 2)
+    t = (rng.random(n) < p).astype(float)
+    x = rng.normal(size=(n, 3))
+    y = x @ [1.0, -0.5, 2.0] + 3 * t + rng.normal(size=n)
+    design = Design.from_matrix(x, ["a", "b", "c"]).with_parts([constant_part()], front=True)
+    weight = AdjustmentWeight(mode[0], mode[1], float(n))
+    sort = ScoreSort.build(p, t == 1.0)
+
+    def run():
+        means = np.empty((2, n))
+        c, _ = window_covariance_sum(design, y, t, SortedTieWindows(sort, size), weight, means=means, own=size)
+        return c, means
+
+    (c0, m0), (c1, m1) = _both(run)
+    _close(c0, c1, atol=1e-13 * np.abs(c0).max())
+    _close(m0, m1, atol=1e-13)
