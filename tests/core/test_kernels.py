@@ -162,3 +162,74 @@ def test_matching_estimate_and_se_are_the_same_compiled_and_in_numpy(estimand, d
     assert a.diagnostics["n_unmatched"] > 0  # the caliper drops units
     _close(a.estimate, b.estimate)
     _close(a.std_error, b.std_error)
+
+
+def _sort_cases(rng):
+    n = 20_000  # above the size from which the radix sort runs
+    near = 0.5 + rng.integers(0, 3, n) * 1e-13  # equal in the sort's high bits, different in the low ones
+    mixed = np.concatenate([rng.normal(size=n), np.full(3000, 0.3), 0.3 + rng.integers(0, 2, 3000) * 1e-15])
+    return {
+        "continuous": rng.uniform(size=n),
+        "tied": rng.integers(0, 5, n) * 0.1,
+        "near ties": near,
+        "signed zeros": np.where(rng.uniform(size=n) < 0.5, 0.0, -0.0),
+        "mixed": np.concatenate([mixed, [np.inf, -np.inf, -1e300, 1e-310, -1e-310] * 4]),
+        "nan": np.where(rng.uniform(size=n) < 0.01, np.nan, rng.normal(size=n)),
+    }
+
+
+def test_stable_argsort_is_numpys_compiled_and_in_numpy(rng):
+    from deconfound._core.sorting import stable_argsort
+
+    for name, values in _sort_cases(rng).items():
+        expected = np.argsort(values, kind="stable")
+        a, b = _both(lambda v=values: stable_argsort(v))
+        np.testing.assert_array_equal(a, expected, err_msg=name)
+        np.testing.assert_array_equal(b, expected, err_msg=name)
+
+
+def test_score_sort_is_the_same_compiled_and_in_numpy(rng):
+    from deconfound._core.scoresort import ScoreSort
+
+    for name, values in _sort_cases(rng).items():
+        if name == "nan":
+            continue
+        treated = rng.uniform(size=len(values)) < 0.4
+        a, b = _both(lambda v=values, t=treated: ScoreSort.build(v, t))
+        np.testing.assert_array_equal(a.order, b.order, err_msg=name)
+        np.testing.assert_array_equal(a.values.view(np.uint64), b.values.view(np.uint64), err_msg=name)
+        for field in ("positions", "smaller", "arm_rows", "arm_sorted"):
+            for left, right in zip(getattr(a, field), getattr(b, field)):
+                assert left.dtype == right.dtype, (name, field)
+                np.testing.assert_array_equal(left, right, err_msg=f"{name}: {field}")
+
+
+@pytest.mark.parametrize("kind", ["continuous", "tied"])
+@pytest.mark.parametrize("size", [1, 2, 4])
+@pytest.mark.parametrize("mode", [(0, 1.0), (1, 1.0), (1, 0.0)])
+def test_adjustment_sweep_is_the_same_compiled_and_in_numpy(kind, size, mode, rng):
+    """The 2016 adjustment's covariance sum with its weights, local means and own-group means computed in
+    one compiled sweep per group, against the numpy windows, weights and ``_own_group_means``."""
+    from deconfound._core.design import Design, constant_part
+    from deconfound._core.scoresort import ScoreSort
+    from deconfound.estimators._matching_se import AdjustmentWeight, SortedTieWindows, window_covariance_sum
+
+    n = 5000
+    p = rng.uniform(0.05, 0.95, n)
+    if kind == "tied":
+        p = np.round(p, 2)
+    t = (rng.random(n) < p).astype(float)
+    x = rng.normal(size=(n, 3))
+    y = x @ [1.0, -0.5, 2.0] + 3 * t + rng.normal(size=n)
+    design = Design.from_matrix(x, ["a", "b", "c"]).with_parts([constant_part()], front=True)
+    weight = AdjustmentWeight(mode[0], mode[1], float(n))
+    sort = ScoreSort.build(p, t == 1.0)
+
+    def run():
+        means = np.empty((2, n))
+        c, _ = window_covariance_sum(design, y, t, SortedTieWindows(sort, size), weight, means=means, own=size)
+        return c, means
+
+    (c0, m0), (c1, m1) = _both(run)
+    _close(c0, c1, atol=1e-13 * np.abs(c0).max())
+    _close(m0, m1, atol=1e-13)

@@ -141,8 +141,10 @@ def _heap_finish(kind, grp, val, lo, hi, prev, nxt, cal, out_t, out_p, out_d, ma
     size = 0
     a = first
     while a >= 0 and nxt[a] >= 0:
-        size = _candidate(a, nxt[a], kind, grp, val, lo, hi, version, cal, h, size, bits, ibits)
-        a = nxt[a]
+        b = nxt[a]
+        if kind[a] != kind[b] and grp[a] == grp[b]:  # (the common case, same side, without a call)
+            size = _candidate(a, b, kind, grp, val, lo, hi, version, cal, h, size, bits, ibits)
+        a = b
     chain = np.empty(4, np.int64)
     while size > 0:
         ibits[0] = h[0, 0]
@@ -202,23 +204,9 @@ def _candidate(a, b, kind, grp, val, lo, hi, version, cal, h, size, bits, ibits)
     return _push(h, size, ibits[0], _pair(a, b, kind, lo, hi), a)
 
 
-#: how many same-side nodes the sweep looks past for a unit's nearest unit of the other side
-SCAN = 64
-
-
-@njit(cache=True)
-def _reach(node, step, kind, grp, val, lo, hi, prev, nxt):  # pragma: no cover - compiled
-    """Distance from ``node`` to the nearest alive node of the other side in direction ``step`` (+1 right,
-    -1 left) within its group: a lower bound on any pair ``node`` can ever make on that side (-1.0 when the
-    search gives up after SCAN nodes of its own side: no bound)."""
-    q = nxt[node] if step > 0 else prev[node]
-    for _ in range(SCAN):
-        if q < 0 or grp[q] != grp[node]:
-            return np.inf
-        if kind[q] != kind[node]:
-            return val[q] - val[node] if step > 0 else val[node] - val[q]
-        q = nxt[q] if step > 0 else prev[q]
-    return -1.0
+#: how many same-side nodes the sweep looks past for a unit's nearest unit of the other side (beyond them
+#: the pair is left to the heap; 32 measured fastest at 1M rows)
+SCAN = 32
 
 
 @njit(cache=True)
@@ -254,11 +242,31 @@ def greedy_sorted_linear(xt, gt, xs, gs, cal):  # pragma: no cover - compiled
         if not (d <= cal and d < np.inf):
             c = nxt[c]
             continue
-        left = _reach(a, -1, kind, grp, val, lo, hi, prev, nxt)
+        # the distance from a to the nearest unit of the other side on its left (inf: none; -1: not within
+        # SCAN nodes, no bound), written out here: a call per candidate costs more than the search
+        left = -1.0
+        q = prev[a]
+        for _ in range(SCAN):
+            if q < 0 or grp[q] != grp[a]:
+                left = np.inf
+                break
+            if kind[q] != kind[a]:
+                left = val[a] - val[q]
+                break
+            q = prev[q]
         if not d < left:
             c = nxt[c]
             continue
-        right = _reach(c, 1, kind, grp, val, lo, hi, prev, nxt)
+        right = -1.0
+        q = nxt[c]
+        for _ in range(SCAN):
+            if q < 0 or grp[q] != grp[c]:
+                right = np.inf
+                break
+            if kind[q] != kind[c]:
+                right = val[q] - val[c]
+                break
+            q = nxt[q]
         if not d < right:
             c = nxt[c]
             continue

@@ -200,3 +200,88 @@ def match_runs(x, below, pool, size, ties, cut, caliper, rtol, atol, lo, hi):  #
                     b -= 1
         lo[u] = a
         hi[u] = b
+
+
+@njit(cache=True, inline="always")
+def _adjustment_weight(q, arm, mode, target, n):  # pragma: no cover - compiled
+    """w_g(q) of the Abadie-Imbens (2016) adjustment, as ``ps_adjustment``'s weight functions compute it:
+    mode 0 the ATE (``n`` all units), mode 1 the ATT/ATC (``target`` the group, ``n`` its units)."""
+    f = q * (1.0 - q)
+    if mode == 0:
+        return f / q / n if arm == 1.0 else f / (1.0 - q) / n
+    if arm == target:
+        return f / n
+    odds = q / (1.0 - q) if target == 1.0 else (1.0 - q) / q
+    return odds * f / n
+
+
+@njit(cache=True)
+def adjustment_sweep(
+    x_all,
+    below,
+    pool,
+    ys,
+    y_raw,
+    rows,
+    arm_of,
+    size,
+    alone,
+    own_size,
+    arm,
+    mode,
+    target,
+    n_w,
+    rtol,
+    atol,
+    centre,
+    means,
+    coef,
+    coef_rows,
+):  # pragma: no cover - compiled
+    """:func:`tie_window_sweep` for one group with the weights computed per unit (``_adjustment_weight``)
+    and the pool's coefficients written both in the pool's order (``coef``) and to their rows
+    (``coef_rows[rows[p]]``). ``arm_of[u]`` is unit u's index in the pool when it belongs to the group,
+    else -1. With ``own_size`` > 0, a unit of the group gets in ``means`` the mean of the raw outcomes
+    ``y_raw`` over its tie-widened window of the ``own_size`` nearest units of the group without itself
+    (its own outcome when alone: ``own_window_means``) instead of its window mean; with ``alone`` a unit of
+    the group is alone in its window (the ``alone`` of :func:`tie_window_sweep`)."""
+    m = pool.shape[0]
+    scale = max(abs(pool[0]), abs(pool[m - 1]), 1.0)
+    cy = np.empty(m + 1)
+    cr = np.empty(m + 1)
+    cy[0] = 0.0
+    cr[0] = 0.0
+    for i in range(m):
+        cy[i + 1] = cy[i] + ys[i]
+        cr[i + 1] = cr[i] + y_raw[i]
+    a = np.zeros(m + 2)
+    b = np.zeros(m + 2)
+    for u in range(x_all.shape[0]):
+        x = x_all[u]
+        mine = arm_of[u]
+        if alone and mine >= 0:
+            lo = mine
+            hi = mine
+        else:
+            lo, hi = _tie_window(x, below[u], pool, size, rtol, atol, scale)
+        count = hi - lo + 1
+        mean = (cy[hi + 1] - cy[lo]) / count
+        if own_size > 0 and mine >= 0:
+            olo, ohi = _tie_window(x, below[u], pool, own_size, rtol, atol, scale)
+            ocount = ohi - olo
+            means[u] = (cr[ohi + 1] - cr[olo] - y_raw[mine]) / ocount if ocount > 0 else y_raw[mine]
+        else:
+            means[u] = mean + centre
+        weight = _adjustment_weight(x, arm, mode, target, n_w) / (count - 1.0) if count > 1 else 0.0
+        a[lo] += weight
+        a[hi + 1] -= weight
+        b[lo] += mean * weight
+        b[hi + 1] -= mean * weight
+    run_a = 0.0
+    run_b = 0.0
+    for p in range(m):
+        run_a += a[p]
+        run_b += b[p]
+        c = ys[p] * run_a - run_b
+        coef[p] = c
+        coef_rows[rows[p]] = c

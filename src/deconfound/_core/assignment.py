@@ -168,7 +168,10 @@ def _greedy_compiled(
     if not len(ti):
         return Pairs.empty()
     t = t_ord[ti]
-    order = np.argsort(t, kind="stable")
+    # each target is paired at most once: ordering by target is a scatter
+    at = np.full(len(x), -1, np.int64)
+    at[t] = np.arange(len(t))
+    order = at[at >= 0]
     return Pairs(t[order].astype(np.int64), p_ord[pj[order]].astype(np.int64), d[order])
 
 

@@ -47,6 +47,8 @@ class ScoreSort:
     def build(cls, values: np.ndarray, treated: np.ndarray, order: np.ndarray | None = None) -> ScoreSort:
         """``treated`` is boolean (arm 1); ``order`` the stable sorting permutation when already known."""
         order = stable_argsort(values) if order is None else order
+        if kernels.compiled() and len(order) and values.dtype == np.float64:
+            return cls._build_compiled(values, treated, order)
         sorted_values = values[order]
         arm1 = treated[order]
         starts = _run_starts(sorted_values)
@@ -67,6 +69,32 @@ class ScoreSort:
             (arm_values[0], arm_values[1]),
             treated,
         )
+
+    @classmethod
+    def _build_compiled(cls, values: np.ndarray, treated: np.ndarray, order: np.ndarray) -> ScoreSort:
+        """:meth:`build` in one compiled pass over the sorted units (the same arrays)."""
+        from . import _jit_sort
+
+        n = len(order)
+        n1 = int(np.count_nonzero(treated))
+        n0 = n - n1
+        order = np.ascontiguousarray(order, dtype=np.intp)
+        sorted_values = np.empty(n)
+        smaller = (np.empty(n, np.intp), np.empty(n, np.intp))
+        positions = (np.empty(n0, np.intp), np.empty(n1, np.intp))
+        rows = (np.empty(n0, np.intp), np.empty(n1, np.intp))
+        arm_values = (np.empty(n0), np.empty(n1))
+        _jit_sort.split_sorted(
+            np.ascontiguousarray(values),
+            np.ascontiguousarray(treated, dtype=np.bool_),
+            order,
+            sorted_values,
+            *smaller,
+            *positions,
+            *rows,
+            *arm_values,
+        )
+        return cls(order, sorted_values, positions, smaller, rows, arm_values, treated)
 
     def rows(self, arm: int) -> np.ndarray:
         """Row positions of the arm's units in value order."""

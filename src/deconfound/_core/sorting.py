@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import kernels
+
 #: below this many values numpy's own stable sort is as fast
 _SMALL = 4096
 #: from this many keys on, polars sorts the packed integer keys (about 4x faster than numpy's sort of
@@ -38,6 +40,13 @@ def stable_argsort(values: np.ndarray) -> np.ndarray:
     bits = max(1, (n - 1).bit_length())
     if n < _SMALL or values.dtype != np.float64 or values.ndim != 1 or bits > 40:
         return np.argsort(values, kind="stable")
+    if kernels.compiled():  # a radix sort of the same keys, compiled
+        from . import _jit_sort
+
+        out = np.empty(n, np.intp)
+        if _jit_sort.radix_argsort(np.ascontiguousarray(values).view(np.uint64), out):
+            return out
+        return np.argsort(values, kind="stable")  # NaN
     u = (values + 0.0).view(np.uint64)  # + 0.0 turns -0.0 into 0.0, which compares equal to it
     # negative numbers (sign bit set): flip every bit; positive ones: set the sign bit
     mono = u ^ ((u >> np.uint64(63)) * np.uint64(0x7FFF_FFFF_FFFF_FFFF) + np.uint64(0x8000_0000_0000_0000))

@@ -539,17 +539,20 @@ def window_covariance_sum(
     weight: Callable[[float, np.ndarray], np.ndarray],
     extra: np.ndarray | None = None,
     means: np.ndarray | None = None,
+    own: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """:func:`local_covariance_sum` over the neighbourhoods of ``windows``.
 
     Unit i's covariance in group g is the sample covariance over its neighbourhood W (divisor |W| - 1);
     unit p of g enters the sum with sum over the neighbourhoods W containing p of w_g(i) (y_p - mean_W y)
-    / (|W| - 1), accumulated with difference arrays over the runs of positions. ``means`` (units x 2, in
+    / (|W| - 1), accumulated with difference arrays over the runs of positions. ``means`` (2 x units, in
     the windows' order of units), when given, receives each unit's mean outcome over its neighbourhood in
-    each group.
+    each group; with ``own`` (:class:`SortedTieWindows` only) a unit's entry for its own group is instead
+    its mean over its ``own`` nearest other units of the group (:func:`_own_group_means`).
     """
     coef_rows = np.empty(len(y))
     sums = np.zeros(2)
+    fused = own is not None and means is not None and isinstance(windows, SortedTieWindows) and kernels.compiled()
     for arm in (0, 1):
         order = windows.arm_rows(arm)
         m = len(order)
@@ -557,8 +560,12 @@ def window_covariance_sum(
         centre = float(ys.mean()) if m else 0.0
         ys -= centre
         if m and isinstance(windows, SortedTieWindows) and kernels.compiled():
-            coef = _tie_windows_compiled(windows, arm, ys, centre, weight, means)
-            coef_rows[order] = coef
+            if isinstance(weight, AdjustmentWeight):  # weights, own means and the scatter in the sweep
+                mean_row = np.empty(len(windows.sort.values)) if means is None else means[arm]
+                coef = _adjustment_compiled(windows, arm, y, ys, centre, weight, mean_row, coef_rows, own)
+            else:
+                coef = _tie_windows_compiled(windows, arm, ys, centre, weight, means)
+                coef_rows[order] = coef
             sums[arm] = float(coef.sum())
             continue
         cy = np.zeros(m + 1)
@@ -577,7 +584,7 @@ def window_covariance_sum(
                 b_w = cy[lo + width]
                 b_w -= cy[lo]
                 if means is not None:
-                    means[offset : offset + len(lo), arm] = b_w / width + centre
+                    means[arm, offset : offset + len(lo)] = b_w / width + centre
                     offset += len(lo)
                 b_w *= w
                 b_w *= 1.0 / width
@@ -594,7 +601,7 @@ def window_covariance_sum(
             b_w -= cy[lo]
             b_w /= size
             if means is not None:
-                means[offset : offset + len(lo), arm] = b_w + centre
+                means[arm, offset : offset + len(lo)] = b_w + centre
                 offset += len(lo)
             b_w *= a_w
             top = int(hi.max()) + 2
@@ -605,6 +612,9 @@ def window_covariance_sum(
         coef -= np.cumsum(b[:m])
         coef_rows[order] = coef
         sums[arm] = float(coef.sum())
+    if own is not None and means is not None and not fused:
+        assert isinstance(windows, SortedTieWindows)
+        _own_group_means(windows.sort, y, own, means)
     return _covariance_product(design, t, coef_rows, sums, extra)
 
 
@@ -629,13 +639,81 @@ def _tie_windows_compiled(
     if windows.size == 1:  # a unit of g alone: no neighbours, so no ties to widen to
         alone = np.full(len(sort.values), -1, np.int64)
         alone[sort.positions[arm]] = np.arange(m)
-    mean_out = np.empty(len(sort.values)) if means is None else means[:, arm]
+    mean_out = np.empty(len(sort.values)) if means is None else means[arm]
     w_all = np.ascontiguousarray(weight(float(arm), sort.values), dtype=np.float64)
     below = np.ascontiguousarray(sort.smaller[arm], dtype=np.int64)
     coef = np.empty(m)
     ys = np.ascontiguousarray(ys)
     tol = (TIE_RTOL, TIE_ATOL)
     _jit_windows.tie_window_sweep(sort.values, below, pool, ys, size_w, alone, w_all, *tol, centre, mean_out, coef)
+    return coef
+
+
+@dataclass(frozen=True)
+class AdjustmentWeight:
+    """w_g(p) of the Abadie-Imbens (2016) adjustment for a batch of scores p of group g: ``mode`` 0 for the
+    ATE (``n`` all units), 1 for the ATT and ATC (``target`` the estimand's group, ``n`` its units). The
+    compiled sweep computes the same per unit (``_jit_windows._adjustment_weight``)."""
+
+    mode: int
+    target: float
+    n: float
+
+    def __call__(self, arm: float, q: np.ndarray) -> np.ndarray:
+        f = q * (1.0 - q)
+        if self.mode == 0:
+            return f / q / self.n if arm == 1.0 else f / (1.0 - q) / self.n
+        if arm == self.target:
+            return f / self.n
+        odds = q / (1.0 - q) if self.target == 1.0 else (1.0 - q) / q
+        return odds * f / self.n
+
+
+def _adjustment_compiled(
+    windows: SortedTieWindows,
+    arm: int,
+    y: np.ndarray,
+    ys: np.ndarray,
+    centre: float,
+    weight: AdjustmentWeight,
+    mean_row: np.ndarray,
+    coef_rows: np.ndarray,
+    own: int | None,
+) -> np.ndarray:
+    """:func:`_tie_windows_compiled` with the weights computed in the sweep, each coefficient written to
+    its row, and with ``own`` the own-group means of :func:`_own_group_means` in the same pass; each unit's
+    coefficient in the arm's sorted order."""
+    from .._core import _jit_windows
+
+    sort = windows.sort
+    pool = sort.arm_sorted[arm]
+    rows = sort.rows(arm)
+    m = len(pool)
+    arm_of = np.full(len(sort.values), -1, np.int64)
+    arm_of[sort.positions[arm]] = np.arange(m)
+    coef = np.empty(m)
+    _jit_windows.adjustment_sweep(
+        sort.values,
+        np.ascontiguousarray(sort.smaller[arm], dtype=np.int64),
+        pool,
+        np.ascontiguousarray(ys),
+        np.ascontiguousarray(y[rows], dtype=np.float64) if own is not None else ys,
+        rows,
+        arm_of,
+        min(windows.size, m),
+        windows.size == 1,
+        0 if own is None else min(own + 1, m),
+        float(arm),
+        weight.mode,
+        float(weight.target),
+        float(weight.n),
+        TIE_RTOL,
+        TIE_ATOL,
+        centre,
+        mean_row,
+        coef,
+        coef_rows,
+    )
     return coef
 
 
@@ -692,7 +770,7 @@ def _own_group_means(sort: ScoreSort, y: np.ndarray, size: int, means: np.ndarra
     """For each unit, its mean outcome over its ``size`` nearest *other* units of its own group on the
     score, ties included (the neighbourhood of :func:`local_outcome_means` for a unit of g, which is the
     tie-widened window of ``size + 1`` around it without itself; its own outcome when alone in its group),
-    written into ``means`` (units in ``sort.order``, column = group). The neighbours are a run around the
+    written into ``means`` (row = group, units in ``sort.order``). The neighbours are a run around the
     unit (:meth:`ScoreSort.same_arm_ranges`): running sums give the means."""
     for arm in (0, 1):
         ys = y[sort.rows(arm)]
@@ -705,7 +783,7 @@ def _own_group_means(sort: ScoreSort, y: np.ndarray, size: int, means: np.ndarra
             own = np.empty(len(ys))
             pool = sort.arm_sorted[arm]
             _jit_windows.own_window_means(pool, below, ys, min(size + 1, len(ys)), TIE_RTOL, TIE_ATOL, own)
-            means[sort.positions[arm], arm] = own
+            means[arm, sort.positions[arm]] = own
             continue
         lo, hi = sort.same_arm_ranges(arm, size)
         cum = np.zeros(len(ys) + 1)
@@ -713,7 +791,7 @@ def _own_group_means(sort: ScoreSort, y: np.ndarray, size: int, means: np.ndarra
         count = hi - lo
         with np.errstate(invalid="ignore", divide="ignore"):
             own = np.where(count > 0, (cum[hi + 1] - cum[lo] - ys) / count, ys)
-        means[sort.positions[arm], arm] = own
+        means[arm, sort.positions[arm]] = own
 
 
 def covariate_match_means(z: np.ndarray, y: np.ndarray, t: np.ndarray, k: int) -> np.ndarray:
@@ -909,30 +987,16 @@ def ps_adjustment(
         p = sort.values if on_score else fit.score[sort.order]
         cov_sum = partial(local_covariance_sum, design, y, t, size, sort=sort, score=p)
     if estimand == "ATE":
-        n = float(len(y))
-
-        def weight_ate(arm: float, q: np.ndarray) -> np.ndarray:
-            f = q * (1.0 - q)
-            return f / q / n if arm == 1.0 else f / (1.0 - q) / n
-
-        c, _ = cov_sum(weight=weight_ate)
+        c, _ = cov_sum(weight=AdjustmentWeight(0, 1.0, float(len(y))))
         return -float(c @ v @ c)
     target = 1.0 if estimand == "ATT" else 0.0
     n_arm = float(np.count_nonzero(t == target))
-
-    def weight_att(arm: float, q: np.ndarray) -> np.ndarray:
-        f = q * (1.0 - q)
-        if arm == target:
-            return f / n_arm
-        odds = q / (1.0 - q) if target == 1.0 else (1.0 - q) / q
-        return odds * f / n_arm
-
+    weight_att = AdjustmentWeight(1, target, n_arm)
     gap = np.empty(len(y))  # mu_1(p) - mu_0(p) of every unit, in row order
     if isinstance(windows, SortedTieWindows):  # the local means come out of the covariance sweep
-        mu_sorted = np.empty((len(y), 2))
-        c, _ = window_covariance_sum(design, y, t, windows, weight_att, means=mu_sorted)
-        _own_group_means(windows.sort, y, size, mu_sorted)
-        gap[windows.sort.order] = mu_sorted[:, 1] - mu_sorted[:, 0]
+        mu_sorted = np.empty((2, len(y)))
+        c, _ = window_covariance_sum(design, y, t, windows, weight_att, means=mu_sorted, own=size)
+        gap[windows.sort.order] = mu_sorted[1] - mu_sorted[0]
     else:
         assert sort is not None
         near, own = _Spans(sort, p, size), _Spans(sort, p, size + 1)
