@@ -483,6 +483,23 @@ class TreatmentCode:
         return values
 
 
+def _two_level_code(name: Any, levels: tuple[float, float], kind: str) -> TreatmentCode:
+    """The coding of a numeric treatment with exactly the two values ``levels`` (lo < hi)."""
+    lo, hi = levels
+    if (lo, hi) == (0.0, 1.0):
+        return TreatmentCode("binary", None, None)
+    if kind == "binary":
+        return TreatmentCode(
+            "binary",
+            {"treated": _plain(hi), "control": _plain(lo)},
+            f"treatment {name!r}: {hi:g} coded 1 (treated), {lo:g} coded 0 (control)",
+            "high",
+            hi,
+        )
+    note = f"treatment {name!r} is continuous: the effect is per one-unit increase"
+    return TreatmentCode("continuous", None, note)
+
+
 def _is_dose(values: np.ndarray) -> bool:
     """Whether a numeric column has at least three distinct values (NaN aside), in O(n): no sort, no hashing."""
     with np.errstate(invalid="ignore"):
@@ -493,10 +510,35 @@ def _is_dose(values: np.ndarray) -> bool:
         return bool(other.size) and bool((other != other[0]).any())
 
 
+def _two_levels(values: np.ndarray) -> tuple[float, float] | bool | None:
+    """The levels of a numeric column without NaN from its minimum and maximum (no sort, no hashing): (lo, hi)
+    when every value is one of them (lo < hi), True when there are three or more, None otherwise (constant,
+    or missing values: the caller's general path says why)."""
+    with np.errstate(invalid="ignore"):
+        lo, hi = float(np.fmin.reduce(values)), float(np.fmax.reduce(values))
+        if not lo < hi:
+            return None
+        n_lo, n_hi = np.count_nonzero(values == lo), np.count_nonzero(values == hi)
+        if n_lo + n_hi == values.size:
+            return lo, hi
+        if values.dtype.kind == "f" and bool(np.isnan(values).any()):
+            return None
+    return True
+
+
 def _treatment_code(series: pd.Series, kind: str, treated_level: Any) -> TreatmentCode:
     """The coding of a treatment column from its levels. ``kind`` is "binary", "continuous" or "auto"."""
     name = series.name
     _check_not_temporal(series, "treatment")
+    if treated_level is None and isinstance(series.dtype, np.dtype) and series.dtype.kind in "iuf" and len(series):
+        levels2 = _two_levels(series.to_numpy())
+        if levels2 is True and kind != "binary":
+            _numeric(series, "treatment")  # a dose of plain floats/ints: the same checks and code as below
+            note = f"treatment {name!r} is continuous: the effect is per one-unit increase"
+            return TreatmentCode("continuous", None, note)
+        if isinstance(levels2, tuple):  # two numeric levels: the code below needs only which two
+            _numeric(series, "treatment")
+            return _two_level_code(name, levels2, kind)
     if kind != "binary" and treated_level is None and series.dtype.kind in "iuf" and _is_dose(series.to_numpy()):
         _numeric(series, "treatment")  # a dose of plain floats/ints: the same checks and code, without hashing n levels
         note = f"treatment {name!r} is continuous: the effect is per one-unit increase"
@@ -528,18 +570,9 @@ def _treatment_code(series: pd.Series, kind: str, treated_level: Any) -> Treatme
     if _is_numeric(series):
         _numeric(series, "treatment")
         uniq = {float(v) for v in levels}
-        if uniq == {0.0, 1.0}:
-            return TreatmentCode("binary", None, None)
-        if len(uniq) == 2 and kind != "continuous":
-            lo, hi = sorted(uniq)
-            if kind == "binary":
-                return TreatmentCode(
-                    "binary",
-                    {"treated": _plain(hi), "control": _plain(lo)},
-                    f"treatment {name!r}: {hi:g} coded 1 (treated), {lo:g} coded 0 (control)",
-                    "high",
-                    hi,
-                )
+        if len(uniq) == 2:
+            low, high = sorted(uniq)
+            return _two_level_code(name, (low, high), kind)
         if kind == "binary":
             raise DataError(
                 f"treatment {name!r} must be binary (0/1, bool, or two levels) but has {len(uniq)} distinct values. "

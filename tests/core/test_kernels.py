@@ -233,3 +233,87 @@ def test_adjustment_sweep_is_the_same_compiled_and_in_numpy(kind, size, mode, rn
     (c0, m0), (c1, m1) = _both(run)
     _close(c0, c1, atol=1e-13 * np.abs(c0).max())
     _close(m0, m1, atol=1e-13)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("layout", ["balanced", "unbalanced", "three", "one"])
+def test_demeaning_over_runs_of_the_first_factor_is_bit_identical(layout, weighted, rng):
+    """Rows sorted by the first factor take the one-pass-per-factor sweep; it adds in the same order as the
+    general sweep, so the result is the same to the last bit (and the same number of sweeps)."""
+    from deconfound._core import _jit_demean
+
+    units, periods = 500, 9
+    codes = [np.repeat(np.arange(units), periods), np.tile(np.arange(periods), units)]
+    if layout != "balanced":
+        keep = rng.uniform(size=codes[0].size) < 0.7
+        codes = [c[keep] for c in codes]
+        codes[0] = np.unique(codes[0], return_inverse=True)[1]
+    if layout == "three":
+        codes.append(rng.integers(0, 13, len(codes[0])))
+    if layout == "one":
+        codes = codes[:1]
+    n = len(codes[0])
+    x = rng.normal(size=n) + 0.1 * codes[0]
+    w = rng.uniform(0.2, 3.0, n) if weighted else None
+    with kernels.using("numba"):
+        dm = Demeaner(codes, w, tol=1e-12)
+        out, sweeps, ok = dm.demean(x)
+    assert dm._starts is not None and len(dm._starts) == dm.sizes[0] + 1  # the runs were found
+    general = np.array(x, copy=True)
+    args = (dm._small_codes, tuple(dm._inv), np.empty(0) if w is None else w, w is not None)
+    sums = tuple(np.empty(g) for g in dm.sizes)
+    no_runs = np.empty(0, dtype=np.int64)
+    if len(codes) == 1:
+        _jit_demean.sweep(general, general, *args, sums, no_runs)
+        ref = (general, 1, True)
+    else:
+        limit = 1e-12 * np.abs(x).max()
+        ref = _jit_demean.demean(general, *args, sums, limit, 10_000, no_runs)
+    assert (sweeps, ok) == (ref[1], ref[2])
+    np.testing.assert_array_equal(out, ref[0])
+
+
+def test_run_starts_finds_runs_only_when_groups_come_in_order():
+    from deconfound._core import _jit_demean
+
+    np.testing.assert_array_equal(_jit_demean.run_starts(np.array([0, 0, 1, 2, 2, 2]), 3), [0, 2, 3, 6])
+    assert len(_jit_demean.run_starts(np.array([0, 1, 0]), 2)) == 0  # group 0 in two runs
+    assert len(_jit_demean.run_starts(np.array([1, 1, 0]), 2)) == 0  # not in order
+    assert len(_jit_demean.run_starts(np.array([0, 0, 2]), 3)) == 0  # group 1 missing
+    assert len(_jit_demean.run_starts(np.array([0, 0, 1]), 3)) == 0  # group 2 missing
+
+
+def test_demeaner_takes_the_counts_it_is_given(rng):
+    codes = [np.repeat(np.arange(50), 4), np.tile(np.arange(4), 50)]
+    x = rng.normal(size=200)
+    counts = [np.bincount(c) for c in codes]
+    for name in ("numpy", "numba"):
+        with kernels.using(name):
+            a = Demeaner(codes).demean(x)
+            b = Demeaner(codes, counts=counts).demean(x)
+        np.testing.assert_array_equal(a[0], b[0])
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("two_way", [False, True])
+def test_clustered_residual_pass_is_the_same_compiled_and_in_numpy(weighted, two_way, rng):
+    from deconfound._core.fixed_effects import fit_absorbed
+
+    n = 3000
+    unit = np.sort(rng.integers(0, 300, n))
+    time = rng.integers(0, 10, n)
+    x = rng.normal(size=(n, 2))
+    y = x @ [1.0, -0.5] + rng.normal(size=n) + 0.1 * unit
+    w = rng.uniform(0.3, 2.0, n) if weighted else None
+    clusters = [unit, time] if two_way else [unit]
+    names = ["a", "b"][: len(clusters)]
+
+    def fit():
+        return fit_absorbed(
+            x, ["x1", "x2"], y, w, [unit, time], ["u", "t"], cov_type="cluster", clusters=clusters, cluster_names=names
+        ).fit
+
+    a, b = _both(fit)
+    _close(a.coef, b.coef)
+    _close(a.cov, b.cov)
+    _close(a.ssr, b.ssr)

@@ -28,6 +28,28 @@ def first_appearance(values, lo, span):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
+def sorted_runs(values):  # pragma: no cover - compiled
+    """(codes, row where each code starts) of integers in non-decreasing order, the code stepping up by one
+    where the value changes (one pass); (empty, empty) as soon as a value decreases."""
+    n = values.shape[0]
+    codes = np.empty(n, np.intp)
+    first = np.empty(n, np.int64)
+    g = 0
+    first[0] = 0
+    codes[0] = 0
+    for i in range(1, n):
+        a = values[i - 1]
+        b = values[i]
+        if b != a:
+            if b < a:
+                return codes[:0], first[:0]
+            g += 1
+            first[g] = i
+        codes[i] = g
+    return codes, first[: g + 1]
+
+
+@njit(cache=True)
 def increasing_within(unit, period):  # pragma: no cover - compiled
     """True when ``unit`` never decreases and ``period`` strictly increases within each unit (one pass)."""
     for i in range(1, unit.shape[0]):

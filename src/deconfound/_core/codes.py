@@ -5,7 +5,8 @@ Panels are mostly keyed by integers, sorted by unit, with a few dozen periods. H
 costs about 0.1 s per column, and a panel's unit column is hashed several times (clusters, the panel
 index, the fixed effects). Two cases need no hash table:
 
-* integers sorted in non-decreasing order: the code steps up by one wherever the value changes;
+* integers sorted in non-decreasing order: the code steps up by one wherever the value changes (one compiled
+  pass that gives up at the first decrease, or numpy's comparison and cumulative sum);
 * integers within a range no wider than a few times the number of rows: a table indexed by value gives
   each value the next code the first time it is met (one compiled pass; numpy's without the compiled
   kernels would need a sort, so that case falls back to pandas there).
@@ -30,7 +31,13 @@ def factorize(values: Any) -> tuple[np.ndarray, np.ndarray]:
     """(codes as intp, distinct values in order of first appearance), as ``pd.factorize(values, sort=False)``."""
     arr = np.asarray(values)
     if arr.dtype.kind in "iu" and arr.ndim == 1 and arr.size:
-        if arr.size == 1 or bool((arr[1:] >= arr[:-1]).all()):
+        if kernels.compiled():  # sorted: one compiled pass writes the codes (stops at the first decrease)
+            from . import _jit_codes
+
+            codes, first = _jit_codes.sorted_runs(arr)
+            if len(codes):
+                return codes, arr[first]
+        elif arr.size == 1 or bool((arr[1:] >= arr[:-1]).all()):
             change = np.empty(arr.size, dtype=bool)
             change[0] = True
             np.not_equal(arr[1:], arr[:-1], out=change[1:])

@@ -92,18 +92,29 @@ class Demeaner:
         *,
         tol: float = DEMEAN_TOL,
         max_iter: int = DEMEAN_MAX_ITER,
+        counts: Sequence[np.ndarray | None] | None = None,
     ) -> None:
         self.codes = [np.asarray(c, dtype=np.intp) for c in codes]
-        self.sizes = [int(c.max()) + 1 if len(c) else 0 for c in self.codes]
+        given = list(counts) if counts is not None and weights is None else [None] * len(self.codes)
+        if len(given) != len(self.codes):
+            raise ValueError("Demeaner: one array of counts per factor (or None)")
+        # the rows of each code, when the caller has counted them already (unweighted only): G is their length
+        self.sizes = [
+            len(k) if k is not None else (int(c.max()) + 1 if len(c) else 0) for c, k in zip(self.codes, given)
+        ]
         self.weights = None if weights is None else np.asarray(weights, dtype=np.float64)
         self.tol = float(tol)
         self.max_iter = int(max_iter)
         self._inv = []
-        for c, g in zip(self.codes, self.sizes):
-            wsum = np.bincount(c, weights=self.weights, minlength=g).astype(np.float64)
+        for c, g, k in zip(self.codes, self.sizes, given):
+            if k is not None:
+                wsum = np.asarray(k, dtype=np.float64)
+            else:
+                wsum = np.bincount(c, weights=self.weights, minlength=g).astype(np.float64)
             with np.errstate(divide="ignore"):
                 self._inv.append(np.where(wsum > 0, 1.0 / np.where(wsum > 0, wsum, 1.0), 0.0))
         self._small_codes: tuple[np.ndarray, ...] | None = None
+        self._starts: np.ndarray | None = None
         self._runs_cache: list[tuple[np.ndarray, np.ndarray] | None] | None = None
 
     @property
@@ -139,7 +150,7 @@ class Demeaner:
         if not self.codes:
             return x, 0, True
         if kernels.compiled() and x.size:
-            return self._demean_compiled(x)
+            return self._demean_compiled(x, self._scratch(x.shape[0]))
         if len(self.codes) == 1:
             self._project(x, 0)
             return x, 1, True
@@ -170,35 +181,52 @@ class Demeaner:
         if self._small_codes is None:  # int32 when they fit: less memory to read per sweep
             small = max(self.sizes) < 2**31 - 1
             self._small_codes = tuple(c.astype(np.int32) if small else _plain(c) for c in self.codes)
+            # rows in runs of the first factor (a panel sorted by unit): its sums need no pass of their own
+            self._starts = _jit_demean.run_starts(self._small_codes[0], self.sizes[0])
         codes = self._small_codes
+        starts = self._starts
         inv = tuple(self._inv)
         sums = tuple(np.empty(g) for g in self.sizes)
         w = _plain(self.weights) if self.weights is not None else np.empty(0)
         has_w = self.weights is not None
         if len(codes) == 1:
-            _jit_demean.sweep(x, x, codes, inv, w, has_w, sums)
+            _jit_demean.sweep(x, x, codes, inv, w, has_w, sums, starts)
             return x, 1, True
         limit = self.tol * max(float(x.max()), -float(x.min()), 1e-300)  # max |x| without a temporary
         if scratch is not None:
-            sweeps, ok = _jit_demean.demean_in_place(x, codes, inv, w, has_w, sums, limit, self.max_iter, *scratch)
+            sweeps, ok = _jit_demean.demean_in_place(
+                x, codes, inv, w, has_w, sums, limit, self.max_iter, *scratch, starts
+            )
             return x, int(sweeps), bool(ok)
-        out, sweeps, ok = _jit_demean.demean(x, codes, inv, w, has_w, sums, limit, self.max_iter)
+        out, sweeps, ok = _jit_demean.demean(x, codes, inv, w, has_w, sums, limit, self.max_iter, starts)
         return out, int(sweeps), bool(ok)
 
-    def demean_columns(self, matrix: np.ndarray) -> tuple[np.ndarray, DemeanInfo]:
-        """Demean every column of a 2-D array (returned as a new Fortran-ordered array)."""
+    def _scratch(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Two columns of n rows for the compiled iterates, allocated once and reused by every column."""
+        got = self.__dict__.get("_scratch_pair")
+        if got is None or got[0].shape[0] != n:
+            got = (np.empty(n), np.empty(n))
+            self.__dict__["_scratch_pair"] = got
+        return got
+
+    def demean_columns(self, matrix: np.ndarray, *, overwrite: bool = False) -> tuple[np.ndarray, DemeanInfo]:
+        """Demean every column of a 2-D array (returned as a new Fortran-ordered array; with ``overwrite``, a
+        Fortran-ordered float64 ``matrix`` is demeaned in place and returned)."""
         matrix = np.asarray(matrix, dtype=np.float64)
-        out = np.empty(matrix.shape, dtype=np.float64, order="F")
         iterations = []
         converged = True
         if kernels.compiled() and self.codes and matrix.size:  # each column demeaned where it is returned
-            scratch = (np.empty(matrix.shape[0]), np.empty(matrix.shape[0]))
+            in_place = overwrite and matrix.flags.f_contiguous and matrix.flags.writeable
+            out = matrix if in_place else np.empty(matrix.shape, dtype=np.float64, order="F")
+            scratch = self._scratch(matrix.shape[0])
             for j in range(matrix.shape[1]):
-                out[:, j] = matrix[:, j]
+                if not in_place:
+                    out[:, j] = matrix[:, j]
                 _, its, ok = self._demean_compiled(out[:, j], scratch)
                 iterations.append(its)
                 converged &= ok
             return out, DemeanInfo(tuple(iterations), converged)
+        out = np.empty(matrix.shape, dtype=np.float64, order="F")
         for j in range(matrix.shape[1]):
             out[:, j], its, ok = self.demean(matrix[:, j])
             iterations.append(its)

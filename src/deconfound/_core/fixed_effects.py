@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import CollinearityError, DataError
-from . import linalg
+from . import kernels, linalg
 from .covariance import (
     ABSORBED,
     SmallSample,
@@ -40,7 +40,7 @@ from .covariance import (
 from .demean import DEMEAN_MAX_ITER, DEMEAN_TOL, Demeaner, fixed_effect_count, is_nested
 from .design import Design
 from .least_squares import OLSFit, build_fit
-from .passes import accumulate, check_rank, residual_pass
+from .passes import Residuals, accumulate, check_rank, residual_pass
 
 __all__ = ["AbsorbedFit", "SmallSample", "fit_absorbed", "ssc"]
 
@@ -82,6 +82,13 @@ class AbsorbedFit:
 def _total_ss(x: np.ndarray, w: np.ndarray | None) -> np.ndarray:
     """Weighted sum of squares of each column around its mean (before absorbing)."""
     out = np.empty(x.shape[1])
+    if kernels.compiled() and x.shape[0]:  # one compiled pass per column, no centred copy
+        from . import _jit_passes
+
+        wv = np.empty(0) if w is None else np.ascontiguousarray(w, dtype=np.float64)
+        for j in range(x.shape[1]):
+            out[j] = _jit_passes.centered_ss(x[:, j], float(np.average(x[:, j], weights=w)), wv, w is not None)
+        return out
     buf = np.empty(x.shape[0])  # one centred column at a time, in one reused buffer
     for j in range(x.shape[1]):
         c = np.subtract(x[:, j], np.average(x[:, j], weights=w), out=buf)
@@ -135,15 +142,19 @@ def fit_absorbed(
     tol: float = DEMEAN_TOL,
     max_iter: int = DEMEAN_MAX_ITER,
     protect: Sequence[str] = (),
+    fe_counts: Sequence[np.ndarray | None] | None = None,
+    overwrite_x: bool = False,
 ) -> AbsorbedFit:
-    """Regress ``y`` on ``x`` with the fixed effects ``fe_codes`` absorbed."""
+    """Regress ``y`` on ``x`` with the fixed effects ``fe_codes`` absorbed (``fe_counts``: the rows of each
+    code of each factor when the caller has them, so they are not counted again; ``overwrite_x``: ``x`` is
+    the caller's to discard, so its columns may be demeaned in place)."""
     cov_type = check_cov_type(cov_type, method="a fixed-effects model", allowed=ABSORBED)
     small = check_small_sample(small_sample)
     n, k = x.shape
-    demeaner = Demeaner(fe_codes, w, tol=tol, max_iter=max_iter)
+    demeaner = Demeaner(fe_codes, w, tol=tol, max_iter=max_iter, counts=fe_counts)
     yd, y_its, y_ok = demeaner.demean(y)
     total = _total_ss(x, w) if fe_codes else None
-    xd, info = demeaner.demean_columns(x)
+    xd, info = demeaner.demean_columns(x, overwrite=overwrite_x)
     del x  # the caller may drop its copy; only the demeaned columns are needed from here
     sizes = tuple(demeaner.sizes)
     k_fe = fixed_effect_count(sizes)
@@ -160,7 +171,7 @@ def fit_absorbed(
         _check_absorbed(total, np.diag(cp.xtx), names, fe_names)
     check_rank(cp, protect)
     beta, bread = linalg.solve_spd(cp.xtx, cp.xty)
-    cov, ssr, df_inf, n_clusters = _covariance(design, yd, w, beta, bread, cov_type, clusters, n, df_k, small)
+    cov, ssr, df_inf, n_clusters = _covariance(design, xd, yd, w, beta, bread, cov_type, clusters, n, df_k, small)
     fit = build_fit(
         names,
         beta,
@@ -189,6 +200,7 @@ def fit_absorbed(
 
 def _covariance(
     design: Design,
+    x: np.ndarray,
     y: np.ndarray,
     w: np.ndarray | None,
     beta: np.ndarray,
@@ -200,7 +212,10 @@ def _covariance(
     small: SmallSample,
 ) -> tuple[np.ndarray, float, float, tuple[int, ...]]:
     codes, sizes = cluster_terms(cov_type, clusters)
-    res = residual_pass(design, y, w, beta, bread, pass_kind(cov_type), codes, FE_CHUNK_ROWS)
+    if codes and kernels.compiled() and x.ndim == 2 and x.shape[0]:
+        res = _cluster_pass(x, y, w, beta, codes)  # one compiled pass, no temporaries of the rows' length
+    else:
+        res = residual_pass(design, y, w, beta, bread, pass_kind(cov_type), codes, FE_CHUNK_ROWS)
     cov, df_inf = assemble(
         cov_type,
         bread,
@@ -213,3 +228,21 @@ def _covariance(
         rules=small,
     )
     return cov, res.ssr, df_inf, sizes
+
+
+def _cluster_pass(
+    x: np.ndarray, y: np.ndarray, w: np.ndarray | None, beta: np.ndarray, codes: Sequence[np.ndarray]
+) -> Residuals:
+    """``residual_pass``'s sums for clustered errors (the SSR and each clustering's score sums) in one
+    compiled pass over the demeaned columns ``x`` and outcome ``y``."""
+    from . import _jit_passes
+
+    k = x.shape[1]
+    cl = tuple(np.ascontiguousarray(c, dtype=np.intp) for c in codes)
+    scores = tuple(np.zeros((int(c.max()) + 1, k)) for c in cl)
+    wv = np.ascontiguousarray(w, dtype=np.float64) if w is not None else np.empty(0)
+    ssr = _jit_passes.cluster_scores(
+        x, np.ascontiguousarray(y, dtype=np.float64), wv, w is not None, np.ascontiguousarray(beta, dtype=np.float64),
+        cl, scores,
+    )  # fmt: skip
+    return Residuals(ssr=float(ssr), cluster_scores=list(scores))

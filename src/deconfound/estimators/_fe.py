@@ -115,8 +115,10 @@ def fit_fixed_effects(
     tol: float,
     max_iter: int,
     protect: Sequence[str],
+    overwrite_x: bool = False,
 ) -> AbsorbedModel:
-    """Drop singletons, absorb the fixed effects and fit; shared by twfe, the event study and panel models."""
+    """Drop singletons, absorb the fixed effects and fit; shared by twfe, the event study and panel models.
+    ``overwrite_x``: ``rows.x`` is not used afterwards, so it may be demeaned in place."""
     counted = [_codes_counted(values) for _, values in rows.factors]
     codes = [c for c, _ in counted]
     if any(counts is None or bool((counts == 1).any()) for _, counts in counted):
@@ -150,6 +152,8 @@ def fit_fixed_effects(
         tol=tol,
         max_iter=max_iter,
         protect=protect,
+        fe_counts=None if n_single else [counts for _, counts in counted],
+        overwrite_x=overwrite_x or bool(n_single),  # after dropping singletons x is a copy of the rows kept
     )
     return AbsorbedModel(fit, keep if n_single else None, n_single, tuple(codes), w)
 

@@ -153,6 +153,7 @@ def twfe(
         tol=tol,
         max_iter=max_iter,
         protect=[treatment],
+        overwrite_x=True,  # the design's array is built here for this fit only
     )
     data_w, conv_w = removal_messages(model, [name for name, _ in fe_columns])
     plain = prep.covariates.k == 0 and prep.weights is None and not extra_fe and model.n_singletons == 0
