@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .._core.design import column_major
 from .._core.options import check_level, check_positive_int
 from ..data import Prepared, prepare
 from ..errors import DataError, NotFittedError, SpecificationError, warn
@@ -119,7 +120,7 @@ class MetaLearner:
             frame = pd.DataFrame(X).copy()
             frame.columns = [str(c) for c in frame.columns]
         else:  # a new frame over the array (no copy: only columns are added, the array is never written)
-            values = np.asarray(X, dtype=np.float64, order="F")  # columns contiguous, as a frame holds them
+            values = column_major(np.asarray(X, dtype=np.float64))  # columns contiguous, as a frame holds them
             if values.ndim != 2:
                 raise SpecificationError(
                     f"X must be two-dimensional (rows x features); got an array of shape {values.shape}. "

@@ -46,7 +46,7 @@ def _scratch(x: np.ndarray, y: np.ndarray, rows: np.ndarray | None) -> np.ndarra
         if rows is None:
             ext[:, j + 1] = col
         else:
-            np.take(col, rows, out=ext[:, j + 1])
+            np.take(col, rows, out=ext[:, j + 1], mode="clip")  # rows are valid: no bounds pass
     return ext
 
 
@@ -55,7 +55,7 @@ def _take_rows(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
     columns the passes and checks would then read with a stride)."""
     out = np.empty((len(rows), x.shape[1]), order="F")
     for j in range(x.shape[1]):
-        np.take(x[:, j], rows, out=out[:, j])
+        np.take(x[:, j], rows, out=out[:, j], mode="clip")
     return out
 
 
