@@ -313,12 +313,12 @@ def _weight_report(
 
 def _ess_low(w: np.ndarray, t: np.ndarray) -> bool:
     """Whether a group's effective sample size may fall below ``ESS_WARN`` of its rows (then
-    :func:`_weight_report` decides and words it; a margin covers the rounding of these sums)."""
-    treated = t == 1.0
-    n1 = int(np.count_nonzero(treated))
-    sq = w * w
-    total, squares = float(w.sum()), float(sq.sum())
-    total1, squares1 = float(np.sum(w, where=treated)), float(np.sum(sq, where=treated))
+    :func:`_weight_report` decides and words it; a margin covers the rounding of these sums). The treated's
+    sums are dot products with the 0/1 treatment (no mask, no temporary of the squares)."""
+    n1 = int(np.count_nonzero(t))
+    total, squares = float(w.sum()), float(w @ w)
+    wt = w * t
+    total1, squares1 = float(wt.sum()), float(wt @ w)
     if not (0 < total1 <= (1.0 - 1e-6) * total and 0 < squares1 <= (1.0 - 1e-6) * squares):
         return True  # a group's sums too small to take as differences: let the table decide
     for n_g, tot, sq in ((n1, total1, squares1), (len(t) - n1, total - total1, squares - squares1)):
