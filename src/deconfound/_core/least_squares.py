@@ -256,6 +256,23 @@ def fit_ols(
     )
 
 
+def solve_products(cp: CrossProducts, protect: Sequence[str] = ()) -> tuple[np.ndarray, np.ndarray] | None:
+    """The coefficients and (X'WX)^-1 of :func:`fit_ols` (in the user's coordinates) from already
+    accumulated cross-products, with its rank check; no pass over the rows. None when :func:`fit_ols`
+    would make passes for these (too few rows, or normal equations so ill-conditioned that it refines
+    the solution from the data): the caller then fits with it."""
+    if cp.n <= len(cp.names) or not cp.sum_w > 0:
+        return None
+    coords = Coordinates.from_products(cp)
+    check_rank(cp, protect, coords)
+    ztz, zty = coords.system(cp)
+    beta_z, bread_z = linalg.solve_spd(ztz, zty)
+    if linalg.condition_number(linalg.equilibrate(ztz)) ** 2 > REFINE_ABOVE:
+        return None
+    lmat = coords.transform
+    return lmat @ beta_z, _sym(lmat @ bread_z @ lmat.T)
+
+
 def _log_likelihood(n: int, ssr: float, w: np.ndarray | None, log_weight_sum: float | None = None) -> float:
     """Gaussian log-likelihood at the fit; WLS adds ½ Σ log w (NaN if some weight is 0)."""
     with np.errstate(divide="ignore"):  # a perfect fit has ssr = 0 and an infinite likelihood

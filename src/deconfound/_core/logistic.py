@@ -450,8 +450,8 @@ def _null_llf(y: np.ndarray, w: np.ndarray | None) -> float:
 def _intercept_start(design: Design, y: np.ndarray, w: np.ndarray | None, const: set[int]) -> np.ndarray:
     """Zero slopes and the intercept at the logit of the (weighted) mean."""
     beta = np.zeros(design.k)
-    ww = np.ones_like(y) if w is None else w
-    p = float(ww @ y) / float(ww.sum())
+    # unweighted: the mean of y (for 0/1 outcomes an exact integer sum, as the dot product with ones was)
+    p = float(y.sum()) / len(y) if w is None else float(w @ y) / float(w.sum())
     if not 0.0 < p < 1.0:
         raise DataError("The treatment takes one value in every row used; a propensity model needs both groups.")
     if const:

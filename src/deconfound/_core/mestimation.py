@@ -240,16 +240,23 @@ def effect(
     tot = rows.fold(src, sums, np.zeros(4))
     den, mu = tot[0::2], tot[1::2] / tot[0::2]
     steps = _steps(pair, s, mu, ps, outcome, arrays)
-    # (2) G = X' v for every (step, ratio) that uses it: one product per design; then a = bread @ G
-    coefs = []
-    for st in steps:
-        columns: list[np.ndarray | float] = [_array(arrays, name) for _, name in st.uses]
-        g = st.step.design.tdot(columns, chunk_rows=CHUNK_ROWS)
-        coefs.append(st.step.bread @ g)
+    # (2) G = X' v for every (step, ratio) that uses it: one product per design (first steps on the same
+    # design, e.g. AIPW's propensity and outcome models on the same covariates, share it); then a = bread @ G
+    groups = _design_groups(steps)
+    coefs: list[np.ndarray] = [np.empty(0)] * len(steps)
+    for members in groups:
+        columns: list[np.ndarray | float] = [_array(arrays, name) for j in members for _, name in steps[j].uses]
+        g = steps[members[0]].step.design.tdot(columns, chunk_rows=CHUNK_ROWS)
+        at = 0
+        for j in members:
+            m = len(steps[j].uses)
+            coefs[j] = steps[j].step.bread @ g[:, at : at + m]
+            at += m
     # (3) each row's influence: its own term plus, per first step, resid * (x a) for the ratios using it
     for j, st in enumerate(steps):
         arrays[f"r{j}"] = st.step.resid
     scaled = sign / den
+    joint = [np.concatenate([coefs[j] for j in members], axis=1) for members in groups]
 
     def squares(part: rows.Partition) -> Any:
         sp = part.get("s")
@@ -260,11 +267,17 @@ def effect(
         both -= other
         if sp is not None:
             both *= sp
-        for j, st in enumerate(steps):
-            proj = _block_dot(_Sub(part, st.step.design), coefs[j])
-            proj *= part[f"r{j}"][:, None]
-            for col, (i, _) in enumerate(st.uses):
-                both += proj[:, col] * (scaled[0] if i == 0 else -scaled[1])
+        for members, joined in zip(groups, joint):
+            proj = _block_dot(_Sub(part, steps[members[0]].step.design), joined)
+            at = 0
+            for j in members:
+                r = part[f"r{j}"]
+                for i, _ in steps[j].uses:
+                    col = proj[:, at]
+                    col *= r
+                    col *= scaled[0] if i == 0 else -scaled[1]
+                    both += col
+                    at += 1
         if clusters is not None:  # the clustered meat: influence summed within clusters
             return np.bincount(part["cl"], weights=both, minlength=n_clusters)
         return float(both @ both)
@@ -331,6 +344,26 @@ def _steps(
         for arm, uses in by_arm.items():
             steps.append(_Step(outcome[arm], f"out{arm}", uses))
     return steps
+
+
+def _design_groups(steps: list[_Step]) -> list[list[int]]:
+    """The first steps grouped by design (the same columns, read from the same arrays): each group's
+    products with the design are made in one pass."""
+    groups: list[list[int]] = []
+    for j, st in enumerate(steps):
+        for members in groups:
+            if _same_design(steps[members[0]].step.design, st.step.design):
+                members.append(j)
+                break
+        else:
+            groups.append([j])
+    return groups
+
+
+def _same_design(a: Design, b: Design) -> bool:
+    return a is b or (
+        a.n == b.n and a.k == b.k and all(p.values is q.values and p.level == q.level for p, q in zip(a.parts, b.parts))
+    )
 
 
 def _array(arrays: Mapping[str, Any], name: str) -> Any:

@@ -175,6 +175,57 @@ def accumulate(
     return rows.fold(rows.source(design, chunk_rows, y=y, w=w), kernel, CrossProducts.empty(names))
 
 
+def accumulate_arms(
+    design: Design, y: np.ndarray, arm: np.ndarray, w: np.ndarray | None = None, chunk_rows: int = CHUNK_ROWS
+) -> tuple[CrossProducts, CrossProducts]:
+    """:func:`accumulate` of the rows with ``arm`` False and of those with ``arm`` True, in one pass over
+    all the rows: each partition's block [X | y] is read once and split by the arm (the per-group outcome
+    regressions of AIPW and regression adjustment, without copying each group's rows first)."""
+    k = design.k
+    names = design.names
+    bufs: dict[str, np.ndarray | None] = {"block": None, "arm": None}
+
+    def kernel(part: rows.Partition) -> _ArmProducts:
+        # each group's rows are gathered column by column into a column-major scratch block [X | y] (read
+        # in place from the design when it allows: no copy of the whole block first)
+        mask, yc, wc = part["arm"], part["y"], part.get("w")
+        matrix = part.matrix()
+        if matrix is None:
+            blk = bufs["block"] = part.block(bufs["block"])
+            cols: list[np.ndarray | None] = [blk[:, j] for j in range(k)]
+        else:  # a constant 1, then the matrix's columns
+            cols = [None] + [matrix[:, j] for j in range(k - 1)]
+        pair = []
+        for m in (~mask, mask):
+            idx = np.flatnonzero(m)
+            ext = bufs["arm"] = rows.scratch(bufs["arm"], len(idx), k + 1)
+            ext = ext[: len(idx)]
+            for j, col in enumerate(cols):
+                if col is None:
+                    ext[:, j] = 1.0
+                else:
+                    np.take(col, idx, out=ext[:, j])
+            np.take(yc, idx, out=ext[:, k])
+            pair.append(_products(ext, None if wc is None else wc[idx], names))
+        return _ArmProducts(pair[0], pair[1])
+
+    src = rows.source(design, chunk_rows, extra={"arm": np.asarray(arm, dtype=bool)}, y=y, w=w)
+    empty = _ArmProducts(CrossProducts.empty(names), CrossProducts.empty(names))
+    total = rows.fold(src, kernel, empty)
+    return total.control, total.treated
+
+
+@dataclass
+class _ArmProducts:
+    """Each group's cross-products (merged by + of each)."""
+
+    control: CrossProducts
+    treated: CrossProducts
+
+    def __add__(self, other: _ArmProducts) -> _ArmProducts:
+        return _ArmProducts(self.control + other.control, self.treated + other.treated)
+
+
 def _fitted(blk: np.ndarray, beta: np.ndarray) -> np.ndarray:
     """blk @ beta without BLAS: a threaded gemv on a tall, thin block is slow when cores are shared."""
     return np.einsum("ij,j->i", blk, beta)

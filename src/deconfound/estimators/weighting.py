@@ -25,10 +25,10 @@ import numpy as np
 import pandas as pd
 
 from .._core.design import Design, constant_part
-from .._core.least_squares import fit_ols
-from .._core.logistic import predict_index
+from .._core.least_squares import fit_ols, solve_products
 from .._core.mestimation import FirstStep, Ratio, RowExpr, SharedExpr, copy_rows, effect
 from .._core.options import as_name_list, check_level, check_option
+from .._core.passes import CHUNK_ROWS, accumulate_arms
 from ..diagnostics.balance import balance_before_after, balance_warnings
 from ..engines import is_engine_input
 from ..errors import DataError, SpecificationError
@@ -47,23 +47,48 @@ def _outcome_models(design: Design, y: np.ndarray, t: np.ndarray, s: np.ndarray 
     (its rows' influence is (X'X)^-1 x_i s_i e_i, kept as the design, the residual factor and the bread).
 
     The effect needs each model's coefficients and (X'X)^-1 only, which the fit without a robust covariance
-    gives with the same bits; the models' tables (HC1 standard errors, one more pass over each group's
+    gives with the same bits; both groups' cross-products come from one pass over the rows, both models'
+    fitted values from one more; the models' tables (HC1 standard errors, one more pass over each group's
     rows) are built when read (``"table"``)."""
     full = design.with_parts([constant_part()], front=True)
+    treated = t == 1.0
+    solved = {}
+    for arm, cp in zip((0.0, 1.0), accumulate_arms(full, y, treated, s)):
+        found = solve_products(cp)
+        if found is None:  # few rows or ill-conditioned: the fit refines from the group's rows
+            rows = np.flatnonzero(treated if arm == 1.0 else ~treated)
+            fit = fit_ols(full.take(rows), y[rows], None if s is None else s[rows], cov_type="nonrobust")
+            found = (fit.coef, fit.xtx_inv)
+        solved[arm] = found
+    fitted = _predict_both(full, solved[1.0][0], solved[0.0][0])
     out = {}
-    for arm in (0.0, 1.0):
-        mask = t == arm
-        rows = np.flatnonzero(mask)  # one index for every column (taking by a mask scans it once per column)
-        w = None if s is None else s[rows]
-        fit = fit_ols(full.take(rows), y[rows], w, cov_type="nonrobust")
-        fitted = predict_index(full, fit.coef)
-        resid = y - fitted
-        resid[~mask] = 0.0
+    for arm, f in zip((1.0, 0.0), fitted):
+        resid = y - f
+        resid[treated != (arm == 1.0)] = 0.0
         if s is not None:
             resid *= s
         table = LazyValue(partial(_outcome_table, full, y, t, s, arm))
-        out[arm] = {"fitted": fitted, "step": FirstStep(full, resid, fit.xtx_inv), "table": table}
+        out[arm] = {"fitted": f, "step": FirstStep(full, resid, solved[arm][1]), "table": table}
     return out
+
+
+def _predict_both(design: Design, b1: np.ndarray, b0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """X b1 and X b0 for every row, in one pass over the design."""
+    from .._core import rows
+
+    f1, f0 = np.empty(design.n), np.empty(design.n)
+    coefs = np.column_stack([b1, b0])
+    buf = None
+    for part in rows.source(design, CHUNK_ROWS).partitions():
+        matrix = part.matrix()
+        if matrix is None:
+            buf = part.block(buf)
+            both = buf @ coefs
+        else:
+            both = matrix @ coefs[1:]
+            both += coefs[0]
+        f1[part.rows], f0[part.rows] = both[:, 0], both[:, 1]
+    return f1, f0
 
 
 def _outcome_table(full: Design, y: np.ndarray, t: np.ndarray, s: np.ndarray | None, arm: float) -> pd.DataFrame:
@@ -288,12 +313,12 @@ def _weight_report(
 
 def _ess_low(w: np.ndarray, t: np.ndarray) -> bool:
     """Whether a group's effective sample size may fall below ``ESS_WARN`` of its rows (then
-    :func:`_weight_report` decides and words it; a margin covers the rounding of these sums)."""
-    treated = t == 1.0
-    n1 = int(np.count_nonzero(treated))
-    sq = w * w
-    total, squares = float(w.sum()), float(sq.sum())
-    total1, squares1 = float(np.sum(w, where=treated)), float(np.sum(sq, where=treated))
+    :func:`_weight_report` decides and words it; a margin covers the rounding of these sums). The treated's
+    sums are dot products with the 0/1 treatment (no mask, no temporary of the squares)."""
+    n1 = int(np.count_nonzero(t))
+    total, squares = float(w.sum()), float(w @ w)
+    wt = w * t
+    total1, squares1 = float(wt.sum()), float(wt @ w)
     if not (0 < total1 <= (1.0 - 1e-6) * total and 0 < squares1 <= (1.0 - 1e-6) * squares):
         return True  # a group's sums too small to take as differences: let the table decide
     for n_g, tot, sq in ((n1, total1, squares1), (len(t) - n1, total - total1, squares - squares1)):
