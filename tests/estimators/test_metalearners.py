@@ -286,6 +286,8 @@ def test_unfitted_and_wrong_shapes():
         fitted.effect(np.zeros((2, 3)))
     with pytest.raises(SpecificationError, match="X must be numeric"):
         TLearner().fit(pd.DataFrame({"a": ["u", "v"] * 100}), y, t)
+    with pytest.raises(SpecificationError, match=r"two-dimensional.*shape \(200,\).*reshape\(-1, 1\)"):
+        TLearner().fit(x[:, 0], y, t)
     with pytest.raises(SpecificationError, match="propensity_clip"):
         DRLearner(propensity_clip=0.7).fit(x, y, t)
 

@@ -55,6 +55,16 @@ def _tie_window(x, bb, pool, size, rtol, atol, scale):  # pragma: no cover - com
     return lo, hi
 
 
+@njit(cache=True, inline="always")
+def _spread(a, b, lo, hi, weight, mean):  # pragma: no cover - compiled
+    """Difference arrays of a window's weight and weighted mean over pool positions lo..hi (their running
+    sums give, per position, the total weight and weighted mean of the windows that contain it)."""
+    a[lo] += weight
+    a[hi + 1] -= weight
+    b[lo] += mean * weight
+    b[hi + 1] -= mean * weight
+
+
 @njit(cache=True)
 def tie_window_sweep(x_all, below, pool, ys, size, alone, w_all, rtol, atol, centre, means, coef):  # pragma: no cover
     """For every unit (scores ``x_all`` in sort order; ``below`` the pool units strictly below each), its
@@ -82,10 +92,7 @@ def tie_window_sweep(x_all, below, pool, ys, size, alone, w_all, rtol, atol, cen
         mean = (cy[hi + 1] - cy[lo]) / count
         means[u] = mean + centre
         weight = w_all[u] / (count - 1.0) if count > 1 else 0.0
-        a[lo] += weight
-        a[hi + 1] -= weight
-        b[lo] += mean * weight
-        b[hi + 1] -= mean * weight
+        _spread(a, b, lo, hi, weight, mean)
     run_a = 0.0
     run_b = 0.0
     for p in range(m):
@@ -273,10 +280,7 @@ def adjustment_sweep(
         else:
             means[u] = mean + centre
         weight = _adjustment_weight(x, arm, mode, target, n_w) / (count - 1.0) if count > 1 else 0.0
-        a[lo] += weight
-        a[hi + 1] -= weight
-        b[lo] += mean * weight
-        b[hi + 1] -= mean * weight
+        _spread(a, b, lo, hi, weight, mean)
     run_a = 0.0
     run_b = 0.0
     for p in range(m):

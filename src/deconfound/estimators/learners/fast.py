@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..._core import linalg
-from ..._core.least_squares import REFINE_ABOVE
-from ..._core.passes import Coordinates, CrossProducts, _products, check_rank
+from ..._core.least_squares import solve_products
+from ..._core.passes import CrossProducts, _products
 from ...errors import DeconfoundError
 from .linear import LeastSquaresRegressor, LogisticClassifier, _design
 from .presets import Learner
@@ -61,18 +60,11 @@ def _take_rows(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 def _ols_solve(cp: CrossProducts) -> np.ndarray | None:
     """Coefficients (constant first) from cross-products, or None where fit_ols would refuse or refine."""
-    if cp.n <= len(cp.names):
-        return None
-    coords = Coordinates.from_products(cp)
     try:
-        check_rank(cp, (), coords)
-    except DeconfoundError:
+        solved = solve_products(cp)
+    except DeconfoundError:  # rank-deficient here: the ordinary fit says so, or drops the column
         return None
-    ztz, zty = coords.system(cp)
-    if linalg.condition_number(linalg.equilibrate(ztz)) ** 2 > REFINE_ABOVE:
-        return None
-    beta_z, _ = linalg.solve_spd(ztz, zty)
-    return coords.transform @ beta_z
+    return None if solved is None else solved[0]
 
 
 def ols_folds(
