@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.special import expit
 
 from ..errors import ConvergenceError, DataError
 from . import linalg, rows
@@ -182,7 +181,10 @@ class _PassKernel:
 
 
 def _exact_probabilities(q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """s = expit(q), 1 - s and log s for any q (also where exp(-q) overflows)."""
+    """s = expit(q), 1 - s and log s for any q (also where exp(-q) overflows). SciPy is imported here only:
+    ``scipy.special`` takes about 0.1 s to import, and this branch is rare."""
+    from scipy.special import expit
+
     s = expit(q)
     return s, expit(-q), -np.logaddexp(0.0, -q)
 

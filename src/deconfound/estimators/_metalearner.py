@@ -11,6 +11,7 @@ import numpy as np
 
 from .._core.design import column_major
 from .._core.options import check_level, check_positive_int
+from .._core.pages import entry
 from ..data import Prepared, prepare
 from ..errors import DataError, NotFittedError, SpecificationError, warn
 from ..results import Estimate
@@ -106,6 +107,7 @@ class MetaLearner:
         return f"{type(self).__name__}(learner={self.learner!r}, folds={self.folds!r})"
 
     # -- fitting -----------------------------------------------------------------------------------
+    @entry
     def fit(self, X: Any, y: Any, treatment: Any, *, cluster: Any = None, sample_weight: Any = None) -> MetaLearner:
         """Fit on features ``X`` (numeric, rows x columns), outcome ``y`` and a two-level ``treatment``.
 

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .._core.options import check_level, check_option
+from .._core.pages import entry
 from ..data import name_list, prepare
 from ..diagnostics.balance import balance_before_after, balance_warnings
 from ..errors import DataError, SpecificationError
@@ -123,6 +124,7 @@ def _within_strata(y: np.ndarray, t: np.ndarray, w: np.ndarray, strata: np.ndarr
     return tau, float(np.sqrt(var)), float(df)
 
 
+@entry
 def cem(
     data: Any,
     *,

@@ -32,6 +32,7 @@ from .._core.covariance import resolve_cov_type
 from .._core.design import Design, array_part, constant_part
 from .._core.least_squares import OLSFit, fit_ols
 from .._core.options import as_name_list, check_level
+from .._core.pages import entry
 from ..data import Prepared, check_roles, prepare, prepare_engine
 from ..diagnostics.collinearity import collinearity_diagnostics
 from ..engines import is_engine_input
@@ -272,6 +273,7 @@ def _trap_warnings(
     return warnings, suspects
 
 
+@entry
 def did(
     data: Any,
     *,

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from .._core.options import check_level, check_option, check_positive_int
+from .._core.pages import entry
 from ..data import prepare
 from ..errors import DataError, NuisanceWarning, SpecificationError, warn
 from ..results import Estimate
@@ -322,6 +323,7 @@ def _estimand_of(d: np.ndarray, label: str) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
+@entry
 def dml(
     data: Any,
     *,
@@ -397,6 +399,7 @@ def dml(
     )
 
 
+@entry
 def dml_irm(
     data: Any,
     *,
@@ -474,6 +477,7 @@ def dml_irm(
     return _result("dml-irm", "irm", prep, fitted, folds_, settings, estimand, level, [], random_state, seed)
 
 
+@entry
 def dml_iv(
     data: Any,
     *,

@@ -32,6 +32,7 @@ import pandas as pd
 from .._core.demean import DEMEAN_MAX_ITER, DEMEAN_TOL
 from .._core.fixed_effects import SmallSample
 from .._core.options import as_name_list, check_level, check_option
+from .._core.pages import entry
 from ..data import name_list, prepare
 from ..diagnostics.pretrends import pretrend_test, pretrend_warning
 from ..errors import DataError, SpecificationError
@@ -198,6 +199,7 @@ def _cells(e: np.ndarray, cohort: np.ndarray, ref: float, estimator: str, contro
     return cells
 
 
+@entry
 def event_study(
     data: Any,
     *,

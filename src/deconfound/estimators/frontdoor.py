@@ -39,6 +39,7 @@ import pandas as pd
 from .._core.design import array_part, constant_part
 from .._core.least_squares import OLSFit, fit_ols
 from .._core.options import as_name_list, check_level, check_option, check_positive_int
+from .._core.pages import entry
 from .._core.progress import current
 from ..data import Prepared, _numeric, prepare
 from ..errors import DataError, DeconfoundError, SpecificationError
@@ -88,6 +89,7 @@ class _Rows:
         return pd.DataFrame(self.x, columns=list(self.names[self.m.shape[1] + 1 :]))
 
 
+@entry
 def front_door(
     data: Any,
     *,

@@ -24,6 +24,7 @@ from .._core.design import Design, array_part, constant_part
 from .._core.fixed_effects import FE_CHUNK_ROWS, _df_k
 from .._core.iv import ESTIMATORS, IVLayout, IVProducts, check_instruments, iv_products
 from .._core.options import as_name_list, check_level, check_option
+from .._core.pages import entry
 from .._core.passes import CHUNK_ROWS
 from ..data import Prepared, load_table, name_list, prepare, prepare_engine
 from ..engines import is_engine_input
@@ -422,6 +423,7 @@ def _absorbed_problem(
 # --------------------------------------------------------------------------------------------------
 
 
+@entry
 def iv(
     data: Any,
     formula: str | None = None,
@@ -485,6 +487,7 @@ def iv(
                           level=level)  # fmt: skip
 
 
+@entry
 def wald_estimator(
     data: Any,
     outcome: str,

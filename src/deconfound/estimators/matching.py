@@ -51,6 +51,7 @@ import pandas as pd
 from .._core import assignment
 from .._core.nearest import Pairs, nearest_1d, nearest_kd, whiten
 from .._core.options import as_name_list, check_level, check_option, check_positive_int
+from .._core.pages import entry
 from .._core.progress import stage
 from .._core.scoresort import ScoreSort
 from ..diagnostics.balance import balance_before_after, balance_warnings
@@ -340,6 +341,7 @@ def _match(setup: Setup, metric: Metric, plan: _Plan) -> list[Direction | RangeD
     return directions
 
 
+@entry
 def matching(
     data: Any,
     *,

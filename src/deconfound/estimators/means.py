@@ -9,6 +9,7 @@ import numpy as np
 
 from .._core import rows
 from .._core.options import check_level
+from .._core.pages import entry
 from ..data import EnginePrepared, prepare, prepare_engine
 from ..diagnostics.balance import balance_table, joint_balance_test
 from ..engines import is_engine_input
@@ -35,6 +36,7 @@ def _group_moments(y: np.ndarray, w: np.ndarray) -> tuple[float, float, int]:
     return mean, var, n
 
 
+@entry
 def difference_in_means(
     data: Any,
     *,

@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from .._core.pages import entry
 from ..data import prepare
 from ..errors import DataError
 from ..results import Estimate, LazyValue
@@ -334,6 +335,7 @@ def _spec_name(spec: Any) -> str:
     return spec if isinstance(spec, str) else type(spec).__name__
 
 
+@entry
 def _run(
     kind: str,
     data: Any,

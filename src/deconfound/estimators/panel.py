@@ -32,6 +32,7 @@ from .._core.design import Design, array_part
 from .._core.distributions import chi2_sf
 from .._core.fixed_effects import SmallSample, fit_absorbed
 from .._core.options import check_level, check_option
+from .._core.pages import entry
 from ..data import Prepared, prepare
 from ..diagnostics.hypotheses import TestResult
 from ..errors import DataError, DeconfoundError, SpecificationError
@@ -133,6 +134,7 @@ def _random_effects_rows(rows: Rows, unit: np.ndarray) -> tuple[Rows, dict[str, 
     return quasi, parts
 
 
+@entry
 def panel_regression(
     data: Any,
     *,

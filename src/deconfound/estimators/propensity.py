@@ -32,6 +32,7 @@ from .._core.design import Design, constant_part
 from .._core.logistic import LogisticFit, fit_logistic, predict
 from .._core.mestimation import Outside
 from .._core.options import check_option
+from .._core.pages import entry
 from .._core.progress import stage
 from .._core.scoresort import ScoreSort
 from ..data import Prepared, prepare
@@ -164,6 +165,7 @@ def fit_propensity(
     return PropensityFit(score, index, name, covariates, None, folds, tuple(notes))
 
 
+@entry
 def propensity_scores(
     data: Any,
     *,

@@ -14,6 +14,7 @@ from .._core.covariance import resolve_cov_type
 from .._core.design import Design, Part, array_part, constant_part
 from .._core.least_squares import OLSFit, fit_ols
 from .._core.options import as_name_list, check_level
+from .._core.pages import entry
 from ..data import MAX_ABS_VALUE, Prepared, check_columns, load_table, name_list, prepare, prepare_engine
 from ..diagnostics.collinearity import collinearity_diagnostics
 from ..engines import is_engine_input
@@ -214,6 +215,7 @@ def _formula_design(formula: str, frame: Any, treatment: str | None) -> tuple[np
 # --------------------------------------------------------------------------------------------------
 
 
+@entry
 def ols(
     data: Any,
     formula: str | None = None,
@@ -398,6 +400,7 @@ def _ols_formula(
     )
 
 
+@entry
 def lin(
     data: Any,
     *,

@@ -33,6 +33,7 @@ import pandas as pd
 
 from .._core.influence import if_covariance
 from .._core.options import as_name_list, check_level, check_option, check_positive_int
+from .._core.pages import entry
 from ..data import Prepared, name_list, prepare
 from ..diagnostics.hypotheses import TestResult
 from ..diagnostics.pretrends import pretrend_warning, wald_test
@@ -386,6 +387,7 @@ def _timing_sample(g: np.ndarray, periods: np.ndarray, anticipation: float) -> t
 # --------------------------------------------------------------------------------------------------
 
 
+@entry
 def staggered(
     data: Any,
     *,

@@ -20,6 +20,7 @@ from .._core.demean import DEMEAN_MAX_ITER, DEMEAN_TOL
 from .._core.design import Design, Part, array_part
 from .._core.fixed_effects import SmallSample
 from .._core.options import as_name_list, check_level
+from .._core.pages import entry
 from ..data import Prepared, prepare
 from ..diagnostics.bacon import bacon_table, summarize
 from ..engines import is_engine_input
@@ -79,6 +80,7 @@ def _period(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+@entry
 def twfe(
     data: Any,
     *,

@@ -28,6 +28,7 @@ from .._core.design import Design, constant_part
 from .._core.least_squares import fit_ols, solve_products
 from .._core.mestimation import FirstStep, Ratio, RowExpr, SharedExpr, copy_rows, effect
 from .._core.options import as_name_list, check_level, check_option
+from .._core.pages import entry
 from .._core.passes import CHUNK_ROWS, accumulate_arms
 from ..diagnostics.balance import balance_before_after, balance_warnings
 from ..engines import is_engine_input
@@ -565,6 +566,7 @@ def _propensity(bundle: Any, covariates: Any, *settings: Any) -> tuple[Any, dict
     return chosen.pop("propensity_covariates"), chosen
 
 
+@entry
 def ipw(
     data: Any,
     *,
@@ -612,6 +614,7 @@ def ipw(
     )
 
 
+@entry
 def overlap_weights(
     data: Any,
     *,
@@ -654,6 +657,7 @@ def overlap_weights(
     )
 
 
+@entry
 def aipw(
     data: Any,
     *,
@@ -698,6 +702,7 @@ def aipw(
     )
 
 
+@entry
 def ra(
     data: Any,
     *,
