@@ -269,8 +269,64 @@ def test_demeaning_over_runs_of_the_first_factor_is_bit_identical(layout, weight
     else:
         limit = 1e-12 * np.abs(x).max()
         ref = _jit_demean.demean(general, *args, sums, limit, 10_000, no_runs)
+        if len(codes) == 2:  # Demeaner takes the two-factor kernel (below): the runs sweep called directly
+            out, sweeps, ok = _jit_demean.demean(np.array(x, copy=True), *args, sums, limit, 10_000, dm._starts)
     assert (sweeps, ok) == (ref[1], ref[2])
     np.testing.assert_array_equal(out, ref[0])
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("layout", ["balanced", "unbalanced", "shuffled", "offset", "chain"])
+def test_two_factor_demeaning_over_the_coefficients_equals_the_sweeps_over_the_rows(layout, weighted, rng):
+    """Two factors: the alternating projections run on the unit and time coefficients (the column is read
+    once and written once); the iterates are the row sweeps' to rounding, with the same number of sweeps."""
+    from deconfound._core import _jit_demean
+
+    units, periods = 700, 11
+    codes = [np.repeat(np.arange(units), periods), np.tile(np.arange(periods), units)]
+    if layout in ("unbalanced", "shuffled", "offset"):
+        keep = rng.uniform(size=codes[0].size) < 0.7
+        codes = [c[keep] for c in codes]
+        codes[0] = np.unique(codes[0], return_inverse=True)[1]
+    if layout == "shuffled":
+        order = rng.permutation(len(codes[0]))
+        codes = [c[order] for c in codes]
+    if layout == "chain":  # units linked by few shared groups: slow convergence, stopped after 6 sweeps
+        a = rng.integers(0, 1500, 4000)
+        codes = [np.unique(a, return_inverse=True)[1], np.unique((a // 3 + rng.integers(0, 2, 4000)) % 600,
+                                                                 return_inverse=True)[1]]  # fmt: skip
+    n = len(codes[0])
+    x = rng.normal(size=n) + 0.1 * codes[0] + (1e5 if layout == "offset" else 0.0)
+    w = rng.uniform(0.2, 3.0, n) if weighted else None
+    # a chain takes thousands of sweeps, along which rounding differences grow (as between the numpy and
+    # numba row sweeps): it is compared where it stops early, after max_iter sweeps
+    max_iter = 6 if layout == "chain" else 10_000
+    with kernels.using("numba"):
+        dm = Demeaner(codes, w, tol=1e-12, max_iter=max_iter)
+        out, sweeps, ok = dm.demean(x)
+    assert dm._two_way[1] is (layout in ("balanced", "unbalanced", "offset"))  # rows in runs of the unit
+    args = (dm._small_codes, tuple(dm._inv), np.empty(0) if w is None else w, w is not None)
+    sums = tuple(np.empty(g) for g in dm.sizes)
+    limit = 1e-12 * np.abs(x).max()
+    ref = _jit_demean.demean(np.array(x, copy=True), *args, sums, limit, max_iter, np.empty(0, dtype=np.int64))
+    assert (sweeps, ok) == (ref[1], ref[2]) and ok is (layout != "chain")
+    scale = np.abs(ref[0]).max()
+    np.testing.assert_allclose(out, ref[0], rtol=0, atol=1e-12 * scale)
+    # not converged: the same sweeps, and the iterate where the row sweeps stop
+    with kernels.using("numba"):
+        cut = Demeaner(codes, w, tol=1e-15, max_iter=4).demean(x)
+    ref = _jit_demean.demean(np.array(x, copy=True), *args, sums, 1e-15 * np.abs(x).max(), 4, np.empty(0, np.int64))
+    assert cut[1:] == (ref[1], ref[2])
+    np.testing.assert_allclose(cut[0], ref[0], rtol=0, atol=1e-12 * scale)
+
+
+def test_unit_order_is_a_stable_counting_sort(rng):
+    from deconfound._core import _jit_demean
+
+    c = rng.integers(0, 9, 300).astype(np.int32)
+    order, starts = _jit_demean.unit_order(c, 10)
+    np.testing.assert_array_equal(order, np.argsort(c, kind="stable"))
+    np.testing.assert_array_equal(starts, np.concatenate(([0], np.cumsum(np.bincount(c, minlength=10)))))
 
 
 def test_run_starts_finds_runs_only_when_groups_come_in_order():

@@ -115,6 +115,12 @@ class Demeaner:
                 self._inv.append(np.where(wsum > 0, 1.0 / np.where(wsum > 0, wsum, 1.0), 0.0))
         self._small_codes: tuple[np.ndarray, ...] | None = None
         self._starts: np.ndarray | None = None
+        self._two_way: tuple[np.ndarray, bool, np.ndarray, np.ndarray] = (
+            np.empty(0, np.int64),
+            False,
+            np.empty(0, np.int32),
+            np.empty(0),
+        )
         self._runs_cache: list[tuple[np.ndarray, np.ndarray] | None] | None = None
 
     @property
@@ -178,21 +184,26 @@ class Demeaner:
         the result is written into ``x`` itself, using the scratch columns for the iterates."""
         from . import _jit_demean
 
-        if self._small_codes is None:  # int32 when they fit: less memory to read per sweep
-            small = max(self.sizes) < 2**31 - 1
-            self._small_codes = tuple(c.astype(np.int32) if small else _plain(c) for c in self.codes)
-            # rows in runs of the first factor (a panel sorted by unit): its sums need no pass of their own
-            self._starts = _jit_demean.run_starts(self._small_codes[0], self.sizes[0])
+        self._compiled_setup()
         codes = self._small_codes
+        assert codes is not None
+        w = _plain(self.weights) if self.weights is not None else np.empty(0)
+        has_w = self.weights is not None
+        if len(codes) == 2:  # over the coefficients: the column is read at the first sweep and written at the end
+            unit_starts, in_runs, second, w_units = self._two_way
+            limit = self.tol * max(float(x.max()), -float(x.min()), 1e-300)  # max |x| without a temporary
+            sweeps, ok = _jit_demean.demean_two_way(
+                x, codes[0], codes[1], unit_starts, in_runs, second, w_units, w, has_w, self._inv[0], self._inv[1],
+                limit, self.max_iter,
+            )  # fmt: skip
+            return x, int(sweeps), bool(ok)
         starts = self._starts
         inv = tuple(self._inv)
         sums = tuple(np.empty(g) for g in self.sizes)
-        w = _plain(self.weights) if self.weights is not None else np.empty(0)
-        has_w = self.weights is not None
         if len(codes) == 1:
             _jit_demean.sweep(x, x, codes, inv, w, has_w, sums, starts)
             return x, 1, True
-        limit = self.tol * max(float(x.max()), -float(x.min()), 1e-300)  # max |x| without a temporary
+        limit = self.tol * max(float(x.max()), -float(x.min()), 1e-300)
         if scratch is not None:
             sweeps, ok = _jit_demean.demean_in_place(
                 x, codes, inv, w, has_w, sums, limit, self.max_iter, *scratch, starts
@@ -201,8 +212,31 @@ class Demeaner:
         out, sweeps, ok = _jit_demean.demean(x, codes, inv, w, has_w, sums, limit, self.max_iter, starts)
         return out, int(sweeps), bool(ok)
 
+    def _compiled_setup(self) -> None:
+        """The codes as int32 (when they fit: less memory to read per sweep), whether the rows come in runs of
+        the first factor, and for two factors the rows' second codes and weights in order of the first."""
+        if self._small_codes is not None:
+            return
+        from . import _jit_demean
+
+        small = max(self.sizes) < 2**31 - 1
+        self._small_codes = tuple(c.astype(np.int32) if small else _plain(c) for c in self.codes)
+        # rows in runs of the first factor (a panel sorted by unit): its sums need no pass of their own
+        self._starts = _jit_demean.run_starts(self._small_codes[0], self.sizes[0])
+        if len(self.codes) == 2:
+            in_runs = len(self._starts) > 0
+            second = self._small_codes[1]
+            w = np.empty(0) if self.weights is None else _plain(self.weights)
+            if in_runs:
+                self._two_way = (self._starts, True, second, w)
+            else:  # a stable counting sort by the first factor, once for every column
+                order, starts = _jit_demean.unit_order(self._small_codes[0], self.sizes[0])
+                self._two_way = (starts, False, second[order], w[order] if w.size else w)
+
     def _scratch(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Two columns of n rows for the compiled iterates, allocated once and reused by every column."""
+        if len(self.codes) == 2:  # the two-factor kernel keeps its iterates per group, not per row
+            return (np.empty(0), np.empty(0))
         got = self.__dict__.get("_scratch_pair")
         if got is None or got[0].shape[0] != n:
             got = (np.empty(n), np.empty(n))
