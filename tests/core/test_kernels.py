@@ -1,6 +1,7 @@
 """The compiled (numba) and numpy kernels compute the same numbers, on the same data."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import deconfound as dc
@@ -373,3 +374,34 @@ def test_clustered_residual_pass_is_the_same_compiled_and_in_numpy(weighted, two
     _close(a.coef, b.coef)
     _close(a.cov, b.cov)
     _close(a.ssr, b.ssr)
+
+
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_two_factor_demeaning_and_twfe_are_the_same_with_one_thread_and_three(shuffled, rng):
+    """The columns (outcome and regressors) are shared between threads whole, each with its own sums: the
+    thread count changes no bit of the demeaned columns, the estimates or the standard errors."""
+    from deconfound._core import threads
+
+    units, periods = 400, 9
+    frame = pd.DataFrame({"unit": np.repeat(np.arange(units), periods), "time": np.tile(np.arange(periods), units)})
+    frame = frame[rng.uniform(size=len(frame)) < 0.8].reset_index(drop=True)
+    if shuffled:
+        frame = frame.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    n = len(frame)
+    frame["d"] = rng.normal(size=n)  # continuous: no staggered-timing warning
+    frame["x"] = rng.normal(size=n)
+    frame["z"] = rng.normal(size=n)
+    frame["y"] = frame["d"] + 0.5 * frame["x"] + rng.normal(size=n) + 0.1 * frame["unit"]
+    frame["w"] = rng.uniform(0.5, 2.0, n)
+    codes = [frame["unit"].to_numpy(), frame["time"].to_numpy()]
+    m = np.asfortranarray(frame[["d", "x", "z"]].to_numpy())
+    got = []
+    for count in (1, 2, 3):
+        with kernels.using("numba"), threads.using(count):
+            yd, y_its, _, xd, info = Demeaner(codes, frame["w"].to_numpy()).demean_with(frame["y"].to_numpy(), m)
+            est = dc.twfe(frame, outcome="y", treatment="d", unit="unit", time="time", covariates=["x", "z"],
+                          weights="w")  # fmt: skip
+        got.append((yd, xd, y_its, info.iterations, est.coefficients.coef, est.coefficients.std_err))
+    for other in got[1:]:
+        for a, b in zip(got[0], other):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

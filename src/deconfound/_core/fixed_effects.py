@@ -152,9 +152,8 @@ def fit_absorbed(
     small = check_small_sample(small_sample)
     n, k = x.shape
     demeaner = Demeaner(fe_codes, w, tol=tol, max_iter=max_iter, counts=fe_counts)
-    yd, y_its, y_ok = demeaner.demean(y)
     total = _total_ss(x, w) if fe_codes else None
-    xd, info = demeaner.demean_columns(x, overwrite=overwrite_x)
+    yd, y_its, y_ok, xd, info = demeaner.demean_with(y, x, overwrite=overwrite_x)  # the columns shared by threads
     del x  # the caller may drop its copy; only the demeaned columns are needed from here
     sizes = tuple(demeaner.sizes)
     k_fe = fixed_effect_count(sizes)
