@@ -219,9 +219,11 @@ def unit_order(c, size):  # pragma: no cover - compiled
 @njit(cache=True, nogil=True)
 def _two_way_first(x, cu, ct, starts, in_runs, w, has_w, inv0, inv1, a1, rho, r):  # pragma: no cover - compiled
     """The first sweep from the column ``x``: unit means ``a1``, then the time sums ``r`` of c = x - a1 (in the
-    rows' order, as :func:`sweep` adds them) and each unit's sum ``rho`` of c; returns the sweep's total."""
+    rows' order, as :func:`sweep` adds them) and each unit's sum ``rho`` of c; returns (the sweep's total, the
+    largest absolute value of ``x``)."""
     r[:] = 0.0
     top0 = 0.0
+    big = 0.0
     if in_runs:
         for g in range(starts.shape[0] - 1):
             lo = starts[g]
@@ -233,6 +235,9 @@ def _two_way_first(x, cu, ct, starts, in_runs, w, has_w, inv0, inv1, a1, rho, r)
             else:
                 for i in range(lo, hi):
                     acc += x[i]
+            for i in range(lo, hi):
+                if abs(x[i]) > big:
+                    big = abs(x[i])
             m = acc * inv0[g]
             a1[g] = m
             if abs(m) > top0:
@@ -252,6 +257,9 @@ def _two_way_first(x, cu, ct, starts, in_runs, w, has_w, inv0, inv1, a1, rho, r)
     else:
         a1[:] = 0.0
         rho[:] = 0.0
+        for i in range(x.shape[0]):
+            if abs(x[i]) > big:
+                big = abs(x[i])
         if has_w:
             for i in range(x.shape[0]):
                 a1[cu[i]] += w[i] * x[i]
@@ -273,7 +281,7 @@ def _two_way_first(x, cu, ct, starts, in_runs, w, has_w, inv0, inv1, a1, rho, r)
         m = r[t] * inv1[t]
         if abs(m) > top1:
             top1 = abs(m)
-    return top0 + top1
+    return top0 + top1, big
 
 
 @njit(cache=True, nogil=True)
@@ -382,10 +390,11 @@ def _two_way_write(x, cu, ct, starts, in_runs, a1, da, b):  # pragma: no cover -
 
 
 @njit(cache=True, nogil=True)
-def demean_two_way(x, cu, ct, starts, in_runs, tc, wr, w, has_w, inv0, inv1, limit, max_iter):  # pragma: no cover
+def demean_two_way(x, cu, ct, starts, in_runs, tc, wr, w, has_w, inv0, inv1, tol, max_iter):  # pragma: no cover
     """:func:`demean_into` for two factors over the coefficients, the result written into ``x``; (sweeps,
-    converged). ``starts``: where each unit's rows begin in unit order (``in_runs``: the rows are in that
-    order); ``tc``, ``wr``: the time codes and weights in unit order; ``w``: the weights in the rows' order."""
+    converged). It stops when a sweep subtracts at most ``tol`` times the largest absolute value of ``x``.
+    ``starts``: where each unit's rows begin in unit order (``in_runs``: the rows are in that order); ``tc``,
+    ``wr``: the time codes and weights in unit order; ``w``: the weights in the rows' order."""
     g0 = inv0.shape[0]
     g1 = inv1.shape[0]
     a1 = np.empty(g0)
@@ -400,7 +409,8 @@ def demean_two_way(x, cu, ct, starts, in_runs, tc, wr, w, has_w, inv0, inv1, lim
     tsum = np.empty(g1)
     dt = np.empty(g1)
     bt = np.empty(g1)
-    total = _two_way_first(x, cu, ct, starts, in_runs, w, has_w, inv0, inv1, a1, rho, r)
+    total, big = _two_way_first(x, cu, ct, starts, in_runs, w, has_w, inv0, inv1, a1, rho, r)
+    limit = tol * max(big, 1e-300)  # the row sweeps' limit: tol times the largest absolute value
     for t in range(g1):
         b[t] = r[t] * inv1[t]
     if total <= limit:

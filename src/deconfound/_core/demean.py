@@ -289,7 +289,7 @@ class Demeaner:
                 x = xa[j] if j < ka else xb[j - ka]
                 sweeps[j - lo], ok[j - lo] = _jit_demean.demean_two_way(
                     x, codes[0], codes[1], unit_starts, in_runs, second, w_units, w, has_w, self._inv[0],
-                    self._inv[1], _limit(self.tol, x), self.max_iter,
+                    self._inv[1], self.tol, self.max_iter,
                 )  # fmt: skip
             return sweeps, ok
 
@@ -316,11 +316,6 @@ class Demeaner:
             iterations.append(its)
             converged &= ok
         return out, DemeanInfo(tuple(iterations), converged)
-
-
-def _limit(tol: float, x: np.ndarray) -> float:
-    """The convergence limit of a column: ``tol`` times its largest absolute value."""
-    return tol * max(float(x.max()), -float(x.min()), 1e-300) if x.size else tol * 1e-300
 
 
 def _plain(a: np.ndarray) -> np.ndarray:

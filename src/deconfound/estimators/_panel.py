@@ -80,7 +80,7 @@ def panel_index(unit: np.ndarray, time: np.ndarray, unit_name: str, time_name: s
                 f"unit-period pair(s)). A panel has one row per {unit_name!r} and {time_name!r}; aggregate or "
                 "deduplicate first."
             )
-    return Panel(ucodes, np.asarray(labels), t, pcodes.astype(np.intp), periods, unit_name, time_name)
+    return Panel(ucodes, np.asarray(labels), t, pcodes.astype(np.intp, copy=False), periods, unit_name, time_name)
 
 
 def _increasing_within_units(ucodes: np.ndarray, pcodes: np.ndarray) -> bool:
