@@ -405,3 +405,25 @@ def test_two_factor_demeaning_and_twfe_are_the_same_with_one_thread_and_three(sh
     for other in got[1:]:
         for a, b in zip(got[0], other):
             np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_compiled_cross_products_of_demeaned_columns_equal_the_blocked_numpy_ones(weighted, rng, monkeypatch):
+    """fit_absorbed's cross-products: the compiled pass over the columns where they are gives the numpy
+    blocks' means and centered products (same blocks, merged in the same order) to rounding."""
+    from deconfound._core import fixed_effects
+    from deconfound._core.design import Design
+    from deconfound._core.passes import accumulate
+
+    monkeypatch.setattr(fixed_effects, "FE_CHUNK_ROWS", 1000)
+    n = 4500
+    x = np.asfortranarray(rng.normal(size=(n, 3)) * [1.0, 5.0, 0.01] + [0.0, 2.0, -1.0])
+    y = x @ [0.5, -0.2, 3.0] + rng.normal(size=n)
+    w = rng.uniform(0.2, 3.0, n) if weighted else None
+    if weighted:
+        w[:1000] = 0.0  # a block with no weight
+    ref = accumulate(Design.from_matrix(x, ["a", "b", "c"]), y, w, 1000)
+    got = fixed_effects._accumulate_compiled(x, y, w, ["a", "b", "c"])
+    assert got.n == ref.n and got.sum_w == pytest.approx(ref.sum_w, rel=1e-14)
+    for a, b in ((ref.xtx, got.xtx), (ref.xty, got.xty), (ref.yty, got.yty), (ref.mean, got.mean)):
+        _close(a, b, rtol=1e-12, atol=1e-13 * np.abs(ref.xtx).max())

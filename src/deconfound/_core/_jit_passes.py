@@ -46,3 +46,68 @@ def centered_ss(x, mean, w, has_w):  # pragma: no cover - compiled
             c = x[i] - mean
             out += c * c
     return out
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _z(x, y, i, a, k):  # pragma: no cover - compiled
+    return x[i, a] if a < k else y[i]
+
+
+@njit(cache=True, nogil=True)
+def centered_block(x, y, w, has_w, lo, hi, mean, g):  # pragma: no cover - compiled
+    """``passes._products`` of rows lo:hi of [x | y] without the scratch copy: the weighted means of the
+    columns into ``mean`` and their centered (weighted) cross-products into ``g``; returns the sum of weights.
+    One short pass per column and per pair of columns (the columns of ``x`` are contiguous). Each sum adds
+    128 rows at a time, then the partial sums: its rounding error grows with the number of
+    partial sums, not of rows (BLAS's blocked products are about as accurate)."""
+    k = x.shape[1]
+    step = 128
+    sum_w = 0.0
+    if has_w:
+        for s0 in range(lo, hi, step):
+            part = 0.0
+            for i in range(s0, min(hi, s0 + step)):
+                part += w[i]
+            sum_w += part
+    else:
+        sum_w = float(hi - lo)
+    if sum_w == 0.0:
+        return sum_w
+    for a in range(k + 1):
+        s = 0.0
+        lost = 0.0
+        for s0 in range(lo, hi, step):
+            part = 0.0
+            if has_w:
+                for i in range(s0, min(hi, s0 + step)):
+                    part += w[i] * _z(x, y, i, a, k)
+            else:
+                for i in range(s0, min(hi, s0 + step)):
+                    part += _z(x, y, i, a, k)
+            part -= lost
+            t = s + part
+            lost = (t - s) - part
+            s = t
+        mean[a] = s / sum_w
+    for a in range(k + 1):
+        ma = mean[a]
+        for b in range(a, k + 1):
+            mb = mean[b]
+            acc = 0.0
+            lost = 0.0  # compensated sum of the partial sums (Kahan)
+            for s0 in range(lo, hi, step):
+                part = 0.0
+                for i in range(s0, min(hi, s0 + step)):
+                    za = _z(x, y, i, a, k) - ma
+                    zb = _z(x, y, i, b, k) - mb
+                    if has_w:
+                        part += w[i] * za * zb
+                    else:
+                        part += za * zb
+                part -= lost
+                t = acc + part
+                lost = (t - acc) - part
+                acc = t
+            g[a, b] = acc
+            g[b, a] = acc
+    return sum_w
