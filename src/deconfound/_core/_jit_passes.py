@@ -49,65 +49,72 @@ def centered_ss(x, mean, w, has_w):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _z(x, y, i, a, k):  # pragma: no cover - compiled
-    return x[i, a] if a < k else y[i]
+def _term(a, b, w, has_w, ma, mb, i, prod):  # pragma: no cover - compiled
+    v = (a[i] - ma) * (b[i] - mb) if prod else a[i]
+    return w[i] * v if has_w else v
+
+
+@njit(cache=True, nogil=True)
+def _compensated_sum(a, b, w, has_w, ma, mb, lo, hi, prod):  # pragma: no cover - compiled
+    """sum of w (a - ma)(b - mb) over rows lo:hi (without ``prod``: of w a): 128 rows at a time in four
+    interleaved sums, the partial sums added with compensation (Kahan)."""
+    acc = 0.0
+    lost = 0.0
+    for s0 in range(lo, hi, 128):
+        s1 = min(hi, s0 + 128)
+        p0 = 0.0
+        p1 = 0.0
+        p2 = 0.0
+        p3 = 0.0
+        i = s0
+        while i + 4 <= s1:
+            p0 += _term(a, b, w, has_w, ma, mb, i, prod)
+            p1 += _term(a, b, w, has_w, ma, mb, i + 1, prod)
+            p2 += _term(a, b, w, has_w, ma, mb, i + 2, prod)
+            p3 += _term(a, b, w, has_w, ma, mb, i + 3, prod)
+            i += 4
+        while i < s1:
+            p0 += _term(a, b, w, has_w, ma, mb, i, prod)
+            i += 1
+        part = (p0 + p1) + (p2 + p3)
+        part -= lost
+        t = acc + part
+        lost = (t - acc) - part
+        acc = t
+    return acc
 
 
 @njit(cache=True, nogil=True)
 def centered_block(x, y, w, has_w, lo, hi, mean, g):  # pragma: no cover - compiled
     """``passes._products`` of rows lo:hi of [x | y] without the scratch copy: the weighted means of the
     columns into ``mean`` and their centered (weighted) cross-products into ``g``; returns the sum of weights.
-    One short pass per column and per pair of columns (the columns of ``x`` are contiguous). Each sum adds
-    128 rows at a time, then the partial sums: its rounding error grows with the number of
-    partial sums, not of rows (BLAS's blocked products are about as accurate)."""
-    k = x.shape[1]
-    step = 128
-    sum_w = 0.0
+    ``x`` holds the columns as its rows (a column-major array's transpose), ``y`` the outcome. Every sum adds
+    128 rows at a time, then the partial sums with compensation (Kahan): its rounding error is about that of
+    128 additions, whatever the number of rows."""
+    k = x.shape[0]
     if has_w:
-        for s0 in range(lo, hi, step):
+        sum_w = 0.0
+        lost = 0.0
+        for s0 in range(lo, hi, 128):
             part = 0.0
-            for i in range(s0, min(hi, s0 + step)):
+            for i in range(s0, min(hi, s0 + 128)):
                 part += w[i]
-            sum_w += part
+            part -= lost
+            t = sum_w + part
+            lost = (t - sum_w) - part
+            sum_w = t
     else:
         sum_w = float(hi - lo)
     if sum_w == 0.0:
         return sum_w
     for a in range(k + 1):
-        s = 0.0
-        lost = 0.0
-        for s0 in range(lo, hi, step):
-            part = 0.0
-            if has_w:
-                for i in range(s0, min(hi, s0 + step)):
-                    part += w[i] * _z(x, y, i, a, k)
-            else:
-                for i in range(s0, min(hi, s0 + step)):
-                    part += _z(x, y, i, a, k)
-            part -= lost
-            t = s + part
-            lost = (t - s) - part
-            s = t
-        mean[a] = s / sum_w
+        col = x[a] if a < k else y
+        mean[a] = _compensated_sum(col, col, w, has_w, 0.0, 0.0, lo, hi, False) / sum_w
     for a in range(k + 1):
-        ma = mean[a]
+        ca = x[a] if a < k else y
         for b in range(a, k + 1):
-            mb = mean[b]
-            acc = 0.0
-            lost = 0.0  # compensated sum of the partial sums (Kahan)
-            for s0 in range(lo, hi, step):
-                part = 0.0
-                for i in range(s0, min(hi, s0 + step)):
-                    za = _z(x, y, i, a, k) - ma
-                    zb = _z(x, y, i, b, k) - mb
-                    if has_w:
-                        part += w[i] * za * zb
-                    else:
-                        part += za * zb
-                part -= lost
-                t = acc + part
-                lost = (t - acc) - part
-                acc = t
+            cb = x[b] if b < k else y
+            acc = _compensated_sum(ca, cb, w, has_w, mean[a], mean[b], lo, hi, True)
             g[a, b] = acc
             g[b, a] = acc
     return sum_w

@@ -214,7 +214,7 @@ def _accumulate_compiled(x: np.ndarray, y: np.ndarray, w: np.ndarray | None, nam
         hi = min(n, lo + FE_CHUNK_ROWS)
         mean = np.zeros(k + 1)
         g = np.zeros((k + 1, k + 1))
-        sum_w = float(_jit_passes.centered_block(x, yv, wv, w is not None, lo, hi, mean, g))
+        sum_w = float(_jit_passes.centered_block(x.T, yv, wv, w is not None, lo, hi, mean, g))
         if sum_w == 0:
             part = CrossProducts(list(names), hi - lo, *CrossProducts.empty(names)._stats())
         else:
