@@ -15,9 +15,13 @@ from numba import njit
 @njit(cache=True)
 def cluster_scores(x, y, w, has_w, beta, codes, scores):  # pragma: no cover - compiled
     """Add sum over rows of x_i w_i e_i into ``scores[c][codes[c][i]]`` for every clustering c, with
-    e = y - x beta; returns sum w e^2."""
+    e = y - x beta; returns sum w e^2. With at most four regressors the first clustering's sums are carried
+    in registers along each run of rows of one cluster (loaded at its start, stored at its end: the same
+    additions in the same order, without waiting on memory from one row to the next)."""
     n, k = x.shape
     m = len(codes)
+    if m >= 1 and k <= 4 and n > 0:
+        return _cluster_scores_runs(x, y, w, has_w, beta, codes, scores)
     ssr = 0.0
     for i in range(n):
         f = 0.0
@@ -30,6 +34,60 @@ def cluster_scores(x, y, w, has_w, beta, codes, scores):  # pragma: no cover - c
             row = scores[c][codes[c][i]]
             for j in range(k):
                 row[j] += x[i, j] * we
+    return ssr
+
+
+@njit(cache=True)
+def _cluster_scores_runs(x, y, w, has_w, beta, codes, scores):  # pragma: no cover - compiled
+    n, k = x.shape
+    m = len(codes)
+    first = codes[0]
+    s0 = scores[0]
+    ssr = 0.0
+    cur = first[0]
+    a0 = s0[cur, 0]
+    a1 = s0[cur, 1] if k > 1 else 0.0
+    a2 = s0[cur, 2] if k > 2 else 0.0
+    a3 = s0[cur, 3] if k > 3 else 0.0
+    for i in range(n):
+        f = 0.0
+        for j in range(k):
+            f += x[i, j] * beta[j]
+        e = y[i] - f
+        we = w[i] * e if has_w else e
+        ssr += we * e
+        g = first[i]
+        if g != cur:
+            s0[cur, 0] = a0
+            if k > 1:
+                s0[cur, 1] = a1
+            if k > 2:
+                s0[cur, 2] = a2
+            if k > 3:
+                s0[cur, 3] = a3
+            cur = g
+            a0 = s0[cur, 0]
+            a1 = s0[cur, 1] if k > 1 else 0.0
+            a2 = s0[cur, 2] if k > 2 else 0.0
+            a3 = s0[cur, 3] if k > 3 else 0.0
+        a0 += x[i, 0] * we
+        if k > 1:
+            a1 += x[i, 1] * we
+        if k > 2:
+            a2 += x[i, 2] * we
+        if k > 3:
+            a3 += x[i, 3] * we
+        for c in range(1, m):
+            row = scores[c][codes[c][i]]
+            for j in range(k):
+                row[j] += x[i, j] * we
+    s0[cur, 0] = a0
+    if k > 1:
+        s0[cur, 1] = a1
+    if k > 2:
+        s0[cur, 2] = a2
+    if k > 3:
+        s0[cur, 3] = a3
     return ssr
 
 
