@@ -222,11 +222,14 @@ class Demeaner:
             in_runs = len(self._starts) > 0
             second = self._small_codes[1]
             w = np.empty(0) if self.weights is None else _plain(self.weights)
+            # the second codes read by every sweep: one byte each when they fit (a few dozen periods), which
+            # makes a sweep about a fifth faster than four bytes
+            narrow = np.uint8 if self.sizes[1] <= 256 else second.dtype
             if in_runs:
-                self._two_way = (self._starts, True, second, w)
+                self._two_way = (self._starts, True, second.astype(narrow), w)
             else:  # a stable counting sort by the first factor, once for every column
                 order, starts = _jit_demean.unit_order(self._small_codes[0], self.sizes[0])
-                self._two_way = (starts, False, second[order], w[order] if w.size else w)
+                self._two_way = (starts, False, second[order].astype(narrow, copy=False), w[order] if w.size else w)
 
     def _scratch(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Two columns of n rows for the compiled iterates, allocated once and reused by every column."""
