@@ -222,7 +222,7 @@ def _adjustment_weight(q, arm, mode, target, n):  # pragma: no cover - compiled
     return odds * f / n
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def adjustment_sweep(
     x_all,
     below,
@@ -230,7 +230,7 @@ def adjustment_sweep(
     ys,
     y_raw,
     rows,
-    arm_of,
+    positions,
     size,
     alone,
     own_size,
@@ -247,11 +247,13 @@ def adjustment_sweep(
 ):  # pragma: no cover - compiled
     """:func:`tie_window_sweep` for one group with the weights computed per unit (``_adjustment_weight``)
     and the pool's coefficients written both in the pool's order (``coef``) and to their rows
-    (``coef_rows[rows[p]]``). ``arm_of[u]`` is unit u's index in the pool when it belongs to the group,
-    else -1. With ``own_size`` > 0, a unit of the group gets in ``means`` the mean of the raw outcomes
-    ``y_raw`` over its tie-widened window of the ``own_size`` nearest units of the group without itself
-    (its own outcome when alone: ``own_window_means``) instead of its window mean; with ``alone`` a unit of
-    the group is alone in its window (the ``alone`` of :func:`tie_window_sweep`)."""
+    (``coef_rows[rows[p]]``). ``positions`` are the group's positions among all units (ascending): unit u
+    belongs to the group when it is the next of them, and its index in the pool is their count so far.
+    With ``own_size`` > 0, a unit of the group gets in ``means`` the mean of the raw outcomes ``y_raw``
+    over its tie-widened window of the ``own_size`` nearest units of the group without itself (its own
+    outcome when alone: ``own_window_means``) instead of its window mean; with ``alone`` a unit of the
+    group is alone in its window (the ``alone`` of :func:`tie_window_sweep`). Runs without the GIL (the
+    two groups' sweeps in two threads write disjoint rows)."""
     m = pool.shape[0]
     scale = max(abs(pool[0]), abs(pool[m - 1]), 1.0)
     cy = np.empty(m + 1)
@@ -263,9 +265,13 @@ def adjustment_sweep(
         cr[i + 1] = cr[i] + y_raw[i]
     a = np.zeros(m + 2)
     b = np.zeros(m + 2)
+    seen = 0
     for u in range(x_all.shape[0]):
         x = x_all[u]
-        mine = arm_of[u]
+        mine = -1
+        if seen < m and positions[seen] == u:
+            mine = seen
+            seen += 1
         if alone and mine >= 0:
             lo = mine
             hi = mine
