@@ -241,6 +241,7 @@ STAGES = [
             ("deconfound.estimators.matching", "match_counts"),
             ("deconfound.estimators.matching", "conditional_variance"),
             ("deconfound.estimators.matching", "ai_variance"),
+            ("deconfound.estimators.matching", "range_ai_variance"),
         ],
     ),
     ("AI 2016 adjustment for the estimated score", [("deconfound.estimators.matching", "ps_adjustment")]),

@@ -317,3 +317,40 @@ def test_clustered_residual_pass_is_the_same_compiled_and_in_numpy(weighted, two
     _close(a.coef, b.coef)
     _close(a.cov, b.cov)
     _close(a.ssr, b.ssr)
+
+
+@pytest.mark.parametrize("arms", [(1,), (0,), (1, 0)])
+@pytest.mark.parametrize("tied", [False, True])
+@pytest.mark.parametrize("pooled", [False, True])
+@pytest.mark.parametrize("j", [1, 3])
+def test_range_ai_variance_is_the_three_separate_steps(arms, tied, pooled, j, rng):
+    """The compiled one-pass reuse term (K, K2, sigma^2 and their sum per pool in sorted order) against
+    match_counts, conditional_variance and ai_variance: the same K per row bit for bit, the same variance."""
+    from deconfound._core.scoresort import ScoreSort
+    from deconfound.estimators._matching_se import (
+        Metric,
+        RangeDirection,
+        ai_variance,
+        conditional_variance,
+        match_counts,
+        range_ai_variance,
+        unit_effects,
+    )
+
+    n = 6000
+    p = rng.uniform(0.05, 0.95, n)
+    if tied:
+        p = np.round(p, 2)
+    t = (rng.random(n) < p).astype(float)
+    y = 2 * p + t + rng.normal(size=n)
+    sort = ScoreSort.build(p, t == 1.0)
+    with kernels.using("numba"):
+        directions = [RangeDirection.from_sort(sort, arm, 2, 0.002, True) for arm in arms]
+        rows, effects = zip(*(unit_effects(d, y, None) for d in directions))
+        target_rows, effects_all = np.concatenate(rows), np.concatenate(effects)
+        k1, k2 = match_counts(directions, n)
+        sigma2 = conditional_variance(Metric("1d", p, 0.002, None, sort), y, t, k1 > 0, j, pooled=pooled)
+        want = ai_variance(effects_all, target_rows, sigma2, k1, k2)
+        got, got_k1 = range_ai_variance(directions, sort, y, effects_all, target_rows, j, pooled)
+    np.testing.assert_array_equal(got_k1, k1)
+    _close(got, want)

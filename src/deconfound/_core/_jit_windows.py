@@ -295,3 +295,64 @@ def adjustment_sweep(
         c = ys[p] * run_a - run_b
         coef[p] = c
         coef_rows[rows[p]] = c
+
+
+@njit(cache=True, nogil=True)
+def range_correction(lo, hi, pool, below, ys, is_target, size, rtol, atol, pooled, pool_rows, k1):  # pragma: no cover
+    """One direction's share of the Abadie-Imbens (2006) reuse term: sum over the pool units used as
+    matches of (2 1{target} K + K^2 - K2) sigma^2, in the pool's sorted order (``run_use``'s K and K2 --
+    the same difference arrays and running sums -- and ``run_variance``'s sigma^2 of each unit with K > 0,
+    0 for a unit without neighbours), summed in blocks of 256 units. Adds each pool unit's K to its row
+    of ``k1``. ``is_target`` (empty: none is) flags the pool units that are targets themselves (the ATE)."""
+    m = pool_rows.shape[0]
+    enter1 = np.zeros(m + 1)
+    enter2 = np.zeros(m + 1)
+    leave1 = np.zeros(m + 1)
+    leave2 = np.zeros(m + 1)
+    for i in range(lo.shape[0]):
+        c = hi[i] - lo[i] + 1
+        w1 = 1.0 / c
+        w2 = 1.0 / (c * c)
+        enter1[lo[i]] += w1
+        leave1[hi[i] + 1] += w1
+        enter2[lo[i]] += w2
+        leave2[hi[i] + 1] += w2
+    run1 = 0.0
+    run2 = 0.0
+    for p in range(m):
+        run1 += enter1[p] - leave1[p]
+        run2 += enter2[p] - leave2[p]
+        enter1[p] = run1
+        enter2[p] = run2
+    for p in range(m):
+        k1[pool_rows[p]] += enter1[p]
+    scale = max(abs(pool[0]), abs(pool[m - 1]), 1.0)
+    cy = leave1  # the difference arrays' space is free again: running sums of the outcomes
+    cy2 = leave2
+    cy[0] = 0.0
+    cy2[0] = 0.0
+    for i in range(m):
+        cy[i + 1] = cy[i] + ys[i]
+        cy2[i + 1] = cy2[i] + ys[i] * ys[i]
+    flagged = is_target.shape[0] > 0
+    total = 0.0
+    block = 0.0
+    for p in range(m):
+        r1 = enter1[p]
+        if r1 > 0.0:
+            r2 = enter2[p]
+            lo_p, hi_p = _tie_window(pool[p], below[p], pool, size, rtol, atol, scale)
+            own = ys[p]
+            count = float(hi_p - lo_p)
+            if count > 0.0:
+                mean = (cy[hi_p + 1] - cy[lo_p] - own) / count
+                s2 = count / (count + 1.0) * (own - mean) ** 2
+                if pooled:
+                    spread = cy2[hi_p + 1] - cy2[lo_p] - own * own - count * mean * mean
+                    s2 = (max(spread, 0.0) + s2) / count
+                target = 1.0 if flagged and is_target[p] else 0.0
+                block += (2.0 * target * r1 + r1 * r1 - r2) * s2
+        if (p & 255) == 255:
+            total += block
+            block = 0.0
+    return total + block

@@ -402,6 +402,63 @@ def ai_variance(
     return (spread + correction) / n_targets**2
 
 
+def range_ai_variance(
+    directions: list[RangeDirection],
+    sort: ScoreSort,
+    y: np.ndarray,
+    effects: np.ndarray,
+    target_rows: np.ndarray,
+    j: int,
+    pooled: bool,
+) -> tuple[float, np.ndarray]:
+    """:func:`ai_variance` with :func:`match_counts` and :func:`conditional_variance_sorted` for matches read
+    off the shared sort, in one compiled pass over each direction's pool in sorted order (no per-row K2 or
+    sigma^2). Returns the variance and K (per row, as :func:`match_counts`). The reuse term is summed in
+    the pools' order instead of the rows' (same terms; the last bits may differ)."""
+    from .._core import _jit_windows, threads
+
+    n = len(y)
+    k1 = np.zeros(n)
+    arms = {int(d.arm) for d in directions}
+    is_target = np.zeros(n, np.bool_)
+    if len(arms) > 1:  # the pools' units are targets of the other direction (the ATE)
+        is_target[target_rows] = True
+
+    def one(d: RangeDirection) -> float:
+        """One direction's share (each pool writes only its own rows of k1)."""
+        pool_arm = 1 - int(d.arm)
+        rows = sort.rows(pool_arm)
+        if not len(d.lo) or not len(rows):
+            return 0.0
+        ys = y[rows]
+        ys -= ys.mean()
+        flags = is_target[rows] if pool_arm in arms else np.zeros(0, np.bool_)
+        below = np.ascontiguousarray(sort.smaller[pool_arm][sort.positions[pool_arm]], dtype=np.int64)
+        return float(
+            _jit_windows.range_correction(
+                np.ascontiguousarray(d.lo, dtype=np.int64),
+                np.ascontiguousarray(d.hi, dtype=np.int64),
+                sort.arm_sorted[pool_arm],
+                below,
+                ys,
+                flags,
+                min(j + 1, len(rows)),
+                TIE_RTOL,
+                TIE_ATOL,
+                pooled,
+                np.ascontiguousarray(rows, dtype=np.int64),
+                k1,
+            )
+        )
+
+    correction = 0.0
+    for share in threads.map_ordered(one, directions, workers=2 if threads.parallel() else 1):
+        correction += share  # in the directions' order, whatever the thread count
+    tau = float(effects.mean())
+    spread = float(np.sum((effects - tau) ** 2))
+    return (spread + correction) / len(effects) ** 2, k1
+
+
 def local_covariance_sum(
     design: Design,
     y: np.ndarray,
