@@ -645,7 +645,7 @@ def window_covariance_sum(
     each group; with ``own`` (:class:`SortedTieWindows` only) a unit's entry for its own group is instead
     its mean over its ``own`` nearest other units of the group (:func:`_own_group_means`).
     """
-    coef_rows, sums = window_coefficients(y, windows, weight, means, own)
+    coef_rows, sums, _ = window_coefficients(y, windows, weight, means, own)
     return _covariance_product(design, t, coef_rows, sums, extra)
 
 
@@ -655,15 +655,17 @@ def window_coefficients(
     weight: Callable[[float, np.ndarray], np.ndarray],
     means: np.ndarray | None = None,
     own: int | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+    also: Callable[[], Any] | None = None,
+) -> tuple[np.ndarray, np.ndarray, Any]:
     """The sweeps of :func:`window_covariance_sum` without the product with the design: (each row's
-    coefficient, each group's sum of them)."""
+    coefficient, each group's sum of them, the result of ``also()``: independent work run beside the
+    compiled sweeps, in a thread of its own when allowed)."""
     coef_rows = np.empty(len(y))
     sums = np.zeros(2)
     if isinstance(windows, SortedTieWindows) and kernels.compiled() and isinstance(weight, AdjustmentWeight):
         # weights, own means and the scatter to rows in one sweep per group, the two groups side by side
-        sums = _adjustment_compiled(windows, y, weight, means, coef_rows, own)
-        return coef_rows, sums
+        sums, beside = _adjustment_compiled(windows, y, weight, means, coef_rows, own, also)
+        return coef_rows, sums, beside
     for arm in (0, 1):
         order = windows.arm_rows(arm)
         m = len(order)
@@ -722,7 +724,7 @@ def window_coefficients(
     if own is not None and means is not None:
         assert isinstance(windows, SortedTieWindows)
         _own_group_means(windows.sort, y, own, means)
-    return coef_rows, sums
+    return coef_rows, sums, (None if also is None else also())
 
 
 def _tie_windows_compiled(
@@ -783,12 +785,14 @@ def _adjustment_compiled(
     means: np.ndarray | None,
     coef_rows: np.ndarray,
     own: int | None,
-) -> np.ndarray:
+    also: Callable[[], Any] | None = None,
+) -> tuple[np.ndarray, Any]:
     """:func:`window_covariance_sum`'s sweeps with the weights computed in them, each coefficient written
     to its row (``coef_rows``) and with ``own`` the own-group means of :func:`_own_group_means` in the same
     pass: one nogil compiled sweep per group, the two groups in two threads when allowed (each writes only
     its own rows and its own row of ``means``, so the thread count changes no bit). Returns each group's
-    sum of coefficients (summed in the group's sorted order)."""
+    sum of coefficients (summed in the group's sorted order) and the result of ``also()``, independent work
+    run first in the same map (its passes serial inside a pool thread: the same bits)."""
     from .._core import _jit_windows, threads
 
     sort = windows.sort
@@ -828,7 +832,11 @@ def _adjustment_compiled(
         )
         return float(coef.sum())
 
-    return np.array(threads.map_ordered(sweep, (0, 1), workers=2 if threads.parallel() else 1))
+    tasks: list[Callable[[], Any]] = [partial(sweep, 0), partial(sweep, 1)]
+    if also is not None:
+        tasks.insert(0, also)  # the longest first: the two sweeps share the other thread
+    done = threads.map_ordered(lambda task: task(), tasks, workers=2 if threads.parallel() else 1)
+    return np.array(done[-2:]), (done[0] if also is not None else None)
 
 
 @dataclass(frozen=True)
@@ -1156,9 +1164,11 @@ def ps_adjustment(
     weight_att = AdjustmentWeight(1, target, n_arm)
     gap = np.empty(len(y))  # mu_1(p) - mu_0(p) of every unit, in row order
     coef_rows: np.ndarray | None = None
+    other = partial(other_outcome, design, y, t, neighbors, imputation)
     if isinstance(windows, SortedTieWindows):  # the local means come out of the covariance sweep
         mu_sorted = np.empty((2, len(y)))
-        coef_rows, sums = window_coefficients(y, windows, weight_att, means=mu_sorted, own=size)
+        # the imputation needs no window: it runs beside the compiled sweeps
+        coef_rows, sums, imputed = window_coefficients(y, windows, weight_att, means=mu_sorted, own=size, also=other)
         gap[windows.sort.order] = mu_sorted[1] - mu_sorted[0]
     else:
         assert sort is not None
@@ -1166,9 +1176,10 @@ def ps_adjustment(
         mu = local_outcome_means(y, t, near, own)
         gap[:] = mu[:, 1] - mu[:, 0]
         c, _ = cov_sum(weight=weight_att)
+        imputed = other()
     f = fit.score * (1.0 - fit.score)
     sign = 1.0 if target == 1.0 else -1.0  # the ATC is minus the ATT of the swapped groups
-    effect = (2.0 * t - 1.0) * (y - other_outcome(design, y, t, neighbors, imputation))  # Y(1) - Y(0) of every unit
+    effect = (2.0 * t - 1.0) * (y - imputed)  # Y(1) - Y(0) of every unit
     gap -= tau
     gap *= sign * f
     effect -= tau
