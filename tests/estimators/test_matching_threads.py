@@ -50,3 +50,23 @@ def test_one_and_two_threads_give_the_same_bits(rng, backend, tied, case):
     (e1, s1, b1), (e2, s2, b2) = results
     assert e1 == e2 and s1 == s2
     np.testing.assert_array_equal(b1, b2)
+
+
+@pytest.mark.parametrize("kind", ["continuous", "tied", "near ties", "signed zeros", "infinite", "nan"])
+def test_the_two_thread_sort_is_numpys_stable_argsort(rng, kind):
+    """Two halves radix-sorted side by side and merged give numpy's stable order (NaN: numpy's own sort)."""
+    from deconfound._core import scoresort
+
+    n = scoresort.PARALLEL_SORT + 12_345
+    values = {
+        "continuous": rng.uniform(size=n),
+        "tied": rng.integers(0, 5, n) * 0.1,
+        "near ties": 0.5 + rng.integers(0, 3, n) * 1e-13,  # equal in the keys' high bits
+        "signed zeros": np.where(rng.uniform(size=n) < 0.5, 0.0, -0.0),
+        "infinite": np.where(rng.uniform(size=n) < 0.01, np.inf, -rng.exponential(size=n)),
+        "nan": np.where(rng.uniform(size=n) < 0.01, np.nan, rng.normal(size=n)),
+    }[kind]
+    want = np.argsort(values, kind="stable")
+    for count in (1, 2):
+        with kernels.using("numba"), threads.using(count):
+            np.testing.assert_array_equal(scoresort._argsort(values), want)
