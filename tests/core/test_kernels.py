@@ -354,3 +354,26 @@ def test_range_ai_variance_is_the_three_separate_steps(arms, tied, pooled, j, rn
         got, got_k1 = range_ai_variance(directions, sort, y, effects_all, target_rows, j, pooled)
     np.testing.assert_array_equal(got_k1, k1)
     _close(got, want)
+
+
+@pytest.mark.parametrize("target", [1.0, 0.0])
+def test_derivative_terms_are_the_numpy_lines_bit_for_bit(target, rng):
+    """The ATT/ATC derivative term's per-row vectors, compiled, against ps_adjustment's numpy lines."""
+    from deconfound.estimators._matching_se import _derivative_terms
+
+    n = 5000
+    order = rng.permutation(n)
+    mu = rng.normal(size=(2, n))
+    score, t = rng.uniform(0.01, 0.99, n), (rng.random(n) < 0.4).astype(float)
+    y, imputed, tau = rng.normal(size=n), rng.normal(size=n), 0.37
+    gap = np.empty(n)
+    gap[order] = mu[1] - mu[0]
+    f = score * (1.0 - score)
+    effect = (2.0 * t - 1.0) * (y - imputed)
+    gap -= tau
+    gap *= (1.0 if target == 1.0 else -1.0) * f
+    effect -= tau
+    effect *= f
+    got_gap, got_effect = _derivative_terms(order, mu, score, t, y, imputed, tau, target)
+    np.testing.assert_array_equal(got_gap, gap)
+    np.testing.assert_array_equal(got_effect, effect)

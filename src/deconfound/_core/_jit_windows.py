@@ -356,3 +356,17 @@ def range_correction(lo, hi, pool, below, ys, is_target, size, rtol, atol, poole
             total += block
             block = 0.0
     return total + block
+
+
+@njit(cache=True, nogil=True)
+def derivative_terms(order, mu0, mu1, score, t, y, imputed, tau, sign, gap, effect):  # pragma: no cover
+    """``gap[order[u]] = mu1[u] - mu0[u]``, then per row ``gap = (gap - tau) * (sign * f)`` and
+    ``effect = ((2 t - 1) (y - imputed) - tau) * f`` with ``f = score (1 - score)``: the numpy lines of
+    ``ps_adjustment`` (the same operations in the same order) in two passes."""
+    n = order.shape[0]
+    for u in range(n):
+        gap[order[u]] = mu1[u] - mu0[u]
+    for i in range(n):
+        f = score[i] * (1.0 - score[i])
+        gap[i] = (gap[i] - tau) * (sign * f)
+        effect[i] = ((2.0 * t[i] - 1.0) * (y[i] - imputed[i]) - tau) * f

@@ -1169,7 +1169,10 @@ def ps_adjustment(
         mu_sorted = np.empty((2, len(y)))
         # the imputation needs no window: it runs beside the compiled sweeps
         coef_rows, sums, imputed = window_coefficients(y, windows, weight_att, means=mu_sorted, own=size, also=other)
-        gap[windows.sort.order] = mu_sorted[1] - mu_sorted[0]
+        if kernels.compiled():
+            gap, effect = _derivative_terms(windows.sort.order, mu_sorted, fit.score, t, y, imputed, tau, target)
+        else:
+            gap[windows.sort.order] = mu_sorted[1] - mu_sorted[0]
     else:
         assert sort is not None
         near, own = _Spans(sort, p, size), _Spans(sort, p, size + 1)
@@ -1177,13 +1180,14 @@ def ps_adjustment(
         gap[:] = mu[:, 1] - mu[:, 0]
         c, _ = cov_sum(weight=weight_att)
         imputed = other()
-    f = fit.score * (1.0 - fit.score)
-    sign = 1.0 if target == 1.0 else -1.0  # the ATC is minus the ATT of the swapped groups
-    effect = (2.0 * t - 1.0) * (y - imputed)  # Y(1) - Y(0) of every unit
-    gap -= tau
-    gap *= sign * f
-    effect -= tau
-    effect *= f
+    if not (isinstance(windows, SortedTieWindows) and kernels.compiled()):
+        f = fit.score * (1.0 - fit.score)
+        sign = 1.0 if target == 1.0 else -1.0  # the ATC is minus the ATT of the swapped groups
+        effect = (2.0 * t - 1.0) * (y - imputed)  # Y(1) - Y(0) of every unit
+        gap -= tau
+        gap *= sign * f
+        effect -= tau
+        effect *= f
     if coef_rows is not None:  # the covariances and these two terms from one product with the design
         c, both = _covariance_product(design, t, coef_rows, sums, [gap, effect])
         both = both / n_arm
@@ -1192,6 +1196,40 @@ def ps_adjustment(
     c = c + both[:, 0]
     d = both[:, 1]
     return -float(c @ v @ c) + float(d @ v @ d)
+
+
+def _derivative_terms(
+    order: np.ndarray,
+    mu_sorted: np.ndarray,
+    score: np.ndarray,
+    t: np.ndarray,
+    y: np.ndarray,
+    imputed: np.ndarray,
+    tau: float,
+    target: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The per-row vectors of :func:`ps_adjustment`'s ATT/ATC terms in compiled passes (the numpy lines'
+    operations in the same order, so the same bits): sign f (mu_1(p) - mu_0(p) - tau), the local means'
+    gap scattered from ``order``, and f (Y(1) - Y(0) - tau), with f = p (1 - p)."""
+    from .._core import _jit_windows
+
+    n = len(y)
+    gap, effect = np.empty(n), np.empty(n)
+    sign = 1.0 if target == 1.0 else -1.0  # the ATC is minus the ATT of the swapped groups
+    _jit_windows.derivative_terms(
+        np.ascontiguousarray(order, dtype=np.int64),
+        mu_sorted[0],
+        mu_sorted[1],
+        np.ascontiguousarray(score, dtype=np.float64),
+        np.ascontiguousarray(t, dtype=np.float64),
+        np.ascontiguousarray(y, dtype=np.float64),
+        np.ascontiguousarray(imputed, dtype=np.float64),
+        float(tau),
+        sign,
+        gap,
+        effect,
+    )
+    return gap, effect
 
 
 # --------------------------------------------------------------------------------------------------
