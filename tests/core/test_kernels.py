@@ -377,3 +377,31 @@ def test_derivative_terms_are_the_numpy_lines_bit_for_bit(target, rng):
     got_gap, got_effect = _derivative_terms(order, mu, score, t, y, imputed, tau, target)
     np.testing.assert_array_equal(got_gap, gap)
     np.testing.assert_array_equal(got_effect, effect)
+
+
+@pytest.mark.parametrize("arm", [0, 1])
+@pytest.mark.parametrize("caliper", [None, 0.003])
+@pytest.mark.parametrize("tied", [False, True])
+def test_runs_and_effects_from_the_sort_are_the_numpy_ones_bit_for_bit(arm, caliper, tied, rng):
+    """RangeDirection.from_sort (runs and the packing of the targets with a match) and the unit effects
+    over the runs, compiled in one pass each, against the numpy path."""
+    from deconfound._core.scoresort import ScoreSort
+    from deconfound.estimators._matching_se import RangeDirection, unit_effects
+
+    n = 6000
+    p = rng.uniform(0.05, 0.95, n)
+    if tied:
+        p = np.round(p, 2)
+    t = (rng.random(n) < p).astype(float)
+    y = p + t + rng.normal(size=n)
+    sort = ScoreSort.build(p, t == 1.0)
+
+    def run():
+        d = RangeDirection.from_sort(sort, arm, 2, caliper, True)
+        return d, unit_effects(d, y, None)
+
+    (a, (rows_a, eff_a)), (b, (rows_b, eff_b)) = _both(run)
+    for field in ("targets", "rows", "lo", "hi", "x", "pool_rows", "pool_values"):
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
+    np.testing.assert_array_equal(rows_a, rows_b)
+    np.testing.assert_array_equal(eff_a, eff_b)

@@ -179,18 +179,47 @@ def run_use(lo, hi, pool_rows, k1, k2):  # pragma: no cover - compiled
 
 @njit(cache=True)
 def match_runs(x, below, pool, size, ties, cut, caliper, rtol, atol, lo, hi):  # pragma: no cover - compiled
+    """:func:`_match_runs` with ``below`` given (see there)."""
+    _match_runs(x, below, np.zeros(0, np.int64), pool, size, ties, cut, caliper, rtol, atol, lo, hi)
+
+
+@njit(cache=True)
+def found_runs(
+    x, smaller, positions, pool, rows, size, ties, cut, caliper, rtol, atol, lo, hi, found_rows, found_x
+):  # pragma: no cover - compiled
+    """:func:`match_runs` for every unit of one group (values ``x``, rows ``rows``, positions ``positions``
+    among all units; ``smaller`` the pool's units below each position), the targets with a match packed
+    to the front of ``lo``, ``hi``, ``found_rows`` and ``found_x`` in the group's sorted order: returns
+    their number (``RangeDirection.from_sort`` without the gathers)."""
+    m = x.shape[0]
+    _match_runs(x, smaller, positions, pool, size, ties, cut, caliper, rtol, atol, lo, hi)
+    q = 0
+    for u in range(m):
+        if lo[u] <= hi[u]:
+            lo[q] = lo[u]
+            hi[q] = hi[u]
+            found_rows[q] = rows[u]
+            found_x[q] = x[u]
+            q += 1
+    return q
+
+
+@njit(cache=True, inline="always")
+def _match_runs(x, below, positions, pool, size, ties, cut, caliper, rtol, atol, lo, hi):  # pragma: no cover
     """For every target (values ``x``; ``below`` the pool units strictly below each), the run lo..hi of the
     sorted ``pool`` holding its ``size`` nearest units, widened to the tied ones (``ties``) and cut to the
     ``caliper`` (``cut``) from both ends a run of equal values at a time (lo > hi: no match): the numpy
     path of :meth:`ScoreSort.match_ranges`."""
     m = pool.shape[0]
     scale = max(abs(pool[0]), abs(pool[m - 1]), 1.0)
+    indirect = positions.shape[0] > 0  # below[positions[u]] instead of below[u]
     for u in range(x.shape[0]):
         xu = x[u]
+        bu = below[positions[u]] if indirect else below[u]
         if ties:
-            a, b = _tie_window(xu, below[u], pool, size, rtol, atol, scale)
+            a, b = _tie_window(xu, bu, pool, size, rtol, atol, scale)
         else:
-            bb = below[u]
+            bb = bu
             a = bb - size
             for shift in range(size):
                 if _padded(pool, bb + shift + size, size) - xu < xu - _padded(pool, bb + shift, size):
@@ -370,3 +399,19 @@ def derivative_terms(order, mu0, mu1, score, t, y, imputed, tau, sign, gap, effe
         f = score[i] * (1.0 - score[i])
         gap[i] = (gap[i] - tau) * (sign * f)
         effect[i] = ((2.0 * t[i] - 1.0) * (y[i] - imputed[i]) - tau) * f
+
+
+@njit(cache=True, nogil=True)
+def run_effects(lo, hi, pool_rows, rows, y, treated, out):  # pragma: no cover - compiled
+    """Each matched target's observed-minus-imputed effect (``treated``: y - mean, else mean - y), the mean
+    of ``y`` over its matches (pool units ``lo..hi`` in sorted order) from running sums: the numpy path
+    of ``RangeDirection.pool_means`` and ``unit_effects`` (the same operations in the same order)."""
+    m = pool_rows.shape[0]
+    cum = np.empty(m + 1)
+    cum[0] = 0.0
+    for p in range(m):
+        cum[p + 1] = cum[p] + y[pool_rows[p]]
+    for i in range(lo.shape[0]):
+        imputed = (cum[hi[i] + 1] - cum[lo[i]]) / float(hi[i] - lo[i] + 1)
+        own = y[rows[i]]
+        out[i] = own - imputed if treated else imputed - own

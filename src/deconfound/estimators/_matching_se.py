@@ -71,9 +71,36 @@ class RangeDirection:
 
     @classmethod
     def from_sort(cls, sort: ScoreSort, arm: int, k: int, caliper: float | None, ties: bool) -> RangeDirection:
+        targets = np.flatnonzero(sort.arm1_rows == bool(arm))
+        pool, x = sort.arm_values(1 - arm), sort.arm_values(arm)
+        if kernels.compiled() and len(pool) and len(x):  # the runs and the packing of the found in one pass
+            from .._core import _jit_windows
+
+            m = len(x)
+            lo, hi, rows, values = np.empty(m, np.int64), np.empty(m, np.int64), np.empty(m, np.int64), np.empty(m)
+            cut, cal = caliper is not None, 0.0 if caliper is None else float(caliper)
+            count = _jit_windows.found_runs(
+                x,
+                np.ascontiguousarray(sort.smaller[1 - arm], dtype=np.int64),
+                np.ascontiguousarray(sort.positions[arm], dtype=np.int64),
+                pool,
+                np.ascontiguousarray(sort.rows(arm), dtype=np.int64),
+                min(k, len(pool)),
+                bool(ties),
+                cut,
+                cal,
+                TIE_RTOL,
+                TIE_ATOL,
+                lo,
+                hi,
+                rows,
+                values,
+            )
+            return cls(
+                float(arm), targets, rows[:count], lo[:count], hi[:count], values[:count], sort.rows(1 - arm), pool
+            )
         lo, hi = sort.match_ranges(arm, k, caliper, ties)
         found = np.flatnonzero(lo <= hi)
-        targets = np.flatnonzero(sort.arm1_rows == bool(arm))
         return cls(
             float(arm),
             targets,
@@ -197,6 +224,13 @@ def unit_effects(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(matched target rows, observed-minus-imputed effect of each) for one direction."""
     if isinstance(d, RangeDirection):
+        if mu is None and kernels.compiled() and len(d.pool_rows):
+            from .._core import _jit_windows
+
+            out = np.empty(len(d.rows))
+            yc = np.ascontiguousarray(y, dtype=np.float64)
+            _jit_windows.run_effects(d.lo, d.hi, d.pool_rows, d.rows, yc, d.arm == 1.0, out)
+            return d.rows, out
         if mu is None:
             imputed = d.pool_means(y)
         else:  # matches' outcomes moved to the target's covariates: mean of (y - mu) plus the target's mu
