@@ -1196,25 +1196,25 @@ def ps_adjustment(
     target = 1.0 if estimand == "ATT" else 0.0
     n_arm = float(np.count_nonzero(t == target))
     weight_att = AdjustmentWeight(1, target, n_arm)
-    gap = np.empty(len(y))  # mu_1(p) - mu_0(p) of every unit, in row order
     coef_rows: np.ndarray | None = None
     other = partial(other_outcome, design, y, t, neighbors, imputation)
     if isinstance(windows, SortedTieWindows):  # the local means come out of the covariance sweep
-        mu_sorted = np.empty((2, len(y)))
+        mu_sorted = np.empty((2, len(y)))  # in the sort's order of units
         # the imputation needs no window: it runs beside the compiled sweeps
         coef_rows, sums, imputed = window_coefficients(y, windows, weight_att, means=mu_sorted, own=size, also=other)
-        if kernels.compiled():
-            gap, effect = _derivative_terms(windows.sort.order, mu_sorted, fit.score, t, y, imputed, tau, target)
-        else:
-            gap[windows.sort.order] = mu_sorted[1] - mu_sorted[0]
     else:
         assert sort is not None
         near, own = _Spans(sort, p, size), _Spans(sort, p, size + 1)
         mu = local_outcome_means(y, t, near, own)
-        gap[:] = mu[:, 1] - mu[:, 0]
+        gap = mu[:, 1] - mu[:, 0]  # mu_1(p) - mu_0(p) of every unit, in row order
         c, _ = cov_sum(weight=weight_att)
         imputed = other()
-    if not (isinstance(windows, SortedTieWindows) and kernels.compiled()):
+    if isinstance(windows, SortedTieWindows) and kernels.compiled():  # the lines below in one kernel
+        gap, effect = _derivative_terms(windows.sort.order, mu_sorted, fit.score, t, y, imputed, tau, target)
+    else:
+        if isinstance(windows, SortedTieWindows):
+            gap = np.empty(len(y))
+            gap[windows.sort.order] = mu_sorted[1] - mu_sorted[0]
         f = fit.score * (1.0 - fit.score)
         sign = 1.0 if target == 1.0 else -1.0  # the ATC is minus the ATT of the swapped groups
         effect = (2.0 * t - 1.0) * (y - imputed)  # Y(1) - Y(0) of every unit
