@@ -445,3 +445,91 @@ def test_panel_periods_ranked_in_one_pass_equal_the_sorted_factorization(dtype, 
     for field in ("unit", "time", "period", "periods"):
         np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
         assert getattr(a, field).dtype == getattr(b, field).dtype
+
+
+@pytest.mark.parametrize("arms", [(1,), (0,), (1, 0)])
+@pytest.mark.parametrize("tied", [False, True])
+@pytest.mark.parametrize("pooled", [False, True])
+@pytest.mark.parametrize("j", [1, 3])
+def test_range_ai_variance_is_the_three_separate_steps(arms, tied, pooled, j, rng):
+    """The compiled one-pass reuse term (K, K2, sigma^2 and their sum per pool in sorted order) against
+    match_counts, conditional_variance and ai_variance: the same K per row bit for bit, the same variance."""
+    from deconfound._core.scoresort import ScoreSort
+    from deconfound.estimators._matching_se import (
+        Metric,
+        RangeDirection,
+        ai_variance,
+        conditional_variance,
+        match_counts,
+        range_ai_variance,
+        unit_effects,
+    )
+
+    n = 6000
+    p = rng.uniform(0.05, 0.95, n)
+    if tied:
+        p = np.round(p, 2)
+    t = (rng.random(n) < p).astype(float)
+    y = 2 * p + t + rng.normal(size=n)
+    sort = ScoreSort.build(p, t == 1.0)
+    with kernels.using("numba"):
+        directions = [RangeDirection.from_sort(sort, arm, 2, 0.002, True) for arm in arms]
+        rows, effects = zip(*(unit_effects(d, y, None) for d in directions))
+        target_rows, effects_all = np.concatenate(rows), np.concatenate(effects)
+        k1, k2 = match_counts(directions, n)
+        sigma2 = conditional_variance(Metric("1d", p, 0.002, None, sort), y, t, k1 > 0, j, pooled=pooled)
+        want = ai_variance(effects_all, target_rows, sigma2, k1, k2)
+        got, got_k1 = range_ai_variance(directions, sort, y, effects_all, target_rows, j, pooled)
+    np.testing.assert_array_equal(got_k1, k1)
+    _close(got, want)
+
+
+@pytest.mark.parametrize("target", [1.0, 0.0])
+def test_derivative_terms_are_the_numpy_lines_bit_for_bit(target, rng):
+    """The ATT/ATC derivative term's per-row vectors, compiled, against ps_adjustment's numpy lines."""
+    from deconfound.estimators._matching_se import _derivative_terms
+
+    n = 5000
+    order = rng.permutation(n)
+    mu = rng.normal(size=(2, n))
+    score, t = rng.uniform(0.01, 0.99, n), (rng.random(n) < 0.4).astype(float)
+    y, imputed, tau = rng.normal(size=n), rng.normal(size=n), 0.37
+    gap = np.empty(n)
+    gap[order] = mu[1] - mu[0]
+    f = score * (1.0 - score)
+    effect = (2.0 * t - 1.0) * (y - imputed)
+    gap -= tau
+    gap *= (1.0 if target == 1.0 else -1.0) * f
+    effect -= tau
+    effect *= f
+    got_gap, got_effect = _derivative_terms(order, mu, score, t, y, imputed, tau, target)
+    np.testing.assert_array_equal(got_gap, gap)
+    np.testing.assert_array_equal(got_effect, effect)
+
+
+@pytest.mark.parametrize("arm", [0, 1])
+@pytest.mark.parametrize("caliper", [None, 0.003])
+@pytest.mark.parametrize("tied", [False, True])
+def test_runs_and_effects_from_the_sort_are_the_numpy_ones_bit_for_bit(arm, caliper, tied, rng):
+    """RangeDirection.from_sort (runs and the packing of the targets with a match) and the unit effects
+    over the runs, compiled in one pass each, against the numpy path."""
+    from deconfound._core.scoresort import ScoreSort
+    from deconfound.estimators._matching_se import RangeDirection, unit_effects
+
+    n = 6000
+    p = rng.uniform(0.05, 0.95, n)
+    if tied:
+        p = np.round(p, 2)
+    t = (rng.random(n) < p).astype(float)
+    y = p + t + rng.normal(size=n)
+    sort = ScoreSort.build(p, t == 1.0)
+
+    def run():
+        d = RangeDirection.from_sort(sort, arm, 2, caliper, True)
+        return d, unit_effects(d, y, None)
+
+    (a, (rows_a, eff_a)), (b, (rows_b, eff_b)) = _both(run)
+    for field in ("targets", "rows", "lo", "hi", "x", "pool_rows", "pool_values"):
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
+    np.testing.assert_array_equal(rows_a, rows_b)
+    np.testing.assert_array_equal(eff_a, eff_b)
