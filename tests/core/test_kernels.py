@@ -1,5 +1,7 @@
 """The compiled (numba) and numpy kernels compute the same numbers, on the same data."""
 
+import functools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -107,6 +109,31 @@ def test_greedy_ties_on_both_sides_follow_the_sequential_rule():
             pairs = greedy_1d(x, pool)
         np.testing.assert_array_equal(pairs.target, [0, 1])
         np.testing.assert_array_equal(pairs.pool, [1, 0])
+
+
+def test_greedy_rounds_in_numpy_follow_the_sequential_rule_on_grids(rng):
+    """numpy's vectorised rounds pair only strictly mutual nearest units and leave ties of distance to the
+    sequential rule: on scores on coarse grids (equal values and equal distances everywhere), with and
+    without groups and calipers, numpy, the compiled kernel and the sequential rule make the same pairs."""
+    from deconfound._core.assignment import _greedy_sequential, _order, greedy_1d
+
+    for trial in range(150):
+        nt, ns = int(rng.integers(1, 300)), int(rng.integers(1, 400))
+        grid = [3, 7, 20, 1000][trial % 4]
+        x = np.round(rng.random(nt) * grid) / grid
+        pool = np.round(rng.random(ns) * grid) / grid
+        caliper = [None, 0.05, 0.2][trial % 3]
+        groups = rng.integers(0, 3, nt) if trial % 5 == 0 else None
+        pool_groups = rng.integers(0, 3, ns) if trial % 5 == 0 else None
+        args = dict(caliper=caliper, groups=groups, pool_groups=pool_groups)
+        a, b = _both(functools.partial(greedy_1d, x, pool, **args))
+        np.testing.assert_array_equal(a.target, b.target)
+        np.testing.assert_array_equal(a.pool, b.pool)
+        cal = np.inf if caliper is None else caliper
+        ref = _greedy_sequential(x, pool, _order(x, groups), _order(pool, pool_groups), cal, groups, pool_groups)
+        order = np.argsort(ref.target)
+        np.testing.assert_array_equal(a.target, ref.target[order])
+        np.testing.assert_array_equal(a.pool, ref.pool[order])
 
 
 def test_greedy_sweep_makes_the_pairs_of_the_heap_on_tied_and_grouped_data(rng):

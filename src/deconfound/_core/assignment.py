@@ -4,9 +4,11 @@ Greedy matching here is the "closest pair first" rule: repeatedly pair the close
 (target, pool) pair. On one dimension it runs in vectorised rounds: every pair of *mutual* nearest
 remaining neighbours is a pair the sequential rule would make (neither unit has a closer remaining
 partner, and units only ever leave), so all of them are matched at once and removed. The result is
-identical to the sequential rule, ties aside (ties are broken towards the lower value, then the lower
-position). A target whose nearest remaining pool unit lies beyond the caliper can never be matched
-and leaves; so does such a pool unit.
+identical to the sequential rule when each unit's nearest partner is *strictly* nearest; pairs with ties
+of distance are left to the sequential rule, which takes pairs in the order of (distance, pool position,
+target position) in the sorted arrays, as the compiled kernel does (a target's nearest free unit is the
+one on its left when both sides are equally far). A target whose nearest remaining pool unit lies beyond
+the caliper can never be matched and leaves; so does such a pool unit.
 
 Optimal pair matching minimises the total distance over all one-to-one pairings, first maximising the
 number of pairs within the caliper (a large cost for "unmatched"). Small problems are solved densely
@@ -48,7 +50,8 @@ SPARSE_LIMIT = 30_000_000  # candidate pairs of a sparse problem
 
 
 def _nearest_one(xs_sorted: np.ndarray, gs_sorted: np.ndarray | None, x: np.ndarray, g: np.ndarray | None):
-    """Position (in the sorted array) and distance of each x's nearest element; ties go left."""
+    """Position (in the sorted array) and distance of each x's nearest element (ties go left), and whether
+    that element is *strictly* nearest: every other element of x's group is farther."""
     pool = SortedPool(xs_sorted, np.arange(len(xs_sorted)), gs_sorted, None)
     start, lo, hi = pool.segments(x, g)
     left, right = start - 1, start
@@ -56,7 +59,13 @@ def _nearest_one(xs_sorted: np.ndarray, gs_sorted: np.ndarray | None, x: np.ndar
     dl = np.where(okl, x - xs_sorted[np.where(okl, left, 0)], np.inf)
     dr = np.where(okr, xs_sorted[np.where(okr, right, 0)] - x, np.inf)
     take_left = dl <= dr
-    return np.where(take_left, left, right), np.where(take_left, dl, dr)
+    pos = np.where(take_left, left, right)
+    # a tie: the other side as near, or the chosen element's value repeated beside it (within the group)
+    beside = np.where(take_left, pos - 1, pos + 1)
+    in_group = (beside >= lo) & (beside < hi)
+    repeated = in_group & (xs_sorted[np.clip(beside, 0, max(len(xs_sorted) - 1, 0))] == xs_sorted[pos])
+    strict = (dl != dr) & ~repeated
+    return pos, np.where(take_left, dl, dr), strict
 
 
 def greedy_1d(
@@ -93,16 +102,20 @@ def greedy_1d(
     gt = None if groups is None else groups[t_ord]
     gp = None if pool_groups is None else pool_groups[p_ord]
     while len(t_ord) and len(p_ord):
-        near_p, d_t = _nearest_one(xp, gp, xt, gt)  # each target's nearest pool unit
-        near_t, d_p = _nearest_one(xt, gt, xp, gp)  # each pool unit's nearest target
+        near_p, d_t, strict_t = _nearest_one(xp, gp, xt, gt)  # each target's nearest pool unit
+        near_t, d_p, strict_p = _nearest_one(xt, gt, xp, gp)  # each pool unit's nearest target
         alive_t = np.isfinite(d_t) & (d_t <= cal)
         alive_p = np.isfinite(d_p) & (d_p <= cal)
-        mutual = alive_t & (near_t[np.minimum(near_p, len(p_ord) - 1)] == np.arange(len(t_ord)))
+        # strictly mutual nearest units: every other pair either unit could make is farther, so the
+        # sequential rule makes this pair whatever the ties elsewhere; pairs with ties are left to it
+        at_p = np.minimum(near_p, len(p_ord) - 1)
+        mutual = alive_t & strict_t & strict_p[at_p] & (near_t[at_p] == np.arange(len(t_ord)))
         if not np.any(mutual) and np.any(alive_t):
-            # cannot happen with consistent tie-breaking; guard against an endless loop anyway
-            best = int(np.argmin(np.where(alive_t, d_t, np.inf)))
-            mutual = np.zeros(len(t_ord), bool)
-            mutual[best] = True
+            tail = _greedy_sequential(x, pool_values, t_ord[alive_t], p_ord[alive_p], cal, groups, pool_groups)
+            out_t.append(tail.target)
+            out_p.append(tail.pool)
+            out_d.append(tail.distance)
+            break
         ti = np.flatnonzero(mutual)
         pi = near_p[ti]
         out_t.append(t_ord[ti])
