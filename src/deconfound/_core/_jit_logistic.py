@@ -26,6 +26,7 @@ from numba import njit
 
 BLOCK = 256  # rows per block: the block's columns and temporaries stay in the L1/L2 cache
 EXP_SAFE = 700.0
+SAFE_BITS = 0x4085E00000000000  # the bits of EXP_SAFE = 700.0
 INV_LN2 = 1.4426950408889634
 LN2_HI = 6.93147180369123816490e-01  # ln 2 with 21 trailing zero bits: k * LN2_HI is exact for |k| < 2^21
 LN2_LO = 1.90821492927058770002e-10
@@ -126,23 +127,17 @@ def _log_block(s, sbits, mbits, mant, out, m):  # pragma: no cover - compiled
         out[i] = e * LN2_HI + (2.0 * u + (u * u2 * t + e * LN2_LO))
 
 
-@njit(cache=True, nogil=True, fastmath={"nnan", "nsz"}, error_model="numpy")
-def _max_abs(a, m):  # pragma: no cover - compiled
-    """max |a[i]| (no NaN among them: the caller has checked)."""
-    out = 0.0
-    for i in range(m):
-        v = abs(a[i])
-        out = v if v > out else out
-    return out
-
-
 @njit(cache=True, nogil=True, error_model="numpy")
-def _outside(a, m):  # pragma: no cover - compiled
-    """How many |a[i]| are above EXP_SAFE or not numbers."""
-    count = 0
+def _top_bits(bits, m):  # pragma: no cover - compiled
+    """The largest |a[i]| as its bit pattern (``bits``: the int64 view of ``a``). The bits of non-negative
+    floats order like the floats, and a NaN's lie above infinity's, so that integer maximum (which runs on
+    vectors, as a float maximum with NaN rules does not) says both the largest |a| and whether any is too
+    large or not a number."""
+    top = 0
     for i in range(m):
-        count += not abs(a[i]) <= EXP_SAFE
-    return count
+        b = bits[i] & 0x7FFFFFFFFFFFFFFF
+        top = b if b > top else top
+    return top
 
 
 @njit(cache=True, nogil=True, fastmath=_EXACT, error_model="numpy")
@@ -184,6 +179,103 @@ def _exact_row(q):  # pragma: no cover - compiled
     return 1.0 / (1.0 + e), e / (1.0 + e), -math.log1p(e)
 
 
+@njit(cache=True, nogil=True, fastmath=_SUMS, error_model="numpy")
+def _dot2x4(a, b, c0, c1, c2, c3, m):  # pragma: no cover - compiled
+    """The dot products of ``a`` and ``b`` with four columns in one sweep (each value read once)."""
+    s0 = s1 = s2 = s3 = t0 = t1 = t2 = t3 = 0.0
+    for i in range(m):
+        ai = a[i]
+        bi = b[i]
+        s0 += ai * c0[i]
+        s1 += ai * c1[i]
+        s2 += ai * c2[i]
+        s3 += ai * c3[i]
+        t0 += bi * c0[i]
+        t1 += bi * c1[i]
+        t2 += bi * c2[i]
+        t3 += bi * c3[i]
+    return s0, s1, s2, s3, t0, t1, t2, t3
+
+
+@njit(cache=True, nogil=True, fastmath=_SUMS, error_model="numpy")
+def _dot2(a, b, c, m):  # pragma: no cover - compiled
+    s = 0.0
+    t = 0.0
+    for i in range(m):
+        s += a[i] * c[i]
+        t += b[i] * c[i]
+    return s, t
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _add4(acc, at, step, s0, s1, s2, s3):  # pragma: no cover - compiled
+    acc[at] += s0
+    acc[at + step] += s1
+    acc[at + 2 * step] += s2
+    acc[at + 3 * step] += s3
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _products(x, cs, p, off, b0, m, v, r, ua, ub, acc, width):  # pragma: no cover - compiled
+    """Add one block's X'[v X | r] into ``acc`` (row-major k x width, upper triangle): the columns are
+    taken two at a time (u = v x_j, v x_j+1) against four columns x_l at a time, so that each value read
+    from the cache feeds several products."""
+    k = width - 1
+    # the constant's row (sum v x_l, when there is a constant) and the score (sum r x_l)
+    h = 0
+    while h < p:
+        o = h * cs + b0
+        if h + 4 <= p:
+            s0, s1, s2, s3, t0, t1, t2, t3 = _dot2x4(v, r, x[o:], x[o + cs :], x[o + 2 * cs :], x[o + 3 * cs :], m)
+            if off:
+                _add4(acc, h + 1, 1, s0, s1, s2, s3)
+            _add4(acc, (h + off) * width + k, width, t0, t1, t2, t3)
+            h += 4
+        else:
+            s0, t0 = _dot2(v, r, x[o:], m)
+            if off:
+                acc[h + 1] += s0
+            acc[(h + off) * width + k] += t0
+            h += 1
+    j = 0
+    while j < p:
+        oa = j * cs + b0
+        xa = x[oa : oa + m]
+        ca = j + off
+        if j + 1 < p:
+            xb = x[oa + cs : oa + cs + m]
+            for i in range(m):
+                ua[i] = v[i] * xa[i]
+                ub[i] = v[i] * xb[i]
+            l0 = 0
+            while l0 + 4 <= j + 1:
+                o = l0 * cs + b0
+                s0, s1, s2, s3, t0, t1, t2, t3 = _dot2x4(
+                    ua, ub, x[o:], x[o + cs :], x[o + 2 * cs :], x[o + 3 * cs :], m
+                )
+                _add4(acc, (l0 + off) * width + ca, width, s0, s1, s2, s3)
+                _add4(acc, (l0 + off) * width + ca + 1, width, t0, t1, t2, t3)
+                l0 += 4
+            for h in range(l0, j + 1):
+                s0, t0 = _dot2(ua, ub, x[h * cs + b0 :], m)
+                acc[(h + off) * width + ca] += s0
+                acc[(h + off) * width + ca + 1] += t0
+            acc[(ca + 1) * width + ca + 1] += _dot(ub, xb, m)
+            j += 2
+        else:
+            for i in range(m):
+                ua[i] = v[i] * xa[i]
+            l0 = 0
+            while l0 + 4 <= j + 1:
+                o = l0 * cs + b0
+                s0, s1, s2, s3 = _dot4(ua, x[o:], x[o + cs :], x[o + 2 * cs :], x[o + 3 * cs :], m)
+                _add4(acc, (l0 + off) * width + ca, width, s0, s1, s2, s3)
+                l0 += 4
+            for h in range(l0, j + 1):
+                acc[(h + off) * width + ca] += _dot(ua, x[h * cs + b0 :], m)
+            j += 1
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def pass_chunks(x, n, cs, p, const, beta, y, w, has_w, chunk, c0, c1, partials):  # pragma: no cover - compiled
     """The logistic pass over chunks c0..c1-1 (rows c * chunk .. (c + 1) * chunk - 1 of n): row c of
@@ -195,6 +287,9 @@ def pass_chunks(x, n, cs, p, const, beta, y, w, has_w, chunk, c0, c1, partials):
     k = p + off
     width = k + 1
     q = np.empty(BLOCK)
+    q_bits = q.view(np.int64)
+    top_bits = np.empty(1, np.int64)
+    top = top_bits.view(np.float64)
     sign = np.empty(BLOCK)
     nq = np.empty(BLOCK)
     e = np.empty(BLOCK)
@@ -204,7 +299,8 @@ def pass_chunks(x, n, cs, p, const, beta, y, w, has_w, chunk, c0, c1, partials):
     scale = bits.view(np.float64)
     v = np.empty(BLOCK)
     r = np.empty(BLOCK)
-    u = np.empty(BLOCK)
+    ua = np.empty(BLOCK)
+    ub = np.empty(BLOCK)
     ll = np.empty(BLOCK)
     for c in range(c0, c1):
         acc = partials[c]
@@ -221,14 +317,14 @@ def pass_chunks(x, n, cs, p, const, beta, y, w, has_w, chunk, c0, c1, partials):
                 sign[i] = 2.0 * yb[i] - 1.0  # +1 for y = 1, -1 for y = 0
                 q[i] *= sign[i]  # the log-odds of the observed outcome
                 nq[i] = -q[i]
-            bad = _outside(q, m)
+            top_bits[0] = _top_bits(q_bits, m)
+            bad = top_bits[0] > SAFE_BITS
             _exp_block(nq, e, bits, scale, m)  # (not in place: the loop would not run on vectors)
             _probabilities(e, sign, s, v, r, m)
             _log_block(s, s_bits, bits, scale, ll, m)
-            if bad == 0:
-                top = _max_abs(q, m)
-                if top > max_eta:
-                    max_eta = top
+            if not bad:
+                if top[0] > max_eta:
+                    max_eta = top[0]
             else:  # rows where exp(-q) over- or underflows (or q is not a number): the exact formulas
                 for i in range(m):
                     qi = q[i]
@@ -253,26 +349,7 @@ def pass_chunks(x, n, cs, p, const, beta, y, w, has_w, chunk, c0, c1, partials):
             if const:
                 acc[0] += sv
                 acc[k] += _sum(r, m)
-            for j in range(p):
-                oj = j * cs + b0
-                xj = x[oj : oj + m]
-                for i in range(m):
-                    u[i] = v[i] * xj[i]
-                col = j + off
-                acc[col * width + k] += _dot(r, xj, m)
-                if const:
-                    acc[col] += _sum(u, m)
-                l0 = 0
-                while l0 + 4 <= j + 1:
-                    o = l0 * cs + b0
-                    s0, s1, s2, s3 = _dot4(u, x[o:], x[o + cs :], x[o + 2 * cs :], x[o + 3 * cs :], m)
-                    acc[(l0 + off) * width + col] += s0
-                    acc[(l0 + 1 + off) * width + col] += s1
-                    acc[(l0 + 2 + off) * width + col] += s2
-                    acc[(l0 + 3 + off) * width + col] += s3
-                    l0 += 4
-                for h in range(l0, j + 1):
-                    acc[(h + off) * width + col] += _dot(u, x[h * cs + b0 :], m)
+            _products(x, cs, p, off, b0, m, v, r, ua, ub, acc, width)
         tail = k * width
         acc[tail] = llf
         acc[tail + 1] = sum_v
@@ -284,6 +361,7 @@ def predict_chunks(x, n, cs, p, const, beta, chunk, c0, c1, index, prob):  # pra
     """index = X beta and prob = 1 / (1 + exp(-index)) for the rows of chunks c0..c1-1 (the matrix as in
     :func:`pass_chunks`)."""
     nq = np.empty(BLOCK)
+    nq_bits = nq.view(np.int64)
     e = np.empty(BLOCK)
     bits = np.empty(BLOCK, np.int64)
     scale = bits.view(np.float64)
@@ -295,7 +373,7 @@ def predict_chunks(x, n, cs, p, const, beta, chunk, c0, c1, index, prob):  # pra
             _index(x, cs, p, const, beta, b0, m, eta)
             for i in range(m):
                 nq[i] = -eta[i]
-            bad = _outside(eta, m)
+            bad = _top_bits(nq_bits, m) > SAFE_BITS
             _exp_block(nq, e, bits, scale, m)
             out = prob[b0 : b0 + m]
             for i in range(m):
