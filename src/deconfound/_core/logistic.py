@@ -227,6 +227,14 @@ def _compiled_layout(design: Design) -> _Columns | None:
     return _Columns(flat, n, stride, p, const)
 
 
+def _read_only(values: np.ndarray) -> np.ndarray:
+    """A contiguous float64 read-only view (a copy only when needed): the compiled kernels then see one array
+    type whether the caller's array is writeable or not (one compiled and cached signature, not two)."""
+    out = np.ascontiguousarray(values, dtype=np.float64).view()
+    out.flags.writeable = False
+    return out
+
+
 def _chunk_runs(n: int) -> list[int]:
     return list(range(-(-n // COMPILED_CHUNK_ROWS)))
 
@@ -239,9 +247,9 @@ def _compiled_pass(cols: _Columns, y: np.ndarray, w: np.ndarray | None, beta: np
     k = cols.p + (1 if cols.const else 0)
     chunks = _chunk_runs(cols.n)
     partials = np.empty((len(chunks), k * (k + 1) + 3))
-    yv = np.ascontiguousarray(y, dtype=np.float64)
-    wv = np.empty(0) if w is None else np.ascontiguousarray(w, dtype=np.float64)
-    b = np.ascontiguousarray(beta, dtype=np.float64)
+    yv = _read_only(y)
+    wv = _read_only(np.empty(0) if w is None else w)
+    b = _read_only(beta)
 
     def run(ids: list[int]) -> list[int]:
         _jit_logistic.pass_chunks(
@@ -284,7 +292,7 @@ def predict(design: Design, beta: np.ndarray, chunk_rows: int = CHUNK_ROWS) -> t
         from . import _jit_logistic
 
         cols = layout
-        b = np.ascontiguousarray(beta, dtype=np.float64)
+        b = _read_only(beta)
 
         def run(ids: list[int]) -> list[int]:
             _jit_logistic.predict_chunks(
