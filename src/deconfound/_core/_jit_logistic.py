@@ -24,7 +24,7 @@ import math
 import numpy as np
 from numba import njit
 
-BLOCK = 256  # rows per block: the block's columns and temporaries stay in the L1/L2 cache
+BLOCK = 256  # rows per block (cache-resident columns and temporaries; at most 1000, see _log_sum)
 EXP_SAFE = 700.0
 SAFE_BITS = 0x4085E00000000000  # the bits of EXP_SAFE = 700.0
 INV_LN2 = 1.4426950408889634
@@ -125,6 +125,24 @@ def _log_block(s, sbits, mbits, mant, out, m):  # pragma: no cover - compiled
         t = t * u2 + 2.0 / 5.0
         t = t * u2 + 2.0 / 3.0
         out[i] = e * LN2_HI + (2.0 * u + (u * u2 * t + e * LN2_LO))
+
+
+@njit(cache=True, nogil=True, fastmath=_SUMS, error_model="numpy")
+def _log_sum(s_bits, mbits, mant, m):  # pragma: no cover - compiled
+    """sum log s[i] over i < m for normal positive s (``s_bits``: its int64 view; ``mbits``/``mant``: an int64
+    scratch and its float64 view): with s = 2^E M (M in [1, 2)), the exponents' sum times ln 2 plus the log
+    of the mantissas' product (below 2^m: no overflow for m <= BLOCK <= 1000). The product's rounding
+    (at most m ulps) moves the log by at most m ulps of 1, as m per-row logs would."""
+    ex = 0
+    for i in range(m):
+        b = s_bits[i]
+        ex += (b >> 52) - 1023
+        mbits[i] = (b & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000
+    prod = 1.0
+    for i in range(m):
+        prod *= mant[i]
+    e = float(ex)
+    return e * LN2_HI + (math.log(prod) + e * LN2_LO)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -321,7 +339,10 @@ def pass_chunks(x, n, cs, p, const, beta, y, w, has_w, chunk, c0, c1, partials):
             bad = top_bits[0] > SAFE_BITS
             _exp_block(nq, e, bits, scale, m)  # (not in place: the loop would not run on vectors)
             _probabilities(e, sign, s, v, r, m)
-            _log_block(s, s_bits, bits, scale, ll, m)
+            if not (bad or has_w):  # the block's log-likelihood from one log of a product
+                llf += _log_sum(s_bits, bits, scale, m)
+            else:
+                _log_block(s, s_bits, bits, scale, ll, m)
             if not bad:
                 if top[0] > max_eta:
                     max_eta = top[0]
@@ -343,7 +364,8 @@ def pass_chunks(x, n, cs, p, const, beta, y, w, has_w, chunk, c0, c1, partials):
                     v[i] *= wi
                     r[i] *= wi
                     ll[i] *= wi
-            llf += _sum(ll, m)
+            if bad or has_w:
+                llf += _sum(ll, m)
             sv = _sum(v, m)
             sum_v += sv
             if const:
