@@ -44,10 +44,12 @@ WARM_START_ROWS = 200_000  # problems larger than this start from a subsample fi
 LOGISTIC_CHUNK_ROWS = 6144
 EXP_SAFE = 700.0  # exp(-q) is finite below this
 ETA_SEPARATED = 25.0  # |linear index| beyond which a row counts as perfectly predicted
-# the compiled pass (numba): in-memory designs of at least this many rows (below it importing numba and
-# loading its cached kernels costs more than the passes), read in fixed chunks of COMPILED_CHUNK_ROWS rows
-# whose sums are added in chunk order, so that the numbers do not depend on the thread count
-COMPILED_MIN_ROWS = 50_000
+# the compiled pass (numba): in-memory designs of at least this many rows (smaller fits take a few ms in
+# numpy, and a process's first compiled kernel pays about 0.4 s for numba's import and initialisation; the
+# subsample of the warm start, at least WARM_START_ROWS // 2 rows, is then compiled too), read in fixed
+# chunks of COMPILED_CHUNK_ROWS rows whose sums are added in chunk order, so that the numbers do not
+# depend on the thread count
+COMPILED_MIN_ROWS = 100_000
 COMPILED_CHUNK_ROWS = 32_768
 
 
