@@ -241,6 +241,7 @@ STAGES = [
             ("deconfound.estimators.matching", "match_counts"),
             ("deconfound.estimators.matching", "conditional_variance"),
             ("deconfound.estimators.matching", "ai_variance"),
+            ("deconfound.estimators.matching", "range_ai_variance"),
         ],
     ),
     ("AI 2016 adjustment for the estimated score", [("deconfound.estimators.matching", "ps_adjustment")]),
@@ -261,6 +262,8 @@ def stage_times(df: pd.DataFrame, repeat: int) -> list[tuple[str, float]]:
             *path, name = attr.split(".")
             for part in path:
                 owner = getattr(owner, part)
+            if not hasattr(owner, name):  # a stage function of another version of the code
+                continue
             raw = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
             fn = raw.__func__ if isinstance(raw, classmethod) else raw
 

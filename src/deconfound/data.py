@@ -411,25 +411,50 @@ def _as_float(series: pd.Series) -> np.ndarray:
     return (series if converted is None else converted).to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def _numeric(series: pd.Series, role: str) -> np.ndarray:
-    """A float64 view (or copy) of a numeric or boolean column; strings are refused by name."""
+def _numeric(series: pd.Series, role: str, low: float | None = None) -> np.ndarray:
+    """A float64 view (or copy) of a numeric or boolean column; strings are refused by name. ``low``: the
+    column's minimum when it is known to hold no NaN (from the missing-value scan), saving a pass."""
+    return _numeric_range(series, role, low)[0]
+
+
+def _numeric_range(series: pd.Series, role: str, low: float | None = None) -> tuple[np.ndarray, float, float]:
+    """:func:`_numeric` and the column's smallest and largest values, NaN aside (NaN when all are)."""
+    name = series.name
+    _check_numeric_type(series, role)
+    series = _numbers_as_objects(series) if _numbers_as_objects(series) is not None else series
+    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    if not len(values):
+        return values, np.nan, np.nan
+    if low is not None:  # no NaN: the plain maximum is fmax's
+        lo, hi = low, float(values.max())
+    else:  # fmax/fmin skip NaN and allocate nothing (an all-NaN column gives NaN, which compares False below)
+        lo, hi = float(np.fmin.reduce(values)), float(np.fmax.reduce(values))
+    _check_range(values, name, role, lo, hi)
+    return values, lo, hi
+
+
+def _check_numeric_type(series: pd.Series, role: str) -> None:
+    """Refuse dates, complex numbers and strings in a column that must be numeric (or boolean)."""
     name = series.name
     _check_not_temporal(series, role)
     _check_not_complex(series, role)
     series = _numbers_as_objects(series) if _numbers_as_objects(series) is not None else series
     if pd.api.types.is_bool_dtype(series.dtype):
-        return series.to_numpy(dtype=np.float64, na_value=np.nan)
+        return
     if not _is_numeric(series):
         sample = series.dropna().astype(str).unique()[:3].tolist()
         raise DataError(
             f"{role} {name!r} must be numeric, but it holds values such as {sample}. "
             "Convert it (e.g. with pd.to_numeric) or, for a covariate, make it categorical."
         )
-    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    # fmax/fmin skip NaN and allocate nothing (an all-NaN column gives NaN, which compares False below)
-    largest = max(abs(float(np.fmax.reduce(values))), abs(float(np.fmin.reduce(values)))) if len(values) else 0.0
+
+
+def _check_range(values: np.ndarray | None, name: Any, role: str, lo: float, hi: float) -> None:
+    """Refuse infinite values and values too large to square, from the column's extremes ``lo`` and ``hi``
+    (NaN aside; ``values`` only count the infinite ones for the message, read when None)."""
+    largest = max(abs(hi), abs(lo))
     if np.isinf(largest):
-        n_inf = int(np.isinf(values).sum())
+        n_inf = int(np.isinf(values).sum()) if values is not None else 1
         raise DataError(
             f"{role} {name!r} has {n_inf} infinite value(s). Replace them (e.g. with NaN and missing='drop') "
             "or remove those rows."
@@ -439,10 +464,13 @@ def _numeric(series: pd.Series, role: str) -> np.ndarray:
             f"{role} {name!r} has values as large as {largest:.3g}, too large to square in double precision; "
             "rescale the column (e.g. divide it by a power of ten)."
         )
-    return values
 
 
-def _missing_mask(frame: pd.DataFrame, columns: Sequence[str]) -> tuple[np.ndarray, dict[str, int]]:
+def _missing_mask(
+    frame: pd.DataFrame, columns: Sequence[str], minima: dict[str, float] | None = None
+) -> tuple[np.ndarray, dict[str, int]]:
+    """The rows with a missing value in any of ``columns`` and the count per column; ``minima`` receives the
+    minimum of each float column found without NaN (the later range checks need only its maximum)."""
     mask = np.zeros(len(frame), dtype=bool)
     counts: dict[str, int] = {}
     for col in columns:
@@ -452,7 +480,10 @@ def _missing_mask(frame: pd.DataFrame, columns: Sequence[str]) -> tuple[np.ndarr
             continue
         if kind == "f":
             values = series.to_numpy()
-            if not np.isnan(values.min() if len(values) else 0.0):  # min propagates NaN: no NaN anywhere
+            low = values.min() if len(values) else 0.0
+            if not np.isnan(low):  # min propagates NaN: no NaN anywhere
+                if minima is not None and len(values) and series.dtype == np.float64:
+                    minima[col] = float(low)
                 continue
         miss = series.isna().to_numpy()
         n_miss = int(miss.sum())
@@ -537,7 +568,11 @@ def _treatment_code(series: pd.Series, kind: str, treated_level: Any) -> Treatme
             note = f"treatment {name!r} is continuous: the effect is per one-unit increase"
             return TreatmentCode("continuous", None, note)
         if isinstance(levels2, tuple):  # two numeric levels: the code below needs only which two
-            _numeric(series, "treatment")
+            if np.isfinite(levels2).all():  # _numeric's checks from the levels, without another pass
+                _check_numeric_type(series, "treatment")
+                _check_range(None, name, "treatment", *levels2)
+            else:
+                _numeric(series, "treatment")  # refuses the infinite level, with the count
             return _two_level_code(name, levels2, kind)
     if kind != "binary" and treated_level is None and series.dtype.kind in "iuf" and _is_dose(series.to_numpy()):
         _numeric(series, "treatment")  # a dose of plain floats/ints: the same checks and code, without hashing n levels
@@ -615,14 +650,17 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _covariate_codes(frame: pd.DataFrame, names: Sequence[str]) -> tuple[dict[str, pd.Index | None], list[str]]:
-    """The schema of the covariates: None for a numeric column, the levels of a categorical one."""
+def _covariate_codes(
+    frame: pd.DataFrame, names: Sequence[str], minima: dict[str, float] | None = None
+) -> tuple[dict[str, pd.Index | None], list[str]]:
+    """The schema of the covariates: None for a numeric column, the levels of a categorical one (``minima``:
+    the known minima of float columns without NaN, see :func:`_missing_mask`)."""
     codes: dict[str, pd.Index | None] = {}
     notes: list[str] = []
     for col in names:
         series = frame[col]
         if _is_numeric(series) or pd.api.types.is_bool_dtype(series.dtype) or _numbers_as_objects(series) is not None:
-            _numeric(series, "covariate")
+            _numeric(series, "covariate", None if minima is None else minima.get(col))
             codes[col] = None
             continue
         _check_not_temporal(series, "covariate")
@@ -732,7 +770,8 @@ def scan_schema(
     """The schema pass: validate every used column over all rows and collect the global facts. Returns
     the schema and the rows kept (the user's frame itself when no row is dropped)."""
     n_input = len(frame)
-    mask, counts = _missing_mask(frame, used)
+    minima: dict[str, float] = {}
+    mask, counts = _missing_mask(frame, used, minima)
     for col, count in counts.items():
         if count == n_input:
             raise DataError(f"column {col!r} is entirely missing ({count} rows); it cannot be used.")
@@ -752,12 +791,14 @@ def scan_schema(
     # without dropped rows the columns are read straight from the user's frame (float64 columns as views:
     # selecting frame[used] would copy a frame built from one 2-D array)
     sub = frame.loc[~mask, used] if mask.any() else frame
+    if sub is not frame:  # the minima were of every row
+        minima = {}
     if len(sub) < min_rows:
         removed = "missing values and rows of weight 0" if n_zero else "missing values"
         raise DataError(f"Only {len(sub)} usable row(s) after removing {removed}; at least {min_rows} are needed.")
     if outcome is not None:
-        y = _numeric(sub[outcome], "outcome")
-        if y.min() == y.max():
+        y, y_low, y_high = _numeric_range(sub[outcome], "outcome", minima.get(outcome))
+        if y_low == y_high:
             raise DataError(
                 f"outcome {outcome!r} takes the single value {y[0]:g} in every used row; there is no variation "
                 "for a treatment to explain. Check the column (or the rows kept)."
@@ -766,7 +807,7 @@ def scan_schema(
     if treatment is not None:
         code = _treatment_code(sub[treatment], treatment_kind, treated_level)
         notes += [code.note] if code.note else []
-    cov_codes, cov_notes = _covariate_codes(sub, covariates)
+    cov_codes, cov_notes = _covariate_codes(sub, covariates, minima)
     notes += cov_notes
     levels = tuple(pd.Index(_distinct(sub[c])) for c in cluster)
     schema = Schema(

@@ -1,6 +1,7 @@
 """The compiled (numba) and numpy kernels compute the same numbers, on the same data."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import deconfound as dc
@@ -269,8 +270,64 @@ def test_demeaning_over_runs_of_the_first_factor_is_bit_identical(layout, weight
     else:
         limit = 1e-12 * np.abs(x).max()
         ref = _jit_demean.demean(general, *args, sums, limit, 10_000, no_runs)
+        if len(codes) == 2:  # Demeaner takes the two-factor kernel (below): the runs sweep called directly
+            out, sweeps, ok = _jit_demean.demean(np.array(x, copy=True), *args, sums, limit, 10_000, dm._starts)
     assert (sweeps, ok) == (ref[1], ref[2])
     np.testing.assert_array_equal(out, ref[0])
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("layout", ["balanced", "unbalanced", "shuffled", "offset", "chain"])
+def test_two_factor_demeaning_over_the_coefficients_equals_the_sweeps_over_the_rows(layout, weighted, rng):
+    """Two factors: the alternating projections run on the unit and time coefficients (the column is read
+    once and written once); the iterates are the row sweeps' to rounding, with the same number of sweeps."""
+    from deconfound._core import _jit_demean
+
+    units, periods = 700, 11
+    codes = [np.repeat(np.arange(units), periods), np.tile(np.arange(periods), units)]
+    if layout in ("unbalanced", "shuffled", "offset"):
+        keep = rng.uniform(size=codes[0].size) < 0.7
+        codes = [c[keep] for c in codes]
+        codes[0] = np.unique(codes[0], return_inverse=True)[1]
+    if layout == "shuffled":
+        order = rng.permutation(len(codes[0]))
+        codes = [c[order] for c in codes]
+    if layout == "chain":  # units linked by few shared groups: slow convergence, stopped after 6 sweeps
+        a = rng.integers(0, 1500, 4000)
+        codes = [np.unique(a, return_inverse=True)[1], np.unique((a // 3 + rng.integers(0, 2, 4000)) % 600,
+                                                                 return_inverse=True)[1]]  # fmt: skip
+    n = len(codes[0])
+    x = rng.normal(size=n) + 0.1 * codes[0] + (1e5 if layout == "offset" else 0.0)
+    w = rng.uniform(0.2, 3.0, n) if weighted else None
+    # a chain takes thousands of sweeps, along which rounding differences grow (as between the numpy and
+    # numba row sweeps): it is compared where it stops early, after max_iter sweeps
+    max_iter = 6 if layout == "chain" else 10_000
+    with kernels.using("numba"):
+        dm = Demeaner(codes, w, tol=1e-12, max_iter=max_iter)
+        out, sweeps, ok = dm.demean(x)
+    assert dm._two_way[1] is (layout in ("balanced", "unbalanced", "offset"))  # rows in runs of the unit
+    args = (dm._small_codes, tuple(dm._inv), np.empty(0) if w is None else w, w is not None)
+    sums = tuple(np.empty(g) for g in dm.sizes)
+    limit = 1e-12 * np.abs(x).max()
+    ref = _jit_demean.demean(np.array(x, copy=True), *args, sums, limit, max_iter, np.empty(0, dtype=np.int64))
+    assert (sweeps, ok) == (ref[1], ref[2]) and ok is (layout != "chain")
+    scale = np.abs(ref[0]).max()
+    np.testing.assert_allclose(out, ref[0], rtol=0, atol=1e-12 * scale)
+    # not converged: the same sweeps, and the iterate where the row sweeps stop
+    with kernels.using("numba"):
+        cut = Demeaner(codes, w, tol=1e-15, max_iter=4).demean(x)
+    ref = _jit_demean.demean(np.array(x, copy=True), *args, sums, 1e-15 * np.abs(x).max(), 4, np.empty(0, np.int64))
+    assert cut[1:] == (ref[1], ref[2])
+    np.testing.assert_allclose(cut[0], ref[0], rtol=0, atol=1e-12 * scale)
+
+
+def test_unit_order_is_a_stable_counting_sort(rng):
+    from deconfound._core import _jit_demean
+
+    c = rng.integers(0, 9, 300).astype(np.int32)
+    order, starts = _jit_demean.unit_order(c, 10)
+    np.testing.assert_array_equal(order, np.argsort(c, kind="stable"))
+    np.testing.assert_array_equal(starts, np.concatenate(([0], np.cumsum(np.bincount(c, minlength=10)))))
 
 
 def test_run_starts_finds_runs_only_when_groups_come_in_order():
@@ -317,3 +374,162 @@ def test_clustered_residual_pass_is_the_same_compiled_and_in_numpy(weighted, two
     _close(a.coef, b.coef)
     _close(a.cov, b.cov)
     _close(a.ssr, b.ssr)
+
+
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_two_factor_demeaning_and_twfe_are_the_same_with_one_thread_and_three(shuffled, rng):
+    """The columns (outcome and regressors) are shared between threads whole, each with its own sums: the
+    thread count changes no bit of the demeaned columns, the estimates or the standard errors."""
+    from deconfound._core import threads
+
+    units, periods = 400, 9
+    frame = pd.DataFrame({"unit": np.repeat(np.arange(units), periods), "time": np.tile(np.arange(periods), units)})
+    frame = frame[rng.uniform(size=len(frame)) < 0.8].reset_index(drop=True)
+    if shuffled:
+        frame = frame.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    n = len(frame)
+    frame["d"] = rng.normal(size=n)  # continuous: no staggered-timing warning
+    frame["x"] = rng.normal(size=n)
+    frame["z"] = rng.normal(size=n)
+    frame["y"] = frame["d"] + 0.5 * frame["x"] + rng.normal(size=n) + 0.1 * frame["unit"]
+    frame["w"] = rng.uniform(0.5, 2.0, n)
+    codes = [frame["unit"].to_numpy(), frame["time"].to_numpy()]
+    m = np.asfortranarray(frame[["d", "x", "z"]].to_numpy())
+    got = []
+    for count in (1, 2, 3):
+        with kernels.using("numba"), threads.using(count):
+            yd, y_its, _, xd, info = Demeaner(codes, frame["w"].to_numpy()).demean_with(frame["y"].to_numpy(), m)
+            est = dc.twfe(frame, outcome="y", treatment="d", unit="unit", time="time", covariates=["x", "z"],
+                          weights="w")  # fmt: skip
+        got.append((yd, xd, y_its, info.iterations, est.coefficients.coef, est.coefficients.std_err))
+    for other in got[1:]:
+        for a, b in zip(got[0], other):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_compiled_cross_products_of_demeaned_columns_equal_the_blocked_numpy_ones(weighted, rng, monkeypatch):
+    """fit_absorbed's cross-products: the compiled pass over the columns where they are gives the numpy
+    blocks' means and centered products (same blocks, merged in the same order) to rounding."""
+    from deconfound._core import fixed_effects
+    from deconfound._core.design import Design
+    from deconfound._core.passes import accumulate
+
+    monkeypatch.setattr(fixed_effects, "FE_CHUNK_ROWS", 1000)
+    n = 4500
+    x = np.asfortranarray(rng.normal(size=(n, 3)) * [1.0, 5.0, 0.01] + [0.0, 2.0, -1.0])
+    y = x @ [0.5, -0.2, 3.0] + rng.normal(size=n)
+    w = rng.uniform(0.2, 3.0, n) if weighted else None
+    if weighted:
+        w[:1000] = 0.0  # a block with no weight
+    ref = accumulate(Design.from_matrix(x, ["a", "b", "c"]), y, w, 1000)
+    got = fixed_effects._accumulate_compiled(x, y, w, ["a", "b", "c"])
+    assert got.n == ref.n and got.sum_w == pytest.approx(ref.sum_w, rel=1e-14)
+    for a, b in ((ref.xtx, got.xtx), (ref.xty, got.xty), (ref.yty, got.yty), (ref.mean, got.mean)):
+        _close(a, b, rtol=1e-12, atol=1e-13 * np.abs(ref.xtx).max())
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8", "int16"])
+def test_panel_periods_ranked_in_one_pass_equal_the_sorted_factorization(dtype, rng):
+    """Integer periods in a small range are coded by rank in one compiled pass: the same codes, periods and
+    row times as factorizing and sorting them (with gaps, negative or unordered periods)."""
+    from deconfound.estimators._panel import panel_index
+
+    base = {"int64": 1990, "int32": -7, "uint8": 3, "int16": -300}[dtype]
+    unit = np.repeat(np.arange(300), 6)
+    time = (base + np.array([rng.permutation([0, 2, 3, 9, 11, 40]) for _ in range(300)]).ravel()).astype(dtype)
+    keep = rng.uniform(size=unit.size) < 0.8
+    unit, time = unit[keep], time[keep]
+    order = rng.permutation(unit.size)
+    a, b = _both(lambda: panel_index(unit[order], time[order], "unit", "time"))
+    for field in ("unit", "time", "period", "periods"):
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+        assert getattr(a, field).dtype == getattr(b, field).dtype
+
+
+@pytest.mark.parametrize("arms", [(1,), (0,), (1, 0)])
+@pytest.mark.parametrize("tied", [False, True])
+@pytest.mark.parametrize("pooled", [False, True])
+@pytest.mark.parametrize("j", [1, 3])
+def test_range_ai_variance_is_the_three_separate_steps(arms, tied, pooled, j, rng):
+    """The compiled one-pass reuse term (K, K2, sigma^2 and their sum per pool in sorted order) against
+    match_counts, conditional_variance and ai_variance: the same K per row bit for bit, the same variance."""
+    from deconfound._core.scoresort import ScoreSort
+    from deconfound.estimators._matching_se import (
+        Metric,
+        RangeDirection,
+        ai_variance,
+        conditional_variance,
+        match_counts,
+        range_ai_variance,
+        unit_effects,
+    )
+
+    n = 6000
+    p = rng.uniform(0.05, 0.95, n)
+    if tied:
+        p = np.round(p, 2)
+    t = (rng.random(n) < p).astype(float)
+    y = 2 * p + t + rng.normal(size=n)
+    sort = ScoreSort.build(p, t == 1.0)
+    with kernels.using("numba"):
+        directions = [RangeDirection.from_sort(sort, arm, 2, 0.002, True) for arm in arms]
+        rows, effects = zip(*(unit_effects(d, y, None) for d in directions))
+        target_rows, effects_all = np.concatenate(rows), np.concatenate(effects)
+        k1, k2 = match_counts(directions, n)
+        sigma2 = conditional_variance(Metric("1d", p, 0.002, None, sort), y, t, k1 > 0, j, pooled=pooled)
+        want = ai_variance(effects_all, target_rows, sigma2, k1, k2)
+        got, got_k1 = range_ai_variance(directions, sort, y, effects_all, target_rows, j, pooled)
+    np.testing.assert_array_equal(got_k1, k1)
+    _close(got, want)
+
+
+@pytest.mark.parametrize("target", [1.0, 0.0])
+def test_derivative_terms_are_the_numpy_lines_bit_for_bit(target, rng):
+    """The ATT/ATC derivative term's per-row vectors, compiled, against ps_adjustment's numpy lines."""
+    from deconfound.estimators._matching_se import _derivative_terms
+
+    n = 5000
+    order = rng.permutation(n)
+    mu = rng.normal(size=(2, n))
+    score, t = rng.uniform(0.01, 0.99, n), (rng.random(n) < 0.4).astype(float)
+    y, imputed, tau = rng.normal(size=n), rng.normal(size=n), 0.37
+    gap = np.empty(n)
+    gap[order] = mu[1] - mu[0]
+    f = score * (1.0 - score)
+    effect = (2.0 * t - 1.0) * (y - imputed)
+    gap -= tau
+    gap *= (1.0 if target == 1.0 else -1.0) * f
+    effect -= tau
+    effect *= f
+    got_gap, got_effect = _derivative_terms(order, mu, score, t, y, imputed, tau, target)
+    np.testing.assert_array_equal(got_gap, gap)
+    np.testing.assert_array_equal(got_effect, effect)
+
+
+@pytest.mark.parametrize("arm", [0, 1])
+@pytest.mark.parametrize("caliper", [None, 0.003])
+@pytest.mark.parametrize("tied", [False, True])
+def test_runs_and_effects_from_the_sort_are_the_numpy_ones_bit_for_bit(arm, caliper, tied, rng):
+    """RangeDirection.from_sort (runs and the packing of the targets with a match) and the unit effects
+    over the runs, compiled in one pass each, against the numpy path."""
+    from deconfound._core.scoresort import ScoreSort
+    from deconfound.estimators._matching_se import RangeDirection, unit_effects
+
+    n = 6000
+    p = rng.uniform(0.05, 0.95, n)
+    if tied:
+        p = np.round(p, 2)
+    t = (rng.random(n) < p).astype(float)
+    y = p + t + rng.normal(size=n)
+    sort = ScoreSort.build(p, t == 1.0)
+
+    def run():
+        d = RangeDirection.from_sort(sort, arm, 2, caliper, True)
+        return d, unit_effects(d, y, None)
+
+    (a, (rows_a, eff_a)), (b, (rows_b, eff_b)) = _both(run)
+    for field in ("targets", "rows", "lo", "hi", "x", "pool_rows", "pool_values"):
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
+    np.testing.assert_array_equal(rows_a, rows_b)
+    np.testing.assert_array_equal(eff_a, eff_b)

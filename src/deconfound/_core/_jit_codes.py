@@ -58,3 +58,27 @@ def increasing_within(unit, period):  # pragma: no cover - compiled
         if unit[i] == unit[i - 1] and period[i] <= period[i - 1]:
             return False
     return True
+
+
+@njit(cache=True)
+def ranked(values, lo, span):  # pragma: no cover - compiled
+    """(codes, distinct values, values as floats) of integers in lo .. lo + span - 1, the codes numbered in
+    increasing order of value (two passes: which values occur, then each row's rank)."""
+    seen = np.zeros(span, np.bool_)
+    n = values.shape[0]
+    for i in range(n):
+        seen[values[i] - lo] = True
+    rank = np.empty(span, np.int64)
+    distinct = np.empty(span, np.int64)
+    g = 0
+    for v in range(span):
+        if seen[v]:
+            rank[v] = g
+            distinct[g] = lo + v
+            g += 1
+    codes = np.empty(n, np.intp)
+    as_float = np.empty(n, np.float64)
+    for i in range(n):
+        codes[i] = rank[values[i] - lo]
+        as_float[i] = np.float64(values[i])
+    return codes, distinct[:g], as_float

@@ -179,18 +179,47 @@ def run_use(lo, hi, pool_rows, k1, k2):  # pragma: no cover - compiled
 
 @njit(cache=True)
 def match_runs(x, below, pool, size, ties, cut, caliper, rtol, atol, lo, hi):  # pragma: no cover - compiled
+    """:func:`_match_runs` with ``below`` given (see there)."""
+    _match_runs(x, below, np.zeros(0, np.int64), pool, size, ties, cut, caliper, rtol, atol, lo, hi)
+
+
+@njit(cache=True)
+def found_runs(
+    x, smaller, positions, pool, rows, size, ties, cut, caliper, rtol, atol, lo, hi, found_rows, found_x
+):  # pragma: no cover - compiled
+    """:func:`match_runs` for every unit of one group (values ``x``, rows ``rows``, positions ``positions``
+    among all units; ``smaller`` the pool's units below each position), the targets with a match packed
+    to the front of ``lo``, ``hi``, ``found_rows`` and ``found_x`` in the group's sorted order: returns
+    their number (``RangeDirection.from_sort`` without the gathers)."""
+    m = x.shape[0]
+    _match_runs(x, smaller, positions, pool, size, ties, cut, caliper, rtol, atol, lo, hi)
+    q = 0
+    for u in range(m):
+        if lo[u] <= hi[u]:
+            lo[q] = lo[u]
+            hi[q] = hi[u]
+            found_rows[q] = rows[u]
+            found_x[q] = x[u]
+            q += 1
+    return q
+
+
+@njit(cache=True, inline="always")
+def _match_runs(x, below, positions, pool, size, ties, cut, caliper, rtol, atol, lo, hi):  # pragma: no cover
     """For every target (values ``x``; ``below`` the pool units strictly below each), the run lo..hi of the
     sorted ``pool`` holding its ``size`` nearest units, widened to the tied ones (``ties``) and cut to the
     ``caliper`` (``cut``) from both ends a run of equal values at a time (lo > hi: no match): the numpy
     path of :meth:`ScoreSort.match_ranges`."""
     m = pool.shape[0]
     scale = max(abs(pool[0]), abs(pool[m - 1]), 1.0)
+    indirect = positions.shape[0] > 0  # below[positions[u]] instead of below[u]
     for u in range(x.shape[0]):
         xu = x[u]
+        bu = below[positions[u]] if indirect else below[u]
         if ties:
-            a, b = _tie_window(xu, below[u], pool, size, rtol, atol, scale)
+            a, b = _tie_window(xu, bu, pool, size, rtol, atol, scale)
         else:
-            bb = below[u]
+            bb = bu
             a = bb - size
             for shift in range(size):
                 if _padded(pool, bb + shift + size, size) - xu < xu - _padded(pool, bb + shift, size):
@@ -222,7 +251,7 @@ def _adjustment_weight(q, arm, mode, target, n):  # pragma: no cover - compiled
     return odds * f / n
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def adjustment_sweep(
     x_all,
     below,
@@ -230,7 +259,7 @@ def adjustment_sweep(
     ys,
     y_raw,
     rows,
-    arm_of,
+    positions,
     size,
     alone,
     own_size,
@@ -247,11 +276,13 @@ def adjustment_sweep(
 ):  # pragma: no cover - compiled
     """:func:`tie_window_sweep` for one group with the weights computed per unit (``_adjustment_weight``)
     and the pool's coefficients written both in the pool's order (``coef``) and to their rows
-    (``coef_rows[rows[p]]``). ``arm_of[u]`` is unit u's index in the pool when it belongs to the group,
-    else -1. With ``own_size`` > 0, a unit of the group gets in ``means`` the mean of the raw outcomes
-    ``y_raw`` over its tie-widened window of the ``own_size`` nearest units of the group without itself
-    (its own outcome when alone: ``own_window_means``) instead of its window mean; with ``alone`` a unit of
-    the group is alone in its window (the ``alone`` of :func:`tie_window_sweep`)."""
+    (``coef_rows[rows[p]]``). ``positions`` are the group's positions among all units (ascending): unit u
+    belongs to the group when it is the next of them, and its index in the pool is their count so far.
+    With ``own_size`` > 0, a unit of the group gets in ``means`` the mean of the raw outcomes ``y_raw``
+    over its tie-widened window of the ``own_size`` nearest units of the group without itself (its own
+    outcome when alone: ``own_window_means``) instead of its window mean; with ``alone`` a unit of the
+    group is alone in its window (the ``alone`` of :func:`tie_window_sweep`). Runs without the GIL (the
+    two groups' sweeps in two threads write disjoint rows)."""
     m = pool.shape[0]
     scale = max(abs(pool[0]), abs(pool[m - 1]), 1.0)
     cy = np.empty(m + 1)
@@ -263,9 +294,13 @@ def adjustment_sweep(
         cr[i + 1] = cr[i] + y_raw[i]
     a = np.zeros(m + 2)
     b = np.zeros(m + 2)
+    seen = 0
     for u in range(x_all.shape[0]):
         x = x_all[u]
-        mine = arm_of[u]
+        mine = -1
+        if seen < m and positions[seen] == u:
+            mine = seen
+            seen += 1
         if alone and mine >= 0:
             lo = mine
             hi = mine
@@ -289,3 +324,94 @@ def adjustment_sweep(
         c = ys[p] * run_a - run_b
         coef[p] = c
         coef_rows[rows[p]] = c
+
+
+@njit(cache=True, nogil=True)
+def range_correction(lo, hi, pool, below, ys, is_target, size, rtol, atol, pooled, pool_rows, k1):  # pragma: no cover
+    """One direction's share of the Abadie-Imbens (2006) reuse term: sum over the pool units used as
+    matches of (2 1{target} K + K^2 - K2) sigma^2, in the pool's sorted order (``run_use``'s K and K2 --
+    the same difference arrays and running sums -- and ``run_variance``'s sigma^2 of each unit with K > 0,
+    0 for a unit without neighbours), summed in blocks of 256 units. Adds each pool unit's K to its row
+    of ``k1``. ``is_target`` (empty: none is) flags the pool units that are targets themselves (the ATE)."""
+    m = pool_rows.shape[0]
+    enter1 = np.zeros(m + 1)
+    enter2 = np.zeros(m + 1)
+    leave1 = np.zeros(m + 1)
+    leave2 = np.zeros(m + 1)
+    for i in range(lo.shape[0]):
+        c = hi[i] - lo[i] + 1
+        w1 = 1.0 / c
+        w2 = 1.0 / (c * c)
+        enter1[lo[i]] += w1
+        leave1[hi[i] + 1] += w1
+        enter2[lo[i]] += w2
+        leave2[hi[i] + 1] += w2
+    run1 = 0.0
+    run2 = 0.0
+    for p in range(m):
+        run1 += enter1[p] - leave1[p]
+        run2 += enter2[p] - leave2[p]
+        enter1[p] = run1
+        enter2[p] = run2
+    for p in range(m):
+        k1[pool_rows[p]] += enter1[p]
+    scale = max(abs(pool[0]), abs(pool[m - 1]), 1.0)
+    cy = leave1  # the difference arrays' space is free again: running sums of the outcomes
+    cy2 = leave2
+    cy[0] = 0.0
+    cy2[0] = 0.0
+    for i in range(m):
+        cy[i + 1] = cy[i] + ys[i]
+        cy2[i + 1] = cy2[i] + ys[i] * ys[i]
+    flagged = is_target.shape[0] > 0
+    total = 0.0
+    block = 0.0
+    for p in range(m):
+        r1 = enter1[p]
+        if r1 > 0.0:
+            r2 = enter2[p]
+            lo_p, hi_p = _tie_window(pool[p], below[p], pool, size, rtol, atol, scale)
+            own = ys[p]
+            count = float(hi_p - lo_p)
+            if count > 0.0:
+                mean = (cy[hi_p + 1] - cy[lo_p] - own) / count
+                s2 = count / (count + 1.0) * (own - mean) ** 2
+                if pooled:
+                    spread = cy2[hi_p + 1] - cy2[lo_p] - own * own - count * mean * mean
+                    s2 = (max(spread, 0.0) + s2) / count
+                target = 1.0 if flagged and is_target[p] else 0.0
+                block += (2.0 * target * r1 + r1 * r1 - r2) * s2
+        if (p & 255) == 255:
+            total += block
+            block = 0.0
+    return total + block
+
+
+@njit(cache=True, nogil=True)
+def derivative_terms(order, mu0, mu1, score, t, y, imputed, tau, sign, gap, effect):  # pragma: no cover
+    """``gap[order[u]] = mu1[u] - mu0[u]``, then per row ``gap = (gap - tau) * (sign * f)`` and
+    ``effect = ((2 t - 1) (y - imputed) - tau) * f`` with ``f = score (1 - score)``: the numpy lines of
+    ``ps_adjustment`` (the same operations in the same order) in two passes."""
+    n = order.shape[0]
+    for u in range(n):
+        gap[order[u]] = mu1[u] - mu0[u]
+    for i in range(n):
+        f = score[i] * (1.0 - score[i])
+        gap[i] = (gap[i] - tau) * (sign * f)
+        effect[i] = ((2.0 * t[i] - 1.0) * (y[i] - imputed[i]) - tau) * f
+
+
+@njit(cache=True, nogil=True)
+def run_effects(lo, hi, pool_rows, rows, y, treated, out):  # pragma: no cover - compiled
+    """Each matched target's observed-minus-imputed effect (``treated``: y - mean, else mean - y), the mean
+    of ``y`` over its matches (pool units ``lo..hi`` in sorted order) from running sums: the numpy path
+    of ``RangeDirection.pool_means`` and ``unit_effects`` (the same operations in the same order)."""
+    m = pool_rows.shape[0]
+    cum = np.empty(m + 1)
+    cum[0] = 0.0
+    for p in range(m):
+        cum[p + 1] = cum[p] + y[pool_rows[p]]
+    for i in range(lo.shape[0]):
+        imputed = (cum[hi[i] + 1] - cum[lo[i]]) / float(hi[i] - lo[i] + 1)
+        own = y[rows[i]]
+        out[i] = own - imputed if treated else imputed - own

@@ -40,7 +40,7 @@ from .covariance import (
 from .demean import DEMEAN_MAX_ITER, DEMEAN_TOL, Demeaner, fixed_effect_count, is_nested
 from .design import Design
 from .least_squares import OLSFit, build_fit
-from .passes import Residuals, accumulate, check_rank, residual_pass
+from .passes import CrossProducts, Residuals, accumulate, check_rank, residual_pass
 
 __all__ = ["AbsorbedFit", "SmallSample", "fit_absorbed", "ssc"]
 
@@ -152,9 +152,8 @@ def fit_absorbed(
     small = check_small_sample(small_sample)
     n, k = x.shape
     demeaner = Demeaner(fe_codes, w, tol=tol, max_iter=max_iter, counts=fe_counts)
-    yd, y_its, y_ok = demeaner.demean(y)
     total = _total_ss(x, w) if fe_codes else None
-    xd, info = demeaner.demean_columns(x, overwrite=overwrite_x)
+    yd, y_its, y_ok, xd, info = demeaner.demean_with(y, x, overwrite=overwrite_x)  # the columns shared by threads
     del x  # the caller may drop its copy; only the demeaned columns are needed from here
     sizes = tuple(demeaner.sizes)
     k_fe = fixed_effect_count(sizes)
@@ -166,7 +165,10 @@ def fit_absorbed(
             "degrees of freedom are left. Use fewer fixed effects or more data."
         )
     design = Design.from_matrix(xd, names)
-    cp = accumulate(design, yd, w, FE_CHUNK_ROWS)
+    if kernels.compiled() and xd.ndim == 2 and xd.flags.f_contiguous and n:
+        cp = _accumulate_compiled(xd, yd, w, names)  # the same blocks, no scratch copy of each
+    else:
+        cp = accumulate(design, yd, w, FE_CHUNK_ROWS)
     if total is not None:
         _check_absorbed(total, np.diag(cp.xtx), names, fe_names)
     check_rank(cp, protect)
@@ -196,6 +198,30 @@ def fit_absorbed(
         iterations=(y_its, *info.iterations),
         converged=bool(y_ok and info.converged),
     )
+
+
+def _accumulate_compiled(x: np.ndarray, y: np.ndarray, w: np.ndarray | None, names: Sequence[str]) -> CrossProducts:
+    """``passes.accumulate`` over the demeaned columns ``x`` (column-major) and outcome ``y``: the same blocks of
+    ``FE_CHUNK_ROWS`` rows, each block's means and centered cross-products from a compiled pass over the
+    columns where they are, merged in order."""
+    from . import _jit_passes
+
+    n, k = x.shape
+    yv = np.ascontiguousarray(y, dtype=np.float64)
+    wv = np.empty(0) if w is None else np.ascontiguousarray(w, dtype=np.float64)
+    total = CrossProducts.empty(names)
+    for lo in range(0, n, FE_CHUNK_ROWS):
+        hi = min(n, lo + FE_CHUNK_ROWS)
+        mean = np.zeros(k + 1)
+        g = np.zeros((k + 1, k + 1))
+        sum_w = float(_jit_passes.centered_block(x.T, yv, wv, w is not None, lo, hi, mean, g))
+        if sum_w == 0:
+            part = CrossProducts(list(names), hi - lo, *CrossProducts.empty(names)._stats())
+        else:
+            part = CrossProducts(list(names), hi - lo, sum_w, mean[:-1], float(mean[-1]), g[:-1, :-1], g[:-1, -1],
+                                 float(g[-1, -1]))  # fmt: skip
+        total = total + part
+    return total
 
 
 def _covariance(

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import kernels
+from . import kernels, threads
 from .nearest import TIE_ATOL, TIE_RTOL, with_sentinels
 from .sorting import stable_argsort
 
@@ -46,7 +46,7 @@ class ScoreSort:
     @classmethod
     def build(cls, values: np.ndarray, treated: np.ndarray, order: np.ndarray | None = None) -> ScoreSort:
         """``treated`` is boolean (arm 1); ``order`` the stable sorting permutation when already known."""
-        order = stable_argsort(values) if order is None else order
+        order = _argsort(values) if order is None else order
         if kernels.compiled() and len(order) and values.dtype == np.float64:
             return cls._build_compiled(values, treated, order)
         sorted_values = values[order]
@@ -211,6 +211,41 @@ class ScoreSort:
                 # its right padded[L + 2 size]
                 start += padded[shift + size :][b] - xb < xb - padded[shift:][b]
             yield first, last, start
+
+
+#: from this many values on the sort runs in two threads (two halves radix-sorted side by side, merged)
+PARALLEL_SORT = 1 << 17
+
+
+def _argsort(values: np.ndarray) -> np.ndarray:
+    """:func:`sorting.stable_argsort`, with the compiled kernels and two threads allowed as two halves
+    radix-sorted side by side and merged: the keys hold the row numbers, so merging the sorted halves gives
+    the keys' order of all values and the same stable order (which is unique) as one thread."""
+    n = len(values)
+    if (
+        n < PARALLEL_SORT
+        or not kernels.compiled()
+        or not threads.parallel()
+        or values.dtype != np.float64
+        or values.ndim != 1
+        or (n - 1).bit_length() > 40
+    ):
+        return stable_argsort(values)
+    from . import _jit_sort
+
+    bits = np.ascontiguousarray(values).view(np.uint64)
+    shift = max(1, (n - 1).bit_length())
+    keys, other = np.empty(n, np.uint64), np.empty(n, np.uint64)
+    middle = n // 2
+
+    def half(bounds: tuple[int, int]) -> bool:
+        return bool(_jit_sort.radix_keys(bits, bounds[0], bounds[1], shift, keys, other))
+
+    if not all(threads.map_ordered(half, [(0, middle), (middle, n)], workers=2)):
+        return stable_argsort(values)  # NaN: numpy's order
+    out = np.empty(n, np.intp)
+    _jit_sort.merge_rows(keys, middle, shift, bits, out)
+    return out
 
 
 def _cut(

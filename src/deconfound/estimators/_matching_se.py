@@ -71,9 +71,36 @@ class RangeDirection:
 
     @classmethod
     def from_sort(cls, sort: ScoreSort, arm: int, k: int, caliper: float | None, ties: bool) -> RangeDirection:
+        targets = np.flatnonzero(sort.arm1_rows == bool(arm))
+        pool, x = sort.arm_values(1 - arm), sort.arm_values(arm)
+        if kernels.compiled() and len(pool) and len(x):  # the runs and the packing of the found in one pass
+            from .._core import _jit_windows
+
+            m = len(x)
+            lo, hi, rows, values = np.empty(m, np.int64), np.empty(m, np.int64), np.empty(m, np.int64), np.empty(m)
+            cut, cal = caliper is not None, 0.0 if caliper is None else float(caliper)
+            count = _jit_windows.found_runs(
+                x,
+                np.ascontiguousarray(sort.smaller[1 - arm], dtype=np.int64),
+                np.ascontiguousarray(sort.positions[arm], dtype=np.int64),
+                pool,
+                np.ascontiguousarray(sort.rows(arm), dtype=np.int64),
+                min(k, len(pool)),
+                bool(ties),
+                cut,
+                cal,
+                TIE_RTOL,
+                TIE_ATOL,
+                lo,
+                hi,
+                rows,
+                values,
+            )
+            return cls(
+                float(arm), targets, rows[:count], lo[:count], hi[:count], values[:count], sort.rows(1 - arm), pool
+            )
         lo, hi = sort.match_ranges(arm, k, caliper, ties)
         found = np.flatnonzero(lo <= hi)
-        targets = np.flatnonzero(sort.arm1_rows == bool(arm))
         return cls(
             float(arm),
             targets,
@@ -197,6 +224,13 @@ def unit_effects(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(matched target rows, observed-minus-imputed effect of each) for one direction."""
     if isinstance(d, RangeDirection):
+        if mu is None and kernels.compiled() and len(d.pool_rows):
+            from .._core import _jit_windows
+
+            out = np.empty(len(d.rows))
+            yc = np.ascontiguousarray(y, dtype=np.float64)
+            _jit_windows.run_effects(d.lo, d.hi, d.pool_rows, d.rows, yc, d.arm == 1.0, out)
+            return d.rows, out
         if mu is None:
             imputed = d.pool_means(y)
         else:  # matches' outcomes moved to the target's covariates: mean of (y - mu) plus the target's mu
@@ -402,6 +436,63 @@ def ai_variance(
     return (spread + correction) / n_targets**2
 
 
+def range_ai_variance(
+    directions: list[RangeDirection],
+    sort: ScoreSort,
+    y: np.ndarray,
+    effects: np.ndarray,
+    target_rows: np.ndarray,
+    j: int,
+    pooled: bool,
+) -> tuple[float, np.ndarray]:
+    """:func:`ai_variance` with :func:`match_counts` and :func:`conditional_variance_sorted` for matches read
+    off the shared sort, in one compiled pass over each direction's pool in sorted order (no per-row K2 or
+    sigma^2). Returns the variance and K (per row, as :func:`match_counts`). The reuse term is summed in
+    the pools' order instead of the rows' (same terms; the last bits may differ)."""
+    from .._core import _jit_windows, threads
+
+    n = len(y)
+    k1 = np.zeros(n)
+    arms = {int(d.arm) for d in directions}
+    is_target = np.zeros(n, np.bool_)
+    if len(arms) > 1:  # the pools' units are targets of the other direction (the ATE)
+        is_target[target_rows] = True
+
+    def one(d: RangeDirection) -> float:
+        """One direction's share (each pool writes only its own rows of k1)."""
+        pool_arm = 1 - int(d.arm)
+        rows = sort.rows(pool_arm)
+        if not len(d.lo) or not len(rows):
+            return 0.0
+        ys = y[rows]
+        ys -= ys.mean()
+        flags = is_target[rows] if pool_arm in arms else np.zeros(0, np.bool_)
+        below = np.ascontiguousarray(sort.smaller[pool_arm][sort.positions[pool_arm]], dtype=np.int64)
+        return float(
+            _jit_windows.range_correction(
+                np.ascontiguousarray(d.lo, dtype=np.int64),
+                np.ascontiguousarray(d.hi, dtype=np.int64),
+                sort.arm_sorted[pool_arm],
+                below,
+                ys,
+                flags,
+                min(j + 1, len(rows)),
+                TIE_RTOL,
+                TIE_ATOL,
+                pooled,
+                np.ascontiguousarray(rows, dtype=np.int64),
+                k1,
+            )
+        )
+
+    correction = 0.0
+    for share in threads.map_ordered(one, directions, workers=2 if threads.parallel() else 1):
+        correction += share  # in the directions' order, whatever the thread count
+    tau = float(effects.mean())
+    spread = float(np.sum((effects - tau) ** 2))
+    return (spread + correction) / len(effects) ** 2, k1
+
+
 def local_covariance_sum(
     design: Design,
     y: np.ndarray,
@@ -458,14 +549,14 @@ def local_covariance_sum(
 
 
 def _covariance_product(
-    design: Design, t: np.ndarray, coef_rows: np.ndarray, sums: np.ndarray, extra: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """sum_p coef_p (X_p - mean of X in p's group), one entry per design column (and X' ``extra``), from one
-    product of the design with a few per-row vectors; ``sums`` are the groups' sums of ``coef_rows``."""
-    columns: list[np.ndarray | float] = [coef_rows, t, 1.0]  # t is 0/1
-    if extra is not None:
-        columns.append(extra)
-    prod = design.tdot(columns)
+    design: Design, t: np.ndarray, coef_rows: np.ndarray, sums: np.ndarray, extra: Any
+) -> tuple[np.ndarray, Any]:
+    """sum_p coef_p (X_p - mean of X in p's group), one entry per design column (and X' ``extra``: one
+    per-row vector, or a list of them, giving one column of products each), from one product of the
+    design with a few per-row vectors; ``sums`` are the groups' sums of ``coef_rows``."""
+    more = [] if extra is None else list(extra) if isinstance(extra, list) else [extra]
+    columns: list[np.ndarray | float] = [coef_rows, t, 1.0, *more]  # t is 0/1
+    prod = design_products(design, columns)
     n1 = float(t.sum())
     n0 = len(t) - n1
     mean1 = prod[:, 1] / n1
@@ -474,7 +565,45 @@ def _covariance_product(
     for j, part in enumerate(design.parts):
         if part.values is None:
             total[j] = 0.0  # the constant does not covary
-    return total, (prod[:, 3] if extra is not None else None)
+    if extra is None:
+        return total, None
+    return total, (prod[:, 3:] if isinstance(extra, list) else prod[:, 3])
+
+
+def design_products(design: Design, columns: list[np.ndarray | float], chunk_rows: int = 6144) -> np.ndarray:
+    """X' V for V given as columns (arrays of n, or numbers for constant columns): :meth:`Design.tdot`'s
+    pass (the same partitions, products and merge order, so the same bits) with the partitions shared by
+    two threads when allowed (BLAS runs without the GIL)."""
+    m = len(columns)
+    per_row = [isinstance(col, np.ndarray) for col in columns]
+    arrays = {f"v{j}": col for j, col in enumerate(columns) if isinstance(col, np.ndarray)}
+    src = row_source.source(design, max(1, min(chunk_rows, design.n)), extra=arrays)
+    if getattr(src, "fold", None) is not None:  # an engine's source folds itself
+        return design.tdot(columns, chunk_rows)
+
+    def run(parts: list[row_source.Partition]) -> list[np.ndarray]:
+        scratch: dict[str, np.ndarray | None] = {"rhs": None, "buf": None}
+        results = []
+        for part in parts:
+            rhs = scratch["rhs"] = row_source.scratch(scratch["rhs"], part.n, m)
+            block = rhs[: part.n]
+            for j, col in enumerate(columns):
+                block[:, j] = part[f"v{j}"] if per_row[j] else col
+            out = np.zeros((design.k, m))
+            matrix = part.matrix()
+            if matrix is None:
+                blk = scratch["buf"] = part.block(scratch["buf"])
+                out += blk.T @ block
+            else:  # a constant 1 and a matrix read in place
+                out[1:] += matrix.T @ block
+                out[0] += block.sum(axis=0)
+            results.append(out)
+        return results
+
+    total = np.zeros((design.k, m))
+    for partial_sum in _partition_map(src, run):
+        total = total + partial_sum
+    return total
 
 
 class Neighbourhoods(Protocol):
@@ -550,9 +679,27 @@ def window_covariance_sum(
     each group; with ``own`` (:class:`SortedTieWindows` only) a unit's entry for its own group is instead
     its mean over its ``own`` nearest other units of the group (:func:`_own_group_means`).
     """
+    coef_rows, sums, _ = window_coefficients(y, windows, weight, means, own)
+    return _covariance_product(design, t, coef_rows, sums, extra)
+
+
+def window_coefficients(
+    y: np.ndarray,
+    windows: Neighbourhoods,
+    weight: Callable[[float, np.ndarray], np.ndarray],
+    means: np.ndarray | None = None,
+    own: int | None = None,
+    also: Callable[[], Any] | None = None,
+) -> tuple[np.ndarray, np.ndarray, Any]:
+    """The sweeps of :func:`window_covariance_sum` without the product with the design: (each row's
+    coefficient, each group's sum of them, the result of ``also()``: independent work run beside the
+    compiled sweeps, in a thread of its own when allowed)."""
     coef_rows = np.empty(len(y))
     sums = np.zeros(2)
-    fused = own is not None and means is not None and isinstance(windows, SortedTieWindows) and kernels.compiled()
+    if isinstance(windows, SortedTieWindows) and kernels.compiled() and isinstance(weight, AdjustmentWeight):
+        # weights, own means and the scatter to rows in one sweep per group, the two groups side by side
+        sums, beside = _adjustment_compiled(windows, y, weight, means, coef_rows, own, also)
+        return coef_rows, sums, beside
     for arm in (0, 1):
         order = windows.arm_rows(arm)
         m = len(order)
@@ -560,12 +707,8 @@ def window_covariance_sum(
         centre = float(ys.mean()) if m else 0.0
         ys -= centre
         if m and isinstance(windows, SortedTieWindows) and kernels.compiled():
-            if isinstance(weight, AdjustmentWeight):  # weights, own means and the scatter in the sweep
-                mean_row = np.empty(len(windows.sort.values)) if means is None else means[arm]
-                coef = _adjustment_compiled(windows, arm, y, ys, centre, weight, mean_row, coef_rows, own)
-            else:
-                coef = _tie_windows_compiled(windows, arm, ys, centre, weight, means)
-                coef_rows[order] = coef
+            coef = _tie_windows_compiled(windows, arm, ys, centre, weight, means)
+            coef_rows[order] = coef
             sums[arm] = float(coef.sum())
             continue
         cy = np.zeros(m + 1)
@@ -612,10 +755,10 @@ def window_covariance_sum(
         coef -= np.cumsum(b[:m])
         coef_rows[order] = coef
         sums[arm] = float(coef.sum())
-    if own is not None and means is not None and not fused:
+    if own is not None and means is not None:
         assert isinstance(windows, SortedTieWindows)
         _own_group_means(windows.sort, y, own, means)
-    return _covariance_product(design, t, coef_rows, sums, extra)
+    return coef_rows, sums, (None if also is None else also())
 
 
 def _tie_windows_compiled(
@@ -671,50 +814,63 @@ class AdjustmentWeight:
 
 def _adjustment_compiled(
     windows: SortedTieWindows,
-    arm: int,
     y: np.ndarray,
-    ys: np.ndarray,
-    centre: float,
     weight: AdjustmentWeight,
-    mean_row: np.ndarray,
+    means: np.ndarray | None,
     coef_rows: np.ndarray,
     own: int | None,
-) -> np.ndarray:
-    """:func:`_tie_windows_compiled` with the weights computed in the sweep, each coefficient written to
-    its row, and with ``own`` the own-group means of :func:`_own_group_means` in the same pass; each unit's
-    coefficient in the arm's sorted order."""
-    from .._core import _jit_windows
+    also: Callable[[], Any] | None = None,
+) -> tuple[np.ndarray, Any]:
+    """:func:`window_covariance_sum`'s sweeps with the weights computed in them, each coefficient written
+    to its row (``coef_rows``) and with ``own`` the own-group means of :func:`_own_group_means` in the same
+    pass: one nogil compiled sweep per group, the two groups in two threads when allowed (each writes only
+    its own rows and its own row of ``means``, so the thread count changes no bit). Returns each group's
+    sum of coefficients (summed in the group's sorted order) and the result of ``also()``, independent work
+    run first in the same map (its passes serial inside a pool thread: the same bits)."""
+    from .._core import _jit_windows, threads
 
     sort = windows.sort
-    pool = sort.arm_sorted[arm]
-    rows = sort.rows(arm)
-    m = len(pool)
-    arm_of = np.full(len(sort.values), -1, np.int64)
-    arm_of[sort.positions[arm]] = np.arange(m)
-    coef = np.empty(m)
-    _jit_windows.adjustment_sweep(
-        sort.values,
-        np.ascontiguousarray(sort.smaller[arm], dtype=np.int64),
-        pool,
-        np.ascontiguousarray(ys),
-        np.ascontiguousarray(y[rows], dtype=np.float64) if own is not None else ys,
-        rows,
-        arm_of,
-        min(windows.size, m),
-        windows.size == 1,
-        0 if own is None else min(own + 1, m),
-        float(arm),
-        weight.mode,
-        float(weight.target),
-        float(weight.n),
-        TIE_RTOL,
-        TIE_ATOL,
-        centre,
-        mean_row,
-        coef,
-        coef_rows,
-    )
-    return coef
+    n = len(sort.values)
+    mean_rows = np.empty((2, n)) if means is None else means
+
+    def sweep(arm: int) -> float:
+        rows = sort.rows(arm)
+        m = len(rows)
+        if not m:
+            return 0.0
+        y_raw = np.ascontiguousarray(y[rows], dtype=np.float64)
+        centre = float(y_raw.mean())
+        ys = y_raw - centre
+        coef = np.empty(m)
+        _jit_windows.adjustment_sweep(
+            sort.values,
+            np.ascontiguousarray(sort.smaller[arm], dtype=np.int64),
+            sort.arm_sorted[arm],
+            ys,
+            y_raw if own is not None else ys,
+            np.ascontiguousarray(rows, dtype=np.int64),
+            np.ascontiguousarray(sort.positions[arm], dtype=np.int64),
+            min(windows.size, m),
+            windows.size == 1,
+            0 if own is None else min(own + 1, m),
+            float(arm),
+            weight.mode,
+            float(weight.target),
+            float(weight.n),
+            TIE_RTOL,
+            TIE_ATOL,
+            centre,
+            mean_rows[arm],
+            coef,
+            coef_rows,
+        )
+        return float(coef.sum())
+
+    tasks: list[Callable[[], Any]] = [partial(sweep, 0), partial(sweep, 1)]
+    if also is not None:
+        tasks.insert(0, also)  # the longest first: the two sweeps share the other thread
+    done = threads.map_ordered(lambda task: task(), tasks, workers=2 if threads.parallel() else 1)
+    return np.array(done[-2:]), (done[0] if also is not None else None)
 
 
 @dataclass(frozen=True)
@@ -860,33 +1016,83 @@ def regression_other_outcome(design: Design, y: np.ndarray, t: np.ndarray) -> np
     so large means lose no precision), a least-squares solve per group in the group's own centred
     coordinates (:func:`_centred_solve`: a column constant within a group gets no coefficient there, as R's
     ``lm`` drops it), and a second pass each unit's fitted value under the other group's regression."""
-    whole = design.leading_constant_view()  # a constant and one matrix's columns: read in place
-    k = design.k if whole is None else design.k - 1  # columns besides the explicit intercept below
-    treated = (t == 1.0).astype(np.float64)
-    src = row_source.source(design, 1 << 13, y=y, t=treated)
-    shift: np.ndarray | None = None
-    scratch: dict[str, np.ndarray | None] = {"buf": None, "ext": None, "wy": None}
+    fit = _GroupRegressions(design, y, t)
+    out = np.empty(len(y))
 
-    def shifted(part: row_source.Partition) -> np.ndarray:
-        nonlocal shift
-        matrix = part.matrix() if whole is not None else None
+    def fitted(run: list[row_source.Partition]) -> list[None]:
+        scratch = fit.scratch()
+        for part in run:  # per-row outputs: each partition writes the rows it carries
+            out[part.rows] = fit.other(part, scratch)
+        return [None] * len(run)
+
+    _partition_map(fit.src, fitted)
+    return out
+
+
+def _partition_map(src: row_source.RowSource, fn: Callable[[list[Any]], list[Any]]) -> list[Any]:
+    """``fn`` over runs of the source's non-empty partitions, in two threads when allowed: the results in
+    the partitions' order (a caller that merges them in that order gets the bits of one thread). ``fn``
+    gets a list of partitions (a contiguous run of them, with its own scratch) and returns one result
+    for each."""
+    from .._core import threads
+
+    parts = [part for part in src.partitions() if part.n]
+    return threads.map_chunked(fn, parts, workers=2 if threads.parallel() and len(parts) > 1 else 1)
+
+
+class _GroupRegressions:
+    """Least squares of the outcome on the design within each group (:func:`regression_other_outcome`): the
+    cross-products of both groups from one pass over the rows' partitions (two threads, merged in the
+    partitions' order), the coefficients, and each partition's fitted values under the other group."""
+
+    def __init__(self, design: Design, y: np.ndarray, t: np.ndarray, extra: dict[str, np.ndarray] | None = None):
+        self.whole = whole = design.leading_constant_view()  # a constant and one matrix's columns: read in place
+        self.k = k = design.k if whole is None else design.k - 1  # columns besides the explicit intercept
+        treated = (t == 1.0).astype(np.float64)
+        self.src = src = row_source.source(design, 1 << 13, y=y, t=treated, extra=extra)
+        self.shift: np.ndarray | None = None
+        first = next((part for part in src.partitions() if part.n), None)
+        if first is not None:  # one shift for every partition (the first one's means): the sums stay additive
+            self.shift = self._columns(first, self.scratch()).mean(axis=0)
+        fold = getattr(src, "fold", None)
+        zero = np.zeros((k + 1, 2 * (k + 1) + 2))
+        if fold is not None:  # an engine's source folds itself
+            scratch = self.scratch()
+            sums = fold(lambda part: self._products(part, scratch), zero, None)
+        else:
+            sums = zero
+            for partial_sum in _partition_map(src, self._product_run):
+                sums = sums + partial_sum
+        gram_all, gram_treated, rhs = sums[:, : k + 1], sums[:, k + 1 : 2 * (k + 1)], sums[:, 2 * (k + 1) :]
+        grams = (gram_all - gram_treated, gram_treated)
+        self.coef = np.column_stack([_centred_solve(grams[g], rhs[:, g]) for g in (0, 1)])
+
+    def scratch(self) -> dict[str, np.ndarray | None]:
+        return {"buf": None, "ext": None, "wy": None}
+
+    def _columns(self, part: row_source.Partition, scratch: dict[str, np.ndarray | None]) -> np.ndarray:
+        matrix = part.matrix() if self.whole is not None else None
         if matrix is not None:
-            blk = matrix
-        else:  # (without the leading constant when the other partitions are read in place)
-            blk = scratch["buf"] = part.block(scratch["buf"])
-            blk = blk if whole is None else blk[:, 1:]
-        if shift is None:  # one shift for every partition: the sums stay additive
-            shift = blk.mean(axis=0)
+            return matrix
+        # (without the leading constant when the other partitions are read in place)
+        blk = scratch["buf"] = part.block(scratch["buf"])
+        return blk if self.whole is None else blk[:, 1:]
+
+    def shifted(self, part: row_source.Partition, scratch: dict[str, np.ndarray | None]) -> np.ndarray:
+        """[X - shift, 1] of the partition's rows (in the scratch)."""
+        blk = self._columns(part, scratch)
+        k = self.k
         ext = scratch["ext"] = row_source.scratch(scratch["ext"], part.n, k + 1)
         out = ext[: part.n]
-        np.subtract(blk, shift, out=out[:, :k])
+        assert self.shift is not None
+        np.subtract(blk, self.shift, out=out[:, :k])
         out[:, k] = 1.0
         return out
 
-    def products(part: row_source.Partition) -> np.ndarray:
+    def _products(self, part: row_source.Partition, scratch: dict[str, np.ndarray | None]) -> np.ndarray:
         """[X - shift, 1]' [X - shift, 1] over all rows and the treated rows, and its products with y for
         the controls and the treated, side by side."""
-        x = shifted(part)
+        x = self.shifted(part, scratch)
         tb, yb = part["t"], part["y"]
         wy = scratch["wy"] = row_source.scratch(scratch["wy"], part.n, 2)
         both = wy[: part.n]
@@ -894,16 +1100,14 @@ def regression_other_outcome(design: Design, y: np.ndarray, t: np.ndarray) -> np
         np.subtract(yb, both[:, 1], out=both[:, 0])
         return np.hstack([x.T @ x, x.T @ (x * tb[:, None]), x.T @ both])
 
-    sums = row_source.fold(src, products, np.zeros((k + 1, 2 * (k + 1) + 2)))
-    gram_all, gram_treated, rhs = sums[:, : k + 1], sums[:, k + 1 : 2 * (k + 1)], sums[:, 2 * (k + 1) :]
-    grams = (gram_all - gram_treated, gram_treated)
-    coef = np.column_stack([_centred_solve(grams[g], rhs[:, g]) for g in (0, 1)])
-    out = np.empty(len(y))
-    for part in src.partitions():  # per-row outputs: each partition writes the rows it carries
-        if part.n:
-            fitted = shifted(part) @ coef  # under the controls' and the treated's regression
-            out[part.rows] = np.where(part["t"] == 1.0, fitted[:, 0], fitted[:, 1])
-    return out
+    def _product_run(self, run: list[row_source.Partition]) -> list[np.ndarray]:
+        scratch = self.scratch()
+        return [self._products(part, scratch) for part in run]
+
+    def other(self, part: row_source.Partition, scratch: dict[str, np.ndarray | None]) -> np.ndarray:
+        """The partition's fitted values under the other group's regression."""
+        fitted = self.shifted(part, scratch) @ self.coef  # under the controls' and the treated's regression
+        return np.where(part["t"] == 1.0, fitted[:, 0], fitted[:, 1])
 
 
 def _centred_solve(gram: np.ndarray, rhs: np.ndarray) -> np.ndarray:
@@ -992,28 +1196,74 @@ def ps_adjustment(
     target = 1.0 if estimand == "ATT" else 0.0
     n_arm = float(np.count_nonzero(t == target))
     weight_att = AdjustmentWeight(1, target, n_arm)
-    gap = np.empty(len(y))  # mu_1(p) - mu_0(p) of every unit, in row order
+    coef_rows: np.ndarray | None = None
+    other = partial(other_outcome, design, y, t, neighbors, imputation)
     if isinstance(windows, SortedTieWindows):  # the local means come out of the covariance sweep
-        mu_sorted = np.empty((2, len(y)))
-        c, _ = window_covariance_sum(design, y, t, windows, weight_att, means=mu_sorted, own=size)
-        gap[windows.sort.order] = mu_sorted[1] - mu_sorted[0]
+        mu_sorted = np.empty((2, len(y)))  # in the sort's order of units
+        # the imputation needs no window: it runs beside the compiled sweeps
+        coef_rows, sums, imputed = window_coefficients(y, windows, weight_att, means=mu_sorted, own=size, also=other)
     else:
         assert sort is not None
         near, own = _Spans(sort, p, size), _Spans(sort, p, size + 1)
         mu = local_outcome_means(y, t, near, own)
-        gap[:] = mu[:, 1] - mu[:, 0]
+        gap = mu[:, 1] - mu[:, 0]  # mu_1(p) - mu_0(p) of every unit, in row order
         c, _ = cov_sum(weight=weight_att)
-    f = fit.score * (1.0 - fit.score)
-    sign = 1.0 if target == 1.0 else -1.0  # the ATC is minus the ATT of the swapped groups
-    effect = (2.0 * t - 1.0) * (y - other_outcome(design, y, t, neighbors, imputation))  # Y(1) - Y(0) of every unit
-    gap -= tau
-    gap *= sign * f
-    effect -= tau
-    effect *= f
-    both = design.tdot([gap, effect]) / n_arm
+        imputed = other()
+    if isinstance(windows, SortedTieWindows) and kernels.compiled():  # the lines below in one kernel
+        gap, effect = _derivative_terms(windows.sort.order, mu_sorted, fit.score, t, y, imputed, tau, target)
+    else:
+        if isinstance(windows, SortedTieWindows):
+            gap = np.empty(len(y))
+            gap[windows.sort.order] = mu_sorted[1] - mu_sorted[0]
+        f = fit.score * (1.0 - fit.score)
+        sign = 1.0 if target == 1.0 else -1.0  # the ATC is minus the ATT of the swapped groups
+        effect = (2.0 * t - 1.0) * (y - imputed)  # Y(1) - Y(0) of every unit
+        gap -= tau
+        gap *= sign * f
+        effect -= tau
+        effect *= f
+    if coef_rows is not None:  # the covariances and these two terms from one product with the design
+        c, both = _covariance_product(design, t, coef_rows, sums, [gap, effect])
+        both = both / n_arm
+    else:
+        both = design_products(design, [gap, effect]) / n_arm
     c = c + both[:, 0]
     d = both[:, 1]
     return -float(c @ v @ c) + float(d @ v @ d)
+
+
+def _derivative_terms(
+    order: np.ndarray,
+    mu_sorted: np.ndarray,
+    score: np.ndarray,
+    t: np.ndarray,
+    y: np.ndarray,
+    imputed: np.ndarray,
+    tau: float,
+    target: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The per-row vectors of :func:`ps_adjustment`'s ATT/ATC terms in compiled passes (the numpy lines'
+    operations in the same order, so the same bits): sign f (mu_1(p) - mu_0(p) - tau), the local means'
+    gap scattered from ``order``, and f (Y(1) - Y(0) - tau), with f = p (1 - p)."""
+    from .._core import _jit_windows
+
+    n = len(y)
+    gap, effect = np.empty(n), np.empty(n)
+    sign = 1.0 if target == 1.0 else -1.0  # the ATC is minus the ATT of the swapped groups
+    _jit_windows.derivative_terms(
+        np.ascontiguousarray(order, dtype=np.int64),
+        mu_sorted[0],
+        mu_sorted[1],
+        np.ascontiguousarray(score, dtype=np.float64),
+        np.ascontiguousarray(t, dtype=np.float64),
+        np.ascontiguousarray(y, dtype=np.float64),
+        np.ascontiguousarray(imputed, dtype=np.float64),
+        float(tau),
+        sign,
+        gap,
+        effect,
+    )
+    return gap, effect
 
 
 # --------------------------------------------------------------------------------------------------

@@ -62,13 +62,17 @@ def panel_index(unit: np.ndarray, time: np.ndarray, unit_name: str, time_name: s
     numeric_time(time[:1], time_name)  # refuse text and dates early
     ucodes, labels = factorize(unit)  # no hashing for sorted or small-range integer keys
     n_units = len(labels)
-    raw_codes, raw_periods = factorize(time)  # codes, then sort the distinct periods
-    raw_periods = numeric_time(np.asarray(raw_periods), time_name)
-    order = np.argsort(raw_periods, kind="stable")
-    rank = np.empty(len(order), dtype=np.intp)
-    rank[order] = np.arange(len(order))
-    periods, pcodes = raw_periods[order], rank[raw_codes]
-    t = periods[pcodes]
+    ranked = _ranked_integers(time)
+    if ranked is not None:  # integer periods in a small range: codes in increasing order, no hashing or sort
+        pcodes, periods, t = ranked
+    else:
+        raw_codes, raw_periods = factorize(time)  # codes, then sort the distinct periods
+        raw_periods = numeric_time(np.asarray(raw_periods), time_name)
+        order = np.argsort(raw_periods, kind="stable")
+        rank = np.empty(len(order), dtype=np.intp)
+        rank[order] = np.arange(len(order))
+        periods, pcodes = raw_periods[order], rank[raw_codes]
+        t = periods[pcodes]
     if unique and not _increasing_within_units(ucodes, pcodes):
         key = ucodes.astype(np.int64) * len(periods) + pcodes
         counts = np.bincount(key, minlength=n_units * len(periods))
@@ -80,7 +84,26 @@ def panel_index(unit: np.ndarray, time: np.ndarray, unit_name: str, time_name: s
                 f"unit-period pair(s)). A panel has one row per {unit_name!r} and {time_name!r}; aggregate or "
                 "deduplicate first."
             )
-    return Panel(ucodes, np.asarray(labels), t, pcodes.astype(np.intp), periods, unit_name, time_name)
+    return Panel(ucodes, np.asarray(labels), t, pcodes.astype(np.intp, copy=False), periods, unit_name, time_name)
+
+
+def _ranked_integers(time: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(period codes in increasing order of period, the sorted distinct periods and every row's period, both as
+    floats) of integer periods within a range no wider than the rows allow (``codes.factorize``'s bounds), from
+    one compiled pass; None otherwise (then the periods are factorized and sorted)."""
+    from .._core.codes import RANGE_FACTOR, RANGE_MAX
+
+    arr = np.asarray(time)
+    if not (kernels.compiled() and arr.ndim == 1 and arr.size and arr.dtype.kind in "iu"):
+        return None
+    lo, hi = int(arr.min()), int(arr.max())
+    span = hi - lo + 1
+    if span > min(RANGE_FACTOR * arr.size, RANGE_MAX) or hi >= 2**62 or lo <= -(2**62):
+        return None
+    from .._core import _jit_codes
+
+    codes, distinct, as_float = _jit_codes.ranked(arr.astype(np.int64, copy=False), lo, span)
+    return codes, distinct.astype(np.float64), as_float
 
 
 def _increasing_within_units(ucodes: np.ndarray, pcodes: np.ndarray) -> bool:

@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._core import assignment
+from .._core import assignment, kernels
 from .._core.nearest import Pairs, nearest_1d, nearest_kd, whiten
 from .._core.options import as_name_list, check_level, check_option, check_positive_int
 from .._core.pages import entry
@@ -70,6 +70,7 @@ from ._matching_se import (
     conditional_variance,
     match_counts,
     ps_adjustment,
+    range_ai_variance,
     resolve_imputation,
     unit_effects,
 )
@@ -503,11 +504,17 @@ def _finish(setup: Setup, directions: list, metric: Metric, plan: _Plan, adjust:
     effects_all = np.concatenate(effects)
     estimate = float(effects_all.mean()) if s is None else sampling.weighted_estimate(effects_all, target_rows, s)
     stage(len(y), "matching standard errors (Abadie-Imbens)")
-    k1, k2 = match_counts(directions, len(y))  # every pair belongs to a matched target
-    sigma2 = conditional_variance(metric, y, t, k1 > 0, _variance_neighbors(plan.vce, metric, plan.j), pooled=stata)
-    if s is None:
+    j = _variance_neighbors(plan.vce, metric, plan.j)
+    sort = metric.sort if all(isinstance(d, RangeDirection) for d in directions) else None
+    if s is None and sort is not None and kernels.compiled():  # counts, variances and the sum in one pass per pool
+        variance, k1 = range_ai_variance(directions, sort, y, effects_all, target_rows, j, stata)
+    elif s is None:
+        k1, k2 = match_counts(directions, len(y))  # every pair belongs to a matched target
+        sigma2 = conditional_variance(metric, y, t, k1 > 0, j, pooled=stata)
         variance = ai_variance(effects_all, target_rows, sigma2, k1, k2)
     else:
+        k1, _ = match_counts(directions, len(y))
+        sigma2 = conditional_variance(metric, y, t, k1 > 0, j, pooled=stata)
         big_l, big_q = sampling.weighted_match_counts(directions, len(y), s)
         variance = sampling.weighted_ai_variance(effects_all, target_rows, sigma2, big_l, big_q, s)
     if adjust:

@@ -1,0 +1,72 @@
+"""Matching with one thread and with two give the same bits (the groups' sweeps, the design passes and
+the sort are shared between threads, their results combined in a fixed order), with the compiled and
+the numpy kernels."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import deconfound as dc
+from deconfound._core import kernels, threads
+
+
+def _frame(rng, n, tied):
+    x = rng.normal(size=(n, 4))
+    if tied:
+        x = np.round(x)
+    index = -0.2 + x @ np.array([0.6, -0.4, 0.3, 0.1])
+    t = (rng.random(n) < 1 / (1 + np.exp(-index))).astype(int)
+    y = 1 + x @ np.array([1.0, 0.5, -0.3, 0.2]) + t * (1.5 + 0.5 * x[:, 0]) + rng.normal(size=n)
+    df = pd.DataFrame(x, columns=["a", "b", "c", "d"])
+    df["t"], df["y"] = t, y
+    df["w"] = rng.uniform(0.5, 2.0, n)
+    return df
+
+
+CASES = [
+    dict(estimand="ATT", caliper=0.2, caliper_scale="sd"),
+    dict(estimand="ATC", se_imputation="regression"),
+    dict(estimand="ATE", neighbors=2),
+    dict(estimand="ATT", replace=False, caliper=0.1, caliper_scale="sd"),
+    dict(estimand="ATT", weights="w"),
+    dict(estimand="ATT", distance="logit", vce_convention="ai2006"),
+]
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize("tied", [False, True])
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_one_and_two_threads_give_the_same_bits(rng, backend, tied, case):
+    df = _frame(rng, 60_000, tied)
+    results = []
+    for count in (1, 2):
+        with kernels.using(backend), threads.using(count), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            r = dc.matching(df, outcome="y", treatment="t", covariates=["a", "b", "c", "d"], **CASES[case])
+        balance = r.diagnostics["balance"].select_dtypes("number").to_numpy()
+        results.append((r.estimate, r.std_error, balance))
+    (e1, s1, b1), (e2, s2, b2) = results
+    assert e1 == e2 and s1 == s2
+    np.testing.assert_array_equal(b1, b2)
+
+
+@pytest.mark.parametrize("kind", ["continuous", "tied", "near ties", "signed zeros", "infinite", "nan"])
+def test_the_two_thread_sort_is_numpys_stable_argsort(rng, kind):
+    """Two halves radix-sorted side by side and merged give numpy's stable order (NaN: numpy's own sort)."""
+    from deconfound._core import scoresort
+
+    n = scoresort.PARALLEL_SORT + 12_345
+    values = {
+        "continuous": rng.uniform(size=n),
+        "tied": rng.integers(0, 5, n) * 0.1,
+        "near ties": 0.5 + rng.integers(0, 3, n) * 1e-13,  # equal in the keys' high bits
+        "signed zeros": np.where(rng.uniform(size=n) < 0.5, 0.0, -0.0),
+        "infinite": np.where(rng.uniform(size=n) < 0.01, np.inf, -rng.exponential(size=n)),
+        "nan": np.where(rng.uniform(size=n) < 0.01, np.nan, rng.normal(size=n)),
+    }[kind]
+    want = np.argsort(values, kind="stable")
+    for count in (1, 2):
+        with kernels.using("numba"), threads.using(count):
+            np.testing.assert_array_equal(scoresort._argsort(values), want)
