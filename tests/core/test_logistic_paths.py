@@ -89,3 +89,13 @@ def test_adjacent_columns_of_a_frame_are_read_as_one_view(rng):
         v = rng.normal(size=(50, 3))
         np.testing.assert_allclose(full.tdot(v), np.column_stack([np.ones(50), df[cols].to_numpy()]).T @ v, rtol=1e-13)
     assert len(prepare(df, outcome="y", treatment="t", covariates=list("abcde")).covariates._runs()) == 1
+
+
+def test_the_warm_start_subsample_of_a_compiled_fit_is_compiled_too():
+    """The subsample holds at least WARM_START_ROWS // 2 rows: at or above the compiled pass's threshold."""
+    from deconfound._core import logistic
+
+    assert logistic.WARM_START_ROWS // 2 >= logistic.COMPILED_MIN_ROWS
+    for n in (logistic.WARM_START_ROWS + 1, 299_999, 300_000, 10_000_001):
+        every = max(2, n // (logistic.WARM_START_ROWS // 2))
+        assert len(range(0, n, every)) >= logistic.COMPILED_MIN_ROWS

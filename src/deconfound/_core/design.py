@@ -133,13 +133,21 @@ class Design:
             return runs[1][2]
         return None
 
+    def matrix_view(self) -> np.ndarray | None:
+        """When every column is a float column of one 2-D array (adjacent, as :meth:`leading_constant_view`
+        reads them), a read-only 2-D view of them. Else None."""
+        runs = self._runs()
+        if self.k >= 2 and len(runs) == 1 and runs[0][2] is not None:
+            return runs[0][2]
+        return None
+
     def constant_columns(self) -> list[int]:
         """Indices of columns that take one value in every row (an intercept, or a constant covariate)."""
         out = []
         for j, part in enumerate(self.parts):
             if part.values is None:
                 out.append(j)
-            elif part.level is None and self.n and part.values.min() == part.values.max() != 0:
+            elif part.level is None and self.n and _constant(part.values):
                 out.append(j)
         return out
 
@@ -173,6 +181,15 @@ class Design:
             n = int(np.count_nonzero(rows)) if rows.dtype == bool else len(rows)
         parts = [p if p.values is None else Part(p.name, p.values[rows], p.level, p.source) for p in self.parts]
         return Design(parts, n)
+
+
+def _constant(values: np.ndarray) -> bool:
+    """One nonzero value in every row (min == max != 0). A column that varies mostly does so in its first
+    rows: those are compared with the first value before reading the whole column twice."""
+    first = values[0]
+    if not first != 0 or np.any(values[:256] != first):  # zero, NaN, or a second value
+        return False
+    return bool(values.min() == values.max() != 0)
 
 
 def _address(values: np.ndarray | None) -> int:

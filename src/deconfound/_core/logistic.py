@@ -15,6 +15,11 @@ Separation (the maximum-likelihood estimate does not exist) is detected and expl
 
 Large problems start from a fit on a systematic subsample (every k-th row, no randomness), after which
 one or two full-data Newton steps reach the full-data optimum to machine precision.
+
+In-memory designs of at least COMPILED_MIN_ROWS rows read in place run the pass, the prediction and the
+subsample copy as compiled kernels (:mod:`._jit_logistic`, numba imported on first use) over fixed chunks of
+rows shared by the threads of :mod:`._core.threads`; the numpy path (``kernels.using("numpy")``, engines,
+other designs) gives the same numbers to about 1e-15 relative.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConvergenceError, DataError
-from . import linalg, rows
+from . import kernels, linalg, rows, threads
 from .design import Design
 from .passes import CHUNK_ROWS
 
@@ -44,6 +49,13 @@ WARM_START_ROWS = 200_000  # problems larger than this start from a subsample fi
 LOGISTIC_CHUNK_ROWS = 6144
 EXP_SAFE = 700.0  # exp(-q) is finite below this
 ETA_SEPARATED = 25.0  # |linear index| beyond which a row counts as perfectly predicted
+# the compiled pass (numba): in-memory designs of at least this many rows (smaller fits take a few ms in
+# numpy, and a process's first compiled kernel pays about 0.4 s for numba's import and initialisation; the
+# subsample of the warm start, at least WARM_START_ROWS // 2 rows, is then compiled too), read in fixed
+# chunks of COMPILED_CHUNK_ROWS rows whose sums are added in chunk order, so that the numbers do not
+# depend on the thread count
+COMPILED_MIN_ROWS = 100_000
+COMPILED_CHUNK_ROWS = 16_384  # (the 100,000-row subsample: 7 chunks, split 3 + 4 between two threads)
 
 
 @dataclass(frozen=True)
@@ -111,7 +123,14 @@ def logistic_pass(
     1 - s = exp(-q) s: both are accurate to a few ulps relative, as is log s (the log-likelihood).
     The pass is a kernel per partition of a row source merged by sums (:class:`_Sums`); it runs on one
     thread, since numpy's matrix products hold the interpreter lock.
+
+    With the compiled kernels (:mod:`._core.kernels`), an in-memory design read in place (a constant and
+    one matrix's columns, or one matrix) is instead read by one compiled pass per fixed chunk of rows,
+    shared by the threads (:mod:`._core.threads`) and added in chunk order (:func:`_compiled_pass`).
     """
+    layout = _compiled_layout(design)
+    if layout is not None:
+        return _compiled_pass(layout, y, w, beta)
     k = design.k
     kernel = _PassKernel(k, beta)
     total = rows.fold(rows.source(design, chunk_rows, y=y, w=w), kernel, _Sums(np.zeros((k, k + 1))))
@@ -180,6 +199,81 @@ class _PassKernel:
         return _Sums(acc, float(ll.sum()), sum_v, max(-q_min, q_max))
 
 
+@dataclass(frozen=True)
+class _Columns:
+    """A design's matrix as the compiled kernels read it: column j is ``flat[j * stride : j * stride + n]``,
+    after a constant 1 when ``const``."""
+
+    flat: np.ndarray
+    n: int
+    stride: int
+    p: int
+    const: bool
+
+
+def _compiled_layout(design: Design) -> _Columns | None:
+    """How the compiled pass reads ``design``, when it does: the compiled kernels are selected, the rows
+    are the in-memory default source (engines and test sources keep the per-partition kernel), there are
+    at least COMPILED_MIN_ROWS of them, and the design is a constant 1 followed by the columns of one
+    matrix, or the columns of one matrix, each column contiguous (read in place). Else None."""
+    if design.n < COMPILED_MIN_ROWS or not rows.in_memory() or not kernels.compiled():
+        return None
+    const = True
+    matrix = design.leading_constant_view()
+    if matrix is None:
+        const, matrix = False, design.matrix_view()
+    if matrix is None or matrix.dtype != np.float64:
+        return None
+    size = matrix.itemsize
+    n, p = matrix.shape
+    step = matrix.strides[1]
+    if matrix.strides[0] != size or step % size or step < n * size:
+        return None
+    stride = step // size
+    flat = np.lib.stride_tricks.as_strided(matrix, shape=((p - 1) * stride + n,), strides=(size,), writeable=False)
+    return _Columns(flat, n, stride, p, const)
+
+
+def _read_only(values: np.ndarray) -> np.ndarray:
+    """A contiguous float64 read-only view (a copy only when needed): the compiled kernels then see one array
+    type whether the caller's array is writeable or not (one compiled and cached signature, not two)."""
+    out = np.ascontiguousarray(values, dtype=np.float64).view()
+    out.flags.writeable = False
+    return out
+
+
+def _chunk_runs(n: int) -> list[int]:
+    return list(range(-(-n // COMPILED_CHUNK_ROWS)))
+
+
+def _compiled_pass(cols: _Columns, y: np.ndarray, w: np.ndarray | None, beta: np.ndarray) -> _Pass:
+    """The logistic pass by the compiled kernel (:func:`._jit_logistic.pass_chunks`): each fixed chunk of
+    rows writes its own row of sums; the rows are added in chunk order whatever thread computed them."""
+    from . import _jit_logistic
+
+    k = cols.p + (1 if cols.const else 0)
+    chunks = _chunk_runs(cols.n)
+    partials = np.empty((len(chunks), k * (k + 1) + 3))
+    yv = _read_only(y)
+    wv = _read_only(np.empty(0) if w is None else w)
+    b = _read_only(beta)
+
+    def run(ids: list[int]) -> list[int]:
+        _jit_logistic.pass_chunks(
+            cols.flat, cols.n, cols.stride, cols.p, cols.const, b, yv, wv, w is not None,
+            COMPILED_CHUNK_ROWS, ids[0], ids[-1] + 1, partials,
+        )  # fmt: skip
+        return ids
+
+    threads.map_chunked(run, chunks)
+    total = partials[:, :-1].sum(axis=0)  # row by row, in chunk order
+    acc = total[: k * (k + 1)].reshape(k, k + 1)
+    upper = np.triu(acc[:, :k])
+    info = upper + np.triu(upper, 1).T
+    max_eta = float(partials[:, -1].max())
+    return _Pass(info, acc[:, k].copy(), float(total[-2]), max_eta, float(total[-1]))
+
+
 def _exact_probabilities(q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """s = expit(q), 1 - s and log s for any q (also where exp(-q) overflows). SciPy is imported here only:
     ``scipy.special`` takes about 0.1 s to import, and this branch is rare."""
@@ -196,9 +290,35 @@ def predict_index(design: Design, beta: np.ndarray, chunk_rows: int = CHUNK_ROWS
 
 def predict(design: Design, beta: np.ndarray, chunk_rows: int = CHUNK_ROWS) -> tuple[np.ndarray, np.ndarray]:
     """The linear index X beta and the probability 1 / (1 + exp(-X beta)) of every row, in one pass (each
-    partition writes the rows it carries)."""
+    partition writes the rows it carries; with the compiled kernels, fixed chunks of an in-memory design
+    shared by the threads)."""
     index = np.empty(design.n)
     prob = np.empty(design.n)
+    layout = _compiled_layout(design)
+    if layout is not None:
+        from . import _jit_logistic
+
+        cols = layout
+        b = _read_only(beta)
+
+        def run(ids: list[int]) -> list[int]:
+            _jit_logistic.predict_chunks(
+                cols.flat,
+                cols.n,
+                cols.stride,
+                cols.p,
+                cols.const,
+                b,
+                COMPILED_CHUNK_ROWS,
+                ids[0],
+                ids[-1] + 1,
+                index,
+                prob,
+            )
+            return ids
+
+        threads.map_chunked(run, _chunk_runs(design.n))
+        return index, prob
     buf = None
     with np.errstate(over="ignore"):  # exp(-eta) = inf gives the right limit, probability 0
         for part in rows.source(design, chunk_rows).partitions():
@@ -469,9 +589,16 @@ def _warm_start(design: Design, y: np.ndarray, w: np.ndarray | None, beta0: np.n
         return beta0
     every = max(2, design.n // (WARM_START_ROWS // 2))
     # copied once into one contiguous matrix: every pass over strided rows would read whole cache lines
-    sub = Design.from_matrix(design.take(slice(0, design.n, every)).to_array(), design.names)
+    layout = _compiled_layout(design)
+    if layout is None:
+        sub = Design.from_matrix(design.take(slice(0, design.n, every)).to_array(), design.names)
+    else:
+        sub = _compiled_subsample(design, layout, every)
     ys = y[::every]
     ws = None if w is None else w[::every]
+    if layout is not None:  # contiguous for the compiled passes (the same values)
+        ys = np.ascontiguousarray(ys, dtype=np.float64)
+        ws = None if ws is None else np.ascontiguousarray(ws, dtype=np.float64)
     if np.all(ys == ys[0]):
         return beta0
     first = logistic_pass(sub, ys, ws, beta0, chunk_rows)
@@ -479,3 +606,24 @@ def _warm_start(design: Design, y: np.ndarray, w: np.ndarray | None, beta0: np.n
     if status == "converged" and cur.max_abs_eta < ETA_SEPARATED:
         return beta
     return beta0
+
+
+def _compiled_subsample(design: Design, cols: _Columns, every: int) -> Design:
+    """Every ``every``-th row of the design's matrix copied by the compiled kernel (row ranges shared by the
+    threads) into a column-major matrix; the constant, if any, stays a constant part."""
+    from . import _jit_logistic
+
+    m = len(range(0, design.n, every))
+    out = np.empty((m, cols.p), order="F")
+    jobs = max(1, threads.count())
+    bounds = [m * i // jobs for i in range(jobs + 1)]
+
+    def run(ranges: list[tuple[int, int]]) -> list[int]:
+        for r0, r1 in ranges:
+            _jit_logistic.every_kth(cols.flat, cols.stride, cols.p, every, r0, r1, out)
+        return [0] * len(ranges)
+
+    threads.map_chunked(run, [(bounds[i], bounds[i + 1]) for i in range(jobs)])
+    if not cols.const:
+        return Design.from_matrix(out, design.names)
+    return Design.from_matrix(out, design.names[1:]).with_parts([design.parts[0]], front=True)

@@ -50,6 +50,7 @@ __all__ = [
     "ShuffledSource",
     "SourceFactory",
     "fold",
+    "in_memory",
     "scratch",
     "source",
     "using",
@@ -199,6 +200,12 @@ def using(factory: SourceFactory) -> Iterator[None]:
         yield
     finally:
         _FACTORY.reset(token)
+
+
+def in_memory() -> bool:
+    """True when the passes read the default source (in-memory arrays in contiguous row ranges): no
+    ``using`` block has replaced it (engines, test sources). Compiled whole-array kernels may run then."""
+    return _FACTORY.get() is memory_source
 
 
 def source(
