@@ -74,6 +74,22 @@ def test_the_compiled_path_is_taken_only_on_in_memory_designs_read_in_place(rng)
         assert logistic._compiled_layout(row_major.with_parts([constant_part()], front=True)) is None
 
 
+def test_a_call_site_can_raise_the_size_of_the_compiled_path(rng):
+    """The weighting estimators keep the numpy pass below COLD_MIN_ROWS (numba's first use would cost
+    their call more than it saves); the rule is the call site's, not the process's history."""
+    x, _ = _data(rng, n=5000)
+    design = next(iter(_designs(x).values()))
+    with kernels.using("numba"):
+        assert logistic._compiled_layout(design) is not None
+        with logistic.compiled_from(len(x) + 1):
+            assert logistic._compiled_layout(design) is None
+            with logistic.compiled_from(len(x)):
+                assert logistic._compiled_layout(design) is not None
+            assert logistic._compiled_layout(design) is None
+        assert logistic._compiled_layout(design) is not None
+    assert logistic.COLD_MIN_ROWS > logistic.COMPILED_MIN_ROWS
+
+
 @pytest.mark.parametrize("weighted", [False, True])
 def test_one_and_two_threads_give_the_same_bits(rng, weighted):
     x, y = _data(rng)

@@ -24,6 +24,9 @@ other designs) gives the same numbers to about 1e-15 relative.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +59,23 @@ ETA_SEPARATED = 25.0  # |linear index| beyond which a row counts as perfectly pr
 # depend on the thread count
 COMPILED_MIN_ROWS = 100_000
 COMPILED_CHUNK_ROWS = 16_384  # (the 100,000-row subsample: 7 chunks, split 3 + 4 between two threads)
+# for callers that would not otherwise start numba (the weighting estimators): numba's first use in a
+# process costs about 0.45 s here (its import, its CPU target, which imports scipy.linalg, and our kernels),
+# about what the compiled pass saves on a fit of 4M rows, so below that they keep the numpy pass
+COLD_MIN_ROWS = 4_000_000
+# None: COMPILED_MIN_ROWS (read when a fit runs)
+_MIN_ROWS: ContextVar[int | None] = ContextVar("deconfound_logistic_compiled_min_rows", default=None)
+
+
+@contextmanager
+def compiled_from(rows: int) -> Iterator[None]:
+    """Within the block, fits and predictions take the compiled path from ``rows`` rows (a fixed rule for a
+    call site, so that the same call gives the same digits in any process)."""
+    token = _MIN_ROWS.set(int(rows))
+    try:
+        yield
+    finally:
+        _MIN_ROWS.reset(token)
 
 
 @dataclass(frozen=True)
@@ -214,9 +234,11 @@ class _Columns:
 def _compiled_layout(design: Design) -> _Columns | None:
     """How the compiled pass reads ``design``, when it does: the compiled kernels are selected, the rows
     are the in-memory default source (engines and test sources keep the per-partition kernel), there are
-    at least COMPILED_MIN_ROWS of them, and the design is a constant 1 followed by the columns of one
-    matrix, or the columns of one matrix, each column contiguous (read in place). Else None."""
-    if design.n < COMPILED_MIN_ROWS or not rows.in_memory() or not kernels.compiled():
+    at least COMPILED_MIN_ROWS of them (or what :func:`compiled_from` set), and the design is a constant 1
+    followed by the columns of one matrix, or the columns of one matrix, each column contiguous (read in
+    place). Else None."""
+    least = _MIN_ROWS.get()
+    if design.n < (COMPILED_MIN_ROWS if least is None else least) or not rows.in_memory() or not kernels.compiled():
         return None
     const = True
     matrix = design.leading_constant_view()

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._core import logistic
 from .._core.design import Design, constant_part
 from .._core.least_squares import fit_ols, solve_products
 from .._core.mestimation import FirstStep, Ratio, RowExpr, SharedExpr, copy_rows, effect
@@ -388,19 +389,21 @@ def _run(
             treated_level=options.pop("treated_level"),
             options=options,
         )
-    setup = propensity_setup(
-        data,
-        outcome=outcome,
-        treatment=treatment,
-        covariates=covariates,
-        propensity_covariates=propensity_covariates,
-        weights=weights,
-        need_scores=method != "ra",
-        weighting=method in ("ipw", "aipw"),
-        method=method,
-        cluster=cluster,
-        **options,
-    )
+    # the numpy logistic pass below COLD_MIN_ROWS rows: numba's first use would cost this call more than it saves
+    with logistic.compiled_from(logistic.COLD_MIN_ROWS):
+        setup = propensity_setup(
+            data,
+            outcome=outcome,
+            treatment=treatment,
+            covariates=covariates,
+            propensity_covariates=propensity_covariates,
+            weights=weights,
+            need_scores=method != "ra",
+            weighting=method in ("ipw", "aipw"),
+            method=method,
+            cluster=cluster,
+            **options,
+        )
     fitted = _fit(method, label, setup, estimand, weighting)
     return _result(method, label, setup, estimand, level, fitted)
 
