@@ -150,12 +150,11 @@ def run_variance(pool, below, units, ys, size, rtol, atol, pooled, out):  # prag
         out[i] = s2
 
 
-@njit(cache=True)
-def run_use(lo, hi, pool_rows, k1, k2):  # pragma: no cover - compiled
-    """Adds to ``k1`` (``k2``) the summed (squared) weights with which each row serves as a match, target i
-    holding the pool's sorted units ``lo[i]..hi[i]`` with weight 1 / (hi[i] - lo[i] + 1): the numpy path
-    of ``RangeDirection.use`` (difference arrays summed in the same order, then running sums)."""
-    m = pool_rows.shape[0]
+@njit(cache=True, inline="always")
+def _use_sums(lo, hi, m):  # pragma: no cover - compiled
+    """K and K2 of each of the pool's m sorted units (the summed and squared weights 1 / (hi - lo + 1) with
+    which the targets' runs lo..hi use it), by difference arrays and running sums: returned in the first
+    two arrays (the last two, the leaving weights, are free scratch afterwards)."""
     enter1 = np.zeros(m + 1)
     leave1 = np.zeros(m + 1)
     enter2 = np.zeros(m + 1)
@@ -173,8 +172,21 @@ def run_use(lo, hi, pool_rows, k1, k2):  # pragma: no cover - compiled
     for p in range(m):
         run1 += enter1[p] - leave1[p]
         run2 += enter2[p] - leave2[p]
-        k1[pool_rows[p]] += run1
-        k2[pool_rows[p]] += run2
+        enter1[p] = run1
+        enter2[p] = run2
+    return enter1, enter2, leave1, leave2
+
+
+@njit(cache=True)
+def run_use(lo, hi, pool_rows, k1, k2):  # pragma: no cover - compiled
+    """Adds to ``k1`` (``k2``) the summed (squared) weights with which each row serves as a match, target i
+    holding the pool's sorted units ``lo[i]..hi[i]`` with weight 1 / (hi[i] - lo[i] + 1): the numpy path
+    of ``RangeDirection.use`` (difference arrays summed in the same order, then running sums)."""
+    m = pool_rows.shape[0]
+    enter1, enter2, _, _ = _use_sums(lo, hi, m)
+    for p in range(m):
+        k1[pool_rows[p]] += enter1[p]
+        k2[pool_rows[p]] += enter2[p]
 
 
 @njit(cache=True)
@@ -334,25 +346,7 @@ def range_correction(lo, hi, pool, below, ys, is_target, size, rtol, atol, poole
     0 for a unit without neighbours), summed in blocks of 256 units. Adds each pool unit's K to its row
     of ``k1``. ``is_target`` (empty: none is) flags the pool units that are targets themselves (the ATE)."""
     m = pool_rows.shape[0]
-    enter1 = np.zeros(m + 1)
-    enter2 = np.zeros(m + 1)
-    leave1 = np.zeros(m + 1)
-    leave2 = np.zeros(m + 1)
-    for i in range(lo.shape[0]):
-        c = hi[i] - lo[i] + 1
-        w1 = 1.0 / c
-        w2 = 1.0 / (c * c)
-        enter1[lo[i]] += w1
-        leave1[hi[i] + 1] += w1
-        enter2[lo[i]] += w2
-        leave2[hi[i] + 1] += w2
-    run1 = 0.0
-    run2 = 0.0
-    for p in range(m):
-        run1 += enter1[p] - leave1[p]
-        run2 += enter2[p] - leave2[p]
-        enter1[p] = run1
-        enter2[p] = run2
+    enter1, enter2, leave1, leave2 = _use_sums(lo, hi, m)
     for p in range(m):
         k1[pool_rows[p]] += enter1[p]
     scale = max(abs(pool[0]), abs(pool[m - 1]), 1.0)

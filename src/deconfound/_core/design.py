@@ -6,7 +6,7 @@ codes). The data layer builds it from the user's roles; the core's passes read b
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,10 +91,13 @@ class Design:
             self.__dict__["_runs_cache"] = runs
         return runs
 
-    def tdot(self, columns: np.ndarray | Sequence[np.ndarray | float], chunk_rows: int = 6144) -> np.ndarray:
+    def tdot(
+        self, columns: np.ndarray | Sequence[np.ndarray | float], chunk_rows: int = 6144, *, parallel: bool = False
+    ) -> np.ndarray:
         """X' V for V given as an (n, m) array or as m columns (arrays of n, or numbers for constant
         columns): one pass over the rows' partitions (:mod:`._core.rows`), V assembled partition by
-        partition, the products merged by sums."""
+        partition, the products merged by sums. ``parallel`` shares the partitions between threads
+        (:func:`rows.fold_threads`: the same bits)."""
         from . import rows
 
         if isinstance(columns, np.ndarray) and columns.ndim == 2:
@@ -102,25 +105,31 @@ class Design:
         m = len(columns)
         per_row = [not np.isscalar(col) for col in columns]  # arrays, or row expressions read by blocks
         arrays = {f"v{j}": col for j, col in enumerate(columns) if per_row[j]}
-        scratch: dict[str, np.ndarray | None] = {"rhs": None, "buf": None}
 
-        def kernel(part: rows.Partition) -> np.ndarray:
-            rhs = scratch["rhs"] = rows.scratch(scratch["rhs"], part.n, m)
-            block = rhs[: part.n]
-            for j, col in enumerate(columns):
-                block[:, j] = part[f"v{j}"] if per_row[j] else col
-            out = np.zeros((self.k, m))
-            matrix = part.matrix()
-            if matrix is None:
-                blk = scratch["buf"] = part.block(scratch["buf"])
-                out += blk.T @ block
-            else:  # a constant 1 and a matrix read in place
-                out[1:] += matrix.T @ block
-                out[0] += block.sum(axis=0)
-            return out
+        def make_kernel() -> Callable[[rows.Partition], np.ndarray]:
+            scratch: dict[str, np.ndarray | None] = {"rhs": None, "buf": None}
+
+            def kernel(part: rows.Partition) -> np.ndarray:
+                rhs = scratch["rhs"] = rows.scratch(scratch["rhs"], part.n, m)
+                block = rhs[: part.n]
+                for j, col in enumerate(columns):
+                    block[:, j] = part[f"v{j}"] if per_row[j] else col
+                out = np.zeros((self.k, m))
+                matrix = part.matrix()
+                if matrix is None:
+                    blk = scratch["buf"] = part.block(scratch["buf"])
+                    out += blk.T @ block
+                else:  # a constant 1 and a matrix read in place
+                    out[1:] += matrix.T @ block
+                    out[0] += block.sum(axis=0)
+                return out
+
+            return kernel
 
         src = rows.source(self, max(1, min(chunk_rows, self.n)), extra=arrays)
-        return rows.fold(src, kernel, np.zeros((self.k, m)))
+        if parallel:
+            return rows.fold_threads(src, make_kernel, np.zeros((self.k, m)))
+        return rows.fold(src, make_kernel(), np.zeros((self.k, m)))
 
     def leading_constant_view(self) -> np.ndarray | None:
         """When the design is a constant 1 followed by float columns adjacent in one 2-D array (a pandas

@@ -242,6 +242,25 @@ def fold(src: RowSource, kernel: Callable[[Partition], T], total: T, stop: Calla
     return total
 
 
+def fold_threads(src: RowSource, make_kernel: Callable[[], Callable[[Partition], T]], total: T) -> T:
+    """:func:`fold` with the partitions shared by the threads of :mod:`._core.threads`: each thread takes a
+    contiguous run of partitions with its own kernel (``make_kernel()``: its own scratch), and the partial
+    results are added in the partitions' order, so the total has the bits of :func:`fold` with one kernel.
+    Worth it where a kernel's time is in calls that release the interpreter lock (matrix products)."""
+    own = getattr(src, "fold", None)
+    if own is not None:
+        return own(make_kernel(), total, None)  # type: ignore[no-any-return]
+    from . import threads
+
+    def run(parts: list[Partition]) -> list[T]:
+        kernel = make_kernel()
+        return [kernel(part) for part in parts]
+
+    for partial in threads.map_chunked(run, [part for part in src.partitions() if part.n]):
+        total = total + partial  # type: ignore[operator]
+    return total
+
+
 def scratch(buf: np.ndarray | None, rows: int, cols: int) -> np.ndarray:
     """A column-major float64 buffer of at least ``rows`` rows (``buf`` itself when it is large enough)."""
     if buf is None or buf.shape[0] < rows:

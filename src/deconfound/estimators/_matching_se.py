@@ -574,36 +574,7 @@ def design_products(design: Design, columns: list[np.ndarray | float], chunk_row
     """X' V for V given as columns (arrays of n, or numbers for constant columns): :meth:`Design.tdot`'s
     pass (the same partitions, products and merge order, so the same bits) with the partitions shared by
     two threads when allowed (BLAS runs without the GIL)."""
-    m = len(columns)
-    per_row = [isinstance(col, np.ndarray) for col in columns]
-    arrays = {f"v{j}": col for j, col in enumerate(columns) if isinstance(col, np.ndarray)}
-    src = row_source.source(design, max(1, min(chunk_rows, design.n)), extra=arrays)
-    if getattr(src, "fold", None) is not None:  # an engine's source folds itself
-        return design.tdot(columns, chunk_rows)
-
-    def run(parts: list[row_source.Partition]) -> list[np.ndarray]:
-        scratch: dict[str, np.ndarray | None] = {"rhs": None, "buf": None}
-        results = []
-        for part in parts:
-            rhs = scratch["rhs"] = row_source.scratch(scratch["rhs"], part.n, m)
-            block = rhs[: part.n]
-            for j, col in enumerate(columns):
-                block[:, j] = part[f"v{j}"] if per_row[j] else col
-            out = np.zeros((design.k, m))
-            matrix = part.matrix()
-            if matrix is None:
-                blk = scratch["buf"] = part.block(scratch["buf"])
-                out += blk.T @ block
-            else:  # a constant 1 and a matrix read in place
-                out[1:] += matrix.T @ block
-                out[0] += block.sum(axis=0)
-            results.append(out)
-        return results
-
-    total = np.zeros((design.k, m))
-    for partial_sum in _partition_map(src, run):
-        total = total + partial_sum
-    return total
+    return design.tdot(columns, chunk_rows, parallel=True)
 
 
 class Neighbourhoods(Protocol):
