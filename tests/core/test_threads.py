@@ -64,3 +64,24 @@ def test_environment_sets_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
     assert threads._default() == 3
     monkeypatch.setenv("DECONFOUND_THREADS", "zero")
     assert 1 <= threads._default() <= threads.MAX_DEFAULT
+
+
+def test_fold_threads_gives_the_bits_of_one_kernel() -> None:
+    """Design.tdot with its partitions shared by threads equals the serial pass bit for bit, on contiguous
+    partitions and on the tests' shuffled, uneven ones (one of them empty)."""
+    import numpy as np
+
+    from deconfound._core import rows
+    from deconfound._core.design import Design, constant_part
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(20_000, 4)) * [1.0, 1e3, 1e-3, 7.0]
+    design = Design.from_matrix(x, ["a", "b", "c", "d"]).with_parts([constant_part()], front=True)
+    columns = [rng.normal(size=20_000), 2.5, rng.exponential(size=20_000)]
+    serial = design.tdot(columns, 1000)
+    with threads.using(2):
+        np.testing.assert_array_equal(design.tdot(columns, 1000, parallel=True), serial)
+        with rows.using(lambda d, n, a, c: rows.ShuffledSource(d, n, a, scatter=False)):
+            shuffled = design.tdot(columns, 1000)
+            np.testing.assert_array_equal(design.tdot(columns, 1000, parallel=True), shuffled)
+    np.testing.assert_allclose(serial, shuffled, rtol=1e-12)
