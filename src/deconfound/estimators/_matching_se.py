@@ -573,7 +573,7 @@ def _covariance_product(
 def design_products(design: Design, columns: list[np.ndarray | float], chunk_rows: int = 6144) -> np.ndarray:
     """X' V for V given as columns (arrays of n, or numbers for constant columns): :meth:`Design.tdot`'s
     pass (the same partitions, products and merge order, so the same bits) with the partitions shared by
-    two threads when allowed (BLAS runs without the GIL)."""
+    the threads of :mod:`._core.threads` (BLAS runs without the GIL)."""
     return design.tdot(columns, chunk_rows, parallel=True)
 
 
