@@ -120,6 +120,26 @@ def test_overlap_table(rng):
     assert table.loc["treated", "median"] == pytest.approx(np.median(s1))
 
 
+def test_overlap_table_from_sorted_groups_equals_the_unsorted_table(rng):
+    """The shared sort's table reads quantiles and extremes off the sorted groups: the same bits as
+    np.quantile, min and max, on ties, tiny groups and a wide range of magnitudes."""
+    from deconfound.diagnostics.overlap import sorted_quantiles
+
+    for n in (1, 2, 3, 7, 500):
+        for score in (rng.uniform(0.005, 0.995, n), np.round(rng.uniform(0.1, 0.9, n), 1), 0.3 + 1e-12 * rng.random(n)):
+            t = np.zeros(n)
+            t[: max(1, n // 2)] = 1.0
+            if n > 1:
+                t[-1] = 0.0
+            rng.shuffle(t)
+            groups = (np.sort(score[t == 1.0]), np.sort(score[t == 0.0]))
+            pd.testing.assert_frame_equal(overlap_table(score, t, groups), overlap_table(score, t), check_exact=True)
+            for values in groups:
+                qs = (*rng.random(5).tolist(), 0.0, 1.0)
+                if len(values):
+                    assert sorted_quantiles(values, qs) == np.quantile(values, qs).tolist()
+
+
 def _crump_brute(score):
     """Solve gamma = 2 E[lambda | lambda <= gamma] by scanning a fine grid (independent of the library)."""
     lam = 1 / (score * (1 - score))

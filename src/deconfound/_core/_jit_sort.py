@@ -156,14 +156,22 @@ def merge_rows(keys, middle, shift, bits, out):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def split_sorted(
-    values, treated, order, sorted_values, smaller0, smaller1, pos0, pos1, rows0, rows1, vals0, vals1
-):  # pragma: no cover
-    """One pass over the units in value order (``order``): the sorted values, per arm the positions in
-    ``order`` of its units, their rows and values, and for every position the arm's units strictly before
-    the first position holding an equal value (:meth:`ScoreSort.build`). Returns True when some values
-    are equal (the numpy path's ``smaller`` then reads the counts at each run's start)."""
+def split_sorted(values, treated, order, n0, sorted_values, smaller0, smaller1, pos, rows, vals):  # pragma: no cover
+    """The units in value order (``order``): the sorted values, per arm the positions in ``order`` of its
+    units, their rows and values (``pos``, ``rows`` and ``vals``: the controls' in the first ``n0``
+    entries, then the treated's), and for every position the arm's units strictly before the first
+    position holding an equal value (:meth:`ScoreSort.build`). Returns True when some values are equal
+    (the numpy path's ``smaller`` then reads the counts at each run's start).
+
+    Two passes: the gathers first (each unit's value and arm read by row: loads the processor overlaps),
+    then one sequential pass without branches on the arm. In one pass every store waited on a load from
+    a random row (the arm decided where it went), which was twice as slow."""
     n = order.shape[0]
+    arm1 = np.empty(n, np.int64)
+    for p in range(n):
+        r = order[p]
+        sorted_values[p] = values[r]
+        arm1[p] = np.int64(treated[r])
     c0 = 0
     c1 = 0
     run0 = 0
@@ -171,9 +179,7 @@ def split_sorted(
     tied = False
     prev = 0.0
     for p in range(n):
-        r = order[p]
-        v = values[r]
-        sorted_values[p] = v
+        v = sorted_values[p]
         if p == 0 or v != prev:
             run0 = c0
             run1 = c1
@@ -182,14 +188,11 @@ def split_sorted(
         prev = v
         smaller0[p] = run0
         smaller1[p] = run1
-        if treated[r]:
-            pos1[c1] = p
-            rows1[c1] = r
-            vals1[c1] = v
-            c1 += 1
-        else:
-            pos0[c0] = p
-            rows0[c0] = r
-            vals0[c0] = v
-            c0 += 1
+        t = arm1[p]
+        at = c0 + (n0 + c1 - c0) * t  # the next free entry of the unit's arm
+        pos[at] = p
+        rows[at] = order[p]
+        vals[at] = v
+        c1 += t
+        c0 += 1 - t
     return tied

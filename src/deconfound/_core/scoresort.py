@@ -81,19 +81,22 @@ class ScoreSort:
         order = np.ascontiguousarray(order, dtype=np.intp)
         sorted_values = np.empty(n)
         smaller = (np.empty(n, np.intp), np.empty(n, np.intp))
-        positions = (np.empty(n0, np.intp), np.empty(n1, np.intp))
-        rows = (np.empty(n0, np.intp), np.empty(n1, np.intp))
-        arm_values = (np.empty(n0), np.empty(n1))
+        pos, rows_all, vals = np.empty(n, np.intp), np.empty(n, np.intp), np.empty(n)
         _jit_sort.split_sorted(
             np.ascontiguousarray(values),
             np.ascontiguousarray(treated, dtype=np.bool_),
             order,
+            n0,
             sorted_values,
             *smaller,
-            *positions,
-            *rows,
-            *arm_values,
+            pos,
+            rows_all,
+            vals,
         )
+        # each arm's arrays are views of one buffer: the controls' first
+        positions = (pos[:n0], pos[n0:])
+        rows = (rows_all[:n0], rows_all[n0:])
+        arm_values = (vals[:n0], vals[n0:])
         return cls(order, sorted_values, positions, smaller, rows, arm_values, treated)
 
     def rows(self, arm: int) -> np.ndarray:

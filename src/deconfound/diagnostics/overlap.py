@@ -22,6 +22,23 @@ EXTREME = 0.01  # scores below this (or above 1 - this) give very large inverse-
 OUTSIDE_WARN = 0.05  # warn when more than this share of a group lies outside the other group's range
 
 
+QUANTILES = (0.05, 0.5, 0.95)  # the score quantiles of each group in the overlap table
+
+
+def sorted_quantiles(values: np.ndarray, quantiles: tuple[float, ...]) -> list[float]:
+    """``np.quantile(values, quantiles)`` (its default linear interpolation) of sorted ``values``, reading
+    only the two values around each rank: for a quantile q the rank h = (n - 1) q falls between the
+    values at floor(h) and floor(h) + 1, and numpy's interpolation of those two at the fraction h -
+    floor(h) is the same arithmetic as on the whole array (the same bits, without its partial sort)."""
+    n = len(values)
+    out = []
+    for q in quantiles:
+        h = (n - 1) * q
+        low = int(np.floor(h))
+        out.append(float(np.quantile(values[low : low + 2], h - low)))
+    return out
+
+
 def overlap_table(
     score: np.ndarray, treatment: np.ndarray, sorted_scores: tuple[np.ndarray, np.ndarray] | None = None
 ) -> pd.DataFrame:
@@ -51,15 +68,19 @@ def overlap_table(
                 )
             n_low = int(np.searchsorted(mine, EXTREME, side="left"))
             n_high = count - int(np.searchsorted(mine, 1.0 - EXTREME, side="right"))
-        # the three quantiles from one partial sort (np.quantile partitions at all their ranks at once)
-        p05, median, p95 = np.quantile(mine, [0.05, 0.5, 0.95]).tolist() if len(mine) else [np.nan] * 3
+        if not len(mine):
+            p05 = median = p95 = np.nan
+        elif sorted_scores is None:  # the three quantiles from one partial sort (all their ranks at once)
+            p05, median, p95 = np.quantile(mine, QUANTILES).tolist()
+        else:
+            p05, median, p95 = sorted_quantiles(mine, QUANTILES)
         rows[name] = {
             "n": len(mine),
-            "min": float(mine.min()) if len(mine) else np.nan,
+            "min": (float(mine.min()) if sorted_scores is None else float(mine[0])) if len(mine) else np.nan,
             "p05": p05,
             "median": median,
             "p95": p95,
-            "max": float(mine.max()) if len(mine) else np.nan,
+            "max": (float(mine.max()) if sorted_scores is None else float(mine[-1])) if len(mine) else np.nan,
             "share_outside_other": n_outside / len(mine) if len(mine) else np.nan,
             "n_below_0.01": n_low,
             "n_above_0.99": n_high,
