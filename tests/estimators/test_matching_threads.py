@@ -70,3 +70,28 @@ def test_the_two_thread_sort_is_numpys_stable_argsort(rng, kind):
     for count in (1, 2):
         with kernels.using("numba"), threads.using(count):
             np.testing.assert_array_equal(scoresort._argsort(values), want)
+
+
+@pytest.mark.parametrize("tied", [False, True])
+def test_the_two_thread_search_packs_the_same_matches(rng, tied, monkeypatch):
+    """The runs of matches searched in two halves of the targets and joined equal one thread's, with a
+    caliper that leaves many targets unmatched (so the packing of each half matters)."""
+    from deconfound._core.scoresort import ScoreSort
+    from deconfound.estimators import _matching_se
+
+    monkeypatch.setattr(_matching_se, "PARALLEL_SEARCH", 10)
+    n = 5_001
+    score = rng.beta(2, 5, n)
+    if tied:
+        score = np.round(score, 2)
+    treated = rng.random(n) < score
+    sort = ScoreSort.build(score, treated)
+    for caliper, ties, k in ((0.001, True, 1), (None, True, 2), (0.0005, False, 3)):
+        got = []
+        for count in (1, 2):
+            with kernels.using("numba"), threads.using(count):
+                d = _matching_se.RangeDirection.from_sort(sort, 1, k, caliper, ties)
+            got.append((d.lo, d.hi, d.rows, d.x))
+        assert len(got[0][0]) < treated.sum() or caliper is None
+        for one, two in zip(*got, strict=True):
+            np.testing.assert_array_equal(one, two)

@@ -195,7 +195,7 @@ def match_runs(x, below, pool, size, ties, cut, caliper, rtol, atol, lo, hi):  #
     _match_runs(x, below, np.zeros(0, np.int64), pool, size, ties, cut, caliper, rtol, atol, lo, hi)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def found_runs(
     x, smaller, positions, pool, rows, size, ties, cut, caliper, rtol, atol, lo, hi, found_rows, found_x
 ):  # pragma: no cover - compiled

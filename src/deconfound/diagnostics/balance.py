@@ -137,9 +137,7 @@ class _Moments:
         return _Moments(self.s0 + other.s0, self.w2 + other.w2, self.s1 + other.s1, self.s2 + other.s2)
 
 
-def _arm_moments(
-    covariates: Design, weights: Sequence[Any], chunk_rows: int = 1 << 13
-) -> tuple[np.ndarray, ...]:
+def _arm_moments(covariates: Design, weights: Sequence[Any], chunk_rows: int = 1 << 13) -> tuple[np.ndarray, ...]:
     """Weighted means and (n_eff-corrected) variances of every column for each weight vector.
 
     Returns (means, variances), each (len(weights), k). One pass over the design's partitions (a kernel

@@ -53,6 +53,60 @@ class Direction:
         return fields[0][order], fields[1][order], fields[2][order], fields[3][order]
 
 
+#: from this many targets on, the compiled search of :meth:`RangeDirection.from_sort` runs in two threads
+PARALLEL_SEARCH = 100_000
+
+
+def _found_runs(
+    sort: ScoreSort, arm: int, k: int, caliper: float | None, ties: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The compiled search of :meth:`RangeDirection.from_sort`: (lo, hi, rows, values) of the targets with
+    a match, in the group's sorted order. Each target's run depends on it alone, so with two threads each
+    searches one half of the targets and packs its found ones; the halves are joined in order (the same
+    arrays as one thread)."""
+    from .._core import _jit_windows, threads
+
+    pool, x = sort.arm_values(1 - arm), sort.arm_values(arm)
+    m = len(x)
+    lo, hi, rows, values = np.empty(m, np.int64), np.empty(m, np.int64), np.empty(m, np.int64), np.empty(m)
+    cut, cal = caliper is not None, 0.0 if caliper is None else float(caliper)
+    smaller = np.ascontiguousarray(sort.smaller[1 - arm], dtype=np.int64)
+    positions = np.ascontiguousarray(sort.positions[arm], dtype=np.int64)
+    own_rows = np.ascontiguousarray(sort.rows(arm), dtype=np.int64)
+    size = min(k, len(pool))
+
+    def search(bounds: tuple[int, int]) -> int:
+        a, b = bounds
+        return int(
+            _jit_windows.found_runs(
+                x[a:b],
+                smaller,
+                positions[a:b],
+                pool,
+                own_rows[a:b],
+                size,
+                bool(ties),
+                cut,
+                cal,
+                TIE_RTOL,
+                TIE_ATOL,
+                lo[a:b],
+                hi[a:b],
+                rows[a:b],
+                values[a:b],
+            )
+        )
+
+    halves = 2 if m >= PARALLEL_SEARCH and threads.parallel() else 1
+    bounds = [(m * i // halves, m * (i + 1) // halves) for i in range(halves)]
+    counts = threads.map_ordered(search, bounds, workers=halves)
+    if halves == 1:
+        q = counts[0]
+        return lo[:q], hi[:q], rows[:q], values[:q]
+    parts = [(a, a + q) for (a, _), q in zip(bounds, counts, strict=True)]
+    return tuple(np.concatenate([arr[a:b] for a, b in parts]) for arr in (lo, hi, rows, values))  # type: ignore[return-value]
+
+
 @dataclass(frozen=True)
 class RangeDirection:
     """Matches of one group's units to the other group as runs of the other group's units sorted by score
@@ -74,31 +128,8 @@ class RangeDirection:
         targets = np.flatnonzero(sort.arm1_rows == bool(arm))
         pool, x = sort.arm_values(1 - arm), sort.arm_values(arm)
         if kernels.compiled() and len(pool) and len(x):  # the runs and the packing of the found in one pass
-            from .._core import _jit_windows
-
-            m = len(x)
-            lo, hi, rows, values = np.empty(m, np.int64), np.empty(m, np.int64), np.empty(m, np.int64), np.empty(m)
-            cut, cal = caliper is not None, 0.0 if caliper is None else float(caliper)
-            count = _jit_windows.found_runs(
-                x,
-                np.ascontiguousarray(sort.smaller[1 - arm], dtype=np.int64),
-                np.ascontiguousarray(sort.positions[arm], dtype=np.int64),
-                pool,
-                np.ascontiguousarray(sort.rows(arm), dtype=np.int64),
-                min(k, len(pool)),
-                bool(ties),
-                cut,
-                cal,
-                TIE_RTOL,
-                TIE_ATOL,
-                lo,
-                hi,
-                rows,
-                values,
-            )
-            return cls(
-                float(arm), targets, rows[:count], lo[:count], hi[:count], values[:count], sort.rows(1 - arm), pool
-            )
+            lo, hi, rows, values = _found_runs(sort, arm, k, caliper, ties)
+            return cls(float(arm), targets, rows, lo, hi, values, sort.rows(1 - arm), pool)
         lo, hi = sort.match_ranges(arm, k, caliper, ties)
         found = np.flatnonzero(lo <= hi)
         return cls(

@@ -323,15 +323,18 @@ def _match(setup: Setup, metric: Metric, plan: _Plan) -> list[Direction | RangeD
     k, ties, nearest = plan.k, plan.ties, plan.nearest_with_replacement
     directions: list[Direction | RangeDirection] = []
     for arm in {"ATT": (1.0,), "ATC": (0.0,), "ATE": (1.0, 0.0)}[plan.estimand]:
-        targets, pool = np.flatnonzero(t == arm), np.flatnonzero(t != arm)
-        if nearest and k > len(pool):
-            raise DataError(f"neighbors={k} exceeds the {len(pool)} rows of the group matched to.")
+        n_pool = len(metric.sort.rows(1 - int(arm))) if metric.sort is not None else int(np.count_nonzero(t != arm))
+        if nearest and k > n_pool:
+            raise DataError(f"neighbors={k} exceeds the {n_pool} rows of the group matched to.")
         if metric.sort is not None and nearest:  # matches as runs of the sorted pool
             directions.append(RangeDirection.from_sort(metric.sort, int(arm), k, metric.caliper, ties))
-        elif metric.kind == "1d" and metric.groups is not None and nearest:
+            continue
+        if metric.kind == "1d" and metric.groups is not None and nearest:
             cells = RangeDirection.from_cells(metric.values, t, metric.groups, int(arm), k, metric.caliper, ties)
             directions.append(cells)
-        elif metric.sort is not None and plan.method == "nearest":
+            continue
+        targets, pool = np.flatnonzero(t == arm), np.flatnonzero(t != arm)
+        if metric.sort is not None and plan.method == "nearest":
             orders = (metric.sort.arm_order(int(arm)), metric.sort.arm_order(1 - int(arm)))
             v = metric.values
             pairs = assignment.greedy_1d_ratio(v[targets], v[pool], k, caliper=metric.caliper, orders=orders)
