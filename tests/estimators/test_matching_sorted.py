@@ -313,3 +313,28 @@ def test_variance_within_cells_equals_brute_force(rng, pooled):
         if pooled:
             s2 = (np.sum((nb - nb.mean()) ** 2) + s2) / m
         assert got[i] == pytest.approx(s2, rel=1e-9, abs=1e-12), i
+
+
+@pytest.mark.parametrize("kind", ["continuous", "rounded", "ulps", "near"])
+@pytest.mark.parametrize("caliper", [None, 0.002])
+def test_greedy_on_the_shared_sort_equals_the_general_greedy(rng, kind, caliper):
+    """1:1 greedy matching without replacement straight from the sorted groups gives the Direction of the
+    general path (values gathered by row, sorted by their permutations, pairs mapped back)."""
+    from deconfound._core import assignment, kernels
+    from deconfound.estimators.matching import _greedy_on_sort, _pairs_to_direction
+
+    n = 4_000
+    score = _values(rng, kind, n)
+    treated = rng.random(n) < 0.4
+    sort = ScoreSort.build(score, treated)
+    for arm in (1, 0):
+        targets, pool = np.flatnonzero(treated == bool(arm)), np.flatnonzero(treated != bool(arm))
+        with kernels.using("numba"):
+            got = _greedy_on_sort(sort, arm, caliper)
+            orders = (sort.arm_order(arm), sort.arm_order(1 - arm))
+            pairs = assignment.greedy_1d_ratio(score[targets], score[pool], 1, caliper=caliper, orders=orders)
+        want = _pairs_to_direction(float(arm), targets, pool, pairs)
+        assert got.arm == want.arm
+        for field in ("targets", "target", "match", "distance", "weight", "matched"):
+            np.testing.assert_array_equal(getattr(got, field), getattr(want, field))
+            assert getattr(got, field).dtype == getattr(want, field).dtype

@@ -144,6 +144,22 @@ def greedy_1d(
     return Pairs(t[order], np.concatenate(out_p)[order], np.concatenate(out_d)[order])
 
 
+def greedy_sorted_1d(xt: np.ndarray, xs: np.ndarray, caliper: float | None = None) -> Pairs:
+    """:func:`greedy_1d` of targets and pool already sorted (ascending; equal values in the order of their
+    rows), without groups, by the compiled kernel: the pairs as positions in the sorted arrays, in the
+    kernel's order. The same pairs :func:`greedy_1d` makes of the unsorted values with their sorting
+    permutations (it sorts them into these arrays first)."""
+    from . import _jit_assign
+
+    if not (len(xt) and len(xs)):
+        return Pairs.empty()
+    cal = np.inf if caliper is None else float(caliper)
+    xt = np.ascontiguousarray(xt, dtype=np.float64)
+    xs = np.ascontiguousarray(xs, dtype=np.float64)
+    ti, pj, d = _jit_assign.greedy_sorted_fast(xt, np.zeros(len(xt), np.int64), xs, np.zeros(len(xs), np.int64), cal)
+    return Pairs(ti, pj, d)
+
+
 def _segments(
     x: np.ndarray,
     pool_values: np.ndarray,

@@ -93,6 +93,22 @@ def _pairs_to_direction(arm: float, targets: np.ndarray, pool: np.ndarray, pairs
     return Direction(arm, targets, target, pool[pairs.pool], pairs.distance, weight, matched)
 
 
+def _greedy_on_sort(sort: ScoreSort, arm: int, caliper: float | None) -> Direction:
+    """1:1 greedy matching without replacement on the shared sort: the groups' sorted scores go to the
+    compiled kernel as they are (the arrays :func:`assignment.greedy_1d` would gather), and its pairs of
+    sorted positions become rows, ordered by target row."""
+    pairs = assignment.greedy_sorted_1d(sort.arm_values(arm), sort.arm_values(1 - arm), caliper)
+    target = sort.rows(arm)[pairs.target]
+    match = sort.rows(1 - arm)[pairs.pool]
+    at = np.full(len(sort.order), -1, np.int64)  # each target is paired at most once: a scatter orders them
+    at[target] = np.arange(len(target))
+    order = at[at >= 0]
+    target = target[order]
+    targets = np.flatnonzero(sort.arm1_rows == bool(arm))
+    weight = np.ones(len(target))
+    return Direction(float(arm), targets, target, match[order], pairs.distance[order], weight, target.copy())
+
+
 def _search(metric: Metric, targets: np.ndarray, pool: np.ndarray, k: int, replace: bool, method: str, ties: bool):
     v, g = metric.values, metric.groups
     gt = None if g is None else g[targets]
@@ -332,6 +348,9 @@ def _match(setup: Setup, metric: Metric, plan: _Plan) -> list[Direction | RangeD
         if metric.kind == "1d" and metric.groups is not None and nearest:
             cells = RangeDirection.from_cells(metric.values, t, metric.groups, int(arm), k, metric.caliper, ties)
             directions.append(cells)
+            continue
+        if metric.sort is not None and plan.method == "nearest" and k == 1 and kernels.compiled():
+            directions.append(_greedy_on_sort(metric.sort, int(arm), metric.caliper))
             continue
         targets, pool = np.flatnonzero(t == arm), np.flatnonzero(t != arm)
         if metric.sort is not None and plan.method == "nearest":
