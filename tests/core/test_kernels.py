@@ -163,6 +163,37 @@ def test_greedy_sweep_makes_the_pairs_of_the_heap_on_tied_and_grouped_data(rng):
     assert swept > 1000  # the sweep itself makes most pairs, the heap only finishes
 
 
+def test_greedy_sweep_in_two_parts_makes_the_pairs_of_one_sweep(rng, monkeypatch):
+    """The merged runs cut in two and swept in two threads (then linked and finished by the heap) give the
+    pairs of the heap alone: many small problems full of ties, groups and calipers, and one large one."""
+    from deconfound._core import _jit_assign, assignment, threads
+
+    def canonical(result):
+        t, p, d = result[:3]
+        order = np.lexsort((p, t))
+        return t[order], p[order], d[order]
+
+    monkeypatch.setattr(assignment, "PARALLEL_GREEDY", 0)
+    problems = []
+    for trial in range(400):
+        nt, ns = int(rng.integers(1, 60)), int(rng.integers(1, 60))
+        digits = int(rng.integers(0, 3))
+        groups = int(rng.integers(1, 3))
+        xt, xs = np.round(rng.uniform(0, 3, nt), digits), np.round(rng.uniform(0, 3, ns), digits)
+        gt, gs = rng.integers(0, groups, nt), rng.integers(0, groups, ns)
+        problems.append((xt, gt, xs, gs, [np.inf, 0.5, 0.0, 0.05][trial % 4]))
+    xt, xs = rng.beta(2, 5, 30_000), rng.beta(2, 3, 50_000)
+    problems.append((xt, np.zeros(len(xt), np.int64), xs, np.zeros(len(xs), np.int64), 0.01))
+    for xt, gt, xs, gs, cal in problems:
+        ot, os_ = np.lexsort((xt, gt)), np.lexsort((xs, gs))
+        args = (xt[ot], gt[ot].astype(np.int64), xs[os_], gs[os_].astype(np.int64), cal)
+        want = canonical(_jit_assign.greedy_sorted(*args))
+        with threads.using(2):
+            got = canonical(assignment.greedy_sorted_pairs(*args))
+        for a, b in zip(want, got, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("estimand", ["ATT", "ATE", "ATC"])
 @pytest.mark.parametrize("data", ["continuous", "tied", "exact"])
 def test_matching_estimate_and_se_are_the_same_compiled_and_in_numpy(estimand, data, rng):

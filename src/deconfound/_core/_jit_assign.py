@@ -212,16 +212,8 @@ SCAN = 32
 @njit(cache=True)
 def greedy_sorted_linear(xt, gt, xs, gs, cal):  # pragma: no cover - compiled
     """The pairs of :func:`greedy_sorted` (same arguments, same pairs, in another order), most of them in
-    one linear sweep.
-
-    A candidate pair of adjacent nodes (a, c) is one the closest-pair-first rule makes as it stands when
-    its distance is strictly below every distance a or c can ever have to another partner: below the
-    distance from a to the nearest unit of the other side on its left, and from c to the nearest on its
-    right (units only leave, so later partners are farther). The sweep from the left makes every such pair
-    it meets and steps back to the candidates before it (whose bounds the pair can raise); ties of distance
-    and long stretches of one side are left to the heap of :func:`greedy_sorted`, which finishes the
-    remaining units. On continuous scores the sweep makes almost every pair.
-    """
+    one linear sweep (:func:`sweep`) over the merged runs. Returns the pairs and the runs' state (kind,
+    group, value, lo, hi, prev, nxt) for :func:`_heap_finish`."""
     kind, grp, val, lo, hi = _runs(xt, gt, xs, gs)
     m = kind.shape[0]
     prev = np.arange(-1, m - 1)
@@ -231,8 +223,31 @@ def greedy_sorted_linear(xt, gt, xs, gs, cal):  # pragma: no cover - compiled
     out_t = np.empty(n_pairs, np.int64)
     out_p = np.empty(n_pairs, np.int64)
     out_d = np.empty(n_pairs)
+    made = sweep(kind, grp, val, lo, hi, prev, nxt, 0, m, True, True, cal, out_t, out_p, out_d)
+    return out_t[:made], out_p[:made], out_d[:made], kind, grp, val, lo, hi, prev, nxt
+
+
+@njit(cache=True, nogil=True)
+def sweep(kind, grp, val, lo, hi, prev, nxt, start, stop, closed_left, closed_right, cal, out_t, out_p, out_d):
+    """The linear sweep over the nodes ``start .. stop - 1`` of the merged runs (linked by prev/nxt, with
+    -1 at both ends of the range): the pairs go to out_* (returns their number).
+
+    A candidate pair of adjacent nodes (a, c) is one the closest-pair-first rule makes as it stands when
+    its distance is strictly below every distance a or c can ever have to another partner: below the
+    distance from a to the nearest unit of the other side on its left, and from c to the nearest on its
+    right (units only leave, so later partners are farther). The sweep from the left makes every such pair
+    it meets and steps back to the candidates before it (whose bounds the pair can raise); ties of distance
+    and long stretches of one side are left to the heap of :func:`greedy_sorted`, which finishes the
+    remaining units. On continuous scores the sweep makes almost every pair.
+
+    A range that is a part of the nodes (``closed_left``/``closed_right`` False on a side where other
+    nodes continue) knows no bound beyond its end: a candidate whose bound lies there is left to the heap.
+    Pairs made are thus certain whatever the other part holds, so parts swept separately (in threads) and
+    then finished by the heap give the pairs of one sweep."""
     made = 0
-    c = 1 if m > 1 else -1  # the candidate looked at is (prev[c], c)
+    c = start + 1 if stop - start > 1 else -1  # the candidate looked at is (prev[c], c)
+    open_left = np.inf if closed_left else -1.0  # a bound past the range's end: none there, or unknown
+    open_right = np.inf if closed_right else -1.0
     while c >= 0:
         a = prev[c]
         if a < 0 or kind[a] == kind[c] or grp[a] != grp[c]:
@@ -243,11 +258,14 @@ def greedy_sorted_linear(xt, gt, xs, gs, cal):  # pragma: no cover - compiled
             c = nxt[c]
             continue
         # the distance from a to the nearest unit of the other side on its left (inf: none; -1: not within
-        # SCAN nodes, no bound), written out here: a call per candidate costs more than the search
+        # SCAN nodes or past the range, no bound), written out here: a call per candidate costs more
         left = -1.0
         q = prev[a]
         for _ in range(SCAN):
-            if q < 0 or grp[q] != grp[a]:
+            if q < 0:
+                left = open_left
+                break
+            if grp[q] != grp[a]:
                 left = np.inf
                 break
             if kind[q] != kind[a]:
@@ -260,7 +278,10 @@ def greedy_sorted_linear(xt, gt, xs, gs, cal):  # pragma: no cover - compiled
         right = -1.0
         q = nxt[c]
         for _ in range(SCAN):
-            if q < 0 or grp[q] != grp[c]:
+            if q < 0:
+                right = open_right
+                break
+            if grp[q] != grp[c]:
                 right = np.inf
                 break
             if kind[q] != kind[c]:
@@ -297,7 +318,51 @@ def greedy_sorted_linear(xt, gt, xs, gs, cal):  # pragma: no cover - compiled
                 break
             back = p
         c = back
-    return out_t[:made], out_p[:made], out_d[:made], kind, grp, val, lo, hi, prev, nxt
+    return made
+
+
+@njit(cache=True)
+def link_parts(lo, hi, prev, nxt, cut):  # pragma: no cover - compiled
+    """Join the linked lists of the nodes before ``cut`` and from ``cut`` on (swept apart): the last live
+    node of the first part and the first live node of the second become neighbours."""
+    left = cut - 1
+    while left >= 0 and lo[left] >= hi[left]:
+        left -= 1
+    right = cut
+    m = lo.shape[0]
+    while right < m and lo[right] >= hi[right]:
+        right += 1
+    if left >= 0:
+        nxt[left] = right if right < m else -1
+    if right < m:
+        prev[right] = left
+
+
+@njit(cache=True)
+def runs_and_links(xt, gt, xs, gs):  # pragma: no cover - compiled
+    """The merged runs (:func:`_runs`) and their linked list (prev, nxt)."""
+    kind, grp, val, lo, hi = _runs(xt, gt, xs, gs)
+    m = kind.shape[0]
+    prev = np.arange(-1, m - 1)
+    nxt = np.arange(1, m + 1)
+    nxt[m - 1] = -1
+    return kind, grp, val, lo, hi, prev, nxt
+
+
+@njit(cache=True)
+def finish_parts(kind, grp, val, lo, hi, prev, nxt, cal, n_pairs, t1, p1, d1, t2, p2, d2):  # pragma: no cover
+    """The pairs of two swept parts (already linked, :func:`link_parts`) followed by the heap's pairs on
+    the units they left: (target position, pool position, distance), as :func:`greedy_sorted_fast`
+    (``n_pairs``: the smaller side's number of units)."""
+    all_t = np.empty(n_pairs, np.int64)
+    all_p = np.empty(n_pairs, np.int64)
+    all_d = np.empty(n_pairs)
+    k = t1.shape[0]
+    made = k + t2.shape[0]
+    all_t[:k], all_p[:k], all_d[:k] = t1, p1, d1
+    all_t[k:made], all_p[k:made], all_d[k:made] = t2, p2, d2
+    made = _heap_finish(kind, grp, val, lo, hi, prev, nxt, cal, all_t, all_p, all_d, made)
+    return all_t[:made], all_p[:made], all_d[:made]
 
 
 @njit(cache=True)

@@ -149,15 +149,51 @@ def greedy_sorted_1d(xt: np.ndarray, xs: np.ndarray, caliper: float | None = Non
     rows), without groups, by the compiled kernel: the pairs as positions in the sorted arrays, in the
     kernel's order. The same pairs :func:`greedy_1d` makes of the unsorted values with their sorting
     permutations (it sorts them into these arrays first)."""
-    from . import _jit_assign
-
     if not (len(xt) and len(xs)):
         return Pairs.empty()
     cal = np.inf if caliper is None else float(caliper)
     xt = np.ascontiguousarray(xt, dtype=np.float64)
     xs = np.ascontiguousarray(xs, dtype=np.float64)
-    ti, pj, d = _jit_assign.greedy_sorted_fast(xt, np.zeros(len(xt), np.int64), xs, np.zeros(len(xs), np.int64), cal)
+    ti, pj, d = greedy_sorted_pairs(xt, np.zeros(len(xt), np.int64), xs, np.zeros(len(xs), np.int64), cal)
     return Pairs(ti, pj, d)
+
+
+#: from this many units on, the compiled greedy sweep runs in two threads (:func:`greedy_sorted_pairs`)
+PARALLEL_GREEDY = 200_000
+
+
+def greedy_sorted_pairs(
+    xt: np.ndarray, gt: np.ndarray, xs: np.ndarray, gs: np.ndarray, cal: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``_jit_assign.greedy_sorted_fast`` (targets and pool sorted by (group, value)), with two threads
+    when allowed: the merged runs are cut in the middle, each part swept on its own (a pair whose bound
+    lies past the cut is left to the heap), then the parts are linked and the heap finishes. Every pair
+    a sweep makes is one the closest-pair-first rule makes whatever else remains, so the pairs are those
+    of one sweep (their order differs; callers order them by target)."""
+    from . import _jit_assign, threads
+
+    if len(xt) + len(xs) < PARALLEL_GREEDY or not threads.parallel():
+        return _jit_assign.greedy_sorted_fast(xt, gt, xs, gs, cal)
+    kind, grp, val, lo, hi, prev, nxt = _jit_assign.runs_and_links(xt, gt, xs, gs)
+    m = len(kind)
+    if m < 4:  # a few runs of tied values: nothing to share
+        return _jit_assign.greedy_sorted_fast(xt, gt, xs, gs, cal)
+    cut = m // 2
+    nxt[cut - 1] = -1
+    prev[cut] = -1
+    n_pairs = min(len(xt), len(xs))
+
+    def part(bounds: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        start, stop = bounds
+        out_t, out_p, out_d = np.empty(n_pairs, np.int64), np.empty(n_pairs, np.int64), np.empty(n_pairs)
+        made = _jit_assign.sweep(
+            kind, grp, val, lo, hi, prev, nxt, start, stop, start == 0, stop == m, cal, out_t, out_p, out_d
+        )
+        return out_t[:made], out_p[:made], out_d[:made]
+
+    (t1, p1, d1), (t2, p2, d2) = threads.map_ordered(part, [(0, cut), (cut, m)], workers=2)
+    _jit_assign.link_parts(lo, hi, prev, nxt, cut)
+    return _jit_assign.finish_parts(kind, grp, val, lo, hi, prev, nxt, cal, n_pairs, t1, p1, d1, t2, p2, d2)
 
 
 def _segments(
@@ -187,13 +223,12 @@ def _greedy_compiled(
     pool_groups: np.ndarray | None,
 ) -> Pairs:
     """Closest pair first in one compiled pass (heap + "next free" pointers), pairs ordered by target."""
-    from . import _jit_assign
 
     xt = np.ascontiguousarray(x[t_ord], dtype=np.float64)
     xs = np.ascontiguousarray(pool_values[p_ord], dtype=np.float64)
     gt = np.zeros(len(xt), np.int64) if groups is None else groups[t_ord].astype(np.int64)
     gs = np.zeros(len(xs), np.int64) if pool_groups is None else pool_groups[p_ord].astype(np.int64)
-    ti, pj, d = _jit_assign.greedy_sorted_fast(xt, gt, xs, gs, float(cal))
+    ti, pj, d = greedy_sorted_pairs(xt, gt, xs, gs, float(cal))
     if not len(ti):
         return Pairs.empty()
     t = t_ord[ti]
