@@ -93,20 +93,27 @@ def _pairs_to_direction(arm: float, targets: np.ndarray, pool: np.ndarray, pairs
     return Direction(arm, targets, target, pool[pairs.pool], pairs.distance, weight, matched)
 
 
-def _greedy_on_sort(sort: ScoreSort, arm: int, caliper: float | None) -> Direction:
+def _greedy_on_sort(sort: ScoreSort, arm: int, caliper: float | None) -> RangeDirection:
     """1:1 greedy matching without replacement on the shared sort: the groups' sorted scores go to the
     compiled kernel as they are (the arrays :func:`assignment.greedy_1d` would gather), and its pairs of
-    sorted positions become rows, ordered by target row."""
+    sorted positions become runs of one pool unit each, the matched targets in the group's sorted order: the
+    form of matching with replacement on the score, so the standard error takes its compiled pass."""
     pairs = assignment.greedy_sorted_1d(sort.arm_values(arm), sort.arm_values(1 - arm), caliper)
-    target = sort.rows(arm)[pairs.target]
-    match = sort.rows(1 - arm)[pairs.pool]
-    at = np.full(len(sort.order), -1, np.int64)  # each target is paired at most once: a scatter orders them
-    at[target] = np.arange(len(target))
+    at = np.full(len(sort.arm_values(arm)), -1, np.int64)  # each target is paired at most once: a scatter orders them
+    at[pairs.target] = np.arange(len(pairs.target))
     order = at[at >= 0]
-    target = target[order]
-    targets = np.flatnonzero(sort.arm1_rows == bool(arm))
-    weight = np.ones(len(target))
-    return Direction(float(arm), targets, target, match[order], pairs.distance[order], weight, target.copy())
+    position = pairs.target[order]
+    match = np.ascontiguousarray(pairs.pool[order], dtype=np.int64)
+    return RangeDirection(
+        float(arm),
+        np.flatnonzero(sort.arm1_rows == bool(arm)),
+        sort.rows(arm)[position],
+        match,
+        match.copy(),
+        sort.arm_values(arm)[position],
+        sort.rows(1 - arm),
+        sort.arm_values(1 - arm),
+    )
 
 
 def _search(metric: Metric, targets: np.ndarray, pool: np.ndarray, k: int, replace: bool, method: str, ties: bool):
