@@ -124,17 +124,12 @@ def _heap_finish(kind, grp, val, lo, hi, prev, nxt, cal, out_t, out_p, out_d, ma
     lo < hi): a heap of adjacent candidate pairs. Appends the pairs to out_* from ``made``; returns the
     new count."""
     m = kind.shape[0]
-    version = np.zeros(m, np.int64)
-    first = -1
-    alive = 0
-    for a in range(m):
-        if lo[a] < hi[a]:
-            alive += 1
-            if first < 0:
-                first = a
-        else:
-            version[a] = -1
-    cap = alive + 4 * out_t.shape[0] + 4
+    first = 0  # the first live node (a node is dead once lo >= hi)
+    while first < m and lo[first] >= hi[first]:
+        first += 1
+    if first == m:
+        first = -1
+    cap = m + 4 * out_t.shape[0] + 4  # pages past the pushes made are never touched
     h = np.empty((cap, 3), np.int64)
     bits = np.empty(1)
     ibits = bits.view(np.int64)
@@ -143,7 +138,7 @@ def _heap_finish(kind, grp, val, lo, hi, prev, nxt, cal, out_t, out_p, out_d, ma
     while a >= 0 and nxt[a] >= 0:
         b = nxt[a]
         if kind[a] != kind[b] and grp[a] == grp[b]:  # (the common case, same side, without a call)
-            size = _candidate(a, b, kind, grp, val, lo, hi, version, cal, h, size, bits, ibits)
+            size = _candidate(a, b, kind, grp, val, lo, hi, cal, h, size, bits, ibits)
         a = b
     chain = np.empty(4, np.int64)
     while size > 0:
@@ -151,7 +146,7 @@ def _heap_finish(kind, grp, val, lo, hi, prev, nxt, cal, out_t, out_p, out_d, ma
         d, pair, a = bits[0], h[0, 1], h[0, 2]
         size = _pop(h, size)
         b = nxt[a]
-        if version[a] < 0 or b < 0 or kind[a] == kind[b] or _pair(a, b, kind, lo, hi) != pair:
+        if lo[a] >= hi[a] or b < 0 or kind[a] == kind[b] or _pair(a, b, kind, lo, hi) != pair:
             continue  # stale: a node changed or left since the candidate was made
         j, ti = pair >> 32, pair & 0xFFFFFFFF
         out_t[made], out_p[made], out_d[made] = ti, j, d
@@ -170,15 +165,14 @@ def _heap_finish(kind, grp, val, lo, hi, prev, nxt, cal, out_t, out_p, out_d, ma
                     nxt[p] = q
                 if q >= 0:
                     prev[q] = p
-                version[node] = -1
         # the adjacencies between left .. right changed: candidates for each consecutive alive pair
         c = 0
         for node in (left, a, b, right):
-            if node >= 0 and version[node] >= 0:
+            if node >= 0 and lo[node] < hi[node]:
                 chain[c] = node
                 c += 1
         for r in range(c - 1):
-            size = _candidate(chain[r], chain[r + 1], kind, grp, val, lo, hi, version, cal, h, size, bits, ibits)
+            size = _candidate(chain[r], chain[r + 1], kind, grp, val, lo, hi, cal, h, size, bits, ibits)
     return made
 
 
@@ -191,7 +185,7 @@ def _pair(a, b, kind, lo, hi):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _candidate(a, b, kind, grp, val, lo, hi, version, cal, h, size, bits, ibits):  # pragma: no cover - compiled
+def _candidate(a, b, kind, grp, val, lo, hi, cal, h, size, bits, ibits):  # pragma: no cover - compiled
     """Push the pair that adjacent nodes a (left) and b (right) would make, if any, within the caliper."""
     if kind[a] == kind[b] or grp[a] != grp[b]:
         return size
