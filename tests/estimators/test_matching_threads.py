@@ -70,6 +70,17 @@ def test_the_two_thread_sort_is_numpys_stable_argsort(rng, kind):
     for count in (1, 2):
         with kernels.using("numba"), threads.using(count):
             np.testing.assert_array_equal(scoresort._argsort(values), want)
+    if kind != "nan":  # the whole shared sort (gathers shared by the threads, then the split): numpy's arrays
+        treated = rng.uniform(size=n) < 0.4
+        with kernels.using("numpy"):
+            ref = scoresort.ScoreSort.build(values, treated)
+        for count in (1, 2):
+            with kernels.using("numba"), threads.using(count):
+                got = scoresort.ScoreSort.build(values, treated)
+            for field in ("order", "values", "positions", "smaller", "arm_rows", "arm_sorted"):
+                one, two = getattr(ref, field), getattr(got, field)
+                for a, b in zip(*((one, two) if isinstance(one, tuple) else ((one,), (two,))), strict=True):
+                    np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("tied", [False, True])

@@ -155,23 +155,29 @@ def merge_rows(keys, middle, shift, bits, out):  # pragma: no cover - compiled
                 out[first + q] = sub[perm[q]]
 
 
-@njit(cache=True)
-def split_sorted(values, treated, order, n0, sorted_values, smaller0, smaller1, pos, rows, vals):  # pragma: no cover
-    """The units in value order (``order``): the sorted values, per arm the positions in ``order`` of its
-    units, their rows and values (``pos``, ``rows`` and ``vals``: the controls' in the first ``n0``
-    entries, then the treated's), and for every position the arm's units strictly before the first
-    position holding an equal value (:meth:`ScoreSort.build`). Returns True when some values are equal
-    (the numpy path's ``smaller`` then reads the counts at each run's start).
-
-    Two passes: the gathers first (each unit's value and arm read by row: loads the processor overlaps),
-    then one sequential pass without branches on the arm. In one pass every store waited on a load from
-    a random row (the arm decided where it went), which was twice as slow."""
-    n = order.shape[0]
-    arm1 = np.empty(n, np.int64)
-    for p in range(n):
+@njit(cache=True, nogil=True)
+def gather_sorted(values, treated, order, start, stop, sorted_values, arm1):  # pragma: no cover - compiled
+    """Positions ``start .. stop - 1`` of the units in value order (``order``): each unit's value and arm
+    (1 treated), read by row. The loads are independent of each other, so the processor overlaps them
+    (and two threads can share the positions)."""
+    for p in range(start, stop):
         r = order[p]
         sorted_values[p] = values[r]
         arm1[p] = np.int64(treated[r])
+
+
+@njit(cache=True)
+def split_gathered(order, sorted_values, arm1, n0, smaller0, smaller1, pos, rows, vals):  # pragma: no cover
+    """The split by arm of the units in value order, from their gathered values and arms
+    (:func:`gather_sorted`): per arm the positions in ``order`` of its units, their rows and values
+    (``pos``, ``rows`` and ``vals``: the controls' in the first ``n0`` entries, then the treated's), and for
+    every position the arm's units strictly before the first position holding an equal value
+    (:meth:`ScoreSort.build`). Returns True when some values are equal (the numpy path's ``smaller`` then
+    reads the counts at each run's start).
+
+    One sequential pass without branches on the arm. (In one pass with the gathers, every store waited on
+    a load from a random row, since the arm decided where it went: twice as slow.)"""
+    n = order.shape[0]
     c0 = 0
     c1 = 0
     run0 = 0

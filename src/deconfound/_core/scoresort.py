@@ -72,7 +72,8 @@ class ScoreSort:
 
     @classmethod
     def _build_compiled(cls, values: np.ndarray, treated: np.ndarray, order: np.ndarray) -> ScoreSort:
-        """:meth:`build` in one compiled pass over the sorted units (the same arrays)."""
+        """:meth:`build` by the compiled kernels (the same arrays): each unit's value and arm gathered in
+        value order (two threads share the positions when allowed), then one sequential pass splits them."""
         from . import _jit_sort
 
         n = len(order)
@@ -82,17 +83,17 @@ class ScoreSort:
         sorted_values = np.empty(n)
         smaller = (np.empty(n, np.intp), np.empty(n, np.intp))
         pos, rows_all, vals = np.empty(n, np.intp), np.empty(n, np.intp), np.empty(n)
-        _jit_sort.split_sorted(
-            np.ascontiguousarray(values),
-            np.ascontiguousarray(treated, dtype=np.bool_),
-            order,
-            n0,
-            sorted_values,
-            *smaller,
-            pos,
-            rows_all,
-            vals,
-        )
+        arm1 = np.empty(n, np.int64)
+        values = np.ascontiguousarray(values)
+        treated = np.ascontiguousarray(treated, dtype=np.bool_)
+
+        def gather(bounds: tuple[int, int]) -> None:
+            _jit_sort.gather_sorted(values, treated, order, bounds[0], bounds[1], sorted_values, arm1)
+
+        halves = 2 if n >= PARALLEL_SORT and threads.parallel() else 1  # each writes its own positions
+        bounds = [(n * i // halves, n * (i + 1) // halves) for i in range(halves)]
+        threads.map_ordered(gather, bounds, workers=halves)
+        _jit_sort.split_gathered(order, sorted_values, arm1, n0, *smaller, pos, rows_all, vals)
         # each arm's arrays are views of one buffer: the controls' first
         positions = (pos[:n0], pos[n0:])
         rows = (rows_all[:n0], rows_all[n0:])
