@@ -106,3 +106,28 @@ def test_the_two_thread_search_packs_the_same_matches(rng, tied, monkeypatch):
         assert len(got[0][0]) < treated.sum() or caliper is None
         for one, two in zip(*got, strict=True):
             np.testing.assert_array_equal(one, two)
+
+
+@pytest.mark.parametrize("replace", [True, False])
+def test_the_parts_shared_by_threads_from_their_thresholds_give_the_same_bits(rng, replace, monkeypatch):
+    """With the sort's gathers, the search of matches and the greedy sweep all shared by two threads (their
+    size thresholds lowered to this data), the whole call equals one thread's, bit for bit."""
+    from deconfound._core import assignment, scoresort
+    from deconfound.estimators import _matching_se
+
+    monkeypatch.setattr(scoresort, "PARALLEL_SORT", 1000)
+    monkeypatch.setattr(_matching_se, "PARALLEL_SEARCH", 1000)
+    monkeypatch.setattr(assignment, "PARALLEL_GREEDY", 1000)
+    for tied in (False, True):
+        df = _frame(rng, 20_000, tied)
+        results = []
+        for count in (1, 2):
+            with kernels.using("numba"), threads.using(count), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                r = dc.matching(
+                    df, outcome="y", treatment="t", covariates=["a", "b", "c", "d"], replace=replace, caliper=0.05
+                )
+            results.append((r.estimate, r.std_error, r.diagnostics["matches"].to_numpy()))
+        (e1, s1, m1), (e2, s2, m2) = results
+        assert e1 == e2 and s1 == s2
+        np.testing.assert_array_equal(m1, m2)
