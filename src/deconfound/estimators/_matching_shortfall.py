@@ -49,7 +49,9 @@ def unmatched(
         missing = n_unmatched[group]
         if not missing:
             continue
-        left = np.setdiff1d(d.targets, d.matched, assume_unique=True)
+        found = np.zeros(len(t), bool)  # a mask, not setdiff1d: no sort of the targets
+        found[d.matched] = True
+        left = d.targets[~found[d.targets]]  # ascending, as setdiff1d gives them
         pool = np.flatnonzero(t != d.arm)
         taken = 0 if replace else len(reach(left, pool))
         far = missing - taken
