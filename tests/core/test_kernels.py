@@ -136,15 +136,17 @@ def test_greedy_rounds_in_numpy_follow_the_sequential_rule_on_grids(rng):
         np.testing.assert_array_equal(a.pool, ref.pool[order])
 
 
+def _canonical_pairs(result):
+    """(target, pool, distance) of a greedy kernel's pairs, ordered by target then pool position."""
+    t, p, d = result[:3]
+    order = np.lexsort((p, t))
+    return t[order], p[order], d[order]
+
+
 def test_greedy_sweep_makes_the_pairs_of_the_heap_on_tied_and_grouped_data(rng):
     """The linear sweep (with the heap finishing what it leaves) against the heap alone, on many small
     problems full of equal values, equal distances, exact-matching groups and calipers."""
     from deconfound._core import _jit_assign
-
-    def canonical(result):
-        t, p, d = result[:3]
-        order = np.lexsort((p, t))
-        return t[order], p[order], d[order]
 
     swept = 0
     for trial in range(600):
@@ -155,8 +157,8 @@ def test_greedy_sweep_makes_the_pairs_of_the_heap_on_tied_and_grouped_data(rng):
         gt, gs = rng.integers(0, groups, nt), rng.integers(0, groups, ns)
         ot, os_ = np.lexsort((xt, gt)), np.lexsort((xs, gs))
         args = (xt[ot], gt[ot].astype(np.int64), xs[os_], gs[os_].astype(np.int64), [np.inf, 0.5, 0.0][trial % 3])
-        heap = canonical(_jit_assign.greedy_sorted(*args))
-        fast = canonical(_jit_assign.greedy_sorted_fast(*args))
+        heap = _canonical_pairs(_jit_assign.greedy_sorted(*args))
+        fast = _canonical_pairs(_jit_assign.greedy_sorted_fast(*args))
         for a, b in zip(heap, fast):
             np.testing.assert_array_equal(a, b)
         swept += len(_jit_assign.greedy_sorted_linear(*args)[0])
@@ -167,11 +169,6 @@ def test_greedy_sweep_in_two_parts_makes_the_pairs_of_one_sweep(rng, monkeypatch
     """The merged runs cut in two and swept in two threads (then linked and finished by the heap) give the
     pairs of the heap alone: many small problems full of ties, groups and calipers, and one large one."""
     from deconfound._core import _jit_assign, assignment, threads
-
-    def canonical(result):
-        t, p, d = result[:3]
-        order = np.lexsort((p, t))
-        return t[order], p[order], d[order]
 
     monkeypatch.setattr(assignment, "PARALLEL_GREEDY", 0)
     problems = []
@@ -187,9 +184,9 @@ def test_greedy_sweep_in_two_parts_makes_the_pairs_of_one_sweep(rng, monkeypatch
     for xt, gt, xs, gs, cal in problems:
         ot, os_ = np.lexsort((xt, gt)), np.lexsort((xs, gs))
         args = (xt[ot], gt[ot].astype(np.int64), xs[os_], gs[os_].astype(np.int64), cal)
-        want = canonical(_jit_assign.greedy_sorted(*args))
+        want = _canonical_pairs(_jit_assign.greedy_sorted(*args))
         with threads.using(2):
-            got = canonical(assignment.greedy_sorted_pairs(*args))
+            got = _canonical_pairs(assignment.greedy_sorted_pairs(*args))
         for a, b in zip(want, got, strict=True):
             np.testing.assert_array_equal(a, b)
 
